@@ -1,0 +1,152 @@
+package oauthlink
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Status is the state of a connection's grant.
+type Status string
+
+const (
+	// StatusActive means the tokens are usable or refreshable.
+	StatusActive Status = "active"
+	// StatusReauthRequired means the provider refused the refresh token
+	// (invalid_grant) and no newer token exists: the user must reconnect.
+	// The record is kept so the app can show who needs to reconnect.
+	StatusReauthRequired Status = "reauth_required"
+	// StatusDisconnected means the user disconnected; the record remains
+	// only until the provider confirmed revocation.
+	StatusDisconnected Status = "disconnected"
+)
+
+// Valid reports whether s is one of the defined statuses.
+func (s Status) Valid() bool {
+	return s == StatusActive || s == StatusReauthRequired || s == StatusDisconnected
+}
+
+// Connection is one platform owner's link to one provider account.
+//
+// Connection redacts its tokens when printed with fmt (any verb), logged
+// with log/slog or marshalled to JSON. Stores read the secret values through
+// AccessToken.Reveal() and RefreshToken.Reveal().
+type Connection struct {
+	// Provider is the provider's name, e.g. "mollie" or "qonto".
+	Provider string
+	// Owner identifies the platform account the connection belongs to, as
+	// returned by Config.Owner.
+	Owner string
+	// AccountID is the provider-side account (Mollie organization id, Qonto
+	// organization id) when known; empty otherwise.
+	AccountID string
+
+	AccessToken  Secret
+	RefreshToken Secret
+	// TokenType is the token type, normalised to "Bearer".
+	TokenType string
+	// Expiry is when the access token stops working. It is never zero for a
+	// stored connection: a missing or absurd expires_in gets the provider's
+	// default lifetime.
+	Expiry time.Time
+	// Scopes are the scopes the provider granted (or, when the token
+	// response omitted them, the scopes requested).
+	Scopes []string
+	// Extra holds the token response's fields other than the standard ones
+	// (e.g. Qonto's id_token), as a JSON object. It may hold secrets and is
+	// redacted like the tokens.
+	Extra Secret
+	// RedirectURI is the redirect_uri sent with the code exchange, resent on
+	// refresh where the provider requires it (Mollie).
+	RedirectURI string
+
+	Status Status
+	// Version is the compare-and-swap version; see TokenStore.Save.
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Clone returns a deep copy of c.
+func (c *Connection) Clone() *Connection {
+	if c == nil {
+		return nil
+	}
+	d := *c
+	d.Scopes = slices.Clone(c.Scopes)
+	return &d
+}
+
+// OAuth2Token returns the connection's token as an *oauth2.Token, for code
+// that speaks golang.org/x/oauth2.
+func (c *Connection) OAuth2Token() *oauth2.Token {
+	return &oauth2.Token{
+		AccessToken:  c.AccessToken.Reveal(),
+		RefreshToken: c.RefreshToken.Reveal(),
+		TokenType:    c.TokenType,
+		Expiry:       c.Expiry,
+	}
+}
+
+// String describes the connection without any secret.
+func (c *Connection) String() string {
+	if c == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("Connection{Provider:%q Owner:%q AccountID:%q Status:%s Version:%d Expiry:%s AccessToken:%s RefreshToken:%s}",
+		c.Provider, c.Owner, c.AccountID, c.Status, c.Version, c.Expiry.Format(time.RFC3339), c.AccessToken, c.RefreshToken)
+}
+
+// GoString is String: %#v must not print the tokens either.
+func (c *Connection) GoString() string { return c.String() }
+
+// Format prints String for every verb, so %v, %+v, %#v, %s and %q never
+// reveal a token.
+func (c *Connection) Format(f fmt.State, verb rune) { fmt.Fprint(f, c.String()) }
+
+// LogValue logs the connection's non-secret fields.
+func (c *Connection) LogValue() slog.Value {
+	if c == nil {
+		return slog.StringValue("<nil>")
+	}
+	return slog.GroupValue(
+		slog.String("provider", c.Provider),
+		slog.String("owner", c.Owner),
+		slog.String("account_id", c.AccountID),
+		slog.String("status", string(c.Status)),
+		slog.Int64("version", c.Version),
+		slog.Time("expiry", c.Expiry),
+	)
+}
+
+// MarshalJSON writes the connection without its secrets (tokens and extra
+// fields are written as "[redacted]" when set).
+func (c *Connection) MarshalJSON() ([]byte, error) {
+	type public struct {
+		Provider     string    `json:"provider"`
+		Owner        string    `json:"owner"`
+		AccountID    string    `json:"account_id,omitempty"`
+		AccessToken  Secret    `json:"access_token,omitempty"`
+		RefreshToken Secret    `json:"refresh_token,omitempty"`
+		TokenType    string    `json:"token_type,omitempty"`
+		Expiry       time.Time `json:"expires_at"`
+		Scopes       []string  `json:"scopes"`
+		Status       Status    `json:"status"`
+		Version      int64     `json:"version"`
+		CreatedAt    time.Time `json:"created_at"`
+		UpdatedAt    time.Time `json:"updated_at"`
+	}
+	return json.Marshal(public{c.Provider, c.Owner, c.AccountID, c.AccessToken, c.RefreshToken,
+		c.TokenType, c.Expiry, c.Scopes, c.Status, c.Version, c.CreatedAt, c.UpdatedAt})
+}
+
+var (
+	_ fmt.Formatter  = (*Connection)(nil)
+	_ fmt.GoStringer = (*Connection)(nil)
+	_ slog.LogValuer = (*Connection)(nil)
+	_ json.Marshaler = (*Connection)(nil)
+)

@@ -1,0 +1,144 @@
+package oauthlink
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Sentinel errors. Test with errors.Is; the handlers wrap them with context
+// that never contains a secret.
+var (
+	// ErrConfig reports an invalid Config or Provider, from New.
+	ErrConfig = errors.New("oauthlink: invalid configuration")
+	// ErrInvalidState: the callback's state is missing, malformed, does
+	// not match its cookie, belongs to another provider or route, or the
+	// cookie is missing or fails authentication. HTTP 400.
+	ErrInvalidState = errors.New("oauthlink: invalid state")
+	// ErrStateExpired: the flow is older than Config.FlowTTL. HTTP 400.
+	ErrStateExpired = errors.New("oauthlink: flow expired")
+	// ErrStateReplayed: this state was already consumed by an earlier
+	// callback. HTTP 400.
+	ErrStateReplayed = errors.New("oauthlink: state already used")
+	// ErrOwnerMismatch: the callback arrived in another platform account's
+	// session than the one that started the flow (connection CSRF). HTTP 403.
+	ErrOwnerMismatch = errors.New("oauthlink: flow belongs to another account")
+	// ErrNoOwner: Config.Owner returned an error or an empty owner (the user
+	// is not logged in). HTTP 401.
+	ErrNoOwner = errors.New("oauthlink: no authenticated owner")
+	// ErrBadRequest: the callback or start request is malformed (repeated
+	// or oversized parameters, both code and error, no code, a return-to
+	// that is not a relative path, an extra parameter not allowed). HTTP 400.
+	ErrBadRequest = errors.New("oauthlink: bad request")
+	// ErrExchange: the code exchange failed (network, timeout, provider
+	// error, malformed response). The code is never retried. HTTP 502.
+	ErrExchange = errors.New("oauthlink: token exchange failed")
+	// ErrStore: the TokenStore failed. HTTP 500 (503 when unreachable
+	// before the code was spent).
+	ErrStore = errors.New("oauthlink: token store failed")
+	// ErrCookieTooLarge: the encoded state cookie would exceed the 4096-byte
+	// browser limit. HTTP 400.
+	ErrCookieTooLarge = errors.New("oauthlink: state cookie too large")
+	// ErrTokenResponse: the token endpoint answered something that is not a
+	// usable token (not JSON, no access_token, wrong token type, body too
+	// large). The body is never included in the error.
+	ErrTokenResponse = errors.New("oauthlink: malformed token response")
+	// ErrReauthRequired: the provider refused the refresh token and no newer
+	// token exists; the connection is marked StatusReauthRequired and the
+	// user must connect again.
+	ErrReauthRequired = errors.New("oauthlink: reconnect required")
+	// ErrDisconnected: the connection was disconnected.
+	ErrDisconnected = errors.New("oauthlink: connection disconnected")
+)
+
+// ProviderError is the error a provider reported on the callback
+// (RFC 6749 §4.1.2.1): error, error_description and error_uri. Description
+// and URI are sanitised to RFC 6749 Appendix A characters and at most 200
+// characters, but remain provider text: render them escaped, never as a
+// link.
+type ProviderError struct {
+	Code        string
+	Description string
+	URI         string
+}
+
+func (e *ProviderError) Error() string {
+	if e.Description != "" {
+		return fmt.Sprintf("oauthlink: provider returned %s: %s", e.Code, e.Description)
+	}
+	return "oauthlink: provider returned " + e.Code
+}
+
+// Cancelled reports whether the user declined (access_denied), as opposed to
+// every other failure.
+func (e *ProviderError) Cancelled() bool { return e.Code == "access_denied" }
+
+// TokenError is an error answer from the token or revocation endpoint
+// (RFC 6749 §5.2), or a non-2xx status without one. The response body is
+// never included.
+type TokenError struct {
+	// StatusCode is the HTTP status.
+	StatusCode int
+	// Code is the OAuth error code ("invalid_grant"), or Mollie's legacy
+	// error type; empty when the body carried none.
+	Code string
+	// Description is the sanitised error_description or legacy message.
+	Description string
+	// RetryAfter is the parsed Retry-After header on 429/503, else 0.
+	RetryAfter time.Duration
+}
+
+func (e *TokenError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "oauthlink: token endpoint answered %d", e.StatusCode)
+	if e.Code != "" {
+		b.WriteString(" ")
+		b.WriteString(e.Code)
+	}
+	if e.Description != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Description)
+	}
+	return b.String()
+}
+
+// InvalidGrant reports whether the provider rejected the grant (expired,
+// revoked or reused code or refresh token).
+func (e *TokenError) InvalidGrant() bool { return e.Code == "invalid_grant" }
+
+// Temporary reports whether the failure may pass: 429 or a 5xx status.
+func (e *TokenError) Temporary() bool {
+	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
+}
+
+// HTTPStatus maps an error from this package to the status the default error
+// hook answers with.
+func HTTPStatus(err error) int {
+	var pe *ProviderError
+	switch {
+	case errors.Is(err, ErrOwnerMismatch):
+		return http.StatusForbidden
+	case errors.Is(err, ErrNoOwner):
+		return http.StatusUnauthorized
+	case errors.Is(err, ErrInvalidState), errors.Is(err, ErrStateExpired),
+		errors.Is(err, ErrStateReplayed), errors.Is(err, ErrBadRequest),
+		errors.Is(err, ErrCookieTooLarge):
+		return http.StatusBadRequest
+	case errors.As(err, &pe):
+		if pe.Cancelled() {
+			return http.StatusForbidden
+		}
+		return http.StatusBadGateway
+	case errors.Is(err, ErrExchange):
+		return http.StatusBadGateway
+	case errors.Is(err, ErrStoreUnavailable):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// ErrStoreUnavailable: the store failed its pre-exchange check, so the code
+// was not spent; the user can simply try again. HTTP 503.
+var ErrStoreUnavailable = fmt.Errorf("%w: unavailable", ErrStore)

@@ -1,0 +1,158 @@
+package oauthlink
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"time"
+)
+
+// AuthStyle is how the client authenticates at the token and revocation
+// endpoints (RFC 6749 §2.3.1). It is pinned per provider: oauthlink never
+// probes, because golang.org/x/oauth2's auto-detection resends a grant after
+// a failure, and a resent code or rotated refresh token makes Hydra-based
+// providers (Qonto) revoke the whole grant.
+type AuthStyle int
+
+const (
+	// AuthStyleUnset is the zero value and is rejected by Provider.Validate.
+	AuthStyleUnset AuthStyle = iota
+	// AuthStyleBasic sends client_id:client_secret as HTTP Basic credentials.
+	AuthStyleBasic
+	// AuthStyleBody sends client_id and client_secret as form fields.
+	AuthStyleBody
+)
+
+func (s AuthStyle) String() string {
+	switch s {
+	case AuthStyleBasic:
+		return "basic"
+	case AuthStyleBody:
+		return "body"
+	}
+	return "unset"
+}
+
+// Provider describes an OAuth2 authorization server and its quirks. The
+// presets in the mollie and qonto packages return filled-in values; every
+// field may be overridden (tests, sandboxes, proxies). Build a generic
+// provider by filling the fields yourself.
+type Provider struct {
+	// Name identifies the provider in routes, cookies, stores and logs. It
+	// must match [a-z0-9_-]{1,32}. One redirect URL per provider name.
+	Name string
+	// AuthURL is the authorization endpoint (RFC 6749 §3.1).
+	AuthURL string
+	// TokenURL is the token endpoint (RFC 6749 §3.2).
+	TokenURL string
+	// RevokeURL is the revocation endpoint (RFC 7009); empty when the
+	// provider has none, in which case disconnecting only forgets the tokens.
+	RevokeURL string
+	// RevokeMethod is the HTTP method for revocation. Default POST
+	// (RFC 7009 §2.1); Mollie uses DELETE.
+	RevokeMethod string
+	// AuthStyle is the pinned client-authentication style. Required.
+	AuthStyle AuthStyle
+	// DefaultScopes are requested when Config.Scopes is empty.
+	DefaultScopes []string
+	// RequiredScopes are always added to the requested scopes (Qonto's
+	// offline_access, without which no refresh token is issued).
+	RequiredScopes []string
+	// PKCE sends an S256 code challenge (RFC 7636 §4.2) and the verifier at
+	// exchange. Never "plain".
+	PKCE bool
+	// AuthParams lists the extra authorization parameters an app may pass
+	// per request (Mollie approval_prompt and locale; Qonto organization_id
+	// and registration_id). Any other extra parameter is an error.
+	AuthParams []string
+	// Header holds extra headers sent on every server-side call (token,
+	// revocation and API requests), e.g. Qonto's X-Qonto-Staging-Token.
+	Header http.Header
+	// ResendRedirectURIOnRefresh resends the redirect_uri used at exchange
+	// on every refresh (Mollie requires it when the exchange sent one).
+	ResendRedirectURIOnRefresh bool
+	// RequireRefreshToken makes a code exchange without a refresh token an
+	// error, for providers whose access tokens are short-lived.
+	RequireRefreshToken bool
+	// DefaultTokenLifetime is assumed when the token response's expires_in
+	// is missing, zero, negative or malformed. Default 1 hour. A token is
+	// never treated as immortal.
+	DefaultTokenLifetime time.Duration
+	// MaxTokenLifetime caps an absurd expires_in. Default 90 days.
+	MaxTokenLifetime time.Duration
+	// RefreshGrace is how long the provider accepts an already-rotated
+	// refresh token (Qonto/Hydra: 60 s; 0 for no rotation grace). A refresh
+	// whose result could not be saved is retried with the old token only
+	// inside this window.
+	RefreshGrace time.Duration
+	// APIURL is the base URL of the provider's REST API, used by the
+	// provider packages' helpers.
+	APIURL string
+}
+
+var providerName = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
+
+// Validate reports the first problem with p, or nil.
+func (p *Provider) Validate() error {
+	if !providerName.MatchString(p.Name) {
+		return fmt.Errorf("%w: provider name %q must match [a-z0-9_-]{1,32}", ErrConfig, p.Name)
+	}
+	for _, u := range []struct{ name, v string }{{"AuthURL", p.AuthURL}, {"TokenURL", p.TokenURL}, {"RevokeURL", p.RevokeURL}} {
+		if u.v == "" && u.name == "RevokeURL" {
+			continue
+		}
+		if err := checkEndpoint(u.v); err != nil {
+			return fmt.Errorf("%w: provider %s %s: %v", ErrConfig, p.Name, u.name, err)
+		}
+	}
+	switch p.AuthStyle {
+	case AuthStyleBasic, AuthStyleBody:
+	default:
+		return fmt.Errorf("%w: provider %s: AuthStyle must be pinned to AuthStyleBasic or AuthStyleBody", ErrConfig, p.Name)
+	}
+	switch p.RevokeMethod {
+	case "", http.MethodPost, http.MethodDelete:
+	default:
+		return fmt.Errorf("%w: provider %s: RevokeMethod must be POST or DELETE", ErrConfig, p.Name)
+	}
+	if p.DefaultTokenLifetime < 0 || p.MaxTokenLifetime < 0 || p.RefreshGrace < 0 {
+		return fmt.Errorf("%w: provider %s: durations must not be negative", ErrConfig, p.Name)
+	}
+	return nil
+}
+
+func checkEndpoint(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("not a URL")
+	}
+	if u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+		return fmt.Errorf("must be an absolute http(s) URL")
+	}
+	if u.User != nil || u.Fragment != "" {
+		return fmt.Errorf("must not carry userinfo or a fragment")
+	}
+	return nil
+}
+
+// withDefaults returns a copy of p with defaults filled in and slices and
+// headers copied, so the caller's later changes do not reach a running
+// Connector.
+func (p Provider) withDefaults() Provider {
+	p.DefaultScopes = slices.Clone(p.DefaultScopes)
+	p.RequiredScopes = slices.Clone(p.RequiredScopes)
+	p.AuthParams = slices.Clone(p.AuthParams)
+	p.Header = p.Header.Clone()
+	if p.RevokeMethod == "" {
+		p.RevokeMethod = http.MethodPost
+	}
+	if p.DefaultTokenLifetime == 0 {
+		p.DefaultTokenLifetime = time.Hour
+	}
+	if p.MaxTokenLifetime == 0 {
+		p.MaxTokenLifetime = 90 * 24 * time.Hour
+	}
+	return p
+}

@@ -1,0 +1,78 @@
+package oauthlink
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned by TokenStore.Load when no connection exists for
+// the (provider, owner) pair.
+var ErrNotFound = errors.New("oauthlink: connection not found")
+
+// ErrVersionConflict is returned by TokenStore.Save when the stored version
+// is not the one the caller read: another request or instance wrote first.
+// The caller must re-read and decide again; it must never blindly retry the
+// write.
+var ErrVersionConflict = errors.New("oauthlink: connection version conflict")
+
+// TokenStore persists connections. Implementations live in store/memstore,
+// store/sqlstore and store/redisstore; storetest.Run is the conformance suite
+// every implementation must pass.
+//
+// The contract:
+//
+//   - Every method is safe for concurrent use and honours ctx: a cancelled or
+//     expired context makes the call return an error wrapping ctx.Err()
+//     without having changed anything.
+//   - Load returns ErrNotFound (test with errors.Is) when nothing is stored.
+//   - Save is compare-and-swap on Connection.Version. c.Version must be the
+//     version the caller read; 0 means "create", and fails with
+//     ErrVersionConflict when a record already exists. On success the store
+//     sets c.Version to the new version (old+1), sets c.UpdatedAt (and
+//     c.CreatedAt on create) and keeps a copy: later changes to c do not
+//     reach the store. A conflict changes nothing, neither in the store nor
+//     in c. A Save writes the whole record atomically: a reader sees the old
+//     record or the new one, never a mix.
+//   - Delete removes the record; deleting a missing record returns nil.
+//   - Values returned by Load and List are the caller's to change: they never
+//     alias the store's copy.
+//   - List returns the owner's connections ordered by provider, and an empty
+//     slice (not an error) when there are none.
+//   - Provider and owner are opaque strings: any byte sequence, including
+//     separators such as ':' or '/', must round-trip exactly.
+type TokenStore interface {
+	Load(ctx context.Context, provider, owner string) (*Connection, error)
+	List(ctx context.Context, owner string) ([]*Connection, error)
+	Save(ctx context.Context, c *Connection) error
+	Delete(ctx context.Context, provider, owner string) error
+}
+
+// Locker is an optional TokenStore capability: a lock per connection that
+// holds across every process sharing the store, so only one of them refreshes
+// a token at a time. Lock blocks until the lock is held, ctx ends, or an
+// error occurs. The lock is released by calling unlock, or expires by itself
+// after ttl so a crashed holder cannot wedge the connection; because it can
+// expire, the holder still writes with Save's compare-and-swap.
+type Locker interface {
+	Lock(ctx context.Context, provider, owner string, ttl time.Duration) (unlock func(), err error)
+}
+
+// ReplayGuard records consumed callback states so each one is accepted once,
+// even when the browser (or an attacker) replays the callback with the
+// original cookie. A TokenStore that also implements ReplayGuard shares the
+// record between instances; otherwise an in-memory guard is used.
+//
+// Consume records key until expires and reports whether this call was the
+// first to do so. It must be atomic: of two concurrent calls with one key,
+// exactly one sees true. The key is a digest of the state, never the state.
+type ReplayGuard interface {
+	Consume(ctx context.Context, key string, expires time.Time) (first bool, err error)
+}
+
+// Pinger is an optional TokenStore capability used by the callback to check
+// that the store is reachable before spending an authorization code (a code
+// spent into a store that cannot save it is a lost connection).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
