@@ -87,6 +87,13 @@ type Provider struct {
 	// whose result could not be saved is retried with the old token only
 	// inside this window.
 	RefreshGrace time.Duration
+	// Issuer is the authorization server's issuer identifier (RFC 9207).
+	// When set, an iss parameter on the callback must equal it exactly.
+	// Neither Mollie nor Qonto sends one today. Default "".
+	Issuer string
+	// IssuerRequired makes a callback without iss fail (for servers whose
+	// metadata sets authorization_response_iss_parameter_supported).
+	IssuerRequired bool
 	// APIURL is the base URL of the provider's REST API, used by the
 	// provider packages' helpers.
 	APIURL string

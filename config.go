@@ -1,0 +1,274 @@
+package oauthlink
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gorilla/sessions"
+)
+
+// Config configures a Connector for one provider. It is read once by New;
+// later changes have no effect. Zero values get the documented defaults.
+type Config struct {
+	// Provider describes the authorization server. Required; use a preset
+	// from the mollie or qonto package or fill one in.
+	Provider Provider
+	// ClientID and ClientSecret are the app's credentials. Required.
+	ClientID     string
+	ClientSecret string
+	// RedirectURL is the absolute callback URL registered at the provider
+	// (one per provider and environment, RFC 9700 §4.4). It is sent
+	// byte-identical in the authorization request, the exchange and (Mollie)
+	// every refresh, and never derived from the request's Host header
+	// (RFC 9700 §4.13). Required; must be https unless AllowInsecureHTTP.
+	RedirectURL string
+	// Scopes requested; default Provider.DefaultScopes. Provider.RequiredScopes
+	// are always added.
+	Scopes []string
+
+	// Store persists connections. Required.
+	Store TokenStore
+	// Owner returns the platform account the current request acts for
+	// (whose shop is being linked). Required. The start handler records it
+	// in the flow and the callback requires the same owner, which defeats
+	// connection CSRF (security.md A5). Return an error (or "") when nobody
+	// is logged in.
+	Owner func(*http.Request) (owner string, err error)
+
+	// CookieSecrets are the secrets that sign and encrypt flow cookies, each
+	// at least 32 random bytes. The first one signs new cookies; every one
+	// verifies, so rotate by prepending a new secret and dropping the old
+	// one after FlowTTL. Required.
+	CookieSecrets [][]byte
+	// AllowInsecureHTTP drops the Secure attribute and the __Host- prefix
+	// from flow cookies and allows an http RedirectURL, for local
+	// development only. Default false.
+	AllowInsecureHTTP bool
+	// Sessions, when set, keeps flow state in the app's gorilla/sessions
+	// store instead of oauthlink's own cookie. oauthlink still forces the
+	// safe options (HttpOnly, SameSite=Lax, Path=/, Max-Age = FlowTTL,
+	// Secure unless AllowInsecureHTTP) on every flow session it saves.
+	Sessions sessions.Store
+	// FlowTTL is how long a started flow may take. Default and maximum
+	// 10 minutes (Qonto codes live 10 minutes; security.md A4, B9).
+	FlowTTL time.Duration
+	// MaxFlows caps the concurrent flows per browser and provider; starting
+	// one more drops the oldest, so many tabs never bloat the Cookie header
+	// past server limits. Default 5.
+	MaxFlows int
+	// ReturnToParam is the query or form parameter the start handler reads
+	// the post-connect destination from. Default "return_to". The value must
+	// be a relative path; anything else is rejected.
+	ReturnToParam string
+	// AuthParams returns extra authorization parameters for one request
+	// (e.g. Mollie locale, Qonto organization_id). Only names listed in
+	// Provider.AuthParams are allowed. Optional.
+	AuthParams func(*http.Request) (url.Values, error)
+
+	// HTTPClient makes the server-side calls. Default: a client with a
+	// 30-second timeout. oauthlink never follows redirects from token or
+	// revocation endpoints, whatever this client's CheckRedirect says.
+	HTTPClient *http.Client
+	// ExchangeTimeout bounds each token, refresh and revocation call, on top
+	// of the caller's context. Default 15 seconds.
+	ExchangeTimeout time.Duration
+	// ReplayGuard records consumed states. Default: the Store when it
+	// implements ReplayGuard (shared by every instance), else an in-memory
+	// guard (correct for a single instance only).
+	ReplayGuard ReplayGuard
+	// Identify runs after a successful exchange and before the connection
+	// is saved, to fill Connection.AccountID (the mollie package provides
+	// one that calls /v2/organizations/me). An error fails the callback and
+	// revokes the new tokens. Optional.
+	Identify func(ctx context.Context, conn *Connection) error
+
+	// OnError handles every failure of the handlers. Default: a small HTML
+	// page with HTTPStatus(err) that never echoes provider text unescaped.
+	OnError func(w http.ResponseWriter, r *http.Request, err error)
+	// OnConnected runs after the connection is committed to the store.
+	// Default: 303 See Other to returnTo.
+	OnConnected func(w http.ResponseWriter, r *http.Request, conn *Connection, returnTo string)
+	// OnEvent receives every Event (flow started, connected, refreshed,
+	// refresh failed, reauth required, disconnected...), synchronously, so
+	// apps can count them in their own metrics. It must not block. Optional.
+	OnEvent func(ctx context.Context, e Event)
+	// Logger receives structured logs; it never sees a secret. Default
+	// slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Connector runs OAuth2 connect flows for one provider. Create it with New;
+// it is safe for concurrent use.
+type Connector struct {
+	cfg      Config
+	provider Provider
+	scopes   []string
+	client   *http.Client
+	flows    flowCodec
+	guard    ReplayGuard
+	log      *slog.Logger
+	// cookiePrefix is "__Host-oauthlink-<provider>-" (no __Host- over http).
+	cookiePrefix string
+	// authPrefix is the authorization URL up to the per-flow parameters.
+	authPrefix string
+}
+
+// New validates cfg and returns a Connector. Every problem is an error
+// wrapping ErrConfig; New never panics on bad input.
+func New(cfg Config) (*Connector, error) {
+	if err := cfg.Provider.Validate(); err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.ClientID == "":
+		return nil, fmt.Errorf("%w: ClientID is required", ErrConfig)
+	case cfg.ClientSecret == "":
+		return nil, fmt.Errorf("%w: ClientSecret is required", ErrConfig)
+	case cfg.Store == nil:
+		return nil, fmt.Errorf("%w: Store is required", ErrConfig)
+	case cfg.Owner == nil:
+		return nil, fmt.Errorf("%w: Owner is required", ErrConfig)
+	case cfg.FlowTTL < 0 || cfg.FlowTTL > 10*time.Minute:
+		return nil, fmt.Errorf("%w: FlowTTL must be at most 10 minutes", ErrConfig)
+	case cfg.MaxFlows < 0 || cfg.ExchangeTimeout < 0:
+		return nil, fmt.Errorf("%w: MaxFlows and ExchangeTimeout must not be negative", ErrConfig)
+	}
+	if err := checkRedirectURL(cfg.RedirectURL, cfg.AllowInsecureHTTP); err != nil {
+		return nil, err
+	}
+	c := &Connector{cfg: cfg, provider: cfg.Provider.withDefaults()}
+	if c.cfg.FlowTTL == 0 {
+		c.cfg.FlowTTL = 10 * time.Minute
+	}
+	if c.cfg.MaxFlows == 0 {
+		c.cfg.MaxFlows = 5
+	}
+	if c.cfg.ReturnToParam == "" {
+		c.cfg.ReturnToParam = "return_to"
+	}
+	if c.cfg.ExchangeTimeout == 0 {
+		c.cfg.ExchangeTimeout = 15 * time.Second
+	}
+	if c.cfg.Now == nil {
+		c.cfg.Now = time.Now
+	}
+	c.log = c.cfg.Logger
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	if c.cfg.OnError == nil {
+		c.cfg.OnError = DefaultErrorHandler
+	}
+	if c.cfg.OnConnected == nil {
+		c.cfg.OnConnected = defaultConnected
+	}
+	c.client = noRedirectClient(cfg.HTTPClient)
+	c.guard = cfg.ReplayGuard
+	if c.guard == nil {
+		if g, ok := cfg.Store.(ReplayGuard); ok {
+			c.guard = g
+		} else {
+			c.guard = newMemoryGuard(100_000, c.now)
+		}
+	}
+	scopes := cfg.Scopes
+	if len(scopes) == 0 {
+		scopes = c.provider.DefaultScopes
+	}
+	c.scopes = mergeScopes(scopes, c.provider.RequiredScopes)
+	for _, s := range c.scopes {
+		if s == "" || strings.ContainsAny(s, " \"\\") {
+			return nil, fmt.Errorf("%w: scope %q is not a valid scope token (RFC 6749 §3.3)", ErrConfig, s)
+		}
+	}
+	flows, err := newFlowCodec(cfg.CookieSecrets, c.cfg.FlowTTL)
+	if err != nil {
+		return nil, err
+	}
+	c.flows = flows
+	c.cookiePrefix = "oauthlink-" + c.provider.Name + "-"
+	if !cfg.AllowInsecureHTTP {
+		c.cookiePrefix = "__Host-" + c.cookiePrefix
+	} else {
+		c.log.Warn("oauthlink: AllowInsecureHTTP is set: flow cookies lose Secure and __Host-; use only for local development", "provider", c.provider.Name)
+	}
+	c.authPrefix, err = buildAuthPrefix(&c.provider, cfg.ClientID, cfg.RedirectURL, c.scopes)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Provider returns the provider descriptor in use (with defaults applied).
+func (c *Connector) Provider() Provider { return c.provider }
+
+// Store returns the configured TokenStore.
+func (c *Connector) Store() TokenStore { return c.cfg.Store }
+
+// Scopes returns the scopes requested in each flow.
+func (c *Connector) Scopes() []string { return slices.Clone(c.scopes) }
+
+func (c *Connector) now() time.Time { return c.cfg.Now() }
+
+func checkRedirectURL(raw string, insecure bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return fmt.Errorf("%w: RedirectURL must be an absolute URL", ErrConfig)
+	}
+	if u.Scheme != "https" && !(insecure && u.Scheme == "http") {
+		return fmt.Errorf("%w: RedirectURL must use https (set AllowInsecureHTTP for local http development)", ErrConfig)
+	}
+	if u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%w: RedirectURL must not carry a fragment or userinfo", ErrConfig)
+	}
+	return nil
+}
+
+func mergeScopes(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// noRedirectClient copies base (or a default client) so that redirects are
+// returned, not followed: the caller sees the 3xx and refuses it.
+func noRedirectClient(base *http.Client) *http.Client {
+	c := &http.Client{Timeout: 30 * time.Second}
+	if base != nil {
+		cp := *base
+		c = &cp
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c
+}
+
+// buildAuthPrefix precomputes the authorization URL with the fixed
+// parameters; each flow appends state, PKCE and extras.
+func buildAuthPrefix(p *Provider, clientID, redirect string, scopes []string) (string, error) {
+	u, err := url.Parse(p.AuthURL)
+	if err != nil {
+		return "", fmt.Errorf("%w: AuthURL: %v", ErrConfig, err)
+	}
+	q := u.Query()
+	q.Set("client_id", clientID)
+	q.Set("redirect_uri", redirect)
+	q.Set("response_type", "code")
+	enc := q.Encode()
+	// RFC 6749 §3.3: space-delimited; encoded as %20 (Mollie's docs and
+	// several providers reject '+').
+	enc += "&scope=" + strings.ReplaceAll(url.QueryEscape(strings.Join(scopes, " ")), "+", "%20")
+	u.RawQuery = enc
+	return u.String(), nil
+}

@@ -1,0 +1,41 @@
+package oauthlink
+
+import (
+	"context"
+	"time"
+)
+
+// EventKind names something that happened to a flow or a connection.
+type EventKind string
+
+// The events a Connector emits through Config.OnEvent.
+const (
+	EventFlowStarted    EventKind = "flow_started"
+	EventFlowFailed     EventKind = "flow_failed"
+	EventConnected      EventKind = "connected"
+	EventRefreshed      EventKind = "refreshed"
+	EventRefreshFailed  EventKind = "refresh_failed"
+	EventReauthRequired EventKind = "reauth_required"
+	EventDisconnected   EventKind = "disconnected"
+	EventRevokeFailed   EventKind = "revoke_failed"
+)
+
+// Event is one observable occurrence, for the app's metrics. It never
+// carries a secret.
+type Event struct {
+	Kind     EventKind
+	Provider string
+	// Owner is the platform account, when known.
+	Owner string
+	// Err is the failure for *_failed and reauth events, else nil.
+	Err  error
+	Time time.Time
+}
+
+func (c *Connector) emit(ctx context.Context, e Event) {
+	if c.cfg.OnEvent == nil {
+		return
+	}
+	e.Time = c.now()
+	c.cfg.OnEvent(ctx, e)
+}

@@ -1,0 +1,411 @@
+package oauthlink
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// BeginOptions are the per-request choices of one flow.
+type BeginOptions struct {
+	// ReturnTo is where the callback sends the browser after connecting;
+	// a relative path (see ValidReturnTo). Default "/".
+	ReturnTo string
+	// Params are extra authorization parameters; each name must be listed in
+	// Provider.AuthParams.
+	Params url.Values
+}
+
+// Flow is a started flow: where to send the browser.
+type Flow struct {
+	// AuthURL is the provider's authorization URL with every parameter.
+	// It carries the state: do not log it.
+	AuthURL Secret
+	// State is the flow's state parameter, for redirect targets built
+	// elsewhere (Mollie client links).
+	State Secret
+}
+
+// Begin starts a flow for the current request's owner: it mints the state
+// (and the PKCE verifier where the provider takes one), sets the flow cookie
+// on w and returns the authorization URL. StartHandler is Begin plus a
+// redirect; use Begin to send the browser somewhere else (a Mollie client
+// link) with the same state.
+func (c *Connector) Begin(w http.ResponseWriter, r *http.Request, opts BeginOptions) (*Flow, error) {
+	owner, err := c.owner(r)
+	if err != nil {
+		return nil, err
+	}
+	returnTo := opts.ReturnTo
+	if returnTo == "" {
+		returnTo = "/"
+	}
+	if !ValidReturnTo(returnTo) {
+		return nil, fmt.Errorf("%w: return-to must be a relative path", ErrBadRequest)
+	}
+	for name := range opts.Params {
+		if !slices.Contains(c.provider.AuthParams, name) {
+			return nil, fmt.Errorf("%w: authorization parameter %q is not allowed for %s", ErrBadRequest, sanitize(name, 64), c.provider.Name)
+		}
+	}
+	state, err := newState()
+	if err != nil {
+		return nil, err
+	}
+	f := &flow{
+		Provider: c.provider.Name, Route: c.cfg.RedirectURL, Owner: owner,
+		State: state, ReturnTo: returnTo, Issued: c.now().Unix(),
+	}
+	var b strings.Builder
+	b.Grow(len(c.authPrefix) + 160)
+	b.WriteString(c.authPrefix)
+	b.WriteString("&state=")
+	b.WriteString(state)
+	if c.provider.PKCE {
+		verifier, challenge, err := newVerifier()
+		if err != nil {
+			return nil, err
+		}
+		f.Verifier = verifier
+		b.WriteString("&code_challenge=")
+		b.WriteString(challenge)
+		b.WriteString("&code_challenge_method=S256")
+	}
+	if len(opts.Params) > 0 {
+		b.WriteByte('&')
+		b.WriteString(opts.Params.Encode())
+	}
+	c.pruneFlows(w, r)
+	if err := c.saveFlow(w, r, c.flowName(state), f); err != nil {
+		return nil, err
+	}
+	c.emit(r.Context(), Event{Kind: EventFlowStarted, Provider: c.provider.Name, Owner: owner})
+	return &Flow{AuthURL: Secret(b.String()), State: Secret(state)}, nil
+}
+
+// StartHandler returns the handler that starts a flow: GET (or POST) with
+// an optional return-to parameter (Config.ReturnToParam) answers 303 See
+// Other to the provider's authorization page. Failures go to Config.OnError.
+func (c *Connector) StartHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		opts, err := c.startOptions(r)
+		if err == nil {
+			var f *Flow
+			if f, err = c.Begin(w, r, opts); err == nil {
+				w.Header().Set("Location", f.AuthURL.Reveal())
+				w.WriteHeader(http.StatusSeeOther)
+				return
+			}
+		}
+		c.fail(w, r, err)
+	})
+}
+
+func (c *Connector) startOptions(r *http.Request) (BeginOptions, error) {
+	var opts BeginOptions
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		return opts, fmt.Errorf("%w: method %s", ErrBadRequest, r.Method)
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		return opts, fmt.Errorf("%w: unreadable form", ErrBadRequest)
+	}
+	if vs := r.Form[c.cfg.ReturnToParam]; len(vs) > 1 {
+		return opts, fmt.Errorf("%w: repeated %s", ErrBadRequest, c.cfg.ReturnToParam)
+	} else if len(vs) == 1 {
+		opts.ReturnTo = vs[0]
+	}
+	if c.cfg.AuthParams != nil {
+		params, err := c.cfg.AuthParams(r)
+		if err != nil {
+			return opts, fmt.Errorf("%w: %w", ErrBadRequest, err)
+		}
+		opts.Params = params
+	}
+	return opts, nil
+}
+
+func (c *Connector) owner(r *http.Request) (string, error) {
+	owner, err := c.cfg.Owner(r)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNoOwner, err)
+	}
+	if owner == "" {
+		return "", ErrNoOwner
+	}
+	return owner, nil
+}
+
+// callbackParams are the single-valued parameters the callback reads; any
+// of them repeated is rejected (RFC 6749 §3.1: parameters MUST NOT be
+// included more than once).
+var callbackParams = []string{"state", "code", "error", "error_description", "error_uri", "iss"}
+
+// maxCallbackQuery caps the callback's query string (security.md F20).
+const maxCallbackQuery = 8 << 10
+
+// parseCallbackQuery parses and bounds the callback query.
+func parseCallbackQuery(raw string) (url.Values, error) {
+	if len(raw) > maxCallbackQuery {
+		return nil, fmt.Errorf("%w: query too long", ErrBadRequest)
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: malformed query", ErrBadRequest)
+	}
+	for _, k := range callbackParams {
+		if len(q[k]) > 1 {
+			return nil, fmt.Errorf("%w: repeated %s parameter", ErrBadRequest, k)
+		}
+	}
+	if q.Get("code") != "" && q.Has("error") {
+		return nil, fmt.Errorf("%w: both code and error", ErrBadRequest)
+	}
+	if len(q.Get("code")) > 2048 || len(q.Get("state")) > 256 {
+		return nil, fmt.Errorf("%w: oversized parameter", ErrBadRequest)
+	}
+	return q, nil
+}
+
+// CallbackHandler returns the redirect-URI handler. In order: bounded query
+// parsing; state cookie authenticated and compared in constant time, bound
+// to this provider, route, the current owner and FlowTTL; the cookie deleted
+// whatever happens; the state consumed once in the replay guard; only then a
+// provider error is reported (RFC 9700 §4.7); then the store is checked, the
+// code exchanged once (never retried) and the connection committed before
+// Config.OnConnected runs. Every response carries Cache-Control: no-store
+// and Referrer-Policy: no-referrer.
+func (c *Connector) CallbackHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Referrer-Policy", "no-referrer")
+		conn, returnTo, err := c.callback(w, r)
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		c.cfg.OnConnected(w, r, conn, returnTo)
+	})
+}
+
+func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connection, string, error) {
+	if r.Method != http.MethodGet {
+		return nil, "", fmt.Errorf("%w: method %s", ErrBadRequest, r.Method)
+	}
+	q, perr := parseCallbackQuery(r.URL.RawQuery)
+	state := ""
+	if perr == nil {
+		state = q.Get("state")
+	} else if qs, err := url.ParseQuery(r.URL.RawQuery); err == nil && len(r.URL.RawQuery) <= maxCallbackQuery && len(qs["state"]) == 1 {
+		state = qs["state"][0]
+	}
+	if state == "" || len(state) > 256 {
+		if perr != nil {
+			return nil, "", perr
+		}
+		return nil, "", fmt.Errorf("%w: no state parameter", ErrInvalidState)
+	}
+	name := c.flowName(state)
+	f, ferr := c.loadFlow(r, name)
+	c.clearFlow(w, r, name)
+	if perr != nil {
+		return nil, "", perr
+	}
+	if ferr != nil {
+		return nil, "", ferr
+	}
+	if subtle.ConstantTimeCompare([]byte(f.State), []byte(state)) != 1 {
+		return nil, "", fmt.Errorf("%w: state does not match its cookie", ErrInvalidState)
+	}
+	if f.Provider != c.provider.Name || f.Route != c.cfg.RedirectURL {
+		return nil, "", fmt.Errorf("%w: flow was started for another provider or route", ErrInvalidState)
+	}
+	issued := time.Unix(f.Issued, 0)
+	now := c.now()
+	if now.Sub(issued) > c.cfg.FlowTTL {
+		return nil, "", ErrStateExpired
+	}
+	if issued.Sub(now) > time.Minute {
+		return nil, "", fmt.Errorf("%w: flow issued in the future", ErrInvalidState)
+	}
+	owner, err := c.owner(r)
+	if err != nil {
+		return nil, "", err
+	}
+	if subtle.ConstantTimeCompare([]byte(owner), []byte(f.Owner)) != 1 {
+		return nil, "", ErrOwnerMismatch
+	}
+	if err := c.checkIssuer(q); err != nil {
+		return nil, "", err
+	}
+	first, err := c.guard.Consume(r.Context(), c.stateKey(state), issued.Add(c.cfg.FlowTTL+time.Minute))
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: replay guard: %w", ErrStore, err)
+	}
+	if !first {
+		return nil, "", ErrStateReplayed
+	}
+	if q.Has("error") {
+		return nil, f.ReturnTo, &ProviderError{
+			Code:        sanitize(q.Get("error"), 64),
+			Description: sanitize(q.Get("error_description"), 200),
+			URI:         sanitize(q.Get("error_uri"), 200),
+		}
+	}
+	code := q.Get("code")
+	if code == "" {
+		return nil, "", fmt.Errorf("%w: no code parameter", ErrBadRequest)
+	}
+	conn, err := c.exchangeAndSave(r.Context(), owner, code, f.Verifier)
+	if err != nil {
+		return nil, "", err
+	}
+	return conn, f.ReturnTo, nil
+}
+
+// checkIssuer applies RFC 9207: with Provider.Issuer set, an iss parameter
+// must equal it exactly, and must be present when IssuerRequired.
+func (c *Connector) checkIssuer(q url.Values) error {
+	iss, has := q.Get("iss"), q.Has("iss")
+	if c.provider.Issuer == "" {
+		return nil
+	}
+	if (!has && c.provider.IssuerRequired) || (has && iss != c.provider.Issuer) {
+		return fmt.Errorf("%w: issuer does not match (RFC 9207)", ErrInvalidState)
+	}
+	return nil
+}
+
+// exchangeAndSave spends the code exactly once and commits the connection.
+// The store is checked before the code is spent; after the exchange, the
+// save runs under a context the browser cannot cancel, is retried a bounded
+// number of times, and when it still fails the new tokens are revoked so no
+// live grant is orphaned (security.md I34).
+func (c *Connector) exchangeAndSave(ctx context.Context, owner, code, verifier string) (*Connection, error) {
+	if p, ok := c.cfg.Store.(Pinger); ok {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := p.Ping(pctx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+		}
+	}
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {c.cfg.RedirectURL}}
+	if verifier != "" {
+		form.Set("code_verifier", verifier)
+	}
+	tok, err := c.tokenRequest(ctx, form)
+	if err != nil {
+		c.log.Warn("oauthlink: code exchange failed", "provider", c.provider.Name, "owner", owner, "error", err)
+		return nil, fmt.Errorf("%w: %w", ErrExchange, err)
+	}
+	if c.provider.RequireRefreshToken && tok.RefreshToken == "" {
+		c.revokeQuietly(ctx, tok)
+		return nil, fmt.Errorf("%w: %w: no refresh_token issued (is the offline scope granted?)", ErrExchange, ErrTokenResponse)
+	}
+	// From here on the provider has issued a grant: finish under a context
+	// the browser cannot cancel.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	now := c.now()
+	conn := &Connection{
+		Provider: c.provider.Name, Owner: owner,
+		AccessToken: Secret(tok.AccessToken), RefreshToken: Secret(tok.RefreshToken),
+		TokenType: tok.TokenType, Expiry: now.Add(tok.Lifetime),
+		Scopes: c.grantedScopes(tok), Extra: Secret(tok.Extra),
+		RedirectURI: c.cfg.RedirectURL, Status: StatusActive,
+	}
+	if c.cfg.Identify != nil {
+		if err := c.cfg.Identify(ctx, conn); err != nil {
+			c.revokeQuietly(ctx, tok)
+			return nil, fmt.Errorf("%w: identifying the account: %w", ErrExchange, err)
+		}
+	}
+	if err := c.commitNew(ctx, conn); err != nil {
+		c.log.Error("oauthlink: saving new connection failed; revoking the new grant", "provider", c.provider.Name, "owner", owner, "error", err)
+		c.revokeQuietly(ctx, tok)
+		return nil, fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	c.log.Info("oauthlink: connected", "provider", c.provider.Name, "owner", owner, "account", conn.AccountID)
+	c.emit(ctx, Event{Kind: EventConnected, Provider: c.provider.Name, Owner: owner})
+	return conn, nil
+}
+
+// commitNew saves conn over whatever the owner had (a reconnect replaces an
+// old or reauth_required grant), retrying version conflicts and store
+// errors a bounded number of times.
+func (c *Connector) commitNew(ctx context.Context, conn *Connection) error {
+	var err error
+	for attempt := range 4 {
+		if attempt > 0 {
+			if werr := sleepCtx(ctx, time.Duration(attempt)*200*time.Millisecond); werr != nil {
+				return errors.Join(err, werr)
+			}
+		}
+		conn.Version, conn.CreatedAt = 0, time.Time{}
+		old, lerr := c.cfg.Store.Load(ctx, conn.Provider, conn.Owner)
+		switch {
+		case lerr == nil:
+			conn.Version, conn.CreatedAt = old.Version, old.CreatedAt
+		case !errors.Is(lerr, ErrNotFound):
+			err = lerr
+			continue
+		}
+		if err = c.cfg.Store.Save(ctx, conn); err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+func (c *Connector) revokeQuietly(ctx context.Context, tok *tokenResponse) {
+	ctx = context.WithoutCancel(ctx)
+	kind, value := "access_token", tok.AccessToken
+	if tok.RefreshToken != "" {
+		kind, value = "refresh_token", tok.RefreshToken
+	}
+	if err := c.revoke(ctx, value, kind); err != nil {
+		c.log.Error("oauthlink: revoking an unsaved grant failed", "provider", c.provider.Name, "error", err)
+	}
+}
+
+func (c *Connector) grantedScopes(tok *tokenResponse) []string {
+	if tok.ScopeSet {
+		return strings.Fields(tok.Scope)
+	}
+	return slices.Clone(c.scopes)
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Connector) fail(w http.ResponseWriter, r *http.Request, err error) {
+	c.log.Info("oauthlink: flow failed", "provider", c.provider.Name, "status", HTTPStatus(err), "error", err)
+	c.emit(r.Context(), Event{Kind: EventFlowFailed, Provider: c.provider.Name, Err: err})
+	c.cfg.OnError(w, r, err)
+}
+
+func defaultConnected(w http.ResponseWriter, r *http.Request, _ *Connection, returnTo string) {
+	if !ValidReturnTo(returnTo) {
+		returnTo = "/"
+	}
+	w.Header().Set("Location", returnTo)
+	w.WriteHeader(http.StatusSeeOther)
+}

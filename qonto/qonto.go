@@ -1,0 +1,74 @@
+// Package qonto holds the Qonto preset.
+//
+// Qonto's OAuth server is Ory Hydra: authorize at oauth.qonto.com/oauth2/auth,
+// tokens at /oauth2/token with client credentials in the form body (form
+// encoding only). Every refresh rotates the refresh token; the old one is
+// accepted for 60 seconds, and presenting it later revokes the whole grant.
+// offline_access is always requested, since without it no refresh token is
+// issued. The sandbox needs the X-Qonto-Staging-Token header on every
+// server-side call; without it the sandbox answers an HTML login page.
+package qonto
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/oauthlink/oauthlink"
+)
+
+// Production and sandbox hosts.
+const (
+	OAuthURL        = "https://oauth.qonto.com"
+	APIURL          = "https://thirdparty.qonto.com"
+	SandboxOAuthURL = "https://oauth-sandbox.staging.qonto.co"
+	SandboxAPIURL   = "https://thirdparty-sandbox.staging.qonto.co"
+	// StagingTokenHeader is sent on every server-side sandbox call.
+	StagingTokenHeader = "X-Qonto-Staging-Token"
+)
+
+// Authorization parameters an app may pass per flow.
+const (
+	// ParamOrganizationID restricts the user to one organization.
+	ParamOrganizationID = "organization_id"
+	// ParamRegistrationID pre-selects the organization created by a partner
+	// onboarding registration.
+	ParamRegistrationID = "registration_id"
+)
+
+// Options select the environment.
+type Options struct {
+	// Sandbox points the preset at Qonto's sandbox.
+	Sandbox bool
+	// StagingToken is the sandbox staging token, sent as
+	// X-Qonto-Staging-Token on token, revocation and API calls. Required
+	// with Sandbox.
+	StagingToken string
+}
+
+// Provider returns the Qonto descriptor for production, or for the sandbox
+// with opts.Sandbox. The revocation URL is Hydra's RFC 7009 endpoint (Qonto
+// does not document one; it is what Hydra serves).
+func Provider(opts Options) oauthlink.Provider {
+	base, api := OAuthURL, APIURL
+	var header http.Header
+	if opts.Sandbox {
+		base, api = SandboxOAuthURL, SandboxAPIURL
+		header = http.Header{StagingTokenHeader: {opts.StagingToken}}
+	}
+	return oauthlink.Provider{
+		Name:                 "qonto",
+		AuthURL:              base + "/oauth2/auth",
+		TokenURL:             base + "/oauth2/token",
+		RevokeURL:            base + "/oauth2/revoke",
+		RevokeMethod:         http.MethodPost,
+		AuthStyle:            oauthlink.AuthStyleBody,
+		DefaultScopes:        []string{"organization.read"},
+		RequiredScopes:       []string{"offline_access"},
+		AuthParams:           []string{ParamOrganizationID, ParamRegistrationID},
+		Header:               header,
+		RequireRefreshToken:  true,
+		DefaultTokenLifetime: time.Hour,
+		RefreshGrace:         60 * time.Second,
+		APIURL:               api,
+	}
+}
