@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/sessions"
+	"golang.org/x/sync/singleflight"
 )
 
 // Config configures a Connector for one provider. It is read once by New;
@@ -78,6 +79,25 @@ type Config struct {
 	// ExchangeTimeout bounds each token, refresh and revocation call, on top
 	// of the caller's context. Default 15 seconds.
 	ExchangeTimeout time.Duration
+	// RefreshAhead is how long before expiry a token is refreshed, capped
+	// at half the token's lifetime. Default 60 seconds.
+	RefreshAhead time.Duration
+	// RefreshJitter adds up to this fraction of the refresh margin at
+	// random, so instances do not all refresh at the same instant.
+	// Default 0.1; negative disables.
+	RefreshJitter float64
+	// RefreshAttempts bounds the tries of one refresh on 429, 5xx and
+	// network failures. Default 4.
+	RefreshAttempts int
+	// RetryBase and RetryMax shape the capped, jittered exponential backoff
+	// between refresh and revocation attempts; Retry-After is honoured up
+	// to RetryMax. Defaults 500 ms and 30 s.
+	RetryBase, RetryMax time.Duration
+	// CacheTTL is how long the middleware and clients reuse a fresh
+	// connection read from the store before reading it again. A token
+	// revoked by a peer's refresh is caught by the client's reload on 401.
+	// Default 10 seconds; negative disables the cache.
+	CacheTTL time.Duration
 	// ReplayGuard records consumed states. Default: the Store when it
 	// implements ReplayGuard (shared by every instance), else an in-memory
 	// guard (correct for a single instance only).
@@ -119,6 +139,11 @@ type Connector struct {
 	cookiePrefix string
 	// authPrefix is the authorization URL up to the per-flow parameters.
 	authPrefix string
+
+	flight  singleflight.Group
+	pending pendingSaves
+	cache   tokenCache
+	ctxKey  *ctxKey
 }
 
 // New validates cfg and returns a Connector. Every problem is an error
@@ -157,6 +182,24 @@ func New(cfg Config) (*Connector, error) {
 	if c.cfg.ExchangeTimeout == 0 {
 		c.cfg.ExchangeTimeout = 15 * time.Second
 	}
+	if c.cfg.RefreshAhead == 0 {
+		c.cfg.RefreshAhead = 60 * time.Second
+	}
+	if c.cfg.RefreshJitter == 0 {
+		c.cfg.RefreshJitter = 0.1
+	}
+	if c.cfg.RefreshAttempts <= 0 {
+		c.cfg.RefreshAttempts = 4
+	}
+	if c.cfg.RetryBase <= 0 {
+		c.cfg.RetryBase = 500 * time.Millisecond
+	}
+	if c.cfg.RetryMax <= 0 {
+		c.cfg.RetryMax = 30 * time.Second
+	}
+	if c.cfg.CacheTTL == 0 {
+		c.cfg.CacheTTL = 10 * time.Second
+	}
 	if c.cfg.Now == nil {
 		c.cfg.Now = time.Now
 	}
@@ -194,6 +237,7 @@ func New(cfg Config) (*Connector, error) {
 		return nil, err
 	}
 	c.flows = flows
+	c.ctxKey = keyFor(c.provider.Name)
 	c.cookiePrefix = "oauthlink-" + c.provider.Name + "-"
 	if !cfg.AllowInsecureHTTP {
 		c.cookiePrefix = "__Host-" + c.cookiePrefix

@@ -82,6 +82,11 @@ type Provider struct {
 	DefaultTokenLifetime time.Duration
 	// MaxTokenLifetime caps an absurd expires_in. Default 90 days.
 	MaxTokenLifetime time.Duration
+	// RotatesRefreshTokens reports that every refresh returns a new refresh
+	// token and retires the old one (Qonto/Hydra). A refresh that got no
+	// answer is then retried only inside RefreshGrace, since the provider
+	// may already have rotated.
+	RotatesRefreshTokens bool
 	// RefreshGrace is how long the provider accepts an already-rotated
 	// refresh token (Qonto/Hydra: 60 s; 0 for no rotation grace). A refresh
 	// whose result could not be saved is retried with the old token only

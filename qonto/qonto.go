@@ -68,6 +68,7 @@ func Provider(opts Options) oauthlink.Provider {
 		Header:               header,
 		RequireRefreshToken:  true,
 		DefaultTokenLifetime: time.Hour,
+		RotatesRefreshTokens: true,
 		RefreshGrace:         60 * time.Second,
 		APIURL:               api,
 	}
