@@ -1,0 +1,198 @@
+package oauthlink
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func secret(t testing.TB) []byte {
+	t.Helper()
+	b := make([]byte, 32)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	return b
+}
+
+func sampleFlow() *flow {
+	return &flow{Provider: "mollie", Route: "https://app.example/cb", Owner: "user:42", State: "s0123456789abcdefghijk",
+		Verifier: "v0123456789012345678901234567890123456789012", ReturnTo: "/x?y=1", Issued: 1_700_000_000}
+}
+
+func TestFlowMarshalRoundTrip(t *testing.T) {
+	f := sampleFlow()
+	got, err := unmarshalFlow(f.marshal())
+	require.NoError(t, err)
+	assert.Equal(t, f, got)
+
+	for i := range len(f.marshal()) {
+		_, err := unmarshalFlow(f.marshal()[:i])
+		assert.Error(t, err, "truncated at %d", i)
+	}
+	_, err = unmarshalFlow(append(f.marshal(), 0))
+	assert.Error(t, err, "trailing bytes")
+}
+
+func TestFlowCodecTamperAndRotation(t *testing.T) {
+	oldKey, newKey := secret(t), secret(t)
+	old, err := newFlowCodec([][]byte{oldKey}, 10*time.Minute)
+	require.NoError(t, err)
+	value, err := old.codecs[0].Encode("n", sampleFlow().marshal())
+	require.NoError(t, err)
+
+	got, err := old.decode("n", value)
+	require.NoError(t, err)
+	assert.Equal(t, sampleFlow(), got)
+
+	t.Run("every flipped byte fails", func(t *testing.T) {
+		accepted := 0
+		for i := range len(value) {
+			for _, bit := range []byte{0x01, 0x02, 0x10, 0x40} {
+				b := []byte(value)
+				b[i] ^= bit
+				got, err := old.decode("n", string(b))
+				if err == nil {
+					// Only a non-canonical base64 spelling of the same
+					// bytes (unused trailing bits) may pass the MAC.
+					accepted++
+					assert.Equal(t, sampleFlow(), got, "byte %d bit %x", i, bit)
+					assert.GreaterOrEqual(t, i, len(value)-4, "only trailing padding bits are free")
+				}
+			}
+		}
+		assert.LessOrEqual(t, accepted, 4)
+	})
+	t.Run("name is authenticated", func(t *testing.T) {
+		_, err := old.decode("other", value)
+		assert.Error(t, err)
+	})
+	t.Run("foreign key fails", func(t *testing.T) {
+		foreign, err := newFlowCodec([][]byte{secret(t)}, 10*time.Minute)
+		require.NoError(t, err)
+		_, err = foreign.decode("n", value)
+		assert.Error(t, err)
+	})
+	t.Run("rotation keeps old cookies valid", func(t *testing.T) {
+		rotated, err := newFlowCodec([][]byte{newKey, oldKey}, 10*time.Minute)
+		require.NoError(t, err)
+		got, err := rotated.decode("n", value)
+		require.NoError(t, err)
+		assert.Equal(t, sampleFlow(), got)
+	})
+	t.Run("value is encrypted", func(t *testing.T) {
+		// securecookie's layout: base64(date|base64(payload)|mac).
+		outer, err := base64.URLEncoding.DecodeString(value)
+		require.NoError(t, err)
+		parts := bytes.SplitN(outer, []byte("|"), 3)
+		require.Len(t, parts, 3)
+		payload, err := base64.URLEncoding.DecodeString(string(parts[1]))
+		require.NoError(t, err)
+		for _, plain := range []string{"user:42", "mollie", sampleFlow().State, sampleFlow().Verifier} {
+			assert.False(t, bytes.Contains(payload, []byte(plain)), "payload shows %q", plain)
+		}
+	})
+}
+
+func TestFlowCodecRejectsWeakSecrets(t *testing.T) {
+	_, err := newFlowCodec(nil, time.Minute)
+	assert.ErrorIs(t, err, ErrConfig)
+	_, err = newFlowCodec([][]byte{make([]byte, 31)}, time.Minute)
+	assert.ErrorIs(t, err, ErrConfig)
+}
+
+// TestStateUniqueness draws 1e5 states: all unique, 22 base64url chars
+// (128 bits) (security.md A8).
+func TestStateUniqueness(t *testing.T) {
+	seen := make(map[string]struct{}, 100_000)
+	for range 100_000 {
+		s, err := newState()
+		require.NoError(t, err)
+		require.Len(t, s, 22)
+		_, dup := seen[s]
+		require.False(t, dup)
+		seen[s] = struct{}{}
+	}
+}
+
+func TestPKCEVerifier(t *testing.T) {
+	v, c, err := newVerifier()
+	require.NoError(t, err)
+	assert.Len(t, v, 43, "RFC 7636 §4.1: 43..128 characters")
+	assert.Len(t, c, 43)
+	v2, _, err := newVerifier()
+	require.NoError(t, err)
+	assert.NotEqual(t, v, v2)
+}
+
+// FuzzFlowCookie feeds arbitrary cookie values to the decoder: it must not
+// panic and must never accept a value it did not sign.
+func FuzzFlowCookie(f *testing.F) {
+	key := bytes.Repeat([]byte{7}, 32)
+	fc, err := newFlowCodec([][]byte{key}, 10*time.Minute)
+	if err != nil {
+		f.Fatal(err)
+	}
+	valid, err := fc.codecs[0].Encode("__Host-oauthlink-mollie-abc", sampleFlow().marshal())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(valid)
+	f.Add("")
+	f.Add("MTcwMDAwMDAwMHxhYmN8ZGVm")
+	f.Add(valid[:len(valid)/2])
+	f.Fuzz(func(t *testing.T, v string) {
+		got, err := fc.decode("__Host-oauthlink-mollie-abc", v)
+		if err == nil && v != valid {
+			// Only the genuine value (or an equivalent base64 spelling of
+			// it) may decode, and then only to the genuine flow.
+			if *got != *sampleFlow() {
+				t.Fatalf("decoded a forged flow %+v", got)
+			}
+		}
+	})
+}
+
+func FuzzFlowUnmarshal(f *testing.F) {
+	f.Add(sampleFlow().marshal())
+	f.Add([]byte{1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if fl, err := unmarshalFlow(b); err == nil {
+			if !bytes.Equal(fl.marshal(), b) {
+				// Varint encodings are canonical for our writer; a
+				// non-canonical input may decode but must re-encode stably.
+				again, err := unmarshalFlow(fl.marshal())
+				if err != nil || *again != *fl {
+					t.Fatalf("unstable round trip")
+				}
+			}
+		}
+	})
+}
+
+func FuzzCallbackQuery(f *testing.F) {
+	for _, s := range []string{"code=auth_x&state=abc", "state=a&state=b", "error=access_denied&state=s", "code=a&error=b&state=s", "%zz", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := parseCallbackQuery(raw)
+		if err != nil {
+			return
+		}
+		for _, k := range callbackParams {
+			if len(q[k]) > 1 {
+				t.Fatalf("accepted repeated %s", k)
+			}
+		}
+		if q.Get("code") != "" && q.Has("error") {
+			t.Fatalf("accepted code with error")
+		}
+		if len(raw) > maxCallbackQuery {
+			t.Fatalf("accepted oversized query")
+		}
+	})
+}

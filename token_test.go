@@ -1,0 +1,157 @@
+package oauthlink
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func testProvider() *Provider {
+	p := Provider{Name: "test"}.withDefaults()
+	return &p
+}
+
+func TestParseTokenResponse(t *testing.T) {
+	p := testProvider()
+	now := time.Unix(1_700_000_000, 0)
+	type want struct {
+		access, refresh string
+		lifetime        time.Duration
+		scope           string
+		scopeSet        bool
+		extra           string
+		errIs           error
+		tokenErr        *TokenError
+	}
+	cases := []struct {
+		name   string
+		status int
+		ctype  string
+		body   string
+		want   want
+	}{
+		{"mollie text/html", 200, "text/html", `{"access_token":"access_x","refresh_token":"refresh_y","expires_in":3600,"token_type":"bearer","scope":"organizations.read"}`,
+			want{access: "access_x", refresh: "refresh_y", lifetime: time.Hour, scope: "organizations.read", scopeSet: true}},
+		{"qonto with id_token extra", 200, "application/json", `{"access_token":"ory_at_x","refresh_token":"ory_rt_y","expires_in":3599,"token_type":"bearer","id_token":"eyJ"}`,
+			want{access: "ory_at_x", refresh: "ory_rt_y", lifetime: 3599 * time.Second, extra: `{"id_token":"eyJ"}`}},
+		{"expires_in missing", 200, "", `{"access_token":"a","token_type":"Bearer"}`, want{access: "a", lifetime: time.Hour}},
+		{"expires_in zero", 200, "", `{"access_token":"a","expires_in":0}`, want{access: "a", lifetime: time.Hour}},
+		{"expires_in negative", 200, "", `{"access_token":"a","expires_in":-5}`, want{access: "a", lifetime: time.Hour}},
+		{"expires_in null", 200, "", `{"access_token":"a","expires_in":null}`, want{access: "a", lifetime: time.Hour}},
+		{"expires_in numeric string", 200, "", `{"access_token":"a","expires_in":"120"}`, want{access: "a", lifetime: 2 * time.Minute}},
+		{"expires_in junk string", 200, "", `{"access_token":"a","expires_in":"soon"}`, want{access: "a", lifetime: time.Hour}},
+		{"expires_in object", 200, "", `{"access_token":"a","expires_in":{}}`, want{access: "a", lifetime: time.Hour}},
+		{"expires_in absurd", 200, "", `{"access_token":"a","expires_in":1e300}`, want{access: "a", lifetime: 90 * 24 * time.Hour}},
+		{"expires_in fraction", 200, "", `{"access_token":"a","expires_in":0.5}`, want{access: "a", lifetime: time.Hour}},
+		{"no token_type means bearer", 200, "", `{"access_token":"a","expires_in":60}`, want{access: "a", lifetime: time.Minute}},
+		{"empty access_token", 200, "", `{"access_token":"","token_type":"bearer"}`, want{errIs: ErrTokenResponse}},
+		{"missing access_token", 200, "", `{"token_type":"bearer"}`, want{errIs: ErrTokenResponse}},
+		{"access_token not string", 200, "", `{"access_token":5}`, want{errIs: ErrTokenResponse}},
+		{"mac token type", 200, "", `{"access_token":"a","token_type":"mac"}`, want{errIs: ErrTokenResponse}},
+		{"refresh not string", 200, "", `{"access_token":"a","refresh_token":[1]}`, want{errIs: ErrTokenResponse}},
+		{"html with 200 (qonto sandbox without staging header)", 200, "text/html", `<html><body>OneLogin</body></html>`, want{errIs: ErrTokenResponse}},
+		{"json array", 200, "application/json", `[1,2]`, want{errIs: ErrTokenResponse}},
+		{"null", 200, "application/json", `null`, want{errIs: ErrTokenResponse}},
+		{"empty body", 200, "application/json", ``, want{errIs: ErrTokenResponse}},
+		{"error inside 200", 200, "application/json", `{"error":"invalid_grant","error_description":"nope"}`,
+			want{tokenErr: &TokenError{StatusCode: 200, Code: "invalid_grant", Description: "nope"}}},
+		{"rfc6749 error", 400, "application/json", `{"error":"invalid_grant","error_description":"The refresh token was already used."}`,
+			want{tokenErr: &TokenError{StatusCode: 400, Code: "invalid_grant", Description: "The refresh token was already used."}}},
+		{"mollie legacy error", 401, "application/json", `{"error":{"type":"request","message":"Missing authentication","field":"x"}}`,
+			want{tokenErr: &TokenError{StatusCode: 401, Code: "request", Description: "Missing authentication"}}},
+		{"html 502", 502, "text/html", `<h1>Bad gateway</h1>`, want{tokenErr: &TokenError{StatusCode: 502}}},
+		{"description sanitised", 400, "", `{"error":"invalid_request","error_description":"<script>\"x\"</script>\u0000\u00e9"}`,
+			want{tokenErr: &TokenError{StatusCode: 400, Code: "invalid_request", Description: "<script>x</script>"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{"Content-Type": {tc.ctype}}
+			tok, err := parseTokenResponse(tc.status, h, []byte(tc.body), p, now)
+			switch {
+			case tc.want.tokenErr != nil:
+				var te *TokenError
+				require.ErrorAs(t, err, &te)
+				assert.Equal(t, tc.want.tokenErr, te)
+				assert.Nil(t, tok)
+			case tc.want.errIs != nil:
+				require.ErrorIs(t, err, tc.want.errIs)
+				assert.Nil(t, tok)
+				assert.NotContains(t, err.Error(), "OneLogin", "the body must never be echoed")
+			default:
+				require.NoError(t, err)
+				assert.Equal(t, tc.want.access, tok.AccessToken)
+				assert.Equal(t, tc.want.refresh, tok.RefreshToken)
+				assert.Equal(t, tc.want.lifetime, tok.Lifetime)
+				assert.Equal(t, "Bearer", tok.TokenType)
+				assert.Equal(t, tc.want.scope, tok.Scope)
+				assert.Equal(t, tc.want.scopeSet, tok.ScopeSet)
+				if tc.want.extra == "" {
+					assert.Nil(t, tok.Extra)
+				} else {
+					assert.JSONEq(t, tc.want.extra, string(tok.Extra))
+				}
+			}
+		})
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cases := map[string]time.Duration{
+		"":                              0,
+		"7":                             7 * time.Second,
+		"-3":                            0,
+		"junk":                          0,
+		"99999999":                      time.Hour,
+		"Thu, 01 Jan 2026 00:00:30 GMT": 30 * time.Second,
+		"Wed, 31 Dec 2025 00:00:30 GMT": 0,
+	}
+	for in, want := range cases {
+		assert.Equal(t, want, parseRetryAfter(in, now), "Retry-After %q", in)
+	}
+}
+
+func TestSanitize(t *testing.T) {
+	assert.Equal(t, "abcdef", sanitize("abc\tdef\n\x00", 200), "control bytes are dropped")
+	assert.Equal(t, "<img src=x onerror=alert(1)>", sanitize(`"><img src=x onerror=alert(1)>`[2:], 200))
+	assert.Equal(t, strings.Repeat("a", 200), sanitize(strings.Repeat("a", 500), 200))
+	assert.Equal(t, "", sanitize("\u202e\uff0f", 10), "non-ASCII is dropped")
+	assert.Equal(t, "x", sanitize(`\"x`, 10), "quotes and backslashes are dropped")
+}
+
+func FuzzParseTokenResponse(f *testing.F) {
+	f.Add(200, "text/html", []byte(`{"access_token":"access_x","refresh_token":"refresh_y","expires_in":3600,"token_type":"bearer"}`))
+	f.Add(400, "application/json", []byte(`{"error":"invalid_grant"}`))
+	f.Add(200, "text/html", []byte(`<html></html>`))
+	f.Add(401, "", []byte(`{"error":{"type":"request","message":"m"}}`))
+	p := testProvider()
+	now := time.Unix(1_700_000_000, 0)
+	f.Fuzz(func(t *testing.T, status int, ctype string, body []byte) {
+		tok, err := parseTokenResponse(status, http.Header{"Content-Type": {ctype}}, body, p, now)
+		if err == nil {
+			if tok.AccessToken == "" || tok.Lifetime <= 0 || tok.Lifetime > p.MaxTokenLifetime {
+				t.Fatalf("accepted an unusable token: lifetime %v", tok.Lifetime)
+			}
+			if status < 200 || status > 299 {
+				t.Fatalf("accepted a token with status %d", status)
+			}
+			return
+		}
+		var te *TokenError
+		if errors.As(err, &te) {
+			for _, s := range []string{te.Code, te.Description} {
+				if sanitize(s, 200) != s {
+					t.Fatalf("unsanitised error text %q", s)
+				}
+			}
+		}
+		if len(body) > 8 && strings.Contains(err.Error(), string(body)) {
+			t.Fatalf("error echoes the body")
+		}
+	})
+}
