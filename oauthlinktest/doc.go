@@ -1,0 +1,57 @@
+// Package oauthlinktest provides fake Mollie Connect and Qonto OAuth2
+// servers on net/http/httptest, for testing apps that connect merchant
+// accounts (with oauthlink or any other OAuth2 client) and for running a
+// demo without real provider accounts.
+//
+// The fakes answer real HTTP and follow the providers' documented
+// behaviour, quirks included:
+//
+//   - Mollie: authorization at /oauth2/authorize; codes "auth_…" valid 30 s;
+//     POST /oauth2/tokens with Basic or body client credentials and a form
+//     or JSON body, answered with Content-Type text/html; refresh tokens
+//     that never rotate, with redirect_uri required on refresh when the
+//     exchange sent one; DELETE /oauth2/tokens revocation (204);
+//     GET /v2/organizations/me and GET /v2/onboarding/me.
+//   - Qonto (Ory Hydra): authorization at /oauth2/auth with a required
+//     redirect_uri and a state of at least 8 characters; codes "ory_ac_…"
+//     valid 10 min; POST /oauth2/token form-only with body credentials;
+//     refresh tokens only with offline_access; every refresh rotates both
+//     tokens, a rotated refresh token stays usable for a grace window
+//     (60 s) and presenting it later revokes the whole grant; RFC 7009
+//     revocation at POST /oauth2/revoke; GET /v2/organization; optionally
+//     the sandbox's staging-token header.
+//
+// Both spend codes once (a reused code revokes what it produced), bind them
+// to the redirect_uri and enforce PKCE S256 when a code_challenge was sent.
+//
+// # Testing an app
+//
+// Start a fake, point the app's provider configuration at it (Provider
+// returns an oauthlink.Provider for the fake; other clients use AuthURL,
+// TokenURL and RevokeURL), let the app redirect to the authorization
+// endpoint, and play the browser with Authorize, which returns the callback
+// URL to send to the app:
+//
+//	f := oauthlinktest.NewMollie(oauthlinktest.MollieOptions{
+//		RedirectURIs: []string{app.URL + "/connect/mollie/callback"},
+//	})
+//	defer f.Close()
+//	// ... configure the app with f.Provider(), f.ClientID(), f.ClientSecret()
+//	callback, err := f.Authorize(ctx, authURLFromApp)
+//	// ... GET callback with the browser's cookie jar, then assert:
+//	assert.Equal(t, 1, f.Exchanges())
+//
+// Tests inspect what the fake saw (Calls, Exchanges, Refreshes,
+// ReuseDetections, Revocations, Presented, ClientAuths, LastAuthorize) and
+// whether tokens are still valid (AccessTokenValid, RefreshTokenValid), and
+// script failures: DenyNext makes the user decline, Fault queues per
+// endpoint a status, body, content type, delay, huge body, Retry-After,
+// dropped connection, redirect or held response, and the
+// BeforeTokenResponse option runs code between processing a grant and
+// answering it. Inject a clock with the Now option to test expiry without
+// sleeping.
+//
+// The fakes never log; tokens and codes come from crypto/rand. Every
+// method is safe for concurrent use, and Close ends every request still
+// delayed or held, so no goroutine outlives a test.
+package oauthlinktest

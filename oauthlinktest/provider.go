@@ -1,0 +1,56 @@
+package oauthlinktest
+
+import (
+	"net/http"
+
+	"github.com/oauthlink/oauthlink"
+)
+
+// Provider returns a provider descriptor for this fake: Mollie's quirks
+// (Basic client authentication, DELETE revocation, redirect_uri resent on
+// refresh, approval_prompt and locale as extra parameters, no PKCE) with
+// every URL pointing at the fake.
+func (m *Mollie) Provider() oauthlink.Provider {
+	return oauthlink.Provider{
+		Name:                       "mollie",
+		AuthURL:                    m.AuthURL(),
+		TokenURL:                   m.TokenURL(),
+		RevokeURL:                  m.RevokeURL(),
+		RevokeMethod:               http.MethodDelete,
+		AuthStyle:                  oauthlink.AuthStyleBasic,
+		DefaultScopes:              []string{"organizations.read", "onboarding.read"},
+		AuthParams:                 []string{"approval_prompt", "locale"},
+		ResendRedirectURIOnRefresh: true,
+		DefaultTokenLifetime:       m.cfg.accessLifetime,
+		APIURL:                     m.APIURL(),
+	}
+}
+
+// Provider returns a provider descriptor for this fake: Qonto's quirks
+// (body client authentication, offline_access always requested, a refresh
+// token required, the fake's grace window, organization_id and
+// registration_id as extra parameters, the staging header when the fake
+// requires one, PKCE only with RequirePKCE) with every URL pointing at the
+// fake.
+func (q *Qonto) Provider() oauthlink.Provider {
+	p := oauthlink.Provider{
+		Name:                 "qonto",
+		AuthURL:              q.AuthURL(),
+		TokenURL:             q.TokenURL(),
+		RevokeURL:            q.RevokeURL(),
+		RevokeMethod:         http.MethodPost,
+		AuthStyle:            oauthlink.AuthStyleBody,
+		DefaultScopes:        []string{"organization.read"},
+		RequiredScopes:       []string{"offline_access"},
+		PKCE:                 q.opts.RequirePKCE,
+		AuthParams:           []string{"organization_id", "registration_id"},
+		RequireRefreshToken:  true,
+		DefaultTokenLifetime: q.cfg.accessLifetime,
+		RefreshGrace:         q.cfg.grace,
+		APIURL:               q.APIURL(),
+	}
+	if q.opts.StagingToken != "" {
+		p.Header = http.Header{StagingHeader: {q.opts.StagingToken}}
+	}
+	return p
+}
