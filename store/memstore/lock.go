@@ -1,0 +1,102 @@
+package memstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// lockSweepInterval is how often Lock drops lock entries whose holder let
+// them expire, so a key that is never locked again does not stay in memory.
+const lockSweepInterval = time.Minute
+
+// lockTable holds the per-connection locks.
+type lockTable struct {
+	mu        sync.Mutex
+	held      map[connKey]*lockEntry
+	nextSweep time.Time
+}
+
+// lockEntry is one held lock. released is closed exactly once, when the
+// entry leaves the table (unlock, takeover after expiry, or sweep), to wake
+// the waiters.
+type lockEntry struct {
+	expires  time.Time
+	released chan struct{}
+}
+
+// Lock takes the lock for (provider, owner) within this process. It blocks
+// until the lock is free, ctx is done (the error wraps ctx.Err()), or the
+// current holder's ttl runs out. The lock expires by itself after ttl; the
+// returned unlock releases it early, only if it is still this caller's lock
+// (a holder whose lock expired and was taken over cannot release the new
+// holder's lock), and is harmless to call more than once. ttl must be
+// positive.
+func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Duration) (unlock func(), err error) {
+	if ttl <= 0 {
+		return nil, errors.New("memstore: lock: ttl must be positive")
+	}
+	key := connKey{provider, owner}
+	t := &s.locks
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("memstore: lock: %w", err)
+		}
+		t.mu.Lock()
+		now := time.Now()
+		t.sweep(now)
+		cur := t.held[key]
+		if cur != nil && !now.Before(cur.expires) {
+			t.release(key, cur)
+			cur = nil
+		}
+		if cur == nil {
+			e := &lockEntry{expires: now.Add(ttl), released: make(chan struct{})}
+			t.held[key] = e
+			t.mu.Unlock()
+			var once sync.Once
+			return func() {
+				once.Do(func() {
+					t.mu.Lock()
+					defer t.mu.Unlock()
+					if t.held[key] == e {
+						t.release(key, e)
+					}
+				})
+			}, nil
+		}
+		released, wait := cur.released, cur.expires.Sub(now)
+		t.mu.Unlock()
+
+		timer := time.NewTimer(wait)
+		select {
+		case <-released:
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		timer.Stop()
+	}
+}
+
+// release removes e, which must be t.held[key], and wakes its waiters.
+// t.mu must be held.
+func (t *lockTable) release(key connKey, e *lockEntry) {
+	delete(t.held, key)
+	close(e.released)
+}
+
+// sweep drops expired entries at most once per lockSweepInterval. t.mu must
+// be held.
+func (t *lockTable) sweep(now time.Time) {
+	if now.Before(t.nextSweep) {
+		return
+	}
+	t.nextSweep = now.Add(lockSweepInterval)
+	for key, e := range t.held {
+		if !now.Before(e.expires) {
+			t.release(key, e)
+		}
+	}
+}

@@ -1,0 +1,190 @@
+// Package memstore is an in-memory oauthlink.TokenStore.
+//
+// It is meant for tests, demos and single-instance apps: everything lives in
+// the process's memory, so every connection is lost on restart and nothing is
+// shared with another instance. Besides TokenStore it implements the
+// optional Locker (a per-connection lock inside this process), ReplayGuard
+// (bounded by Options.MaxStates) and Pinger capabilities.
+//
+// A Store is safe for concurrent use. It copies connections on the way in and
+// on the way out, so callers never share memory with it, and it strips the
+// monotonic clock reading from the times it keeps, as a database would.
+//
+// memstore starts no goroutine and holds no resource beyond memory: there is
+// nothing to close.
+package memstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oauthlink/oauthlink"
+)
+
+// DefaultMaxStates is the default Options.MaxStates.
+const DefaultMaxStates = 100_000
+
+// ErrTooManyStates is returned by Store.Consume when the replay guard
+// already holds Options.MaxStates unexpired states. The guard refuses the
+// new state instead of growing without bound (or forgetting a state early,
+// which would let a replay through); the callback fails closed.
+var ErrTooManyStates = errors.New("memstore: too many pending states")
+
+// Options configures a Store. The zero value gives the defaults.
+type Options struct {
+	// MaxStates caps how many consumed callback states the replay guard
+	// remembers at once. Expired states are swept before the cap is
+	// checked; when the guard is still full, Consume returns
+	// ErrTooManyStates. Zero or negative means DefaultMaxStates (100,000).
+	MaxStates int
+}
+
+// Store is an in-memory TokenStore, Locker, ReplayGuard and Pinger. Create
+// one with New or NewWithOptions; the zero value is not usable.
+type Store struct {
+	mu    sync.RWMutex
+	conns map[string]map[string]*oauthlink.Connection // owner → provider → record
+
+	locks lockTable
+	guard replayGuard
+}
+
+var (
+	_ oauthlink.TokenStore  = (*Store)(nil)
+	_ oauthlink.Locker      = (*Store)(nil)
+	_ oauthlink.ReplayGuard = (*Store)(nil)
+	_ oauthlink.Pinger      = (*Store)(nil)
+)
+
+// New returns an empty Store with the default Options.
+func New() *Store { return NewWithOptions(Options{}) }
+
+// NewWithOptions returns an empty Store configured by o.
+func NewWithOptions(o Options) *Store {
+	if o.MaxStates <= 0 {
+		o.MaxStates = DefaultMaxStates
+	}
+	return &Store{
+		conns: make(map[string]map[string]*oauthlink.Connection),
+		locks: lockTable{held: make(map[connKey]*lockEntry)},
+		guard: replayGuard{max: o.MaxStates, expires: make(map[string]time.Time)},
+	}
+}
+
+// connKey identifies a connection. A struct key keeps ("a:b", "c") and
+// ("a", "b:c") apart, which a joined string would not.
+type connKey struct{ provider, owner string }
+
+// Load returns a copy of the connection for (provider, owner), or an error
+// wrapping oauthlink.ErrNotFound.
+func (s *Store) Load(ctx context.Context, provider, owner string) (*oauthlink.Connection, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: load: %w", err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c := s.conns[owner][provider]
+	if c == nil {
+		return nil, fmt.Errorf("memstore: load %q for %q: %w", provider, owner, oauthlink.ErrNotFound)
+	}
+	return c.Clone(), nil
+}
+
+// List returns copies of owner's connections ordered by provider (byte
+// order), or an empty slice when there are none.
+func (s *Store) List(ctx context.Context, owner string) ([]*oauthlink.Connection, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memstore: list: %w", err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	byProvider := s.conns[owner]
+	out := make([]*oauthlink.Connection, 0, len(byProvider))
+	for _, c := range byProvider {
+		out = append(out, c.Clone())
+	}
+	slices.SortFunc(out, func(a, b *oauthlink.Connection) int { return strings.Compare(a.Provider, b.Provider) })
+	return out, nil
+}
+
+// Save stores a copy of c with compare-and-swap on c.Version, as described
+// by oauthlink.TokenStore: Version 0 creates, any other value must match the
+// stored version. A mismatch returns an error wrapping
+// oauthlink.ErrVersionConflict and changes nothing. On success c.Version,
+// c.UpdatedAt and, on create, c.CreatedAt are set; an update keeps the
+// stored CreatedAt.
+func (s *Store) Save(ctx context.Context, c *oauthlink.Connection) error {
+	if c == nil {
+		return errors.New("memstore: save: nil connection")
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: save: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur := s.conns[c.Owner][c.Provider]
+	switch {
+	case c.Version == 0 && cur != nil:
+		return fmt.Errorf("memstore: create %q for %q: already exists: %w", c.Provider, c.Owner, oauthlink.ErrVersionConflict)
+	case c.Version != 0 && cur == nil:
+		return fmt.Errorf("memstore: update %q for %q: no record: %w", c.Provider, c.Owner, oauthlink.ErrVersionConflict)
+	case c.Version != 0 && cur.Version != c.Version:
+		return fmt.Errorf("memstore: update %q for %q: version %d, stored %d: %w",
+			c.Provider, c.Owner, c.Version, cur.Version, oauthlink.ErrVersionConflict)
+	}
+
+	now := time.Now().Round(0) // drop the monotonic reading, as a database would
+	rec := c.Clone()
+	rec.Expiry = rec.Expiry.Round(0)
+	rec.UpdatedAt = now
+	if cur == nil {
+		rec.Version = 1
+		rec.CreatedAt = now
+	} else {
+		rec.Version = cur.Version + 1
+		rec.CreatedAt = cur.CreatedAt
+	}
+	byProvider := s.conns[c.Owner]
+	if byProvider == nil {
+		byProvider = make(map[string]*oauthlink.Connection)
+		s.conns[c.Owner] = byProvider
+	}
+	byProvider[c.Provider] = rec
+
+	c.Version = rec.Version
+	c.UpdatedAt = now
+	if cur == nil {
+		c.CreatedAt = now
+	}
+	return nil
+}
+
+// Delete removes the connection for (provider, owner). Deleting a missing
+// connection returns nil.
+func (s *Store) Delete(ctx context.Context, provider, owner string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: delete: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	byProvider := s.conns[owner]
+	delete(byProvider, provider)
+	if len(byProvider) == 0 {
+		delete(s.conns, owner)
+	}
+	return nil
+}
+
+// Ping reports whether the store is usable: it always is, unless ctx is
+// done.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: ping: %w", err)
+	}
+	return nil
+}
