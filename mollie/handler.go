@@ -1,0 +1,172 @@
+package mollie
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/oauthlink/oauthlink"
+)
+
+// ErrCrossOrigin: the client-link form was posted from another origin
+// (ClientLinkOptions.CrossOrigin refused it). HTTP 403.
+var ErrCrossOrigin = errors.New("mollie: cross-origin request refused")
+
+// maxForm caps the signup form the handler reads, as the connector's start
+// handler does.
+const maxForm = 64 << 10
+
+// BuildFunc builds a ClientLinkRequest from the incoming request, typically
+// from r.PostForm (already parsed, at most 64 KiB). Return a
+// *ValidationError to answer 422 naming the field, an error wrapping
+// oauthlink.ErrBadRequest for 400; any other error answers 500.
+type BuildFunc func(r *http.Request) (ClientLinkRequest, error)
+
+// ClientLinkOptions configure NewClientLinkHandler.
+type ClientLinkOptions struct {
+	// ClientID is the app's OAuth client id ("app_…"), sent as client_id.
+	// Required: use the same value as oauthlink.Config.ClientID (the
+	// Connector does not expose it).
+	ClientID string
+	// ApprovalPrompt is "" (Mollie's default, auto), ApprovalAuto or
+	// ApprovalForce. Force revokes the merchant's earlier authorizations of
+	// this app once the new one is created. Default "".
+	ApprovalPrompt string
+	// ReturnToParam is the form parameter holding the post-connect
+	// destination, a relative path. Default "return_to", the connector's
+	// default; keep both alike.
+	ReturnToParam string
+	// CrossOrigin refuses signup forms posted from other origins. The form
+	// creates an organization owned by whatever email it carries and binds
+	// it to the signed-in owner, so a cross-site post must never run it.
+	// Default http.NewCrossOriginProtection(); the app's own CSRF protection
+	// still applies on top.
+	CrossOrigin *http.CrossOriginProtection
+	// OnCreated runs after the link is created and the flow started, before
+	// the redirect, e.g. to record link.ID for the owner. Optional.
+	OnCreated func(r *http.Request, link *ClientLink)
+	// OnError handles every failure. Default DefaultClientLinkErrorHandler.
+	OnError func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+type clientLinkHandler struct {
+	conn  *oauthlink.Connector
+	api   *Client
+	build BuildFunc
+	opts  ClientLinkOptions
+}
+
+// NewClientLinkHandler returns the handler that starts a Mollie flow through
+// a client link. On POST, in this order:
+//
+//  1. refuses cross-origin posts (ClientLinkOptions.CrossOrigin);
+//  2. reads the form (at most 64 KiB) and the return-to parameter, which
+//     must be a relative path;
+//  3. calls build and validates the request;
+//  4. creates the link with api (the partner's organization token);
+//  5. starts the flow with conn.Begin, exactly as the connector's start
+//     handler does (same flow cookie, bound to the same owner);
+//  6. answers 303 See Other to the link with client_id, state, and
+//     conn.Scopes() appended (ClientLinkURL).
+//
+// Nothing is set on our side until the link exists: a failed creation leaves
+// no flow cookie behind. A link created for a request whose Begin then fails
+// (nobody signed in) is simply never used; it expires after 30 days. Check
+// sign-in in build to avoid that. The connector's CallbackHandler completes
+// the flow, exchanging the code at once (Mollie codes live 30 seconds).
+//
+// Mollie recommends the scopes onboarding.read onboarding.write for client
+// links (seed S0); add them to oauthlink.Config.Scopes. Every failure goes
+// to OnError, typed: *ValidationError, *APIError, or errors wrapping
+// ErrRequest, ErrResponse, ErrCrossOrigin or oauthlink's sentinels.
+//
+// A nil conn, api or build, an empty ClientID, a bad ApprovalPrompt, or an
+// unusable api configuration is an error wrapping oauthlink.ErrConfig.
+func NewClientLinkHandler(conn *oauthlink.Connector, api *Client, build BuildFunc, opts ClientLinkOptions) (http.Handler, error) {
+	switch {
+	case conn == nil:
+		return nil, fmt.Errorf("%w: mollie: client link handler needs a Connector", oauthlink.ErrConfig)
+	case api == nil:
+		return nil, fmt.Errorf("%w: mollie: client link handler needs a Client", oauthlink.ErrConfig)
+	case build == nil:
+		return nil, fmt.Errorf("%w: mollie: client link handler needs a build function", oauthlink.ErrConfig)
+	case opts.ClientID == "":
+		return nil, fmt.Errorf("%w: mollie: ClientLinkOptions.ClientID is required", oauthlink.ErrConfig)
+	}
+	if _, err := api.base(); err != nil {
+		return nil, fmt.Errorf("%w: %w", oauthlink.ErrConfig, err)
+	}
+	if err := checkToken(api.Token); err != nil {
+		return nil, fmt.Errorf("%w: %w", oauthlink.ErrConfig, err)
+	}
+	// Check client id, scopes and prompt once, against a well-formed href.
+	if _, err := linkURLBuilder("https://my.mollie.com/dashboard/client-link/cl_check", opts.ClientID, conn.Scopes(), opts.ApprovalPrompt); err != nil {
+		return nil, fmt.Errorf("%w: %w", oauthlink.ErrConfig, err)
+	}
+	if opts.ReturnToParam == "" {
+		opts.ReturnToParam = "return_to"
+	}
+	if opts.CrossOrigin == nil {
+		opts.CrossOrigin = http.NewCrossOriginProtection()
+	}
+	if opts.OnError == nil {
+		opts.OnError = DefaultClientLinkErrorHandler
+	}
+	return &clientLinkHandler{conn: conn, api: api, build: build, opts: opts}, nil
+}
+
+func (h *clientLinkHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Referrer-Policy", "no-referrer")
+	target, err := h.serve(w, r)
+	if err != nil {
+		h.opts.OnError(w, r, err)
+		return
+	}
+	hd.Set("Location", target)
+	w.WriteHeader(http.StatusSeeOther)
+}
+
+func (h *clientLinkHandler) serve(w http.ResponseWriter, r *http.Request) (string, error) {
+	if r.Method != http.MethodPost {
+		return "", fmt.Errorf("%w: method %s (client links are created by POST)", oauthlink.ErrBadRequest, r.Method)
+	}
+	if err := h.opts.CrossOrigin.Check(r); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrCrossOrigin, err)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		return "", fmt.Errorf("%w: unreadable form", oauthlink.ErrBadRequest)
+	}
+	returnTo := ""
+	if vs := r.Form[h.opts.ReturnToParam]; len(vs) > 1 {
+		return "", fmt.Errorf("%w: repeated %s", oauthlink.ErrBadRequest, h.opts.ReturnToParam)
+	} else if len(vs) == 1 {
+		returnTo = vs[0]
+		if !oauthlink.ValidReturnTo(returnTo) {
+			return "", fmt.Errorf("%w: return-to must be a relative path", oauthlink.ErrBadRequest)
+		}
+	}
+	req, err := h.build(r)
+	if err != nil {
+		return "", fmt.Errorf("mollie: building the client link request: %w", err)
+	}
+	link, err := h.api.CreateClientLink(r.Context(), req)
+	if err != nil {
+		return "", err
+	}
+	// Checked before Begin, so a bad href sets no flow cookie.
+	withState, err := linkURLBuilder(link.Href, h.opts.ClientID, h.conn.Scopes(), h.opts.ApprovalPrompt)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrResponse, err)
+	}
+	flow, err := h.conn.Begin(w, r, oauthlink.BeginOptions{ReturnTo: returnTo})
+	if err != nil {
+		return "", err
+	}
+	if h.opts.OnCreated != nil {
+		h.opts.OnCreated(r, link)
+	}
+	return withState(flow.State.Reveal()), nil
+}
