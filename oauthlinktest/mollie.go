@@ -116,6 +116,8 @@ func (m *Mollie) token(w http.ResponseWriter, r *http.Request) {
 	var resp tokenResponse
 	m.mu.Lock()
 	switch grantType {
+	case "":
+		oerr = badRequest("invalid_request", "The 'grant_type' parameter is required.")
 	case "authorization_code":
 		var g *grant
 		if g, oerr = m.exchangeLocked(params); oerr == nil {

@@ -142,6 +142,8 @@ func (q *Qonto) token(w http.ResponseWriter, r *http.Request) {
 	var resp tokenResponse
 	q.mu.Lock()
 	switch grantType {
+	case "":
+		oerr = badRequest("invalid_request", "The 'grant_type' parameter is required.")
 	case "authorization_code":
 		var g *grant
 		if g, oerr = q.exchangeLocked(params); oerr == nil {
