@@ -39,14 +39,14 @@ func (s suite) testNoAliasing(t *testing.T) {
 		run func(t *testing.T, st oauthlink.TokenStore) *oauthlink.Connection
 	}{
 		{"LoadResult", func(t *testing.T, st oauthlink.TokenStore) *oauthlink.Connection {
-			want := create(t, st, NewConnection("mollie", "owner-1"))
+			want := create(t, st, NewConnection("mollie", "owner-1")).Clone()
 			got, err := st.Load(testContext(t), "mollie", "owner-1")
 			require.NoError(t, err)
 			mutate(got)
 			return want
 		}},
 		{"ListResult", func(t *testing.T, st oauthlink.TokenStore) *oauthlink.Connection {
-			want := create(t, st, NewConnection("mollie", "owner-1"))
+			want := create(t, st, NewConnection("mollie", "owner-1")).Clone()
 			list, err := st.List(testContext(t), "owner-1")
 			require.NoError(t, err)
 			require.Len(t, list, 1)
@@ -85,7 +85,7 @@ func (s suite) testNoAliasing(t *testing.T) {
 
 	t.Run("LoadsAreIndependent", func(t *testing.T) {
 		st := s.store(t)
-		want := create(t, st, NewConnection("mollie", "owner-1"))
+		want := create(t, st, NewConnection("mollie", "owner-1")).Clone()
 		a, err := st.Load(testContext(t), "mollie", "owner-1")
 		require.NoError(t, err)
 		b, err := st.Load(testContext(t), "mollie", "owner-1")

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -37,14 +38,20 @@ func (s suite) testConcurrentWriters(t *testing.T) {
 		err      error
 	}
 	results := make([]result, writers)
-	start := make(chan struct{})
+	// Every writer's first attempt saves from the same read, so that the
+	// writes are sure to overlap; later attempts run freely.
+	var firstReads sync.WaitGroup
+	firstReads.Add(writers)
 	g := newGroup(t)
 	for i := range writers {
 		g.Go(func() {
-			<-start
 			scope := fmt.Sprintf("writer-%02d", i)
 			for attempt := 1; attempt <= writers; attempt++ {
 				c, err := st.Load(ctx, "qonto", "owner-1")
+				if attempt == 1 {
+					firstReads.Done()
+					firstReads.Wait()
+				}
 				if err != nil {
 					results[i] = result{attempts: attempt, err: fmt.Errorf("load: %w", err)}
 					return
@@ -66,7 +73,6 @@ func (s suite) testConcurrentWriters(t *testing.T) {
 				"more than the other writers' successful saves can explain", writers)}
 		})
 	}
-	close(start)
 	g.wait("concurrent writers")
 
 	var versions []int64

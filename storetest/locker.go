@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,6 +37,7 @@ func lockWithin(t *testing.T, lk oauthlink.Locker, provider, owner string, ttl t
 	unlock, err := lk.Lock(ctx, provider, owner, ttl)
 	require.NoError(t, err, "Lock(%q, %q) must succeed within %s", provider, owner, waitTimeout)
 	require.NotNil(t, unlock, "Lock returned a nil unlock")
+	t.Cleanup(unlock) // a failed test must not leave the lock held; unlock is idempotent
 	return unlock
 }
 
@@ -88,13 +90,10 @@ func receive(t *testing.T, ch <-chan lockResult, what string) lockResult {
 }
 
 func (s suite) testLocker(t *testing.T) {
-	locker := func(t *testing.T) oauthlink.Locker {
-		lk, ok := s.store(t).(oauthlink.Locker)
-		if !ok {
-			t.Skip("store does not implement oauthlink.Locker")
-		}
-		return lk
+	if _, ok := s.store(t).(oauthlink.Locker); !ok {
+		t.Skip("store does not implement oauthlink.Locker")
 	}
+	locker := func(t *testing.T) oauthlink.Locker { return s.store(t).(oauthlink.Locker) }
 
 	t.Run("MutualExclusion", func(t *testing.T) {
 		const (
@@ -119,7 +118,7 @@ func (s suite) testLocker(t *testing.T) {
 					for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 					}
 					for range 100 {
-						time.Sleep(0) // yield inside the critical section
+						runtime.Gosched() // let the others run inside the critical section
 					}
 					taken.Add(1)
 					inside.Add(-1)

@@ -21,13 +21,10 @@ func digest(s string) string {
 }
 
 func (s suite) testReplayGuard(t *testing.T) {
-	guard := func(t *testing.T) oauthlink.ReplayGuard {
-		rg, ok := s.store(t).(oauthlink.ReplayGuard)
-		if !ok {
-			t.Skip("store does not implement oauthlink.ReplayGuard")
-		}
-		return rg
+	if _, ok := s.store(t).(oauthlink.ReplayGuard); !ok {
+		t.Skip("store does not implement oauthlink.ReplayGuard")
 	}
+	guard := func(t *testing.T) oauthlink.ReplayGuard { return s.store(t).(oauthlink.ReplayGuard) }
 	consume := func(t *testing.T, rg oauthlink.ReplayGuard, key string, expires time.Time) bool {
 		t.Helper()
 		first, err := rg.Consume(testContext(t), key, expires)

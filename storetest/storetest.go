@@ -80,10 +80,21 @@ type group struct {
 }
 
 // newGroup returns a group whose goroutines are joined before t's earlier
-// cleanups (such as the store's) run.
+// cleanups (such as the store's) run. The goroutines' contexts derive from
+// t.Context(), which ends before cleanup, so a correct store lets them
+// return at once; one that ignores its context is reported, not waited on
+// forever.
 func newGroup(t *testing.T) *group {
 	g := &group{t: t}
-	t.Cleanup(func() { g.wg.Wait() })
+	t.Cleanup(func() {
+		done := make(chan struct{})
+		go func() { g.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(waitTimeout):
+			t.Errorf("storetest: goroutines still inside store calls %s after the test ended and its context was cancelled", waitTimeout)
+		}
+	})
 	return g
 }
 
