@@ -1,0 +1,502 @@
+package oauthlink_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
+
+	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/oauthlinktest"
+)
+
+// connected runs a flow for owner and returns the stored connection.
+func (e *env) connected(provider, owner string) *oauthlink.Connection {
+	e.t.Helper()
+	h := e.browser(owner).connect(provider, "")
+	require.Equal(e.t, http.StatusSeeOther, h.Status, h.Body)
+	conn, err := e.load(provider, owner)
+	require.NoError(e.t, err)
+	return conn
+}
+
+// instance is a second Connector on the same store and fake, as another
+// process of the same app would have (own singleflight, own cache).
+func (e *env) instance(provider string) *oauthlink.Connector {
+	e.t.Helper()
+	f := e.fakes[provider]
+	c, err := oauthlink.New(oauthlink.Config{
+		Provider: f.Provider(), ClientID: f.ClientID(), ClientSecret: f.ClientSecret(),
+		RedirectURL: e.app.URL + "/connect/" + provider + "/callback", Store: e.store, Owner: ownerFromCookie,
+		CookieSecrets: [][]byte{e.secret}, HTTPClient: f.Client(), Now: e.clk.Now,
+		Logger:    slog.New(slog.NewTextHandler(e.logs, nil)),
+		RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond,
+	})
+	require.NoError(e.t, err)
+	return c
+}
+
+// H28: a storm of 500 concurrent requests on an expired token makes one
+// refresh, and every caller gets its result.
+func TestH28_RefreshStorm(t *testing.T) {
+	e := newEnv(t)
+	old := e.connected("qonto", "shop-1")
+	e.clk.Advance(2 * time.Hour)
+	link := e.links["qonto"]
+	var wg sync.WaitGroup
+	tokens := make([]string, 500)
+	errs := make([]error, 500)
+	for i := range 500 {
+		wg.Go(func() {
+			conn, err := link.Fresh(context.Background(), "shop-1")
+			errs[i] = err
+			if err == nil {
+				tokens[i] = conn.AccessToken.Reveal()
+			}
+		})
+	}
+	wg.Wait()
+	for i := range 500 {
+		require.NoError(t, errs[i])
+		assert.Equal(t, tokens[0], tokens[i])
+	}
+	assert.NotEqual(t, old.AccessToken.Reveal(), tokens[0])
+	assert.Equal(t, 1, e.qonto.Refreshes())
+	stored, err := e.load("qonto", "shop-1")
+	require.NoError(t, err)
+	assert.Equal(t, tokens[0], stored.AccessToken.Reveal())
+	assert.True(t, e.qonto.RefreshTokenValid(stored.RefreshToken.Reveal()))
+}
+
+// H28 with Hydra at grace 0: several instances (separate Connectors on one
+// store) hammer one connection over repeated expiries; the provider never
+// sees a reused refresh token.
+func TestH28_HydraNoGraceAcrossInstances(t *testing.T) {
+	e := newEnv(t, withQonto(oauthlinktest.QontoOptions{Grace: oauthlinktest.NoGrace, AccessTokenLifetime: 5 * time.Minute}))
+	e.connected("qonto", "shop-1")
+	instances := []*oauthlink.Connector{e.links["qonto"], e.instance("qonto"), e.instance("qonto"), e.instance("qonto")}
+	const expiries = 5
+	for round := range expiries {
+		e.clk.Advance(5 * time.Minute)
+		var wg sync.WaitGroup
+		var failures atomic.Int64
+		for _, inst := range instances {
+			for range 25 {
+				wg.Go(func() {
+					if _, err := inst.Fresh(context.Background(), "shop-1"); err != nil {
+						failures.Add(1)
+					}
+				})
+			}
+		}
+		wg.Wait()
+		require.Zero(t, failures.Load(), "round %d", round)
+	}
+	assert.Zero(t, e.qonto.ReuseDetections())
+	assert.Equal(t, expiries, e.qonto.Refreshes(), "one refresh per rotation")
+	stored, err := e.load("qonto", "shop-1")
+	require.NoError(t, err)
+	for _, inst := range instances {
+		conn, err := inst.Fresh(context.Background(), "shop-1")
+		require.NoError(t, err)
+		assert.Equal(t, stored.AccessToken, conn.AccessToken, "all instances end on one token")
+	}
+}
+
+// H30: the caller gives up right after the provider rotated; the rotated
+// token is still saved.
+func TestH30_CancelAfterProviderAnswered(t *testing.T) {
+	var cancel atomic.Pointer[context.CancelFunc]
+	e := newEnv(t, withQonto(oauthlinktest.QontoOptions{Grace: oauthlinktest.NoGrace,
+		BeforeTokenResponse: func(_ *http.Request, grant string) {
+			if c := cancel.Load(); c != nil && grant == "refresh_token" {
+				(*c)()
+			}
+		}}))
+	old := e.connected("qonto", "shop-1")
+	e.clk.Advance(2 * time.Hour)
+	ctx, c := context.WithCancel(context.Background())
+	cancel.Store(&c)
+	_, err := e.links["qonto"].Fresh(ctx, "shop-1")
+	assert.ErrorIs(t, err, context.Canceled)
+
+	require.Eventually(t, func() bool {
+		s, err := e.load("qonto", "shop-1")
+		return err == nil && s.Version == old.Version+1
+	}, 10*time.Second, 5*time.Millisecond, "the detached refresh saves its result")
+	stored, _ := e.load("qonto", "shop-1")
+	assert.NotEqual(t, old.RefreshToken, stored.RefreshToken)
+	assert.True(t, e.qonto.RefreshTokenValid(stored.RefreshToken.Reveal()))
+	assert.False(t, e.qonto.RefreshTokenValid(old.RefreshToken.Reveal()))
+	conn, err := e.links["qonto"].Fresh(context.Background(), "shop-1")
+	require.NoError(t, err)
+	assert.Equal(t, stored.AccessToken, conn.AccessToken)
+	assert.Zero(t, e.qonto.ReuseDetections())
+	assert.Equal(t, 1, e.qonto.Refreshes())
+}
+
+// H31: invalid_grant with nothing newer in the store → reauth_required,
+// never deleted, and a typed error.
+func TestH31_InvalidGrantMarksReauth(t *testing.T) {
+	var events []oauthlink.EventKind
+	var mu sync.Mutex
+	e := newEnv(t, withConfig(func(c *oauthlink.Config) {
+		c.OnEvent = func(_ context.Context, ev oauthlink.Event) {
+			mu.Lock()
+			events = append(events, ev.Kind)
+			mu.Unlock()
+		}
+	}))
+	e.connected("mollie", "shop-1")
+	e.clk.Advance(2 * time.Hour)
+	e.mollie.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Status: 400, Body: `{"error":"invalid_grant","error_description":"revoked"}`})
+	_, err := e.links["mollie"].Fresh(context.Background(), "shop-1")
+	require.ErrorIs(t, err, oauthlink.ErrReauthRequired)
+	var te *oauthlink.TokenError
+	require.ErrorAs(t, err, &te)
+	assert.True(t, te.InvalidGrant())
+
+	stored, err := e.load("mollie", "shop-1")
+	require.NoError(t, err, "never deleted")
+	assert.Equal(t, oauthlink.StatusReauthRequired, stored.Status)
+	_, err = e.links["mollie"].Fresh(context.Background(), "shop-1")
+	assert.ErrorIs(t, err, oauthlink.ErrReauthRequired)
+	assert.Equal(t, 1, e.mollie.Calls(oauthlinktest.EndpointToken)-1, "no second refresh attempt")
+	mu.Lock()
+	assert.Contains(t, events, oauthlink.EventReauthRequired)
+	mu.Unlock()
+
+	// Reconnecting replaces it with an active connection.
+	conn := e.connected("mollie", "shop-1")
+	assert.Equal(t, oauthlink.StatusActive, conn.Status)
+	assert.Equal(t, stored.CreatedAt, conn.CreatedAt)
+}
+
+// staleStore serves an old snapshot for the first n loads, as an instance
+// that read just before a peer's refresh would see.
+type staleStore struct {
+	oauthlink.TokenStore
+	mu    sync.Mutex
+	stale *oauthlink.Connection
+	n     int
+}
+
+func (s *staleStore) Load(ctx context.Context, p, o string) (*oauthlink.Connection, error) {
+	s.mu.Lock()
+	if s.n > 0 {
+		s.n--
+		c := s.stale.Clone()
+		s.mu.Unlock()
+		return c, nil
+	}
+	s.mu.Unlock()
+	return s.TokenStore.Load(ctx, p, o)
+}
+
+// H31: instance B refreshes with a token instance A already rotated (B
+// read the store just before A saved); the provider answers invalid_grant,
+// B re-reads the store and uses A's token, with no flag and no extra
+// refresh.
+func TestH31_PeerRotatedUseNewer(t *testing.T) {
+	e := newEnv(t)
+	old := e.connected("qonto", "shop-1")
+	e.clk.Advance(2 * time.Hour)
+	_, err := e.links["qonto"].Fresh(context.Background(), "shop-1")
+	require.NoError(t, err)
+
+	f := e.fakes["qonto"]
+	ss := &staleStore{TokenStore: e.store, stale: old, n: 2} // B's two reads before the refresh
+	b, err := oauthlink.New(oauthlink.Config{Provider: f.Provider(), ClientID: f.ClientID(), ClientSecret: f.ClientSecret(),
+		RedirectURL: e.app.URL + "/connect/qonto/callback", Store: ss, Owner: ownerFromCookie,
+		CookieSecrets: [][]byte{e.secret}, HTTPClient: f.Client(), Now: e.clk.Now})
+	require.NoError(t, err)
+	e.qonto.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Status: 400, Body: `{"error":"invalid_grant","error_description":"The refresh token was already used."}`})
+	conn, err := b.Fresh(context.Background(), "shop-1")
+	require.NoError(t, err)
+	stored, _ := e.load("qonto", "shop-1")
+	assert.Equal(t, stored.AccessToken, conn.AccessToken)
+	assert.Equal(t, oauthlink.StatusActive, stored.Status, "no flag")
+	assert.Equal(t, 1, e.qonto.Refreshes(), "no extra refresh")
+	assert.True(t, e.qonto.AccessTokenValid(conn.AccessToken.Reveal()))
+}
+
+// G23: 503, 503, then 200 on refresh; and a 429 with Retry-After.
+func TestG23_RefreshRetriesTransientFailures(t *testing.T) {
+	e := newEnv(t)
+	e.connected("mollie", "shop-1")
+	e.clk.Advance(2 * time.Hour)
+	e.mollie.Fault(oauthlinktest.EndpointToken,
+		oauthlinktest.Fault{Status: 503, Body: "busy"},
+		oauthlinktest.Fault{Status: 429, RetryAfter: "0", Body: `{"error":"rate_limited"}`},
+		oauthlinktest.Fault{Status: 503})
+	conn, err := e.links["mollie"].Fresh(context.Background(), "shop-1")
+	require.NoError(t, err)
+	assert.True(t, e.mollie.AccessTokenValid(conn.AccessToken.Reveal()))
+	assert.Equal(t, 1+4, e.mollie.Calls(oauthlinktest.EndpointToken))
+	assert.Equal(t, 1, e.mollie.Refreshes())
+
+	e.clk.Advance(2 * time.Hour)
+	e.mollie.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Status: 503}, oauthlinktest.Fault{Status: 503},
+		oauthlinktest.Fault{Status: 503}, oauthlinktest.Fault{Status: 503})
+	_, err = e.links["mollie"].Fresh(context.Background(), "shop-1")
+	var te *oauthlink.TokenError
+	require.ErrorAs(t, err, &te)
+	assert.True(t, te.Temporary())
+	stored, err := e.load("mollie", "shop-1")
+	require.NoError(t, err)
+	assert.Equal(t, oauthlink.StatusActive, stored.Status, "a transient failure does not flag the connection")
+}
+
+// Mollie resends the exchange's redirect_uri on refresh; the fake refuses
+// a refresh without it.
+func TestMollieRefreshResendsRedirectURI(t *testing.T) {
+	e := newEnv(t)
+	old := e.connected("mollie", "shop-1")
+	e.clk.Advance(2 * time.Hour)
+	conn, err := e.links["mollie"].Fresh(context.Background(), "shop-1")
+	require.NoError(t, err)
+	assert.NotEqual(t, old.AccessToken, conn.AccessToken)
+	assert.Equal(t, old.RefreshToken, conn.RefreshToken, "Mollie does not rotate; the old refresh token is kept")
+}
+
+func TestRefreshAheadOfExpiry(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.RefreshJitter = -1 }))
+	e.connected("mollie", "shop-1")
+	link := e.links["mollie"]
+	e.clk.Advance(58 * time.Minute)
+	_, err := link.Fresh(context.Background(), "shop-1")
+	require.NoError(t, err)
+	assert.Zero(t, e.mollie.Refreshes(), "2 minutes left: not yet")
+	e.clk.Advance(61 * time.Second)
+	_, err = link.Fresh(context.Background(), "shop-1")
+	require.NoError(t, err)
+	assert.Equal(t, 1, e.mollie.Refreshes(), "59 s left: refreshed ahead")
+}
+
+func TestTokenSource(t *testing.T) {
+	e := newEnv(t)
+	conn := e.connected("qonto", "shop-1")
+	var ts oauth2.TokenSource = e.links["qonto"].TokenSource("shop-1")
+	tok, err := ts.Token()
+	require.NoError(t, err)
+	assert.Equal(t, conn.AccessToken.Reveal(), tok.AccessToken)
+	assert.True(t, tok.Valid())
+	_, err = e.links["qonto"].TokenSource("nobody").Token()
+	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+}
+
+func TestMiddleware(t *testing.T) {
+	e := newEnv(t)
+	e.connected("mollie", "shop-1")
+	link := e.links["mollie"]
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, err := oauthlink.TokenFromContext(r.Context(), "mollie")
+		if err != nil {
+			fmt.Fprintf(w, "none: %v", errors.Is(err, oauthlink.ErrNotFound))
+			return
+		}
+		fmt.Fprint(w, "token:", len(tok.AccessToken) > 0)
+	})
+	serve := func(h http.Handler, user, accept string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/orders?x=1", nil)
+		if user != "" {
+			r.AddCookie(&http.Cookie{Name: "user", Value: user})
+		}
+		r.Header.Set("Accept", accept)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	t.Run("load never rejects", func(t *testing.T) {
+		assert.Equal(t, "token:true", serve(link.Load(handler), "shop-1", "").Body.String())
+		assert.Equal(t, "none: true", serve(link.Load(handler), "shop-2", "").Body.String())
+		assert.Equal(t, "none: false", serve(link.Load(handler), "", "").Body.String())
+	})
+	t.Run("require", func(t *testing.T) {
+		req := link.Require("/connect/mollie")(handler)
+		assert.Equal(t, "token:true", serve(req, "shop-1", "").Body.String())
+		html := serve(req, "shop-2", "text/html,application/xhtml+xml")
+		assert.Equal(t, http.StatusSeeOther, html.Code)
+		assert.Equal(t, "/connect/mollie?return_to=%2Forders%3Fx%3D1", html.Header().Get("Location"))
+		api := serve(req, "shop-2", "application/json")
+		assert.Equal(t, http.StatusUnauthorized, api.Code)
+		assert.JSONEq(t, `{"error":"not_connected","provider":"mollie","reason":"not_connected"}`, api.Body.String())
+		anon := serve(req, "", "text/html")
+		assert.Equal(t, http.StatusUnauthorized, anon.Code)
+	})
+}
+
+// peerRefresh refreshes conn straight at the fake and saves the result, as
+// another instance (or another program) sharing the store would.
+func (e *env) peerRefresh(provider string, conn *oauthlink.Connection) *oauthlink.Connection {
+	e.t.Helper()
+	f := e.fakes[provider]
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {conn.RefreshToken.Reveal()},
+		"client_id": {f.ClientID()}, "client_secret": {f.ClientSecret()}}
+	resp, err := f.Client().PostForm(f.Provider().TokenURL, form)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	require.Equal(e.t, http.StatusOK, resp.StatusCode)
+	var tok struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	require.NoError(e.t, json.NewDecoder(resp.Body).Decode(&tok))
+	next := conn.Clone()
+	next.AccessToken, next.RefreshToken = oauthlink.Secret(tok.AccessToken), oauthlink.Secret(tok.RefreshToken)
+	require.NoError(e.t, e.store.Save(context.Background(), next))
+	return next
+}
+
+// H31: a 401 after a peer's refresh (Hydra revoked the access token it
+// replaced) makes the client reload from the store and retry once, with no
+// refresh of its own.
+func TestH31_Client401ReloadAndRetry(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.CacheTTL = time.Hour }))
+	conn := e.connected("qonto", "shop-1")
+	client := e.links["qonto"].Client("shop-1")
+	get := func() int {
+		resp, err := client.Get(e.qonto.APIURL() + "/v2/organization")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusOK, get()) // the client now caches the token
+	peer := e.peerRefresh("qonto", conn)
+	require.False(t, e.qonto.AccessTokenValid(conn.AccessToken.Reveal()), "Hydra revoked the replaced access token")
+
+	calls := e.qonto.Calls(oauthlinktest.EndpointAPI)
+	assert.Equal(t, http.StatusOK, get())
+	assert.Equal(t, 2, e.qonto.Calls(oauthlinktest.EndpointAPI)-calls, "one 401, one retry")
+	assert.Equal(t, 1, e.qonto.Refreshes(), "only the peer refreshed")
+	cur, err := e.links["qonto"].Fresh(context.Background(), "shop-1")
+	require.NoError(t, err)
+	assert.Equal(t, peer.AccessToken, cur.AccessToken)
+}
+
+// M40: the bearer token never follows a redirect to another host.
+func TestM40_NoTokenOnCrossHostRedirect(t *testing.T) {
+	var got atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+		if r.Header.Get("Authorization") != "" {
+			t.Errorf("other host received Authorization")
+		}
+	}))
+	defer other.Close()
+	e := newEnv(t)
+	e.connected("mollie", "shop-1")
+	e.mollie.Fault(oauthlinktest.EndpointAPI, oauthlinktest.Fault{RedirectTo: other.URL + "/steal", Status: http.StatusFound})
+	client := e.links["mollie"].Client("shop-1")
+	resp, err := client.Get(e.mollie.APIURL() + "/v2/organizations/me")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusFound, resp.StatusCode, "redirect handed back, not followed")
+	assert.Zero(t, got.Load())
+
+	_, err = client.Get(other.URL + "/direct")
+	assert.Error(t, err, "the client refuses to send the token to another host")
+	assert.Zero(t, got.Load())
+}
+
+// L38: revocation retried through 503, 503, then success; the record is
+// deleted only after the provider confirmed.
+func TestL38_DisconnectRetriesRevocation(t *testing.T) {
+	e := newEnv(t)
+	conn := e.connected("mollie", "shop-1")
+	e.mollie.Fault(oauthlinktest.EndpointRevoke, oauthlinktest.Fault{Status: 503}, oauthlinktest.Fault{Status: 503, RetryAfter: "0"})
+	h := e.browser("shop-1").do(http.MethodPost, e.app.URL+"/connect/mollie/disconnect", nil)
+	assert.Equal(t, http.StatusSeeOther, h.Status, h.Body)
+	assert.Equal(t, 3, e.mollie.Calls(oauthlinktest.EndpointRevoke))
+	assert.False(t, e.mollie.RefreshTokenValid(conn.RefreshToken.Reveal()))
+	assert.False(t, e.mollie.AccessTokenValid(conn.AccessToken.Reveal()))
+	_, err := e.load("mollie", "shop-1")
+	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+}
+
+func TestL38_DisconnectKeepsRecordWhenRevocationFails(t *testing.T) {
+	e := newEnv(t)
+	e.connected("qonto", "shop-1")
+	for range 4 {
+		e.qonto.Fault(oauthlinktest.EndpointRevoke, oauthlinktest.Fault{Status: 503})
+	}
+	err := e.links["qonto"].Disconnect(context.Background(), "shop-1")
+	require.Error(t, err)
+	stored, lerr := e.load("qonto", "shop-1")
+	require.NoError(t, lerr, "never a silent loss")
+	assert.Equal(t, oauthlink.StatusDisconnected, stored.Status)
+	_, ferr := e.links["qonto"].Fresh(context.Background(), "shop-1")
+	assert.ErrorIs(t, ferr, oauthlink.ErrDisconnected)
+
+	require.NoError(t, e.links["qonto"].Disconnect(context.Background(), "shop-1"), "retry succeeds")
+	_, lerr = e.load("qonto", "shop-1")
+	assert.ErrorIs(t, lerr, oauthlink.ErrNotFound)
+	assert.NoError(t, e.links["qonto"].Disconnect(context.Background(), "shop-1"), "idempotent")
+}
+
+// L38: a refresh held inside the provider while the user disconnects
+// cannot bring the connection back.
+func TestL38_DisconnectRacingRefresh(t *testing.T) {
+	e := newEnv(t)
+	e.connected("qonto", "shop-1")
+	e.clk.Advance(2 * time.Hour)
+	release := make(chan struct{})
+	e.qonto.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{HoldUntil: release})
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.links["qonto"].Fresh(context.Background(), "shop-1")
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return e.qonto.Refreshes() == 1 }, 10*time.Second, time.Millisecond, "refresh reached the provider")
+	require.NoError(t, e.instance("qonto").Disconnect(context.Background(), "shop-1"))
+	close(release)
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+	case <-time.After(10 * time.Second):
+		t.Fatal("refresh did not return")
+	}
+	_, err := e.load("qonto", "shop-1")
+	assert.ErrorIs(t, err, oauthlink.ErrNotFound, "the refresh did not resurrect the connection")
+}
+
+// K37: canary tokens never appear in formatted output, slog or JSON.
+func TestK37_Redaction(t *testing.T) {
+	conn := &oauthlink.Connection{Provider: "mollie", Owner: "o", AccessToken: "access_CANARY1", RefreshToken: "refresh_CANARY2",
+		Extra: `{"id_token":"CANARY3"}`, Status: oauthlink.StatusActive}
+	var buf bytes.Buffer
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+		fmt.Fprintf(&buf, verb+"\n", conn)
+		fmt.Fprintf(&buf, verb+"\n", *conn)
+		fmt.Fprintf(&buf, verb+"\n", conn.AccessToken)
+	}
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "conn", conn, "tok", conn.RefreshToken, "extra", conn.Extra)
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "conn", conn, "tok", conn.RefreshToken)
+	js, err := json.Marshal(conn)
+	require.NoError(t, err)
+	buf.Write(js)
+	js, err = json.Marshal(map[string]any{"t": conn.AccessToken, "v": *conn})
+	require.NoError(t, err)
+	buf.Write(js)
+	out := buf.String()
+	for _, c := range []string{"CANARY1", "CANARY2", "CANARY3"} {
+		assert.NotContains(t, out, c)
+	}
+	assert.Contains(t, out, "[redacted]")
+	assert.Contains(t, out, "mollie")
+}
