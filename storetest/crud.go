@@ -94,6 +94,9 @@ func (s suite) testRoundTrip(t *testing.T) {
 		{"expiry in another zone with milliseconds", func(c *oauthlink.Connection) {
 			c.Expiry = time.Date(2031, 7, 14, 23, 59, 58, 123_000_000, cet)
 		}},
+		{"expiry after 2106", func(c *oauthlink.Connection) { // past 32-bit Unix seconds
+			c.Expiry = time.Date(2107, 1, 1, 0, 0, 0, 999_000_000, time.UTC)
+		}},
 		{"expiry in the past", func(c *oauthlink.Connection) {
 			c.Expiry = time.Date(2001, 2, 3, 4, 5, 6, 7_000_000, time.UTC)
 		}},

@@ -7,7 +7,13 @@
 //
 // A store's tests call Run with a factory that returns a fresh, empty,
 // isolated store (a new schema, database number or key prefix) and registers
-// its own cleanup with t.Cleanup. Every subtest calls the factory once:
+// its own cleanup with t.Cleanup. The suite calls the factory once in every
+// test that needs a store, and never shares a store between two tests.
+// memstore's own test is the smallest complete example:
+//
+//	storetest.Run(t, func(t *testing.T) oauthlink.TokenStore { return memstore.New() })
+//
+// A store backed by a server looks like this:
 //
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) oauthlink.TokenStore {
@@ -22,6 +28,9 @@
 //	// goleak checks that neither the store nor the suite leaves a
 //	// goroutine behind (the suite joins every goroutine it starts).
 //	func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+//
+// NewConnection, AssertConnectionEqual and OddKeys are exported for a
+// store's own tests.
 //
 // Run the tests with -race. The capability subtests (Locker, ReplayGuard,
 // Pinger) run when the store returned by the factory implements the
@@ -45,17 +54,21 @@
 //     those fields on c to the value it stored, not to a finer one.
 //     CreatedAt and UpdatedAt come from a clock within ClockSlack of the
 //     test's own clock, which catches time-zone mix-ups.
+//   - Load returns a nil Connection with its error.
 //   - Save with a non-zero Version when no record exists (it was deleted)
 //     is ErrVersionConflict, like any other version mismatch; a negative
 //     Version is an error and stores nothing.
 //   - Create sets Version 1, so after n successful saves a record's
 //     Version is n.
 //   - Nil and empty Scopes are the same value.
-//   - List orders by provider in byte order; the suite's provider names are
-//     lower-case ASCII so that common collations agree.
+//   - List orders by provider in byte order, as strings.Compare does (a SQL
+//     store sorts with COLLATE "C"; a locale collation puts the odd keys in
+//     another order).
 //   - Keys are valid UTF-8 without NUL bytes in the suite (see OddKeys),
 //     although the contract says any byte sequence.
-//   - Locker: unlock releases only the lock it came from. After the lock
+//   - Locker: a lock needs no stored record (the suite locks connections
+//     that were never saved), and locks on different connections never
+//     block each other. Unlock releases only the lock it came from. After the lock
 //     expired and another caller took it, the first holder's unlock must
 //     not release the new holder's lock (Redis: compare an owner value
 //     before deleting). Unlock may be called more than once.

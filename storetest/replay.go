@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -95,14 +94,4 @@ func (s suite) testReplayGuard(t *testing.T) {
 		assert.True(t, consume(t, rg, key, later()), "Consume after the record expired")
 		assert.False(t, consume(t, rg, key, later()), "Consume right after the new record")
 	})
-}
-
-func (s suite) testPinger(t *testing.T) {
-	p, ok := s.store(t).(oauthlink.Pinger)
-	if !ok {
-		t.Skip("store does not implement oauthlink.Pinger")
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
-	defer cancel()
-	assert.NoError(t, p.Ping(ctx), "Ping of a live store")
 }

@@ -3,8 +3,16 @@
 // It is meant for tests, demos and single-instance apps: everything lives in
 // the process's memory, so every connection is lost on restart and nothing is
 // shared with another instance. Besides TokenStore it implements the
-// optional Locker (a per-connection lock inside this process), ReplayGuard
-// (bounded by Options.MaxStates) and Pinger capabilities.
+// optional Locker, ReplayGuard and Pinger capabilities, with the same
+// single-process reach: the lock excludes goroutines of this process only,
+// and the replay guard remembers the states this process consumed, so two
+// instances behind a load balancer need sqlstore or redisstore instead.
+//
+// The replay guard is bounded: expired states are swept on every Consume,
+// and at most Options.MaxStates unexpired states (default 100,000) are kept;
+// beyond that Consume refuses new states with ErrTooManyStates rather than
+// grow without bound or forget a state early. Lock entries whose holder let
+// them expire are swept too.
 //
 // A Store is safe for concurrent use. It copies connections on the way in and
 // on the way out, so callers never share memory with it, and it strips the
