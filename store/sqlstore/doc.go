@@ -1,0 +1,113 @@
+// Package sqlstore is an oauthlink.TokenStore over database/sql for SQLite
+// and PostgreSQL. It also implements the optional oauthlink.Locker,
+// oauthlink.ReplayGuard and oauthlink.Pinger capabilities, so several
+// instances sharing one database refresh each token once and refuse a
+// replayed callback at any instance.
+//
+// The package imports no driver: the application opens the *sql.DB with the
+// driver it prefers and passes it to New. It is tested with
+// modernc.org/sqlite (driver "sqlite", pure Go, so no cgo) and with pgx's
+// database/sql driver (github.com/jackc/pgx/v5/stdlib, driver "pgx"). The
+// dialect is detected from the driver's package (pgx, lib/pq, modernc,
+// mattn and ncruces SQLite drivers) or set with Options.Dialect.
+//
+// # Usage
+//
+//	db, err := sql.Open("sqlite", "file:/var/lib/app/oauthlink.db"+
+//		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
+//	if err != nil { ... }
+//	st, err := sqlstore.New(ctx, db, sqlstore.Options{})
+//	if err != nil { ... }
+//	// st is an oauthlink.TokenStore, Locker, ReplayGuard and Pinger.
+//
+// PostgreSQL is the same with sql.Open("pgx", "postgres://...") and, if the
+// tables belong in their own schema, Options{Schema: "oauthlink"} (the
+// schema must exist).
+//
+// # Schema and migrations
+//
+// New creates and upgrades its tables itself. Every table name starts with
+// Options.TablePrefix ("oauthlink_" by default) and, on PostgreSQL, lives in
+// Options.Schema:
+//
+//	oauthlink_schema_migrations applied migrations (version, name, applied_us)
+//	oauthlink_connections       one row per (provider, owner)
+//	oauthlink_consumed_states   replay-guard records with expiry
+//	oauthlink_locks             lock leases (SQLite only; empty on PostgreSQL)
+//
+// Migrations are numbered and applied in order inside one transaction that
+// first serialises every instance starting at the same moment: PostgreSQL
+// takes pg_advisory_xact_lock on a key derived from the schema and prefix,
+// SQLite begins with BEGIN IMMEDIATE (the database's single write lock).
+// Inside, the applied versions are read again, so running New on many
+// instances at once applies each migration exactly once. Migrations are
+// additive: a database already migrated by a newer release is accepted.
+//
+// A connection is one row holding both tokens, expiry, scopes, extra fields,
+// status, version and timestamps, so a reader sees the old record or the
+// new one, never a mix. Save is a compare-and-swap: an update is
+// "UPDATE … WHERE provider = ? AND owner = ? AND version = ?" and a create is
+// "INSERT … ON CONFLICT DO NOTHING"; zero rows affected means
+// oauthlink.ErrVersionConflict.
+//
+// Column types: provider, owner, tokens, extra, account id, token type and
+// redirect URI are BYTEA on PostgreSQL (TEXT on SQLite, which keeps bytes as
+// given), so any byte sequence, NUL and invalid UTF-8 included, round-trips
+// exactly and List orders by byte value, not by the database's collation.
+// Inspect them in psql with convert_from(owner, 'UTF8'). Times are BIGINT
+// microseconds since the Unix epoch in UTC (columns ending in _us), which
+// both dialects store alike; the store's timestamps are truncated to the
+// microsecond and returned in UTC. Scopes are a JSON array of strings and
+// must be valid UTF-8 (RFC 6749 §3.3 allows only printable ASCII). Tokens
+// are opaque strings: an encrypting wrapper can store ciphertext as is.
+//
+// # Locks
+//
+// Lock takes the cross-instance lock the refresher holds while it spends a
+// refresh token.
+//
+// On PostgreSQL it takes a connection from db's pool, begins a
+// transaction, sets idle_in_transaction_session_timeout to ttl for that
+// transaction only, and waits in pg_advisory_xact_lock on a 64-bit key
+// derived (SHA-256) from the schema, prefix, provider and owner. The wait
+// queues on the server, so the lock passes to the next waiter as soon as it
+// is released, without polling. The lock lives as long as that transaction:
+// unlock rolls it back and returns the connection to the pool; after ttl the
+// store rolls it back itself, and should the process freeze instead, the
+// server ends the idle session after ttl; a process that dies closes its
+// socket and the server releases the lock at once. Each held or awaited lock
+// occupies one connection of db's pool, so db.SetMaxOpenConns must leave
+// room for the locks held at once plus the other queries (oauthlink's
+// refresher takes at most one lock per connection and process).
+//
+// SQLite has one write lock per database file, so a transaction cannot stay
+// open while the holder refreshes: the holder's own Save would wait for it.
+// There Lock writes a lease row (a random owner token and an expiry now+ttl)
+// inside BEGIN IMMEDIATE, after checking that no unexpired lease exists, and
+// commits at once. A waiter polls with jittered exponential backoff (2 ms
+// doubling to 200 ms, never sleeping past the current lease's expiry) until
+// it wins or ctx ends. unlock deletes the row only if it still holds its own
+// token, so a holder whose lease expired cannot release a successor's lock.
+// Expiry compares Options.Now readings, which is sound because every
+// process sharing a SQLite file runs on the same host.
+//
+// # Replay guard and ping
+//
+// Consume inserts the key with its expiry; "INSERT … ON CONFLICT (key) DO
+// UPDATE … WHERE expires_us <= now" overwrites only an expired record, so
+// exactly one of concurrent callers affects a row and sees first == true.
+// Expired records are also deleted in small batches, at most once a minute
+// per Store, and by Ping.
+//
+// Ping runs that batch DELETE: a real write statement, cheap when there is
+// nothing to delete, which fails on a read-only PostgreSQL replica or
+// session and on a read-only or locked SQLite file, not just on an
+// unreachable server.
+//
+// # SQLite settings
+//
+// Open SQLite with a busy timeout and WAL, as in the example above:
+// without busy_timeout a writer that finds the file locked fails at once
+// with SQLITE_BUSY instead of waiting. New and Lock retry SQLITE_BUSY by
+// themselves; Load, List, Save and Delete do not.
+package sqlstore

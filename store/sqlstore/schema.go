@@ -1,0 +1,173 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// migration is one schema version: statements applied in one transaction.
+// {bin} stands for the byte-string column type, {t:name} for a table's
+// qualified name and {i:name} for an index name. Migrations are additive,
+// so an older release keeps working on a schema a newer one upgraded.
+type migration struct {
+	name  string
+	stmts []string
+}
+
+// migrations lists every schema version in order: migrations[i] is version
+// i+1. Never edit an applied migration; append a new one.
+var migrations = []migration{
+	{"connections", []string{`CREATE TABLE {t:connections} (
+	provider      {bin}  NOT NULL,
+	owner         {bin}  NOT NULL,
+	account_id    {bin}  NOT NULL,
+	access_token  {bin}  NOT NULL,
+	refresh_token {bin}  NOT NULL,
+	token_type    {bin}  NOT NULL,
+	expiry_us     BIGINT NOT NULL,
+	scopes        TEXT   NOT NULL,
+	extra         {bin}  NOT NULL,
+	redirect_uri  {bin}  NOT NULL,
+	status        TEXT   NOT NULL,
+	version       BIGINT NOT NULL,
+	created_us    BIGINT NOT NULL,
+	updated_us    BIGINT NOT NULL,
+	PRIMARY KEY (provider, owner)
+)`,
+		`CREATE INDEX {i:connections_owner} ON {t:connections} (owner, provider)`,
+	}},
+	{"consumed_states", []string{`CREATE TABLE {t:consumed_states} (
+	state_key  {bin}  NOT NULL PRIMARY KEY,
+	expires_us BIGINT NOT NULL
+)`,
+		`CREATE INDEX {i:consumed_states_expires} ON {t:consumed_states} (expires_us)`,
+	}},
+	{"locks", []string{`CREATE TABLE {t:locks} (
+	provider   {bin}  NOT NULL,
+	owner      {bin}  NOT NULL,
+	token      TEXT   NOT NULL,
+	expires_us BIGINT NOT NULL,
+	PRIMARY KEY (provider, owner)
+)`}},
+}
+
+// expand replaces the placeholders of a migration statement.
+func (s *Store) expand(stmt string) string {
+	bin := "BYTEA"
+	if s.dialect == SQLite {
+		bin = "TEXT"
+	}
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(stmt, '{')
+		if i < 0 {
+			b.WriteString(stmt)
+			return b.String()
+		}
+		j := strings.IndexByte(stmt[i:], '}') + i
+		b.WriteString(stmt[:i])
+		switch tok := stmt[i+1 : j]; {
+		case tok == "bin":
+			b.WriteString(bin)
+		case strings.HasPrefix(tok, "t:"):
+			b.WriteString(s.table(tok[2:]))
+		case strings.HasPrefix(tok, "i:"):
+			b.WriteString(`"` + s.prefix + tok[2:] + `"`)
+		default:
+			panic("sqlstore: bad migration placeholder " + tok)
+		}
+		stmt = stmt[j+1:]
+	}
+}
+
+// schemaVersion returns the highest applied migration, or an error when the
+// migrations table does not exist yet.
+func (s *Store) schemaVersion(ctx context.Context, q querier) (int, error) {
+	var v sql.NullInt64
+	err := q.QueryRowContext(ctx, "SELECT MAX(version) FROM "+s.table("schema_migrations")).Scan(&v)
+	return int(v.Int64), err
+}
+
+// migrate applies migrations up to version target. A quick unlocked read
+// skips the transaction when nothing is pending, so instances that start
+// on an up-to-date schema (possibly read-only) do not queue on the lock.
+func (s *Store) migrate(ctx context.Context, target int) error {
+	if v, err := s.schemaVersion(ctx, s.db); err == nil && v >= target {
+		return nil
+	}
+	return s.migrateLocked(ctx, target)
+}
+
+// migrateLocked applies the pending migrations up to target in one
+// transaction that excludes every other instance's migration.
+func (s *Store) migrateLocked(ctx context.Context, target int) error {
+	return s.withTx(ctx, func(ctx context.Context, c *sql.Conn) error {
+		if s.dialect == Postgres {
+			key := lockKey("migrate", s.schema, s.prefix)
+			if _, err := c.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", key); err != nil {
+				return fmt.Errorf("migration lock: %w", err)
+			}
+		}
+		if _, err := c.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+s.table("schema_migrations")+
+			" (version BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_us BIGINT NOT NULL)"); err != nil {
+			return fmt.Errorf("create migrations table: %w", err)
+		}
+		v, err := s.schemaVersion(ctx, c)
+		if err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		for ; v < target; v++ {
+			m := migrations[v]
+			for _, stmt := range m.stmts {
+				if _, err := c.ExecContext(ctx, s.expand(stmt)); err != nil {
+					return fmt.Errorf("migration %d (%s): %w", v+1, m.name, err)
+				}
+			}
+			if _, err := c.ExecContext(ctx, s.rebind("INSERT INTO "+s.table("schema_migrations")+
+				" (version, name, applied_us) VALUES (?, ?, ?)"), v+1, m.name, micros(s.now())); err != nil {
+				return fmt.Errorf("record migration %d: %w", v+1, err)
+			}
+		}
+		return nil
+	})
+}
+
+// queries holds the package's statements, built once per Store for its
+// tables and dialect.
+type queries struct {
+	load, list, insert, update, delete string
+	consume, sweepStates, sweepLocks   string
+	lockRead, lockWrite, lockRelease   string
+}
+
+func (s *Store) buildQueries() queries {
+	conns, states, locks := s.table("connections"), s.table("consumed_states"), s.table("locks")
+	return queries{
+		load: s.rebind("SELECT " + connColumns + " FROM " + conns + " WHERE provider = ? AND owner = ?"),
+		list: s.rebind("SELECT " + connColumns + " FROM " + conns + " WHERE owner = ? ORDER BY provider"),
+		insert: s.rebind("INSERT INTO " + conns + " (" + connColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+	ON CONFLICT (provider, owner) DO NOTHING`),
+		update: s.rebind("UPDATE " + conns + ` SET account_id = ?, access_token = ?, refresh_token = ?,
+	token_type = ?, expiry_us = ?, scopes = ?, extra = ?, redirect_uri = ?, status = ?,
+	version = version + 1, updated_us = ?
+	WHERE provider = ? AND owner = ? AND version = ?`),
+		delete: s.rebind("DELETE FROM " + conns + " WHERE provider = ? AND owner = ?"),
+
+		// The target of ON CONFLICT DO UPDATE is named by its unqualified
+		// table name in both dialects.
+		consume: s.rebind("INSERT INTO " + states + ` (state_key, expires_us) VALUES (?, ?)
+	ON CONFLICT (state_key) DO UPDATE SET expires_us = excluded.expires_us
+	WHERE "` + s.prefix + `consumed_states".expires_us <= ?`),
+		sweepStates: s.rebind("DELETE FROM " + states + " WHERE state_key IN (SELECT state_key FROM " + states +
+			" WHERE expires_us <= ? LIMIT 1000)"),
+		sweepLocks: s.rebind("DELETE FROM " + locks + " WHERE expires_us <= ?"),
+
+		lockRead: s.rebind("SELECT token, expires_us FROM " + locks + " WHERE provider = ? AND owner = ?"),
+		lockWrite: s.rebind("INSERT INTO " + locks + ` (provider, owner, token, expires_us) VALUES (?, ?, ?, ?)
+	ON CONFLICT (provider, owner) DO UPDATE SET token = excluded.token, expires_us = excluded.expires_us`),
+		lockRelease: s.rebind("DELETE FROM " + locks + " WHERE provider = ? AND owner = ? AND token = ?"),
+	}
+}

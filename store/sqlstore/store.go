@@ -1,0 +1,358 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/oauthlink/oauthlink"
+)
+
+// Dialect names the SQL dialect a Store speaks.
+type Dialect string
+
+const (
+	// SQLite is SQLite 3.35 or later (modernc.org/sqlite, mattn/go-sqlite3,
+	// ncruces/go-sqlite3).
+	SQLite Dialect = "sqlite"
+	// Postgres is PostgreSQL 12 or later (pgx's stdlib driver, lib/pq).
+	Postgres Dialect = "postgres"
+)
+
+// DefaultTablePrefix is the default Options.TablePrefix.
+const DefaultTablePrefix = "oauthlink_"
+
+// releaseTimeout bounds the statements that release a lock or roll back a
+// transaction on a path where the caller's context is gone or has none.
+const releaseTimeout = 5 * time.Second
+
+// Options configures a Store. The zero value is valid for any driver whose
+// dialect can be detected.
+type Options struct {
+	// Dialect is the database's SQL dialect. Default: detected from the
+	// driver's Go package (pgx and lib/pq are Postgres; modernc.org/sqlite,
+	// mattn/go-sqlite3 and ncruces/go-sqlite3 are SQLite); New fails when
+	// it is empty and the driver is unknown (for example wrapped by a
+	// tracing driver).
+	Dialect Dialect
+	// Schema is the PostgreSQL schema that holds the tables. It must exist
+	// and match [A-Za-z_][A-Za-z0-9_]*. Default "": unqualified names, found
+	// through the connection's search_path. Not allowed with SQLite.
+	Schema string
+	// TablePrefix starts every table and index name, so that several
+	// stores can share one schema or file. It must match
+	// [A-Za-z_][A-Za-z0-9_]* and be at most 32 bytes. Default
+	// DefaultTablePrefix ("oauthlink_").
+	TablePrefix string
+	// Now is the clock for CreatedAt, UpdatedAt, SQLite lock leases and
+	// replay-guard expiry. Default time.Now. PostgreSQL lock expiry uses the
+	// server's and the process's real clocks whatever Now says.
+	Now func() time.Time
+}
+
+// Store is a TokenStore, Locker, ReplayGuard and Pinger over a *sql.DB.
+// Create one with New; it is safe for concurrent use. The *sql.DB stays the
+// caller's: the Store never closes it.
+type Store struct {
+	db      *sql.DB
+	dialect Dialect
+	schema  string
+	prefix  string
+	now     func() time.Time
+	q       queries
+
+	nextSweep atomic.Int64 // unix µs before which Consume does not sweep
+
+	// noLocalExpiry disables the PostgreSQL lock's process-side timer, so
+	// that a test can show the server-side timeout on its own.
+	noLocalExpiry bool
+}
+
+var (
+	_ oauthlink.TokenStore  = (*Store)(nil)
+	_ oauthlink.Locker      = (*Store)(nil)
+	_ oauthlink.ReplayGuard = (*Store)(nil)
+	_ oauthlink.Pinger      = (*Store)(nil)
+)
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// New returns a Store over db, after creating or upgrading its tables (see
+// the package documentation). It is safe to call from many instances at
+// once. ctx bounds the migration, including the wait for another instance's
+// migration.
+func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
+	s, err := newStore(db, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx, len(migrations)); err != nil {
+		return nil, s.fail(ctx, "migrate", err)
+	}
+	return s, nil
+}
+
+// newStore validates opts and returns a Store whose schema is not migrated.
+func newStore(db *sql.DB, opts Options) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("sqlstore: nil *sql.DB")
+	}
+	if opts.Dialect == "" {
+		d, err := detectDialect(db)
+		if err != nil {
+			return nil, err
+		}
+		opts.Dialect = d
+	}
+	if opts.Dialect != SQLite && opts.Dialect != Postgres {
+		return nil, fmt.Errorf("sqlstore: unknown dialect %q", opts.Dialect)
+	}
+	if opts.Schema != "" {
+		if opts.Dialect != Postgres {
+			return nil, errors.New("sqlstore: Options.Schema is PostgreSQL only")
+		}
+		if !identRE.MatchString(opts.Schema) || len(opts.Schema) > 63 {
+			return nil, fmt.Errorf("sqlstore: invalid schema name %q", opts.Schema)
+		}
+	}
+	if opts.TablePrefix == "" {
+		opts.TablePrefix = DefaultTablePrefix
+	}
+	if !identRE.MatchString(opts.TablePrefix) || len(opts.TablePrefix) > 32 {
+		return nil, fmt.Errorf("sqlstore: invalid table prefix %q", opts.TablePrefix)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Store{
+		db:      db,
+		dialect: opts.Dialect,
+		schema:  opts.Schema,
+		prefix:  opts.TablePrefix,
+		now:     opts.Now,
+	}
+	s.q = s.buildQueries()
+	return s, nil
+}
+
+// detectDialect maps the driver's Go package to a dialect.
+func detectDialect(db *sql.DB) (Dialect, error) {
+	t := reflect.TypeOf(db.Driver())
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	pkg := t.PkgPath()
+	switch {
+	case strings.Contains(pkg, "jackc/pgx"), strings.HasSuffix(pkg, "lib/pq"):
+		return Postgres, nil
+	case strings.HasPrefix(pkg, "modernc.org/sqlite"), strings.Contains(pkg, "mattn/go-sqlite3"),
+		strings.Contains(pkg, "ncruces/go-sqlite3"):
+		return SQLite, nil
+	}
+	return "", fmt.Errorf("sqlstore: cannot detect the dialect of driver %s.%s: set Options.Dialect", pkg, t.Name())
+}
+
+// Dialect returns the dialect the Store speaks.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// table returns the quoted, schema-qualified name of table t.
+func (s *Store) table(t string) string {
+	name := `"` + s.prefix + t + `"`
+	if s.schema != "" {
+		return `"` + s.schema + `".` + name
+	}
+	return name
+}
+
+// bin converts a string for a byte column: []byte for PostgreSQL's BYTEA
+// (never nil, which would be NULL), the string itself for SQLite, whose TEXT
+// keeps any bytes and compares them with memcmp.
+func (s *Store) bin(v string) any {
+	if s.dialect == Postgres {
+		return append([]byte{}, v...)
+	}
+	return v
+}
+
+// rebind turns the ? placeholders of q into $n for PostgreSQL. The
+// package's queries have no ? inside literals.
+func (s *Store) rebind(q string) string {
+	if s.dialect != Postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// fail wraps err for op, adding ctx.Err() when the context ended so that
+// errors.Is(err, context.Canceled) holds whatever the driver returned.
+func (s *Store) fail(ctx context.Context, op string, err error) error {
+	if ce := ctx.Err(); ce != nil && !errors.Is(err, ce) {
+		return fmt.Errorf("sqlstore: %s: %w: %w", op, ce, err)
+	}
+	return fmt.Errorf("sqlstore: %s: %w", op, err)
+}
+
+// micros converts t to the stored form: microseconds since the Unix epoch.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// fromMicros converts the stored form back, in UTC.
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+const connColumns = `provider, owner, account_id, access_token, refresh_token, token_type,
+	expiry_us, scopes, extra, redirect_uri, status, version, created_us, updated_us`
+
+// scanConn reads one row of connColumns.
+func scanConn(sc interface{ Scan(...any) error }) (*oauthlink.Connection, error) {
+	var (
+		c                                 oauthlink.Connection
+		access, refresh, extra, scopes    string
+		status                            string
+		expiryUS, createdUS, updatedUS    int64
+		accountID, tokenType, redirectURI string
+	)
+	if err := sc.Scan(&c.Provider, &c.Owner, &accountID, &access, &refresh, &tokenType,
+		&expiryUS, &scopes, &extra, &redirectURI, &status, &c.Version, &createdUS, &updatedUS); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(scopes), &c.Scopes); err != nil {
+		return nil, fmt.Errorf("decode scopes: %w", err)
+	}
+	c.AccountID, c.TokenType, c.RedirectURI = accountID, tokenType, redirectURI
+	c.AccessToken, c.RefreshToken, c.Extra = oauthlink.Secret(access), oauthlink.Secret(refresh), oauthlink.Secret(extra)
+	c.Status = oauthlink.Status(status)
+	c.Expiry, c.CreatedAt, c.UpdatedAt = fromMicros(expiryUS), fromMicros(createdUS), fromMicros(updatedUS)
+	return &c, nil
+}
+
+// Load returns the connection for (provider, owner), or an error wrapping
+// oauthlink.ErrNotFound. Times are in UTC.
+func (s *Store) Load(ctx context.Context, provider, owner string) (*oauthlink.Connection, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, s.fail(ctx, "load", err)
+	}
+	c, err := scanConn(s.db.QueryRowContext(ctx, s.q.load, s.bin(provider), s.bin(owner)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlstore: load %q for %q: %w", provider, owner, oauthlink.ErrNotFound)
+	}
+	if err != nil {
+		return nil, s.fail(ctx, "load", err)
+	}
+	return c, nil
+}
+
+// List returns owner's connections ordered by provider (byte order), or an
+// empty slice when there are none.
+func (s *Store) List(ctx context.Context, owner string) ([]*oauthlink.Connection, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, s.fail(ctx, "list", err)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q.list, s.bin(owner))
+	if err != nil {
+		return nil, s.fail(ctx, "list", err)
+	}
+	defer rows.Close()
+	out := []*oauthlink.Connection{}
+	for rows.Next() {
+		c, err := scanConn(rows)
+		if err != nil {
+			return nil, s.fail(ctx, "list", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(ctx, "list", err)
+	}
+	return out, nil
+}
+
+// Save writes c with compare-and-swap on c.Version (see
+// oauthlink.TokenStore): Version 0 creates the row, any other value must be
+// the stored version. A mismatch, or an update of a deleted row, returns an
+// error wrapping oauthlink.ErrVersionConflict and changes nothing. On
+// success c.Version, c.UpdatedAt and, on create, c.CreatedAt are set to the
+// stored values (UTC, truncated to the microsecond); an update keeps the
+// stored CreatedAt. A negative Version is an error.
+func (s *Store) Save(ctx context.Context, c *oauthlink.Connection) error {
+	if c == nil {
+		return errors.New("sqlstore: save: nil connection")
+	}
+	if c.Version < 0 {
+		return fmt.Errorf("sqlstore: save %q for %q: negative version %d", c.Provider, c.Owner, c.Version)
+	}
+	if err := ctx.Err(); err != nil {
+		return s.fail(ctx, "save", err)
+	}
+	for _, sc := range c.Scopes {
+		if !utf8.ValidString(sc) {
+			return fmt.Errorf("sqlstore: save %q for %q: scope is not valid UTF-8", c.Provider, c.Owner)
+		}
+	}
+	scopes, err := json.Marshal(c.Scopes)
+	if err != nil {
+		return fmt.Errorf("sqlstore: save: encode scopes: %w", err)
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	nowUS := micros(now)
+	fields := []any{
+		s.bin(c.AccountID), s.bin(c.AccessToken.Reveal()), s.bin(c.RefreshToken.Reveal()), s.bin(c.TokenType),
+		micros(c.Expiry), string(scopes), s.bin(c.Extra.Reveal()), s.bin(c.RedirectURI), string(c.Status),
+	}
+	var res sql.Result
+	if c.Version == 0 {
+		args := append([]any{s.bin(c.Provider), s.bin(c.Owner)}, fields...)
+		res, err = s.db.ExecContext(ctx, s.q.insert, append(args, nowUS, nowUS)...)
+	} else {
+		args := append(fields, nowUS, s.bin(c.Provider), s.bin(c.Owner), c.Version)
+		res, err = s.db.ExecContext(ctx, s.q.update, args...)
+	}
+	if err != nil {
+		return s.fail(ctx, "save", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.fail(ctx, "save", err)
+	}
+	if n != 1 {
+		if c.Version == 0 {
+			return fmt.Errorf("sqlstore: create %q for %q: already exists: %w", c.Provider, c.Owner, oauthlink.ErrVersionConflict)
+		}
+		return fmt.Errorf("sqlstore: update %q for %q: version %d is not the stored one: %w",
+			c.Provider, c.Owner, c.Version, oauthlink.ErrVersionConflict)
+	}
+	if c.Version == 0 {
+		c.CreatedAt = now
+	}
+	c.Version++
+	c.UpdatedAt = now
+	return nil
+}
+
+// Delete removes the connection for (provider, owner). Deleting a missing
+// connection returns nil.
+func (s *Store) Delete(ctx context.Context, provider, owner string) error {
+	if err := ctx.Err(); err != nil {
+		return s.fail(ctx, "delete", err)
+	}
+	if _, err := s.db.ExecContext(ctx, s.q.delete, s.bin(provider), s.bin(owner)); err != nil {
+		return s.fail(ctx, "delete", err)
+	}
+	return nil
+}

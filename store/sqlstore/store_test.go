@@ -1,0 +1,169 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oauthlink/oauthlink"
+)
+
+func TestNewOptions(t *testing.T) {
+	t.Parallel()
+	db := backends[0].open(t) // SQLite: no server needed
+	tests := []struct {
+		name string
+		db   *sql.DB
+		opts Options
+	}{
+		{"nil db", nil, Options{}},
+		{"unknown dialect", db.DB, Options{Dialect: "oracle"}},
+		{"schema with sqlite", db.DB, Options{Schema: "x"}},
+		{"bad prefix", db.DB, Options{TablePrefix: "x; DROP TABLE y"}},
+		{"long prefix", db.DB, Options{TablePrefix: "abcdefghijabcdefghijabcdefghijabc"}},
+		{"prefix starts with digit", db.DB, Options{TablePrefix: "1x"}},
+		{"bad schema", db.DB, Options{Dialect: Postgres, Schema: `a"b`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(testContext(t), tc.db, tc.opts)
+			assert.Error(t, err)
+		})
+	}
+}
+
+func TestDetectDialect(t *testing.T) {
+	t.Parallel()
+	db := backends[0].open(t)
+	s, err := New(testContext(t), db.DB, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, SQLite, s.Dialect())
+
+	// The PostgreSQL tests use a driver of their own (see
+	// pgxdriver_test.go), which detection must refuse rather than guess.
+	pg := openPgx(postgresURL()) // detection opens no connection
+	defer pg.Close()
+	_, err = detectDialect(pg)
+	assert.ErrorContains(t, err, "set Options.Dialect")
+}
+
+// TestBytesRoundTrip stores keys and values that a TEXT column with a
+// collation would change, reject or misorder: NUL, invalid UTF-8,
+// separators, empty strings, upper case before lower case.
+func TestBytesRoundTrip(t *testing.T) {
+	forBackends(t, func(t *testing.T, b backend) {
+		s, _ := newTestStore(t, b, nil)
+		ctx := testContext(t)
+		owner := "own\x00er:/\xff"
+		providers := []string{"", "B", "a", "a\x00", "a:b", "\xc3\xa9", "\xff\xfe"}
+		require.True(t, slices.IsSorted(providers), "the test's providers are in byte order")
+		for i, p := range providers {
+			c := &oauthlink.Connection{
+				Provider: p, Owner: owner, AccountID: "acc\x00\xfe",
+				AccessToken: oauthlink.Secret("at\x00\xff" + p), RefreshToken: "",
+				TokenType: "Bearer", Expiry: time.UnixMicro(1_700_000_000_123_456).UTC(),
+				Scopes: []string{"a", "b:c"}, Extra: `{"id_token":"x"}`, RedirectURI: "https://x/cb?\x00",
+				Status: oauthlink.StatusActive,
+			}
+			if i%2 == 1 {
+				c.Scopes = nil
+			}
+			require.NoError(t, s.Save(ctx, c))
+			got, err := s.Load(ctx, p, owner)
+			require.NoError(t, err)
+			assert.Equal(t, c, got, "provider %q", p)
+		}
+		// A different split of the same bytes is a different key.
+		_, err := s.Load(ctx, "b", "a:")
+		assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+
+		list, err := s.List(ctx, owner)
+		require.NoError(t, err)
+		var got []string
+		for _, c := range list {
+			got = append(got, c.Provider)
+		}
+		assert.Equal(t, providers, got)
+		assert.Equal(t, []string(nil), list[1].Scopes, "nil scopes stay nil")
+		assert.Equal(t, []string{"a", "b:c"}, list[0].Scopes)
+	})
+}
+
+func TestSaveSetsStoredTimes(t *testing.T) {
+	forBackends(t, func(t *testing.T, b backend) {
+		clk := newClock()
+		clk.Add(123456789 * time.Nanosecond) // sub-microsecond part to drop
+		s, _ := newTestStore(t, b, clk.Now)
+		ctx := testContext(t)
+		c := &oauthlink.Connection{Provider: "p", Owner: "o", Status: oauthlink.StatusActive, Expiry: clk.Now()}
+		require.NoError(t, s.Save(ctx, c))
+		created := c.CreatedAt
+		assert.Equal(t, clk.Now().Truncate(time.Microsecond), created)
+		assert.Equal(t, created, c.UpdatedAt)
+
+		clk.Add(time.Second)
+		require.NoError(t, s.Save(ctx, c))
+		assert.Equal(t, int64(2), c.Version)
+		assert.Equal(t, created, c.CreatedAt, "update keeps CreatedAt")
+		assert.Equal(t, clk.Now().Truncate(time.Microsecond), c.UpdatedAt)
+
+		got, err := s.Load(ctx, "p", "o")
+		require.NoError(t, err)
+		assert.Equal(t, c.CreatedAt, got.CreatedAt)
+		assert.Equal(t, c.UpdatedAt, got.UpdatedAt)
+		assert.True(t, got.Expiry.Equal(c.Expiry.Truncate(time.Microsecond)))
+	})
+}
+
+func TestSaveRejects(t *testing.T) {
+	forBackends(t, func(t *testing.T, b backend) {
+		s, _ := newTestStore(t, b, nil)
+		ctx := testContext(t)
+		assert.Error(t, s.Save(ctx, nil))
+		assert.Error(t, s.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o", Version: -1}))
+		assert.Error(t, s.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o", Scopes: []string{"\xff"}}))
+		_, err := s.Load(ctx, "p", "o")
+		assert.ErrorIs(t, err, oauthlink.ErrNotFound, "a rejected save stores nothing")
+	})
+}
+
+// TestCompareAndSwapAcrossPools races writers on separate pools, as
+// separate instances would: of the writers that read one version, exactly
+// one commits.
+func TestCompareAndSwapAcrossPools(t *testing.T) {
+	forBackends(t, func(t *testing.T, b backend) {
+		s1, db := newTestStore(t, b, nil)
+		s2 := newOn(t, db.reopen(t), db, nil)
+		ctx := testContext(t)
+		const writers = 6
+		for _, version := range []int64{0, 1} { // create, then update
+			var wg sync.WaitGroup
+			errs := make([]error, writers)
+			for i := range writers {
+				st := []*Store{s1, s2}[i%2]
+				wg.Go(func() {
+					errs[i] = st.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o", Version: version,
+						AccessToken: oauthlink.Secret(string(rune('a' + i)))})
+				})
+			}
+			wg.Wait()
+			won := 0
+			for _, err := range errs {
+				if err == nil {
+					won++
+				} else {
+					assert.ErrorIs(t, err, oauthlink.ErrVersionConflict)
+				}
+			}
+			assert.Equal(t, 1, won, "version %d", version)
+			got, err := s1.Load(ctx, "p", "o")
+			require.NoError(t, err)
+			assert.Equal(t, version+1, got.Version)
+		}
+	})
+}
