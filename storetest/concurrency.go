@@ -103,7 +103,7 @@ func (s suite) testConcurrentWriters(t *testing.T) {
 func (s suite) testExactlyOneWinner(t *testing.T) {
 	const (
 		savers = 16
-		rounds = 8
+		rounds = 5
 	)
 	tests := []struct {
 		name  string

@@ -54,7 +54,7 @@ func (s suite) testReplayGuard(t *testing.T) {
 	t.Run("ConcurrentConsumeOneWinner", func(t *testing.T) {
 		const (
 			callers = 16
-			rounds  = 10
+			rounds  = 5
 		)
 		rg := guard(t)
 		ctx := testContext(t)
