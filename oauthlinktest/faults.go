@@ -46,8 +46,8 @@ type Fault struct {
 	ContentType string
 	// Delay waits this long before the request is processed or the
 	// replacement is written. The wait ends early, with nothing processed
-	// or written, when the request's context ends (the client gave up) or
-	// the fake is closed.
+	// and the connection closed without an answer, when the request's
+	// context ends (the client gave up) or the fake is closed.
 	Delay time.Duration
 	// BodySize streams this many bytes of filler ('x') after Body, in
 	// small chunks without allocating them, with no Content-Length, so a
@@ -64,8 +64,9 @@ type Fault struct {
 	// otherwise) to this URL, without processing the request.
 	RedirectTo string
 	// HoldUntil processes the request, then waits until the channel is
-	// closed (or receives) before writing the answer. The answer is
-	// discarded if the client goes away or the fake is closed first.
+	// closed (or receives) before writing the answer. If the client goes
+	// away or the fake is closed first, the connection is closed without
+	// an answer.
 	HoldUntil <-chan struct{}
 }
 
@@ -129,7 +130,7 @@ func (s *server) serveFault(e Endpoint, f Fault, w http.ResponseWriter, r *http.
 		t := time.NewTimer(f.Delay)
 		defer t.Stop()
 		if !wait(s, r.Context(), t.C) {
-			return
+			abort()
 		}
 	}
 	if f.RetryAfter != "" {
@@ -146,7 +147,7 @@ func (s *server) serveFault(e Endpoint, f Fault, w http.ResponseWriter, r *http.
 	buf := &bufferedResponse{header: http.Header{}}
 	s.serveChecked(e, forceType(buf, f.ContentType), r, h)
 	if f.HoldUntil != nil && !wait(s, r.Context(), f.HoldUntil) {
-		return
+		abort()
 	}
 	if f.Drop {
 		if hj, ok := w.(http.Hijacker); ok {
@@ -196,18 +197,24 @@ func (s *server) writeFault(w http.ResponseWriter, r *http.Request, f Fault) {
 	for left := f.BodySize; left > 0; {
 		select {
 		case <-r.Context().Done():
-			return
+			abort()
 		case <-s.closed:
-			return
+			abort()
 		default:
 		}
 		n := min(left, int64(len(filler)))
 		if _, err := w.Write(filler[:n]); err != nil {
-			return
+			abort()
 		}
 		left -= n
 	}
 }
+
+// abort ends the handler and closes the connection without completing the
+// response, so a client never mistakes a cut-off answer for a whole one
+// (returning normally would send an empty 200 or close a chunked body
+// cleanly). net/http does not log this panic.
+func abort() { panic(http.ErrAbortHandler) }
 
 var filler = bytes.Repeat([]byte{'x'}, 32<<10)
 
