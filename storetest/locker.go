@@ -55,10 +55,9 @@ func assertLockBusy(t *testing.T, lk oauthlink.Locker, provider, owner, why stri
 	assert.ErrorIs(t, err, context.DeadlineExceeded, "Lock while the lock is held must wait until ctx ends")
 }
 
-// asyncLock starts a Lock call in a goroutine; the result arrives on the
-// returned channel. Its unlock is called at the end of the test if the
-// test did not.
-func asyncLock(t *testing.T, g *group, lk oauthlink.Locker, ctx context.Context, provider, owner string, ttl time.Duration) <-chan lockResult {
+// asyncLock starts a Lock call in a goroutine of g; the result arrives on
+// the returned channel, which receive reads.
+func asyncLock(ctx context.Context, g *group, lk oauthlink.Locker, provider, owner string, ttl time.Duration) <-chan lockResult {
 	ch := make(chan lockResult, 1)
 	g.Go(func() {
 		unlock, err := lk.Lock(ctx, provider, owner, ttl)
@@ -74,7 +73,8 @@ type lockResult struct {
 	at     time.Time
 }
 
-// receive waits for an asyncLock result, failing after waitTimeout.
+// receive waits for an asyncLock result, failing after waitTimeout. A lock
+// it returns is released when the test ends, if the test did not.
 func receive(t *testing.T, ch <-chan lockResult, what string) lockResult {
 	t.Helper()
 	select {
@@ -139,7 +139,7 @@ func (s suite) testLocker(t *testing.T) {
 		lk := locker(t)
 		unlock := lockWithin(t, lk, "mollie", "owner-1", longTTL)
 		g := newGroup(t)
-		ch := asyncLock(t, g, lk, t.Context(), "mollie", "owner-1", longTTL)
+		ch := asyncLock(t.Context(), g, lk, "mollie", "owner-1", longTTL)
 		select {
 		case r := <-ch:
 			if r.err == nil {
@@ -160,10 +160,10 @@ func (s suite) testLocker(t *testing.T) {
 		g := newGroup(t)
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
-		cancelled := asyncLock(t, g, lk, ctx, "mollie", "owner-1", longTTL)
+		cancelled := asyncLock(ctx, g, lk, "mollie", "owner-1", longTTL)
 		expiring, stop := context.WithTimeout(t.Context(), stillBlocked)
 		defer stop()
-		timedOut := asyncLock(t, g, lk, expiring, "mollie", "owner-1", longTTL)
+		timedOut := asyncLock(expiring, g, lk, "mollie", "owner-1", longTTL)
 
 		time.Sleep(stillBlocked / 2) // let the first call start waiting; passes either way
 		cancel()
@@ -199,7 +199,7 @@ func (s suite) testLocker(t *testing.T) {
 		crashed := lockWithin(t, lk, "mollie", "owner-1", shortTTL) // never unlocked in time
 
 		g := newGroup(t)
-		r := receive(t, asyncLock(t, g, lk, t.Context(), "mollie", "owner-1", longTTL), "Lock after the holder's ttl")
+		r := receive(t, asyncLock(t.Context(), g, lk, "mollie", "owner-1", longTTL), "Lock after the holder's ttl")
 		require.NoError(t, r.err, "the lock must expire after its ttl")
 		assert.GreaterOrEqual(t, r.at.Sub(before), shortTTL-expirySlack, "the lock was taken over before its ttl ran out")
 
