@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -35,6 +36,11 @@ type Config struct {
 
 	// Store persists connections. Required.
 	Store TokenStore
+	// TokenKeys encrypt tokens at rest with AES-256-GCM (see
+	// EncryptedStore): the first key encrypts, every key decrypts. Strongly
+	// recommended; without keys tokens are stored as the store keeps them,
+	// and New logs a warning once per process.
+	TokenKeys []TokenKey
 	// Owner returns the platform account the current request acts for
 	// (whose shop is being linked). Required. The start handler records it
 	// in the flow and the callback requires the same owner, which defeats
@@ -130,6 +136,7 @@ type Config struct {
 type Connector struct {
 	cfg      Config
 	provider Provider
+	store    TokenStore // cfg.Store, wrapped by EncryptedStore with TokenKeys
 	scopes   []string
 	client   *http.Client
 	flows    flowCodec
@@ -214,9 +221,21 @@ func New(cfg Config) (*Connector, error) {
 		c.cfg.OnConnected = defaultConnected
 	}
 	c.client = noRedirectClient(cfg.HTTPClient)
+	c.store = cfg.Store
+	if len(cfg.TokenKeys) > 0 {
+		s, err := EncryptedStore(cfg.Store, cfg.TokenKeys...)
+		if err != nil {
+			return nil, err
+		}
+		c.store = s
+	} else {
+		plaintextWarning.Do(func() {
+			c.log.Warn("oauthlink: Config.TokenKeys is empty: tokens are stored unencrypted")
+		})
+	}
 	c.guard = cfg.ReplayGuard
 	if c.guard == nil {
-		if g, ok := cfg.Store.(ReplayGuard); ok {
+		if g, ok := capability[ReplayGuard](cfg.Store); ok {
 			c.guard = g
 		} else {
 			c.guard = newMemoryGuard(100_000, c.now)
@@ -251,11 +270,14 @@ func New(cfg Config) (*Connector, error) {
 	return c, nil
 }
 
+var plaintextWarning sync.Once
+
 // Provider returns the provider descriptor in use (with defaults applied).
 func (c *Connector) Provider() Provider { return c.provider }
 
 // Store returns the configured TokenStore.
-func (c *Connector) Store() TokenStore { return c.cfg.Store }
+// It decrypts and encrypts tokens when Config.TokenKeys is set.
+func (c *Connector) Store() TokenStore { return c.store }
 
 // Scopes returns the scopes requested in each flow.
 func (c *Connector) Scopes() []string { return slices.Clone(c.scopes) }

@@ -37,7 +37,7 @@ func (c *Connector) Disconnect(ctx context.Context, owner string) error {
 	}
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.ExchangeTimeout)
 	defer cancel()
-	if err := c.cfg.Store.Delete(dctx, c.provider.Name, owner); err != nil {
+	if err := c.store.Delete(dctx, c.provider.Name, owner); err != nil {
 		return fmt.Errorf("%w: deleting revoked connection: %w", ErrStore, err)
 	}
 	c.forget(owner)
@@ -52,7 +52,7 @@ func (c *Connector) markDisconnected(ctx context.Context, owner string) (*Connec
 	var err error
 	for range 8 {
 		var conn *Connection
-		conn, err = c.cfg.Store.Load(ctx, c.provider.Name, owner)
+		conn, err = c.store.Load(ctx, c.provider.Name, owner)
 		if err != nil {
 			return nil, err
 		}
@@ -60,7 +60,7 @@ func (c *Connector) markDisconnected(ctx context.Context, owner string) (*Connec
 			return conn, nil
 		}
 		conn.Status = StatusDisconnected
-		if err = c.cfg.Store.Save(ctx, conn); err == nil {
+		if err = c.store.Save(ctx, conn); err == nil {
 			return conn, nil
 		}
 		if !errors.Is(err, ErrVersionConflict) {

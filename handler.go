@@ -290,7 +290,7 @@ func (c *Connector) checkIssuer(q url.Values) error {
 // number of times, and when it still fails the new tokens are revoked so no
 // live grant is orphaned (security.md I34).
 func (c *Connector) exchangeAndSave(ctx context.Context, owner, code, verifier string) (*Connection, error) {
-	if p, ok := c.cfg.Store.(Pinger); ok {
+	if p, ok := capability[Pinger](c.store); ok {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := p.Ping(pctx)
 		cancel()
@@ -351,7 +351,7 @@ func (c *Connector) commitNew(ctx context.Context, conn *Connection) error {
 			}
 		}
 		conn.Version, conn.CreatedAt = 0, time.Time{}
-		old, lerr := c.cfg.Store.Load(ctx, conn.Provider, conn.Owner)
+		old, lerr := c.store.Load(ctx, conn.Provider, conn.Owner)
 		switch {
 		case lerr == nil:
 			conn.Version, conn.CreatedAt = old.Version, old.CreatedAt
@@ -359,7 +359,7 @@ func (c *Connector) commitNew(ctx context.Context, conn *Connection) error {
 			err = lerr
 			continue
 		}
-		if err = c.cfg.Store.Save(ctx, conn); err == nil {
+		if err = c.store.Save(ctx, conn); err == nil {
 			return nil
 		}
 	}

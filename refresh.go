@@ -34,7 +34,7 @@ import (
 // runs detached from the caller's cancellation with Config.ExchangeTimeout
 // per provider call.
 func (c *Connector) Fresh(ctx context.Context, owner string) (*Connection, error) {
-	conn, err := c.cfg.Store.Load(ctx, c.provider.Name, owner)
+	conn, err := c.store.Load(ctx, c.provider.Name, owner)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +130,7 @@ func (p *pendingSaves) put(key string, ps *pendingSave) {
 }
 
 func (c *Connector) refreshLocked(ctx context.Context, owner string) (*Connection, error) {
-	if l, ok := c.cfg.Store.(Locker); ok {
+	if l, ok := capability[Locker](c.store); ok {
 		lctx, cancel := context.WithTimeout(ctx, c.cfg.ExchangeTimeout*2)
 		unlock, err := l.Lock(lctx, c.provider.Name, owner, c.cfg.ExchangeTimeout*2)
 		cancel()
@@ -140,7 +140,7 @@ func (c *Connector) refreshLocked(ctx context.Context, owner string) (*Connectio
 		defer unlock()
 	}
 	key := connKey(c.provider.Name, owner)
-	conn, err := c.cfg.Store.Load(ctx, c.provider.Name, owner)
+	conn, err := c.store.Load(ctx, c.provider.Name, owner)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +201,7 @@ func (c *Connector) savePending(ctx context.Context, key string, base *Connectio
 				break
 			}
 		}
-		if err = c.cfg.Store.Save(sctx, next); err == nil || errors.Is(err, ErrVersionConflict) {
+		if err = c.store.Save(sctx, next); err == nil || errors.Is(err, ErrVersionConflict) {
 			break
 		}
 	}
@@ -213,7 +213,7 @@ func (c *Connector) savePending(ctx context.Context, key string, base *Connectio
 		return next, nil
 	case errors.Is(err, ErrVersionConflict):
 		c.pending.put(key, nil)
-		cur, lerr := c.cfg.Store.Load(ctx, c.provider.Name, next.Owner)
+		cur, lerr := c.store.Load(ctx, c.provider.Name, next.Owner)
 		if lerr != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStore, lerr)
 		}
@@ -291,7 +291,7 @@ func cloneValues(v url.Values) url.Values {
 // rotated it, so the store decides; only when nothing changed is the
 // connection marked for reconnection.
 func (c *Connector) onInvalidGrant(ctx context.Context, conn *Connection, cause error) (*Connection, error) {
-	cur, err := c.cfg.Store.Load(ctx, c.provider.Name, conn.Owner)
+	cur, err := c.store.Load(ctx, c.provider.Name, conn.Owner)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStore, err)
 	}
@@ -311,7 +311,7 @@ func (c *Connector) markReauth(ctx context.Context, conn *Connection, cause erro
 	next.Status = StatusReauthRequired
 	sctx, cancel := context.WithTimeout(ctx, c.cfg.ExchangeTimeout)
 	defer cancel()
-	if err := c.cfg.Store.Save(sctx, next); err != nil && !errors.Is(err, ErrVersionConflict) {
+	if err := c.store.Save(sctx, next); err != nil && !errors.Is(err, ErrVersionConflict) {
 		c.log.Error("oauthlink: marking connection reauth_required failed", "provider", c.provider.Name, "owner", conn.Owner, "error", err)
 	}
 	c.log.Warn("oauthlink: reconnect required", "provider", c.provider.Name, "owner", conn.Owner, "error", cause)

@@ -1,0 +1,161 @@
+package oauthlink_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store/memstore"
+	"github.com/oauthlink/oauthlink/storetest"
+)
+
+func tokenKey(id string, b byte) oauthlink.TokenKey {
+	return oauthlink.TokenKey{ID: id, Key: bytes.Repeat([]byte{b}, 32)}
+}
+
+func TestEncryptedStoreConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) oauthlink.TokenStore {
+		s, err := oauthlink.EncryptedStore(memstore.New(), tokenKey("k1", 1))
+		require.NoError(t, err)
+		return s
+	})
+}
+
+func sealedConn(owner string) *oauthlink.Connection {
+	return &oauthlink.Connection{Provider: "qonto", Owner: owner, AccessToken: "ory_at_PLAINTEXT_A",
+		RefreshToken: "ory_rt_PLAINTEXT_R", Extra: `{"id_token":"PLAINTEXT_ID"}`, Status: oauthlink.StatusActive}
+}
+
+// J36: nothing readable in the inner store; ciphertexts do not move between
+// rows or fields; keys rotate.
+func TestJ36_EncryptionAtRest(t *testing.T) {
+	ctx := context.Background()
+	inner := memstore.New()
+	s, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+	require.NoError(t, err)
+	c := sealedConn("shop-1")
+	require.NoError(t, s.Save(ctx, c))
+	assert.Equal(t, int64(1), c.Version)
+	assert.Equal(t, oauthlink.Secret("ory_at_PLAINTEXT_A"), c.AccessToken, "the caller keeps its plaintext")
+
+	raw, err := inner.Load(ctx, "qonto", "shop-1")
+	require.NoError(t, err)
+	for _, v := range []oauthlink.Secret{raw.AccessToken, raw.RefreshToken, raw.Extra} {
+		assert.True(t, strings.HasPrefix(v.Reveal(), "olk1:k1:"))
+		assert.NotContains(t, v.Reveal(), "PLAINTEXT")
+	}
+	got, err := s.Load(ctx, "qonto", "shop-1")
+	require.NoError(t, err)
+	assert.Equal(t, c.AccessToken, got.AccessToken)
+	assert.Equal(t, c.RefreshToken, got.RefreshToken)
+	assert.Equal(t, c.Extra, got.Extra)
+
+	t.Run("swapped between rows fails", func(t *testing.T) {
+		require.NoError(t, s.Save(ctx, sealedConn("shop-2")))
+		other, err := inner.Load(ctx, "qonto", "shop-2")
+		require.NoError(t, err)
+		other.AccessToken = raw.AccessToken // shop-1's ciphertext in shop-2's row
+		require.NoError(t, inner.Save(ctx, other))
+		_, err = s.Load(ctx, "qonto", "shop-2")
+		assert.ErrorIs(t, err, oauthlink.ErrDecrypt)
+		assert.NotContains(t, err.Error(), "PLAINTEXT")
+	})
+	t.Run("swapped between fields fails", func(t *testing.T) {
+		cur, err := inner.Load(ctx, "qonto", "shop-1")
+		require.NoError(t, err)
+		cur.AccessToken, cur.RefreshToken = cur.RefreshToken, cur.AccessToken
+		require.NoError(t, inner.Save(ctx, cur))
+		_, err = s.Load(ctx, "qonto", "shop-1")
+		assert.ErrorIs(t, err, oauthlink.ErrDecrypt)
+	})
+	t.Run("rotation", func(t *testing.T) {
+		inner := memstore.New()
+		old, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+		require.NoError(t, err)
+		c := sealedConn("shop-3")
+		require.NoError(t, old.Save(ctx, c))
+		rotated, err := oauthlink.EncryptedStore(inner, tokenKey("k2", 2), tokenKey("k1", 1))
+		require.NoError(t, err)
+		got, err := rotated.Load(ctx, "qonto", "shop-3")
+		require.NoError(t, err, "old key still decrypts")
+		require.NoError(t, rotated.Save(ctx, got))
+		raw, err := inner.Load(ctx, "qonto", "shop-3")
+		require.NoError(t, err)
+		assert.True(t, strings.HasPrefix(raw.AccessToken.Reveal(), "olk1:k2:"), "re-encrypted with the newest key on write")
+		newOnly, err := oauthlink.EncryptedStore(inner, tokenKey("k2", 2))
+		require.NoError(t, err)
+		_, err = newOnly.Load(ctx, "qonto", "shop-3")
+		require.NoError(t, err)
+		k1Only, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+		require.NoError(t, err)
+		_, err = k1Only.Load(ctx, "qonto", "shop-3")
+		assert.ErrorIs(t, err, oauthlink.ErrDecrypt)
+	})
+	t.Run("plaintext written before encryption is read, then encrypted", func(t *testing.T) {
+		inner := memstore.New()
+		c := sealedConn("shop-4")
+		require.NoError(t, inner.Save(ctx, c))
+		s, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+		require.NoError(t, err)
+		got, err := s.Load(ctx, "qonto", "shop-4")
+		require.NoError(t, err)
+		assert.Equal(t, c.AccessToken, got.AccessToken)
+		require.NoError(t, s.Save(ctx, got))
+		raw, _ := inner.Load(ctx, "qonto", "shop-4")
+		assert.NotContains(t, raw.AccessToken.Reveal(), "PLAINTEXT")
+	})
+}
+
+func TestEncryptedStoreConfigErrors(t *testing.T) {
+	for name, keys := range map[string][]oauthlink.TokenKey{
+		"none":      nil,
+		"short key": {{ID: "k", Key: make([]byte, 16)}},
+		"bad id":    {{ID: "k:1", Key: make([]byte, 32)}},
+		"dup id":    {tokenKey("k", 1), tokenKey("k", 2)},
+	} {
+		_, err := oauthlink.EncryptedStore(memstore.New(), keys...)
+		assert.ErrorIs(t, err, oauthlink.ErrConfig, name)
+	}
+}
+
+// Config.TokenKeys: a real flow and refresh store only ciphertext, and the
+// store's capabilities (lock, replay guard) still work through the wrapper.
+func TestConnectorEncryptsTokens(t *testing.T) {
+	inner := memstore.New()
+	e := newEnv(t, withStore(inner), withConfig(func(c *oauthlink.Config) {
+		c.TokenKeys = []oauthlink.TokenKey{tokenKey("k1", 7)}
+	}))
+	b := e.browser("shop-1")
+	cb := b.authorize("qonto", "")
+	saved := b.cookieHeader()
+	require.Equal(t, http.StatusSeeOther, b.get(cb).Status)
+	raw, err := inner.Load(context.Background(), "qonto", "shop-1")
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(raw.AccessToken.Reveal(), "olk1:k1:"))
+	conn, err := e.links["qonto"].Fresh(context.Background(), "shop-1")
+	require.NoError(t, err)
+	assert.True(t, e.qonto.AccessTokenValid(conn.AccessToken.Reveal()))
+
+	// Another instance on the same store refuses the replayed callback
+	// before any token call: the memstore's replay guard is found through
+	// the encrypting wrapper (an instance-local guard would let it reach
+	// the provider, which answers invalid_grant: 502).
+	f := e.fakes["qonto"]
+	second, err := oauthlink.New(oauthlink.Config{Provider: f.Provider(), ClientID: f.ClientID(), ClientSecret: f.ClientSecret(),
+		RedirectURL: e.app.URL + "/connect/qonto/callback", Store: inner, Owner: ownerFromCookie,
+		CookieSecrets: [][]byte{e.secret}, HTTPClient: f.Client(), Now: e.clk.Now,
+		TokenKeys: []oauthlink.TokenKey{tokenKey("k1", 7)}})
+	require.NoError(t, err)
+	e.mux.Handle("/second/qonto/callback", second.CallbackHandler())
+	calls := e.qonto.Calls(oauthlinktest.EndpointToken)
+	replay := e.browser("").do(http.MethodGet, strings.Replace(cb, "/connect/qonto/", "/second/qonto/", 1), http.Header{"Cookie": {saved}})
+	assert.Equal(t, http.StatusBadRequest, replay.Status)
+	assert.Equal(t, calls, e.qonto.Calls(oauthlinktest.EndpointToken))
+}
