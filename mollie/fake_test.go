@@ -62,6 +62,12 @@ func (f *fakeMollie) count(route string) int {
 	return f.calls[route]
 }
 
+func (f *fakeMollie) authsSeen() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.auths...)
+}
+
 func (f *fakeMollie) lastBody() map[string]any {
 	f.mu.Lock()
 	defer f.mu.Unlock()

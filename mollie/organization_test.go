@@ -1,0 +1,148 @@
+package mollie
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/oauthlink/oauthlink"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func merchantClient(f *fakeMollie) *Client {
+	return &Client{BaseURL: f.URL(), Token: merchantToken}
+}
+
+func TestOrganization(t *testing.T) {
+	f := newFake(t)
+	org, err := merchantClient(f).Organization(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, &Organization{
+		ID: "org_12345678", Name: "Shop B.V.", Email: "owner@shop.example",
+		Address:      Address{StreetAndNumber: "Keizersgracht 126", PostalCode: "1015 CW", City: "Amsterdam", Country: "NL"},
+		DashboardURL: "https://my.mollie.com/dashboard/org_12345678",
+	}, org)
+	assert.Equal(t, "", f.lastQuery(), "organizations/me takes no testmode")
+}
+
+func TestOnboarding(t *testing.T) {
+	f := newFake(t)
+	c := merchantClient(f)
+	c.TestMode = true // must not reach onboarding/me, which takes no parameters
+	st, err := c.Onboarding(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, &OnboardingStatus{
+		Name: "Shop B.V.", Status: OnboardingNeedsData,
+		CanReceivePayments: true, CanReceiveSettlements: false,
+		SignedUpAt:   time.Date(2018, 12, 20, 10, 49, 8, 0, time.UTC),
+		DashboardURL: "https://my.mollie.com/dashboard/onboarding",
+	}, normalise(st))
+	assert.Equal(t, "", f.lastQuery())
+}
+
+// normalise makes times comparable with assert.Equal.
+func normalise(st *OnboardingStatus) *OnboardingStatus {
+	cp := *st
+	cp.SignedUpAt = cp.SignedUpAt.UTC()
+	return &cp
+}
+
+func TestOnboardingAnswers(t *testing.T) {
+	tests := []struct {
+		name  string
+		a     answer
+		check func(t *testing.T, st *OnboardingStatus, err error)
+	}{
+		{
+			name: "payments-disabled, unparsable date, unsafe dashboard link",
+			a:    answer{200, nil, `{"status":"payments-disabled","signedUpAt":"yesterday","_links":{"dashboard":{"href":"javascript:alert(1)"}}}`},
+			check: func(t *testing.T, st *OnboardingStatus, err error) {
+				require.NoError(t, err)
+				assert.Equal(t, OnboardingPaymentsDisabled, st.Status)
+				assert.True(t, st.SignedUpAt.IsZero())
+				assert.Empty(t, st.DashboardURL)
+			},
+		},
+		{
+			name: "no status",
+			a:    answer{200, nil, `{"name":"x"}`},
+			check: func(t *testing.T, st *OnboardingStatus, err error) {
+				assert.ErrorIs(t, err, ErrResponse)
+			},
+		},
+		{
+			name: "403 missing scope",
+			a:    answer{403, nil, `{"status":403,"title":"Forbidden","detail":"Missing scope onboarding.read"}`},
+			check: func(t *testing.T, st *OnboardingStatus, err error) {
+				var ae *APIError
+				require.ErrorAs(t, err, &ae)
+				assert.Equal(t, "Missing scope onboarding.read", ae.Detail)
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t)
+			f.queue("GET /v2/onboarding/me", tt.a)
+			st, err := merchantClient(f).Onboarding(context.Background())
+			tt.check(t, st, err)
+		})
+	}
+}
+
+func TestGetTestMode(t *testing.T) {
+	f := newFake(t)
+	c := merchantClient(f)
+	var out struct {
+		Count int `json:"count"`
+	}
+	require.NoError(t, c.Get(context.Background(), "/v2/profiles", map[string][]string{"limit": {"5"}}, &out))
+	assert.Equal(t, "limit=5", f.lastQuery())
+	c.TestMode = true
+	q := map[string][]string{"limit": {"5"}}
+	require.NoError(t, c.Get(context.Background(), "/v2/profiles", q, &out))
+	assert.Equal(t, "limit=5&testmode=true", f.lastQuery())
+	assert.Equal(t, map[string][]string{"limit": {"5"}}, q, "the caller's query is not changed")
+	for _, bad := range []string{"profiles", "/v1/profiles", "/v2/profiles?testmode=false", "https://evil.example/v2/x"} {
+		assert.ErrorIs(t, c.Get(context.Background(), bad, nil, nil), ErrClientConfig, bad)
+	}
+}
+
+func TestIdentify(t *testing.T) {
+	tests := []struct {
+		name    string
+		scopes  []string
+		token   oauthlink.Secret
+		queue   *answer
+		account string
+		calls   int
+		wantErr bool
+	}{
+		{"records the organization id", []string{"organizations.read", "onboarding.read"}, merchantToken, nil, "org_12345678", 1, false},
+		{"without organizations.read leaves it empty", []string{"onboarding.read", "onboarding.write"}, merchantToken, nil, "", 0, false},
+		{"401 fails the callback", []string{"organizations.read"}, "access_CANARYrevoked", nil, "", 1, true},
+		{"answer without id fails", []string{"organizations.read"}, merchantToken, &answer{200, nil, `{"resource":"organization"}`}, "", 1, true},
+		{"5xx fails", []string{"organizations.read"}, merchantToken, &answer{503, nil, ""}, "", 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t)
+			if tt.queue != nil {
+				f.queue("GET /v2/organizations/me", *tt.queue)
+			}
+			identify := Identify(f.URL(), &http.Client{Timeout: 5 * time.Second})
+			conn := &oauthlink.Connection{Provider: "mollie", Owner: "u1", AccessToken: tt.token, Scopes: tt.scopes}
+			err := identify(context.Background(), conn)
+			if tt.wantErr {
+				require.Error(t, err)
+				noCanary(t, err.Error())
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, tt.account, conn.AccountID)
+			assert.Equal(t, tt.calls, f.count("GET /v2/organizations/me"))
+		})
+	}
+}
