@@ -1,0 +1,95 @@
+// Package redisstore is an oauthlink.TokenStore on Redis, with
+// github.com/redis/go-redis/v9. It also implements the optional
+// oauthlink.Locker, oauthlink.ReplayGuard and oauthlink.Pinger
+// capabilities, so several instances sharing one Redis refresh each token
+// once and refuse a replayed callback at any instance.
+//
+// # Usage
+//
+//	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+//	st, err := redisstore.New(client, redisstore.Options{Prefix: "myapp:oauthlink:"})
+//	if err != nil { ... }
+//	// st is an oauthlink.TokenStore, Locker, ReplayGuard and Pinger.
+//
+// Any redis.UniversalClient works: a single server, Sentinel (failover) or
+// Cluster. The client stays the caller's: the Store never closes it. go-redis
+// bounds network calls by its ReadTimeout and WriteTimeout; set
+// redis.Options.ContextTimeoutEnabled for context deadlines to bound them
+// as well.
+//
+// # Durability: read this before choosing Redis
+//
+// Redis acknowledges a write once it is in the primary's memory. Without an
+// append-only file synced on every write, an acknowledged write is lost if
+// the server restarts, and with replication it is lost if the primary fails
+// over before a replica received it. For most data that is a stale value;
+// for OAuth tokens it can be a lost connection: Qonto (Ory Hydra) rotates
+// the refresh token on every refresh and accepts the previous one only for
+// a 60-second grace period, so a lost rotation that nobody retries within
+// that window leaves only a dead refresh token, and the user must connect
+// again. Mollie keeps refresh tokens valid, so a lost write there only
+// costs a refresh.
+//
+// We recommend, in order:
+//
+//  1. PostgreSQL (store/sqlstore) as the authoritative token store when
+//     running many instances, keeping Redis for caching if at all.
+//  2. If Redis holds the tokens: appendonly yes with appendfsync always on
+//     the primary (every acknowledged write is on disk), and with replicas
+//     Options.WaitReplicas so that Save returns only after that many
+//     replicas have the write, so a failover to one of them keeps it.
+//     appendfsync everysec loses up to a second of writes on a crash.
+//  3. Never run a token store on a Redis that evicts keys (maxmemory-policy
+//     must be noeviction): an evicted key is a deleted connection.
+//
+// WaitReplicas issues WAIT on the connection that wrote, in the same round
+// trip. WAIT counts replicas that received the write, not ones that synced
+// it to disk (WAITAOF, Redis 7.2, would). When fewer replicas acknowledge
+// within WaitTimeout, Save and Delete return an error wrapping
+// ErrNotReplicated even though the primary applied the write: see
+// Store.Save. Locks and replay records are not waited for: a lock lost in a
+// failover is covered by Save's compare-and-swap, and a lost replay record
+// reopens one state's replay window, which the state cookie's expiry bounds.
+//
+// # Keys
+//
+// With the default prefix "oauthlink:", a Store uses:
+//
+//	oauthlink:conn:{OWNER}:PROVIDER   hash: one connection (all fields)
+//	oauthlink:owner:{OWNER}           sorted set: the owner's providers
+//	oauthlink:lock:{OWNER}:PROVIDER   string: lock owner value, PX ttl
+//	oauthlink:state:KEY               string: consumed state, PX until expiry
+//	oauthlink:ping                    string: written by Ping, PX 10 s
+//
+// OWNER, PROVIDER and KEY are escaped: bytes other than ASCII letters,
+// digits and "-._~@+" become %XX (so ':', '{', '}', '%', '*' and every
+// non-ASCII byte are escaped). The encoding is injective, so no two
+// (provider, owner) pairs share a key, whatever bytes they contain, while
+// ordinary names stay readable. The braces make the escaped owner a Redis
+// Cluster hash tag: an owner's records, index and locks live in one slot,
+// so the scripts that touch a record and its index together work on a
+// cluster. The prefix must not contain '{' or '}'.
+//
+// # Records and atomicity
+//
+// A connection is one hash holding both tokens, expiry, scopes, extra
+// fields, status, version and timestamps; every string is stored as its
+// bytes, times as RFC 3339 with nanoseconds. Save is a Lua script that
+// checks the stored version, then writes the whole hash and adds the
+// provider to the owner's index; Delete is a script that removes both. A
+// script runs atomically, so readers see the old record or the new one.
+// Each Save carries a random write id, so a go-redis retry of a Save whose
+// reply was lost finds its own write and succeeds instead of reporting a
+// conflict.
+//
+// # Locks, replay guard, ping
+//
+// Lock is SET key value NX PX ttl with a random value, retried with
+// jittered exponential backoff (2 ms to 200 ms) until it succeeds or ctx
+// ends; unlock is a script that deletes the key only if it still holds that
+// value, so a holder whose lock expired cannot release its successor's.
+// Consume is SET key NX PX (time until expires): relative expiry, so the
+// application's and Redis's clocks need not agree. Ping sends PING and a
+// SET of the ping key in one round trip: a replica or a server out of
+// memory refuses the write.
+package redisstore

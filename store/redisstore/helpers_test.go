@@ -1,0 +1,136 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// redisOptions reads OAUTHLINK_TEST_REDIS: a redis:// or rediss:// URL, or
+// host:port. Default 127.0.0.1:6379.
+func redisOptions() (*redis.Options, error) {
+	addr := os.Getenv("OAUTHLINK_TEST_REDIS")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	if strings.HasPrefix(addr, "redis://") || strings.HasPrefix(addr, "rediss://") {
+		return redis.ParseURL(addr)
+	}
+	return &redis.Options{Addr: addr}, nil
+}
+
+// redisErr remembers whether the server answered once, so that a missing
+// server costs one connect timeout, not one per test.
+var redisErr = sync.OnceValue(func() error {
+	opts, err := redisOptions()
+	if err != nil {
+		return err
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return c.Ping(ctx).Err()
+})
+
+// newClient returns a client (its own pool) on the test server, closed at
+// cleanup. It skips t when the server is unreachable, or fails it when CI
+// is set.
+func newClient(t *testing.T) *redis.Client {
+	t.Helper()
+	opts, err := redisOptions()
+	require.NoError(t, err, "OAUTHLINK_TEST_REDIS")
+	if err := redisErr(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("Redis at %s is unreachable: %v (CI is set: the server must be reachable)", opts.Addr, err)
+		}
+		t.Skipf("Redis at %s is unreachable: %v (set OAUTHLINK_TEST_REDIS, or CI to make this fatal)", opts.Addr, err)
+	}
+	opts.ContextTimeoutEnabled = true
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// testPrefix returns a key prefix of t's own and deletes every key under it
+// at cleanup.
+func testPrefix(t *testing.T, c redis.UniversalClient) string {
+	t.Helper()
+	prefix := "oauthlink-test:" + strings.ToLower(rand.Text()[:12]) + ":"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		keys := scanKeys(t, ctx, c, prefix)
+		if len(keys) > 0 {
+			require.NoError(t, c.Del(ctx, keys...).Err())
+		}
+	})
+	return prefix
+}
+
+// scanKeys lists the keys under prefix. The prefix has no glob characters.
+func scanKeys(t *testing.T, ctx context.Context, c redis.UniversalClient, prefix string) []string {
+	t.Helper()
+	var keys []string
+	iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	require.NoError(t, iter.Err())
+	return keys
+}
+
+// newTestStore returns a Store on a fresh client and prefix, and the client.
+func newTestStore(t *testing.T, opts Options) (*Store, *redis.Client) {
+	t.Helper()
+	c := newClient(t)
+	opts.Prefix = testPrefix(t, c)
+	s, err := New(c, opts)
+	require.NoError(t, err)
+	return s, c
+}
+
+// secondInstance returns a Store with the same prefix as s on a client of
+// its own, as another instance would have.
+func secondInstance(t *testing.T, s *Store) *Store {
+	t.Helper()
+	s2, err := New(newClient(t), Options{Prefix: s.prefix})
+	require.NoError(t, err)
+	return s2
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func canceled(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	cancel()
+	return ctx
+}
+
+// newDownClient returns a client whose server address refuses connections
+// (a port just released on loopback).
+func newDownClient(t *testing.T) *redis.Client {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second})
+	t.Cleanup(func() { c.Close() })
+	return c
+}

@@ -1,0 +1,222 @@
+package redisstore
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type lockResult struct {
+	unlock func()
+	err    error
+}
+
+// lockAsync calls Lock in a goroutine; the buffered channel receives the
+// result. The goroutine ends when Lock does, at the latest when ctx ends.
+func lockAsync(ctx context.Context, s *Store, provider, owner string, ttl time.Duration) <-chan lockResult {
+	ch := make(chan lockResult, 1)
+	go func() {
+		u, err := s.Lock(ctx, provider, owner, ttl)
+		ch <- lockResult{u, err}
+	}()
+	return ch
+}
+
+func awaitLock(t *testing.T, ch <-chan lockResult) lockResult {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(20 * time.Second):
+		t.Fatal("Lock did not return within 20s")
+		return lockResult{}
+	}
+}
+
+// assertStillWaiting checks that a lockAsync call has not acquired the lock
+// after a short grace. A correct store never fails this, whatever the
+// machine's speed.
+func assertStillWaiting(t *testing.T, ch <-chan lockResult) {
+	t.Helper()
+	select {
+	case r := <-ch:
+		t.Errorf("second Lock returned while the lock was held (err %v)", r.err)
+		if r.unlock != nil {
+			r.unlock()
+		}
+	case <-time.After(150 * time.Millisecond):
+	}
+}
+
+func TestLockExclusiveAcrossClients(t *testing.T) {
+	t.Parallel()
+	s1, c := newTestStore(t, Options{})
+	s2 := secondInstance(t, s1)
+	ctx := testContext(t)
+
+	unlock1, err := s1.Lock(ctx, "p", "o", time.Minute)
+	require.NoError(t, err)
+	pttl := c.PTTL(ctx, s1.lockKey("p", "o")).Val()
+	assert.True(t, pttl > 0 && pttl <= time.Minute, "the lock key expires (PTTL %v)", pttl)
+	for _, k := range [][2]string{{"q", "o"}, {"o", "p"}, {"p", "o\x00"}} {
+		u, err := s2.Lock(ctx, k[0], k[1], time.Minute)
+		require.NoError(t, err, "key %q", k)
+		u()
+	}
+
+	ch := lockAsync(ctx, s2, "p", "o", time.Minute)
+	assertStillWaiting(t, ch)
+	unlock1()
+	r := awaitLock(t, ch)
+	require.NoError(t, r.err)
+	r.unlock()
+	r.unlock()
+	unlock1()
+	assert.Empty(t, scanKeys(t, ctx, c, s1.prefix), "unlock deleted the lock key")
+}
+
+func TestLockContextEnds(t *testing.T) {
+	t.Parallel()
+	s1, _ := newTestStore(t, Options{})
+	s2 := secondInstance(t, s1)
+	ctx := testContext(t)
+	unlock1, err := s1.Lock(ctx, "p", "o", time.Minute)
+	require.NoError(t, err)
+
+	dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	_, err = s2.Lock(dctx, "p", "o", time.Minute)
+	cancel()
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+	cctx, cancel := context.WithCancel(ctx)
+	ch := lockAsync(cctx, s2, "p", "o", time.Minute)
+	assertStillWaiting(t, ch)
+	cancel()
+	r := awaitLock(t, ch)
+	assert.ErrorIs(t, r.err, context.Canceled)
+	assert.Nil(t, r.unlock)
+
+	unlock1()
+	u, err := s2.Lock(ctx, "p", "o", time.Minute)
+	require.NoError(t, err)
+	u()
+}
+
+// TestLockExpires: a holder that never unlocks loses the lock after ttl,
+// and its late unlock does not release the next holder's lock.
+func TestLockExpires(t *testing.T) {
+	t.Parallel()
+	s1, _ := newTestStore(t, Options{})
+	s2 := secondInstance(t, s1)
+	ctx := testContext(t)
+
+	unlock1, err := s1.Lock(ctx, "p", "o", 200*time.Millisecond)
+	require.NoError(t, err)
+	unlock2, err := s2.Lock(ctx, "p", "o", time.Minute) // waits for the expiry
+	require.NoError(t, err)
+	unlock1()
+	dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	_, err = s1.Lock(dctx, "p", "o", time.Minute)
+	cancel()
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "the second holder's lock survived the first's unlock")
+	unlock2()
+	u, err := s1.Lock(ctx, "p", "o", time.Minute)
+	require.NoError(t, err)
+	u()
+}
+
+func TestLockPanicAndBadTTL(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestStore(t, Options{})
+	ctx := testContext(t)
+	func() {
+		defer func() { assert.Equal(t, "boom", recover()) }()
+		unlock, err := s.Lock(ctx, "p", "o", time.Minute)
+		require.NoError(t, err)
+		defer unlock()
+		panic("boom")
+	}()
+	u, err := s.Lock(ctx, "p", "o", time.Minute)
+	require.NoError(t, err, "the panicking holder released the lock")
+	u()
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		_, err := s.Lock(ctx, "p", "o", ttl)
+		assert.Error(t, err, "ttl %v", ttl)
+	}
+	u, err = s.Lock(ctx, "p", "o", time.Microsecond) // rounded up to 1 ms
+	require.NoError(t, err)
+	u()
+}
+
+func TestConsume(t *testing.T) {
+	t.Parallel()
+	s1, c := newTestStore(t, Options{})
+	s2 := secondInstance(t, s1)
+	ctx := testContext(t)
+	consume := func(s *Store, key string, expires time.Time) bool {
+		t.Helper()
+		first, err := s.Consume(ctx, key, expires)
+		require.NoError(t, err)
+		return first
+	}
+	exp := time.Now().Add(time.Minute)
+	assert.True(t, consume(s1, "k", exp))
+	assert.False(t, consume(s1, "k", exp), "replay at the same instance")
+	assert.False(t, consume(s2, "k", exp), "replay at another instance")
+	assert.True(t, consume(s2, "k:x", exp))
+	pttl := c.PTTL(ctx, s1.stateKey("k")).Val()
+	assert.True(t, pttl > 0 && pttl <= time.Minute, "the record expires with the state (PTTL %v)", pttl)
+
+	past := time.Now().Add(-time.Second)
+	assert.True(t, consume(s1, "past", past))
+	assert.True(t, consume(s1, "past", past), "an expiry in the past records nothing")
+	assert.Zero(t, c.Exists(ctx, s1.stateKey("past")).Val())
+
+	const callers = 8
+	var wg sync.WaitGroup
+	firsts := make([]bool, callers)
+	errs := make([]error, callers)
+	for i := range callers {
+		s := []*Store{s1, s2}[i%2]
+		wg.Go(func() { firsts[i], errs[i] = s.Consume(ctx, "race", exp) })
+	}
+	wg.Wait()
+	n := 0
+	for i := range callers {
+		require.NoError(t, errs[i])
+		if firsts[i] {
+			n++
+		}
+	}
+	assert.Equal(t, 1, n, "exactly one concurrent caller is first")
+
+	// A record is consumable again once it expired. Redis expires it on
+	// its own clock: poll, boundedly.
+	assert.True(t, consume(s1, "short", time.Now().Add(50*time.Millisecond)))
+	deadline := time.Now().Add(10 * time.Second)
+	for !consume(s2, "short", time.Now().Add(time.Minute)) {
+		require.True(t, time.Now().Before(deadline), "the record did not expire within 10s")
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	_, err := s1.Consume(canceled(ctx), "x", exp)
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func TestPing(t *testing.T) {
+	t.Parallel()
+	s, c := newTestStore(t, Options{})
+	ctx := testContext(t)
+	require.NoError(t, s.Ping(ctx))
+	pttl := c.PTTL(ctx, s.prefix+"ping").Val()
+	assert.True(t, pttl > 0 && pttl <= pingTTL, "Ping wrote its key with a TTL (PTTL %v)", pttl)
+	assert.ErrorIs(t, s.Ping(canceled(ctx)), context.Canceled)
+
+	down, err := New(newDownClient(t), Options{})
+	require.NoError(t, err)
+	assert.Error(t, down.Ping(ctx))
+}

@@ -1,0 +1,246 @@
+package redisstore
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oauthlink/oauthlink"
+)
+
+func TestNewOptions(t *testing.T) {
+	t.Parallel()
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:0"}) // never dialled
+	defer c.Close()
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:0"}})
+	defer ring.Close()
+	tests := []struct {
+		name   string
+		client redis.UniversalClient
+		opts   Options
+	}{
+		{"nil client", nil, Options{}},
+		{"brace in prefix", c, Options{Prefix: "app{1}:"}},
+		{"negative WaitReplicas", c, Options{WaitReplicas: -1}},
+		{"WaitReplicas with a Ring", ring, Options{WaitReplicas: 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.client, tc.opts)
+			assert.Error(t, err)
+		})
+	}
+	s, err := New(c, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, "oauthlink:conn:{o}:p", s.connKey("p", "o"))
+	assert.Equal(t, DefaultWaitTimeout, s.waitTimeout)
+}
+
+// unescape inverts escape, for the injectivity check.
+func unescape(t *testing.T, s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			b.WriteByte(s[i])
+			continue
+		}
+		n, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
+		require.NoError(t, err)
+		b.WriteByte(byte(n))
+		i += 2
+	}
+	return b.String()
+}
+
+func TestEscape(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"":            "",
+		"mollie":      "mollie",
+		"user-42@x.y": "user-42@x.y",
+		"a:b":         "a%3Ab",
+		"{tag}":       "%7Btag%7D",
+		"50%":         "50%25",
+		"*?[]":        "%2A%3F%5B%5D",
+		"é\x00\xff":   "%C3%A9%00%FF",
+	}
+	for in, want := range tests {
+		assert.Equal(t, want, escape(in), "escape(%q)", in)
+	}
+	// Round trip on random bytes: escape is injective and never emits a
+	// separator, a brace or a glob character.
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		b := make([]byte, r.IntN(12))
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+		}
+		e := escape(string(b))
+		require.Equal(t, string(b), unescape(t, e))
+		require.False(t, strings.ContainsAny(e, ":{}*?[]\\"), "escape(%q) = %q", b, e)
+	}
+}
+
+func TestKeysNeverCollide(t *testing.T) {
+	t.Parallel()
+	s, err := New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:0"}), Options{})
+	require.NoError(t, err)
+	defer s.client.Close()
+	pairs := [][2]string{{"a:b", "c"}, {"a", "b:c"}, {"a}:b", "c"}, {"a", "}:b:c"}, {"a%3Ab", "c"}, {"", "a:b:c"}}
+	seen := map[string][2]string{}
+	for _, p := range pairs {
+		for _, k := range []string{s.connKey(p[0], p[1]), s.lockKey(p[0], p[1])} {
+			prev, dup := seen[k]
+			require.False(t, dup, "%q and %q share key %q", p, prev, k)
+			seen[k] = p
+		}
+	}
+	// Record, index and lock of one owner share one hash tag.
+	tag := func(k string) string { return k[strings.IndexByte(k, '{') : strings.IndexByte(k, '}')+1] }
+	assert.Equal(t, tag(s.connKey("p", "o:x")), tag(s.indexKey("o:x")))
+	assert.Equal(t, tag(s.connKey("p", "o:x")), tag(s.lockKey("q", "o:x")))
+}
+
+// TestBytesRoundTrip stores keys and values with NUL, invalid UTF-8,
+// separators and empty strings, and times with nanoseconds.
+func TestBytesRoundTrip(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestStore(t, Options{})
+	ctx := testContext(t)
+	owner := "own\x00er:{x}/\xff"
+	providers := []string{"", "B", "a", "a\x00", "a:b", "\xc3\xa9", "\xff\xfe"}
+	require.True(t, slices.IsSorted(providers))
+	for i, p := range providers {
+		c := &oauthlink.Connection{
+			Provider: p, Owner: owner, AccountID: "acc\x00\xfe",
+			AccessToken: oauthlink.Secret("at\x00\xff" + p), TokenType: "Bearer",
+			Expiry: time.Unix(1_700_000_000, 123_456_789).UTC(), Scopes: []string{"a", "b:c"},
+			Extra: `{"id_token":"x"}`, RedirectURI: "https://x/cb?\x00", Status: oauthlink.StatusActive,
+		}
+		if i%2 == 1 {
+			c.Scopes = nil
+		}
+		require.NoError(t, s.Save(ctx, c))
+		got, err := s.Load(ctx, p, owner)
+		require.NoError(t, err)
+		assert.Equal(t, c, got, "provider %q", p)
+	}
+	list, err := s.List(ctx, owner)
+	require.NoError(t, err)
+	var got []string
+	for _, c := range list {
+		got = append(got, c.Provider)
+	}
+	assert.Equal(t, providers, got)
+	assert.Nil(t, list[1].Scopes)
+	assert.Equal(t, []string{"a", "b:c"}, list[0].Scopes)
+
+	assert.Error(t, s.Save(ctx, &oauthlink.Connection{Provider: "x", Owner: owner, Scopes: []string{"\xff"}}))
+	assert.Error(t, s.Save(ctx, &oauthlink.Connection{Provider: "x", Owner: owner, Version: -1}))
+	assert.Error(t, s.Save(ctx, nil))
+}
+
+func TestDeleteRemovesIndexEntry(t *testing.T) {
+	t.Parallel()
+	s, c := newTestStore(t, Options{})
+	ctx := testContext(t)
+	for _, p := range []string{"a", "b"} {
+		require.NoError(t, s.Save(ctx, &oauthlink.Connection{Provider: p, Owner: "o"}))
+	}
+	require.ElementsMatch(t, []string{s.connKey("a", "o"), s.connKey("b", "o"), s.indexKey("o")},
+		scanKeys(t, ctx, c, s.prefix), "one hash per connection plus the owner's index")
+	require.NoError(t, s.Delete(ctx, "a", "o"))
+	assert.Equal(t, []string{"b"}, c.ZRange(ctx, s.indexKey("o"), 0, -1).Val())
+	require.NoError(t, s.Delete(ctx, "b", "o"))
+	require.NoError(t, s.Delete(ctx, "b", "o"), "deleting a missing connection")
+	assert.Empty(t, scanKeys(t, ctx, c, s.prefix))
+}
+
+// TestCompareAndSwapAcrossClients races writers on two clients, as two
+// instances would: of the writers that read one version, exactly one
+// commits.
+func TestCompareAndSwapAcrossClients(t *testing.T) {
+	t.Parallel()
+	s1, _ := newTestStore(t, Options{})
+	s2 := secondInstance(t, s1)
+	ctx := testContext(t)
+	const writers = 6
+	for _, version := range []int64{0, 1} {
+		var wg sync.WaitGroup
+		errs := make([]error, writers)
+		for i := range writers {
+			st := []*Store{s1, s2}[i%2]
+			wg.Go(func() {
+				errs[i] = st.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o", Version: version,
+					AccessToken: oauthlink.Secret(strconv.Itoa(i))})
+			})
+		}
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			if err == nil {
+				won++
+			} else {
+				assert.ErrorIs(t, err, oauthlink.ErrVersionConflict)
+			}
+		}
+		assert.Equal(t, 1, won, "version %d", version)
+		got, err := s1.Load(ctx, "p", "o")
+		require.NoError(t, err)
+		assert.Equal(t, version+1, got.Version)
+	}
+}
+
+// TestSaveScriptRetry: a resent save (go-redis retries a command whose
+// reply was lost) finds its own write and succeeds without writing twice;
+// another writer with the same stale version still conflicts.
+func TestSaveScriptRetry(t *testing.T) {
+	t.Parallel()
+	s, c := newTestStore(t, Options{})
+	ctx := testContext(t)
+	keys := []string{s.connKey("p", "o"), s.indexKey("o")}
+	args := func(writeID string) []any {
+		return []any{0, 1, "p", formatTime(time.Now()), writeID, fAccess, "at"}
+	}
+	for i, tc := range []struct {
+		writeID string
+		want    int64
+	}{{"w1", 1}, {"w1", 1}, {"w2", 0}} {
+		n, err := saveScript.Run(ctx, c, keys, args(tc.writeID)...).Int64()
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, n, "call %d", i)
+	}
+	assert.Equal(t, "1", c.HGet(ctx, keys[0], fVersion).Val())
+}
+
+// TestWaitReplicas runs against a server without replicas: WAIT 1 times
+// out, so Save and Delete report ErrNotReplicated, yet the primary applied
+// them and c reflects the write.
+func TestWaitReplicas(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestStore(t, Options{WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
+	ctx := testContext(t)
+	c := &oauthlink.Connection{Provider: "p", Owner: "o", AccessToken: "at"}
+	err := s.Save(ctx, c)
+	require.ErrorIs(t, err, ErrNotReplicated)
+	assert.Equal(t, int64(1), c.Version)
+	got, err := s.Load(ctx, "p", "o")
+	require.NoError(t, err)
+	assert.Equal(t, c, got)
+
+	stale := *c
+	stale.Version = 7
+	assert.ErrorIs(t, s.Save(ctx, &stale), oauthlink.ErrVersionConflict)
+
+	assert.ErrorIs(t, s.Delete(ctx, "p", "o"), ErrNotReplicated)
+	_, err = s.Load(ctx, "p", "o")
+	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+}
