@@ -295,7 +295,11 @@ func TestClientLinkHandlerFailures(t *testing.T) {
 		},
 		{
 			name: "open redirect in return_to refused before creating", status: 400, calls: 0,
-			req: func() *http.Request { f := signupForm(); f.Set("return_to", "//evil.example"); return post(f, "user-1") },
+			req: func() *http.Request {
+				f := signupForm()
+				f.Set("return_to", "//evil.example")
+				return post(f, "user-1")
+			},
 		},
 		{
 			name: "repeated return_to refused", status: 400, calls: 0,
@@ -303,7 +307,11 @@ func TestClientLinkHandlerFailures(t *testing.T) {
 		},
 		{
 			name: "oversized form refused", status: 400, calls: 0,
-			req: func() *http.Request { f := signupForm(); f.Set("pad", strings.Repeat("x", maxForm)); return post(f, "user-1") },
+			req: func() *http.Request {
+				f := signupForm()
+				f.Set("pad", strings.Repeat("x", maxForm))
+				return post(f, "user-1")
+			},
 		},
 		{
 			name: "build error wrapping ErrBadRequest is 400", status: 400, calls: 0,
@@ -314,8 +322,10 @@ func TestClientLinkHandlerFailures(t *testing.T) {
 		},
 		{
 			name: "other build error is 500", status: 500, calls: 0,
-			build: func(*http.Request) (ClientLinkRequest, error) { return ClientLinkRequest{}, errors.New("database down") },
-			req:   func() *http.Request { return post(signupForm(), "user-1") }, notInBod: "database down",
+			build: func(*http.Request) (ClientLinkRequest, error) {
+				return ClientLinkRequest{}, errors.New("database down")
+			},
+			req: func() *http.Request { return post(signupForm(), "user-1") }, notInBod: "database down",
 		},
 		{
 			// The link exists at Mollie but nobody can use it; it expires.
