@@ -23,7 +23,7 @@ const ClockSlack = time.Minute
 
 // waitTimeout bounds every wait in the suite: a call or goroutine that has
 // not finished by then fails the test instead of hanging it.
-const waitTimeout = 10 * time.Second
+const waitTimeout = 30 * time.Second
 
 // Run runs the conformance suite against the stores newStore returns. Each
 // subtest calls newStore once and expects a fresh, empty store that no other
@@ -66,7 +66,7 @@ func (s suite) store(t *testing.T) oauthlink.TokenStore {
 // testContext returns a context for the store calls of t, bounded so that a
 // hung store fails the test.
 func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 4*waitTimeout)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*waitTimeout)
 	t.Cleanup(cancel)
 	return ctx
 }
