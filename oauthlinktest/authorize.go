@@ -54,6 +54,18 @@ func (s *server) LastAuthorize() AuthorizeRequest {
 	return s.last.clone()
 }
 
+// Authorizations returns every authorization request that was decided, in
+// order (see LastAuthorize), e.g. to check two interleaved flows.
+func (s *server) Authorizations() []AuthorizeRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]AuthorizeRequest, len(s.decided))
+	for i, a := range s.decided {
+		out[i] = a.clone()
+	}
+	return out
+}
+
 // DenyNext makes the next authorization request that reaches a decision
 // redirect back with error=code (e.g. "access_denied"), error_description=
 // description and the request's state, as if the user declined. Scripted
@@ -243,6 +255,7 @@ func (s *server) decide(w http.ResponseWriter, r *http.Request, target string, r
 		back.Set("code", code)
 	}
 	s.last = req.clone()
+	s.decided = append(s.decided, req.clone())
 	s.mu.Unlock()
 	if req.State != "" {
 		back.Set("state", req.State)

@@ -185,6 +185,12 @@ func TestDenyNext(t *testing.T) {
 	q = authorize(t, m.server, params)
 	assert.Empty(t, q.Get("error"), "the decision is consumed once")
 	assert.NotEmpty(t, q.Get("code"))
+
+	all := m.Authorizations()
+	require.Len(t, all, 2)
+	assert.Equal(t, "access_denied", all[0].Error)
+	assert.Equal(t, "org_1", all[1].AccountID)
+	assert.Equal(t, all[1], m.LastAuthorize())
 }
 
 func TestLastAuthorizeRecordsTheGrant(t *testing.T) {

@@ -55,6 +55,7 @@ type server struct {
 	accounts  map[string]*account
 	decisions []decision
 	last      AuthorizeRequest
+	decided   []AuthorizeRequest
 
 	faults      map[Endpoint][]Fault
 	calls       map[Endpoint]int
