@@ -7,6 +7,42 @@
 // offline_access is always requested, since without it no refresh token is
 // issued. The sandbox needs the X-Qonto-Staging-Token header on every
 // server-side call; without it the sandbox answers an HTML login page.
+//
+// # Partner onboarding: registration_id and organization_id
+//
+// A partner that created the merchant's Qonto account through the
+// Onboarding API (POST /register/registrations) gets a registration id, a
+// UUID. Once the merchant has finished that registration, start the OAuth
+// flow with registration_id set, and Qonto pre-selects the organization the
+// registration created instead of asking the user to pick one. To connect a
+// known organization, send organization_id instead: the user is then
+// restricted to that organization. Both are per-flow authorization
+// parameters (ParamRegistrationID, ParamOrganizationID), allowed by the
+// preset's Provider.AuthParams; WithRegistration and WithOrganization build
+// them and refuse anything that is not a UUID.
+//
+// Pass them either for every start request, through
+// oauthlink.Config.AuthParams (the start handler calls it per request):
+//
+//	AuthParams: func(r *http.Request) (url.Values, error) {
+//		id, err := app.PendingRegistration(r) // "" when there is none
+//		if err != nil || id == "" {
+//			return nil, err
+//		}
+//		return qonto.WithRegistration(id)
+//	},
+//
+// or for one flow started by the app's own handler:
+//
+//	params, err := qonto.WithRegistration(id)
+//	...
+//	flow, err := conn.Begin(w, r, oauthlink.BeginOptions{Params: params})
+//	...
+//	http.Redirect(w, r, flow.AuthURL.Reveal(), http.StatusSeeOther)
+//
+// The rest of the flow (state cookie, owner binding, callback, exchange) is
+// the ordinary one. Send the user's browser to the authorization URL; never
+// fetch it server-side (Hydra's CSRF cookie would be missing).
 package qonto
 
 import (
