@@ -219,8 +219,8 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 // out (nil discards it). It is for endpoints this package does not wrap,
 // e.g. GET /v2/permissions or the mode-specific GET /v2/profiles.
 func (c *Client) Get(ctx context.Context, path string, query url.Values, out any) error {
-	if !strings.HasPrefix(path, "/v2/") || strings.ContainsAny(path, "?#") {
-		return fmt.Errorf("%w: path must start with /v2/ and carry no query", ErrClientConfig)
+	if !strings.HasPrefix(path, "/v2/") || strings.ContainsAny(path, "?#%\\") || strings.Contains(path, "..") {
+		return fmt.Errorf("%w: path must start with /v2/ and carry no query, escapes or dot segments", ErrClientConfig)
 	}
 	if c.TestMode {
 		q := url.Values{}

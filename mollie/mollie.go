@@ -7,6 +7,32 @@
 // the callback at once. Token responses arrive labelled text/html; oauthlink
 // parses them as JSON whatever the header. The redirect_uri sent at exchange
 // is resent on every refresh, as Mollie requires.
+//
+// # Client links
+//
+// A partner can sign a merchant up and connect them in one go: Create client
+// link (POST /v2/client-links, Client.CreateClientLink) takes the
+// merchant's details and returns a link that behaves like the authorization
+// page. It is authenticated with the partner's organization access token
+// holding clients.write, which is never an OAuth scope. ClientLinkURL adds
+// client_id, state, scope and optionally approval_prompt to the link (never
+// redirect_uri: Mollie uses the app's registered one); a link is valid for
+// 30 days. NewClientLinkHandler puts it together behind a signup form: it
+// validates the form's request, creates the link, starts a flow with
+// Connector.Begin (same state cookie and owner binding as the ordinary start
+// handler) and redirects to the link. The connector's ordinary callback
+// completes the flow.
+//
+// # After connecting
+//
+// Mollie's token response carries no organization id; Identify, used as
+// oauthlink.Config.Identify, reads it from GET /v2/organizations/me when
+// organizations.read was granted. Client.Onboarding reads the merchant's
+// onboarding status (GET /v2/onboarding/me) with the connection's token.
+//
+// Every API call has a timeout, reads at most 1 MiB, never follows a
+// redirect (the bearer token is never forwarded to another host), and
+// reports Mollie's HAL+JSON errors as *APIError without echoing the body.
 package mollie
 
 import (

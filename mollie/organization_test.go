@@ -105,7 +105,7 @@ func TestGetTestMode(t *testing.T) {
 	require.NoError(t, c.Get(context.Background(), "/v2/profiles", q, &out))
 	assert.Equal(t, "limit=5&testmode=true", f.lastQuery())
 	assert.Equal(t, map[string][]string{"limit": {"5"}}, q, "the caller's query is not changed")
-	for _, bad := range []string{"profiles", "/v1/profiles", "/v2/profiles?testmode=false", "https://evil.example/v2/x"} {
+	for _, bad := range []string{"profiles", "/v1/profiles", "/v2/profiles?testmode=false", "https://evil.example/v2/x", "/v2/../oauth2/tokens", "/v2/%2e%2e/x"} {
 		assert.ErrorIs(t, c.Get(context.Background(), bad, nil, nil), ErrClientConfig, bad)
 	}
 }
