@@ -39,8 +39,10 @@ type ClientLinkOptions struct {
 	// CrossOrigin refuses signup forms posted from other origins. The form
 	// creates an organization owned by whatever email it carries and binds
 	// it to the signed-in owner, so a cross-site post must never run it.
-	// Default http.NewCrossOriginProtection(); the app's own CSRF protection
-	// still applies on top.
+	// Default http.NewCrossOriginProtection(), which trusts Sec-Fetch-Site
+	// and else compares Origin with the Host the server sees: behind a proxy
+	// that rewrites Host, add the public origin with AddTrustedOrigin. The
+	// app's own CSRF protection still applies on top.
 	CrossOrigin *http.CrossOriginProtection
 	// OnCreated runs after the link is created and the flow started, before
 	// the redirect, e.g. to record link.ID for the owner. Optional.
