@@ -122,6 +122,9 @@ func openPostgres(t *testing.T, extra string) *sql.DB {
 		}
 	}
 	db := openPgx(u)
+	// Keep the connections the suite's bursts of concurrent writers open
+	// (database/sql keeps 2 idle by default and would reconnect).
+	db.SetMaxIdleConns(20)
 	t.Cleanup(func() { db.Close() })
 	return db
 }
