@@ -35,14 +35,39 @@ func (c *Connector) Disconnect(ctx context.Context, owner string) error {
 		c.emit(ctx, Event{Kind: EventRevokeFailed, Provider: c.provider.Name, Owner: owner, Err: err})
 		return fmt.Errorf("oauthlink: revoking at %s: %w", c.provider.Name, err)
 	}
-	dctx, cancel := context.WithTimeout(ctx, c.cfg.ExchangeTimeout)
-	defer cancel()
-	if err := c.store.Delete(dctx, c.provider.Name, owner); err != nil {
-		return fmt.Errorf("%w: deleting revoked connection: %w", ErrStore, err)
+	if err := c.deleteRevoked(ctx, conn); err != nil {
+		return err
 	}
 	c.forget(owner)
 	c.log.Info("oauthlink: disconnected", "provider", c.provider.Name, "owner", owner)
 	c.emit(ctx, Event{Kind: EventDisconnected, Provider: c.provider.Name, Owner: owner})
+	return nil
+}
+
+// deleteRevoked deletes the record it marked, under the connection lock and
+// only if it is still that record: a reconnect that committed while the
+// revocation ran keeps its new connection.
+func (c *Connector) deleteRevoked(ctx context.Context, marked *Connection) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ExchangeTimeout*3)
+	defer cancel()
+	unlock, err := c.lockConn(ctx, marked.Owner)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	cur, err := c.store.Load(ctx, c.provider.Name, marked.Owner)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	if cur.Status != StatusDisconnected || cur.Version != marked.Version {
+		return nil // replaced by a new connection meanwhile
+	}
+	if err := c.store.Delete(ctx, c.provider.Name, marked.Owner); err != nil {
+		return fmt.Errorf("%w: deleting revoked connection: %w", ErrStore, err)
+	}
 	return nil
 }
 

@@ -343,7 +343,14 @@ func (c *Connector) exchangeAndSave(ctx context.Context, owner, code, verifier s
 // old or reauth_required grant), retrying version conflicts and store
 // errors a bounded number of times.
 func (c *Connector) commitNew(ctx context.Context, conn *Connection) error {
-	var err error
+	// Under the refresh lock: a refresh of the owner's previous grant that
+	// is still in flight finishes first, so its compare-and-swap cannot
+	// land on the new record when versions restart after a delete.
+	unlock, err := c.lockConn(ctx, conn.Owner)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	for attempt := range 4 {
 		if attempt > 0 {
 			if werr := sleepCtx(ctx, time.Duration(attempt)*200*time.Millisecond); werr != nil {

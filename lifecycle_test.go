@@ -457,22 +457,89 @@ func TestL38_DisconnectRacingRefresh(t *testing.T) {
 	e.clk.Advance(2 * time.Hour)
 	release := make(chan struct{})
 	e.qonto.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{HoldUntil: release})
-	done := make(chan error, 1)
+	refreshed := make(chan error, 1)
 	go func() {
 		_, err := e.links["qonto"].Fresh(context.Background(), "shop-1")
-		done <- err
+		refreshed <- err
 	}()
 	require.Eventually(t, func() bool { return e.qonto.Refreshes() == 1 }, 10*time.Second, time.Millisecond, "refresh reached the provider")
-	require.NoError(t, e.instance("qonto").Disconnect(context.Background(), "shop-1"))
+	disconnected := make(chan error, 1)
+	go func() { disconnected <- e.instance("qonto").Disconnect(context.Background(), "shop-1") }()
+	require.Eventually(t, func() bool {
+		s, err := e.load("qonto", "shop-1")
+		return err == nil && s.Status == oauthlink.StatusDisconnected
+	}, 10*time.Second, time.Millisecond, "marked disconnected while the refresh is held")
 	close(release)
-	select {
-	case err := <-done:
-		assert.ErrorIs(t, err, oauthlink.ErrNotFound)
-	case <-time.After(10 * time.Second):
-		t.Fatal("refresh did not return")
+	for name, ch := range map[string]chan error{"refresh": refreshed, "disconnect": disconnected} {
+		select {
+		case err := <-ch:
+			if name == "refresh" {
+				assert.ErrorIs(t, err, oauthlink.ErrDisconnected)
+			} else {
+				assert.NoError(t, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s did not return", name)
+		}
 	}
 	_, err := e.load("qonto", "shop-1")
 	assert.ErrorIs(t, err, oauthlink.ErrNotFound, "the refresh did not resurrect the connection")
+}
+
+// A reconnect while an old grant's refresh is still in flight keeps the new
+// grant: the old refresh cannot overwrite it even though versions restart
+// at 1 after the delete (the ABA case). The disconnect and the reconnect
+// both complete their provider calls while the old refresh is held at the
+// provider; it is released last.
+func TestReconnectDuringInFlightRefresh(t *testing.T) {
+	e := newEnv(t)
+	e.connected("mollie", "shop-1")
+	e.clk.Advance(2 * time.Hour)
+	release := make(chan struct{})
+	e.mollie.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{HoldUntil: release})
+	refreshed := make(chan error, 1)
+	go func() {
+		_, err := e.links["mollie"].Fresh(context.Background(), "shop-1")
+		refreshed <- err
+	}()
+	require.Eventually(t, func() bool { return e.mollie.Refreshes() == 1 }, 10*time.Second, time.Millisecond)
+
+	disconnected := make(chan error, 1)
+	go func() { disconnected <- e.instance("mollie").Disconnect(context.Background(), "shop-1") }()
+	require.Eventually(t, func() bool { return e.mollie.Calls(oauthlinktest.EndpointRevoke) == 1 }, 10*time.Second, time.Millisecond, "revoked")
+
+	b := e.browser("shop-1")
+	cb := b.authorize("mollie", "")
+	reconnected := make(chan int, 1)
+	go func() {
+		resp, err := b.c.Get(cb)
+		if err != nil {
+			reconnected <- 0
+			return
+		}
+		resp.Body.Close()
+		reconnected <- resp.StatusCode
+	}()
+	require.Eventually(t, func() bool { return e.mollie.Exchanges() == 2 }, 10*time.Second, time.Millisecond, "new code exchanged")
+	close(release)
+	for _, ch := range []chan error{refreshed, disconnected} {
+		select {
+		case <-ch:
+		case <-time.After(30 * time.Second):
+			t.Fatal("did not return")
+		}
+	}
+	select {
+	case status := <-reconnected:
+		assert.Equal(t, http.StatusSeeOther, status)
+	case <-time.After(30 * time.Second):
+		t.Fatal("reconnect did not return")
+	}
+	stored, err := e.load("mollie", "shop-1")
+	require.NoError(t, err, "the new connection survives")
+	assert.Equal(t, oauthlink.StatusActive, stored.Status)
+	assert.True(t, e.mollie.AccessTokenValid(stored.AccessToken.Reveal()), "the stored token is the new grant's")
+	assert.True(t, e.mollie.RefreshTokenValid(stored.RefreshToken.Reveal()))
 }
 
 // K37: canary tokens never appear in formatted output, slog or JSON.

@@ -75,6 +75,23 @@ func (c *Connector) refreshDue(conn *Connection, now time.Time) bool {
 
 func connKey(provider, owner string) string { return provider + "\x00" + owner }
 
+// lockConn takes the store's per-connection lock when the store has one
+// (Locker), held for at most twice ExchangeTimeout; otherwise it is a no-op
+// and singleflight alone serialises this process.
+func (c *Connector) lockConn(ctx context.Context, owner string) (func(), error) {
+	l, ok := capability[Locker](c.store)
+	if !ok {
+		return func() {}, nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, c.cfg.ExchangeTimeout*2)
+	defer cancel()
+	unlock, err := l.Lock(lctx, c.provider.Name, owner, c.cfg.ExchangeTimeout*2)
+	if err != nil {
+		return nil, fmt.Errorf("%w: connection lock: %w", ErrStore, err)
+	}
+	return unlock, nil
+}
+
 // refresh joins (or leads) the process-wide refresh of one connection and
 // waits for it or for ctx.
 func (c *Connector) refresh(ctx context.Context, owner string) (*Connection, error) {
@@ -130,15 +147,11 @@ func (p *pendingSaves) put(key string, ps *pendingSave) {
 }
 
 func (c *Connector) refreshLocked(ctx context.Context, owner string) (*Connection, error) {
-	if l, ok := capability[Locker](c.store); ok {
-		lctx, cancel := context.WithTimeout(ctx, c.cfg.ExchangeTimeout*2)
-		unlock, err := l.Lock(lctx, c.provider.Name, owner, c.cfg.ExchangeTimeout*2)
-		cancel()
-		if err != nil {
-			return nil, fmt.Errorf("%w: refresh lock: %w", ErrStore, err)
-		}
-		defer unlock()
+	unlock, err := c.lockConn(ctx, owner)
+	if err != nil {
+		return nil, err
 	}
+	defer unlock()
 	key := connKey(c.provider.Name, owner)
 	conn, err := c.store.Load(ctx, c.provider.Name, owner)
 	if err != nil {

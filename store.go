@@ -25,7 +25,8 @@ var ErrVersionConflict = errors.New("oauthlink: connection version conflict")
 //   - Every method is safe for concurrent use and honours ctx: a cancelled or
 //     expired context makes the call return an error wrapping ctx.Err()
 //     without having changed anything.
-//   - Load returns ErrNotFound (test with errors.Is) when nothing is stored.
+//   - Load returns a nil Connection and ErrNotFound (test with errors.Is)
+//     when nothing is stored.
 //   - Save is compare-and-swap on Connection.Version. c.Version must be the
 //     version the caller read; 0 means "create", and fails with
 //     ErrVersionConflict when a record already exists. On success the store
@@ -37,10 +38,18 @@ var ErrVersionConflict = errors.New("oauthlink: connection version conflict")
 //   - Delete removes the record; deleting a missing record returns nil.
 //   - Values returned by Load and List are the caller's to change: they never
 //     alias the store's copy.
-//   - List returns the owner's connections ordered by provider, and an empty
-//     slice (not an error) when there are none.
-//   - Provider and owner are opaque strings: any byte sequence, including
-//     separators such as ':' or '/', must round-trip exactly.
+//   - List returns the owner's connections ordered by provider in byte
+//     order (as strings.Compare; SQL stores need a binary collation), and an
+//     empty slice (not an error) when there are none.
+//   - Provider and owner are opaque strings: any valid UTF-8 without NUL,
+//     including separators such as ':' or '/', must round-trip exactly and
+//     never collide with another pair.
+//   - Times are kept to at least millisecond precision, in UTC, without a
+//     monotonic clock reading; CreatedAt survives updates.
+//   - Versions may restart at 1 when a deleted record is created again.
+//     Writers that could race a delete and re-create (refresh, reconnect,
+//     the final delete of a disconnect) hold the Locker lock, which is how
+//     oauthlink keeps an old refresh from landing on a new grant.
 type TokenStore interface {
 	Load(ctx context.Context, provider, owner string) (*Connection, error)
 	List(ctx context.Context, owner string) ([]*Connection, error)
