@@ -279,6 +279,20 @@ func (c *Connector) Provider() Provider { return c.provider }
 // It decrypts and encrypts tokens when Config.TokenKeys is set.
 func (c *Connector) Store() TokenStore { return c.store }
 
+// ClientID returns the OAuth client id, for redirect targets built outside
+// the Connector (Mollie client links).
+func (c *Connector) ClientID() string { return c.cfg.ClientID }
+
+// Owner returns the platform account the request acts for, as Config.Owner
+// says, or an error wrapping ErrNoOwner when there is none.
+func (c *Connector) Owner(r *http.Request) (string, error) { return c.owner(r) }
+
+// HandleError reports err the way the Connector's own handlers do: it logs
+// it (without secrets), emits EventFlowFailed and calls Config.OnError.
+// Handlers built on Begin (client links) use it so every failure takes one
+// path.
+func (c *Connector) HandleError(w http.ResponseWriter, r *http.Request, err error) { c.fail(w, r, err) }
+
 // Scopes returns the scopes requested in each flow.
 func (c *Connector) Scopes() []string { return slices.Clone(c.scopes) }
 
