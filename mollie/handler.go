@@ -25,8 +25,7 @@ type BuildFunc func(r *http.Request) (ClientLinkRequest, error)
 // ClientLinkOptions configure NewClientLinkHandler.
 type ClientLinkOptions struct {
 	// ClientID is the app's OAuth client id ("app_…"), sent as client_id.
-	// Required: use the same value as oauthlink.Config.ClientID (the
-	// Connector does not expose it).
+	// Default: the Connector's (oauthlink.Config.ClientID).
 	ClientID string
 	// ApprovalPrompt is "" (Mollie's default, auto), ApprovalAuto or
 	// ApprovalForce. Force revokes the merchant's earlier authorizations of
@@ -82,7 +81,7 @@ type clientLinkHandler struct {
 // to OnError, typed: *ValidationError, *APIError, or errors wrapping
 // ErrRequest, ErrResponse, ErrCrossOrigin or oauthlink's sentinels.
 //
-// A nil conn, api or build, an empty ClientID, a bad ApprovalPrompt, or an
+// A nil conn, api or build, a bad ApprovalPrompt, or an
 // unusable api configuration is an error wrapping oauthlink.ErrConfig.
 func NewClientLinkHandler(conn *oauthlink.Connector, api *Client, build BuildFunc, opts ClientLinkOptions) (http.Handler, error) {
 	switch {
@@ -92,8 +91,9 @@ func NewClientLinkHandler(conn *oauthlink.Connector, api *Client, build BuildFun
 		return nil, fmt.Errorf("%w: mollie: client link handler needs a Client", oauthlink.ErrConfig)
 	case build == nil:
 		return nil, fmt.Errorf("%w: mollie: client link handler needs a build function", oauthlink.ErrConfig)
-	case opts.ClientID == "":
-		return nil, fmt.Errorf("%w: mollie: ClientLinkOptions.ClientID is required", oauthlink.ErrConfig)
+	}
+	if opts.ClientID == "" {
+		opts.ClientID = conn.ClientID()
 	}
 	if _, err := api.base(); err != nil {
 		return nil, fmt.Errorf("%w: %w", oauthlink.ErrConfig, err)
@@ -149,6 +149,10 @@ func (h *clientLinkHandler) serve(w http.ResponseWriter, r *http.Request) (strin
 		if !oauthlink.ValidReturnTo(returnTo) {
 			return "", fmt.Errorf("%w: return-to must be a relative path", oauthlink.ErrBadRequest)
 		}
+	}
+	// Nobody signed in: refuse before a link is created at Mollie.
+	if _, err := h.conn.Owner(r); err != nil {
+		return "", err
 	}
 	req, err := h.build(r)
 	if err != nil {

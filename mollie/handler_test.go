@@ -329,7 +329,7 @@ func TestClientLinkHandlerFailures(t *testing.T) {
 		},
 		{
 			// The link exists at Mollie but nobody can use it; it expires.
-			name: "nobody signed in: 401 after creation, no cookie", status: 401, calls: 1,
+			name: "nobody signed in: 401 before any link is created, no cookie", status: 401, calls: 0,
 			req:    func() *http.Request { return post(signupForm(), "") },
 			typeOK: func(t *testing.T, err error) { assert.ErrorIs(t, err, oauthlink.ErrNoOwner) },
 		},
@@ -391,7 +391,6 @@ func TestNewClientLinkHandlerConfig(t *testing.T) {
 		{"nil connector", nil, good, formBuild, ClientLinkOptions{ClientID: testClientID}},
 		{"nil client", rg.conn, nil, formBuild, ClientLinkOptions{ClientID: testClientID}},
 		{"nil build", rg.conn, good, nil, ClientLinkOptions{ClientID: testClientID}},
-		{"no client id", rg.conn, good, formBuild, ClientLinkOptions{}},
 		{"bad approval prompt", rg.conn, good, formBuild, ClientLinkOptions{ClientID: testClientID, ApprovalPrompt: "sometimes"}},
 		{"no token", rg.conn, &Client{BaseURL: rg.f.URL()}, formBuild, ClientLinkOptions{ClientID: testClientID}},
 		{"insecure base", rg.conn, &Client{BaseURL: "http://api.mollie.com", Token: orgToken}, formBuild, ClientLinkOptions{ClientID: testClientID}},
@@ -404,6 +403,19 @@ func TestNewClientLinkHandlerConfig(t *testing.T) {
 			noCanary(t, err.Error())
 		})
 	}
+}
+
+// Without ClientLinkOptions.ClientID the connector's client id is used.
+func TestClientLinkHandlerDefaultsClientID(t *testing.T) {
+	rg := newRig(t, ClientLinkOptions{}, nil)
+	h, err := NewClientLinkHandler(rg.conn, orgClient(rg.f), formBuild, ClientLinkOptions{})
+	require.NoError(t, err)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, post(signupForm(), "user-1"))
+	require.Equal(t, http.StatusSeeOther, w.Code, w.Body.String())
+	loc, err := url.Parse(w.Header().Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, testClientID, loc.Query().Get("client_id"))
 }
 
 func TestHTTPStatusFallsBackToRoot(t *testing.T) {
