@@ -5,11 +5,13 @@
 // replayed callback at any instance.
 //
 // The package imports no driver: the application opens the *sql.DB with the
-// driver it prefers and passes it to New. It is tested with
-// modernc.org/sqlite (driver "sqlite", pure Go, so no cgo) and with pgx's
-// database/sql driver (github.com/jackc/pgx/v5/stdlib, driver "pgx"). The
-// dialect is detected from the driver's package (pgx, lib/pq, modernc,
-// mattn and ncruces SQLite drivers) or set with Options.Dialect.
+// driver it prefers and passes it to New. For SQLite we recommend
+// modernc.org/sqlite (driver "sqlite", pure Go, so no cgo), for PostgreSQL
+// pgx's database/sql driver (github.com/jackc/pgx/v5/stdlib, driver "pgx");
+// the tests run on modernc.org/sqlite and on a real PostgreSQL through pgx.
+// The dialect is detected from the driver's package (pgx, lib/pq, modernc,
+// mattn and ncruces SQLite drivers) or set with Options.Dialect. It needs
+// SQLite 3.24 or later and PostgreSQL 9.6 or later.
 //
 // # Usage
 //
@@ -78,7 +80,9 @@
 // socket and the server releases the lock at once. Each held or awaited lock
 // occupies one connection of db's pool, so db.SetMaxOpenConns must leave
 // room for the locks held at once plus the other queries (oauthlink's
-// refresher takes at most one lock per connection and process).
+// refresher takes at most one lock per connection and process). Because the
+// lock is scoped to a transaction it also works through PgBouncer in
+// transaction pooling mode (not in statement mode).
 //
 // SQLite has one write lock per database file, so a transaction cannot stay
 // open while the holder refreshes: the holder's own Save would wait for it.

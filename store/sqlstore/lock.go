@@ -52,14 +52,13 @@ func (s *Store) lockPostgres(ctx context.Context, provider, owner string, ttl ti
 			c.Close()
 		}
 	}()
-	// The timeout is an integer of milliseconds we format ourselves; SET
-	// takes no bind parameters. A value of 0 would disable the timeout.
+	// One simple-protocol round trip, so the session is never idle between
+	// setting the timeout and waiting. Both numbers are integers formatted
+	// here (SET takes no bind parameters); a timeout of 0 would disable it.
 	ms := max(ttl.Milliseconds(), 1)
-	if _, err := c.ExecContext(ctx, fmt.Sprintf("BEGIN; SET LOCAL idle_in_transaction_session_timeout = %d", ms)); err != nil {
-		return nil, err
-	}
 	key := lockKey("lock", s.schema, s.prefix, provider, owner)
-	if _, err := c.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", key); err != nil {
+	if _, err := c.ExecContext(ctx, fmt.Sprintf(
+		"BEGIN; SET LOCAL idle_in_transaction_session_timeout = %d; SELECT pg_advisory_xact_lock(%d)", ms, key)); err != nil {
 		return nil, err
 	}
 	held = true

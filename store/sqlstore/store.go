@@ -20,10 +20,10 @@ import (
 type Dialect string
 
 const (
-	// SQLite is SQLite 3.35 or later (modernc.org/sqlite, mattn/go-sqlite3,
+	// SQLite is SQLite 3.24 or later (modernc.org/sqlite, mattn/go-sqlite3,
 	// ncruces/go-sqlite3).
 	SQLite Dialect = "sqlite"
-	// Postgres is PostgreSQL 12 or later (pgx's stdlib driver, lib/pq).
+	// Postgres is PostgreSQL 9.6 or later (pgx's stdlib driver, lib/pq).
 	Postgres Dialect = "postgres"
 )
 
