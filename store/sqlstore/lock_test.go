@@ -203,3 +203,29 @@ func TestLockPanicAndBadTTL(t *testing.T) {
 		assertNoConnInUse(t, db.DB)
 	})
 }
+
+// TestLockHolderConnectionDies: when the holder's session ends (its
+// process died, or pg_terminate_backend), PostgreSQL releases the lock at
+// once, long before its ttl.
+func TestLockHolderConnectionDies(t *testing.T) {
+	t.Parallel()
+	s1, db := newTestStore(t, backends[1], nil)
+	pool2 := db.reopen(t)
+	s2 := newOn(t, pool2, db, nil)
+	ctx := testContext(t)
+
+	unlock1, err := s1.Lock(ctx, "p", "o", time.Hour)
+	require.NoError(t, err)
+	key := uint64(lockKey("lock", s1.schema, s1.prefix, "p", "o"))
+	var killed bool
+	require.NoError(t, pool2.QueryRowContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
+		WHERE locktype = 'advisory' AND granted AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1`,
+		int64(key>>32), int64(key&0xffffffff)).Scan(&killed))
+	require.True(t, killed)
+
+	unlock2, err := s2.Lock(ctx, "p", "o", time.Minute) // within testContext's bound, far below the hour
+	require.NoError(t, err)
+	unlock1() // its connection is dead: dropped, not pooled
+	unlock2()
+	assertNoConnInUse(t, db.DB, pool2)
+}
