@@ -87,6 +87,10 @@ func (s *server) ApproveNextAs(accountID string) {
 	s.decisions = append(s.decisions, decision{accountID: accountID})
 }
 
+// forcedDecision is a request-context key: a decision made before the
+// authorization endpoint runs (a client link decides for its organization).
+type forcedDecision struct{}
+
 var (
 	standardAuthParams = []string{"client_id", "response_type", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"}
 	pkceValue          = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
@@ -140,13 +144,15 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	s.mu.Lock()
-	d, scripted := decision{}, len(s.decisions) > 0
-	if scripted {
-		d = s.decisions[0]
-		s.decisions = s.decisions[1:]
+	d, scripted := r.Context().Value(forcedDecision{}).(decision)
+	if !scripted {
+		s.mu.Lock()
+		if scripted = len(s.decisions) > 0; scripted {
+			d = s.decisions[0]
+			s.decisions = s.decisions[1:]
+		}
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
 	if !scripted && s.cfg.consentPage {
 		if !consentPost {
 			s.consentPage(w, req, target, params)

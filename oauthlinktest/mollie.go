@@ -47,6 +47,10 @@ type MollieOptions struct {
 	// Onboarding is the onboarding state of newly created organizations.
 	// Default status "completed", able to receive payments and settlements.
 	Onboarding Onboarding
+	// OrganizationToken is the partner's organization access token that
+	// POST /v2/client-links requires as Bearer. Default
+	// DefaultOrganizationToken.
+	OrganizationToken string
 	// BeforeTokenResponse, if set, is called for every token request that
 	// reached grant processing (success or OAuth error), after the grant
 	// was processed and before the answer is written. It runs without the
@@ -57,11 +61,16 @@ type MollieOptions struct {
 // Mollie is a fake Mollie Connect server: the OAuth2 authorization, token
 // and revocation endpoints at Mollie's paths (/oauth2/authorize,
 // POST and DELETE /oauth2/tokens) and the API calls made after connecting
-// (GET /v2/organizations/me, GET /v2/onboarding/me). Every method is safe
+// (GET /v2/organizations/me, GET /v2/onboarding/me), and client links:
+// POST /v2/client-links with the partner's organization token, and the
+// client-link page, which behaves like the authorization endpoint for the
+// organization the link creates (it needs RedirectURIs registered, since a
+// client link carries no redirect_uri). Every method is safe
 // for concurrent use. Close it when done.
 type Mollie struct {
 	*server
-	opts MollieOptions
+	opts  MollieOptions
+	links map[string]*clientLink // guarded by server.mu
 }
 
 // NewMollie starts a fake Mollie server.
@@ -69,6 +78,7 @@ func NewMollie(opts MollieOptions) *Mollie {
 	opts.ClientID = cmp.Or(opts.ClientID, "app_testOauthlinkFake01")
 	opts.ClientSecret = cmp.Or(opts.ClientSecret, "mollie-fake-secret")
 	opts.TokenContentType = cmp.Or(opts.TokenContentType, "text/html")
+	opts.OrganizationToken = cmp.Or(opts.OrganizationToken, DefaultOrganizationToken)
 	if opts.Onboarding.Status == "" {
 		opts.Onboarding = Onboarding{Status: OnboardingCompleted, CanReceivePayments: true, CanReceiveSettlements: true}
 	}
@@ -91,11 +101,14 @@ func NewMollie(opts MollieOptions) *Mollie {
 		},
 		beforeTokenResponse: opts.BeforeTokenResponse,
 	}
-	m := &Mollie{server: newServer(cfg, opts.TLS), opts: opts}
+	m := &Mollie{server: newServer(cfg, opts.TLS), opts: opts, links: map[string]*clientLink{}}
 	m.handle("POST /oauth2/tokens", EndpointToken, m.token)
 	m.handle("DELETE /oauth2/tokens", EndpointRevoke, m.revoke)
 	m.handle("GET /v2/organizations/me", EndpointAPI, m.organization)
 	m.handle("GET /v2/onboarding/me", EndpointAPI, m.onboarding)
+	m.handle("POST /v2/client-links", EndpointAPI, m.createClientLink)
+	m.handle("GET /v2/client-links/{id}", EndpointAPI, m.getClientLink)
+	m.handle("GET /dashboard/client-link/{id}", EndpointAuthorize, m.clientLinkPage)
 	return m
 }
 
