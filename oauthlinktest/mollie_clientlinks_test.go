@@ -45,9 +45,9 @@ func TestMollieClientLinks(t *testing.T) {
 	})
 	t.Run("422 names the field", func(t *testing.T) {
 		cases := map[string]string{
-			`{"name":"x","address":{"country":"NL"}}`: "owner",
-			strings.Replace(linkBody, `"NL"`, `"nl"`, 1): "address.country",
-			strings.Replace(linkBody, `"name":"Anna's Shop",`, "", 1):        "name",
+			`{"name":"x","address":{"country":"NL"}}`:                         "owner",
+			strings.Replace(linkBody, `"NL"`, `"nl"`, 1):                      "address.country",
+			strings.Replace(linkBody, `"name":"Anna's Shop",`, "", 1):         "name",
 			strings.Replace(linkBody, `anna@shop.example`, `not-an-email`, 1): "owner.email",
 		}
 		for body, field := range cases {
