@@ -47,7 +47,7 @@ var redisErr = sync.OnceValue(func() error {
 // newClient returns a client (its own pool) on the test server, closed at
 // cleanup. It skips t when the server is unreachable, or fails it when CI
 // is set.
-func newClient(t *testing.T) *redis.Client {
+func newClient(t testing.TB) *redis.Client {
 	t.Helper()
 	opts, err := redisOptions()
 	require.NoError(t, err, "OAUTHLINK_TEST_REDIS")
@@ -65,7 +65,7 @@ func newClient(t *testing.T) *redis.Client {
 
 // testPrefix returns a key prefix of t's own and deletes every key under it
 // at cleanup.
-func testPrefix(t *testing.T, c redis.UniversalClient) string {
+func testPrefix(t testing.TB, c redis.UniversalClient) string {
 	t.Helper()
 	prefix := "oauthlink-test:" + strings.ToLower(rand.Text()[:12]) + ":"
 	t.Cleanup(func() {
@@ -80,7 +80,7 @@ func testPrefix(t *testing.T, c redis.UniversalClient) string {
 }
 
 // scanKeys lists the keys under prefix. The prefix has no glob characters.
-func scanKeys(t *testing.T, ctx context.Context, c redis.UniversalClient, prefix string) []string {
+func scanKeys(t testing.TB, ctx context.Context, c redis.UniversalClient, prefix string) []string {
 	t.Helper()
 	var keys []string
 	iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
@@ -92,7 +92,7 @@ func scanKeys(t *testing.T, ctx context.Context, c redis.UniversalClient, prefix
 }
 
 // newTestStore returns a Store on a fresh client and prefix, and the client.
-func newTestStore(t *testing.T, opts Options) (*Store, *redis.Client) {
+func newTestStore(t testing.TB, opts Options) (*Store, *redis.Client) {
 	t.Helper()
 	c := newClient(t)
 	opts.Prefix = testPrefix(t, c)
@@ -103,14 +103,14 @@ func newTestStore(t *testing.T, opts Options) (*Store, *redis.Client) {
 
 // secondInstance returns a Store with the same prefix as s on a client of
 // its own, as another instance would have.
-func secondInstance(t *testing.T, s *Store) *Store {
+func secondInstance(t testing.TB, s *Store) *Store {
 	t.Helper()
 	s2, err := New(newClient(t), Options{Prefix: s.prefix})
 	require.NoError(t, err)
 	return s2
 }
 
-func testContext(t *testing.T) context.Context {
+func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
@@ -124,7 +124,7 @@ func canceled(ctx context.Context) context.Context {
 
 // newDownClient returns a client whose server address refuses connections
 // (a port just released on loopback).
-func newDownClient(t *testing.T) *redis.Client {
+func newDownClient(t testing.TB) *redis.Client {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -31,7 +31,7 @@ func postgresURL() string {
 
 // unavailable skips t because a server is down, or fails it under CI, where
 // every store must be tested.
-func unavailable(t *testing.T, format string, args ...any) {
+func unavailable(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if os.Getenv("CI") != "" {
 		t.Fatalf(format+" (CI is set: the server must be reachable)", args...)
@@ -56,27 +56,27 @@ type testDB struct {
 	opts Options
 	// reopen opens another pool on the same database, as a second
 	// instance would.
-	reopen func(t *testing.T) *sql.DB
+	reopen func(t testing.TB) *sql.DB
 	// readOnly opens a read-only pool on the same database.
-	readOnly func(t *testing.T) *sql.DB
+	readOnly func(t testing.TB) *sql.DB
 }
 
 // backend opens test databases of one dialect, with cleanup registered.
 type backend struct {
 	name string
-	open func(t *testing.T) *testDB
+	open func(t testing.TB) *testDB
 }
 
 var backends = []backend{
-	{name: "sqlite", open: func(t *testing.T) *testDB {
+	{name: "sqlite", open: func(t testing.TB) *testDB {
 		path := filepath.Join(t.TempDir(), "oauthlink.db")
 		return &testDB{
 			DB:       openSQLite(t, path, ""),
-			reopen:   func(t *testing.T) *sql.DB { return openSQLite(t, path, "") },
-			readOnly: func(t *testing.T) *sql.DB { return openSQLite(t, path, "&mode=ro") },
+			reopen:   func(t testing.TB) *sql.DB { return openSQLite(t, path, "") },
+			readOnly: func(t testing.TB) *sql.DB { return openSQLite(t, path, "&mode=ro") },
 		}
 	}},
-	{name: "postgres", open: func(t *testing.T) *testDB {
+	{name: "postgres", open: func(t testing.TB) *testDB {
 		if err := postgresErr(); err != nil {
 			unavailable(t, "PostgreSQL at %s is unreachable: %v", redactURL(postgresURL()), err)
 		}
@@ -95,13 +95,13 @@ var backends = []backend{
 		return &testDB{
 			DB:       db,
 			opts:     Options{Dialect: Postgres, Schema: schema},
-			reopen:   func(t *testing.T) *sql.DB { return openPostgres(t, "") },
-			readOnly: func(t *testing.T) *sql.DB { return openPostgres(t, "default_transaction_read_only=on") },
+			reopen:   func(t testing.TB) *sql.DB { return openPostgres(t, "") },
+			readOnly: func(t testing.TB) *sql.DB { return openPostgres(t, "default_transaction_read_only=on") },
 		}
 	}},
 }
 
-func openSQLite(t *testing.T, path, extra string) *sql.DB {
+func openSQLite(t testing.TB, path, extra string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"+extra)
 	require.NoError(t, err)
@@ -111,7 +111,7 @@ func openSQLite(t *testing.T, path, extra string) *sql.DB {
 
 // openPostgres opens a pool on the test server, with extra query
 // parameters (runtime settings) appended to its URL.
-func openPostgres(t *testing.T, extra string) *sql.DB {
+func openPostgres(t testing.TB, extra string) *sql.DB {
 	t.Helper()
 	u := postgresURL()
 	if extra != "" {
@@ -156,7 +156,7 @@ func forBackends(t *testing.T, f func(t *testing.T, b backend)) {
 
 // newTestStore opens an empty database of b and returns a migrated Store on
 // it with clock now (nil: time.Now).
-func newTestStore(t *testing.T, b backend, now func() time.Time) (*Store, *testDB) {
+func newTestStore(t testing.TB, b backend, now func() time.Time) (*Store, *testDB) {
 	t.Helper()
 	db := b.open(t)
 	s := newOn(t, db.DB, db, now)
@@ -164,7 +164,7 @@ func newTestStore(t *testing.T, b backend, now func() time.Time) (*Store, *testD
 }
 
 // newOn returns a migrated Store over pool (db or another pool on it).
-func newOn(t *testing.T, pool *sql.DB, db *testDB, now func() time.Time) *Store {
+func newOn(t testing.TB, pool *sql.DB, db *testDB, now func() time.Time) *Store {
 	t.Helper()
 	opts := db.opts
 	opts.Now = now
@@ -174,7 +174,7 @@ func newOn(t *testing.T, pool *sql.DB, db *testDB, now func() time.Time) *Store 
 }
 
 // testContext bounds a test's store calls so that a hang fails the test.
-func testContext(t *testing.T) context.Context {
+func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
