@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,4 +113,119 @@ func connectDirect(b *testing.B, c *oauthlink.Connector, q *oauthlinktest.Qonto)
 		b.Fatal(err)
 	}
 	return conn
+}
+
+// memoryTokenEndpoint answers token requests in memory, so the callback
+// benchmark measures oauthlink's own cost, not the network.
+type memoryTokenEndpoint struct{}
+
+func (memoryTokenEndpoint) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
+		Body:    io.NopCloser(strings.NewReader(`{"access_token":"access_bench","refresh_token":"refresh_bench","expires_in":3600,"token_type":"bearer","scope":"organizations.read"}`)),
+		Request: r}, nil
+}
+
+func benchConnector(b *testing.B, pkce bool, client *http.Client, tokenURL string) *oauthlink.Connector {
+	b.Helper()
+	p := oauthlink.Provider{Name: "bench", AuthURL: "https://provider.example/oauth2/authorize", TokenURL: tokenURL,
+		AuthStyle: oauthlink.AuthStyleBasic, DefaultScopes: []string{"organizations.read"}, PKCE: pkce}
+	c, err := oauthlink.New(oauthlink.Config{
+		Provider: p, ClientID: "app_bench", ClientSecret: "secret",
+		RedirectURL: "https://app.example/connect/bench/callback", Store: memstore.New(),
+		Owner:         func(r *http.Request) (string, error) { return "shop-1", nil },
+		CookieSecrets: [][]byte{make32(5)}, HTTPClient: client,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// discardWriter is a ResponseWriter that keeps headers but no body, reset
+// per request, so the benchmark does not measure a recorder.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+// BenchmarkStart: mint state and PKCE verifier, seal the flow cookie,
+// redirect.
+func BenchmarkStart(b *testing.B) {
+	c := benchConnector(b, true, nil, "https://provider.example/oauth2/tokens")
+	h := c.StartHandler()
+	r := httptest.NewRequest(http.MethodGet, "/connect/bench", nil)
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		h.ServeHTTP(w, r)
+	}
+}
+
+// startedFlow returns a callback request for a flow started on c.
+func startedFlow(b *testing.B, c *oauthlink.Connector) *http.Request {
+	b.Helper()
+	w := httptest.NewRecorder()
+	c.StartHandler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/connect/bench", nil))
+	loc, _ := url.Parse(w.Header().Get("Location"))
+	r := httptest.NewRequest(http.MethodGet, "https://app.example/connect/bench/callback?code=auth_bench&state="+loc.Query().Get("state"), nil)
+	for _, ck := range w.Result().Cookies() {
+		r.AddCookie(ck)
+	}
+	return r
+}
+
+// benchCallback runs the whole callback: verify, exchange, save, redirect.
+// Each iteration needs a fresh state (the replay guard refuses reuse), so
+// starting the flow is excluded from the timing.
+func benchCallback(b *testing.B, c *oauthlink.Connector) {
+	h := c.CallbackHandler()
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		r := startedFlow(b, c)
+		clear(w.h)
+		b.StartTimer()
+		h.ServeHTTP(w, r)
+	}
+}
+
+// BenchmarkCallbackInMemory: the token endpoint is answered in memory.
+func BenchmarkCallbackInMemory(b *testing.B) {
+	benchCallback(b, benchConnector(b, true, &http.Client{Transport: memoryTokenEndpoint{}}, "https://provider.example/oauth2/tokens"))
+}
+
+// BenchmarkCallbackLoopback: the token endpoint is a loopback server.
+func BenchmarkCallbackLoopback(b *testing.B) {
+	srv := httptest.NewServer(memoryHandler())
+	b.Cleanup(srv.Close)
+	benchCallback(b, benchConnector(b, true, srv.Client(), srv.URL+"/oauth2/tokens"))
+}
+
+func memoryHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, _ := memoryTokenEndpoint{}.RoundTrip(r)
+		w.Header().Set("Content-Type", "application/json")
+		io.Copy(w, resp.Body)
+	})
+}
+
+// BenchmarkCallbackBadState: a callback whose state matches no cookie.
+func BenchmarkCallbackBadState(b *testing.B) {
+	c := benchConnector(b, true, &http.Client{Transport: memoryTokenEndpoint{}}, "https://provider.example/oauth2/tokens")
+	h := c.CallbackHandler()
+	r := httptest.NewRequest(http.MethodGet, "https://app.example/connect/bench/callback?code=auth_x&state=AAAAAAAAAAAAAAAAAAAAAA", nil)
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		h.ServeHTTP(w, r)
+	}
 }
