@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 )
 
@@ -198,4 +200,13 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+}
+
+// openPgx opens PostgreSQL through pgx's database/sql driver.
+func openPgx(url string) *sql.DB {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		panic(err) // sql.Open fails only for an unknown driver name
+	}
+	return db
 }

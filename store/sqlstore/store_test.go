@@ -44,12 +44,11 @@ func TestDetectDialect(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, SQLite, s.Dialect())
 
-	// The PostgreSQL tests use a driver of their own (see
-	// pgxdriver_test.go), which detection must refuse rather than guess.
 	pg := openPgx(postgresURL()) // detection opens no connection
 	defer pg.Close()
-	_, err = detectDialect(pg)
-	assert.ErrorContains(t, err, "set Options.Dialect")
+	d, err := detectDialect(pg)
+	require.NoError(t, err)
+	assert.Equal(t, Postgres, d, "pgx's stdlib driver")
 }
 
 // TestBytesRoundTrip stores keys and values that a TEXT column with a
