@@ -1,0 +1,130 @@
+package main
+
+import (
+	"cmp"
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// config is everything the demo reads from its environment. The zero value
+// of every field gets the default the README documents; tests fill the
+// struct directly instead of setting variables.
+type config struct {
+	// Addr is where the demo listens (OAUTHLINK_ADDR). Default
+	// 127.0.0.1:8080.
+	Addr string
+	// PublicURL is the base URL browsers use (OAUTHLINK_PUBLIC_URL), without
+	// a trailing slash. Default "http://" + Addr.
+	PublicURL string
+	// Store selects the token store (OAUTHLINK_STORE): "sqlite:<path>",
+	// "memory", "postgres://…" or "redis://…". Default
+	// "sqlite:oauthlink-demo.db".
+	Store string
+	// TokenKey encrypts tokens at rest (OAUTHLINK_TOKEN_KEY, base64 of 32
+	// bytes). Nil: generated, and kept in a file beside a SQLite database.
+	TokenKey []byte
+	// CookieKey signs and encrypts the flow cookies and the login cookie
+	// (OAUTHLINK_COOKIE_KEY, base64 of at least 32 bytes). Nil: random per
+	// run.
+	CookieKey []byte
+
+	Mollie providerEnv
+	Qonto  providerEnv
+}
+
+// providerEnv is one provider's settings. Without ClientID the provider
+// runs against the built-in fake from oauthlinktest.
+type providerEnv struct {
+	ClientID, ClientSecret string
+	AuthURL, TokenURL      string
+	RevokeURL              string // Qonto only; Mollie revokes at TokenURL
+	APIURL                 string // base of /v2
+	Scopes                 []string
+	// OrgToken is Mollie's organization access token for client links
+	// (MOLLIE_ORG_TOKEN).
+	OrgToken string
+	// StagingToken is Qonto's sandbox staging token (QONTO_STAGING_TOKEN).
+	StagingToken string
+}
+
+// sandbox reports whether the provider runs against the built-in fake.
+func (p providerEnv) sandbox() bool { return p.ClientID == "" }
+
+// configFromEnv reads the demo's variables through getenv (os.Getenv in
+// main). It checks shapes only; newServer checks the rest.
+func configFromEnv(getenv func(string) string) (config, error) {
+	c := config{
+		Addr:      cmp.Or(getenv("OAUTHLINK_ADDR"), "127.0.0.1:8080"),
+		PublicURL: getenv("OAUTHLINK_PUBLIC_URL"),
+		Store:     getenv("OAUTHLINK_STORE"),
+		Mollie: providerEnv{
+			ClientID: getenv("MOLLIE_CLIENT_ID"), ClientSecret: getenv("MOLLIE_CLIENT_SECRET"),
+			OrgToken: getenv("MOLLIE_ORG_TOKEN"),
+			AuthURL:  getenv("MOLLIE_AUTHORIZE_URL"), TokenURL: getenv("MOLLIE_TOKEN_URL"),
+			APIURL: getenv("MOLLIE_API_URL"), Scopes: splitScopes(getenv("MOLLIE_SCOPES")),
+		},
+		Qonto: providerEnv{
+			ClientID: getenv("QONTO_CLIENT_ID"), ClientSecret: getenv("QONTO_CLIENT_SECRET"),
+			StagingToken: getenv("QONTO_STAGING_TOKEN"),
+			AuthURL:      getenv("QONTO_AUTHORIZE_URL"), TokenURL: getenv("QONTO_TOKEN_URL"),
+			RevokeURL: getenv("QONTO_REVOKE_URL"), APIURL: getenv("QONTO_API_URL"),
+			Scopes: splitScopes(getenv("QONTO_SCOPES")),
+		},
+	}
+	var err error
+	if c.TokenKey, err = decodeKey("OAUTHLINK_TOKEN_KEY", getenv("OAUTHLINK_TOKEN_KEY")); err != nil {
+		return c, err
+	}
+	if c.CookieKey, err = decodeKey("OAUTHLINK_COOKIE_KEY", getenv("OAUTHLINK_COOKIE_KEY")); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// withDefaults fills in the documented defaults and checks the URLs.
+func (c config) withDefaults() (config, error) {
+	c.Addr = cmp.Or(c.Addr, "127.0.0.1:8080")
+	c.PublicURL = strings.TrimRight(cmp.Or(c.PublicURL, "http://"+c.Addr), "/")
+	c.Store = cmp.Or(c.Store, "sqlite:oauthlink-demo.db")
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return c, fmt.Errorf("OAUTHLINK_PUBLIC_URL must be an absolute http(s) URL without query, got %q", c.PublicURL)
+	}
+	if u.Path != "" {
+		return c, fmt.Errorf("OAUTHLINK_PUBLIC_URL must not have a path (the demo serves from /), got %q", c.PublicURL)
+	}
+	for _, p := range []struct {
+		name string
+		env  providerEnv
+	}{{"MOLLIE", c.Mollie}, {"QONTO", c.Qonto}} {
+		if !p.env.sandbox() && p.env.ClientSecret == "" {
+			return c, fmt.Errorf("%s_CLIENT_ID is set but %s_CLIENT_SECRET is empty", p.name, p.name)
+		}
+	}
+	return c, nil
+}
+
+// insecure reports whether browsers reach the demo over plain http.
+func (c config) insecure() bool { return strings.HasPrefix(c.PublicURL, "http:") }
+
+// decodeKey decodes a base64 key (standard or URL alphabet, padded or not);
+// "" yields nil. The value never appears in the error.
+func decodeKey(name, v string) ([]byte, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, nil
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(v); err == nil {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("%s is not valid base64", name)
+}
+
+// splitScopes splits a space- or comma-separated scope list.
+func splitScopes(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' })
+}

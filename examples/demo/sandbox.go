@@ -1,0 +1,60 @@
+package main
+
+import (
+	"crypto/rand"
+	"net"
+	"net/url"
+
+	"github.com/oauthlink/oauthlink/oauthlinktest"
+)
+
+// The sandbox: a provider without a client id runs against the fake from
+// oauthlinktest, on a loopback port of its own, with its consent page, so
+// a newcomer clicks Approve as they would at Mollie or Qonto.
+//
+// The browser reaches the fake as "localhost" while the demo is on
+// 127.0.0.1 (or the other way round), so going to the provider and coming
+// back are cross-site navigations, as they are with the real providers:
+// the demo's SameSite=Lax cookies are exercised for real. Server-side calls
+// (token, revocation, API) go to the fake's own 127.0.0.1 address.
+
+// sandboxHost is the host name browsers use for the fakes: a different
+// site from the demo's public host.
+func sandboxHost(publicURL string) string {
+	if u, err := url.Parse(publicURL); err == nil && u.Hostname() == "localhost" {
+		return "127.0.0.1"
+	}
+	return "localhost"
+}
+
+// browserURL rewrites a fake's URL (http://127.0.0.1:port/...) to the
+// sandbox host, keeping port, path and query.
+func browserURL(raw, host string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	u.Host = net.JoinHostPort(host, u.Port())
+	return u.String()
+}
+
+// newSandboxMollie starts the fake Mollie. The callback is registered, as a
+// real Mollie app registers its redirect URL: client links carry no
+// redirect_uri.
+// The fake serves client links too (POST /v2/client-links, and the link's
+// page, which creates the organization and authorizes the demo for it
+// without a consent page, at the fake's own 127.0.0.1 address).
+func newSandboxMollie(callback, orgToken string) *oauthlinktest.Mollie {
+	return oauthlinktest.NewMollie(oauthlinktest.MollieOptions{
+		ConsentPage: true, RedirectURIs: []string{callback}, OrganizationToken: orgToken,
+	})
+}
+
+// newSandboxQonto starts the fake Qonto.
+func newSandboxQonto(callback string) *oauthlinktest.Qonto {
+	return oauthlinktest.NewQonto(oauthlinktest.QontoOptions{ConsentPage: true, RedirectURIs: []string{callback}})
+}
+
+// sandboxOrgToken is the fake partner's organization token for client
+// links (MOLLIE_ORG_TOKEN's stand-in), random per run.
+func sandboxOrgToken() string { return "access_sandbox" + rand.Text() }

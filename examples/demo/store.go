@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	"github.com/redis/go-redis/v9"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
+
+	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store/memstore"
+	"github.com/oauthlink/oauthlink/store/redisstore"
+	"github.com/oauthlink/oauthlink/store/sqlstore"
+)
+
+// storeSpec is a parsed OAUTHLINK_STORE.
+type storeSpec struct {
+	Kind string // "sqlite", "memory", "postgres" or "redis"
+	// Path is the SQLite file; URL the PostgreSQL or Redis URL.
+	Path, URL string
+}
+
+// parseStore parses "sqlite:<path>", "memory", "postgres://…" (or
+// "postgresql://…") and "redis://…" (or "rediss://…").
+func parseStore(spec string) (storeSpec, error) {
+	switch {
+	case spec == "memory":
+		return storeSpec{Kind: "memory"}, nil
+	case strings.HasPrefix(spec, "sqlite:"):
+		path := strings.TrimPrefix(spec, "sqlite:")
+		if path == "" || strings.ContainsAny(path, "?#") {
+			return storeSpec{}, errors.New("OAUTHLINK_STORE: sqlite:<path> needs a file path without '?' or '#'")
+		}
+		return storeSpec{Kind: "sqlite", Path: path}, nil
+	case strings.HasPrefix(spec, "postgres://"), strings.HasPrefix(spec, "postgresql://"):
+		return storeSpec{Kind: "postgres", URL: spec}, nil
+	case strings.HasPrefix(spec, "redis://"), strings.HasPrefix(spec, "rediss://"):
+		return storeSpec{Kind: "redis", URL: spec}, nil
+	}
+	return storeSpec{}, errors.New(`OAUTHLINK_STORE must be "sqlite:<path>", "memory", "postgres://…" or "redis://…"`)
+}
+
+// String describes the store for the log and the page, without a password.
+func (s storeSpec) String() string {
+	switch s.Kind {
+	case "sqlite":
+		return "SQLite file " + s.Path
+	case "memory":
+		return "memory (lost on restart)"
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		return s.Kind
+	}
+	return s.Kind + " at " + u.Redacted()
+}
+
+// shared reports whether several instances can share the store.
+func (s storeSpec) shared() bool { return s.Kind == "postgres" || s.Kind == "redis" }
+
+// openStore opens the store and returns it with the function that closes
+// what it opened. Every store here also implements oauthlink.Locker,
+// oauthlink.ReplayGuard and oauthlink.Pinger, which the connectors pick up
+// by themselves: on PostgreSQL and Redis, refresh locks and the replay guard
+// are shared by every instance.
+func openStore(ctx context.Context, s storeSpec) (oauthlink.TokenStore, func() error, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	switch s.Kind {
+	case "memory":
+		return memstore.New(), func() error { return nil }, nil
+	case "sqlite":
+		// busy_timeout: a writer waits for the file lock instead of failing
+		// at once; WAL lets readers work while a refresh writes.
+		db, err := sql.Open("sqlite", "file:"+s.Path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
+		if err != nil {
+			return nil, nil, err
+		}
+		return newSQLStore(ctx, db, s)
+	case "postgres":
+		db, err := sql.Open("pgx", s.URL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening %s: %w", s, err)
+		}
+		return newSQLStore(ctx, db, s)
+	case "redis":
+		opts, err := redis.ParseURL(s.URL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("OAUTHLINK_STORE: %s is not a valid Redis URL", s)
+		}
+		client := redis.NewClient(opts)
+		st, err := redisstore.New(client, redisstore.Options{})
+		if err == nil {
+			err = st.Ping(ctx)
+		}
+		if err != nil {
+			client.Close()
+			return nil, nil, fmt.Errorf("opening %s: %w", s, err)
+		}
+		return st, client.Close, nil
+	}
+	return nil, nil, fmt.Errorf("unknown store kind %q", s.Kind)
+}
+
+func newSQLStore(ctx context.Context, db *sql.DB, s storeSpec) (oauthlink.TokenStore, func() error, error) {
+	st, err := sqlstore.New(ctx, db, sqlstore.Options{})
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("opening %s: %w", s, err)
+	}
+	return st, db.Close, nil
+}
