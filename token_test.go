@@ -155,3 +155,25 @@ func FuzzParseTokenResponse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSanitize: whatever the provider sends, sanitised text holds only RFC
+// 6749 Appendix A characters minus quote and backslash, and is bounded.
+func FuzzSanitize(f *testing.F) {
+	for _, s := range []string{`<script>alert(1)</script>`, `"><img onerror=x>`, "a\x00b\nc", "\u202e\uff0f", `javascript:alert(1)`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := sanitize(s, 200)
+		if len(out) > 200 {
+			t.Fatalf("too long: %d", len(out))
+		}
+		for i := 0; i < len(out); i++ {
+			if c := out[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+				t.Fatalf("kept byte %#x", c)
+			}
+		}
+		if sanitize(out, 200) != out {
+			t.Fatalf("not idempotent")
+		}
+	})
+}

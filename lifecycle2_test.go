@@ -1,0 +1,97 @@
+package oauthlink_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/oauthlinktest"
+)
+
+// G25: a refresh answer without refresh_token keeps the stored one.
+func TestG25_RefreshWithoutRefreshTokenKeepsOld(t *testing.T) {
+	e := newEnv(t)
+	old := e.connected("qonto", "shop-1")
+	e.clk.Advance(2 * time.Hour)
+	e.qonto.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Status: 200, ContentType: "application/json",
+		Body: `{"access_token":"ory_at_new_without_refresh","token_type":"bearer","expires_in":3600}`})
+	conn, err := e.links["qonto"].Fresh(context.Background(), "shop-1")
+	require.NoError(t, err)
+	assert.Equal(t, oauthlink.Secret("ory_at_new_without_refresh"), conn.AccessToken)
+	assert.Equal(t, old.RefreshToken, conn.RefreshToken)
+	stored, err := e.load("qonto", "shop-1")
+	require.NoError(t, err)
+	assert.Equal(t, old.RefreshToken, stored.RefreshToken)
+}
+
+// G27: client authentication is pinned, so no grant is ever resent to
+// probe a style: the provider sees each refresh token exactly once, even
+// through a storm and a transient failure.
+func TestG27_EachRefreshTokenPresentedOnce(t *testing.T) {
+	e := newEnv(t, withQonto(oauthlinktest.QontoOptions{Grace: oauthlinktest.NoGrace}))
+	old := e.connected("qonto", "shop-1")
+	e.clk.Advance(2 * time.Hour)
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() { _, _ = e.links["qonto"].Fresh(context.Background(), "shop-1") })
+	}
+	wg.Wait()
+	assert.Equal(t, 1, e.qonto.Presented(old.RefreshToken.Reveal()))
+	for _, a := range e.qonto.ClientAuths(oauthlinktest.EndpointToken) {
+		assert.Equal(t, oauthlinktest.ClientAuthBody, a)
+	}
+}
+
+// noLock hides the store's Locker, as an instance whose lock expired (or
+// a store without locks) would behave.
+type noLock struct{ oauthlink.TokenStore }
+
+// H29: instance A's refresh outlives its lock; B refreshes and saves in
+// the meantime. A's late write is rejected by compare-and-swap and A uses
+// B's token: no lost update.
+func TestH29_LateWriteRejected(t *testing.T) {
+	e := newEnv(t) // Qonto with the default 60 s grace: both refreshes succeed
+	e.connected("qonto", "shop-1")
+	e.clk.Advance(2 * time.Hour)
+	release := make(chan struct{})
+	e.qonto.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{HoldUntil: release})
+	a := e.links["qonto"]
+	type result struct {
+		conn *oauthlink.Connection
+		err  error
+	}
+	aDone := make(chan result, 1)
+	go func() {
+		c, err := a.Fresh(context.Background(), "shop-1")
+		aDone <- result{c, err}
+	}()
+	require.Eventually(t, func() bool { return e.qonto.Refreshes() == 1 }, 10*time.Second, time.Millisecond)
+
+	f := e.fakes["qonto"]
+	b, err := oauthlink.New(oauthlink.Config{Provider: f.Provider(), ClientID: f.ClientID(), ClientSecret: f.ClientSecret(),
+		RedirectURL: e.app.URL + "/connect/qonto/callback", Store: noLock{e.store}, Owner: ownerFromCookie,
+		CookieSecrets: [][]byte{e.secret}, HTTPClient: f.Client(), Now: e.clk.Now})
+	require.NoError(t, err)
+	bConn, err := b.Fresh(context.Background(), "shop-1")
+	require.NoError(t, err)
+
+	close(release)
+	var ra result
+	select {
+	case ra = <-aDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("A did not return")
+	}
+	require.NoError(t, ra.err)
+	assert.Equal(t, bConn.AccessToken, ra.conn.AccessToken, "A adopts B's token")
+	stored, err := e.load("qonto", "shop-1")
+	require.NoError(t, err)
+	assert.Equal(t, bConn.AccessToken, stored.AccessToken, "A's late write did not overwrite B's")
+	assert.Equal(t, bConn.Version, stored.Version)
+	assert.True(t, e.qonto.RefreshTokenValid(stored.RefreshToken.Reveal()))
+}
