@@ -37,6 +37,7 @@ func (a *app) mollieProvider(env providerEnv) (oauthlink.Provider, string, strin
 	if env.sandbox() {
 		token := sandboxOrgToken()
 		f := newSandboxMollie(a.callback("mollie"), token)
+		a.fakeMollie = f
 		a.closers = append(a.closers, func() error { f.Close(); return nil })
 		p := f.Provider()
 		p.AuthURL = browserURL(p.AuthURL, a.sandboxHost)
@@ -65,6 +66,7 @@ func (a *app) mollieProvider(env providerEnv) (oauthlink.Provider, string, strin
 func (a *app) qontoProvider(env providerEnv) (oauthlink.Provider, string, string) {
 	if env.sandbox() {
 		f := newSandboxQonto(a.callback("qonto"))
+		a.fakeQonto = f
 		a.closers = append(a.closers, func() error { f.Close(); return nil })
 		p := f.Provider()
 		p.AuthURL = browserURL(p.AuthURL, a.sandboxHost)

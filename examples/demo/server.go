@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/oauthlinktest"
 )
 
 // app is the demo: two connectors on one store, the login, the pages.
@@ -24,6 +25,10 @@ type app struct {
 	storeDesc   string
 	closers     []func() error
 	now         func() time.Time
+	// fakeMollie and fakeQonto are the sandbox fakes, nil for a provider
+	// with credentials.
+	fakeMollie *oauthlinktest.Mollie
+	fakeQonto  *oauthlinktest.Qonto
 }
 
 // newServer builds the demo from cfg: it opens the store, resolves the
@@ -31,26 +36,39 @@ type app struct {
 // returns the handler and the function that releases all of it. It listens
 // on nothing itself, so tests serve the handler on httptest.
 func newServer(ctx context.Context, cfg config, log *slog.Logger) (http.Handler, func(), error) {
-	cfg, err := cfg.withDefaults()
+	a, err := newApp(ctx, cfg, log)
 	if err != nil {
 		return nil, nil, err
+	}
+	return a.routes(), a.close, nil
+}
+
+// newApp is newServer without the routes, for tests that script the
+// sandbox fakes.
+func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	if log == nil {
 		log = slog.Default()
 	}
 	a := &app{cfg: cfg, log: log, now: time.Now, sandboxHost: sandboxHost(cfg.PublicURL)}
-	cleanup := func() {
-		for i := len(a.closers) - 1; i >= 0; i-- {
-			if err := a.closers[i](); err != nil {
-				log.Warn("closing", "error", err)
-			}
+	if err := a.init(ctx); err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// close releases what init opened, last first.
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i](); err != nil {
+			a.log.Warn("closing", "error", err)
 		}
 	}
-	if err := a.init(ctx); err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	return a.routes(), cleanup, nil
+	a.closers = nil
 }
 
 func (a *app) init(ctx context.Context) error {
