@@ -1,0 +1,331 @@
+package integration_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/oauthlinktest"
+)
+
+const (
+	provider = "qonto"
+	owner    = "shop-1"
+)
+
+// syncBuffer collects log output from concurrent goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// cluster is one app deployed as several instances: each instance has its
+// own store pool or client and its own Connector (so its own singleflight,
+// pending saves and cache), all on one shared backend and one fake Qonto
+// (Hydra rules). One instance at a time serves the browser-facing handlers
+// on an httptest TLS server.
+type cluster struct {
+	t     *testing.T
+	clk   *clock
+	be    *backend
+	qonto *oauthlinktest.Qonto
+	app   *httptest.Server
+	keys  []oauthlink.TokenKey
+	logs  *syncBuffer
+	seen  *tokenLog
+	hook  atomic.Pointer[func(r *http.Request, grantType string)]
+	h     atomic.Pointer[http.Handler] // the serving instance's mux
+	cfg   func(*oauthlink.Config)
+
+	mu   sync.Mutex
+	errs []error
+}
+
+type clusterOptions struct {
+	// qonto configures the fake; Now, RedirectURIs and BeforeTokenResponse
+	// are set by newCluster.
+	qonto oauthlinktest.QontoOptions
+	// encrypt sets Config.TokenKeys on every instance.
+	encrypt bool
+	// cfg adjusts every instance's Config.
+	cfg func(*oauthlink.Config)
+}
+
+func newCluster(t *testing.T, be *backend, opts clusterOptions) *cluster {
+	t.Helper()
+	c := &cluster{t: t, clk: newClock(), be: be, logs: &syncBuffer{}, seen: &tokenLog{}}
+	c.app = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := c.h.Load(); h != nil {
+			(*h).ServeHTTP(w, r)
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(c.app.Close)
+	qo := opts.qonto
+	qo.Now = c.clk.Now
+	qo.RedirectURIs = []string{c.app.URL + "/connect/qonto/callback"}
+	qo.BeforeTokenResponse = func(r *http.Request, grantType string) {
+		if f := c.hook.Load(); f != nil {
+			(*f)(r, grantType)
+		}
+	}
+	c.qonto = oauthlinktest.NewQonto(qo)
+	t.Cleanup(c.qonto.Close)
+	if opts.encrypt {
+		key := make([]byte, 32)
+		rand.Read(key)
+		c.keys = []oauthlink.TokenKey{{ID: "k1", Key: key}}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("library logs:\n%s", c.logs.String())
+		}
+	})
+	c.cfg = opts.cfg
+	return c
+}
+
+// onToken sets the fake's BeforeTokenResponse hook (nil removes it). It
+// runs after the grant was processed (a refresh token already rotated, a
+// code already spent) and before the answer is written.
+func (c *cluster) onToken(f func(r *http.Request, grantType string)) {
+	if f == nil {
+		c.hook.Store(nil)
+		return
+	}
+	c.hook.Store(&f)
+}
+
+// instance is one process of the app.
+type instance struct {
+	name  string
+	store oauthlink.TokenStore // the instance's own pool or client
+	link  *oauthlink.Connector
+}
+
+// instance starts an instance called name whose store connects to addr
+// (the server when empty, or a proxy).
+func (c *cluster) instance(name, addr string) *instance {
+	c.t.Helper()
+	if addr == "" {
+		addr = c.be.addr
+	}
+	st := c.be.open(c.t, name, addr, c.clk.Now)
+	client := *c.qonto.Client()
+	client.Transport = &recordingTransport{base: client.Transport, log: c.seen}
+	cfg := oauthlink.Config{
+		Provider:      c.qonto.Provider(),
+		ClientID:      c.qonto.ClientID(),
+		ClientSecret:  c.qonto.ClientSecret(),
+		RedirectURL:   c.app.URL + "/connect/qonto/callback",
+		Store:         st,
+		TokenKeys:     c.keys,
+		Owner:         ownerFromCookie,
+		CookieSecrets: [][]byte{bytes.Repeat([]byte{0x42}, 32)},
+		HTTPClient:    &client,
+		Logger:        slog.New(slog.NewTextHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("instance", name),
+		Now:           c.clk.Now,
+		RetryBase:     time.Millisecond,
+		RetryMax:      5 * time.Millisecond,
+		OnError: func(w http.ResponseWriter, r *http.Request, err error) {
+			c.mu.Lock()
+			c.errs = append(c.errs, err)
+			c.mu.Unlock()
+			oauthlink.DefaultErrorHandler(w, r, err)
+		},
+	}
+	if c.cfg != nil {
+		c.cfg(&cfg)
+	}
+	link, err := oauthlink.New(cfg)
+	require.NoError(c.t, err)
+	return &instance{name: name, store: st, link: link}
+}
+
+// serve makes inst answer the browser: start and callback handlers, and a
+// home page.
+func (c *cluster) serve(inst *instance) {
+	mux := http.NewServeMux()
+	mux.Handle("/connect/qonto", inst.link.StartHandler())
+	mux.Handle("/connect/qonto/callback", inst.link.CallbackHandler())
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "home") })
+	var h http.Handler = mux
+	c.h.Store(&h)
+}
+
+func ownerFromCookie(r *http.Request) (string, error) {
+	ck, err := r.Cookie("user")
+	if err != nil {
+		return "", err
+	}
+	return ck.Value, nil
+}
+
+// lastErr is the error the last failing request handed to OnError.
+func (c *cluster) lastErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.errs) == 0 {
+		return nil
+	}
+	return c.errs[len(c.errs)-1]
+}
+
+// connect runs a whole flow through the serving instance and returns the
+// stored connection.
+func (c *cluster) connect(inst *instance) *oauthlink.Connection {
+	c.t.Helper()
+	c.serve(inst)
+	h := c.browser(owner).connect()
+	require.Equal(c.t, http.StatusSeeOther, h.Status, h.Body)
+	conn, err := inst.link.Store().Load(testContext(c.t), provider, owner)
+	require.NoError(c.t, err)
+	return conn
+}
+
+// stored reads the connection through the decrypting view of inst.
+func (c *cluster) stored(inst *instance) (*oauthlink.Connection, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return inst.link.Store().Load(ctx, provider, owner)
+}
+
+// fresh calls Fresh with a bounded context.
+func fresh(inst *instance) (*oauthlink.Connection, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	return inst.link.Fresh(ctx, owner)
+}
+
+// browser is a cookie-jar client that follows redirects one hop at a time,
+// across the app and the fake, like a browser does (as the root package's
+// harness).
+type browser struct {
+	t   *testing.T
+	c   *cluster
+	hc  *http.Client
+	jar *cookiejar.Jar
+}
+
+func (c *cluster) browser(user string) *browser {
+	jar, err := cookiejar.New(nil)
+	require.NoError(c.t, err)
+	b := &browser{t: c.t, c: c, jar: jar, hc: &http.Client{Jar: jar, Transport: c.app.Client().Transport,
+		Timeout:       60 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	u, _ := url.Parse(c.app.URL)
+	jar.SetCookies(u, []*http.Cookie{{Name: "user", Value: user, Path: "/"}})
+	return b
+}
+
+type hop struct {
+	Status int
+	Header http.Header
+	Body   string
+}
+
+func (b *browser) get(target string) hop {
+	b.t.Helper()
+	resp, err := b.hc.Get(target)
+	require.NoError(b.t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	require.NoError(b.t, err)
+	return hop{Status: resp.StatusCode, Header: resp.Header, Body: string(body)}
+}
+
+// authorize starts a flow and follows it up to (not including) the
+// callback, returning the callback URL the provider redirected to.
+func (b *browser) authorize() string {
+	b.t.Helper()
+	start := b.get(b.c.app.URL + "/connect/qonto")
+	require.Equal(b.t, http.StatusSeeOther, start.Status, "start: %s", start.Body)
+	h := b.get(start.Header.Get("Location"))
+	require.Equal(b.t, http.StatusFound, h.Status, "authorize: %s", h.Body)
+	cb := h.Header.Get("Location")
+	require.True(b.t, strings.HasPrefix(cb, b.c.app.URL+"/connect/qonto/callback"), cb)
+	return cb
+}
+
+// connect runs a whole flow and returns the callback's hop.
+func (b *browser) connect() hop {
+	b.t.Helper()
+	return b.get(b.authorize())
+}
+
+// tokenLog records the token pairs the fake handed out, as the app's HTTP
+// client read them, so a test knows tokens the library never stored.
+type tokenLog struct {
+	mu    sync.Mutex
+	pairs []tokenPair
+}
+
+type tokenPair struct{ Access, Refresh string }
+
+func (l *tokenLog) all() []tokenPair {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]tokenPair(nil), l.pairs...)
+}
+
+// recordingTransport tees successful token-endpoint answers into a
+// tokenLog.
+type recordingTransport struct {
+	base http.RoundTripper
+	log  *tokenLog
+}
+
+func (rt *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := rt.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusOK || !strings.HasSuffix(req.URL.Path, "/oauth2/token") {
+		return resp, err
+	}
+	body, rerr := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if rerr != nil {
+		return resp, nil
+	}
+	var tok struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	if json.Unmarshal(body, &tok) == nil && tok.AccessToken != "" {
+		rt.log.mu.Lock()
+		rt.log.pairs = append(rt.log.pairs, tokenPair{tok.AccessToken, tok.RefreshToken})
+		rt.log.mu.Unlock()
+	}
+	return resp, nil
+}
