@@ -48,7 +48,8 @@ type Config struct {
 	// is logged in.
 	Owner func(*http.Request) (owner string, err error)
 
-	// CookieSecrets are the secrets that sign and encrypt flow cookies, each
+	// CookieSecrets are the secrets that seal flow cookies (AES-256-GCM with
+	// keys derived by HKDF-SHA256), each
 	// at least 32 random bytes. The first one signs new cookies; every one
 	// verifies, so rotate by prepending a new secret and dropping the old
 	// one after FlowTTL. Required.
@@ -146,6 +147,8 @@ type Connector struct {
 	cookiePrefix string
 	// authPrefix is the authorization URL up to the per-flow parameters.
 	authPrefix string
+	// cookieAttrs and cookieDelAttrs follow name=value in Set-Cookie.
+	cookieAttrs, cookieDelAttrs string
 
 	flight  singleflight.Group
 	pending pendingSaves
@@ -251,12 +254,14 @@ func New(cfg Config) (*Connector, error) {
 			return nil, fmt.Errorf("%w: scope %q is not a valid scope token (RFC 6749 §3.3)", ErrConfig, s)
 		}
 	}
-	flows, err := newFlowCodec(cfg.CookieSecrets, c.cfg.FlowTTL)
+	flows, err := newFlowCodec(cfg.CookieSecrets)
 	if err != nil {
 		return nil, err
 	}
 	c.flows = flows
 	c.ctxKey = keyFor(c.provider.Name)
+	c.cookieAttrs = cookieAttrs(int(c.cfg.FlowTTL/time.Second), !cfg.AllowInsecureHTTP)
+	c.cookieDelAttrs = cookieAttrs(0, !cfg.AllowInsecureHTTP)
 	c.cookiePrefix = "oauthlink-" + c.provider.Name + "-"
 	if !cfg.AllowInsecureHTTP {
 		c.cookiePrefix = "__Host-" + c.cookiePrefix

@@ -136,7 +136,7 @@ func (c *Connector) DisconnectHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
+			w.Header()["Allow"] = hdrPostAllowed
 			c.cfg.OnError(w, r, fmt.Errorf("%w: disconnect needs POST", ErrBadRequest))
 			return
 		}

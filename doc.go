@@ -38,9 +38,10 @@
 // Defaults follow RFC 9700 (OAuth 2.0 Security Best Current Practice):
 //
 //   - flow cookies are HttpOnly, Secure, SameSite=Lax, Path=/, host-only
-//     (__Host- prefix), Max-Age 10 minutes, signed with HMAC-SHA256 and
-//     encrypted with AES-256 (gorilla/securecookie) under keys derived from
-//     Config.CookieSecrets, which rotate; one cookie per flow, at most five;
+//     (__Host- prefix), Max-Age 10 minutes, sealed with AES-256-GCM
+//     (authenticated encryption; the cookie name is associated data) under
+//     keys derived with HKDF from Config.CookieSecrets, which rotate; one
+//     cookie per flow, at most five;
 //   - the callback is bound to the owner who started the flow (connection
 //     CSRF), to the provider and route (mix-up), and is single-use on the
 //     server as well as in the browser;

@@ -116,7 +116,7 @@ func (e *TokenError) Temporary() bool {
 // HTTPStatus maps an error from this package to the status the default error
 // hook answers with.
 func HTTPStatus(err error) int {
-	var pe *ProviderError
+	pe := findProviderError(err)
 	switch {
 	case errors.Is(err, ErrOwnerMismatch):
 		return http.StatusForbidden
@@ -126,7 +126,7 @@ func HTTPStatus(err error) int {
 		errors.Is(err, ErrStateReplayed), errors.Is(err, ErrBadRequest),
 		errors.Is(err, ErrCookieTooLarge):
 		return http.StatusBadRequest
-	case errors.As(err, &pe):
+	case pe != nil:
 		if pe.Cancelled() {
 			return http.StatusForbidden
 		}

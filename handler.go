@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -38,25 +39,33 @@ type Flow struct {
 // redirect; use Begin to send the browser somewhere else (a Mollie client
 // link) with the same state.
 func (c *Connector) Begin(w http.ResponseWriter, r *http.Request, opts BeginOptions) (*Flow, error) {
-	owner, err := c.owner(r)
+	authURL, state, err := c.begin(w, r, opts)
 	if err != nil {
 		return nil, err
+	}
+	return &Flow{AuthURL: Secret(authURL), State: Secret(state)}, nil
+}
+
+func (c *Connector) begin(w http.ResponseWriter, r *http.Request, opts BeginOptions) (authURL, state string, err error) {
+	owner, err := c.owner(r)
+	if err != nil {
+		return "", "", err
 	}
 	returnTo := opts.ReturnTo
 	if returnTo == "" {
 		returnTo = "/"
 	}
 	if !ValidReturnTo(returnTo) {
-		return nil, fmt.Errorf("%w: return-to must be a relative path", ErrBadRequest)
+		return "", "", fmt.Errorf("%w: return-to must be a relative path", ErrBadRequest)
 	}
 	for name := range opts.Params {
 		if !slices.Contains(c.provider.AuthParams, name) {
-			return nil, fmt.Errorf("%w: authorization parameter %q is not allowed for %s", ErrBadRequest, sanitize(name, 64), c.provider.Name)
+			return "", "", fmt.Errorf("%w: authorization parameter %q is not allowed for %s", ErrBadRequest, sanitize(name, 64), c.provider.Name)
 		}
 	}
-	state, err := newState()
+	state, err = newState()
 	if err != nil {
-		return nil, err
+		return "", "", err
 	}
 	f := &flow{
 		Provider: c.provider.Name, Route: c.cfg.RedirectURL, Owner: owner,
@@ -70,7 +79,7 @@ func (c *Connector) Begin(w http.ResponseWriter, r *http.Request, opts BeginOpti
 	if c.provider.PKCE {
 		verifier, challenge, err := newVerifier()
 		if err != nil {
-			return nil, err
+			return "", "", err
 		}
 		f.Verifier = verifier
 		b.WriteString("&code_challenge=")
@@ -83,10 +92,10 @@ func (c *Connector) Begin(w http.ResponseWriter, r *http.Request, opts BeginOpti
 	}
 	c.pruneFlows(w, r)
 	if err := c.saveFlow(w, r, c.flowName(state), f); err != nil {
-		return nil, err
+		return "", "", err
 	}
 	c.emit(r.Context(), Event{Kind: EventFlowStarted, Provider: c.provider.Name, Owner: owner})
-	return &Flow{AuthURL: Secret(b.String()), State: Secret(state)}, nil
+	return b.String(), state, nil
 }
 
 // StartHandler returns the handler that starts a flow: GET (or POST) with
@@ -94,12 +103,12 @@ func (c *Connector) Begin(w http.ResponseWriter, r *http.Request, opts BeginOpti
 // Other to the provider's authorization page. Failures go to Config.OnError.
 func (c *Connector) StartHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
+		w.Header()["Cache-Control"] = hdrNoStore
 		opts, err := c.startOptions(r)
 		if err == nil {
-			var f *Flow
-			if f, err = c.Begin(w, r, opts); err == nil {
-				w.Header().Set("Location", f.AuthURL.Reveal())
+			var authURL string
+			if authURL, _, err = c.begin(w, r, opts); err == nil {
+				w.Header()["Location"] = []string{authURL}
 				w.WriteHeader(http.StatusSeeOther)
 				return
 			}
@@ -110,14 +119,28 @@ func (c *Connector) StartHandler() http.Handler {
 
 func (c *Connector) startOptions(r *http.Request) (BeginOptions, error) {
 	var opts BeginOptions
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+	var vs []string
+	switch r.Method {
+	case http.MethodGet:
+		// Read only the one parameter, without building a url.Values.
+		v, n, err := queryParam(r.URL.RawQuery, c.cfg.ReturnToParam)
+		if err != nil {
+			return opts, fmt.Errorf("%w: malformed query", ErrBadRequest)
+		}
+		if n > 0 {
+			vs = make([]string, n)
+			vs[0] = v
+		}
+	case http.MethodPost:
+		r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
+		if err := r.ParseForm(); err != nil {
+			return opts, fmt.Errorf("%w: unreadable form", ErrBadRequest)
+		}
+		vs = r.Form[c.cfg.ReturnToParam]
+	default:
 		return opts, fmt.Errorf("%w: method %s", ErrBadRequest, r.Method)
 	}
-	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		return opts, fmt.Errorf("%w: unreadable form", ErrBadRequest)
-	}
-	if vs := r.Form[c.cfg.ReturnToParam]; len(vs) > 1 {
+	if len(vs) > 1 {
 		return opts, fmt.Errorf("%w: repeated %s", ErrBadRequest, c.cfg.ReturnToParam)
 	} else if len(vs) == 1 {
 		opts.ReturnTo = vs[0]
@@ -130,6 +153,27 @@ func (c *Connector) startOptions(r *http.Request) (BeginOptions, error) {
 		opts.Params = params
 	}
 	return opts, nil
+}
+
+// queryParam returns the first value of key in a raw query and how many
+// times key occurs.
+func queryParam(raw, key string) (value string, n int, err error) {
+	for part := range strings.SplitSeq(raw, "&") {
+		k, v, _ := strings.Cut(part, "=")
+		if k, err = url.QueryUnescape(k); err != nil {
+			return "", 0, err
+		}
+		if k != key {
+			continue
+		}
+		if n == 0 {
+			if value, err = url.QueryUnescape(v); err != nil {
+				return "", 0, err
+			}
+		}
+		n++
+	}
+	return value, n, nil
 }
 
 func (c *Connector) owner(r *http.Request) (string, error) {
@@ -185,8 +229,8 @@ func parseCallbackQuery(raw string) (url.Values, error) {
 func (c *Connector) CallbackHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Cache-Control", "no-store")
-		h.Set("Referrer-Policy", "no-referrer")
+		h["Cache-Control"] = hdrNoStore
+		h["Referrer-Policy"] = hdrNoReferrer
 		conn, returnTo, err := c.callback(w, r)
 		if err != nil {
 			c.fail(w, r, err)
@@ -404,7 +448,15 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 func (c *Connector) fail(w http.ResponseWriter, r *http.Request, err error) {
-	c.log.Info("oauthlink: flow failed", "provider", c.provider.Name, "status", HTTPStatus(err), "error", err)
+	// Client errors (bad, replayed or expired links) are routine and
+	// logged at Debug; server-side failures at Warn.
+	level := slog.LevelDebug
+	if status := HTTPStatus(err); status >= 500 {
+		level = slog.LevelWarn
+	}
+	if c.log.Enabled(r.Context(), level) {
+		c.log.Log(r.Context(), level, "oauthlink: flow failed", "provider", c.provider.Name, "status", HTTPStatus(err), "error", err)
+	}
 	c.emit(r.Context(), Event{Kind: EventFlowFailed, Provider: c.provider.Name, Err: err})
 	c.cfg.OnError(w, r, err)
 }
