@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -54,8 +55,13 @@ func run(log *slog.Logger) error {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- srv.Serve(ln) }()
+	// Listening already: whoever reads this line can connect.
 	log.Info("oauthlink demo ready: open " + cfg.PublicURL + " in a browser")
 	fmt.Fprintf(os.Stderr, "\n  oauthlink demo: open %s\n\n", cfg.PublicURL)
 	select {

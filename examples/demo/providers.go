@@ -153,7 +153,9 @@ func (a *app) newProviders() error {
 // WithRegistration refuse anything else, which answers 400). Empty fields,
 // as the dashboard's form sends them, are ignored.
 func qontoParams(r *http.Request) (url.Values, error) {
-	org, reg := r.Form.Get(qonto.ParamOrganizationID), r.Form.Get(qonto.ParamRegistrationID)
+	// FormValue parses the query itself: the start handler does not
+	// promise a parsed r.Form on GET.
+	org, reg := r.FormValue(qonto.ParamOrganizationID), r.FormValue(qonto.ParamRegistrationID)
 	switch {
 	case org != "" && reg != "":
 		return nil, fmt.Errorf("send organization_id or registration_id, not both")

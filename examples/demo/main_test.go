@@ -1,0 +1,13 @@
+package main
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the run if a goroutine outlives the tests: servers,
+// fakes, stores, clients and the browser must all be shut down.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestBinaryDefaults builds the demo, runs it as `go run ./examples/demo`
+// would (no configuration but the address) and drives its HTTP contract
+// through a cookie jar: both providers, a forced refresh, a client link,
+// the organization API; then restarts it on the same SQLite file, which
+// keeps the connections (the token key is kept beside it).
+func TestBinaryDefaults(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool to build the demo with")
+	}
+	bin := filepath.Join(t.TempDir(), "demo")
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+
+	work := t.TempDir()
+	first := runDemo(t, bin, work)
+	assert.Contains(t, first.log(), "generated a token key and saved it in oauthlink-demo.db.token-key")
+	assert.Contains(t, first.log(), "store: SQLite file oauthlink-demo.db")
+	assert.Equal(t, 1, strings.Count(first.log(), "cookies drop Secure and the __Host- prefix"), "said once")
+	assert.NotContains(t, first.log(), "AllowInsecureHTTP")
+
+	b := newBrowser(t)
+	d := &demo{URL: first.url}
+	b.login(d, "alice")
+	for _, provider := range []string{"mollie", "qonto"} {
+		p := b.connect(d, provider)
+		require.Equal(t, http.StatusOK, p.Status, p.Body)
+		require.Equal(t, "/", p.URL.Path)
+	}
+	p := b.post(first.url+"/connections/qonto/refresh", nil, false)
+	assert.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+	var org map[string]any
+	p = b.getJSON(first.url+"/api/qonto/organization", &org)
+	assert.Equal(t, http.StatusOK, p.Status, p.Body)
+	assert.Contains(t, org, "organization")
+
+	b2 := newBrowser(t)
+	b2.login(d, "bob")
+	p = b2.post(first.url+"/connect/mollie/client-link", signupForm0(), true)
+	require.Equal(t, http.StatusOK, p.Status, p.Body)
+	assert.Contains(t, p.Body, `data-status="active"`)
+
+	var before []connectionJSON
+	b.getJSON(first.url+"/api/connections", &before)
+	require.Len(t, before, 2)
+	first.stop(t)
+	assertNoSecretsLogged(t, first.log())
+
+	second := runDemo(t, bin, work)
+	assert.Contains(t, second.log(), "using the token key kept in oauthlink-demo.db.token-key")
+	b = newBrowser(t)
+	d = &demo{URL: second.url}
+	b.login(d, "alice") // a new cookie key this run: log in again
+	var after []connectionJSON
+	b.getJSON(second.url+"/api/connections", &after)
+	assert.Equal(t, before, after, "the SQLite file kept both connections")
+	p = b.get(second.url + "/")
+	assert.Equal(t, 2, strings.Count(p.Body, `data-status="active"`))
+	second.stop(t)
+}
+
+// demoProcess is a running demo binary.
+type demoProcess struct {
+	cmd  *exec.Cmd
+	url  string
+	out  *lineWatch
+	done chan struct{}
+}
+
+// runDemo starts the binary in dir on a free loopback port and returns
+// once it says it is listening.
+func runDemo(t *testing.T, bin, dir string) *demoProcess {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	cmd := exec.Command(bin)
+	cmd.Dir = dir
+	cmd.Env = append(cleanEnv(), "OAUTHLINK_ADDR="+addr)
+	watch := newLineWatch("oauthlink demo ready")
+	cmd.Stdout, cmd.Stderr = watch, watch
+	require.NoError(t, cmd.Start())
+	p := &demoProcess{cmd: cmd, url: "http://" + addr, out: watch, done: make(chan struct{})}
+	go func() {
+		cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	select {
+	case <-watch.seen:
+	case <-p.done:
+		t.Fatalf("the demo exited before it was ready:\n%s", watch)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the demo did not get ready in 30 s:\n%s", watch)
+	}
+	return p
+}
+
+// stop interrupts the demo, as Ctrl-C does, and requires a clean exit.
+func (p *demoProcess) stop(t *testing.T) {
+	t.Helper()
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGINT))
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the demo did not stop in 30 s:\n%s", p.out)
+	}
+	assert.Equal(t, 0, p.cmd.ProcessState.ExitCode(), p.out.String())
+}
+
+func (p *demoProcess) log() string { return p.out.String() }
+
+// cleanEnv is the test's environment without the demo's variables, so the
+// binary runs with its defaults whatever the developer has set.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "OAUTHLINK_") && !strings.HasPrefix(kv, "MOLLIE_") && !strings.HasPrefix(kv, "QONTO_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// lineWatch collects output and closes seen when a line containing want
+// has been written.
+type lineWatch struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want string
+	seen chan struct{}
+	once sync.Once
+}
+
+func newLineWatch(want string) *lineWatch {
+	return &lineWatch{want: want, seen: make(chan struct{})}
+}
+
+func (w *lineWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return len(p), nil
+}
+
+func (w *lineWatch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
