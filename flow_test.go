@@ -617,3 +617,17 @@ func TestK37_NoSecretsInLogs(t *testing.T) {
 		}
 	}
 }
+
+// F20: a ';' in the callback query is refused, as net/url refuses it.
+func TestF20_SemicolonRefused(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser("shop-1")
+	cb := b.authorize("mollie", "")
+	h := b.get(cb + ";x=1")
+	assert.Equal(t, http.StatusBadRequest, h.Status)
+	assert.Zero(t, e.tokenCalls())
+	// The state itself is ambiguous here ("state=X;x=1"), so no flow
+	// cookie is identified to clear; it expires with the flow. A clean
+	// retry of the same callback still works once.
+	assert.Equal(t, http.StatusSeeOther, b.get(cb).Status)
+}

@@ -189,31 +189,81 @@ func (c *Connector) owner(r *http.Request) (string, error) {
 
 // callbackParams are the single-valued parameters the callback reads; any
 // of them repeated is rejected (RFC 6749 §3.1: parameters MUST NOT be
-// included more than once).
-var callbackParams = []string{"state", "code", "error", "error_description", "error_uri", "iss"}
+// included more than once). Other parameters (Hydra adds scope) are ignored.
+var callbackParams = [...]string{"state", "code", "error", "error_description", "error_uri", "iss"}
+
+const (
+	pState = iota
+	pCode
+	pError
+	pErrorDescription
+	pErrorURI
+	pIss
+)
+
+// callbackQuery holds the callback parameters the handler reads.
+type callbackQuery struct {
+	val [len(callbackParams)]string
+	has [len(callbackParams)]bool
+	// stateOK: state was present exactly once, even if the query is
+	// otherwise refused, so the flow cookie can still be cleared.
+	stateOK bool
+}
+
+func (q *callbackQuery) get(i int) string { return q.val[i] }
 
 // maxCallbackQuery caps the callback's query string (security.md F20).
 const maxCallbackQuery = 8 << 10
 
-// parseCallbackQuery parses and bounds the callback query.
-func parseCallbackQuery(raw string) (url.Values, error) {
+// parseCallbackQuery reads and bounds the callback query. It reads only the
+// parameters above, without building a url.Values for the whole query.
+func parseCallbackQuery(raw string) (*callbackQuery, error) {
+	q := &callbackQuery{}
 	if len(raw) > maxCallbackQuery {
-		return nil, fmt.Errorf("%w: query too long", ErrBadRequest)
+		return q, fmt.Errorf("%w: query too long", ErrBadRequest)
 	}
-	q, err := url.ParseQuery(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%w: malformed query", ErrBadRequest)
+	if strings.IndexByte(raw, ';') >= 0 {
+		// As net/url since Go 1.17: a ';' separator is ambiguous between
+		// servers and proxies, so the query is refused.
+		return q, fmt.Errorf("%w: semicolon in query", ErrBadRequest)
 	}
-	for _, k := range callbackParams {
-		if len(q[k]) > 1 {
-			return nil, fmt.Errorf("%w: repeated %s parameter", ErrBadRequest, k)
+	var perr error
+	stateCount := 0
+	for part := range strings.SplitSeq(raw, "&") {
+		if part == "" {
+			continue
 		}
+		k, v, _ := strings.Cut(part, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil {
+			return q, fmt.Errorf("%w: malformed query", ErrBadRequest)
+		}
+		i := slices.Index(callbackParams[:], k)
+		if i < 0 {
+			if _, err := url.QueryUnescape(v); err != nil {
+				return q, fmt.Errorf("%w: malformed query", ErrBadRequest)
+			}
+			continue
+		}
+		if v, err = url.QueryUnescape(v); err != nil {
+			return q, fmt.Errorf("%w: malformed query", ErrBadRequest)
+		}
+		if i == pState {
+			stateCount++
+		}
+		if q.has[i] && perr == nil {
+			perr = fmt.Errorf("%w: repeated %s parameter", ErrBadRequest, k)
+		}
+		q.has[i], q.val[i] = true, v
 	}
-	if q.Get("code") != "" && q.Has("error") {
-		return nil, fmt.Errorf("%w: both code and error", ErrBadRequest)
-	}
-	if len(q.Get("code")) > 2048 || len(q.Get("state")) > 256 {
-		return nil, fmt.Errorf("%w: oversized parameter", ErrBadRequest)
+	q.stateOK = stateCount == 1
+	switch {
+	case perr != nil:
+		return q, perr
+	case q.val[pCode] != "" && q.has[pError]:
+		return q, fmt.Errorf("%w: both code and error", ErrBadRequest)
+	case len(q.val[pCode]) > 2048 || len(q.val[pState]) > 256:
+		return q, fmt.Errorf("%w: oversized parameter", ErrBadRequest)
 	}
 	return q, nil
 }
@@ -246,10 +296,8 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 	}
 	q, perr := parseCallbackQuery(r.URL.RawQuery)
 	state := ""
-	if perr == nil {
-		state = q.Get("state")
-	} else if qs, err := url.ParseQuery(r.URL.RawQuery); err == nil && len(r.URL.RawQuery) <= maxCallbackQuery && len(qs["state"]) == 1 {
-		state = qs["state"][0]
+	if perr == nil || q.stateOK {
+		state = q.get(pState)
 	}
 	if state == "" || len(state) > 256 {
 		if perr != nil {
@@ -297,14 +345,14 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 	if !first {
 		return nil, "", ErrStateReplayed
 	}
-	if q.Has("error") {
+	if q.has[pError] {
 		return nil, f.ReturnTo, &ProviderError{
-			Code:        sanitize(q.Get("error"), 64),
-			Description: sanitize(q.Get("error_description"), 200),
-			URI:         sanitize(q.Get("error_uri"), 200),
+			Code:        sanitize(q.get(pError), 64),
+			Description: sanitize(q.get(pErrorDescription), 200),
+			URI:         sanitize(q.get(pErrorURI), 200),
 		}
 	}
-	code := q.Get("code")
+	code := q.get(pCode)
 	if code == "" {
 		return nil, "", fmt.Errorf("%w: no code parameter", ErrBadRequest)
 	}
@@ -317,8 +365,8 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 
 // checkIssuer applies RFC 9207: with Provider.Issuer set, an iss parameter
 // must equal it exactly, and must be present when IssuerRequired.
-func (c *Connector) checkIssuer(q url.Values) error {
-	iss, has := q.Get("iss"), q.Has("iss")
+func (c *Connector) checkIssuer(q *callbackQuery) error {
+	iss, has := q.get(pIss), q.has[pIss]
 	if c.provider.Issuer == "" {
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"net/url"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -177,15 +178,22 @@ func FuzzCallbackQuery(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		q, err := parseCallbackQuery(raw)
+		ref, refErr := url.ParseQuery(raw)
 		if err != nil {
 			return
 		}
-		for _, k := range callbackParams {
-			if len(q[k]) > 1 {
+		if refErr != nil {
+			t.Fatalf("accepted a query net/url refuses: %v", refErr)
+		}
+		for i, k := range callbackParams {
+			if len(ref[k]) > 1 {
 				t.Fatalf("accepted repeated %s", k)
 			}
+			if q.has[i] != ref.Has(k) || q.get(i) != ref.Get(k) {
+				t.Fatalf("%s: got %q, net/url says %q", k, q.get(i), ref.Get(k))
+			}
 		}
-		if q.Get("code") != "" && q.Has("error") {
+		if q.get(pCode) != "" && q.has[pError] {
 			t.Fatalf("accepted code with error")
 		}
 		if len(raw) > maxCallbackQuery {
