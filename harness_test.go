@@ -26,26 +26,11 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// clock is a settable clock shared by the fakes and the connectors, so
+// clock is the settable clock shared by the fakes and the connectors, so
 // expiry is tested without sleeping.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = oauthlinktest.Clock
 
-func newClock() *clock { return &clock{t: time.Now().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *clock { return oauthlinktest.NewClock(time.Time{}) }
 
 // syncBuffer collects log output from concurrent handlers.
 type syncBuffer struct {
