@@ -24,22 +24,22 @@ import (
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
+// provider is one provider's descriptor and credentials; fake is the
+// fake's URL when it runs against oauthlinktest.
+type provider struct {
+	name string
+	p    oauthlink.Provider
+	id   string
+	sec  string
+	fake string
+}
+
 func main() {
 	addr := cmp.Or(os.Getenv("OAUTHLINK_ADDR"), "127.0.0.1:8080")
 	public := cmp.Or(os.Getenv("OAUTHLINK_PUBLIC_URL"), "http://"+addr)
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
 		log.Fatal(err)
-	}
-	store := memstore.New()
-	mux := http.NewServeMux()
-
-	type provider struct {
-		name string
-		p    oauthlink.Provider
-		id   string
-		sec  string
-		fake string
 	}
 	var providers []provider
 	for _, name := range []string{"mollie", "qonto"} {
@@ -61,6 +61,23 @@ func main() {
 				pv.p, pv.id, pv.sec, pv.fake = f.Provider(), f.ClientID(), f.ClientSecret(), f.URL()
 			}
 		}
+		providers = append(providers, pv)
+	}
+	h, err := newMux(public, secret, providers)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("oauthlink servemux example on %s\n", public)
+	log.Fatal(http.ListenAndServe(addr, h))
+}
+
+// newMux mounts every provider's handlers on a ServeMux, behind
+// net/http's cross-origin protection.
+func newMux(public string, secret []byte, providers []provider) (http.Handler, error) {
+	store := memstore.New()
+	mux := http.NewServeMux()
+	for _, pv := range providers {
+		callback := public + "/connect/" + pv.name + "/callback"
 		link, err := oauthlink.New(oauthlink.Config{
 			Provider:          pv.p,
 			ClientID:          pv.id,
@@ -73,12 +90,11 @@ func main() {
 			Owner: func(*http.Request) (string, error) { return "demo-user", nil },
 		})
 		if err != nil {
-			log.Fatal(err)
+			return nil, err
 		}
-		mux.Handle("GET /connect/"+name, link.StartHandler())
-		mux.Handle("GET /connect/"+name+"/callback", link.CallbackHandler())
-		mux.Handle("POST /connect/"+name+"/disconnect", link.DisconnectHandler())
-		providers = append(providers, pv)
+		mux.Handle("GET /connect/"+pv.name, link.StartHandler())
+		mux.Handle("GET /connect/"+pv.name+"/callback", link.CallbackHandler())
+		mux.Handle("POST /connect/"+pv.name+"/disconnect", link.DisconnectHandler())
 	}
 
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
@@ -106,8 +122,7 @@ func main() {
 			slog.Error("render", "error", err)
 		}
 	})
-	fmt.Printf("oauthlink servemux example on %s\n", public)
-	log.Fatal(http.ListenAndServe(addr, http.NewCrossOriginProtection().Handler(mux)))
+	return http.NewCrossOriginProtection().Handler(mux), nil
 }
 
 var page = template.Must(template.New("home").Parse(`<!doctype html><title>oauthlink example</title>
