@@ -2,8 +2,8 @@
 # Runs the side-by-side benchmarks interleaved and rewrites the results
 # section of bench/BENCHMARKS.md (between its BEGIN/END RESULTS markers).
 #
-#   bench/compare/run.sh                  # ROUNDS=10 BENCHTIME=0.3s, about 5 minutes on 2 cores
-#   ROUNDS=6 BENCHTIME=0.2s bench/compare/run.sh
+#   bench/compare/run.sh                  # ROUNDS=20 BENCHTIME=0.3s: about 3-4 minutes on 2 cores
+#   ROUNDS=10 BENCHTIME=0.2s bench/compare/run.sh   # a quicker look
 #
 # Interleaving: one test binary is built once; each round runs every
 # (benchmark, library) pair as its own short process, rows of one benchmark
@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-ROUNDS=${ROUNDS:-10}
+ROUNDS=${ROUNDS:-20}
 BENCHTIME=${BENCHTIME:-0.3s}
 RESULTS=${RESULTS:-results.txt}
 BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da # golang.org/x/perf, pinned
