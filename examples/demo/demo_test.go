@@ -418,3 +418,64 @@ func assertNoSecretsLogged(t *testing.T, logs string) {
 		assert.NotRegexp(t, re, logs)
 	}
 }
+
+// TestLiveProviders configures both providers as real ones (client ids and
+// URLs), pointed at fakes the test owns: the page says "live", Qonto's
+// staging token travels on every server-side call, client links use
+// MOLLIE_ORG_TOKEN, and without it the form says so and the route answers
+// 501.
+func TestLiveProviders(t *testing.T) {
+	m := oauthlinktest.NewMollie(oauthlinktest.MollieOptions{ConsentPage: true})
+	t.Cleanup(m.Close)
+	q := oauthlinktest.NewQonto(oauthlinktest.QontoOptions{StagingToken: "staging-token-1"})
+	t.Cleanup(q.Close)
+	live := func(orgToken string) func(*config) {
+		return func(c *config) {
+			c.Mollie = providerEnv{ClientID: m.ClientID(), ClientSecret: m.ClientSecret(), OrgToken: orgToken,
+				AuthURL: m.AuthURL(), TokenURL: m.TokenURL(), APIURL: m.APIURL()}
+			c.Qonto = providerEnv{ClientID: q.ClientID(), ClientSecret: q.ClientSecret(), StagingToken: "staging-token-1",
+				AuthURL: q.AuthURL(), TokenURL: q.TokenURL(), RevokeURL: q.RevokeURL(), APIURL: q.APIURL()}
+		}
+	}
+
+	t.Run("qonto with a staging token", func(t *testing.T) {
+		d := startDemo(t, live(""))
+		b := newBrowser(t)
+		b.login(d, "ivy")
+		p := b.get(d.URL + "/")
+		assert.Equal(t, 2, strings.Count(p.Body, `<span class="badge live">live</span>`))
+		assert.NotContains(t, p.Body, "badge sandbox")
+		assert.Nil(t, d.fakeMollie)
+		assert.Nil(t, d.fakeQonto)
+
+		p = b.get(d.URL + "/connect/qonto") // the fake approves at once
+		require.Equal(t, http.StatusOK, p.Status, p.Body)
+		assert.Contains(t, section(t, p.Body, "qonto"), `data-status="active"`)
+		var org map[string]any
+		raw := b.getJSON(d.URL+"/api/qonto/organization", &org)
+		assert.Equal(t, http.StatusOK, raw.Status, "the staging header reached the API: %s", raw.Body)
+		p = b.post(d.URL+"/connections/qonto/refresh", nil, false)
+		assert.Equal(t, http.StatusSeeOther, p.Status)
+		assert.Equal(t, 1, q.Refreshes())
+	})
+
+	t.Run("mollie client links need the organization token", func(t *testing.T) {
+		d := startDemo(t, live(""))
+		b := newBrowser(t)
+		b.login(d, "ivy")
+		assert.Contains(t, b.get(d.URL+"/").Body, "Set <code>MOLLIE_ORG_TOKEN</code>")
+		p := b.post(d.URL+"/connect/mollie/client-link", signupForm0(), false)
+		assert.Equal(t, http.StatusNotImplemented, p.Status)
+		assert.Contains(t, p.Body, "MOLLIE_ORG_TOKEN")
+	})
+
+	t.Run("mollie client link with the organization token", func(t *testing.T) {
+		d := startDemo(t, live(oauthlinktest.DefaultOrganizationToken))
+		b := newBrowser(t)
+		b.login(d, "ivy")
+		assert.NotContains(t, b.get(d.URL+"/").Body, "MOLLIE_ORG_TOKEN")
+		p := b.post(d.URL+"/connect/mollie/client-link", signupForm0(), false)
+		require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+		assert.True(t, strings.HasPrefix(p.Header.Get("Location"), m.URL()+"/dashboard/client-link/"))
+	})
+}

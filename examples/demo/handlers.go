@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"strings"
@@ -207,7 +208,7 @@ func (a *app) signupProblem(w http.ResponseWriter, r *http.Request, molliePath, 
 	if sf := fieldByName(f.Field); sf != nil {
 		label = sf.Label
 	}
-	f.Error = label + " (" + cmpOr(f.Field, molliePath) + ") " + reason + "."
+	f.Error = label + " (" + cmp.Or(f.Field, molliePath) + ") " + reason + "."
 	w.Header().Set("Cache-Control", "no-store")
 	a.dashboard(w, r, http.StatusUnprocessableEntity, a.sessions.user(r), f)
 }
@@ -227,11 +228,4 @@ func buildClientLink(r *http.Request) (mollie.ClientLinkRequest, error) {
 		RegistrationNumber: f.Get("registration_number"),
 		VATNumber:          f.Get("vat_number"),
 	}, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
