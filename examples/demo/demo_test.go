@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -252,6 +253,19 @@ func TestFailedCallback(t *testing.T) {
 			assertNothingStored(t, d, "carol")
 		})
 	}
+
+	t.Run("store unavailable", func(t *testing.T) {
+		d := startDemo(t, func(c *config) { c.Store = "sqlite:" + filepath.Join(t.TempDir(), "demo.db") })
+		b := newBrowser(t)
+		b.login(d, "carol")
+		consent := b.get(d.URL + "/connect/qonto")
+		require.NoError(t, d.closers[0](), "close the database under the running demo")
+		p := b.approve(consent)
+		// The replay guard, in the store, fails first: 500, code unspent.
+		assert.Equal(t, http.StatusInternalServerError, p.Status, p.Body)
+		assert.Contains(t, p.Body, "The token store failed, so the connection was not saved")
+		assert.Zero(t, d.fakeQonto.Exchanges(), "the code was not spent")
+	})
 
 	t.Run("forged state", func(t *testing.T) {
 		d := startDemo(t, nil)

@@ -144,7 +144,7 @@ func (a *app) flowError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, oauthlink.ErrStoreUnavailable):
 		msg = "The token store is unavailable, so the connection was not attempted. Please try again in a moment."
 	case errors.Is(err, oauthlink.ErrStore):
-		msg = "The connection could not be saved, so it was undone at the provider. Please try again."
+		msg = "The token store failed, so the connection was not saved (a grant already issued is revoked). Please try again."
 	}
 	a.errorPage(w, r, status, title, msg, detail)
 }
