@@ -127,7 +127,7 @@ func (c *cluster) onToken(f func(r *http.Request, grantType string)) {
 // instance is one process of the app.
 type instance struct {
 	name  string
-	store oauthlink.TokenStore // the instance's own pool or client
+	store *observedStore // the instance's own pool or client
 	link  *oauthlink.Connector
 }
 
@@ -138,7 +138,7 @@ func (c *cluster) instance(name, addr string) *instance {
 	if addr == "" {
 		addr = c.be.addr
 	}
-	st := c.be.open(c.t, name, addr, c.clk.Now)
+	st := &observedStore{TokenStore: c.be.open(c.t, name, addr, c.clk.Now)}
 	client := *c.qonto.Client()
 	client.Transport = &recordingTransport{base: client.Transport, log: c.seen}
 	cfg := oauthlink.Config{
@@ -328,4 +328,39 @@ func (rt *recordingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 		rt.log.mu.Unlock()
 	}
 	return resp, nil
+}
+
+// observedStore records the outcome of every Save and Load of one instance,
+// so a test can tell how the library retried. Unwrap passes the Locker,
+// ReplayGuard and Pinger capabilities through.
+type observedStore struct {
+	oauthlink.TokenStore
+	mu    sync.Mutex
+	saves []error
+	loads []error
+}
+
+func (o *observedStore) Unwrap() oauthlink.TokenStore { return o.TokenStore }
+
+func (o *observedStore) Save(ctx context.Context, conn *oauthlink.Connection) error {
+	err := o.TokenStore.Save(ctx, conn)
+	o.mu.Lock()
+	o.saves = append(o.saves, err)
+	o.mu.Unlock()
+	return err
+}
+
+func (o *observedStore) Load(ctx context.Context, p, ow string) (*oauthlink.Connection, error) {
+	conn, err := o.TokenStore.Load(ctx, p, ow)
+	o.mu.Lock()
+	o.loads = append(o.loads, err)
+	o.mu.Unlock()
+	return conn, err
+}
+
+// Saves returns the errors of the saves so far (nil for a success).
+func (o *observedStore) Saves() []error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]error(nil), o.saves...)
 }

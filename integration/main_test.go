@@ -87,6 +87,16 @@ var redisErr = sync.OnceValue(func() error {
 	return c.Ping(ctx).Err()
 })
 
+// knownBug skips t with a "BUG:" message. It marks a test of behaviour the
+// library must have and does not have yet, found by this package; the
+// test fails when run. OAUTHLINK_RUN_KNOWN_BUGS=1 runs these tests.
+func knownBug(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("OAUTHLINK_RUN_KNOWN_BUGS") == "" {
+		t.Skipf("BUG: "+format+" (set OAUTHLINK_RUN_KNOWN_BUGS=1 to run this failing test)", args...)
+	}
+}
+
 // clock is a settable clock shared by the fake provider, the connectors and
 // the SQL store, so tokens expire without sleeping.
 type clock struct {
@@ -136,6 +146,9 @@ type backend struct {
 	// inspect is a store without encryption on its own pool, to read what
 	// is really stored.
 	inspect oauthlink.TokenStore
+	// advisory counts the PostgreSQL advisory locks the instance called
+	// name holds and waits for (nil on Redis).
+	advisory func(ctx context.Context, name string) (granted, waiting int, err error)
 }
 
 // backendKinds are the shared stores the tests run on.
@@ -224,6 +237,12 @@ func newPostgres(t *testing.T) *backend {
 			err := admin.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
 				WHERE datname = current_database() AND application_name = $1`, name).Scan(&n)
 			return n, err
+		},
+		advisory: func(ctx context.Context, name string) (granted, waiting int, err error) {
+			err = admin.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE l.granted), count(*) FILTER (WHERE NOT l.granted)
+				FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+				WHERE l.locktype = 'advisory' AND a.datname = current_database() AND a.application_name = $1`, name).Scan(&granted, &waiting)
+			return granted, waiting, err
 		},
 	}
 	b.inspect = newStore(t, admin, nil)
