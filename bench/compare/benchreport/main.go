@@ -226,14 +226,28 @@ func main() {
 	p("\n### Targets (issue 7)\n\nA time target counts as met only when it holds on both wall and CPU time.\n\n| target | measured (wall; cpu) | status |\n| --- | --- | --- |\n")
 	// timeTarget checks got <= limit on both clocks; got and limit per clock.
 	timeTarget := func(name string, got, limit func(unit string) float64, show func(unit string) string) {
-		okW, okC := got(wall) <= limit(wall), got(cpuT) <= limit(cpuT)
-		if math.IsNaN(got(cpuT)) || math.IsNaN(limit(cpuT)) {
-			okC = okW // results without cpu-ns/op: judge on wall time alone
+		// A clock without data, or with a negative estimate (noise larger
+		// than the quantity), cannot decide; the other clock does.
+		usable := func(unit string) bool {
+			return !math.IsNaN(got(unit)) && !math.IsNaN(limit(unit)) && got(unit) >= 0 && limit(unit) >= 0
 		}
-		status := "met"
+		okW, okC := got(wall) <= limit(wall), got(cpuT) <= limit(cpuT)
+		var note string
 		switch {
-		case !okW && !okC:
+		case !usable(wall) && !usable(cpuT):
+			p("| %s | %s; %s | inconclusive (noise) |\n", name, show(wall), show(cpuT))
+			return
+		case !usable(cpuT):
+			okC = okW
+		case !usable(wall):
+			okW, note = okC, " (wall estimate unusable: noise)"
+		}
+		status := "met" + note
+		switch {
+		case !okW && !okC && usable(wall):
 			status = fmt.Sprintf("**missed** by %s wall, %s cpu", dur(got(wall)-limit(wall)), dur(got(cpuT)-limit(cpuT)))
+		case !okW && !okC:
+			status = fmt.Sprintf("**missed** by %s cpu%s", dur(got(cpuT)-limit(cpuT)), note)
 		case !okW:
 			status = fmt.Sprintf("**borderline**: met on cpu, missed by %s on wall", dur(got(wall)-limit(wall)))
 		case !okC:
