@@ -40,6 +40,10 @@ func TestLoginAndDashboard(t *testing.T) {
 	assert.Equal(t, 2, strings.Count(p.Body, `data-status="none"`))
 	assert.Contains(t, p.Body, `action="/connect/mollie/client-link"`)
 
+	p = b.get(d.URL + "/nope")
+	assert.Equal(t, http.StatusNotFound, p.Status)
+	assert.Contains(t, p.Body, "Page not found")
+
 	p = b.post(d.URL+"/logout", nil, true)
 	assert.Contains(t, p.Body, `action="/login"`)
 }

@@ -132,6 +132,9 @@ func (a *app) init(ctx context.Context) error {
 func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		a.errorPage(w, r, http.StatusNotFound, "Page not found", "There is no page at this address.", "")
+	})
 	mux.HandleFunc("POST /login", a.login)
 	mux.HandleFunc("POST /logout", a.logout)
 	mux.Handle("GET /api/connections", a.sessions.api(http.HandlerFunc(a.apiConnections)))
