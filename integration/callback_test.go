@@ -3,6 +3,7 @@ package integration_test
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -208,20 +209,20 @@ func testKilledConnectionAfterExchange(t *testing.T, be *backend) {
 	c.serve(app)
 	b := c.browser(owner)
 	cb := b.authorize()
-	killed := 0
+	var killed atomic.Int64
 	c.onToken(func(_ *http.Request, grant string) {
 		if grant == "authorization_code" {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			n, err := be.kill(ctx, app.name)
 			assert.NoError(t, err)
-			killed = n
+			killed.Store(int64(n))
 		}
 	})
 	h := b.get(cb)
 	c.onToken(nil)
-	t.Logf("killed %d connections; status %d; error: %v", killed, h.Status, c.lastErr())
-	assert.Positive(t, killed)
+	t.Logf("killed %d connections; status %d; error: %v", killed.Load(), h.Status, c.lastErr())
+	assert.Positive(t, killed.Load())
 	require.Equal(t, http.StatusSeeOther, h.Status, "connected after a retry on a new connection: %s", h.Body)
 	assert.Zero(t, c.qonto.Revocations())
 	conn, err := c.stored(app)

@@ -66,6 +66,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -146,13 +147,13 @@ func TestFaultKillBetweenAnswerAndSave(t *testing.T) {
 		peer := c.instance(instanceName("peer"), "")
 		old := c.connect(a)
 		c.clk.Advance(tokenLifetime)
-		killed := 0
-		c.onFirstRefresh(func() { killed = killInstance(t, be, a) })
+		var killed atomic.Int64
+		c.onFirstRefresh(func() { killed.Store(int64(killInstance(t, be, a))) })
 
 		conn, err := fresh(a)
 		saves := a.store.Saves()[1:] // the connect's save first
-		t.Logf("killed %d connections of the refresher; save attempts %v; Fresh: %v", killed, saves, err)
-		require.Positive(t, killed)
+		t.Logf("killed %d connections of the refresher; save attempts %v; Fresh: %v", killed.Load(), saves, err)
+		require.Positive(t, killed.Load())
 		require.NoError(t, err, "the save was retried on a new connection")
 		require.NotEmpty(t, saves)
 		assert.LessOrEqual(t, len(saves), 3, "bounded attempts")
