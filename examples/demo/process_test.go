@@ -29,7 +29,8 @@ func TestBinaryDefaults(t *testing.T) {
 		t.Skip("no go tool to build the demo with")
 	}
 	bin := filepath.Join(t.TempDir(), "demo")
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	// Bounded generously: on a cold cache the build compiles SQLite.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, ".").CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)

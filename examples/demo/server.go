@@ -15,7 +15,7 @@ import (
 type app struct {
 	cfg         config
 	log         *slog.Logger
-	libLog      *slog.Logger // for the connectors; see newServer
+	libLog      *slog.Logger // for the connectors; see init
 	store       oauthlink.TokenStore
 	keys        keys
 	sessions    *sessions
