@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauthlink/oauthlink"
 )
 
 // TestBinaryDefaults builds the demo, runs it as `go run ./examples/demo`
@@ -50,9 +52,24 @@ func TestBinaryDefaults(t *testing.T) {
 		require.Equal(t, http.StatusOK, p.Status, p.Body)
 		require.Equal(t, "/", p.URL.Path)
 	}
-	p := b.post(first.url+"/connections/qonto/refresh", nil, false)
-	assert.Equal(t, http.StatusSeeOther, p.Status, p.Body)
+	// A token past expiry, written into the demo's SQLite file by another
+	// process (this test, with the key from the key file), is refreshed on
+	// its next use.
+	st := openDemoStore(t, work)
+	conn, err := st.Load(t.Context(), "mollie", "alice")
+	require.NoError(t, err)
+	conn.Expiry = time.Now().Add(-time.Minute)
+	require.NoError(t, st.Save(t.Context(), conn))
 	var org map[string]any
+	p := b.getJSON(first.url+"/api/mollie/organization", &org)
+	assert.Equal(t, http.StatusOK, p.Status, p.Body)
+	refreshed, err := st.Load(t.Context(), "mollie", "alice")
+	require.NoError(t, err)
+	assert.NotEqual(t, conn.AccessToken.Reveal(), refreshed.AccessToken.Reveal(), "a new access token")
+	assert.True(t, refreshed.Expiry.After(time.Now().Add(30*time.Minute)), "a new expiry")
+
+	p = b.post(first.url+"/connections/qonto/refresh", nil, false)
+	assert.Equal(t, http.StatusSeeOther, p.Status, p.Body)
 	p = b.getJSON(first.url+"/api/qonto/organization", &org)
 	assert.Equal(t, http.StatusOK, p.Status, p.Body)
 	assert.Contains(t, org, "organization")
@@ -80,6 +97,21 @@ func TestBinaryDefaults(t *testing.T) {
 	p = b.get(second.url + "/")
 	assert.Equal(t, 2, strings.Count(p.Body, `data-status="active"`))
 	second.stop(t)
+}
+
+// openDemoStore opens the demo's default SQLite store in dir as the demo
+// does, decrypting with the key kept beside it.
+func openDemoStore(t *testing.T, dir string) oauthlink.TokenStore {
+	t.Helper()
+	spec := storeSpec{Kind: "sqlite", Path: filepath.Join(dir, "oauthlink-demo.db")}
+	k, err := resolveKeys(config{}, spec)
+	require.NoError(t, err)
+	raw, closeStore, err := openStore(t.Context(), spec)
+	require.NoError(t, err)
+	t.Cleanup(func() { closeStore() })
+	st, err := oauthlink.EncryptedStore(raw, k.token)
+	require.NoError(t, err)
+	return st
 }
 
 // demoProcess is a running demo binary.
