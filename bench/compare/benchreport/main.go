@@ -99,11 +99,20 @@ func (s samples) n(bench, sub string) int             { return len(s[key{bench, 
 
 // pairedDiff is the median over rounds of a's sample minus b's sample of
 // the same round (run.sh writes one sample per row per round, in order).
+// a contains b's work, so a negative difference is noise; when a fifth of
+// the rounds or more come out negative, the estimate is NaN (unusable).
 func (s samples) pairedDiff(a, b key, unit string) float64 {
 	x, y := s[a][unit], s[b][unit]
 	d := make([]float64, min(len(x), len(y)))
+	negative := 0
 	for i := range d {
 		d[i] = x[i] - y[i]
+		if d[i] < 0 {
+			negative++
+		}
+	}
+	if len(d) == 0 || float64(negative) >= 0.2*float64(len(d)) {
+		return math.NaN()
 	}
 	return median(d)
 }
@@ -210,7 +219,7 @@ func main() {
 			s.med("Reference", ref.sub, allocs), s.med("Reference", ref.sub, "B/op"))
 	}
 
-	p("\nCallback cost without the token exchange (\"own cost\"): in each round the x/oauth2 exchange reference runs among the callback rows; the table gives the median over rounds of (callback − exchange of the same round). Exact for the peers, which exchange through x/oauth2; for oauthlink, whose token client is its own code and cannot be timed apart through its public API, it assumes that client costs what x/oauth2's does. Allocations are deterministic, so their difference is exact under the same assumption.\n\n")
+	p("\nCallback cost without the token exchange (\"own cost\"): in each round the x/oauth2 exchange reference runs among the callback rows; the table gives the median over rounds of (callback − exchange of the same round). Exact for the peers, which exchange through x/oauth2; for oauthlink, whose token client is its own code and cannot be timed apart through its public API, it assumes that client costs what x/oauth2's does. Allocations are deterministic, so their difference is exact under the same assumption. n/a: in a fifth of the rounds or more the callback came out cheaper than the exchange it contains, so noise is larger than the quantity.\n\n")
 	p("| lib | own wall/op | own cpu/op | own allocs/op | wall oauthlink/lib | cpu oauthlink/lib |\n| --- | --: | --: | --: | --: | --: |\n")
 	own := func(lib, unit string) float64 {
 		return s.pairedDiff(key{"Callback", "lib=" + lib}, key{"Reference", "op=x-oauth2-exchange"}, unit)
