@@ -338,9 +338,13 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 	if err := c.checkIssuer(q); err != nil {
 		return nil, "", err
 	}
-	first, err := c.guard.Consume(r.Context(), c.stateKey(state), issued.Add(c.cfg.FlowTTL+time.Minute))
+	// The guard is usually the store: bound it like the store check, and
+	// report a failure as unavailable, since nothing was spent yet.
+	gctx, cancel := context.WithTimeout(r.Context(), storeCheckTimeout)
+	first, err := c.guard.Consume(gctx, c.stateKey(state), issued.Add(c.cfg.FlowTTL+time.Minute))
+	cancel()
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: replay guard: %w", ErrStore, err)
+		return nil, "", fmt.Errorf("%w: replay guard: %w", ErrStoreUnavailable, err)
 	}
 	if !first {
 		return nil, "", ErrStateReplayed
@@ -376,6 +380,9 @@ func (c *Connector) checkIssuer(q *callbackQuery) error {
 	return nil
 }
 
+// storeCheckTimeout bounds the store calls made before the code is spent.
+const storeCheckTimeout = 5 * time.Second
+
 // exchangeAndSave spends the code exactly once and commits the connection.
 // The store is checked before the code is spent; after the exchange, the
 // save runs under a context the browser cannot cancel, is retried a bounded
@@ -383,7 +390,7 @@ func (c *Connector) checkIssuer(q *callbackQuery) error {
 // live grant is orphaned (security.md I34).
 func (c *Connector) exchangeAndSave(ctx context.Context, owner, code, verifier string) (*Connection, error) {
 	if p, ok := capability[Pinger](c.store); ok {
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		pctx, cancel := context.WithTimeout(ctx, storeCheckTimeout)
 		err := p.Ping(pctx)
 		cancel()
 		if err != nil {
@@ -435,34 +442,40 @@ func (c *Connector) exchangeAndSave(ctx context.Context, owner, code, verifier s
 // old or reauth_required grant), retrying version conflicts and store
 // errors a bounded number of times.
 func (c *Connector) commitNew(ctx context.Context, conn *Connection) error {
-	// Under the refresh lock: a refresh of the owner's previous grant that
-	// is still in flight finishes first, so its compare-and-swap cannot
-	// land on the new record when versions restart after a delete.
-	unlock, err := c.lockConn(ctx, conn.Owner)
-	if err != nil {
-		return err
-	}
-	defer unlock()
+	var err error
 	for attempt := range 4 {
 		if attempt > 0 {
 			if werr := sleepCtx(ctx, time.Duration(attempt)*200*time.Millisecond); werr != nil {
 				return errors.Join(err, werr)
 			}
 		}
-		conn.Version, conn.CreatedAt = 0, time.Time{}
-		old, lerr := c.store.Load(ctx, conn.Provider, conn.Owner)
-		switch {
-		case lerr == nil:
-			conn.Version, conn.CreatedAt = old.Version, old.CreatedAt
-		case !errors.Is(lerr, ErrNotFound):
-			err = lerr
-			continue
-		}
-		if err = c.store.Save(ctx, conn); err == nil {
+		if err = c.commitOnce(ctx, conn); err == nil {
 			return nil
 		}
 	}
 	return err
+}
+
+// commitOnce saves conn under the connection lock: a refresh of the owner's
+// previous grant that is still in flight finishes first, so its
+// compare-and-swap cannot land on the new record when versions restart
+// after a delete. The lock is taken per attempt, so a transient store
+// failure (a killed pooled connection) is retried like the save.
+func (c *Connector) commitOnce(ctx context.Context, conn *Connection) error {
+	unlock, err := c.lockConn(ctx, conn.Owner)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	conn.Version, conn.CreatedAt = 0, time.Time{}
+	old, err := c.store.Load(ctx, conn.Provider, conn.Owner)
+	switch {
+	case err == nil:
+		conn.Version, conn.CreatedAt = old.Version, old.CreatedAt
+	case !errors.Is(err, ErrNotFound):
+		return err
+	}
+	return c.store.Save(ctx, conn)
 }
 
 func (c *Connector) revokeQuietly(ctx context.Context, tok *tokenResponse) {

@@ -161,10 +161,17 @@ func (c *Connector) refreshLocked(ctx context.Context, owner string) (*Connectio
 		return nil, err
 	}
 	if ps := c.pending.get(key); ps != nil {
-		if ps.oldRefresh == conn.RefreshToken.Reveal() {
-			return c.savePending(ctx, key, conn, ps)
+		if ps.oldRefresh != conn.RefreshToken.Reveal() {
+			c.pending.put(key, nil) // the store moved on without us
+		} else {
+			saved, err := c.savePending(ctx, key, conn, ps)
+			if err != nil {
+				return nil, err
+			}
+			// After a long outage the kept pair may itself be due: its
+			// refresh token was never used, so refresh with it now.
+			conn = saved
 		}
-		c.pending.put(key, nil) // the store moved on without us
 	}
 	if !c.refreshDue(conn, c.now()) {
 		return conn, nil // a peer refreshed while we waited

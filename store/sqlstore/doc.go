@@ -35,7 +35,7 @@
 //	oauthlink_schema_migrations applied migrations (version, name, applied_us)
 //	oauthlink_connections       one row per (provider, owner)
 //	oauthlink_consumed_states   replay-guard records with expiry
-//	oauthlink_locks             lock leases (SQLite only; empty on PostgreSQL)
+//	oauthlink_locks             lock leases
 //
 // Migrations are numbered and applied in order inside one transaction that
 // first serialises every instance starting at the same moment: PostgreSQL
@@ -68,21 +68,20 @@
 // Lock takes the cross-instance lock the refresher holds while it spends a
 // refresh token.
 //
-// On PostgreSQL it takes a connection from db's pool, begins a
-// transaction, sets idle_in_transaction_session_timeout to ttl for that
-// transaction only, and waits in pg_advisory_xact_lock on a 64-bit key
-// derived (SHA-256) from the schema, prefix, provider and owner. The wait
-// queues on the server, so the lock passes to the next waiter as soon as it
-// is released, without polling. The lock lives as long as that transaction:
-// unlock rolls it back and returns the connection to the pool; after ttl the
-// store rolls it back itself, and should the process freeze instead, the
-// server ends the idle session after ttl; a process that dies closes its
-// socket and the server releases the lock at once. Each held or awaited lock
-// occupies one connection of db's pool, so db.SetMaxOpenConns must leave
-// room for the locks held at once plus the other queries (oauthlink's
-// refresher takes at most one lock per connection and process). Because the
-// lock is scoped to a transaction it also works through PgBouncer in
-// transaction pooling mode (not in statement mode).
+// On PostgreSQL it writes a lease row (a random owner token and an expiry
+// of the server's clock plus ttl) with one atomic statement, "INSERT … ON
+// CONFLICT DO UPDATE … WHERE the lease expired RETURNING token", so of any
+// number of waiters exactly one wins, and instances with skewed clocks
+// agree. A waiter polls with jittered exponential backoff (2 ms doubling to
+// 200 ms, never sleeping past the current lease's expiry). A lease, unlike
+// a session-scoped advisory lock, survives the holder's connection: when
+// that session is killed between the provider's answer and the save (a
+// failover, a pooler restart, pg_terminate_backend), waiters keep waiting
+// while the holder reconnects and saves the rotated refresh token, instead
+// of replaying the token it just spent (which Hydra punishes by revoking
+// the grant). unlock deletes the row only while it still holds its own
+// token, retrying on a fresh connection; a crashed holder's lease expires
+// after ttl. No connection is held while the lock is.
 //
 // SQLite has one write lock per database file, so a transaction cannot stay
 // open while the holder refreshes: the holder's own Save would wait for it.

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 )
@@ -36,51 +35,55 @@ func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Durat
 	return unlock, nil
 }
 
-// lockPostgres holds pg_advisory_xact_lock in a transaction on a dedicated
-// connection until unlock or ttl.
+// lockPostgres writes a lease row with one atomic statement: insert, or
+// take over an expired lease, and report whether this caller won. The
+// expiry is the database's clock plus ttl, so instances with skewed clocks
+// agree. A lease, unlike a session-scoped advisory lock, outlives the
+// holder's connection: if that connection is killed between the provider's
+// answer and the save (failover, a pooler restart, pg_terminate_backend),
+// waiters keep waiting while the holder reconnects and saves the rotated
+// token, instead of replaying the token the holder just spent.
 func (s *Store) lockPostgres(ctx context.Context, provider, owner string, ttl time.Duration) (func(), error) {
-	c, err := s.db.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	held := false
-	defer func() {
-		// Every path that does not hand the lock to the caller, a panic
-		// included, ends the transaction and returns the connection.
-		if !held {
-			rollback(ctx, c)
-			c.Close()
+	token := rand.Text()
+	var b backoff
+	for {
+		var got string
+		err := s.db.QueryRowContext(ctx, s.q.lockAcquirePG, s.bin(provider), s.bin(owner), token, ttl.Microseconds()).Scan(&got)
+		switch {
+		case err == nil && got == token:
+			return s.leaseRelease(provider, owner, token), nil
+		case err != nil && !errors.Is(err, sql.ErrNoRows):
+			return nil, err
 		}
-	}()
-	// One simple-protocol round trip, so the session is never idle between
-	// setting the timeout and waiting. Both numbers are integers formatted
-	// here (SET takes no bind parameters); a timeout of 0 would disable it.
-	ms := max(ttl.Milliseconds(), 1)
-	key := lockKey("lock", s.schema, s.prefix, provider, owner)
-	if _, err := c.ExecContext(ctx, fmt.Sprintf(
-		"BEGIN; SET LOCAL idle_in_transaction_session_timeout = %d; SELECT pg_advisory_xact_lock(%d)", ms, key)); err != nil {
-		return nil, err
+		var remainingUS int64
+		err = s.db.QueryRowContext(ctx, s.q.lockRemainingPG, s.bin(provider), s.bin(owner)).Scan(&remainingUS)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		if err := b.wait(ctx, time.Duration(max(remainingUS, 0))*time.Microsecond); err != nil {
+			return nil, err
+		}
 	}
-	held = true
+}
 
+// leaseRelease deletes the lease only while it still carries token, so a
+// holder whose lease expired cannot release a successor's lock.
+func (s *Store) leaseRelease(provider, owner, token string) func() {
 	var once sync.Once
-	release := func() {
+	return func() {
 		once.Do(func() {
-			rollback(context.Background(), c)
-			c.Close()
+			// Retried: the first attempt may land on a pooled connection
+			// the server already closed. If every attempt fails, the lease
+			// still expires after its ttl.
+			rctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+			defer cancel()
+			for range 3 {
+				if _, err := s.db.ExecContext(rctx, s.q.lockRelease, s.bin(provider), s.bin(owner), token); err == nil || rctx.Err() != nil {
+					return
+				}
+			}
 		})
 	}
-	// Release at ttl even if the holder never calls unlock, so that the
-	// pooled connection comes back; the server-side timeout covers a
-	// process that is frozen rather than forgetful.
-	if s.noLocalExpiry {
-		return release, nil
-	}
-	timer := time.AfterFunc(ttl, release)
-	return func() {
-		timer.Stop()
-		release()
-	}, nil
 }
 
 // lockSQLite writes a lease row inside BEGIN IMMEDIATE, polling with
@@ -121,13 +124,5 @@ func (s *Store) lockSQLite(ctx context.Context, provider, owner string, ttl time
 			return nil, err
 		}
 	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			// Best effort: if the DELETE fails, the lease still expires.
-			rctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
-			defer cancel()
-			_, _ = s.db.ExecContext(rctx, s.q.lockRelease, s.bin(provider), s.bin(owner), token)
-		})
-	}, nil
+	return s.leaseRelease(provider, owner, token), nil
 }

@@ -53,6 +53,9 @@ var migrations = []migration{
 )`}},
 }
 
+// pgNowUS is PostgreSQL's clock in microseconds since the epoch.
+const pgNowUS = "(extract(epoch from clock_timestamp()) * 1000000)::bigint"
+
 // expand replaces the placeholders of a migration statement.
 func (s *Store) expand(stmt string) string {
 	bin := "BYTEA"
@@ -140,6 +143,7 @@ type queries struct {
 	load, list, insert, update, delete string
 	consume, sweepStates, sweepLocks   string
 	lockRead, lockWrite, lockRelease   string
+	lockAcquirePG, lockRemainingPG     string
 }
 
 func (s *Store) buildQueries() queries {
@@ -169,5 +173,12 @@ func (s *Store) buildQueries() queries {
 		lockWrite: s.rebind("INSERT INTO " + locks + ` (provider, owner, token, expires_us) VALUES (?, ?, ?, ?)
 	ON CONFLICT (provider, owner) DO UPDATE SET token = excluded.token, expires_us = excluded.expires_us`),
 		lockRelease: s.rebind("DELETE FROM " + locks + " WHERE provider = ? AND owner = ? AND token = ?"),
+		// PostgreSQL: take the lease atomically on the server's clock.
+		lockAcquirePG: s.rebind("INSERT INTO " + locks + ` (provider, owner, token, expires_us)
+	VALUES (?, ?, ?, ` + pgNowUS + ` + ?)
+	ON CONFLICT (provider, owner) DO UPDATE SET token = excluded.token, expires_us = excluded.expires_us
+	WHERE "` + s.prefix + `locks".expires_us <= ` + pgNowUS + `
+	RETURNING token`),
+		lockRemainingPG: s.rebind("SELECT expires_us - " + pgNowUS + " FROM " + locks + " WHERE provider = ? AND owner = ?"),
 	}
 }

@@ -70,10 +70,6 @@ type Store struct {
 	q       queries
 
 	nextSweep atomic.Int64 // unix µs before which Consume does not sweep
-
-	// noLocalExpiry disables the PostgreSQL lock's process-side timer, so
-	// that a test can show the server-side timeout on its own.
-	noLocalExpiry bool
 }
 
 var (
