@@ -76,7 +76,8 @@ type Config struct {
 	ReturnToParam string
 	// AuthParams returns extra authorization parameters for one request
 	// (e.g. Mollie locale, Qonto organization_id). Only names listed in
-	// Provider.AuthParams are allowed. Optional.
+	// Provider.AuthParams are allowed. The request's form is parsed before
+	// it is called. Optional.
 	AuthParams func(*http.Request) (url.Values, error)
 
 	// HTTPClient makes the server-side calls. Default: a client with a
@@ -275,6 +276,7 @@ func New(cfg Config) (*Connector, error) {
 	return c, nil
 }
 
+// The plaintext warning is said once per process, not once per Connector.
 var plaintextWarning sync.Once
 
 // Provider returns the provider descriptor in use (with defaults applied).

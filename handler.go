@@ -122,6 +122,12 @@ func (c *Connector) startOptions(r *http.Request) (BeginOptions, error) {
 	var vs []string
 	switch r.Method {
 	case http.MethodGet:
+		if c.cfg.AuthParams != nil {
+			// The hook may read r.Form; parse it for the hook's sake.
+			if err := r.ParseForm(); err != nil {
+				return opts, fmt.Errorf("%w: malformed query", ErrBadRequest)
+			}
+		}
 		// Read only the one parameter, without building a url.Values.
 		v, n, err := queryParam(r.URL.RawQuery, c.cfg.ReturnToParam)
 		if err != nil {

@@ -2,6 +2,8 @@ package oauthlink_test
 
 import (
 	"context"
+	"net/http"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -94,4 +96,41 @@ func TestH29_LateWriteRejected(t *testing.T) {
 	assert.Equal(t, bConn.AccessToken, stored.AccessToken, "A's late write did not overwrite B's")
 	assert.Equal(t, bConn.Version, stored.Version)
 	assert.True(t, e.qonto.RefreshTokenValid(stored.RefreshToken.Reveal()))
+}
+
+// Refresh refreshes a token that is not due, once for concurrent callers.
+func TestForcedRefresh(t *testing.T) {
+	e := newEnv(t)
+	old := e.connected("qonto", "shop-1")
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			conn, err := e.links["qonto"].Refresh(context.Background(), "shop-1")
+			assert.NoError(t, err)
+			assert.NotEqual(t, old.AccessToken, conn.AccessToken)
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 1, e.qonto.Refreshes())
+	stored, err := e.load("qonto", "shop-1")
+	require.NoError(t, err)
+	assert.Equal(t, old.Version+1, stored.Version)
+	_, err = e.links["qonto"].Refresh(context.Background(), "nobody")
+	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+}
+
+// AuthParams may read r.Form on a GET start.
+func TestAuthParamsSeesForm(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *oauthlink.Config) {
+		if c.Provider.Name == "qonto" {
+			c.AuthParams = func(r *http.Request) (url.Values, error) {
+				return url.Values{"organization_id": {r.Form.Get("organization_id")}}, nil
+			}
+		}
+	}))
+	h := e.browser("shop-1").get(e.app.URL + "/connect/qonto?organization_id=1acf250c-a068-47fa-ae9d-032b85c148dc")
+	require.Equal(t, http.StatusSeeOther, h.Status)
+	u, err := url.Parse(h.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, "1acf250c-a068-47fa-ae9d-032b85c148dc", u.Query().Get("organization_id"))
 }

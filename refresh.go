@@ -44,7 +44,24 @@ func (c *Connector) Fresh(ctx context.Context, owner string) (*Connection, error
 	if !c.refreshDue(conn, c.now()) {
 		return conn, nil
 	}
-	return c.refresh(ctx, owner)
+	return c.refresh(ctx, owner, 0)
+}
+
+// Refresh refreshes the owner's token now, whether or not it is due (after
+// the app learned it was revoked, or to pick up new scopes), with the same
+// coordination as Fresh: concurrent calls share one refresh, and when the
+// stored connection changed since Refresh read it (a peer refreshed), that
+// newer connection is returned without calling the provider.
+func (c *Connector) Refresh(ctx context.Context, owner string) (*Connection, error) {
+	conn, err := c.store.Load(ctx, c.provider.Name, owner)
+	if err != nil {
+		return nil, err
+	}
+	if err := statusErr(conn); err != nil {
+		return nil, err
+	}
+	c.forget(owner)
+	return c.refresh(ctx, owner, conn.Version)
 }
 
 func statusErr(conn *Connection) error {
@@ -93,14 +110,18 @@ func (c *Connector) lockConn(ctx context.Context, owner string) (func(), error) 
 }
 
 // refresh joins (or leads) the process-wide refresh of one connection and
-// waits for it or for ctx.
-func (c *Connector) refresh(ctx context.Context, owner string) (*Connection, error) {
+// waits for it or for ctx. forcedAt > 0 refreshes even a token that is not
+// due, unless the stored version moved past forcedAt.
+func (c *Connector) refresh(ctx context.Context, owner string, forcedAt int64) (*Connection, error) {
 	key := connKey(c.provider.Name, owner)
+	if forcedAt > 0 {
+		key += "\x00forced"
+	}
 	ch := c.flight.DoChan(key, func() (any, error) {
 		// Detached from the leader's cancellation: followers still want
 		// the result, and a rotated token must reach the store.
 		rctx := context.WithoutCancel(ctx)
-		return c.refreshLocked(rctx, owner)
+		return c.refreshLocked(rctx, owner, forcedAt)
 	})
 	select {
 	case res := <-ch:
@@ -146,7 +167,7 @@ func (p *pendingSaves) put(key string, ps *pendingSave) {
 	p.m[key] = ps
 }
 
-func (c *Connector) refreshLocked(ctx context.Context, owner string) (*Connection, error) {
+func (c *Connector) refreshLocked(ctx context.Context, owner string, forcedAt int64) (*Connection, error) {
 	unlock, err := c.lockConn(ctx, owner)
 	if err != nil {
 		return nil, err
@@ -173,7 +194,8 @@ func (c *Connector) refreshLocked(ctx context.Context, owner string) (*Connectio
 			conn = saved
 		}
 	}
-	if !c.refreshDue(conn, c.now()) {
+	forced := forcedAt > 0 && conn.Version == forcedAt
+	if !forced && !c.refreshDue(conn, c.now()) {
 		return conn, nil // a peer refreshed while we waited
 	}
 	if conn.RefreshToken == "" {
