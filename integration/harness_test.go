@@ -330,14 +330,32 @@ func (rt *recordingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 	return resp, nil
 }
 
-// observedStore records the outcome of every Save and Load of one instance,
-// so a test can tell how the library retried. Unwrap passes the Locker,
-// ReplayGuard and Pinger capabilities through.
+// observedStore records the outcome of every Save and Load of one instance
+// and counts its Lock calls, so a test can tell how the library retried and
+// when it went for the lock. Unwrap passes the ReplayGuard and Pinger
+// capabilities through.
 type observedStore struct {
 	oauthlink.TokenStore
 	mu    sync.Mutex
 	saves []error
 	loads []error
+	locks int
+}
+
+// Lock counts the call and takes the wrapped store's lock (both real
+// stores have one).
+func (o *observedStore) Lock(ctx context.Context, p, ow string, ttl time.Duration) (func(), error) {
+	o.mu.Lock()
+	o.locks++
+	o.mu.Unlock()
+	return o.TokenStore.(oauthlink.Locker).Lock(ctx, p, ow, ttl)
+}
+
+// Locks returns how many times the instance asked for the lock.
+func (o *observedStore) Locks() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.locks
 }
 
 func (o *observedStore) Unwrap() oauthlink.TokenStore { return o.TokenStore }

@@ -146,9 +146,6 @@ type backend struct {
 	// inspect is a store without encryption on its own pool, to read what
 	// is really stored.
 	inspect oauthlink.TokenStore
-	// advisory counts the PostgreSQL advisory locks the instance called
-	// name holds and waits for (nil on Redis).
-	advisory func(ctx context.Context, name string) (granted, waiting int, err error)
 }
 
 // backendKinds are the shared stores the tests run on.
@@ -237,12 +234,6 @@ func newPostgres(t *testing.T) *backend {
 			err := admin.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
 				WHERE datname = current_database() AND application_name = $1`, name).Scan(&n)
 			return n, err
-		},
-		advisory: func(ctx context.Context, name string) (granted, waiting int, err error) {
-			err = admin.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE l.granted), count(*) FILTER (WHERE NOT l.granted)
-				FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-				WHERE l.locktype = 'advisory' AND a.datname = current_database() AND a.application_name = $1`, name).Scan(&granted, &waiting)
-			return granted, waiting, err
 		},
 	}
 	b.inspect = newStore(t, admin, nil)
