@@ -437,7 +437,10 @@ func (c *Connector) exchangeAndSave(ctx context.Context, owner, code, verifier s
 	if err := c.commitNew(ctx, conn); err != nil {
 		c.log.Error("oauthlink: saving new connection failed; revoking the new grant", "provider", c.provider.Name, "owner", owner, "error", err)
 		c.revokeQuietly(ctx, tok)
-		return nil, fmt.Errorf("%w: %w", ErrStore, err)
+		if !errors.Is(err, ErrStore) {
+			err = fmt.Errorf("%w: %w", ErrStore, err)
+		}
+		return nil, err
 	}
 	c.log.Info("oauthlink: connected", "provider", c.provider.Name, "owner", owner, "account", conn.AccountID)
 	c.emit(ctx, Event{Kind: EventConnected, Provider: c.provider.Name, Owner: owner})

@@ -41,7 +41,10 @@ func (c *Connector) Fresh(ctx context.Context, owner string) (*Connection, error
 	if err := statusErr(conn); err != nil {
 		return nil, err
 	}
-	if !c.refreshDue(conn, c.now()) {
+	// A kept rotated pair means the stored access token was revoked by the
+	// rotation: take the refresh path (which saves the pair) even when a
+	// fresh draw of the jitter says the stored token is not yet due.
+	if !c.refreshDue(conn, c.now()) && c.pending.get(connKey(c.provider.Name, owner)) == nil {
 		return conn, nil
 	}
 	return c.refresh(ctx, owner, 0)

@@ -186,19 +186,12 @@ func TestCallbackStoreDiesAfterExchange(t *testing.T) {
 // A single killed store connection right after the exchange (the server
 // itself stays up: pg_terminate_backend / CLIENT KILL of the app's
 // connections) must not cost the user the connection: a retry on a new
-// connection commits it. Redis passes (go-redis resends on a new
-// connection by itself); PostgreSQL fails, a known bug: commitNew takes
-// the store's connection lock once, outside its retry loop, and the lock's
-// first statement goes out on the killed pooled connection (SQLSTATE
-// 57P01), so the callback revokes the grant and answers 500 although the
-// database is up.
+// connection commits it: commitNew takes the connection lock inside its
+// retry loop, so a lock statement that lands on a killed pooled PostgreSQL
+// connection (SQLSTATE 57P01) is retried like the save.
 func TestCallbackKilledConnectionAfterExchange(t *testing.T) {
 	forBackends(t, func(t *testing.T, newBackend func(*testing.T) *backend) {
 		be := newBackend(t)
-		if be.name == "postgres" {
-			knownBug(t, "handler.go commitNew: a failed connection lock is not retried; one killed pooled "+
-				"PostgreSQL connection after the exchange revokes the new grant and answers 500 while the database is up")
-		}
 		testKilledConnectionAfterExchange(t, be)
 	})
 }
@@ -231,17 +224,11 @@ func testKilledConnectionAfterExchange(t *testing.T, be *backend) {
 	assert.True(t, c.qonto.RefreshTokenValid(conn.RefreshToken.Reveal()))
 }
 
-// Known bug: with the replay guard on the store (the default with sqlstore
-// and redisstore), an unreachable store fails the callback at the guard,
-// before the Pinger check, with a plain ErrStore: HTTP 500 and the page
-// "We could not save the connection, so it was undone at the provider",
-// which is false (nothing was spent or undone). The guard's call also has
-// no bound of its own: behind a stalled PostgreSQL the callback waits as
-// long as the browser does. Required: 503, ErrStoreUnavailable and the
-// retry page, within the Ping's bound.
+// With the replay guard on the store (the default with sqlstore and
+// redisstore), an unreachable or stalled store fails the callback at the
+// guard, before anything is spent: 503, ErrStoreUnavailable and the
+// "nothing was changed" page, within the guard's own bound.
 func TestCallbackStoreDownBeforeExchangeAnswers503(t *testing.T) {
-	knownBug(t, "handler.go callback: a failing replay guard (the store) answers 500 and claims the grant was "+
-		"undone, instead of 503 ErrStoreUnavailable; unbounded behind a stalled PostgreSQL")
 	for _, mode := range []string{"down", "stall"} {
 		t.Run(mode, func(t *testing.T) {
 			forBackends(t, func(t *testing.T, newBackend func(*testing.T) *backend) {

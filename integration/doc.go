@@ -12,8 +12,7 @@
 // database/sql driver) and OAUTHLINK_TEST_REDIS (default 127.0.0.1:6379).
 // An unreachable server skips the tests with a message, or fails them when
 // CI is set. Each test uses a schema or key prefix of its own and removes
-// it. Tests of required behaviour that the library does not have yet are
-// skipped with a "BUG:" message; OAUTHLINK_RUN_KNOWN_BUGS=1 runs them.
+// it.
 //
 // The tests:
 //

@@ -54,11 +54,12 @@ package integration_test
 //     connection is marked reauth_required: never deleted, every instance
 //     then answers ErrReauthRequired (TestFaultPeerWithoutTheKeptPair).
 //
-// Two known bugs sit in this path (knownBug tests below): killing the
-// PostgreSQL session that holds the lock hands the lock to a waiting
-// instance before the new pair is saved, and after an outage longer than
-// the access token's lifetime Fresh returns the kept pair's expired access
-// token.
+// Two faults this package found in this path are fixed and kept as tests:
+// the PostgreSQL lock is a lease that outlives a killed session, so a
+// waiting instance never takes it before the new pair is saved
+// (TestFaultKillWhilePeerWaitsForLock); and after an outage longer than
+// the access token's lifetime Fresh saves the kept pair, then refreshes
+// with its unused refresh token (TestFaultStoreDownLongerThanTokenLifetime).
 
 import (
 	"context"
@@ -252,14 +253,10 @@ func TestFaultStoreDownPastGrace(t *testing.T) {
 	})
 }
 
-// Known bug: when the outage outlasts the access token's lifetime, the
-// first Fresh after it saves the kept pair and returns its access token
-// although it has expired (Fresh promises a token "not about to expire");
-// only the following call refreshes. Required: save the kept pair, then
-// refresh with its (unused, valid) refresh token before returning.
+// When the outage outlasts the access token's lifetime, the first Fresh
+// after it saves the kept pair and, since that pair's access token has
+// expired too, refreshes with its unused refresh token before returning.
 func TestFaultStoreDownLongerThanTokenLifetime(t *testing.T) {
-	knownBug(t, "refresh.go savePending returns the kept pair without checking it is still fresh: after an outage "+
-		"longer than the access token's lifetime Fresh returns an expired access token")
 	forBackends(t, func(t *testing.T, newBackend func(*testing.T) *backend) {
 		be := newBackend(t)
 		c, a, old, _ := downPastGrace(t, be, tokenLifetime+time.Minute)
@@ -339,22 +336,13 @@ func TestFaultPeerWithoutTheKeptPair(t *testing.T) {
 // Many instances and a kill at grace 0: instance b waits for the lock while
 // a refreshes; a's connections are killed between Qonto's answer and a's
 // save. b must not refresh with the token a just spent: it must wait for
-// a's save and use a's pair. Redis passes: the lock is a key, which
-// survives the kill. PostgreSQL is a known bug: the lock is an advisory
-// lock of a's session, which the server releases the moment that session
-// is terminated, so b takes it, re-reads the row (a has not saved yet),
-// presents the retired refresh token, and Hydra revokes the grant: the
-// connection ends reauth_required, or, when a's save lands between b's
-// refresh and b's re-read, active in the store with tokens Qonto has
-// revoked. The same happens on any loss of that session (failover, a
-// proxy or pooler restart, a network cut) while another instance waits.
+// a's save and use a's pair. Both stores' locks survive the kill (a Redis
+// key; a PostgreSQL lease row). Before the lease, PostgreSQL's lock was a
+// session advisory lock that the server released when a's session died,
+// so b replayed the spent token and Hydra revoked the grant.
 func TestFaultKillWhilePeerWaitsForLock(t *testing.T) {
 	forBackends(t, func(t *testing.T, newBackend func(*testing.T) *backend) {
 		be := newBackend(t)
-		if be.name == "postgres" {
-			knownBug(t, "sqlstore: the PostgreSQL refresh lock is released when the holder's session is killed, before "+
-				"the holder saved the rotated pair; a waiting instance then replays the retired refresh token (Hydra reuse detection at grace 0)")
-		}
 		c := newCluster(t, be, clusterOptions{qonto: oauthlinktest.QontoOptions{Grace: oauthlinktest.NoGrace, AccessTokenLifetime: tokenLifetime}})
 		a := c.instance(instanceName("a"), "")
 		b := c.instance(instanceName("b"), "")

@@ -87,16 +87,6 @@ var redisErr = sync.OnceValue(func() error {
 	return c.Ping(ctx).Err()
 })
 
-// knownBug skips t with a "BUG:" message. It marks a test of behaviour the
-// library must have and does not have yet, found by this package; the
-// test fails when run. OAUTHLINK_RUN_KNOWN_BUGS=1 runs these tests.
-func knownBug(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("OAUTHLINK_RUN_KNOWN_BUGS") == "" {
-		t.Skipf("BUG: "+format+" (set OAUTHLINK_RUN_KNOWN_BUGS=1 to run this failing test)", args...)
-	}
-}
-
 // clock is a settable clock shared by the fake provider, the connectors and
 // the SQL store, so tokens expire without sleeping.
 type clock struct {
