@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the side-by-side benchmarks interleaved and rewrites the results
-# section of bench/BENCHMARKS.md (between its BEGIN/END RESULTS markers).
+# section of BENCHMARKS.md (between its BEGIN/END RESULTS markers): bench/
+# or the repository root, wherever it is, or $DOC.
 #
 #   bench/compare/run.sh                  # ROUNDS=20 BENCHTIME=0.3s: about 3-4 minutes on 2 cores
 #   ROUNDS=10 BENCHTIME=0.2s bench/compare/run.sh   # a quicker look
@@ -16,6 +17,11 @@ cd "$(dirname "$0")"
 ROUNDS=${ROUNDS:-20}
 BENCHTIME=${BENCHTIME:-0.3s}
 RESULTS=${RESULTS:-results.txt}
+if [ -z "${DOC:-}" ]; then
+	for DOC in ../BENCHMARKS.md ../../BENCHMARKS.md; do
+		[ -f "$DOC" ] && break
+	done
+fi
 BENCHSTAT_VERSION=v0.0.0-20260908200009-22c9c6c9d4da # golang.org/x/perf, pinned
 
 work=$(mktemp -d)
@@ -60,7 +66,7 @@ elapsed=$(($(date +%s) - started))
 } >"$work/benchstat.txt"
 cat "$work/benchstat.txt"
 
-go run ./benchreport -results "$RESULTS" -benchstat "$work/benchstat.txt" -doc ../BENCHMARKS.md \
+go run ./benchreport -results "$RESULTS" -benchstat "$work/benchstat.txt" -doc "$DOC" \
 	-cmd "bench/compare/run.sh" -rounds "$ROUNDS" -benchtime "$BENCHTIME" \
 	-elapsed "$((elapsed / 60)) min $((elapsed % 60)) s"
-echo "wrote ../BENCHMARKS.md and $RESULTS (relative to bench/compare)" >&2
+echo "wrote $DOC and $RESULTS (relative to bench/compare)" >&2
