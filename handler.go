@@ -346,7 +346,7 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 	}
 	// The guard is usually the store: bound it like the store check, and
 	// report a failure as unavailable, since nothing was spent yet.
-	gctx, cancel := context.WithTimeout(r.Context(), storeCheckTimeout)
+	gctx, cancel := within(r.Context(), storeCheckTimeout)
 	first, err := c.guard.Consume(gctx, c.stateKey(state), issued.Add(c.cfg.FlowTTL+time.Minute))
 	cancel()
 	if err != nil {
@@ -396,7 +396,7 @@ const storeCheckTimeout = 5 * time.Second
 // live grant is orphaned (security.md I34).
 func (c *Connector) exchangeAndSave(ctx context.Context, owner, code, verifier string) (*Connection, error) {
 	if p, ok := capability[Pinger](c.store); ok {
-		pctx, cancel := context.WithTimeout(ctx, storeCheckTimeout)
+		pctx, cancel := within(ctx, storeCheckTimeout)
 		err := p.Ping(pctx)
 		cancel()
 		if err != nil {

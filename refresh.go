@@ -95,6 +95,15 @@ func (c *Connector) refreshDue(conn *Connection, now time.Time) bool {
 
 func connKey(provider, owner string) string { return provider + "\x00" + owner }
 
+// within bounds ctx by d, reusing ctx when its own deadline already comes
+// first (a context.WithTimeout costs a timer and several allocations).
+func within(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
+}
+
 // lockConn takes the store's per-connection lock when the store has one
 // (Locker), held for at most twice ExchangeTimeout; otherwise it is a no-op
 // and singleflight alone serialises this process.
@@ -103,7 +112,7 @@ func (c *Connector) lockConn(ctx context.Context, owner string) (func(), error) 
 	if !ok {
 		return func() {}, nil
 	}
-	lctx, cancel := context.WithTimeout(ctx, c.cfg.ExchangeTimeout*2)
+	lctx, cancel := within(ctx, c.cfg.ExchangeTimeout*2)
 	defer cancel()
 	unlock, err := l.Lock(lctx, c.provider.Name, owner, c.cfg.ExchangeTimeout*2)
 	if err != nil {

@@ -239,7 +239,7 @@ func redactURL(raw string) string {
 // here: a retried code makes the provider revoke what it issued
 // (RFC 6749 §4.1.2), and refresh retries are decided by the caller.
 func (c *Connector) tokenRequest(ctx context.Context, form url.Values) (*tokenResponse, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.ExchangeTimeout)
+	ctx, cancel := within(ctx, c.cfg.ExchangeTimeout)
 	defer cancel()
 	status, header, body, err := c.endpointCall(ctx, http.MethodPost, c.provider.TokenURL, form)
 	if err != nil {
