@@ -150,7 +150,9 @@ func FuzzParseTokenResponse(f *testing.F) {
 				}
 			}
 		}
-		if len(body) > 8 && strings.Contains(err.Error(), string(body)) {
+		// The error may name the (sanitised) Content-Type header, so only
+		// body text that did not also arrive in that header counts.
+		if len(body) > 8 && strings.Contains(err.Error(), string(body)) && !strings.Contains(ctype, string(body)) {
 			t.Fatalf("error echoes the body")
 		}
 	})
