@@ -346,9 +346,9 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 	}
 	// The guard is usually the store: bound it like the store check, and
 	// report a failure as unavailable, since nothing was spent yet.
-	gctx, cancel := within(r.Context(), storeCheckTimeout)
-	first, err := c.guard.Consume(gctx, c.stateKey(state), issued.Add(c.cfg.FlowTTL+time.Minute))
-	cancel()
+	sctx, cancel := within(r.Context(), storeCheckTimeout)
+	defer cancel()
+	first, err := c.guard.Consume(sctx, c.stateKey(state), issued.Add(c.cfg.FlowTTL+time.Minute))
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: replay guard: %w", ErrStoreUnavailable, err)
 	}
@@ -366,7 +366,7 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 	if code == "" {
 		return nil, "", fmt.Errorf("%w: no code parameter", ErrBadRequest)
 	}
-	conn, err := c.exchangeAndSave(r.Context(), owner, code, f.Verifier)
+	conn, err := c.exchangeAndSave(r.Context(), sctx, owner, code, f.Verifier)
 	if err != nil {
 		return nil, "", err
 	}
@@ -394,12 +394,11 @@ const storeCheckTimeout = 5 * time.Second
 // save runs under a context the browser cannot cancel, is retried a bounded
 // number of times, and when it still fails the new tokens are revoked so no
 // live grant is orphaned (security.md I34).
-func (c *Connector) exchangeAndSave(ctx context.Context, owner, code, verifier string) (*Connection, error) {
+// storeCtx bounds the pre-exchange store check (shared with the replay
+// guard's call).
+func (c *Connector) exchangeAndSave(ctx, storeCtx context.Context, owner, code, verifier string) (*Connection, error) {
 	if p, ok := capability[Pinger](c.store); ok {
-		pctx, cancel := within(ctx, storeCheckTimeout)
-		err := p.Ping(pctx)
-		cancel()
-		if err != nil {
+		if err := p.Ping(storeCtx); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // maxTokenBody caps what is read from a token or revocation endpoint
@@ -104,6 +105,12 @@ func normaliseLifetime(raw json.RawMessage, def, max time.Duration) time.Duratio
 	switch {
 	case len(raw) == 0:
 		return def
+	case raw[0] >= '0' && raw[0] <= '9':
+		f, err := strconv.ParseFloat(string(raw), 64)
+		if err != nil {
+			return def
+		}
+		secs = f
 	case json.Unmarshal(raw, &secs) == nil:
 	case json.Unmarshal(raw, &s) == nil:
 		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
@@ -123,7 +130,15 @@ func normaliseLifetime(raw json.RawMessage, def, max time.Duration) time.Duratio
 	return time.Duration(secs) * time.Second
 }
 
+// jsonString decodes a JSON string. raw comes from a document that already
+// parsed, so a valid UTF-8 string without a backslash is its bytes between
+// the quotes (exactly what encoding/json would produce); anything else takes
+// the full decoder.
 func jsonString(raw json.RawMessage, dst *string) bool {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && bytes.IndexByte(raw[1:n-1], '\\') < 0 && utf8.Valid(raw[1:n-1]) {
+		*dst = string(raw[1 : n-1])
+		return true
+	}
 	return len(raw) > 0 && json.Unmarshal(raw, dst) == nil
 }
 

@@ -1,6 +1,7 @@
 package oauthlink
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -176,6 +177,23 @@ func FuzzSanitize(f *testing.F) {
 		}
 		if sanitize(out, 200) != out {
 			t.Fatalf("not idempotent")
+		}
+	})
+}
+
+// FuzzJSONString: the fast path decodes exactly as encoding/json does.
+func FuzzJSONString(f *testing.F) {
+	for _, s := range []string{`"abc"`, `"a\"b"`, `"\u00e9"`, "\"\xff\"", `""`, `"é"`, `1`, `null`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var want string
+		if json.Unmarshal(raw, &want) != nil {
+			return
+		}
+		var got string
+		if !jsonString(raw, &got) || got != want {
+			t.Fatalf("jsonString(%q) = %q, encoding/json says %q", raw, got, want)
 		}
 	})
 }
