@@ -441,7 +441,9 @@ func (c *Connector) exchangeAndSave(ctx, storeCtx context.Context, owner, code, 
 		}
 		return nil, err
 	}
-	c.log.Info("oauthlink: connected", "provider", c.provider.Name, "owner", owner, "account", conn.AccountID)
+	if c.log.Enabled(ctx, slog.LevelInfo) { // the args cost allocations even when discarded
+		c.log.Info("oauthlink: connected", "provider", c.provider.Name, "owner", owner, "account", conn.AccountID)
+	}
 	c.emit(ctx, Event{Kind: EventConnected, Provider: c.provider.Name, Owner: owner})
 	return conn, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/url"
 	"strings"
@@ -262,7 +263,9 @@ func (c *Connector) savePending(ctx context.Context, key string, base *Connectio
 	switch {
 	case err == nil:
 		c.pending.put(key, nil)
-		c.log.Info("oauthlink: refreshed", "provider", c.provider.Name, "owner", next.Owner)
+		if c.log.Enabled(ctx, slog.LevelInfo) {
+			c.log.Info("oauthlink: refreshed", "provider", c.provider.Name, "owner", next.Owner)
+		}
 		c.emit(ctx, Event{Kind: EventRefreshed, Provider: c.provider.Name, Owner: next.Owner})
 		return next, nil
 	case errors.Is(err, ErrVersionConflict):
