@@ -80,7 +80,7 @@ func retryConnects(t *testing.T, c *cluster, app *instance) {
 // should show are TestCallbackStoreDownBeforeExchangeAnswers503 (a known
 // bug).
 func TestCallbackStoreDownBeforeExchange(t *testing.T) {
-	forBackends(t, func(t *testing.T, newBackend func(*testing.T) *backend) {
+	forBackends(t, func(t *testing.T, newBackend func(testing.TB) *backend) {
 		be := newBackend(t)
 		c, app, px := callbackApp(t, be, clusterOptions{})
 		b := c.browser(owner)
@@ -108,7 +108,7 @@ func TestCallbackStoreDownBeforeExchange(t *testing.T) {
 func TestCallbackPingBeforeExchange(t *testing.T) {
 	for _, mode := range []string{"down", "stall"} {
 		t.Run(mode, func(t *testing.T) {
-			forBackends(t, func(t *testing.T, newBackend func(*testing.T) *backend) {
+			forBackends(t, func(t *testing.T, newBackend func(testing.TB) *backend) {
 				if mode == "stall" {
 					t.Parallel() // each waits out the 5 s Ping bound
 				}
@@ -149,7 +149,7 @@ func TestCallbackPingBeforeExchange(t *testing.T) {
 // provider), answers 500 with the "undone" page, and once the store is
 // back there is no row; the user can connect again.
 func TestCallbackStoreDiesAfterExchange(t *testing.T) {
-	forBackends(t, func(t *testing.T, newBackend func(*testing.T) *backend) {
+	forBackends(t, func(t *testing.T, newBackend func(testing.TB) *backend) {
 		be := newBackend(t)
 		c, app, px := callbackApp(t, be, clusterOptions{})
 		b := c.browser(owner)
@@ -190,7 +190,7 @@ func TestCallbackStoreDiesAfterExchange(t *testing.T) {
 // retry loop, so a lock statement that lands on a killed pooled PostgreSQL
 // connection (SQLSTATE 57P01) is retried like the save.
 func TestCallbackKilledConnectionAfterExchange(t *testing.T) {
-	forBackends(t, func(t *testing.T, newBackend func(*testing.T) *backend) {
+	forBackends(t, func(t *testing.T, newBackend func(testing.TB) *backend) {
 		be := newBackend(t)
 		testKilledConnectionAfterExchange(t, be)
 	})
@@ -231,7 +231,7 @@ func testKilledConnectionAfterExchange(t *testing.T, be *backend) {
 func TestCallbackStoreDownBeforeExchangeAnswers503(t *testing.T) {
 	for _, mode := range []string{"down", "stall"} {
 		t.Run(mode, func(t *testing.T) {
-			forBackends(t, func(t *testing.T, newBackend func(*testing.T) *backend) {
+			forBackends(t, func(t *testing.T, newBackend func(testing.TB) *backend) {
 				be := newBackend(t)
 				c, _, px := callbackApp(t, be, clusterOptions{})
 				b := c.browser(owner)

@@ -141,7 +141,7 @@ func isStoreErr(err error) bool {
 // and live, and another instance (not killed) ends on it without a
 // refresh.
 func TestFaultKillBetweenAnswerAndSave(t *testing.T) {
-	forBackends(t, func(t *testing.T, newBackend func(*testing.T) *backend) {
+	forBackends(t, func(t *testing.T, newBackend func(testing.TB) *backend) {
 		be := newBackend(t)
 		c := newCluster(t, be, clusterOptions{qonto: oauthlinktest.QontoOptions{Grace: oauthlinktest.NoGrace, AccessTokenLifetime: tokenLifetime}})
 		a := c.instance(instanceName("a"), "")
@@ -230,7 +230,7 @@ func downPastGrace(t *testing.T, be *backend, outage time.Duration) (*cluster, *
 // instance keeps the new pair in memory and saves it when the store is
 // back, with no second refresh and no replay of the retired token.
 func TestFaultStoreDownPastGrace(t *testing.T) {
-	forBackends(t, func(t *testing.T, newBackend func(*testing.T) *backend) {
+	forBackends(t, func(t *testing.T, newBackend func(testing.TB) *backend) {
 		be := newBackend(t)
 		c, a, old, pair := downPastGrace(t, be, 2*time.Minute)
 		began := time.Now()
@@ -257,7 +257,7 @@ func TestFaultStoreDownPastGrace(t *testing.T) {
 // after it saves the kept pair and, since that pair's access token has
 // expired too, refreshes with its unused refresh token before returning.
 func TestFaultStoreDownLongerThanTokenLifetime(t *testing.T) {
-	forBackends(t, func(t *testing.T, newBackend func(*testing.T) *backend) {
+	forBackends(t, func(t *testing.T, newBackend func(testing.TB) *backend) {
 		be := newBackend(t)
 		c, a, old, _ := downPastGrace(t, be, tokenLifetime+time.Minute)
 		conn, err := recovered(t, a)
@@ -284,7 +284,7 @@ func TestFaultPeerWithoutTheKeptPair(t *testing.T) {
 		{"outside grace", 2 * time.Minute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			forBackends(t, func(t *testing.T, newBackend func(*testing.T) *backend) {
+			forBackends(t, func(t *testing.T, newBackend func(testing.TB) *backend) {
 				be := newBackend(t)
 				c := newCluster(t, be, clusterOptions{
 					qonto: oauthlinktest.QontoOptions{AccessTokenLifetime: tokenLifetime}, // 60 s grace
@@ -341,7 +341,7 @@ func TestFaultPeerWithoutTheKeptPair(t *testing.T) {
 // session advisory lock that the server released when a's session died,
 // so b replayed the spent token and Hydra revoked the grant.
 func TestFaultKillWhilePeerWaitsForLock(t *testing.T) {
-	forBackends(t, func(t *testing.T, newBackend func(*testing.T) *backend) {
+	forBackends(t, func(t *testing.T, newBackend func(testing.TB) *backend) {
 		be := newBackend(t)
 		c := newCluster(t, be, clusterOptions{qonto: oauthlinktest.QontoOptions{Grace: oauthlinktest.NoGrace, AccessTokenLifetime: tokenLifetime}})
 		a := c.instance(instanceName("a"), "")

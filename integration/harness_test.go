@@ -52,7 +52,7 @@ func (s *syncBuffer) String() string {
 // (Hydra rules). One instance at a time serves the browser-facing handlers
 // on an httptest TLS server.
 type cluster struct {
-	t     *testing.T
+	t     testing.TB
 	clk   *clock
 	be    *backend
 	qonto *oauthlinktest.Qonto
@@ -78,7 +78,7 @@ type clusterOptions struct {
 	cfg func(*oauthlink.Config)
 }
 
-func newCluster(t *testing.T, be *backend, opts clusterOptions) *cluster {
+func newCluster(t testing.TB, be *backend, opts clusterOptions) *cluster {
 	t.Helper()
 	c := &cluster{t: t, clk: newClock(), be: be, logs: &syncBuffer{}, seen: &tokenLog{}}
 	c.app = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -229,7 +229,7 @@ func fresh(inst *instance) (*oauthlink.Connection, error) {
 // across the app and the fake, like a browser does (as the root package's
 // harness).
 type browser struct {
-	t   *testing.T
+	t   testing.TB
 	c   *cluster
 	hc  *http.Client
 	jar *cookiejar.Jar

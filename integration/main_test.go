@@ -126,7 +126,7 @@ type backend struct {
 	// open returns a new instance's store on its own pool or client, whose
 	// server connections carry name (PostgreSQL application_name, Redis
 	// client name) and go to addr (the server, or a proxy in front of it).
-	open func(t *testing.T, name, addr string, now func() time.Time) oauthlink.TokenStore
+	open func(t testing.TB, name, addr string, now func() time.Time) oauthlink.TokenStore
 	// kill terminates every server connection of the instance called name
 	// (pg_terminate_backend, CLIENT KILL) and returns how many it ended.
 	kill func(ctx context.Context, name string) (int, error)
@@ -141,14 +141,14 @@ type backend struct {
 // backendKinds are the shared stores the tests run on.
 var backendKinds = []struct {
 	name string
-	new  func(t *testing.T) *backend
+	new  func(t testing.TB) *backend
 }{
 	{"postgres", newPostgres},
 	{"redis", newRedis},
 }
 
 // forBackends runs f as a subtest per backend.
-func forBackends(t *testing.T, f func(t *testing.T, newBackend func(t *testing.T) *backend)) {
+func forBackends(t *testing.T, f func(t *testing.T, newBackend func(t testing.TB) *backend)) {
 	t.Helper()
 	for _, k := range backendKinds {
 		t.Run(k.name, func(t *testing.T) { f(t, k.new) })
@@ -157,7 +157,7 @@ func forBackends(t *testing.T, f func(t *testing.T, newBackend func(t *testing.T
 
 // newPostgres creates a schema of the test's own on the PostgreSQL test
 // server and returns a backend on it.
-func newPostgres(t *testing.T) *backend {
+func newPostgres(t testing.TB) *backend {
 	t.Helper()
 	base, err := url.Parse(postgresURL())
 	require.NoError(t, err, "OAUTHLINK_TEST_POSTGRES")
@@ -172,7 +172,7 @@ func newPostgres(t *testing.T) *backend {
 		u.RawQuery = q.Encode()
 		return u.String()
 	}
-	open := func(t *testing.T, name, addr string) *sql.DB {
+	open := func(t testing.TB, name, addr string) *sql.DB {
 		db, err := sql.Open("pgx", dsn(name, addr))
 		require.NoError(t, err)
 		// 4 instances share a server with other packages' tests: cap each
@@ -195,7 +195,7 @@ func newPostgres(t *testing.T) *backend {
 		_, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE")
 		require.NoError(t, err)
 	})
-	newStore := func(t *testing.T, db *sql.DB, now func() time.Time) *sqlstore.Store {
+	newStore := func(t testing.TB, db *sql.DB, now func() time.Time) *sqlstore.Store {
 		s, err := sqlstore.New(testContext(t), db, sqlstore.Options{Dialect: sqlstore.Postgres, Schema: schema, Now: now})
 		require.NoError(t, err)
 		return s
@@ -203,7 +203,7 @@ func newPostgres(t *testing.T) *backend {
 	b := &backend{
 		name: "postgres",
 		addr: base.Host,
-		open: func(t *testing.T, name, addr string, now func() time.Time) oauthlink.TokenStore {
+		open: func(t testing.TB, name, addr string, now func() time.Time) oauthlink.TokenStore {
 			return newStore(t, open(t, name, addr), now)
 		},
 		kill: func(ctx context.Context, name string) (int, error) {
@@ -232,14 +232,14 @@ func newPostgres(t *testing.T) *backend {
 
 // newRedis reserves a key prefix of the test's own on the Redis test server
 // and returns a backend on it.
-func newRedis(t *testing.T) *backend {
+func newRedis(t testing.TB) *backend {
 	t.Helper()
 	base, err := redisOptions()
 	require.NoError(t, err, "OAUTHLINK_TEST_REDIS")
 	if err := redisErr(); err != nil {
 		unavailable(t, "Redis at %s is unreachable: %v", base.Addr, err)
 	}
-	client := func(t *testing.T, name, addr string) *redis.Client {
+	client := func(t testing.TB, name, addr string) *redis.Client {
 		opts := *base
 		opts.Addr = addr
 		opts.ClientName = name
@@ -290,7 +290,7 @@ func newRedis(t *testing.T) *backend {
 		}
 		return ids, sc.Err()
 	}
-	newStore := func(t *testing.T, c *redis.Client) *redisstore.Store {
+	newStore := func(t testing.TB, c *redis.Client) *redisstore.Store {
 		s, err := redisstore.New(c, redisstore.Options{Prefix: prefix})
 		require.NoError(t, err)
 		return s
@@ -298,7 +298,7 @@ func newRedis(t *testing.T) *backend {
 	b := &backend{
 		name: "redis",
 		addr: base.Addr,
-		open: func(t *testing.T, name, addr string, _ func() time.Time) oauthlink.TokenStore {
+		open: func(t testing.TB, name, addr string, _ func() time.Time) oauthlink.TokenStore {
 			// redisstore stamps UpdatedAt with the real clock; it has no
 			// clock option.
 			return newStore(t, client(t, name, addr))
