@@ -19,7 +19,7 @@ const ClientLinkLifetime = 30 * 24 * time.Hour
 
 // DefaultOrganizationToken is the fake's default partner organization
 // access token, the Bearer credential for POST /v2/client-links.
-const DefaultOrganizationToken = "access_testOrganizationToken0001"
+const DefaultOrganizationToken = "access_fake_organization_token"
 
 // ClientLink is a client link the fake created, for assertions.
 type ClientLink struct {

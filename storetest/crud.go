@@ -116,8 +116,8 @@ func (s suite) testRoundTrip(t *testing.T) {
 			c.Extra = "{ \"b\" : 1,\n  \"a\" : 2 }"
 		}},
 		{"qonto style tokens", func(c *oauthlink.Connection) {
-			c.AccessToken = "ory_at_W4t0dxyNIHFGKUtrNvb-8vK2OMkGcIwNcBlOSUx1QJY.Zq3AmDVn2Rk5yOkNp0uVbFDqGjQrIsx8XcfY7EasyVw"
-			c.RefreshToken = "ory_rt_6mQ4kQYxEwG6VtkrpBDdVVM0pmDlvIzdx9e8TR3q8bA.YB0sPnNcz1zzv8gKeSXvC8Wj1CGmX9uTJ6V2YGmUfpI"
+			c.AccessToken = "ory_at_fake.Zq3-AmDV_n2Rk5yOkNp0uVbFDqGjQrIsx8XcfY7EasyVw"
+			c.RefreshToken = "ory_rt_fake.YB0s-PnNc_z1zzv8gKeSXvC8Wj1CGmX9uTJ6V2YGmUfpI"
 		}},
 	}
 	for _, tc := range tests {
