@@ -153,7 +153,6 @@ func (c *Connector) refresh(ctx context.Context, owner string, forcedAt int64) (
 type pendingSave struct {
 	oldRefresh string
 	conn       *Connection
-	at         time.Time
 }
 
 type pendingSaves struct {
@@ -237,7 +236,7 @@ func (c *Connector) refreshLocked(ctx context.Context, owner string, forcedAt in
 	if tok.Extra != nil {
 		next.Extra = Secret(tok.Extra)
 	}
-	ps := &pendingSave{oldRefresh: conn.RefreshToken.Reveal(), conn: next, at: c.now()}
+	ps := &pendingSave{oldRefresh: conn.RefreshToken.Reveal(), conn: next}
 	return c.savePending(ctx, key, conn, ps)
 }
 
