@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
 // G25: a refresh answer without refresh_token keeps the stored one.
@@ -98,18 +100,42 @@ func TestH29_LateWriteRejected(t *testing.T) {
 	assert.True(t, e.qonto.RefreshTokenValid(stored.RefreshToken.Reveal()))
 }
 
-// Refresh refreshes a token that is not due, once for concurrent callers.
+// countingStore counts Loads, so a test can tell when every caller has read.
+type countingStore struct {
+	oauthlink.TokenStore
+	loads atomic.Int64
+}
+
+func (s *countingStore) Load(ctx context.Context, p, o string) (*oauthlink.Connection, error) {
+	s.loads.Add(1)
+	return s.TokenStore.Load(ctx, p, o)
+}
+
+func (s *countingStore) Unwrap() oauthlink.TokenStore { return s.TokenStore }
+
+// Refresh refreshes a token that is not due, once for callers that overlap:
+// the provider holds its answer until all 20 callers have read the store,
+// so every one of them asked while the refresh was in flight.
 func TestForcedRefresh(t *testing.T) {
-	e := newEnv(t)
+	cs := &countingStore{TokenStore: memstore.New()}
+	e := newEnv(t, withStore(cs))
 	old := e.connected("qonto", "shop-1")
+	release := make(chan struct{})
+	e.qonto.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{HoldUntil: release})
+	before := cs.loads.Load()
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
 			conn, err := e.links["qonto"].Refresh(context.Background(), "shop-1")
 			assert.NoError(t, err)
-			assert.NotEqual(t, old.AccessToken, conn.AccessToken)
+			if err == nil {
+				assert.NotEqual(t, old.AccessToken, conn.AccessToken)
+			}
 		})
 	}
+	// 20 callers' reads, plus the leader's re-read under the lock.
+	require.Eventually(t, func() bool { return cs.loads.Load()-before >= 21 }, 10*time.Second, time.Millisecond)
+	close(release)
 	wg.Wait()
 	assert.Equal(t, 1, e.qonto.Refreshes())
 	stored, err := e.load("qonto", "shop-1")
