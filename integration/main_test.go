@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/oauthlinktest"
 	"github.com/oauthlink/oauthlink/store/redisstore"
 	"github.com/oauthlink/oauthlink/store/sqlstore"
 )
@@ -87,26 +88,11 @@ var redisErr = sync.OnceValue(func() error {
 	return c.Ping(ctx).Err()
 })
 
-// clock is a settable clock shared by the fake provider, the connectors and
-// the SQL store, so tokens expire without sleeping.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is the settable clock shared by the fake provider, the connectors
+// and the SQL store, so tokens expire without sleeping.
+type clock = oauthlinktest.Clock
 
-func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *clock { return oauthlinktest.NewClock(time.Now().UTC().Truncate(time.Second)) }
 
 // testContext bounds a test's own store calls, so that a hang fails the
 // test instead of the whole run.

@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/oauthlink/oauthlink/oauthlinktest"
+
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 )
@@ -183,24 +185,9 @@ func testContext(t testing.TB) context.Context {
 }
 
 // clock is a settable clock for Options.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = oauthlinktest.Clock
 
-func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Millisecond)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *clock { return oauthlinktest.NewClock(time.Now().UTC().Truncate(time.Millisecond)) }
 
 // openPgx opens PostgreSQL through pgx's database/sql driver.
 func openPgx(url string) *sql.DB {

@@ -145,7 +145,7 @@ func TestLockExpires(t *testing.T) {
 		}
 		unlock1, err := s1.Lock(ctx, "p", "o", ttl)
 		require.NoError(t, err)
-		clk.Add(2 * ttl)
+		clk.Advance(2 * ttl)
 		unlock2, err := s2.Lock(ctx, "p", "o", time.Minute)
 		require.NoError(t, err)
 

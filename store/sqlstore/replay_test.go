@@ -29,7 +29,7 @@ func TestConsume(t *testing.T) {
 		assert.False(t, consume(s2, "k", exp), "replay at another instance")
 		assert.True(t, consume(s2, "k\x00", exp))
 
-		clk.Add(2 * time.Minute)
+		clk.Advance(2 * time.Minute)
 		assert.True(t, consume(s2, "k", clk.Now().Add(time.Minute)), "an expired record is consumable again")
 		assert.False(t, consume(s1, "k", clk.Now().Add(time.Minute)))
 
@@ -77,14 +77,14 @@ func TestConsumeSweeps(t *testing.T) {
 			require.NoError(t, err)
 		}
 		assert.Equal(t, 3, count())
-		clk.Add(sweepInterval + time.Minute)
+		clk.Advance(sweepInterval + time.Minute)
 		_, err := s.Consume(ctx, "d", clk.Now().Add(time.Hour))
 		require.NoError(t, err)
 		assert.Equal(t, 1, count(), "the expired records were swept")
 
 		_, err = s.Consume(ctx, "e", clk.Now().Add(time.Second))
 		require.NoError(t, err)
-		clk.Add(2 * time.Second)
+		clk.Advance(2 * time.Second)
 		require.NoError(t, s.Ping(ctx))
 		assert.Equal(t, 1, count(), "Ping swept too")
 	})

@@ -96,7 +96,7 @@ func TestBytesRoundTrip(t *testing.T) {
 func TestSaveSetsStoredTimes(t *testing.T) {
 	forBackends(t, func(t *testing.T, b backend) {
 		clk := newClock()
-		clk.Add(123456789 * time.Nanosecond) // sub-microsecond part to drop
+		clk.Advance(123456789 * time.Nanosecond) // sub-microsecond part to drop
 		s, _ := newTestStore(t, b, clk.Now)
 		ctx := testContext(t)
 		c := &oauthlink.Connection{Provider: "p", Owner: "o", Status: oauthlink.StatusActive, Expiry: clk.Now()}
@@ -105,7 +105,7 @@ func TestSaveSetsStoredTimes(t *testing.T) {
 		assert.Equal(t, clk.Now().Truncate(time.Microsecond), created)
 		assert.Equal(t, created, c.UpdatedAt)
 
-		clk.Add(time.Second)
+		clk.Advance(time.Second)
 		require.NoError(t, s.Save(ctx, c))
 		assert.Equal(t, int64(2), c.Version)
 		assert.Equal(t, created, c.CreatedAt, "update keeps CreatedAt")
