@@ -80,9 +80,12 @@ type Config struct {
 	// it is called. Optional.
 	AuthParams func(*http.Request) (url.Values, error)
 
-	// HTTPClient makes the server-side calls. Default: a client with a
-	// 30-second timeout. oauthlink never follows redirects from token or
-	// revocation endpoints, whatever this client's CheckRedirect says.
+	// HTTPClient supplies the transport for the server-side calls (its
+	// Transport, or http.DefaultTransport when nil) and, when non-zero, its
+	// Timeout as a further bound on each token and revocation call. Those
+	// calls go to the transport directly: they never follow a redirect,
+	// whatever CheckRedirect says, and never use the client's Jar.
+	// Default: http.DefaultTransport with a 30-second timeout.
 	HTTPClient *http.Client
 	// ExchangeTimeout bounds each token, refresh and revocation call, on top
 	// of the caller's context. Default 15 seconds.
@@ -140,7 +143,7 @@ type Connector struct {
 	provider Provider
 	store    TokenStore // cfg.Store, wrapped by EncryptedStore with TokenKeys
 	scopes   []string
-	client   *http.Client
+	endpoint endpoint
 	flows    flowCodec
 	guard    ReplayGuard
 	log      *slog.Logger
@@ -181,6 +184,7 @@ func New(cfg Config) (*Connector, error) {
 		return nil, err
 	}
 	c := &Connector{cfg: cfg, provider: cfg.Provider.withDefaults()}
+	c.endpoint = newEndpoint(&c.cfg, &c.provider)
 	if c.cfg.FlowTTL == 0 {
 		c.cfg.FlowTTL = 10 * time.Minute
 	}
@@ -224,7 +228,6 @@ func New(cfg Config) (*Connector, error) {
 	if c.cfg.OnConnected == nil {
 		c.cfg.OnConnected = defaultConnected
 	}
-	c.client = noRedirectClient(cfg.HTTPClient)
 	c.store = cfg.Store
 	if len(cfg.TokenKeys) > 0 {
 		s, err := EncryptedStore(cfg.Store, cfg.TokenKeys...)
@@ -327,18 +330,6 @@ func mergeScopes(a, b []string) []string {
 		}
 	}
 	return out
-}
-
-// noRedirectClient copies base (or a default client) so that redirects are
-// returned, not followed: the caller sees the 3xx and refuses it.
-func noRedirectClient(base *http.Client) *http.Client {
-	c := &http.Client{Timeout: 30 * time.Second}
-	if base != nil {
-		cp := *base
-		c = &cp
-	}
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return c
 }
 
 // buildAuthPrefix precomputes the authorization URL with the fixed

@@ -402,9 +402,9 @@ func (c *Connector) exchangeAndSave(ctx, storeCtx context.Context, owner, code, 
 			return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 		}
 	}
-	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {c.cfg.RedirectURL}}
+	form := c.newExchangeForm().add("code", code)
 	if verifier != "" {
-		form.Set("code_verifier", verifier)
+		form = form.add("code_verifier", verifier)
 	}
 	tok, err := c.tokenRequest(ctx, form)
 	if err != nil {

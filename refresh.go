@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -296,15 +295,15 @@ func (c *Connector) savePending(ctx context.Context, key string, base *Connectio
 // answer: the provider may have rotated) is retried only where the provider
 // does not rotate, or inside its grace window.
 func (c *Connector) refreshGrant(ctx context.Context, conn *Connection) (*tokenResponse, error) {
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {conn.RefreshToken.Reveal()}}
+	form := c.newForm().add("grant_type", "refresh_token").add("refresh_token", conn.RefreshToken.Reveal())
 	if c.provider.ResendRedirectURIOnRefresh && conn.RedirectURI != "" {
-		form.Set("redirect_uri", conn.RedirectURI)
+		form = form.add("redirect_uri", conn.RedirectURI)
 	}
 	start := c.now()
 	var err error
 	for attempt := 0; attempt < c.cfg.RefreshAttempts; attempt++ {
 		var tok *tokenResponse
-		tok, err = c.tokenRequest(ctx, cloneValues(form))
+		tok, err = c.tokenRequest(ctx, form)
 		if err == nil {
 			return tok, nil
 		}
@@ -332,14 +331,6 @@ func (c *Connector) refreshGrant(ctx context.Context, conn *Connection) (*tokenR
 		}
 	}
 	return nil, err
-}
-
-func cloneValues(v url.Values) url.Values {
-	out := make(url.Values, len(v))
-	for k, vs := range v {
-		out[k] = append([]string(nil), vs...)
-	}
-	return out
 }
 
 // onInvalidGrant handles a refused refresh token: a peer (another request

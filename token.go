@@ -3,6 +3,7 @@ package oauthlink
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,57 +43,185 @@ var standardTokenFields = map[string]bool{
 	"expires_in": true, "scope": true,
 }
 
+// tokenFields are the members of a token endpoint's JSON object that
+// oauthlink reads, as raw JSON (nil when absent), plus whether any other
+// member is present.
+type tokenFields struct {
+	access, refresh, tokenType, expiresIn, scope json.RawMessage
+	errCode, errDesc                             json.RawMessage
+	other                                        bool
+}
+
+// readTokenFields splits a JSON object into the fields above without
+// building a map: the document must already have passed json.Valid, so
+// only its top level is walked. A repeated member keeps its last value, and
+// a name written with escapes is decoded first, both exactly as
+// encoding/json decodes into a map (checked by FuzzReadTokenFields).
+func readTokenFields(doc []byte) (f tokenFields, isObject bool) {
+	i := skipSpace(doc, 0)
+	if i >= len(doc) || doc[i] != '{' {
+		return f, false
+	}
+	i++
+	for {
+		i = skipSpace(doc, i)
+		switch doc[i] {
+		case '}':
+			return f, true
+		case ',':
+			i = skipSpace(doc, i+1)
+		}
+		kEnd := skipValue(doc, i)
+		key := doc[i:kEnd]
+		i = skipSpace(doc, kEnd)
+		i = skipSpace(doc, i+1) // the colon
+		vEnd := skipValue(doc, i)
+		val := json.RawMessage(doc[i:vEnd:vEnd])
+		i = vEnd
+		name := key[1 : len(key)-1]
+		if bytes.IndexByte(name, '\\') >= 0 {
+			var s string
+			jsonString(key, &s)
+			name = []byte(s)
+		}
+		switch string(name) {
+		case "access_token":
+			f.access = val
+		case "refresh_token":
+			f.refresh = val
+		case "token_type":
+			f.tokenType = val
+		case "expires_in":
+			f.expiresIn = val
+		case "scope":
+			f.scope = val
+		case "error":
+			f.errCode = val
+		case "error_description":
+			f.errDesc = val
+			f.other = true // kept in Extra on success, as before
+		default:
+			f.other = true
+		}
+	}
+}
+
+// skipSpace returns the index of the first non-whitespace byte at or after i.
+func skipSpace(doc []byte, i int) int {
+	for i < len(doc) && (doc[i] == ' ' || doc[i] == '\t' || doc[i] == '\n' || doc[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the index just past the JSON value starting at i, in a
+// document that is known to be valid.
+func skipValue(doc []byte, i int) int {
+	depth := 0
+	for ; i < len(doc); i++ {
+		switch c := doc[i]; c {
+		case '"':
+			for i++; doc[i] != '"'; i++ {
+				if doc[i] == '\\' {
+					i++
+				}
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 { // the end of the enclosing container
+				return i
+			}
+			if depth--; depth == 0 {
+				return i + 1
+			}
+		case ',', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return i
+}
+
 // parseTokenResponse turns a token endpoint's answer into a token or a typed
 // error. The body is parsed as JSON whatever the Content-Type (Mollie sends
 // text/html); it never appears in an error.
 func parseTokenResponse(status int, header http.Header, body []byte, p *Provider, now time.Time) (*tokenResponse, error) {
-	var fields map[string]json.RawMessage
-	jsonErr := json.Unmarshal(body, &fields)
+	var fields tokenFields
+	isObject := false
+	if json.Valid(body) {
+		fields, isObject = readTokenFields(body)
+	}
 	if status < 200 || status > 299 {
 		te := &TokenError{StatusCode: status, RetryAfter: parseRetryAfter(header.Get("Retry-After"), now)}
-		if jsonErr == nil {
-			te.Code, te.Description = errorFields(fields)
+		if isObject {
+			te.Code, te.Description = errorFields(fields.errCode, fields.errDesc)
 		}
 		return nil, te
 	}
-	if jsonErr != nil || fields == nil {
+	if !isObject {
 		mt, _, _ := mime.ParseMediaType(header.Get("Content-Type"))
 		return nil, fmt.Errorf("%w: status %d body is not a JSON object (content type %q, %d bytes)",
 			ErrTokenResponse, status, sanitize(mt, 64), len(body))
 	}
-	if _, ok := fields["error"]; ok {
+	if fields.errCode != nil {
 		te := &TokenError{StatusCode: status}
-		te.Code, te.Description = errorFields(fields)
+		te.Code, te.Description = errorFields(fields.errCode, fields.errDesc)
 		return nil, te
 	}
 	t := &tokenResponse{}
-	if !jsonString(fields["access_token"], &t.AccessToken) || t.AccessToken == "" {
+	if !jsonString(fields.access, &t.AccessToken) || t.AccessToken == "" {
 		return nil, fmt.Errorf("%w: missing access_token", ErrTokenResponse)
 	}
-	if raw, ok := fields["refresh_token"]; ok && string(raw) != "null" && !jsonString(raw, &t.RefreshToken) {
+	if raw := fields.refresh; raw != nil && string(raw) != "null" && !jsonString(raw, &t.RefreshToken) {
 		return nil, fmt.Errorf("%w: refresh_token is not a string", ErrTokenResponse)
 	}
 	t.TokenType = "Bearer"
-	if raw, ok := fields["token_type"]; ok && string(raw) != "null" {
-		var tt string
-		if !jsonString(raw, &tt) || !strings.EqualFold(tt, "bearer") {
-			return nil, fmt.Errorf("%w: token_type is not bearer", ErrTokenResponse)
-		}
+	if raw := fields.tokenType; raw != nil && string(raw) != "null" && !isBearer(raw) {
+		return nil, fmt.Errorf("%w: token_type is not bearer", ErrTokenResponse)
 	}
-	if raw, ok := fields["scope"]; ok && string(raw) != "null" {
+	if raw := fields.scope; raw != nil && string(raw) != "null" {
 		t.ScopeSet = jsonString(raw, &t.Scope)
 	}
-	t.Lifetime = normaliseLifetime(fields["expires_in"], p.DefaultTokenLifetime, p.MaxTokenLifetime)
-	extra := make(map[string]json.RawMessage)
-	for k, v := range fields {
-		if !standardTokenFields[k] {
-			extra[k] = v
-		}
-	}
-	if len(extra) > 0 {
-		t.Extra, _ = json.Marshal(extra) // re-marshalling valid RawMessages cannot fail
+	t.Lifetime = normaliseLifetime(fields.expiresIn, p.DefaultTokenLifetime, p.MaxTokenLifetime)
+	if fields.other {
+		t.Extra = extraFields(body)
 	}
 	return t, nil
+}
+
+// isBearer reports whether a raw token_type is the string "bearer" in any
+// case (RFC 6749 §5.1: case-insensitive).
+func isBearer(raw json.RawMessage) bool {
+	if len(raw) == 8 && raw[0] == '"' && raw[7] == '"' {
+		return strings.EqualFold(string(raw[1:7]), "bearer")
+	}
+	var tt string
+	return jsonString(raw, &tt) && strings.EqualFold(tt, "bearer")
+}
+
+// extraFields returns a JSON object of the non-standard members of a valid
+// token response, or nil. Only responses that carry such members (Qonto's
+// id_token) pay for the map.
+func extraFields(body []byte) []byte {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil {
+		return nil
+	}
+	for k := range fields {
+		if standardTokenFields[k] {
+			delete(fields, k)
+		}
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	extra, _ := json.Marshal(fields) // re-marshalling valid RawMessages cannot fail
+	return extra
 }
 
 // normaliseLifetime reads expires_in (RFC 6749 §5.1 says a number of
@@ -106,6 +235,10 @@ func normaliseLifetime(raw json.RawMessage, def, max time.Duration) time.Duratio
 	case len(raw) == 0:
 		return def
 	case raw[0] >= '0' && raw[0] <= '9':
+		if n, ok := smallSeconds(raw); ok { // the usual 3600, without a string copy
+			secs = float64(n)
+			break
+		}
 		f, err := strconv.ParseFloat(string(raw), 64)
 		if err != nil {
 			return def
@@ -130,6 +263,20 @@ func normaliseLifetime(raw json.RawMessage, def, max time.Duration) time.Duratio
 	return time.Duration(secs) * time.Second
 }
 
+// smallSeconds reads a JSON number of at most 9 digits and nothing else.
+func smallSeconds(raw []byte) (n int, ok bool) {
+	if len(raw) == 0 || len(raw) > 9 {
+		return 0, false
+	}
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
 // jsonString decodes a JSON string. raw comes from a document that already
 // parsed, so a valid UTF-8 string without a backslash is its bytes between
 // the quotes (exactly what encoding/json would produce); anything else takes
@@ -144,14 +291,13 @@ func jsonString(raw json.RawMessage, dst *string) bool {
 
 // errorFields reads RFC 6749 §5.2 {error, error_description} or Mollie's
 // legacy {error: {type, message}}; both sanitised.
-func errorFields(fields map[string]json.RawMessage) (code, desc string) {
-	raw := fields["error"]
+func errorFields(raw, rawDesc json.RawMessage) (code, desc string) {
 	var legacy struct {
 		Type    string `json:"type"`
 		Message string `json:"message"`
 	}
 	if jsonString(raw, &code) {
-		jsonString(fields["error_description"], &desc)
+		jsonString(rawDesc, &desc)
 	} else if json.Unmarshal(raw, &legacy) == nil {
 		code, desc = legacy.Type, legacy.Message
 	}
@@ -188,33 +334,112 @@ func sanitize(s string, n int) string {
 	return b.String()
 }
 
+// formBody is an application/x-www-form-urlencoded request body, built in
+// one buffer (url.Values would sort and re-encode a map on every call).
+type formBody []byte
+
+// add appends one name=value pair, both query-escaped.
+func (f formBody) add(name, value string) formBody {
+	if len(f) > 0 {
+		f = append(f, '&')
+	}
+	f = append(f, url.QueryEscape(name)...)
+	f = append(f, '=')
+	return append(f, url.QueryEscape(value)...)
+}
+
+// newForm starts a token or revocation request body; with AuthStyleBody it
+// already holds client_id and client_secret.
+func (c *Connector) newForm() formBody {
+	return append(make(formBody, 0, 384), c.endpoint.baseForm...)
+}
+
+// newExchangeForm starts a code exchange's body: newForm's, with grant_type
+// and redirect_uri (escaped once, in New).
+func (c *Connector) newExchangeForm() formBody {
+	return append(make(formBody, 0, 384), c.endpoint.exchangeForm...)
+}
+
+// endpoint is what New precomputes for the calls to the token and
+// revocation endpoints.
+type endpoint struct {
+	// rt sends the requests: HTTPClient's Transport, or
+	// http.DefaultTransport. Requests go to it directly, not through
+	// http.Client, since oauthlink follows no redirect and needs no cookie
+	// jar here.
+	rt http.RoundTripper
+	// timeout is HTTPClient.Timeout (30 seconds without an HTTPClient),
+	// applied on top of ExchangeTimeout.
+	timeout time.Duration
+	// authorization is the Basic credentials header value (AuthStyleBasic).
+	authorization []string
+	// baseForm is the start of every request body: the credentials with
+	// AuthStyleBody, else empty. exchangeForm adds the code exchange's
+	// fixed parameters.
+	baseForm, exchangeForm formBody
+}
+
+// newEndpoint derives the endpoint settings from the config.
+func newEndpoint(cfg *Config, p *Provider) endpoint {
+	e := endpoint{rt: http.DefaultTransport, timeout: 30 * time.Second}
+	if cl := cfg.HTTPClient; cl != nil {
+		e.timeout = cl.Timeout
+		if cl.Transport != nil {
+			e.rt = cl.Transport
+		}
+	}
+	if p.AuthStyle == AuthStyleBasic {
+		// RFC 6749 §2.3.1: the credentials are form-encoded before Basic.
+		creds := url.QueryEscape(cfg.ClientID) + ":" + url.QueryEscape(cfg.ClientSecret)
+		e.authorization = []string{"Basic " + base64.StdEncoding.EncodeToString([]byte(creds))}
+	}
+	if p.AuthStyle == AuthStyleBody {
+		e.baseForm = formBody(nil).add("client_id", cfg.ClientID).add("client_secret", cfg.ClientSecret)
+	}
+	e.exchangeForm = append(formBody(nil), e.baseForm...).add("grant_type", "authorization_code").add("redirect_uri", cfg.RedirectURL)
+	return e
+}
+
+var (
+	hdrFormContent = []string{"application/x-www-form-urlencoded"}
+	hdrAcceptJSON  = []string{"application/json"}
+)
+
 // endpointCall sends one form POST (or DELETE) to a token or revocation
 // endpoint with the provider's pinned client authentication. It follows no
 // redirect (a 307/308 would replay the code, secret or refresh token) and
-// reads at most maxTokenBody bytes.
-func (c *Connector) endpointCall(ctx context.Context, method, endpoint string, form url.Values) (status int, header http.Header, body []byte, err error) {
-	p := &c.provider
-	switch p.AuthStyle {
-	case AuthStyleBody:
-		form.Set("client_id", c.cfg.ClientID)
-		form.Set("client_secret", c.cfg.ClientSecret)
+// reads at most maxTokenBody bytes. form is not modified, so a caller may
+// send it again.
+func (c *Connector) endpointCall(ctx context.Context, method, endpoint string, form formBody) (status int, header http.Header, body []byte, err error) {
+	if c.endpoint.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = within(ctx, c.endpoint.timeout)
+		defer cancel()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, endpoint, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, method, endpoint, bytes.NewReader(form))
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("oauthlink: building token request: %w", err)
 	}
-	for k, vs := range p.Header {
+	for k, vs := range c.provider.Header {
 		req.Header[k] = vs
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	if p.AuthStyle == AuthStyleBasic {
-		// RFC 6749 §2.3.1: the credentials are form-encoded before Basic.
-		req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(c.cfg.ClientSecret))
+	req.Header["Content-Type"] = hdrFormContent
+	req.Header["Accept"] = hdrAcceptJSON
+	if c.endpoint.authorization != nil {
+		req.Header["Authorization"] = c.endpoint.authorization
 	}
-	resp, err := c.client.Do(req)
+	resp, err := c.endpoint.rt.RoundTrip(req)
+	if err == nil && resp == nil {
+		err = errors.New("transport returned no response")
+	}
 	if err != nil {
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
 		return 0, nil, nil, fmt.Errorf("oauthlink: %s %s: %w", method, redactURL(endpoint), unwrapURLError(err))
+	}
+	if resp.Body == nil {
+		resp.Body = http.NoBody
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
@@ -253,7 +478,7 @@ func redactURL(raw string) string {
 // tokenRequest performs one grant at the token endpoint. It is never retried
 // here: a retried code makes the provider revoke what it issued
 // (RFC 6749 §4.1.2), and refresh retries are decided by the caller.
-func (c *Connector) tokenRequest(ctx context.Context, form url.Values) (*tokenResponse, error) {
+func (c *Connector) tokenRequest(ctx context.Context, form formBody) (*tokenResponse, error) {
 	ctx, cancel := within(ctx, c.cfg.ExchangeTimeout)
 	defer cancel()
 	status, header, body, err := c.endpointCall(ctx, http.MethodPost, c.provider.TokenURL, form)
@@ -271,7 +496,7 @@ func (c *Connector) revoke(ctx context.Context, token, hint string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.ExchangeTimeout)
 	defer cancel()
-	form := url.Values{"token": {token}, "token_type_hint": {hint}}
+	form := c.newForm().add("token", token).add("token_type_hint", hint)
 	status, header, body, err := c.endpointCall(ctx, c.provider.RevokeMethod, c.provider.RevokeURL, form)
 	if err != nil {
 		return err
@@ -280,9 +505,10 @@ func (c *Connector) revoke(ctx context.Context, token, hint string) error {
 		return nil
 	}
 	te := &TokenError{StatusCode: status, RetryAfter: parseRetryAfter(header.Get("Retry-After"), c.now())}
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(bytes.TrimSpace(body), &fields) == nil {
-		te.Code, te.Description = errorFields(fields)
+	if json.Valid(body) {
+		if f, ok := readTokenFields(body); ok {
+			te.Code, te.Description = errorFields(f.errCode, f.errDesc)
+		}
 	}
 	return te
 }

@@ -1,6 +1,7 @@
 package oauthlink
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -196,4 +197,72 @@ func FuzzJSONString(f *testing.F) {
 			t.Fatalf("jsonString(%q) = %q, encoding/json says %q", raw, got, want)
 		}
 	})
+}
+
+// FuzzReadTokenFields: splitting a valid JSON document without a map finds
+// exactly the members encoding/json finds when it decodes into a map (last
+// repeated member wins, escaped names decoded), and byte-for-byte the same
+// raw values.
+func FuzzReadTokenFields(f *testing.F) {
+	for _, s := range []string{
+		`{"access_token":"a","refresh_token":"r","expires_in":3600,"token_type":"bearer","scope":"x y"}`,
+		` { "access_token" : "a" , "expires_in" : 1e3 } `,
+		`{"access\u005ftoken":"escaped name","access_token":"later wins"}`,
+		`{"error":{"type":"request","message":"m","nested":[1,{"a":"}"}]},"error_description":"d"}`,
+		`{"id_token":"eyJ","x":[],"y":{},"z":null,"w":true,"v":"a\"b\\"}`,
+		`{}`, `[]`, `"s"`, `null`, `{"a":"\u00e9\ud83d\ude00"}`, "{\"\xff\":1}",
+	} {
+		f.Add([]byte(s))
+	}
+	known := map[string]func(*tokenFields) json.RawMessage{
+		"access_token":      func(t *tokenFields) json.RawMessage { return t.access },
+		"refresh_token":     func(t *tokenFields) json.RawMessage { return t.refresh },
+		"token_type":        func(t *tokenFields) json.RawMessage { return t.tokenType },
+		"expires_in":        func(t *tokenFields) json.RawMessage { return t.expiresIn },
+		"scope":             func(t *tokenFields) json.RawMessage { return t.scope },
+		"error":             func(t *tokenFields) json.RawMessage { return t.errCode },
+		"error_description": func(t *tokenFields) json.RawMessage { return t.errDesc },
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if !json.Valid(doc) {
+			return
+		}
+		got, isObject := readTokenFields(doc)
+		var want map[string]json.RawMessage
+		err := json.Unmarshal(doc, &want)
+		if isObject != (err == nil && want != nil) {
+			t.Fatalf("isObject = %v, encoding/json: err %v, map %v", isObject, err, want != nil)
+		}
+		if !isObject {
+			return
+		}
+		other := false
+		for k := range want {
+			if _, ok := known[k]; !ok || k == "error_description" {
+				other = true
+			}
+		}
+		if got.other != other {
+			t.Fatalf("other = %v, want %v", got.other, other)
+		}
+		for name, field := range known {
+			w, present := want[name]
+			g := field(&got)
+			if present != (g != nil) || string(bytes.TrimSpace(w)) != string(g) {
+				t.Fatalf("%s: got %q, encoding/json has %q (present %v)", name, g, w, present)
+			}
+		}
+	})
+}
+
+func TestSmallSeconds(t *testing.T) {
+	for raw, want := range map[string]int{"0": 0, "7": 7, "3600": 3600, "123456789": 123456789} {
+		n, ok := smallSeconds([]byte(raw))
+		assert.True(t, ok, raw)
+		assert.Equal(t, want, n, raw)
+	}
+	for _, raw := range []string{"", "1234567890", "1.5", "1e3", "-1", "12 "} {
+		_, ok := smallSeconds([]byte(raw))
+		assert.False(t, ok, "%q must take strconv's path", raw)
+	}
 }
