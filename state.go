@@ -234,8 +234,13 @@ func (c *Connector) flowName(state string) string {
 
 // stateKey is what the replay guard records: a digest, never the state.
 func (c *Connector) stateKey(state string) string {
-	sum := sha256.Sum256([]byte("oauthlink replay\x00" + c.provider.Name + "\x00" + state))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	var buf [320]byte // the prefix, a provider name and a state of at most 256 bytes
+	b := append(buf[:0], "oauthlink replay\x00"...)
+	b = append(append(append(b, c.provider.Name...), 0), state...)
+	sum := sha256.Sum256(b)
+	var out [43]byte
+	base64.RawURLEncoding.Encode(out[:], sum[:])
+	return string(out[:])
 }
 
 // setFlowCookie adds the flow cookie's Set-Cookie header with the

@@ -3,8 +3,10 @@ package oauthlink
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -200,4 +202,22 @@ func FuzzCallbackQuery(f *testing.F) {
 			t.Fatalf("accepted oversized query")
 		}
 	})
+}
+
+// TestStateKeyFormat pins the replay guard's key: SQL and Redis stores keep
+// these across deploys, so a callback in flight during an upgrade must map
+// to the same key. It is the digest of a fixed prefix, the provider name
+// and the state, never the state itself.
+func TestStateKeyFormat(t *testing.T) {
+	c := &Connector{provider: Provider{Name: "qonto"}}
+	for _, state := range []string{"s0123456789abcdefghijk", "", strings.Repeat("x", 256), strings.Repeat("y", 400)} {
+		sum := sha256.Sum256([]byte("oauthlink replay\x00qonto\x00" + state))
+		want := base64.RawURLEncoding.EncodeToString(sum[:])
+		got := c.stateKey(state)
+		assert.Equal(t, want, got)
+		if state != "" {
+			assert.NotContains(t, got, state)
+		}
+	}
+	assert.NotEqual(t, c.stateKey("a"), (&Connector{provider: Provider{Name: "mollie"}}).stateKey("a"))
 }

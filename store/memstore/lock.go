@@ -19,12 +19,26 @@ type lockTable struct {
 	nextSweep time.Time
 }
 
-// lockEntry is one held lock. released is closed exactly once, when the
+// lockEntry is one held lock. released is made by the first waiter (an
+// uncontended lock needs no channel) and closed exactly once, when the
 // entry leaves the table (unlock, takeover after expiry, or sweep), to wake
-// the waiters.
+// the waiters. Both happen under lockTable.mu.
 type lockEntry struct {
+	t        *lockTable
+	key      connKey
 	expires  time.Time
 	released chan struct{}
+}
+
+// unlock releases the lock if it is still this entry's; later calls, and
+// calls after the lock expired and was taken over, do nothing.
+func (e *lockEntry) unlock() {
+	t := e.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.held[e.key] == e {
+		t.release(e.key, e)
+	}
 }
 
 // Lock takes the lock for (provider, owner) within this process. It blocks
@@ -53,19 +67,13 @@ func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Durat
 			cur = nil
 		}
 		if cur == nil {
-			e := &lockEntry{expires: now.Add(ttl), released: make(chan struct{})}
+			e := &lockEntry{t: t, key: key, expires: now.Add(ttl)}
 			t.held[key] = e
 			t.mu.Unlock()
-			var once sync.Once
-			return func() {
-				once.Do(func() {
-					t.mu.Lock()
-					defer t.mu.Unlock()
-					if t.held[key] == e {
-						t.release(key, e)
-					}
-				})
-			}, nil
+			return e.unlock, nil
+		}
+		if cur.released == nil {
+			cur.released = make(chan struct{})
 		}
 		released, wait := cur.released, cur.expires.Sub(now)
 		t.mu.Unlock()
@@ -84,7 +92,9 @@ func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Durat
 // t.mu must be held.
 func (t *lockTable) release(key connKey, e *lockEntry) {
 	delete(t.held, key)
-	close(e.released)
+	if e.released != nil {
+		close(e.released)
+	}
 }
 
 // sweep drops expired entries at most once per lockSweepInterval. t.mu must
