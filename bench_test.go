@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strings"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -115,20 +115,6 @@ func connectDirect(b *testing.B, c *oauthlink.Connector, q *oauthlinktest.Qonto)
 	return conn
 }
 
-// memoryTokenEndpoint answers token requests in memory, so the callback
-// benchmark measures oauthlink's own cost, not the network.
-type memoryTokenEndpoint struct{}
-
-func (memoryTokenEndpoint) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil {
-		io.Copy(io.Discard, r.Body)
-		r.Body.Close()
-	}
-	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
-		Body:    io.NopCloser(strings.NewReader(`{"access_token":"access_bench","refresh_token":"refresh_bench","expires_in":3600,"token_type":"bearer","scope":"organizations.read"}`)),
-		Request: r}, nil
-}
-
 func benchConnector(b *testing.B, pkce bool, client *http.Client, tokenURL string) *oauthlink.Connector {
 	b.Helper()
 	p := oauthlink.Provider{Name: "bench", AuthURL: "https://provider.example/oauth2/authorize", TokenURL: tokenURL,
@@ -138,7 +124,7 @@ func benchConnector(b *testing.B, pkce bool, client *http.Client, tokenURL strin
 		RedirectURL: "https://app.example/connect/bench/callback", Store: memstore.New(),
 		Owner:         func(r *http.Request) (string, error) { return "shop-1", nil },
 		CookieSecrets: [][]byte{make32(5)}, HTTPClient: client,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: slog.New(slog.DiscardHandler), // as in bench/compare: peers log nothing here
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -183,26 +169,38 @@ func startedFlow(b *testing.B, c *oauthlink.Connector) *http.Request {
 
 // benchCallback runs the whole callback: verify, exchange, save, redirect.
 // Each iteration needs a fresh state (the replay guard refuses reuse), so
-// starting the flow is excluded from the timing, and the connector (with
-// its store and replay guard) is renewed every 4096 flows so the guard's
-// bound of unexpired states is never reached. Every answer must be the
-// success redirect.
+// flows are started in untimed batches of 256 on a new connector (with its
+// own store and replay guard), and the garbage of starting a batch is
+// collected before its callbacks are timed, as bench/compare does. Every
+// answer must be the success redirect.
 func benchCallback(b *testing.B, newConnector func() *oauthlink.Connector) {
-	c := newConnector()
-	h := c.CallbackHandler()
+	const batchSize = 256
+	var h http.Handler
+	batch := make([]*http.Request, 0, batchSize)
+	next := 0
+	refill := func() {
+		c := newConnector()
+		h = c.CallbackHandler()
+		batch = batch[:0]
+		for range batchSize {
+			batch = append(batch, startedFlow(b, c))
+		}
+		next = 0
+		runtime.GC()
+	}
+	refill()
 	w := &statusWriter{h: http.Header{}}
 	b.ReportAllocs()
-	n := 0
 	for b.Loop() {
-		b.StopTimer()
-		if n++; n%4096 == 0 {
-			c = newConnector()
-			h = c.CallbackHandler()
+		if next == len(batch) {
+			b.StopTimer()
+			refill()
+			b.StartTimer()
 		}
-		r := startedFlow(b, c)
 		clear(w.h)
-		b.StartTimer()
-		h.ServeHTTP(w, r)
+		w.status = 0
+		h.ServeHTTP(w, batch[next])
+		next++
 		if w.status != http.StatusSeeOther {
 			b.Fatalf("callback answered %d", w.status)
 		}
@@ -222,7 +220,7 @@ func (d *statusWriter) WriteHeader(s int)           { d.status = s }
 // BenchmarkCallbackInMemory: the token endpoint is answered in memory.
 func BenchmarkCallbackInMemory(b *testing.B) {
 	benchCallback(b, func() *oauthlink.Connector {
-		return benchConnector(b, true, &http.Client{Transport: memoryTokenEndpoint{}}, "https://provider.example/oauth2/tokens")
+		return benchConnector(b, true, &http.Client{Transport: oauthlink.MemoryTokenEndpoint{}}, "https://provider.example/oauth2/tokens")
 	})
 }
 
@@ -235,7 +233,7 @@ func BenchmarkCallbackLoopback(b *testing.B) {
 
 func memoryHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		resp, _ := memoryTokenEndpoint{}.RoundTrip(r)
+		resp, _ := oauthlink.MemoryTokenEndpoint{}.RoundTrip(r)
 		w.Header().Set("Content-Type", "application/json")
 		io.Copy(w, resp.Body)
 	})
@@ -243,7 +241,7 @@ func memoryHandler() http.Handler {
 
 // BenchmarkCallbackBadState: a callback whose state matches no cookie.
 func BenchmarkCallbackBadState(b *testing.B) {
-	c := benchConnector(b, true, &http.Client{Transport: memoryTokenEndpoint{}}, "https://provider.example/oauth2/tokens")
+	c := benchConnector(b, true, &http.Client{Transport: oauthlink.MemoryTokenEndpoint{}}, "https://provider.example/oauth2/tokens")
 	h := c.CallbackHandler()
 	r := httptest.NewRequest(http.MethodGet, "https://app.example/connect/bench/callback?code=auth_x&state=AAAAAAAAAAAAAAAAAAAAAA", nil)
 	w := &discardWriter{h: http.Header{}}

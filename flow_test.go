@@ -3,6 +3,7 @@ package oauthlink_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -318,7 +319,7 @@ func TestB11_CookieSizeAndKeyRotation(t *testing.T) {
 	p := old.Provider()
 	rotated, err := oauthlink.New(oauthlink.Config{Provider: p, ClientID: e.mollie.ClientID(), ClientSecret: e.mollie.ClientSecret(),
 		RedirectURL: e.app.URL + "/connect/mollie/callback", Store: e.store, Owner: ownerFromCookie,
-		CookieSecrets: [][]byte{make32(9), e.secret}, HTTPClient: e.mollie.Client(), Now: e.clk.Now})
+		CookieSecrets: [][]byte{make32(9), e.secret}, HTTPClient: e.mollie.Client(), Now: e.clk.Now, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	e.mux.Handle("/rotated/mollie/callback", rotated.CallbackHandler())
 	h = b.get(strings.Replace(cb, "/connect/mollie/callback", "/rotated/mollie/callback", 1))

@@ -2,6 +2,7 @@ package oauthlink_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sync"
@@ -79,7 +80,7 @@ func TestH29_LateWriteRejected(t *testing.T) {
 	f := e.fakes["qonto"]
 	b, err := oauthlink.New(oauthlink.Config{Provider: f.Provider(), ClientID: f.ClientID(), ClientSecret: f.ClientSecret(),
 		RedirectURL: e.app.URL + "/connect/qonto/callback", Store: noLock{e.store}, Owner: ownerFromCookie,
-		CookieSecrets: [][]byte{e.secret}, HTTPClient: f.Client(), Now: e.clk.Now})
+		CookieSecrets: [][]byte{e.secret}, HTTPClient: f.Client(), Now: e.clk.Now, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	bConn, err := b.Fresh(context.Background(), "shop-1")
 	require.NoError(t, err)
