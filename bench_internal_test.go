@@ -35,7 +35,7 @@ func BenchmarkExchangeInMemory(b *testing.B) {
 		Provider: Provider{Name: "bench", AuthURL: "https://provider.example/oauth2/authorize",
 			TokenURL: "https://provider.example/oauth2/tokens", AuthStyle: AuthStyleBasic,
 			DefaultScopes: []string{"organizations.read"}, PKCE: true},
-		ClientID: "app_bench", ClientSecret: "secret", RedirectURL: "https://app.example/connect/bench/callback",
+		ClientID: "app_bench", ClientSecret: "secret_bench", RedirectURL: "https://app.example/connect/bench/callback",
 		Store: &nopStore{}, Owner: func(*http.Request) (string, error) { return "shop-1", nil },
 		CookieSecrets: [][]byte{make([]byte, 32)}, HTTPClient: &http.Client{Transport: memoryTokenEndpoint{}},
 		Logger: slog.New(slog.DiscardHandler),
@@ -46,11 +46,15 @@ func BenchmarkExchangeInMemory(b *testing.B) {
 	verifier := strings.Repeat("v", 43)
 	ctx := context.Background()
 	b.ReportAllocs()
+	cpu0, cpuOK := processCPU()
 	for b.Loop() {
 		form := c.newExchangeForm().add("code", "auth_bench").add("code_verifier", verifier)
 		tok, err := c.tokenRequest(ctx, form)
 		if err != nil || tok.AccessToken != "access_bench" {
 			b.Fatalf("exchange: %v", err)
 		}
+	}
+	if cpu1, ok := processCPU(); cpuOK && ok {
+		b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
