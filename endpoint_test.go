@@ -187,3 +187,20 @@ func TestEndpointHTTPClientTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestStillBefore: the cache's expiry check reads the monotonic clock on
+// the real clock and the injected clock otherwise.
+func TestStillBefore(t *testing.T) {
+	real := &Connector{cfg: Config{Now: time.Now}, realClock: true}
+	now := time.Now()
+	assert.True(t, real.stillBefore(now.Add(time.Hour)))
+	assert.False(t, real.stillBefore(now.Add(-time.Nanosecond)))
+	assert.True(t, real.stillBefore(now.Add(time.Hour).Round(0)), "a wall-clock-only time still works")
+	assert.False(t, real.stillBefore(now.Add(-time.Second).Round(0)))
+
+	fake := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	injected := &Connector{cfg: Config{Now: func() time.Time { return fake }}}
+	assert.True(t, injected.stillBefore(fake.Add(time.Second)))
+	assert.False(t, injected.stillBefore(fake), "the injected clock decides, not the real one")
+	assert.True(t, injected.stillBefore(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)))
+}

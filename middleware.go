@@ -41,23 +41,26 @@ type loaded struct {
 type tokenCache struct{ m sync.Map }
 
 func (c *Connector) cached(ctx context.Context, owner string) *loaded {
-	now := c.now()
 	if c.cfg.CacheTTL > 0 {
 		if v, ok := c.cache.m.Load(owner); ok {
-			if e := v.(*loaded); now.Before(e.until) {
+			if e := v.(*loaded); c.stillBefore(e.until) {
 				return e
 			}
 		}
 	}
+	now := c.now()
 	conn, err := c.Fresh(ctx, owner)
 	if err != nil {
 		return &loaded{err: err}
 	}
-	e := &loaded{conn: conn, until: now.Add(c.cfg.CacheTTL)}
-	// Never past the point where the token is due for refresh.
-	if due := conn.Expiry.Add(-min(c.cfg.RefreshAhead, conn.Expiry.Sub(conn.UpdatedAt)/2)); due.Before(e.until) {
-		e.until = due
+	// Kept for CacheTTL, never past the point where the token is due for
+	// refresh; until is now plus a duration, so on the real clock it keeps
+	// now's monotonic reading for stillBefore.
+	ttl := c.cfg.CacheTTL
+	if due := conn.Expiry.Add(-min(c.cfg.RefreshAhead, conn.Expiry.Sub(conn.UpdatedAt)/2)); due.Sub(now) < ttl {
+		ttl = due.Sub(now)
 	}
+	e := &loaded{conn: conn, until: now.Add(ttl)}
 	if c.cfg.CacheTTL > 0 {
 		c.cache.m.Store(owner, e)
 	}
