@@ -51,6 +51,12 @@ type MollieOptions struct {
 	// POST /v2/client-links requires as Bearer. Default
 	// DefaultOrganizationToken.
 	OrganizationToken string
+	// BrowserHost, if set, replaces the host name (not the port) of the
+	// links the fake hands out for a browser to open: client links and the
+	// HAL dashboard and documentation links. A demo serves its app on
+	// 127.0.0.1 and sets "localhost" here, so the client-link step is a
+	// cross-site navigation, as Mollie's is. Default: the fake's own host.
+	BrowserHost string
 	// BeforeTokenResponse, if set, is called for every token request that
 	// reached grant processing (success or OAuth error), after the grant
 	// was processed and before the answer is written. It runs without the

@@ -1,7 +1,9 @@
 package oauthlinktest
 
 import (
+	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -38,7 +40,14 @@ type halLink struct {
 }
 
 func (m *Mollie) halLink(path string) halLink {
-	return halLink{Href: m.URL() + path, Type: "text/html"}
+	base := m.URL()
+	if m.opts.BrowserHost != "" {
+		if u, err := url.Parse(base); err == nil {
+			u.Host = net.JoinHostPort(m.opts.BrowserHost, u.Port())
+			base = u.String()
+		}
+	}
+	return halLink{Href: base + path, Type: "text/html"}
 }
 
 // organization serves GET /v2/organizations/me (scope organizations.read).

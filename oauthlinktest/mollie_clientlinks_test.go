@@ -107,3 +107,23 @@ func TestMollieClientLinks(t *testing.T) {
 		assert.Equal(t, "3", resp.Header.Get("Retry-After"))
 	})
 }
+
+// TestMollieBrowserHost: links meant for a browser name BrowserHost (with
+// the fake's port); API links keep the fake's own address.
+func TestMollieBrowserHost(t *testing.T) {
+	m := NewMollie(MollieOptions{RedirectURIs: []string{"https://app.example/cb"}, BrowserHost: "localhost"})
+	defer m.Close()
+	own, err := url.Parse(m.URL())
+	require.NoError(t, err)
+	resp, out := postLink(t, m, DefaultOrganizationToken, linkBody)
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	links := out["_links"].(map[string]any)
+	page, err := url.Parse(links["clientLink"].(map[string]any)["href"].(string))
+	require.NoError(t, err)
+	assert.Equal(t, "localhost", page.Hostname())
+	assert.Equal(t, own.Port(), page.Port())
+	assert.Equal(t, "/dashboard/client-link/"+out["id"].(string), page.Path)
+	self, err := url.Parse(links["self"].(map[string]any)["href"].(string))
+	require.NoError(t, err)
+	assert.Equal(t, own.Host, self.Host, "API links are for the server, not the browser")
+}

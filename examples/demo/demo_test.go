@@ -134,6 +134,7 @@ func TestMollieClientLink(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, p.Status, p.Body)
 	link := mustParse(t, p.Header.Get("Location"))
 	assert.Contains(t, link.Path, "/dashboard/client-link/cl_")
+	assert.Equal(t, "localhost", link.Hostname(), "the client-link page is another site than the demo")
 	for _, q := range []string{"client_id", "state", "scope"} {
 		assert.NotEmpty(t, link.Query().Get(q), q)
 	}

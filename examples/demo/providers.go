@@ -36,7 +36,7 @@ type provider struct {
 func (a *app) mollieProvider(env providerEnv) (oauthlink.Provider, string, string, *mollie.Client) {
 	if env.sandbox() {
 		token := sandboxOrgToken()
-		f := newSandboxMollie(a.callback("mollie"), token)
+		f := newSandboxMollie(a.callback("mollie"), token, a.sandboxHost)
 		a.fakeMollie = f
 		a.closers = append(a.closers, func() error { f.Close(); return nil })
 		p := f.Provider()

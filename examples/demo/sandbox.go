@@ -43,10 +43,12 @@ func browserURL(raw, host string) string {
 // redirect_uri.
 // The fake serves client links too (POST /v2/client-links, and the link's
 // page, which creates the organization and authorizes the demo for it
-// without a consent page, at the fake's own 127.0.0.1 address).
-func newSandboxMollie(callback, orgToken string) *oauthlinktest.Mollie {
+// without a consent page); the links it hands out name browserHost, so
+// that step is cross-site too.
+func newSandboxMollie(callback, orgToken, browserHost string) *oauthlinktest.Mollie {
 	return oauthlinktest.NewMollie(oauthlinktest.MollieOptions{
 		ConsentPage: true, RedirectURIs: []string{callback}, OrganizationToken: orgToken,
+		BrowserHost: browserHost,
 	})
 }
 
