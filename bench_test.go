@@ -65,7 +65,9 @@ func BenchmarkMiddlewareCached(b *testing.B) {
 		b.Fatal(err)
 	}
 	var got *oauthlink.Connection
-	h := c.Load(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got, _ = oauthlink.ConnectionFromContext(r.Context(), "qonto") }))
+	h := c.Load(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		got, _ = oauthlink.ConnectionFromContext(r.Context(), "qonto")
+	}))
 	r := httptest.NewRequest(http.MethodGet, "/orders", nil)
 	r.Header.Set("X-User", "shop-1")
 	w := httptest.NewRecorder()
