@@ -53,13 +53,17 @@ type tokenFields struct {
 }
 
 // readTokenFields splits a JSON object into the fields above without
-// building a map: the document must already have passed json.Valid, so
-// only its top level is walked. A repeated member keeps its last value, and
-// a name written with escapes is decoded first, both exactly as
-// encoding/json decodes into a map (checked by FuzzReadTokenFields).
+// building a map. isObject is false unless doc is valid JSON whose value is
+// an object. Once json.Valid has checked the document, only its top level
+// is walked. A repeated member keeps its last value, and a name written with
+// escapes is decoded first, both exactly as encoding/json decodes into a
+// map (checked by FuzzReadTokenFields).
 func readTokenFields(doc []byte) (f tokenFields, isObject bool) {
+	if !json.Valid(doc) {
+		return f, false
+	}
 	i := skipSpace(doc, 0)
-	if i >= len(doc) || doc[i] != '{' {
+	if doc[i] != '{' {
 		return f, false
 	}
 	i++
@@ -115,7 +119,7 @@ func skipSpace(doc []byte, i int) int {
 }
 
 // skipValue returns the index just past the JSON value starting at i, in a
-// document that is known to be valid.
+// document json.Valid accepted.
 func skipValue(doc []byte, i int) int {
 	depth := 0
 	for ; i < len(doc); i++ {
@@ -151,11 +155,7 @@ func skipValue(doc []byte, i int) int {
 // error. The body is parsed as JSON whatever the Content-Type (Mollie sends
 // text/html); it never appears in an error.
 func parseTokenResponse(status int, header http.Header, body []byte, p *Provider, now time.Time) (*tokenResponse, error) {
-	var fields tokenFields
-	isObject := false
-	if json.Valid(body) {
-		fields, isObject = readTokenFields(body)
-	}
+	fields, isObject := readTokenFields(body)
 	if status < 200 || status > 299 {
 		te := &TokenError{StatusCode: status, RetryAfter: parseRetryAfter(header.Get("Retry-After"), now)}
 		if isObject {
@@ -505,10 +505,8 @@ func (c *Connector) revoke(ctx context.Context, token, hint string) error {
 		return nil
 	}
 	te := &TokenError{StatusCode: status, RetryAfter: parseRetryAfter(header.Get("Retry-After"), c.now())}
-	if json.Valid(body) {
-		if f, ok := readTokenFields(body); ok {
-			te.Code, te.Description = errorFields(f.errCode, f.errDesc)
-		}
+	if f, ok := readTokenFields(body); ok {
+		te.Code, te.Description = errorFields(f.errCode, f.errDesc)
 	}
 	return te
 }
