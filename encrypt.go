@@ -41,7 +41,7 @@ var keyID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 // next write.
 //
 // Config.TokenKeys applies this wrapper for you. The wrapper passes
-// Locker, ReplayGuard and Pinger through Unwrap.
+// VersionDeleter, Locker, ReplayGuard and Pinger through Unwrap.
 func EncryptedStore(inner TokenStore, keys ...TokenKey) (TokenStore, error) {
 	if inner == nil {
 		return nil, fmt.Errorf("%w: EncryptedStore needs a store", ErrConfig)

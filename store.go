@@ -35,7 +35,9 @@ var ErrVersionConflict = errors.New("oauthlink: connection version conflict")
 //     reach the store. A conflict changes nothing, neither in the store nor
 //     in c. A Save writes the whole record atomically: a reader sees the old
 //     record or the new one, never a mix.
-//   - Delete removes the record; deleting a missing record returns nil.
+//   - Delete removes the record whatever its version; deleting a missing
+//     record returns nil. VersionDeleter is the optional conditional
+//     delete.
 //   - Values returned by Load and List are the caller's to change: they never
 //     alias the store's copy.
 //   - List returns the owner's connections ordered by provider in byte
@@ -49,7 +51,10 @@ var ErrVersionConflict = errors.New("oauthlink: connection version conflict")
 //   - Versions may restart at 1 when a deleted record is created again.
 //     Writers that could race a delete and re-create (refresh, reconnect,
 //     the final delete of a disconnect) hold the Locker lock, which is how
-//     oauthlink keeps an old refresh from landing on a new grant.
+//     oauthlink keeps an old refresh from landing on a new grant. The final
+//     delete of a disconnect also uses VersionDeleter when the store has
+//     it, so that a reconnect committed while the provider revoked the old
+//     grant survives on a store without Locker (or after the lock expired).
 type TokenStore interface {
 	Load(ctx context.Context, provider, owner string) (*Connection, error)
 	List(ctx context.Context, owner string) ([]*Connection, error)
@@ -65,6 +70,37 @@ type TokenStore interface {
 // expire, the holder still writes with Save's compare-and-swap.
 type Locker interface {
 	Lock(ctx context.Context, provider, owner string, ttl time.Duration) (unlock func(), err error)
+}
+
+// VersionDeleter is an optional TokenStore capability: a conditional delete,
+// for a caller that must delete the record it read and not one written
+// since. DeleteVersion removes the record for (provider, owner) only if its
+// Version is still version, atomically: no Save lands between the check and
+// the delete, and the record leaves Load and List together. Otherwise:
+//
+//   - A stored record with another version: an error wrapping
+//     ErrVersionConflict, and nothing changes. A store may report a record
+//     created during the call the same way, whatever its version: it is not
+//     the record the caller read.
+//   - No record (never stored, or deleted by someone else, even during the
+//     call): nil, as Delete returns; the record read is gone either way.
+//   - A version below 1 names no stored record: an error other than
+//     ErrVersionConflict, and nothing changes.
+//   - A done ctx: an error wrapping ctx.Err(), and nothing changes.
+//
+// What it guarantees: a record updated by any Save after the caller's read
+// is never deleted, since every Save moves the version, and neither is a
+// record deleted and created again whose version differs from the one
+// read. But versions may restart at 1, so a record deleted and created
+// again that has come back to the version read cannot be told from the
+// record read, and is deleted. A caller that may race a delete and a
+// re-create still holds the Locker lock when the store has one; oauthlink
+// also re-reads the record (its status tells a new grant from the one it
+// disconnected) just before the conditional delete, so that case needs a
+// delete, a re-create and enough writes to reach the same version within
+// that one round trip.
+type VersionDeleter interface {
+	DeleteVersion(ctx context.Context, provider, owner string, version int64) error
 }
 
 // ReplayGuard records consumed callback states so each one is accepted once,

@@ -69,6 +69,16 @@ func (s suite) testCancelledContext(t *testing.T) {
 			assertStored(t, st, stored)
 			return err
 		}},
+		{"DeleteVersion", func(t *testing.T, st oauthlink.TokenStore, done context.Context) error {
+			vd, ok := st.(oauthlink.VersionDeleter)
+			if !ok {
+				t.Skip("store does not implement oauthlink.VersionDeleter")
+			}
+			stored := create(t, st, NewConnection("mollie", "owner-1"))
+			err := vd.DeleteVersion(done, "mollie", "owner-1", stored.Version)
+			assertStored(t, st, stored)
+			return err
+		}},
 		{"Lock", func(t *testing.T, st oauthlink.TokenStore, done context.Context) error {
 			lk, ok := st.(oauthlink.Locker)
 			if !ok {

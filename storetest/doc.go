@@ -1,7 +1,8 @@
 // Package storetest is the conformance suite every oauthlink.TokenStore
 // runs: one Run call checks a store against the contract written on
-// oauthlink.TokenStore and on the optional Locker, ReplayGuard and Pinger
-// capabilities, in the manner of gocloud's drivertest and x/net's nettest.
+// oauthlink.TokenStore and on the optional VersionDeleter, Locker,
+// ReplayGuard and Pinger capabilities, in the manner of gocloud's drivertest
+// and x/net's nettest.
 //
 // # Using it
 //
@@ -32,12 +33,12 @@
 // NewConnection, AssertConnectionEqual and OddKeys are exported for a
 // store's own tests.
 //
-// Run the tests with -race. The capability subtests (Locker, ReplayGuard,
-// Pinger) run when the store returned by the factory implements the
-// interface and are skipped otherwise. The suite takes a few seconds: the
-// lock and replay expiry checks wait for short real deadlines (about 200 ms
-// each), and every wait is bounded, failing with a clear message rather than
-// hanging.
+// Run the tests with -race. The capability subtests (VersionDeleter,
+// Locker, ReplayGuard, Pinger) run when the store returned by the factory
+// implements the interface and are skipped otherwise. The suite takes a few
+// seconds: the lock and replay expiry checks wait for short real deadlines
+// (about 200 ms each), and every wait is bounded, failing with a clear
+// message rather than hanging.
 //
 // # What the suite expects beyond the interface's doc comments
 //
@@ -66,6 +67,12 @@
 //     another order).
 //   - Keys are valid UTF-8 without NUL bytes in the suite (see OddKeys),
 //     although the contract says any byte sequence.
+//   - VersionDeleter: the suite never asks a store to tell a record
+//     deleted and created again apart from the old one when both have the
+//     same version (the contract lets it delete the new one); it checks
+//     that a re-created record at another version survives, also while
+//     racing. A version below 1 must fail with an error other than
+//     ErrVersionConflict.
 //   - Locker: a lock needs no stored record (the suite locks connections
 //     that were never saved), and locks on different connections never
 //     block each other. Unlock releases only the lock it came from. After the lock

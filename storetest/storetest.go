@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) oauthlink.TokenStore) {
 	t.Run("AtomicSave", s.testAtomicSave)
 	t.Run("CancelledContext", s.testCancelledContext)
 	t.Run("NoAliasing", s.testNoAliasing)
+	t.Run("VersionDeleter", s.testVersionDeleter)
 	t.Run("Locker", s.testLocker)
 	t.Run("ReplayGuard", s.testReplayGuard)
 	t.Run("Pinger", s.testPinger)

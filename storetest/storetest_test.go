@@ -53,7 +53,8 @@ func TestSuiteCatchesFaults(t *testing.T) {
 			[]string{"Version/UpdateOfMissingConflicts", "Version/UpdateAfterDeleteConflicts"}, nil},
 		{"ignore-ctx", "CancelledContext",
 			[]string{"CancelledContext/Load/Canceled", "CancelledContext/SaveCreate/DeadlineExceeded",
-				"CancelledContext/Delete/Canceled", "CancelledContext/Ping/Canceled"}, nil},
+				"CancelledContext/Delete/Canceled", "CancelledContext/DeleteVersion/Canceled",
+				"CancelledContext/Ping/Canceled"}, nil},
 		{"alias-load", "NoAliasing",
 			[]string{"NoAliasing/LoadResult", "NoAliasing/LoadsAreIndependent"}, nil},
 		{"alias-save", "NoAliasing",
@@ -70,8 +71,13 @@ func TestSuiteCatchesFaults(t *testing.T) {
 			[]string{"ReplayGuard/FirstThenReplayed", "ReplayGuard/ConcurrentConsumeOneWinner"}, nil},
 		{"replay-never-expires", "ReplayGuard",
 			[]string{"ReplayGuard/ExpiredConsumedAgain"}, nil},
-		{"no-capabilities", "Locker|ReplayGuard|Pinger|CancelledContext", nil,
-			[]string{"Locker", "ReplayGuard", "Pinger", "CancelledContext/Ping/Canceled"}},
+		{"delete-version-ignores-version", "VersionDeleter",
+			[]string{"VersionDeleter/OtherVersionConflicts/Behind", "VersionDeleter/CreatedAgainKept"}, nil},
+		{"delete-version-check-then-delete", "VersionDeleter",
+			[]string{"VersionDeleter/RacesUpdate"}, nil},
+		{"no-capabilities", "VersionDeleter|Locker|ReplayGuard|Pinger|CancelledContext", nil,
+			[]string{"VersionDeleter", "Locker", "ReplayGuard", "Pinger", "CancelledContext/DeleteVersion/Canceled",
+				"CancelledContext/Ping/Canceled"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.fault, func(t *testing.T) {
@@ -131,6 +137,7 @@ type faulty struct {
 	mu     sync.Mutex
 	loaded map[[2]string]*oauthlink.Connection // alias-load: what Load handed out
 	saved  map[[2]string]*oauthlink.Connection // alias-save: what Save was given
+	saving chan struct{}                       // delete-version-check-then-delete: closed by the next Save
 }
 
 func (f *faulty) ctx(ctx context.Context) context.Context {
@@ -209,6 +216,10 @@ func (f *faulty) Save(ctx context.Context, c *oauthlink.Connection) error {
 		return err
 	}
 	c.Version, c.CreatedAt, c.UpdatedAt = rec.Version, rec.CreatedAt, rec.UpdatedAt
+	if f.saving != nil {
+		close(f.saving)
+		f.saving = nil
+	}
 	if f.fault == "alias-save" {
 		if f.saved == nil {
 			f.saved = map[[2]string]*oauthlink.Connection{}
@@ -225,6 +236,42 @@ func (f *faulty) Delete(ctx context.Context, provider, owner string) error {
 	delete(f.saved, [2]string{provider, owner})
 	p, o := f.key(provider, owner)
 	return f.Store.Delete(f.ctx(ctx), p, o)
+}
+
+func (f *faulty) DeleteVersion(ctx context.Context, provider, owner string, version int64) error {
+	f.mu.Lock()
+	delete(f.loaded, [2]string{provider, owner})
+	delete(f.saved, [2]string{provider, owner})
+	if f.fault == "delete-version-check-then-delete" && f.saving == nil {
+		f.saving = make(chan struct{})
+	}
+	saving := f.saving
+	f.mu.Unlock()
+	p, o := f.key(provider, owner)
+	switch f.fault {
+	case "delete-version-ignores-version":
+		return f.Store.Delete(ctx, p, o)
+	case "delete-version-check-then-delete":
+		cur, err := f.Store.Load(ctx, p, o)
+		if errors.Is(err, oauthlink.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if cur.Version != version {
+			return oauthlink.ErrVersionConflict
+		}
+		// Hold the gap between the check and the delete open until a
+		// Save lands in it (bounded: there may be none).
+		select {
+		case <-saving:
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		return f.Store.Delete(ctx, p, o)
+	}
+	return f.Store.DeleteVersion(f.ctx(ctx), p, o, version)
 }
 
 func (f *faulty) Ping(ctx context.Context) error { return f.Store.Ping(f.ctx(ctx)) }

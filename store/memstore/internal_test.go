@@ -224,3 +224,14 @@ func TestDeleteDropsEmptyOwner(t *testing.T) {
 	_, err := s.Load(t.Context(), "mollie", "o")
 	assert.True(t, errors.Is(err, oauthlink.ErrNotFound))
 }
+
+func TestDeleteVersionDropsEmptyOwner(t *testing.T) {
+	s := New()
+	require.NoError(t, s.Save(t.Context(), &oauthlink.Connection{Provider: "mollie", Owner: "o"}))
+	require.ErrorIs(t, s.DeleteVersion(t.Context(), "mollie", "o", 2), oauthlink.ErrVersionConflict)
+	require.NotEmpty(t, s.conns, "a conflict keeps the record")
+	require.NoError(t, s.DeleteVersion(t.Context(), "mollie", "o", 1))
+	assert.Empty(t, s.conns, "an owner without connections leaves no map behind")
+	require.NoError(t, s.DeleteVersion(t.Context(), "mollie", "o", 1), "a missing record")
+	assert.Empty(t, s.conns, "deleting a missing record creates no owner map")
+}

@@ -3,10 +3,11 @@
 // It is meant for tests, demos and single-instance apps: everything lives in
 // the process's memory, so every connection is lost on restart and nothing is
 // shared with another instance. Besides TokenStore it implements the
-// optional Locker, ReplayGuard and Pinger capabilities, with the same
-// single-process reach: the lock excludes goroutines of this process only,
-// and the replay guard remembers the states this process consumed, so two
-// instances behind a load balancer need sqlstore or redisstore instead.
+// optional VersionDeleter, Locker, ReplayGuard and Pinger capabilities,
+// with the same single-process reach: the lock excludes goroutines of this
+// process only, and the replay guard remembers the states this process
+// consumed, so two instances behind a load balancer need sqlstore or
+// redisstore instead.
 //
 // The replay guard is bounded: expired states are swept on every Consume,
 // and at most Options.MaxStates unexpired states (default 100,000) are kept;
@@ -52,8 +53,9 @@ type Options struct {
 	MaxStates int
 }
 
-// Store is an in-memory TokenStore, Locker, ReplayGuard and Pinger. Create
-// one with New or NewWithOptions; the zero value is not usable.
+// Store is an in-memory TokenStore, VersionDeleter, Locker, ReplayGuard and
+// Pinger. Create one with New or NewWithOptions; the zero value is not
+// usable.
 type Store struct {
 	mu    sync.RWMutex
 	conns map[string]map[string]*oauthlink.Connection // owner → provider → record
@@ -63,10 +65,11 @@ type Store struct {
 }
 
 var (
-	_ oauthlink.TokenStore  = (*Store)(nil)
-	_ oauthlink.Locker      = (*Store)(nil)
-	_ oauthlink.ReplayGuard = (*Store)(nil)
-	_ oauthlink.Pinger      = (*Store)(nil)
+	_ oauthlink.TokenStore     = (*Store)(nil)
+	_ oauthlink.VersionDeleter = (*Store)(nil)
+	_ oauthlink.Locker         = (*Store)(nil)
+	_ oauthlink.ReplayGuard    = (*Store)(nil)
+	_ oauthlink.Pinger         = (*Store)(nil)
 )
 
 // New returns an empty Store with the default Options.
@@ -181,6 +184,36 @@ func (s *Store) Delete(ctx context.Context, provider, owner string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	byProvider := s.conns[owner]
+	delete(byProvider, provider)
+	if len(byProvider) == 0 {
+		delete(s.conns, owner)
+	}
+	return nil
+}
+
+// DeleteVersion removes the connection for (provider, owner) only if its
+// Version is version, as described by oauthlink.VersionDeleter: another
+// stored version returns an error wrapping oauthlink.ErrVersionConflict and
+// changes nothing, and a missing connection returns nil. A version below 1
+// is an error.
+func (s *Store) DeleteVersion(ctx context.Context, provider, owner string, version int64) error {
+	if version < 1 {
+		return fmt.Errorf("memstore: delete %q for %q: version %d is not positive", provider, owner, version)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: delete: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	byProvider := s.conns[owner]
+	cur := byProvider[provider]
+	if cur == nil {
+		return nil
+	}
+	if cur.Version != version {
+		return fmt.Errorf("memstore: delete %q for %q: version %d, stored %d: %w",
+			provider, owner, version, cur.Version, oauthlink.ErrVersionConflict)
+	}
 	delete(byProvider, provider)
 	if len(byProvider) == 0 {
 		delete(s.conns, owner)

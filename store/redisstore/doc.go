@@ -1,15 +1,16 @@
 // Package redisstore is an oauthlink.TokenStore on Redis, with
 // github.com/redis/go-redis/v9. It also implements the optional
-// oauthlink.Locker, oauthlink.ReplayGuard and oauthlink.Pinger
-// capabilities, so several instances sharing one Redis refresh each token
-// once and refuse a replayed callback at any instance.
+// oauthlink.VersionDeleter, oauthlink.Locker, oauthlink.ReplayGuard and
+// oauthlink.Pinger capabilities, so several instances sharing one Redis
+// refresh each token once and refuse a replayed callback at any instance.
 //
 // # Usage
 //
 //	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 //	st, err := redisstore.New(client, redisstore.Options{Prefix: "myapp:oauthlink:"})
 //	if err != nil { ... }
-//	// st is an oauthlink.TokenStore, Locker, ReplayGuard and Pinger.
+//	// st is an oauthlink.TokenStore, VersionDeleter, Locker, ReplayGuard
+//	// and Pinger.
 //
 // Any redis.UniversalClient works: a single server, Sentinel (failover) or
 // Cluster. The client stays the caller's: the Store never closes it. go-redis
@@ -45,8 +46,8 @@
 // WaitReplicas issues WAIT on the connection that wrote, in the same round
 // trip. WAIT counts replicas that received the write, not ones that synced
 // it to disk (WAITAOF, Redis 7.2, would). When fewer replicas acknowledge
-// within WaitTimeout, Save and Delete return an error wrapping
-// ErrNotReplicated even though the primary applied the write: see
+// within WaitTimeout, Save, Delete and DeleteVersion return an error
+// wrapping ErrNotReplicated even though the primary applied the write: see
 // Store.Save. Locks and replay records are not waited for: a lock lost in a
 // failover is covered by Save's compare-and-swap, and a lost replay record
 // reopens one state's replay window, which the state cookie's expiry bounds.
@@ -76,8 +77,10 @@
 // fields, status, version and timestamps; every string is stored as its
 // bytes, times as RFC 3339 with nanoseconds. Save is a Lua script that
 // checks the stored version, then writes the whole hash and adds the
-// provider to the owner's index; Delete is a script that removes both. A
-// script runs atomically, so readers see the old record or the new one.
+// provider to the owner's index; Delete is a script that removes both, and
+// DeleteVersion one that removes both only if the stored version is the
+// expected one. A script runs atomically, so readers see the old record or
+// the new one.
 // Each Save carries a random write id, so a go-redis retry of a Save whose
 // reply was lost finds its own write and succeeds instead of reporting a
 // conflict.

@@ -25,9 +25,9 @@ const DefaultWaitTimeout = time.Second
 // releaseTimeout bounds unlock, which has no context of its own.
 const releaseTimeout = 5 * time.Second
 
-// ErrNotReplicated is returned (wrapped) by Save and Delete when
-// Options.WaitReplicas is set and fewer replicas acknowledged the write
-// within Options.WaitTimeout. The primary did apply the write.
+// ErrNotReplicated is returned (wrapped) by Save, Delete and DeleteVersion
+// when Options.WaitReplicas is set and fewer replicas acknowledged the
+// write within Options.WaitTimeout. The primary did apply the write.
 var ErrNotReplicated = errors.New("redisstore: write not acknowledged by enough replicas")
 
 // Options configures a Store. The zero value gives the defaults.
@@ -37,18 +37,18 @@ type Options struct {
 	// (the keys use a hash tag of their own). Default DefaultPrefix
 	// ("oauthlink:").
 	Prefix string
-	// WaitReplicas, when positive, makes Save and Delete send WAIT after
-	// the write so that they return only once that many replicas have it
-	// (see the package documentation on durability). Default 0: no WAIT.
-	// Not supported with a *redis.Ring.
+	// WaitReplicas, when positive, makes Save, Delete and DeleteVersion
+	// send WAIT after the write so that they return only once that many
+	// replicas have it (see the package documentation on durability).
+	// Default 0: no WAIT. Not supported with a *redis.Ring.
 	WaitReplicas int
 	// WaitTimeout is how long WAIT waits for the replicas. Default
 	// DefaultWaitTimeout (1 s); it never waits forever.
 	WaitTimeout time.Duration
 }
 
-// Store is a TokenStore, Locker, ReplayGuard and Pinger on Redis. Create one
-// with New; it is safe for concurrent use.
+// Store is a TokenStore, VersionDeleter, Locker, ReplayGuard and Pinger on
+// Redis. Create one with New; it is safe for concurrent use.
 type Store struct {
 	client       redis.UniversalClient
 	prefix       string
@@ -57,10 +57,11 @@ type Store struct {
 }
 
 var (
-	_ oauthlink.TokenStore  = (*Store)(nil)
-	_ oauthlink.Locker      = (*Store)(nil)
-	_ oauthlink.ReplayGuard = (*Store)(nil)
-	_ oauthlink.Pinger      = (*Store)(nil)
+	_ oauthlink.TokenStore     = (*Store)(nil)
+	_ oauthlink.VersionDeleter = (*Store)(nil)
+	_ oauthlink.Locker         = (*Store)(nil)
+	_ oauthlink.ReplayGuard    = (*Store)(nil)
+	_ oauthlink.Pinger         = (*Store)(nil)
 )
 
 // New returns a Store that keeps its data in client under opts.Prefix. It
@@ -273,6 +274,22 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 `)
 
+// deleteVersionScript removes a record and its index entry, as
+// deleteScript does, only if the record is missing or has the expected
+// version. KEYS: record, owner index. ARGV: provider, expected version. It
+// returns 1 when the record is gone, 0 on a version mismatch. A missing
+// record still has its index entry removed, as Delete would: an entry
+// without a record is left only by a failed write.
+var deleteVersionScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 'v')
+if cur and cur ~= ARGV[2] then
+	return 0
+end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+`)
+
 // Save writes c with compare-and-swap on c.Version (see
 // oauthlink.TokenStore): Version 0 creates the record, any other value must
 // be the stored version. A mismatch, or an update of a deleted record,
@@ -341,6 +358,34 @@ func (s *Store) Delete(ctx context.Context, provider, owner string) error {
 	}
 	if _, err := s.write(ctx, deleteScript, []string{s.connKey(provider, owner), s.indexKey(owner)}, []any{provider}); err != nil {
 		return fail(ctx, "delete", err)
+	}
+	return nil
+}
+
+// DeleteVersion removes the connection for (provider, owner) and its index
+// entry atomically, only if its Version is version, as described by
+// oauthlink.VersionDeleter: another stored version returns an error
+// wrapping oauthlink.ErrVersionConflict and changes nothing, and a missing
+// connection returns nil. A version below 1 is an error. With
+// Options.WaitReplicas, see Save on ErrNotReplicated; a conflict is
+// reported before it, since nothing was written.
+func (s *Store) DeleteVersion(ctx context.Context, provider, owner string, version int64) error {
+	if version < 1 {
+		return fmt.Errorf("redisstore: delete %q for %q: version %d is not positive", provider, owner, version)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(ctx, "delete", err)
+	}
+	deleted, err := s.write(ctx, deleteVersionScript, []string{s.connKey(provider, owner), s.indexKey(owner)}, []any{provider, version})
+	if err != nil && !errors.Is(err, ErrNotReplicated) {
+		return fail(ctx, "delete", err)
+	}
+	if !deleted {
+		return fmt.Errorf("redisstore: delete %q for %q: version %d is not the stored one: %w",
+			provider, owner, version, oauthlink.ErrVersionConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("redisstore: delete %q for %q: %w", provider, owner, err)
 	}
 	return nil
 }

@@ -164,6 +164,30 @@ func TestDeleteRemovesIndexEntry(t *testing.T) {
 	assert.Empty(t, scanKeys(t, ctx, c, s.prefix))
 }
 
+// TestDeleteVersionIndex: DeleteVersion keeps the owner's index as Delete
+// does: a conflict leaves the entry, a delete removes it, and an entry left
+// without a record is removed too.
+func TestDeleteVersionIndex(t *testing.T) {
+	t.Parallel()
+	s, c := newTestStore(t, Options{})
+	ctx := testContext(t)
+	for _, p := range []string{"a", "b"} {
+		require.NoError(t, s.Save(ctx, &oauthlink.Connection{Provider: p, Owner: "o"}))
+	}
+	keys := []string{s.connKey("a", "o"), s.connKey("b", "o"), s.indexKey("o")}
+	assert.ErrorIs(t, s.DeleteVersion(ctx, "a", "o", 2), oauthlink.ErrVersionConflict)
+	assert.ElementsMatch(t, keys, scanKeys(t, ctx, c, s.prefix), "a conflict changes nothing")
+	assert.Equal(t, []string{"a", "b"}, c.ZRange(ctx, s.indexKey("o"), 0, -1).Val())
+
+	require.NoError(t, s.DeleteVersion(ctx, "a", "o", 1))
+	assert.Equal(t, []string{"b"}, c.ZRange(ctx, s.indexKey("o"), 0, -1).Val())
+	require.NoError(t, c.ZAdd(ctx, s.indexKey("o"), redis.Z{Member: "c"}).Err()) // as a failed write leaves
+	require.NoError(t, s.DeleteVersion(ctx, "c", "o", 1), "an index entry without a record")
+	assert.Equal(t, []string{"b"}, c.ZRange(ctx, s.indexKey("o"), 0, -1).Val())
+	require.NoError(t, s.DeleteVersion(ctx, "b", "o", 1))
+	assert.Empty(t, scanKeys(t, ctx, c, s.prefix))
+}
+
 // TestCompareAndSwapAcrossClients races writers on two clients, as two
 // instances would: of the writers that read one version, exactly one
 // commits.
@@ -241,6 +265,26 @@ func TestWaitReplicas(t *testing.T) {
 	assert.ErrorIs(t, s.Save(ctx, &stale), oauthlink.ErrVersionConflict)
 
 	assert.ErrorIs(t, s.Delete(ctx, "p", "o"), ErrNotReplicated)
+	_, err = s.Load(ctx, "p", "o")
+	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+}
+
+// TestWaitReplicasDeleteVersion: without replicas, a conflicting
+// DeleteVersion reports the conflict (nothing was written), and one that
+// deletes reports ErrNotReplicated although the primary deleted.
+func TestWaitReplicasDeleteVersion(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestStore(t, Options{WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
+	ctx := testContext(t)
+	require.ErrorIs(t, s.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o"}), ErrNotReplicated)
+
+	err := s.DeleteVersion(ctx, "p", "o", 7)
+	assert.ErrorIs(t, err, oauthlink.ErrVersionConflict)
+	assert.NotErrorIs(t, err, ErrNotReplicated)
+	_, err = s.Load(ctx, "p", "o")
+	require.NoError(t, err)
+
+	assert.ErrorIs(t, s.DeleteVersion(ctx, "p", "o", 1), ErrNotReplicated)
 	_, err = s.Load(ctx, "p", "o")
 	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
 }

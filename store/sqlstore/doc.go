@@ -1,8 +1,8 @@
 // Package sqlstore is an oauthlink.TokenStore over database/sql for SQLite
-// and PostgreSQL. It also implements the optional oauthlink.Locker,
-// oauthlink.ReplayGuard and oauthlink.Pinger capabilities, so several
-// instances sharing one database refresh each token once and refuse a
-// replayed callback at any instance.
+// and PostgreSQL. It also implements the optional oauthlink.VersionDeleter,
+// oauthlink.Locker, oauthlink.ReplayGuard and oauthlink.Pinger
+// capabilities, so several instances sharing one database refresh each
+// token once and refuse a replayed callback at any instance.
 //
 // The package imports no driver: the application opens the *sql.DB with the
 // driver it prefers and passes it to New. For SQLite we recommend
@@ -20,7 +20,8 @@
 //	if err != nil { ... }
 //	st, err := sqlstore.New(ctx, db, sqlstore.Options{})
 //	if err != nil { ... }
-//	// st is an oauthlink.TokenStore, Locker, ReplayGuard and Pinger.
+//	// st is an oauthlink.TokenStore, VersionDeleter, Locker, ReplayGuard
+//	// and Pinger.
 //
 // PostgreSQL is the same with sql.Open("pgx", "postgres://...") and, if the
 // tables belong in their own schema, Options{Schema: "oauthlink"} (the
@@ -50,7 +51,9 @@
 // new one, never a mix. Save is a compare-and-swap: an update is
 // "UPDATE … WHERE provider = ? AND owner = ? AND version = ?" and a create is
 // "INSERT … ON CONFLICT DO NOTHING"; zero rows affected means
-// oauthlink.ErrVersionConflict.
+// oauthlink.ErrVersionConflict. DeleteVersion is "DELETE … WHERE provider = ?
+// AND owner = ? AND version = ?"; when it deletes nothing, a SELECT of the
+// version tells a missing row from a conflict.
 //
 // Column types: provider, owner, tokens, extra, account id, token type and
 // redirect URI are BYTEA on PostgreSQL (TEXT on SQLite, which keeps bytes as

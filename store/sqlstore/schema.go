@@ -141,6 +141,7 @@ func (s *Store) migrateLocked(ctx context.Context, target int) error {
 // tables and dialect.
 type queries struct {
 	load, list, insert, update, delete string
+	deleteVersion, version             string
 	consume, sweepStates, sweepLocks   string
 	lockRead, lockWrite, lockRelease   string
 	lockAcquirePG, lockRemainingPG     string
@@ -158,7 +159,9 @@ func (s *Store) buildQueries() queries {
 	token_type = ?, expiry_us = ?, scopes = ?, extra = ?, redirect_uri = ?, status = ?,
 	version = version + 1, updated_us = ?
 	WHERE provider = ? AND owner = ? AND version = ?`),
-		delete: s.rebind("DELETE FROM " + conns + " WHERE provider = ? AND owner = ?"),
+		delete:        s.rebind("DELETE FROM " + conns + " WHERE provider = ? AND owner = ?"),
+		deleteVersion: s.rebind("DELETE FROM " + conns + " WHERE provider = ? AND owner = ? AND version = ?"),
+		version:       s.rebind("SELECT version FROM " + conns + " WHERE provider = ? AND owner = ?"),
 
 		// The target of ON CONFLICT DO UPDATE is named by its unqualified
 		// table name in both dialects.

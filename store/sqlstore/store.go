@@ -58,9 +58,9 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Store is a TokenStore, Locker, ReplayGuard and Pinger over a *sql.DB.
-// Create one with New; it is safe for concurrent use. The *sql.DB stays the
-// caller's: the Store never closes it.
+// Store is a TokenStore, VersionDeleter, Locker, ReplayGuard and Pinger over
+// a *sql.DB. Create one with New; it is safe for concurrent use. The
+// *sql.DB stays the caller's: the Store never closes it.
 type Store struct {
 	db      *sql.DB
 	dialect Dialect
@@ -73,10 +73,11 @@ type Store struct {
 }
 
 var (
-	_ oauthlink.TokenStore  = (*Store)(nil)
-	_ oauthlink.Locker      = (*Store)(nil)
-	_ oauthlink.ReplayGuard = (*Store)(nil)
-	_ oauthlink.Pinger      = (*Store)(nil)
+	_ oauthlink.TokenStore     = (*Store)(nil)
+	_ oauthlink.VersionDeleter = (*Store)(nil)
+	_ oauthlink.Locker         = (*Store)(nil)
+	_ oauthlink.ReplayGuard    = (*Store)(nil)
+	_ oauthlink.Pinger         = (*Store)(nil)
 )
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -351,4 +352,45 @@ func (s *Store) Delete(ctx context.Context, provider, owner string) error {
 		return s.fail(ctx, "delete", err)
 	}
 	return nil
+}
+
+// DeleteVersion removes the connection for (provider, owner) only if its
+// Version is version, as described by oauthlink.VersionDeleter: another
+// stored version returns an error wrapping oauthlink.ErrVersionConflict and
+// changes nothing, and a missing connection returns nil. A version below 1
+// is an error.
+//
+// The delete is one conditional statement. When it deletes nothing, a
+// second statement tells a missing row (nil, also when the row was deleted
+// in between) from another version (a conflict). A row created in between
+// is reported as a conflict whatever its version: it is not the row the
+// caller read.
+func (s *Store) DeleteVersion(ctx context.Context, provider, owner string, version int64) error {
+	if version < 1 {
+		return fmt.Errorf("sqlstore: delete %q for %q: version %d is not positive", provider, owner, version)
+	}
+	if err := ctx.Err(); err != nil {
+		return s.fail(ctx, "delete", err)
+	}
+	res, err := s.db.ExecContext(ctx, s.q.deleteVersion, s.bin(provider), s.bin(owner), version)
+	if err != nil {
+		return s.fail(ctx, "delete", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.fail(ctx, "delete", err)
+	}
+	if n == 1 {
+		return nil
+	}
+	var stored int64
+	err = s.db.QueryRowContext(ctx, s.q.version, s.bin(provider), s.bin(owner)).Scan(&stored)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return s.fail(ctx, "delete", err)
+	}
+	return fmt.Errorf("sqlstore: delete %q for %q: version %d, stored %d: %w",
+		provider, owner, version, stored, oauthlink.ErrVersionConflict)
 }
