@@ -44,9 +44,14 @@ func (c *Connector) Disconnect(ctx context.Context, owner string) error {
 	return nil
 }
 
-// deleteRevoked deletes the record it marked, under the connection lock and
-// only if it is still that record: a reconnect that committed while the
-// revocation ran keeps its new connection.
+// deleteRevoked deletes the record it marked, only if it is still that
+// record: a reconnect that committed while the revocation ran keeps its new
+// connection. The connection lock (Locker) makes the re-read and the delete
+// one step; where the store has VersionDeleter the delete is conditional
+// too, which also covers a store without Locker and a lock that expired.
+// The re-read stays because it also checks the status: versions restart
+// after a delete, so a connection deleted and created again meanwhile can
+// be back at the marked version.
 func (c *Connector) deleteRevoked(ctx context.Context, marked *Connection) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.ExchangeTimeout*3)
 	defer cancel()
@@ -65,7 +70,15 @@ func (c *Connector) deleteRevoked(ctx context.Context, marked *Connection) error
 	if cur.Status != StatusDisconnected || cur.Version != marked.Version {
 		return nil // replaced by a new connection meanwhile
 	}
-	if err := c.store.Delete(ctx, c.provider.Name, marked.Owner); err != nil {
+	if vd, ok := capability[VersionDeleter](c.store); ok {
+		err = vd.DeleteVersion(ctx, c.provider.Name, marked.Owner, marked.Version)
+	} else {
+		err = c.store.Delete(ctx, c.provider.Name, marked.Owner)
+	}
+	if errors.Is(err, ErrVersionConflict) {
+		return nil // replaced between the re-read and the delete
+	}
+	if err != nil {
 		return fmt.Errorf("%w: deleting revoked connection: %w", ErrStore, err)
 	}
 	return nil
