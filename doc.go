@@ -63,7 +63,10 @@
 // instance). store/sqlstore uses database/sql with SQLite (the embedded
 // default, pure Go via modernc.org/sqlite) or PostgreSQL; store/redisstore
 // uses Redis. Stores that implement Locker and ReplayGuard coordinate
-// refreshes and replay protection across instances.
+// refreshes and replay protection across instances; VersionDeleter (a
+// delete conditional on the version read) keeps a disconnect from removing
+// a reconnect that committed meanwhile. All three stores implement all
+// three.
 //
 // # Refresh
 //
