@@ -69,7 +69,9 @@
 // ordinary names stay readable. The braces make the escaped owner a Redis
 // Cluster hash tag: an owner's records, index and locks live in one slot,
 // so the scripts that touch a record and its index together work on a
-// cluster. The prefix must not contain '{' or '}'.
+// cluster. Redis hashes the whole key when the braces are empty, so the
+// empty owner's tag is {%}, which no escaped owner can be. The prefix must
+// not contain '{' or '}'.
 //
 // # Records and atomicity
 //

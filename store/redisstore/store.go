@@ -113,14 +113,25 @@ func escape(s string) string {
 	return b.String()
 }
 
-func (s *Store) connKey(provider, owner string) string {
-	return s.prefix + "conn:{" + escape(owner) + "}:" + escape(provider)
+// ownerTag returns the Redis Cluster hash tag of owner's keys. Redis
+// hashes the whole key when the braces hold nothing, which would put the
+// empty owner's record and index in different slots, so the empty owner's
+// tag is "{%}": escape never returns a lone '%', so no other owner has it.
+func ownerTag(owner string) string {
+	if owner == "" {
+		return "{%}"
+	}
+	return "{" + escape(owner) + "}"
 }
 
-func (s *Store) indexKey(owner string) string { return s.prefix + "owner:{" + escape(owner) + "}" }
+func (s *Store) connKey(provider, owner string) string {
+	return s.prefix + "conn:" + ownerTag(owner) + ":" + escape(provider)
+}
+
+func (s *Store) indexKey(owner string) string { return s.prefix + "owner:" + ownerTag(owner) }
 
 func (s *Store) lockKey(provider, owner string) string {
-	return s.prefix + "lock:{" + escape(owner) + "}:" + escape(provider)
+	return s.prefix + "lock:" + ownerTag(owner) + ":" + escape(provider)
 }
 
 func (s *Store) stateKey(key string) string { return s.prefix + "state:" + escape(key) }

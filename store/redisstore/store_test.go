@@ -94,7 +94,7 @@ func TestKeysNeverCollide(t *testing.T) {
 	s, err := New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:0"}), Options{})
 	require.NoError(t, err)
 	defer s.client.Close()
-	pairs := [][2]string{{"a:b", "c"}, {"a", "b:c"}, {"a}:b", "c"}, {"a", "}:b:c"}, {"a%3Ab", "c"}, {"", "a:b:c"}}
+	pairs := [][2]string{{"a:b", "c"}, {"a", "b:c"}, {"a}:b", "c"}, {"a", "}:b:c"}, {"a%3Ab", "c"}, {"", "a:b:c"}, {"a", ""}, {"a", "%"}}
 	seen := map[string][2]string{}
 	for _, p := range pairs {
 		for _, k := range []string{s.connKey(p[0], p[1]), s.lockKey(p[0], p[1])} {
@@ -103,10 +103,17 @@ func TestKeysNeverCollide(t *testing.T) {
 			seen[k] = p
 		}
 	}
-	// Record, index and lock of one owner share one hash tag.
+	// Record, index and lock of one owner share one hash tag, which is
+	// never empty: Redis Cluster ignores "{}" and hashes the whole key.
 	tag := func(k string) string { return k[strings.IndexByte(k, '{') : strings.IndexByte(k, '}')+1] }
-	assert.Equal(t, tag(s.connKey("p", "o:x")), tag(s.indexKey("o:x")))
-	assert.Equal(t, tag(s.connKey("p", "o:x")), tag(s.lockKey("q", "o:x")))
+	for _, owner := range []string{"o:x", "", "%", "%25", "{}", "}"} {
+		assert.Equal(t, tag(s.connKey("p", owner)), tag(s.indexKey(owner)), "owner %q", owner)
+		assert.Equal(t, tag(s.connKey("p", owner)), tag(s.lockKey("q", owner)), "owner %q", owner)
+		assert.NotEqual(t, "{}", tag(s.indexKey(owner)), "owner %q", owner)
+		prev, dup := seen[s.indexKey(owner)]
+		assert.False(t, dup, "owners %q and %q share index key %q", owner, prev[1], s.indexKey(owner))
+		seen[s.indexKey(owner)] = [2]string{"", owner}
+	}
 }
 
 // TestBytesRoundTrip stores keys and values with NUL, invalid UTF-8,
