@@ -67,7 +67,7 @@ func newClient(t testing.TB) *redis.Client {
 // at cleanup.
 func testPrefix(t testing.TB, c redis.UniversalClient) string {
 	t.Helper()
-	prefix := "oauthlink-test:" + strings.ToLower(rand.Text()[:12]) + ":"
+	prefix := randomPrefix()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -78,6 +78,9 @@ func testPrefix(t testing.TB, c redis.UniversalClient) string {
 	})
 	return prefix
 }
+
+// randomPrefix returns a key prefix no other test uses.
+func randomPrefix() string { return "oauthlink-test:" + strings.ToLower(rand.Text()[:12]) + ":" }
 
 // scanKeys lists the keys under prefix. The prefix has no glob characters.
 func scanKeys(t testing.TB, ctx context.Context, c redis.UniversalClient, prefix string) []string {
