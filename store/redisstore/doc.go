@@ -13,8 +13,11 @@
 //	// and Pinger.
 //
 // Any redis.UniversalClient works: a single server, Sentinel (failover) or
-// Cluster. The client stays the caller's: the Store never closes it. go-redis
-// bounds network calls by its ReadTimeout and WriteTimeout; set
+// Cluster. The tests run the conformance suite on a single server and on a
+// Redis Cluster of three primaries with one replica each, started for the
+// test, with and without WaitReplicas; Sentinel is not tested. The client
+// stays the caller's: the Store never closes it. go-redis bounds network
+// calls by its ReadTimeout and WriteTimeout; set
 // redis.Options.ContextTimeoutEnabled for context deadlines to bound them
 // as well.
 //
@@ -43,14 +46,15 @@
 //  3. Never run a token store on a Redis that evicts keys (maxmemory-policy
 //     must be noeviction): an evicted key is a deleted connection.
 //
-// WaitReplicas issues WAIT on the connection that wrote, in the same round
-// trip. WAIT counts replicas that received the write, not ones that synced
-// it to disk (WAITAOF, Redis 7.2, would). When fewer replicas acknowledge
-// within WaitTimeout, Save, Delete and DeleteVersion return an error
-// wrapping ErrNotReplicated even though the primary applied the write: see
-// Store.Save. Locks and replay records are not waited for: a lock lost in a
-// failover is covered by Save's compare-and-swap, and a lost replay record
-// reopens one state's replay window, which the state cookie's expiry bounds.
+// WaitReplicas issues WAIT on the connection that wrote (on a cluster, the
+// key's primary), in the same round trip. WAIT counts replicas that
+// received the write, not ones that synced it to disk (WAITAOF, Redis 7.2,
+// would). When fewer replicas acknowledge within WaitTimeout, Save, Delete
+// and DeleteVersion return an error wrapping ErrNotReplicated even though
+// the primary applied the write: see Store.Save. Locks and replay records
+// are not waited for: a lock lost in a failover is covered by Save's
+// compare-and-swap, and a lost replay record reopens one state's replay
+// window, which the state cookie's expiry bounds.
 //
 // # Keys
 //
