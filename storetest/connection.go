@@ -140,15 +140,16 @@ func assertRecent(t assert.TestingT, field string, ts, before, after time.Time) 
 }
 
 // OddKeys returns the unusual provider and owner strings the suite stores:
-// separators, percent signs, glob and LIKE wildcards, quotes, SQL and Lua
-// metacharacters, Redis hash tags, white space, case and Unicode
-// normalisation variants, 1 KiB strings, and strings that are prefixes of
-// one another. All are valid UTF-8 without NUL bytes, and no two are equal.
+// the empty string, separators, percent signs, glob and LIKE wildcards,
+// quotes, SQL and Lua metacharacters, Redis hash tags, white space, case
+// and Unicode normalisation variants, 1 KiB strings, and strings that are
+// prefixes of one another. All are valid UTF-8 without NUL bytes, and no
+// two are equal.
 // A store's own tests can reuse them, for instance as fuzz seeds. Each call
 // returns a new slice.
 func OddKeys() []string {
 	return []string{
-		"a", "a:", ":a", "a:b", "a::b", "a/b", "a/", "/", "a|b", "a#b", "a.b", ".", "..", "a-b",
+		"", "a", "a:", ":a", "a:b", "a::b", "a/b", "a/", "/", "a|b", "a#b", "a.b", ".", "..", "a-b",
 		"%", "%25", "a%3Ab", "a%", "a_", "ab", "*", "a*", "?", "[a]", "[^a]", "{tag}", "a{b}c",
 		`a\b`, `\`, "it's", `"quoted"`, "`tick`", "x'); DROP TABLE connections;--", "' OR '1'='1",
 		"]]..redis.call('FLUSHALL')..[[", "KEYS *", "$1", "null", "NULL", "0", "-1",
