@@ -198,7 +198,7 @@ func main() {
 	p("- Go: `%s`\n", run("go", "version"))
 	p("- Machine: %s, %s cores (`nproc`), shared with other work while measured; load average at the end: %s\n",
 		cpu, run("nproc"), loadavg())
-	p("- oauthlink: working tree at `%s` (the `replace ../..` in bench/compare/go.mod)\n", run("git", "describe", "--always", "--dirty", "--abbrev=12"))
+	p("- oauthlink: working tree at `%s` (the `replace ../..` in bench/compare/go.mod)\n", treeVersion())
 	p("- Peers and shared dependencies (`go list -m`, from bench/compare):\n\n")
 	p("  | module | version |\n  | --- | --- |\n")
 	for _, line := range strings.Split(run("go", "list", "-m", "-f", "{{.Path}} {{.Version}}",
@@ -385,6 +385,18 @@ func main() {
 	if err := splice(*docPath, b.String()); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// treeVersion is the commit measured, marked dirty only when files other
+// than this run's own output (results.txt, BENCHMARKS.md) differ from it.
+func treeVersion() string {
+	v := run("git", "describe", "--always", "--abbrev=12")
+	changed := run("git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+		":(top,exclude)BENCHMARKS.md", ":(top,exclude)bench/compare/results.txt")
+	if changed != "" {
+		v += "-dirty"
+	}
+	return v
 }
 
 func loadavg() string {
