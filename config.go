@@ -104,6 +104,12 @@ type Config struct {
 	// between refresh and revocation attempts; Retry-After is honoured up
 	// to RetryMax. Defaults 500 ms and 30 s.
 	RetryBase, RetryMax time.Duration
+	// LockTTL is the lease of the store's connection lock (Locker): a
+	// holder renews it every LockTTL/4 while it works, so a dead holder
+	// (a killed process) blocks its connection for at most LockTTL, and a
+	// live one keeps it through a store outage of up to about
+	// LockTTL*0.65. Default 10 seconds; at least 1 second.
+	LockTTL time.Duration
 	// CacheTTL is how long the middleware and clients reuse a fresh
 	// connection read from the store before reading it again. A token
 	// revoked by a peer's refresh is caught by the client's reload on 401.
@@ -181,6 +187,8 @@ func New(cfg Config) (*Connector, error) {
 		return nil, fmt.Errorf("%w: FlowTTL must be at most 10 minutes", ErrConfig)
 	case cfg.MaxFlows < 0 || cfg.ExchangeTimeout < 0:
 		return nil, fmt.Errorf("%w: MaxFlows and ExchangeTimeout must not be negative", ErrConfig)
+	case cfg.LockTTL != 0 && cfg.LockTTL < time.Second:
+		return nil, fmt.Errorf("%w: LockTTL must be at least 1 second", ErrConfig)
 	}
 	if err := checkRedirectURL(cfg.RedirectURL, cfg.AllowInsecureHTTP); err != nil {
 		return nil, err
@@ -213,6 +221,9 @@ func New(cfg Config) (*Connector, error) {
 	}
 	if c.cfg.RetryMax <= 0 {
 		c.cfg.RetryMax = 30 * time.Second
+	}
+	if c.cfg.LockTTL == 0 {
+		c.cfg.LockTTL = 10 * time.Second
 	}
 	if c.cfg.CacheTTL == 0 {
 		c.cfg.CacheTTL = 10 * time.Second

@@ -49,9 +49,12 @@ type Connection struct {
 	RefreshToken Secret
 	// TokenType is the token type, normalised to "Bearer".
 	TokenType string
-	// Expiry is when the access token stops working. It is never zero for a
-	// stored connection: a missing or absurd expires_in gets the provider's
-	// default lifetime.
+	// Expiry is when the access token stops working. Zero means the
+	// provider gave no lifetime and no refresh token (long-lived tokens):
+	// the token is used until the provider's API rejects it, never expired
+	// by guess. A missing expires_in that comes with a refresh token gets
+	// Provider.DefaultTokenLifetime, and an absurd one is capped at
+	// Provider.MaxTokenLifetime.
 	Expiry time.Time
 	// Scopes are the scopes the provider granted (or, when the token
 	// response omitted them, the scopes requested).
@@ -64,11 +67,34 @@ type Connection struct {
 	// refresh where the provider requires it (Mollie).
 	RedirectURI string
 
+	// Retired lists grants this connection replaced whose revocation at
+	// the provider is not confirmed yet: the previous grant of a reconnect,
+	// or a disconnected grant whose revocation failed before the owner
+	// connected again. oauthlink retries them (Disconnect, the next
+	// refresh or reconnect of the connection) and drops each one once the
+	// provider confirmed; a non-empty list means a grant is still live at
+	// the provider that nobody uses. The tokens are secrets, encrypted at
+	// rest like AccessToken.
+	Retired []RetiredToken
+
 	Status Status
 	// Version is the compare-and-swap version; see TokenStore.Save.
 	Version   int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// RetiredToken is a token of a replaced grant, waiting to be revoked
+// (RFC 7009).
+type RetiredToken struct {
+	// Token is the token to revoke: the grant's refresh token, or its
+	// access token when it had none. Redacted like every Secret.
+	Token Secret
+	// Kind is the RFC 7009 token_type_hint: "refresh_token" or
+	// "access_token".
+	Kind string
+	// Since is when the grant was retired.
+	Since time.Time
 }
 
 // Clone returns a deep copy of c.
@@ -78,6 +104,7 @@ func (c *Connection) Clone() *Connection {
 	}
 	d := *c
 	d.Scopes = slices.Clone(c.Scopes)
+	d.Retired = slices.Clone(c.Retired)
 	return &d
 }
 
@@ -97,8 +124,8 @@ func (c *Connection) String() string {
 	if c == nil {
 		return "<nil>"
 	}
-	return fmt.Sprintf("Connection{Provider:%q Owner:%q AccountID:%q Status:%s Version:%d Expiry:%s AccessToken:%s RefreshToken:%s}",
-		c.Provider, c.Owner, c.AccountID, c.Status, c.Version, c.Expiry.Format(time.RFC3339), c.AccessToken, c.RefreshToken)
+	return fmt.Sprintf("Connection{Provider:%q Owner:%q AccountID:%q Status:%s Version:%d Expiry:%s AccessToken:%s RefreshToken:%s Retired:%d}",
+		c.Provider, c.Owner, c.AccountID, c.Status, c.Version, c.Expiry.Format(time.RFC3339), c.AccessToken, c.RefreshToken, len(c.Retired))
 }
 
 // GoString is String: %#v must not print the tokens either.
@@ -120,6 +147,7 @@ func (c *Connection) LogValue() slog.Value {
 		slog.String("status", string(c.Status)),
 		slog.Int64("version", c.Version),
 		slog.Time("expiry", c.Expiry),
+		slog.Int("retired", len(c.Retired)),
 	)
 }
 

@@ -20,6 +20,9 @@ import (
 // (visible through List) and the error is returned; calling Disconnect
 // again retries. Disconnecting an owner with no connection returns nil.
 func (c *Connector) Disconnect(ctx context.Context, owner string) error {
+	if err := checkOwner(owner); err != nil {
+		return err
+	}
 	c.forget(owner)
 	conn, err := c.markDisconnected(ctx, owner)
 	if errors.Is(err, ErrNotFound) {
@@ -55,11 +58,11 @@ func (c *Connector) Disconnect(ctx context.Context, owner string) error {
 func (c *Connector) deleteRevoked(ctx context.Context, marked *Connection) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.ExchangeTimeout*3)
 	defer cancel()
-	unlock, err := c.lockConn(ctx, marked.Owner)
+	lk, err := c.lockConn(ctx, marked.Owner)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer lk.release()
 	cur, err := c.store.Load(ctx, c.provider.Name, marked.Owner)
 	if errors.Is(err, ErrNotFound) {
 		return nil

@@ -303,8 +303,10 @@ func make32(b byte) []byte {
 // cookie still decodes after rotation.
 func TestB11_CookieSizeAndKeyRotation(t *testing.T) {
 	e := newEnv(t)
-	b := e.browser(strings.Repeat("o", 3000)) // an owner id too long to fit
-	h := b.get(e.app.URL + "/connect/mollie")
+	// The longest owner id allowed, and a return-to that together do not
+	// fit in 4096 bytes.
+	b := e.browser(strings.Repeat("o", oauthlink.MaxOwnerLen))
+	h := b.get(e.app.URL + "/connect/mollie?return_to=/" + strings.Repeat("r", 2000))
 	assert.Equal(t, http.StatusBadRequest, h.Status)
 	assert.ErrorIs(t, e.lastErr(), oauthlink.ErrCookieTooLarge)
 

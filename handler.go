@@ -182,17 +182,6 @@ func queryParam(raw, key string) (value string, n int, err error) {
 	return value, n, nil
 }
 
-func (c *Connector) owner(r *http.Request) (string, error) {
-	owner, err := c.cfg.Owner(r)
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrNoOwner, err)
-	}
-	if owner == "" {
-		return "", ErrNoOwner
-	}
-	return owner, nil
-}
-
 // callbackParams are the single-valued parameters the callback reads; any
 // of them repeated is rejected (RFC 6749 §3.1: parameters MUST NOT be
 // included more than once). Other parameters (Hydra adds scope) are ignored.
@@ -472,11 +461,11 @@ func (c *Connector) commitNew(ctx context.Context, conn *Connection) error {
 // after a delete. The lock is taken per attempt, so a transient store
 // failure (a killed pooled connection) is retried like the save.
 func (c *Connector) commitOnce(ctx context.Context, conn *Connection) error {
-	unlock, err := c.lockConn(ctx, conn.Owner)
+	lk, err := c.lockConn(ctx, conn.Owner)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer lk.release()
 	conn.Version, conn.CreatedAt = 0, time.Time{}
 	old, err := c.store.Load(ctx, conn.Provider, conn.Owner)
 	switch {

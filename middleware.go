@@ -86,8 +86,11 @@ func (c *Connector) load(r *http.Request) *loaded {
 	if v, ok := r.Context().Value(c.ctxKey).(*loaded); ok {
 		return v
 	}
-	owner, err := c.cfg.Owner(r)
-	if err != nil || owner == "" {
+	owner, err := c.owner(r)
+	if err != nil {
+		if errors.Is(err, ErrInvalidOwner) {
+			return &loaded{err: err}
+		}
 		return noOwner
 	}
 	return c.cached(r.Context(), owner)

@@ -34,6 +34,9 @@ import (
 // runs detached from the caller's cancellation with Config.ExchangeTimeout
 // per provider call.
 func (c *Connector) Fresh(ctx context.Context, owner string) (*Connection, error) {
+	if err := checkOwner(owner); err != nil {
+		return nil, err
+	}
 	conn, err := c.store.Load(ctx, c.provider.Name, owner)
 	if err != nil {
 		return nil, err
@@ -56,6 +59,9 @@ func (c *Connector) Fresh(ctx context.Context, owner string) (*Connection, error
 // stored connection changed since Refresh read it (a peer refreshed), that
 // newer connection is returned without calling the provider.
 func (c *Connector) Refresh(ctx context.Context, owner string) (*Connection, error) {
+	if err := checkOwner(owner); err != nil {
+		return nil, err
+	}
 	conn, err := c.store.Load(ctx, c.provider.Name, owner)
 	if err != nil {
 		return nil, err
@@ -104,31 +110,15 @@ func within(ctx context.Context, d time.Duration) (context.Context, context.Canc
 	return context.WithTimeout(ctx, d)
 }
 
-// lockConn takes the store's per-connection lock when the store has one
-// (Locker), held for at most twice ExchangeTimeout; otherwise it is a no-op
-// and singleflight alone serialises this process.
-func (c *Connector) lockConn(ctx context.Context, owner string) (func(), error) {
-	l, ok := capability[Locker](c.store)
-	if !ok {
-		return func() {}, nil
-	}
-	lctx, cancel := within(ctx, c.cfg.ExchangeTimeout*2)
-	defer cancel()
-	unlock, err := l.Lock(lctx, c.provider.Name, owner, c.cfg.ExchangeTimeout*2)
-	if err != nil {
-		return nil, fmt.Errorf("%w: connection lock: %w", ErrStore, err)
-	}
-	return unlock, nil
-}
-
 // refresh joins (or leads) the process-wide refresh of one connection and
 // waits for it or for ctx. forcedAt > 0 refreshes even a token that is not
 // due, unless the stored version moved past forcedAt.
 func (c *Connector) refresh(ctx context.Context, owner string, forcedAt int64) (*Connection, error) {
+	// One flight per connection, forced or not: a forced refresh and a due
+	// one must never run side by side with one refresh token. The key is
+	// injective because provider names carry no NUL and checkOwner refuses
+	// owners that do.
 	key := connKey(c.provider.Name, owner)
-	if forcedAt > 0 {
-		key += "\x00forced"
-	}
 	ch := c.flight.DoChan(key, func() (any, error) {
 		// Detached from the leader's cancellation: followers still want
 		// the result, and a rotated token must reach the store.
@@ -179,11 +169,11 @@ func (p *pendingSaves) put(key string, ps *pendingSave) {
 }
 
 func (c *Connector) refreshLocked(ctx context.Context, owner string, forcedAt int64) (*Connection, error) {
-	unlock, err := c.lockConn(ctx, owner)
+	lk, err := c.lockConn(ctx, owner)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer lk.release()
 	key := connKey(c.provider.Name, owner)
 	conn, err := c.store.Load(ctx, c.provider.Name, owner)
 	if err != nil {

@@ -47,7 +47,11 @@ var ErrVersionConflict = errors.New("oauthlink: connection version conflict")
 //     including separators such as ':' or '/', must round-trip exactly and
 //     never collide with another pair.
 //   - Times are kept to at least millisecond precision, in UTC, without a
-//     monotonic clock reading; CreatedAt survives updates.
+//     monotonic clock reading; CreatedAt survives updates. A zero Expiry
+//     (a token without a known lifetime) reads back as the zero time.
+//   - Retired round-trips exactly: the same tokens and kinds in the same
+//     order, Since to millisecond precision; an empty list may read back
+//     as nil.
 //   - Versions may restart at 1 when a deleted record is created again.
 //     Writers that could race a delete and re-create (refresh, reconnect,
 //     the final delete of a disconnect) hold the Locker lock, which is how
@@ -63,13 +67,47 @@ type TokenStore interface {
 }
 
 // Locker is an optional TokenStore capability: a lock per connection that
-// holds across every process sharing the store, so only one of them refreshes
-// a token at a time. Lock blocks until the lock is held, ctx ends, or an
-// error occurs. The lock is released by calling unlock, or expires by itself
-// after ttl so a crashed holder cannot wedge the connection; because it can
-// expire, the holder still writes with Save's compare-and-swap.
+// holds across every process sharing the store, so only one of them
+// refreshes a token, commits a reconnect or deletes a disconnected record
+// at a time.
+//
+// Lock blocks until the lock is held, ctx ends (the error wraps ctx.Err()),
+// or the store fails. The lock is a lease: it lasts ttl (which must be
+// positive) unless the holder renews it, and expires by itself so a crashed
+// holder cannot wedge the connection for longer than ttl. ctx bounds only
+// the wait: the lease, once held, does not end with ctx. Because a lease
+// can expire while its holder still works, the holder also writes with
+// Save's compare-and-swap.
 type Locker interface {
-	Lock(ctx context.Context, provider, owner string, ttl time.Duration) (unlock func(), err error)
+	Lock(ctx context.Context, provider, owner string, ttl time.Duration) (Lease, error)
+}
+
+// ErrLeaseLost is returned (wrapped) by Lease.Renew when the lease is no
+// longer the caller's: it expired, or another holder took it.
+var ErrLeaseLost = errors.New("oauthlink: lock lease lost")
+
+// Lease is a lock held through Locker.Lock. Its methods are safe for
+// concurrent use.
+type Lease interface {
+	// Deadline is a time on this process's clock before which the lease
+	// is certainly still held (barring the store losing data): the moment
+	// the store call that acquired or last renewed it was sent, plus its
+	// ttl. The store's own expiry is never earlier, because the store
+	// starts counting ttl when the call arrives.
+	Deadline() time.Time
+	// Renew extends the lease to ttl from now, on the store's clock, if
+	// the caller still holds it, and moves Deadline on success. When the
+	// lease expired or another holder took it, Renew returns an error
+	// wrapping ErrLeaseLost and the lease stays lost. Any other error (the
+	// store is unreachable, ctx ended) leaves the lease as it was: still
+	// held until Deadline, maybe longer.
+	Renew(ctx context.Context, ttl time.Duration) error
+	// Release ends the lease early if the caller still holds it, so a
+	// holder whose lease expired and was taken cannot release the new
+	// holder's lease. It is best effort (a lease whose release fails still
+	// expires), may be called more than once, and is harmless after the
+	// lease was lost.
+	Release()
 }
 
 // VersionDeleter is an optional TokenStore capability: a conditional delete,

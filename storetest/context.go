@@ -86,12 +86,12 @@ func (s suite) testCancelledContext(t *testing.T) {
 			}
 			unlock, err := lk.Lock(done, "mollie", "owner-1", time.Minute)
 			if err == nil {
-				unlock()
+				unlock.Release()
 				return err
 			}
 			// The failed call must not hold the lock.
 			unlock2 := lockWithin(t, lk, "mollie", "owner-1", time.Minute)
-			unlock2()
+			unlock2.Release()
 			return err
 		}},
 		{"Consume", func(t *testing.T, st oauthlink.TokenStore, done context.Context) error {

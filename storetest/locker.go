@@ -30,14 +30,14 @@ const (
 
 // lockWithin takes the lock, failing the test when it is not held within
 // waitTimeout.
-func lockWithin(t *testing.T, lk oauthlink.Locker, provider, owner string, ttl time.Duration) func() {
+func lockWithin(t *testing.T, lk oauthlink.Locker, provider, owner string, ttl time.Duration) oauthlink.Lease {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
 	defer cancel()
 	unlock, err := lk.Lock(ctx, provider, owner, ttl)
 	require.NoError(t, err, "Lock(%q, %q) must succeed within %s", provider, owner, waitTimeout)
 	require.NotNil(t, unlock, "Lock returned a nil unlock")
-	t.Cleanup(unlock) // a failed test must not leave the lock held; unlock is idempotent
+	t.Cleanup(unlock.Release) // a failed test must not leave the lock held; unlock is idempotent
 	return unlock
 }
 
@@ -48,7 +48,7 @@ func assertLockBusy(t *testing.T, lk oauthlink.Locker, provider, owner, why stri
 	defer cancel()
 	unlock, err := lk.Lock(ctx, provider, owner, longTTL)
 	if err == nil {
-		unlock()
+		unlock.Release()
 		assert.Fail(t, "lock taken while it should be held: "+why)
 		return
 	}
@@ -68,7 +68,7 @@ func asyncLock(ctx context.Context, g *group, lk oauthlink.Locker, provider, own
 
 // lockResult is the outcome of an asyncLock.
 type lockResult struct {
-	unlock func()
+	unlock oauthlink.Lease
 	err    error
 	at     time.Time
 }
@@ -80,7 +80,7 @@ func receive(t *testing.T, ch <-chan lockResult, what string) lockResult {
 	select {
 	case r := <-ch:
 		if r.err == nil {
-			t.Cleanup(r.unlock)
+			t.Cleanup(r.unlock.Release)
 		}
 		return r
 	case <-time.After(waitTimeout):
@@ -122,7 +122,7 @@ func (s suite) testLocker(t *testing.T) {
 					}
 					taken.Add(1)
 					inside.Add(-1)
-					unlock()
+					unlock.Release()
 				}
 			})
 		}
@@ -143,12 +143,12 @@ func (s suite) testLocker(t *testing.T) {
 		select {
 		case r := <-ch:
 			if r.err == nil {
-				r.unlock()
+				r.unlock.Release()
 			}
 			t.Fatalf("second Lock returned while the lock was held (err %v)", r.err)
 		case <-time.After(stillBlocked):
 		}
-		unlock()
+		unlock.Release()
 		r := receive(t, ch, "Lock after unlock")
 		assert.NoError(t, r.err, "Lock after the holder unlocked")
 	})
@@ -173,14 +173,14 @@ func (s suite) testLocker(t *testing.T) {
 		assert.ErrorIs(t, r.err, context.DeadlineExceeded)
 
 		// The abandoned waits must not hold or wedge the lock.
-		unlock()
-		lockWithin(t, lk, "mollie", "owner-1", longTTL)()
+		unlock.Release()
+		lockWithin(t, lk, "mollie", "owner-1", longTTL).Release()
 	})
 
 	t.Run("OtherConnectionsIndependent", func(t *testing.T) {
 		lk := locker(t)
-		defer lockWithin(t, lk, "mollie", "owner-1", longTTL)()
-		defer lockWithin(t, lk, "a:b", "c", longTTL)()
+		defer lockWithin(t, lk, "mollie", "owner-1", longTTL).Release()
+		defer lockWithin(t, lk, "a:b", "c", longTTL).Release()
 		for _, k := range []struct{ provider, owner string }{
 			{"mollie", "owner-2"},
 			{"qonto", "owner-1"},
@@ -189,7 +189,7 @@ func (s suite) testLocker(t *testing.T) {
 			{"a", "b:c"},
 			{"owner-1", "mollie"},
 		} {
-			lockWithin(t, lk, k.provider, k.owner, longTTL)()
+			lockWithin(t, lk, k.provider, k.owner, longTTL).Release()
 		}
 	})
 
@@ -204,20 +204,20 @@ func (s suite) testLocker(t *testing.T) {
 		assert.GreaterOrEqual(t, r.at.Sub(before), shortTTL-expirySlack, "the lock was taken over before its ttl ran out")
 
 		// The first holder's late unlock must not release the new holder.
-		crashed()
+		crashed.Release()
 		assertLockBusy(t, lk, "mollie", "owner-1", "a stale unlock released another holder's lock")
-		r.unlock()
-		lockWithin(t, lk, "mollie", "owner-1", longTTL)()
+		r.unlock.Release()
+		lockWithin(t, lk, "mollie", "owner-1", longTTL).Release()
 	})
 
 	t.Run("UnlockTwice", func(t *testing.T) {
 		lk := locker(t)
 		unlock := lockWithin(t, lk, "mollie", "owner-1", longTTL)
-		unlock()
-		unlock()
+		unlock.Release()
+		unlock.Release()
 		again := lockWithin(t, lk, "mollie", "owner-1", longTTL)
-		unlock()
+		unlock.Release()
 		assertLockBusy(t, lk, "mollie", "owner-1", "a repeated unlock released a later holder's lock")
-		again()
+		again.Release()
 	})
 }

@@ -125,7 +125,7 @@ func TestLockExpiresAtTTL(t *testing.T) {
 		go func() {
 			unlock, err := s.Lock(t.Context(), "mollie", "owner-1", time.Minute)
 			if assert.NoError(t, err) {
-				unlock()
+				unlock.Release()
 			}
 			got <- time.Now()
 		}()
@@ -150,12 +150,12 @@ func TestLockWaiterWakesOnUnlock(t *testing.T) {
 			start := time.Now()
 			unlock2, err := s.Lock(t.Context(), "mollie", "owner-1", time.Hour)
 			if assert.NoError(t, err) {
-				unlock2()
+				unlock2.Release()
 			}
 			got <- time.Since(start)
 		}()
 		time.Sleep(time.Second)
-		unlock()
+		unlock.Release()
 		assert.Equal(t, time.Second, <-got, "the waiter wakes as soon as the lock is released")
 	})
 }
@@ -186,7 +186,7 @@ func TestLockSweepsExpired(t *testing.T) {
 		unlock, err := s.Lock(t.Context(), "qonto", "owner-1", time.Second)
 		require.NoError(t, err)
 		assert.Equal(t, 1, s.lockCount(), "expired locks must be swept")
-		unlock()
+		unlock.Release()
 		assert.Zero(t, s.lockCount())
 	})
 }

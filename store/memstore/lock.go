@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/oauthlink/oauthlink"
 )
 
 // lockSweepInterval is how often Lock drops lock entries whose holder let
@@ -27,12 +29,42 @@ type lockEntry struct {
 	t        *lockTable
 	key      connKey
 	expires  time.Time
+	deadline time.Time // as expires: one clock, one process
 	released chan struct{}
 }
 
-// unlock releases the lock if it is still this entry's; later calls, and
-// calls after the lock expired and was taken over, do nothing.
-func (e *lockEntry) unlock() {
+// Deadline implements oauthlink.Lease.
+func (e *lockEntry) Deadline() time.Time {
+	e.t.mu.Lock()
+	defer e.t.mu.Unlock()
+	return e.deadline
+}
+
+// Renew implements oauthlink.Lease: it extends the lock to ttl from now
+// while it is still this entry's and has not expired.
+func (e *lockEntry) Renew(ctx context.Context, ttl time.Duration) error {
+	if ttl <= 0 {
+		return errors.New("memstore: renew: ttl must be positive")
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memstore: renew: %w", err)
+	}
+	t := e.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	if t.held[e.key] != e || !now.Before(e.expires) {
+		return fmt.Errorf("memstore: renew: %w", oauthlink.ErrLeaseLost)
+	}
+	e.expires = now.Add(ttl)
+	e.deadline = e.expires
+	return nil
+}
+
+// Release implements oauthlink.Lease: it releases the lock if it is still
+// this entry's; later calls, and calls after the lock expired and was
+// taken over, do nothing.
+func (e *lockEntry) Release() {
 	t := e.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -41,14 +73,12 @@ func (e *lockEntry) unlock() {
 	}
 }
 
-// Lock takes the lock for (provider, owner) within this process. It blocks
-// until the lock is free, ctx is done (the error wraps ctx.Err()), or the
-// current holder's ttl runs out. The lock expires by itself after ttl; the
-// returned unlock releases it early, only if it is still this caller's lock
-// (a holder whose lock expired and was taken over cannot release the new
-// holder's lock), and is harmless to call more than once. ttl must be
-// positive.
-func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Duration) (unlock func(), err error) {
+// Lock takes the lock for (provider, owner) within this process
+// (oauthlink.Locker). It blocks until the lock is free, ctx is done (the
+// error wraps ctx.Err()), or the current holder's ttl runs out. The lease
+// expires by itself after ttl unless renewed; Release ends it early, only
+// while it is still this caller's. ttl must be positive.
+func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Duration) (oauthlink.Lease, error) {
 	if ttl <= 0 {
 		return nil, errors.New("memstore: lock: ttl must be positive")
 	}
@@ -67,10 +97,10 @@ func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Durat
 			cur = nil
 		}
 		if cur == nil {
-			e := &lockEntry{t: t, key: key, expires: now.Add(ttl)}
+			e := &lockEntry{t: t, key: key, expires: now.Add(ttl), deadline: now.Add(ttl)}
 			t.held[key] = e
 			t.mu.Unlock()
-			return e.unlock, nil
+			return e, nil
 		}
 		if cur.released == nil {
 			cur.released = make(chan struct{})

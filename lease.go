@@ -1,0 +1,130 @@
+package oauthlink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// The connection lock, and why one refresh token is sent at most once.
+//
+// A refresh token may be sent to the provider only by the process that
+// holds the connection's lease (Locker), and only while that process can
+// vouch that the lease is still its own. heldLock enforces both halves:
+//
+//   - While the holder works, a goroutine renews the lease every quarter of
+//     Config.LockTTL. A holder that waits out Retry-After for a minute, or
+//     whose save is retried while the store comes back, keeps the lease;
+//     a holder that died stops renewing and loses it within LockTTL.
+//   - Every provider call made under the lease runs under heldLock.ctx,
+//     which is cancelled a safety margin (a tenth of LockTTL) before
+//     Deadline when renewals stopped succeeding, and at once when the store
+//     says the lease is gone. Deadline counts from the moment the acquiring
+//     or renewing call was sent, and the store counts ttl from the moment
+//     that call arrived, so the store's expiry is never earlier than ours.
+//   - Before each refresh attempt the holder re-reads the record: if the
+//     stored refresh token is no longer the one it is about to send, a
+//     peer moved on (a lease that expired during a store outage), and the
+//     holder stops.
+//
+// So two processes cannot have the same refresh token in flight, unless a
+// request outlives its cancellation by more than the margin in the
+// network, or the store loses an acknowledged lease (a Redis failover:
+// see the redisstore documentation). What a lease cannot cover is a store
+// outage longer than LockTTL while a rotated pair is still unsaved: the
+// holder keeps the pair in memory and saves it as soon as the store
+// answers, but a peer that takes the expired lease first only knows the
+// spent token, and a provider without a grace window then revokes the
+// grant. That connection becomes reauth_required, never deleted.
+
+// heldLock is a lease on one connection held by this process, renewed in
+// the background until release.
+type heldLock struct {
+	lease Lease // nil: the store has no Locker; nothing to vouch for
+	ttl   time.Duration
+	// ctx is cancelled (cause ErrLeaseLost) once the lease can no longer
+	// be vouched for. Provider calls under the lease use it.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	stop   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+// lockConn takes the store's lease on the owner's connection when the
+// store has a Locker, waiting at most twice ExchangeTimeout (and no longer
+// than ctx), and starts renewing it. Without a Locker it returns a lock
+// that coordinates nothing: singleflight alone serialises this process.
+func (c *Connector) lockConn(ctx context.Context, owner string) (*heldLock, error) {
+	h := &heldLock{ttl: c.cfg.LockTTL, stop: make(chan struct{}), done: make(chan struct{})}
+	h.ctx, h.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
+	l, ok := capability[Locker](c.store)
+	if !ok {
+		close(h.done)
+		return h, nil
+	}
+	lctx, cancel := within(ctx, c.cfg.ExchangeTimeout*2)
+	defer cancel()
+	lease, err := l.Lock(lctx, c.provider.Name, owner, c.cfg.LockTTL)
+	if err != nil {
+		h.cancel(err)
+		return nil, fmt.Errorf("%w: connection lock: %w", ErrStore, err)
+	}
+	h.lease = lease
+	go h.renew()
+	return h, nil
+}
+
+// margin is how long before Deadline the holder stops vouching for the
+// lease: room for a request already sent to reach the provider, and for
+// the clocks of this process and the store to run at slightly different
+// rates.
+func (h *heldLock) margin() time.Duration { return h.ttl / 10 }
+
+// renew keeps the lease until release, or until it is lost.
+func (h *heldLock) renew() {
+	defer close(h.done)
+	interval := h.ttl / 4
+	t := time.NewTimer(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+		}
+		left := time.Until(h.lease.Deadline()) - h.margin()
+		if left <= 0 {
+			h.cancel(fmt.Errorf("%w: not renewed in time", ErrLeaseLost))
+			return
+		}
+		rctx, cancel := context.WithTimeout(context.Background(), left)
+		err := h.lease.Renew(rctx, h.ttl)
+		cancel()
+		if errors.Is(err, ErrLeaseLost) {
+			h.cancel(err)
+			return
+		}
+		// On any other failure the lease still holds until Deadline: try
+		// again after the interval, or at the last moment it can help.
+		t.Reset(max(min(interval, time.Until(h.lease.Deadline())-h.margin()), 0))
+	}
+}
+
+// valid reports whether the lease can still be vouched for.
+func (h *heldLock) valid() bool { return h.ctx.Err() == nil }
+
+// release stops renewing and releases the lease. Safe to call more than
+// once.
+func (h *heldLock) release() {
+	h.once.Do(func() {
+		close(h.stop)
+		<-h.done
+		if h.lease != nil {
+			h.lease.Release()
+		}
+		h.cancel(context.Canceled)
+	})
+}
