@@ -1,21 +1,31 @@
 package oauthlink
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"time"
 )
 
 // Client returns an *http.Client that calls the provider's API as owner: it
 // injects a fresh bearer token (refreshing with write-back as needed) and
-// the provider's extra headers. On a 401 it re-reads the connection (a
-// peer's refresh on Hydra revokes the access token it replaced) and retries
-// once with a different token; a request whose body cannot be replayed is
-// not retried. It sends the token only to the host of Provider.APIURL (when
-// set) and never follows a redirect to another host, so the token cannot
-// leak to a third party (security.md M40; golang.org/x/oauth2 #500).
+// the provider's extra headers. On a 401 it re-reads the connection: when a
+// peer already replaced the token (a refresh at Hydra revokes the access
+// token it replaced) it retries once with the stored one; when the stored
+// token is the one the provider rejected, it forces one refresh (under the
+// same lock and singleflight as every refresh, at most once a minute per
+// connection and process) and retries once with the new token. When that
+// refresh is refused, or the connection has no refresh token, the
+// connection is marked StatusReauthRequired and the request fails with an
+// error wrapping ErrReauthRequired (through *url.Error: test with
+// errors.Is). A request whose body cannot be replayed is not retried, but
+// the connection is still repaired for the next request. It sends the
+// token only to the host of Provider.APIURL (when set) and never follows a
+// redirect to another host, so the token cannot leak to a third party
+// (golang.org/x/oauth2 issue 500).
 func (c *Connector) Client(owner string) *http.Client {
 	base := http.DefaultTransport
 	if c.cfg.HTTPClient != nil && c.cfg.HTTPClient.Transport != nil {
@@ -65,12 +75,19 @@ func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
-	if req.Body != nil && req.GetBody == nil {
+	t.c.forget(t.owner)
+	cur, ferr := t.c.unauthorized(req.Context(), t.owner, v.conn)
+	if ferr != nil {
+		if errors.Is(ferr, ErrReauthRequired) || errors.Is(ferr, ErrDisconnected) || errors.Is(ferr, ErrNotFound) {
+			drain(resp)
+			return nil, ferr
+		}
+		return resp, nil // a temporary failure: the caller sees the 401
+	}
+	if cur == nil || cur.AccessToken == v.conn.AccessToken {
 		return resp, nil
 	}
-	t.c.forget(t.owner)
-	cur, ferr := t.c.Fresh(req.Context(), t.owner)
-	if ferr != nil || cur.AccessToken == v.conn.AccessToken {
+	if req.Body != nil && req.GetBody == nil {
 		return resp, nil
 	}
 	retry := t.authorized(req, cur)
@@ -81,9 +98,44 @@ func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		retry.Body = body
 	}
+	drain(resp)
+	return t.base.RoundTrip(retry)
+}
+
+// drain reads a little of a response body that is dropped, so the
+// connection can be reused, and closes it.
+func drain(resp *http.Response) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	return t.base.RoundTrip(retry)
+}
+
+// unauthorizedEvery is how often one process forces a refresh of one
+// connection because the provider's API answered 401: a provider that
+// answers 401 to a good token (a wrong API path) must not turn every
+// request into a refresh (Qonto throttles clients after 200 401s an hour).
+const unauthorizedEvery = time.Minute
+
+// unauthorized handles a 401 from the provider's API to used: it returns
+// the stored connection when a peer already replaced the token, or forces
+// one refresh of the stored token. It returns nil, nil when the refresh is
+// throttled.
+func (c *Connector) unauthorized(ctx context.Context, owner string, used *Connection) (*Connection, error) {
+	cur, err := c.loadConn(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	if err := statusErr(cur); err != nil {
+		return nil, err
+	}
+	if cur.AccessToken != used.AccessToken {
+		return cur, nil
+	}
+	now := c.now()
+	if last, ok := c.unauthorizedAt.Load(owner); ok && now.Sub(last.(time.Time)) < unauthorizedEvery && now.Sub(last.(time.Time)) >= 0 {
+		return nil, nil
+	}
+	c.unauthorizedAt.Store(owner, now)
+	return c.refresh(ctx, owner, cur.Version, refreshUnauthorized)
 }
 
 // authorized clones req (a RoundTripper must not modify its request) with

@@ -163,7 +163,9 @@ type Connector struct {
 	flight  singleflight.Group
 	pending pendingSaves
 	cache   tokenCache
-	ctxKey  *ctxKey
+	// unauthorizedAt holds, per owner, when a 401 last forced a refresh.
+	unauthorizedAt sync.Map
+	ctxKey         *ctxKey
 	// realClock is set when Config.Now was left to time.Now.
 	realClock bool
 }

@@ -51,6 +51,12 @@ var (
 	ErrReauthRequired = errors.New("oauthlink: reconnect required")
 	// ErrDisconnected: the connection was disconnected.
 	ErrDisconnected = errors.New("oauthlink: connection disconnected")
+	// ErrNoRefreshToken: Refresh was asked of a connection that has no
+	// refresh token (a provider that issues long-lived access tokens, or a
+	// rotating provider that answered a refresh without one). Nothing was
+	// changed; the access token is used until it expires or the provider
+	// rejects it.
+	ErrNoRefreshToken = errors.New("oauthlink: connection has no refresh token")
 )
 
 // ProviderError is the error a provider reported on the callback

@@ -412,7 +412,7 @@ func (c *Connector) exchangeAndSave(ctx, storeCtx context.Context, owner, code, 
 	conn := &Connection{
 		Provider: c.provider.Name, Owner: owner,
 		AccessToken: Secret(tok.AccessToken), RefreshToken: Secret(tok.RefreshToken),
-		TokenType: tok.TokenType, Expiry: now.Add(tok.Lifetime),
+		TokenType: tok.TokenType, Expiry: c.tokenExpiry(now, tok, tok.RefreshToken),
 		Scopes: c.grantedScopes(tok), Extra: Secret(tok.Extra),
 		RedirectURI: c.cfg.RedirectURL, Status: StatusActive,
 	}

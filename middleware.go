@@ -57,7 +57,9 @@ func (c *Connector) cached(ctx context.Context, owner string) *loaded {
 	// refresh; until is now plus a duration, so on the real clock it keeps
 	// now's monotonic reading for stillBefore.
 	ttl := c.cfg.CacheTTL
-	if due := conn.Expiry.Add(-min(c.cfg.RefreshAhead, conn.Expiry.Sub(conn.UpdatedAt)/2)); due.Sub(now) < ttl {
+	if conn.Expiry.IsZero() {
+		// No known expiry: nothing to refresh ahead of.
+	} else if due := conn.Expiry.Add(-min(c.cfg.RefreshAhead, conn.Expiry.Sub(conn.UpdatedAt)/2)); due.Sub(now) < ttl {
 		ttl = due.Sub(now)
 	}
 	e := &loaded{conn: conn, until: now.Add(ttl)}

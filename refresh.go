@@ -11,33 +11,41 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
 )
 
 // Fresh returns the owner's connection with an access token that is not
 // about to expire, refreshing it first when needed. Refreshes are
-// coordinated so that one connection is refreshed once, however many
-// requests and instances ask at the same moment:
+// coordinated so that one refresh token is sent to the provider once,
+// however many requests and instances ask at the same moment:
 //
-//   - inside the process, concurrent callers share one refresh
-//     (singleflight) and all use its result;
+//   - inside the process, concurrent callers share one refresh per
+//     connection (singleflight, forced or not) and all use its result;
 //   - across processes, the store's Locker (when it has one) admits one
-//     refresher; after taking the lock the connection is re-read, and a
-//     token a peer already refreshed is used without calling the provider;
+//     holder at a time, with a lease the holder renews while it works (see
+//     Config.LockTTL); the holder re-reads the connection after taking the
+//     lock and before every retry, and a token a peer already refreshed is
+//     used without calling the provider;
 //   - the new tokens are written with compare-and-swap under a context the
-//     caller cannot cancel, so a rotated refresh token is never lost to a
-//     client that hung up (security.md H30);
+//     caller cannot cancel, retried while the lease holds, so a rotated
+//     refresh token is never lost to a client that hung up or to a store
+//     that blinked;
 //   - invalid_grant re-reads the store and uses a newer token when a peer
 //     rotated; otherwise the connection is marked StatusReauthRequired
 //     (never deleted) and ErrReauthRequired is returned.
 //
-// The caller's ctx bounds how long the caller waits; the refresh itself
-// runs detached from the caller's cancellation with Config.ExchangeTimeout
-// per provider call.
+// A connection without a known expiry (Connection.Expiry zero) is never
+// due: it is used until the provider's API rejects it. The caller's ctx
+// bounds how long the caller waits; the refresh itself runs detached from
+// the caller's cancellation. Errors: ErrNotFound, ErrReauthRequired,
+// ErrDisconnected, ErrStore (the store failed, or the outcome of a refresh
+// could not be saved: no token is handed out then), a *TokenError from the
+// provider, ErrInvalidOwner, or ctx's error.
 func (c *Connector) Fresh(ctx context.Context, owner string) (*Connection, error) {
 	if err := checkOwner(owner); err != nil {
 		return nil, err
 	}
-	conn, err := c.store.Load(ctx, c.provider.Name, owner)
+	conn, err := c.loadConn(ctx, owner)
 	if err != nil {
 		return nil, err
 	}
@@ -50,27 +58,51 @@ func (c *Connector) Fresh(ctx context.Context, owner string) (*Connection, error
 	if !c.refreshDue(conn, c.now()) && c.pending.get(connKey(c.provider.Name, owner)) == nil {
 		return conn, nil
 	}
-	return c.refresh(ctx, owner, 0)
+	return c.refresh(ctx, owner, 0, refreshDue)
 }
 
 // Refresh refreshes the owner's token now, whether or not it is due (after
 // the app learned it was revoked, or to pick up new scopes), with the same
 // coordination as Fresh: concurrent calls share one refresh, and when the
 // stored connection changed since Refresh read it (a peer refreshed), that
-// newer connection is returned without calling the provider.
+// newer connection is returned without calling the provider. A connection
+// without a refresh token cannot be refreshed: Refresh returns
+// ErrNoRefreshToken and changes nothing.
 func (c *Connector) Refresh(ctx context.Context, owner string) (*Connection, error) {
 	if err := checkOwner(owner); err != nil {
 		return nil, err
 	}
-	conn, err := c.store.Load(ctx, c.provider.Name, owner)
+	conn, err := c.loadConn(ctx, owner)
 	if err != nil {
 		return nil, err
 	}
 	if err := statusErr(conn); err != nil {
 		return nil, err
 	}
+	if conn.RefreshToken == "" {
+		return nil, ErrNoRefreshToken
+	}
 	c.forget(owner)
-	return c.refresh(ctx, owner, conn.Version)
+	return c.refresh(ctx, owner, conn.Version, refreshForced)
+}
+
+// loadConn reads the owner's connection, classifying a store failure as
+// ErrStore (ErrNotFound stays itself).
+func (c *Connector) loadConn(ctx context.Context, owner string) (*Connection, error) {
+	conn, err := c.store.Load(ctx, c.provider.Name, owner)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return conn, nil
+}
+
+// storeErr wraps a store failure in ErrStore, leaving ErrNotFound, a
+// conflict and an error already classified as they are.
+func storeErr(err error) error {
+	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrStore) || errors.Is(err, ErrVersionConflict) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrStore, err)
 }
 
 func statusErr(conn *Connection) error {
@@ -86,8 +118,12 @@ func statusErr(conn *Connection) error {
 // refreshDue reports whether conn should be refreshed now: ahead of expiry
 // by RefreshAhead (60 s) or half the token's lifetime, whichever is less, so
 // a short-lived token is not refreshed on every call, plus up to
-// RefreshJitter of that margin at random so instances spread out.
+// RefreshJitter of that margin at random so instances spread out. A token
+// without a known expiry is never due.
 func (c *Connector) refreshDue(conn *Connection, now time.Time) bool {
+	if conn.Expiry.IsZero() {
+		return false
+	}
 	lifetime := conn.Expiry.Sub(conn.UpdatedAt)
 	margin := min(c.cfg.RefreshAhead, lifetime/2)
 	if margin < 0 {
@@ -110,35 +146,57 @@ func within(ctx context.Context, d time.Duration) (context.Context, context.Canc
 	return context.WithTimeout(ctx, d)
 }
 
+// refreshReason is why a refresh was asked for.
+type refreshReason int
+
+const (
+	// refreshDue: the token is due (Fresh), or a kept pair waits.
+	refreshDue refreshReason = iota
+	// refreshForced: the app asked (Refresh).
+	refreshForced
+	// refreshUnauthorized: the provider's API answered 401 to the stored
+	// access token (Client).
+	refreshUnauthorized
+)
+
 // refresh joins (or leads) the process-wide refresh of one connection and
-// waits for it or for ctx. forcedAt > 0 refreshes even a token that is not
-// due, unless the stored version moved past forcedAt.
-func (c *Connector) refresh(ctx context.Context, owner string, forcedAt int64) (*Connection, error) {
+// waits for it or for ctx. A forced or unauthorized refresh (forcedAt > 0)
+// refreshes even a token that is not due, unless the stored version moved
+// past forcedAt.
+func (c *Connector) refresh(ctx context.Context, owner string, forcedAt int64, why refreshReason) (*Connection, error) {
 	// One flight per connection, forced or not: a forced refresh and a due
 	// one must never run side by side with one refresh token. The key is
 	// injective because provider names carry no NUL and checkOwner refuses
 	// owners that do.
 	key := connKey(c.provider.Name, owner)
-	ch := c.flight.DoChan(key, func() (any, error) {
-		// Detached from the leader's cancellation: followers still want
-		// the result, and a rotated token must reach the store.
-		rctx := context.WithoutCancel(ctx)
-		return c.refreshLocked(rctx, owner, forcedAt)
-	})
-	select {
-	case res := <-ch:
+	for joined := 0; ; joined++ {
+		ch := c.flight.DoChan(key, func() (any, error) {
+			// Detached from the leader's cancellation: followers still
+			// want the result, and a rotated token must reach the store.
+			return c.refreshLocked(context.WithoutCancel(ctx), owner, forcedAt, why)
+		})
+		var res singleflight.Result
+		select {
+		case res = <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 		if res.Err != nil {
 			return nil, res.Err
 		}
-		return res.Val.(*Connection).Clone(), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		conn := res.Val.(*Connection)
+		// A forced caller that joined a flight which found nothing due
+		// (and so did not move the version) leads one flight of its own.
+		if forcedAt > 0 && conn.Version == forcedAt && joined == 0 && res.Shared {
+			continue
+		}
+		return conn.Clone(), nil
 	}
 }
 
 // pendingSave is a rotated grant whose save failed: the provider has
 // already retired the old refresh token, so the new pair must be saved,
-// not fetched again with the old token (security.md H32).
+// not fetched again with the old token.
 type pendingSave struct {
 	oldRefresh string
 	conn       *Connection
@@ -168,14 +226,16 @@ func (p *pendingSaves) put(key string, ps *pendingSave) {
 	p.m[key] = ps
 }
 
-func (c *Connector) refreshLocked(ctx context.Context, owner string, forcedAt int64) (*Connection, error) {
+// refreshLocked runs one refresh of the owner's connection under its lock.
+// The name says what it takes, not what its caller holds.
+func (c *Connector) refreshLocked(ctx context.Context, owner string, forcedAt int64, why refreshReason) (*Connection, error) {
 	lk, err := c.lockConn(ctx, owner)
 	if err != nil {
 		return nil, err
 	}
 	defer lk.release()
 	key := connKey(c.provider.Name, owner)
-	conn, err := c.store.Load(ctx, c.provider.Name, owner)
+	conn, err := c.loadWithin(ctx, owner)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +246,7 @@ func (c *Connector) refreshLocked(ctx context.Context, owner string, forcedAt in
 		if ps.oldRefresh != conn.RefreshToken.Reveal() {
 			c.pending.put(key, nil) // the store moved on without us
 		} else {
-			saved, err := c.savePending(ctx, key, conn, ps)
+			saved, err := c.savePending(ctx, lk, key, conn, ps)
 			if err != nil {
 				return nil, err
 			}
@@ -200,9 +260,18 @@ func (c *Connector) refreshLocked(ctx context.Context, owner string, forcedAt in
 		return conn, nil // a peer refreshed while we waited
 	}
 	if conn.RefreshToken == "" {
-		return nil, c.markReauth(ctx, conn, errors.New("no refresh token"))
+		switch {
+		case why == refreshForced:
+			return nil, ErrNoRefreshToken
+		case why == refreshUnauthorized:
+			return nil, c.markReauth(ctx, conn, errors.New("the provider rejected the access token and the connection has no refresh token"))
+		}
+		return nil, c.markReauth(ctx, conn, errors.New("the access token expired and the connection has no refresh token"))
 	}
-	tok, err := c.refreshGrant(ctx, conn)
+	tok, moved, err := c.refreshGrant(ctx, lk, conn)
+	if moved != nil {
+		return moved, nil
+	}
 	if err != nil {
 		var te *TokenError
 		if errors.As(err, &te) && te.InvalidGrant() {
@@ -210,15 +279,26 @@ func (c *Connector) refreshLocked(ctx context.Context, owner string, forcedAt in
 		}
 		c.log.Warn("oauthlink: refresh failed", "provider", c.provider.Name, "owner", owner, "error", err)
 		c.emit(ctx, Event{Kind: EventRefreshFailed, Provider: c.provider.Name, Owner: owner, Err: err})
+		if errors.Is(err, ErrLeaseLost) {
+			return nil, fmt.Errorf("%w: refresh: %w", ErrStore, err)
+		}
 		return nil, fmt.Errorf("oauthlink: refresh: %w", err)
 	}
 	next := conn.Clone()
 	next.AccessToken = Secret(tok.AccessToken)
-	if tok.RefreshToken != "" {
+	switch {
+	case tok.RefreshToken != "":
 		next.RefreshToken = Secret(tok.RefreshToken)
+	case c.provider.RotatesRefreshTokens:
+		// The provider consumed the refresh token we sent and issued no
+		// new one: sending it again would be reuse (a revoked grant at
+		// Hydra). Keep the new access token until it expires; then the
+		// connection is reauth_required.
+		next.RefreshToken = ""
+		c.log.Warn("oauthlink: the provider rotates refresh tokens but answered a refresh without one; the connection works until its access token expires, then needs a reconnect", "provider", c.provider.Name, "owner", owner)
 	}
 	next.TokenType = tok.TokenType
-	next.Expiry = c.now().Add(tok.Lifetime)
+	next.Expiry = c.tokenExpiry(c.now(), tok, next.RefreshToken.Reveal())
 	if tok.ScopeSet {
 		next.Scopes = strings.Fields(tok.Scope)
 	}
@@ -226,27 +306,64 @@ func (c *Connector) refreshLocked(ctx context.Context, owner string, forcedAt in
 		next.Extra = Secret(tok.Extra)
 	}
 	ps := &pendingSave{oldRefresh: conn.RefreshToken.Reveal(), conn: next}
-	return c.savePending(ctx, key, conn, ps)
+	return c.savePending(ctx, lk, key, conn, ps)
+}
+
+// storeCallTimeout bounds one store call of the refresh path, so a
+// blackholed store costs a bounded wait per attempt, not a hang.
+const storeCallTimeout = 5 * time.Second
+
+// loadWithin is load bounded by storeCallTimeout.
+func (c *Connector) loadWithin(ctx context.Context, owner string) (*Connection, error) {
+	lctx, cancel := context.WithTimeout(ctx, min(storeCallTimeout, c.cfg.ExchangeTimeout))
+	defer cancel()
+	return c.loadConn(lctx, owner)
 }
 
 // savePending writes a refreshed grant with compare-and-swap on the version
-// that was refreshed. On a conflict the store wins: a disconnect makes the
-// new grant pointless (it is revoked), a peer's refresh is used as is.
-func (c *Connector) savePending(ctx context.Context, key string, base *Connection, ps *pendingSave) (*Connection, error) {
-	sctx, cancel := context.WithTimeout(ctx, c.cfg.ExchangeTimeout)
-	defer cancel()
+// that was refreshed. A failed write is retried with backoff for as long as
+// the lease holds (so no other instance refreshes meanwhile), and once more
+// after; without a Locker, for ExchangeTimeout. If it still fails, the pair
+// stays in memory and the next refresh of the connection on this instance
+// saves it without calling the provider. On a conflict the store wins: a
+// disconnect makes the new grant pointless (it is revoked), a peer's
+// refresh is used as is.
+func (c *Connector) savePending(ctx context.Context, lk *heldLock, key string, base *Connection, ps *pendingSave) (*Connection, error) {
 	next := ps.conn.Clone()
 	next.Version = base.Version
-	var err error
-	for attempt := range 3 {
-		if attempt > 0 {
-			if werr := sleepCtx(sctx, time.Duration(attempt)*100*time.Millisecond); werr != nil {
-				break
+	var giveUp <-chan struct{}
+	if lk.lease != nil {
+		giveUp = lk.ctx.Done()
+	} else {
+		t := time.NewTimer(c.cfg.ExchangeTimeout)
+		defer t.Stop()
+		gc := make(chan struct{})
+		go func() {
+			select {
+			case <-t.C:
+			case <-lk.ctx.Done():
 			}
-		}
-		if err = c.store.Save(sctx, next); err == nil || errors.Is(err, ErrVersionConflict) {
+			close(gc)
+		}()
+		giveUp = gc
+	}
+	var err error
+	wait := 50 * time.Millisecond
+	for last := false; ; {
+		sctx, cancel := context.WithTimeout(ctx, min(storeCallTimeout, c.cfg.ExchangeTimeout))
+		err = c.store.Save(sctx, next)
+		cancel()
+		if err == nil || errors.Is(err, ErrVersionConflict) || last {
 			break
 		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-giveUp:
+			last = true
+		}
+		t.Stop()
+		wait = min(2*wait, time.Second)
 	}
 	switch {
 	case err == nil:
@@ -258,9 +375,9 @@ func (c *Connector) savePending(ctx context.Context, key string, base *Connectio
 		return next, nil
 	case errors.Is(err, ErrVersionConflict):
 		c.pending.put(key, nil)
-		cur, lerr := c.store.Load(ctx, c.provider.Name, next.Owner)
+		cur, lerr := c.loadWithin(ctx, next.Owner)
 		if lerr != nil {
-			return nil, fmt.Errorf("%w: %w", ErrStore, lerr)
+			return nil, lerr
 		}
 		if cur.Status == StatusDisconnected {
 			c.revokeQuietly(ctx, &tokenResponse{AccessToken: next.AccessToken.Reveal(), RefreshToken: next.RefreshToken.Reveal()})
@@ -279,23 +396,40 @@ func (c *Connector) savePending(ctx context.Context, key string, base *Connectio
 	}
 }
 
-// refreshGrant calls the token endpoint with the refresh token, retrying
-// 429, 5xx and network failures with capped, jittered exponential backoff
-// that honours Retry-After (security.md G23). An ambiguous failure (no
+// refreshGrant calls the token endpoint with the refresh token, under the
+// lease, retrying 429, 5xx and network failures with capped, jittered
+// exponential backoff that honours Retry-After. An ambiguous failure (no
 // answer: the provider may have rotated) is retried only where the provider
-// does not rotate, or inside its grace window.
-func (c *Connector) refreshGrant(ctx context.Context, conn *Connection) (*tokenResponse, error) {
+// does not rotate, or inside its grace window. Before every retry the
+// record is read again: when it no longer holds the refresh token about to
+// be sent, a peer moved on, and that record is returned as moved. Every
+// call and wait runs under lk.ctx, which ends when the lease can no longer
+// be vouched for.
+func (c *Connector) refreshGrant(ctx context.Context, lk *heldLock, conn *Connection) (tok *tokenResponse, moved *Connection, err error) {
 	form := c.newForm().add("grant_type", "refresh_token").add("refresh_token", conn.RefreshToken.Reveal())
 	if c.provider.ResendRedirectURIOnRefresh && conn.RedirectURI != "" {
 		form = form.add("redirect_uri", conn.RedirectURI)
 	}
 	start := c.now()
-	var err error
 	for attempt := 0; attempt < c.cfg.RefreshAttempts; attempt++ {
-		var tok *tokenResponse
-		tok, err = c.tokenRequest(ctx, form)
+		if attempt > 0 {
+			cur, lerr := c.loadWithin(lk.ctx, conn.Owner)
+			if lerr != nil {
+				return nil, nil, errors.Join(err, lerr)
+			}
+			if cur.Version != conn.Version || cur.RefreshToken != conn.RefreshToken {
+				if serr := statusErr(cur); serr != nil {
+					return nil, nil, serr
+				}
+				return nil, cur, nil
+			}
+		}
+		if !lk.valid() {
+			return nil, nil, context.Cause(lk.ctx)
+		}
+		tok, err = c.tokenRequest(lk.ctx, form)
 		if err == nil {
-			return tok, nil
+			return tok, nil, nil
 		}
 		var te *TokenError
 		var wait time.Duration
@@ -303,12 +437,14 @@ func (c *Connector) refreshGrant(ctx context.Context, conn *Connection) (*tokenR
 		case errors.As(err, &te) && te.Temporary():
 			wait = te.RetryAfter
 		case errors.As(err, &te), errors.Is(err, ErrTokenResponse):
-			return nil, err
+			return nil, nil, err
+		case lk.ctx.Err() != nil:
+			return nil, nil, errors.Join(err, context.Cause(lk.ctx))
 		case ctx.Err() != nil:
-			return nil, err
+			return nil, nil, err
 		default: // no answer
 			if c.provider.RotatesRefreshTokens && c.now().Sub(start) >= c.provider.RefreshGrace {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		if attempt+1 == c.cfg.RefreshAttempts {
@@ -316,11 +452,11 @@ func (c *Connector) refreshGrant(ctx context.Context, conn *Connection) (*tokenR
 		}
 		backoff := min(c.cfg.RetryBase<<attempt, c.cfg.RetryMax)
 		backoff = backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
-		if err := sleepCtx(ctx, min(max(wait, backoff), c.cfg.RetryMax)); err != nil {
-			return nil, err
+		if werr := sleepCtx(lk.ctx, min(max(wait, backoff), c.cfg.RetryMax)); werr != nil {
+			return nil, nil, errors.Join(err, context.Cause(lk.ctx))
 		}
 	}
-	return nil, err
+	return nil, nil, err
 }
 
 // onInvalidGrant handles a refused refresh token: a peer (another request
@@ -328,9 +464,9 @@ func (c *Connector) refreshGrant(ctx context.Context, conn *Connection) (*tokenR
 // rotated it, so the store decides; only when nothing changed is the
 // connection marked for reconnection.
 func (c *Connector) onInvalidGrant(ctx context.Context, conn *Connection, cause error) (*Connection, error) {
-	cur, err := c.store.Load(ctx, c.provider.Name, conn.Owner)
+	cur, err := c.loadWithin(ctx, conn.Owner)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStore, err)
+		return nil, err
 	}
 	if serr := statusErr(cur); serr != nil {
 		return nil, serr
@@ -351,6 +487,7 @@ func (c *Connector) markReauth(ctx context.Context, conn *Connection, cause erro
 	if err := c.store.Save(sctx, next); err != nil && !errors.Is(err, ErrVersionConflict) {
 		c.log.Error("oauthlink: marking connection reauth_required failed", "provider", c.provider.Name, "owner", conn.Owner, "error", err)
 	}
+	c.forget(conn.Owner)
 	c.log.Warn("oauthlink: reconnect required", "provider", c.provider.Name, "owner", conn.Owner, "error", cause)
 	c.emit(ctx, Event{Kind: EventReauthRequired, Provider: c.provider.Name, Owner: conn.Owner, Err: cause})
 	return fmt.Errorf("%w: %w", ErrReauthRequired, cause)

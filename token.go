@@ -27,8 +27,9 @@ type tokenResponse struct {
 	AccessToken  string
 	RefreshToken string
 	TokenType    string
-	// Lifetime is expires_in normalised: never zero, never above the
-	// provider's maximum.
+	// Lifetime is expires_in normalised: 0 when the answer gave none (or
+	// nonsense: zero, negative, not a number), never above the provider's
+	// maximum. tokenExpiry turns it into Connection.Expiry.
 	Lifetime time.Duration
 	// Scope is the granted scope; ScopeSet reports whether it was present.
 	Scope    string
@@ -187,7 +188,7 @@ func parseTokenResponse(status int, header http.Header, body []byte, p *Provider
 	if raw := fields.scope; raw != nil && string(raw) != "null" {
 		t.ScopeSet = jsonString(raw, &t.Scope)
 	}
-	t.Lifetime = normaliseLifetime(fields.expiresIn, p.DefaultTokenLifetime, p.MaxTokenLifetime)
+	t.Lifetime = normaliseLifetime(fields.expiresIn, p.MaxTokenLifetime)
 	if fields.other {
 		t.Extra = extraFields(body)
 	}
@@ -226,9 +227,11 @@ func extraFields(body []byte) []byte {
 
 // normaliseLifetime reads expires_in (RFC 6749 §5.1 says a number of
 // seconds; providers send strings, floats, null, 0 or nonsense). Anything
-// that is not a positive number yields def, so a token is never immortal
+// that is not a positive number of seconds yields 0, "not given": what that
+// means is tokenExpiry's decision, not a silent immortality
 // (golang.org/x/oauth2 treats a zero expiry as "never expires", issue 738).
-func normaliseLifetime(raw json.RawMessage, def, max time.Duration) time.Duration {
+func normaliseLifetime(raw json.RawMessage, max time.Duration) time.Duration {
+	const def = 0
 	var secs float64
 	var s string
 	switch {
@@ -261,6 +264,27 @@ func normaliseLifetime(raw json.RawMessage, def, max time.Duration) time.Duratio
 		return max
 	}
 	return time.Duration(secs) * time.Second
+}
+
+// tokenExpiry is when a token from tok stops working, as stored in
+// Connection.Expiry:
+//
+//   - expires_in given: now plus it (capped at Provider.MaxTokenLifetime);
+//   - no expires_in, but a refresh token: now plus
+//     Provider.DefaultTokenLifetime, so the token is refreshed ahead of an
+//     expiry the provider did not state rather than failing at it;
+//   - neither (long-lived tokens: GoCardless, Shopify offline tokens): the
+//     zero time. Such a token is used until the provider's API rejects it
+//     (a 401 through Client marks the connection reauth_required); it is
+//     never expired by guess.
+func (c *Connector) tokenExpiry(now time.Time, tok *tokenResponse, refreshToken string) time.Time {
+	switch {
+	case tok.Lifetime > 0:
+		return now.Add(tok.Lifetime)
+	case refreshToken != "":
+		return now.Add(c.provider.DefaultTokenLifetime)
+	}
+	return time.Time{}
 }
 
 // smallSeconds reads a JSON number of at most 9 digits and nothing else.

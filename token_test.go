@@ -41,15 +41,15 @@ func TestParseTokenResponse(t *testing.T) {
 			want{access: "access_x", refresh: "refresh_y", lifetime: time.Hour, scope: "organizations.read", scopeSet: true}},
 		{"qonto with id_token extra", 200, "application/json", `{"access_token":"ory_at_x","refresh_token":"ory_rt_y","expires_in":3599,"token_type":"bearer","id_token":"eyJ"}`,
 			want{access: "ory_at_x", refresh: "ory_rt_y", lifetime: 3599 * time.Second, extra: `{"id_token":"eyJ"}`}},
-		{"expires_in missing", 200, "", `{"access_token":"a","token_type":"Bearer"}`, want{access: "a", lifetime: time.Hour}},
-		{"expires_in zero", 200, "", `{"access_token":"a","expires_in":0}`, want{access: "a", lifetime: time.Hour}},
-		{"expires_in negative", 200, "", `{"access_token":"a","expires_in":-5}`, want{access: "a", lifetime: time.Hour}},
-		{"expires_in null", 200, "", `{"access_token":"a","expires_in":null}`, want{access: "a", lifetime: time.Hour}},
+		{"expires_in missing", 200, "", `{"access_token":"a","token_type":"Bearer"}`, want{access: "a", lifetime: 0}},
+		{"expires_in zero", 200, "", `{"access_token":"a","expires_in":0}`, want{access: "a", lifetime: 0}},
+		{"expires_in negative", 200, "", `{"access_token":"a","expires_in":-5}`, want{access: "a", lifetime: 0}},
+		{"expires_in null", 200, "", `{"access_token":"a","expires_in":null}`, want{access: "a", lifetime: 0}},
 		{"expires_in numeric string", 200, "", `{"access_token":"a","expires_in":"120"}`, want{access: "a", lifetime: 2 * time.Minute}},
-		{"expires_in junk string", 200, "", `{"access_token":"a","expires_in":"soon"}`, want{access: "a", lifetime: time.Hour}},
-		{"expires_in object", 200, "", `{"access_token":"a","expires_in":{}}`, want{access: "a", lifetime: time.Hour}},
+		{"expires_in junk string", 200, "", `{"access_token":"a","expires_in":"soon"}`, want{access: "a", lifetime: 0}},
+		{"expires_in object", 200, "", `{"access_token":"a","expires_in":{}}`, want{access: "a", lifetime: 0}},
 		{"expires_in absurd", 200, "", `{"access_token":"a","expires_in":1e300}`, want{access: "a", lifetime: 90 * 24 * time.Hour}},
-		{"expires_in fraction", 200, "", `{"access_token":"a","expires_in":0.5}`, want{access: "a", lifetime: time.Hour}},
+		{"expires_in fraction", 200, "", `{"access_token":"a","expires_in":0.5}`, want{access: "a", lifetime: 0}},
 		{"no token_type means bearer", 200, "", `{"access_token":"a","expires_in":60}`, want{access: "a", lifetime: time.Minute}},
 		{"empty access_token", 200, "", `{"access_token":"","token_type":"bearer"}`, want{errIs: ErrTokenResponse}},
 		{"missing access_token", 200, "", `{"token_type":"bearer"}`, want{errIs: ErrTokenResponse}},
@@ -136,7 +136,7 @@ func FuzzParseTokenResponse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, status int, ctype string, body []byte) {
 		tok, err := parseTokenResponse(status, http.Header{"Content-Type": {ctype}}, body, p, now)
 		if err == nil {
-			if tok.AccessToken == "" || tok.Lifetime <= 0 || tok.Lifetime > p.MaxTokenLifetime {
+			if tok.AccessToken == "" || tok.Lifetime < 0 || tok.Lifetime > p.MaxTokenLifetime {
 				t.Fatalf("accepted an unusable token: lifetime %v", tok.Lifetime)
 			}
 			if status < 200 || status > 299 {
