@@ -74,18 +74,32 @@ type Provider struct {
 	// on every refresh (Mollie requires it when the exchange sent one).
 	ResendRedirectURIOnRefresh bool
 	// RequireRefreshToken makes a code exchange without a refresh token an
-	// error, for providers whose access tokens are short-lived.
+	// error, for providers whose access tokens are short-lived (Mollie;
+	// Qonto, where it means the offline_access scope was not granted).
+	// Leave it unset for providers that issue long-lived access tokens and
+	// no refresh token (GoCardless, Shopify offline tokens).
 	RequireRefreshToken bool
-	// DefaultTokenLifetime is assumed when the token response's expires_in
-	// is missing, zero, negative or malformed. Default 1 hour. A token is
-	// never treated as immortal.
+	// DefaultTokenLifetime is assumed when a token response that carries a
+	// refresh token gives no usable expires_in (missing, zero, negative or
+	// malformed), so the token is refreshed ahead of an expiry the provider
+	// did not state. A response with neither expires_in nor a refresh token
+	// is a long-lived token: Connection.Expiry stays zero and the token is
+	// used until the provider's API rejects it (a 401 through
+	// Connector.Client then marks the connection reauth_required); it is
+	// never expired by guess. Default 1 hour.
 	DefaultTokenLifetime time.Duration
-	// MaxTokenLifetime caps an absurd expires_in. Default 90 days.
+	// MaxTokenLifetime caps an absurd expires_in. Default 90 days. A
+	// provider that revokes a token earlier answers 401, which makes
+	// Connector.Client refresh once.
 	MaxTokenLifetime time.Duration
 	// RotatesRefreshTokens reports that every refresh returns a new refresh
 	// token and retires the old one (Qonto/Hydra). A refresh that got no
 	// answer is then retried only inside RefreshGrace, since the provider
-	// may already have rotated.
+	// may already have rotated; and a refresh answered without a refresh
+	// token drops the spent one (it is never sent again): the connection
+	// works until its new access token expires, then is reauth_required.
+	// Without rotation, a refresh answered without a refresh token keeps
+	// the old one (RFC 6749 §6).
 	RotatesRefreshTokens bool
 	// RefreshGrace is how long the provider accepts an already-rotated
 	// refresh token (Qonto/Hydra: 60 s; 0 for no rotation grace). A refresh
