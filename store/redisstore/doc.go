@@ -95,8 +95,21 @@
 //
 // Lock is SET key value NX PX ttl with a random value, retried with
 // jittered exponential backoff (2 ms to 200 ms) until it succeeds or ctx
-// ends; unlock is a script that deletes the key only if it still holds that
-// value, so a holder whose lock expired cannot release its successor's.
+// ends. It returns an oauthlink.Lease. Release is a script that deletes
+// the key only if it still holds that value, so a holder whose lock
+// expired cannot release its successor's. Renew is a script that sets the
+// key's PX to the new ttl (PEXPIRE) only if GET still returns that value:
+// an expired key reads as nil and a successor's key holds another value,
+// so a holder whose lock expired or was taken gets an error wrapping
+// oauthlink.ErrLeaseLost and cannot extend the successor's lock (then,
+// and after Release, every later Renew fails the same way without asking
+// Redis). Lease.Deadline is this process's clock reading taken just before
+// the SET or the last successful renewal was sent, plus its ttl (rounded
+// up to whole milliseconds, as PX is): Redis counts the ttl from the
+// moment the command arrives, so its expiry is never earlier. The lock key
+// carries the owner's hash tag, so the scripts run on a cluster too. A
+// lease lives in the primary's memory only: a failover to a replica that
+// had not received it loses it (see Durability).
 // Consume is SET key NX PX (time until expires): relative expiry, so the
 // application's and Redis's clocks need not agree. Ping sends PING and a
 // SET of the ping key in one round trip: a replica or a server out of

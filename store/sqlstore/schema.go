@@ -145,6 +145,7 @@ type queries struct {
 	consume, sweepStates, sweepLocks   string
 	lockRead, lockWrite, lockRelease   string
 	lockAcquirePG, lockRemainingPG     string
+	lockRenew, lockRenewPG             string
 }
 
 func (s *Store) buildQueries() queries {
@@ -183,5 +184,11 @@ func (s *Store) buildQueries() queries {
 	WHERE "` + s.prefix + `locks".expires_us <= ` + pgNowUS + `
 	RETURNING token`),
 		lockRemainingPG: s.rebind("SELECT expires_us - " + pgNowUS + " FROM " + locks + " WHERE provider = ? AND owner = ?"),
+		// Renew: extend the lease only while it is still the caller's
+		// (its token) and unexpired. SQLite passes the new expiry and now.
+		lockRenew: s.rebind("UPDATE " + locks + ` SET expires_us = ?
+	WHERE provider = ? AND owner = ? AND token = ? AND expires_us > ?`),
+		lockRenewPG: s.rebind("UPDATE " + locks + " SET expires_us = " + pgNowUS + ` + ?
+	WHERE provider = ? AND owner = ? AND token = ? AND expires_us > ` + pgNowUS),
 	}
 }
