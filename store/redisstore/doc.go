@@ -80,8 +80,14 @@
 // # Records and atomicity
 //
 // A connection is one hash holding both tokens, expiry, scopes, extra
-// fields, status, version and timestamps; every string is stored as its
-// bytes, times as RFC 3339 with nanoseconds. Save is a Lua script that
+// fields, retired grants, status, version and timestamps; every string is
+// stored as its bytes, times as RFC 3339 with nanoseconds (a zero Expiry
+// as 0001-01-01T00:00:00Z, which reads back as the zero time). The
+// "retired" field holds Connection.Retired: empty when the list is, else a
+// JSON array of {"token": base64 bytes, "kind": string, "since": RFC 3339},
+// in the list's order; base64 keeps any token bytes exact, and kinds must
+// be valid UTF-8. A record written before the field existed reads back
+// with no retired grant. Save is a Lua script that
 // checks the stored version, then writes the whole hash and adds the
 // provider to the owner's index; Delete is a script that removes both, and
 // DeleteVersion one that removes both only if the stored version is the

@@ -47,8 +47,8 @@
 // additive: a database already migrated by a newer release is accepted.
 //
 // A connection is one row holding both tokens, expiry, scopes, extra fields,
-// status, version and timestamps, so a reader sees the old record or the
-// new one, never a mix. Save is a compare-and-swap: an update is
+// retired grants, status, version and timestamps, so a reader sees the old
+// record or the new one, never a mix. Save is a compare-and-swap: an update is
 // "UPDATE … WHERE provider = ? AND owner = ? AND version = ?" and a create is
 // "INSERT … ON CONFLICT DO NOTHING"; zero rows affected means
 // oauthlink.ErrVersionConflict. DeleteVersion is "DELETE … WHERE provider = ?
@@ -64,7 +64,17 @@
 // both dialects store alike; the store's timestamps are truncated to the
 // microsecond and returned in UTC. Scopes are a JSON array of strings and
 // must be valid UTF-8 (RFC 6749 §3.3 allows only printable ASCII). Tokens
-// are opaque strings: an encrypting wrapper can store ciphertext as is.
+// are opaque strings: an encrypting wrapper can store ciphertext as is. A
+// zero Expiry (a token without a known lifetime) is stored as the zero
+// time's microseconds and reads back as the zero time.
+//
+// The retired column (added by the fourth migration, empty in rows
+// written before it) holds Connection.Retired: empty when the list is,
+// else a JSON array of {"token": base64 bytes, "kind": string, "since_us":
+// microseconds}, in the list's order. The token is base64 so that any
+// bytes round-trip, as in the token columns; kinds must be valid UTF-8. A
+// release that predates the column leaves it alone when it updates a
+// row, so retired grants outlive a rolling deploy.
 //
 // # Locks
 //
