@@ -7,11 +7,13 @@ package oauthlink_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +26,8 @@ import (
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 	"github.com/oauthlink/oauthlink/store/memstore"
+	"github.com/oauthlink/oauthlink/store/sqlstore"
+	_ "modernc.org/sqlite"
 )
 
 // rotating is the Qonto fake's descriptor with the rotation it performs
@@ -35,16 +39,53 @@ func rotating(p *oauthlink.Provider) {
 
 // A refresh that waits out Retry-After longer than the lock's lease keeps
 // the lease (renewal): a second instance waits instead of sending the same
-// refresh token, and Hydra at grace 0 sees no reuse.
+// refresh token, and Hydra at grace 0 sees no reuse. The instances share a
+// memstore, or each has its own pool on one SQLite file.
 func TestLeaseOutlivesRetryAfter(t *testing.T) {
-	e := newEnv(t, withQonto(oauthlinktest.QontoOptions{Grace: oauthlinktest.NoGrace, AccessTokenLifetime: 5 * time.Minute}),
-		withProvider(rotating), withConfig(func(c *oauthlink.Config) {
-			c.ExchangeTimeout = time.Second // the old lock lived 2 x ExchangeTimeout
-			c.LockTTL = time.Second
-			c.RetryMax = 10 * time.Second
-		}))
+	t.Run("memstore", func(t *testing.T) {
+		st := memstore.New()
+		testLeaseOutlivesRetryAfter(t, st, st)
+	})
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "oauthlink.db")
+		testLeaseOutlivesRetryAfter(t, openSQLite(t, path), openSQLite(t, path))
+	})
+}
+
+// openSQLite opens a store with a pool of its own on the SQLite file at
+// path, as one more process would.
+func openSQLite(t *testing.T, path string) oauthlink.TokenStore {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	st, err := sqlstore.New(context.Background(), db, sqlstore.Options{})
+	require.NoError(t, err)
+	return st
+}
+
+func testLeaseOutlivesRetryAfter(t *testing.T, st, peerStore oauthlink.TokenStore) {
+	short := func(c *oauthlink.Config) {
+		c.ExchangeTimeout = time.Second // the old lock lived 2 x ExchangeTimeout
+		c.LockTTL = time.Second
+		c.RetryMax = 10 * time.Second
+	}
+	e := newEnv(t, withStore(st), withQonto(oauthlinktest.QontoOptions{Grace: oauthlinktest.NoGrace, AccessTokenLifetime: 5 * time.Minute}),
+		withProvider(rotating), withConfig(short))
 	e.connected("qonto", "shop-1")
-	peer := e.instance("qonto")
+	f := e.fakes["qonto"]
+	p := f.Provider()
+	rotating(&p)
+	cfg := oauthlink.Config{
+		Provider: p, ClientID: f.ClientID(), ClientSecret: f.ClientSecret(),
+		RedirectURL: e.app.URL + "/connect/qonto/callback", Store: peerStore, Owner: ownerFromCookie,
+		CookieSecrets: [][]byte{e.secret}, HTTPClient: f.Client(), Now: e.clk.Now,
+		Logger: slog.New(slog.NewTextHandler(e.logs, nil)), RetryBase: time.Millisecond,
+	}
+	short(&cfg)
+	cfg.ExchangeTimeout = 15 * time.Second // the peer waits up to 30 s for the lock
+	peer, err := oauthlink.New(cfg)
+	require.NoError(t, err)
 	e.clk.Advance(5 * time.Minute)
 	e.qonto.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "4",
 		Body: `{"error":"slow_down"}`, ContentType: "application/json"})
