@@ -68,13 +68,28 @@
 // a reconnect that committed meanwhile. All three stores implement all
 // three.
 //
-// # Refresh
+// # Lifecycle
 //
 // Fresh refreshes a token ahead of expiry (60 s or half its lifetime,
 // whichever is less, plus jitter), once per connection however many callers
-// and instances ask: singleflight in the process, the store's Locker across
-// processes, a re-read inside the lock, and a compare-and-swap write that
-// the caller's cancellation cannot abort. Rotated refresh tokens (Qonto) are
-// never replayed outside the provider's grace window; a refused refresh
-// marks the connection StatusReauthRequired and never deletes it.
+// and instances ask: one singleflight per connection in the process (a
+// forced Refresh joins it), and across processes the store's Locker, a
+// lease of Config.LockTTL that the holder renews while it works, so a
+// refresh that waits out Retry-After or retries its save keeps it, and a
+// killed holder loses it within LockTTL. The holder re-reads the record
+// after taking the lock and before every retry, sends the refresh token
+// only while it can vouch for its lease, and writes with compare-and-swap
+// under a context the caller's cancellation cannot abort. Rotated refresh
+// tokens (Qonto) are never replayed outside the provider's grace window; a
+// refused refresh marks the connection StatusReauthRequired and never
+// deletes it.
+//
+// Client refreshes on a 401 from the provider's API (once, and retries the
+// request once); a refused refresh fails the request with
+// ErrReauthRequired. A token without expires_in and without a refresh token
+// has no known expiry (Connection.Expiry is zero) and is used until the
+// provider rejects it. Reconnecting records the replaced grant in the new
+// record's Connection.Retired in the same save and revokes it; Disconnect
+// revokes the connection's grant and every retired one before it deletes
+// the record.
 package oauthlink
