@@ -212,6 +212,22 @@ func (s *staleStore) Load(ctx context.Context, p, o string) (*oauthlink.Connecti
 // B re-reads the store and uses A's token, with no flag and no extra
 // refresh.
 func TestH31_PeerRotatedUseNewer(t *testing.T) {
+	for _, rotates := range []bool{false, true} {
+		name := "non-rotating"
+		if rotates {
+			name = "rotating"
+		}
+		t.Run(name, func(t *testing.T) { testPeerRotatedUseNewer(t, rotates) })
+	}
+}
+
+// testPeerRotatedUseNewer: B read the connection before A's refresh and
+// presents the old refresh token, which the provider refuses. Without
+// rotation B uses A's newer token. With rotation the refusal usually means
+// the provider revoked the whole grant (Hydra's reuse detection), A's new
+// tokens included, so B hands out nothing this time, flags nothing, and
+// the next call uses the stored token.
+func testPeerRotatedUseNewer(t *testing.T, rotates bool) {
 	e := newEnv(t)
 	old := e.connected("qonto", "shop-1")
 	e.clk.Advance(2 * time.Hour)
@@ -219,15 +235,24 @@ func TestH31_PeerRotatedUseNewer(t *testing.T) {
 	require.NoError(t, err)
 
 	f := e.fakes["qonto"]
+	p := f.Provider()
+	p.RotatesRefreshTokens = rotates
 	ss := &staleStore{TokenStore: e.store, stale: old, n: 2} // B's two reads before the refresh
-	b, err := oauthlink.New(oauthlink.Config{Provider: f.Provider(), ClientID: f.ClientID(), ClientSecret: f.ClientSecret(),
+	b, err := oauthlink.New(oauthlink.Config{Provider: p, ClientID: f.ClientID(), ClientSecret: f.ClientSecret(),
 		RedirectURL: e.app.URL + "/connect/qonto/callback", Store: ss, Owner: ownerFromCookie,
 		CookieSecrets: [][]byte{e.secret}, HTTPClient: f.Client(), Now: e.clk.Now})
 	require.NoError(t, err)
 	e.qonto.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Status: 400, Body: `{"error":"invalid_grant","error_description":"The refresh token was already used."}`})
 	conn, err := b.Fresh(context.Background(), "shop-1")
-	require.NoError(t, err)
 	stored, _ := e.load("qonto", "shop-1")
+	if rotates {
+		var te *oauthlink.TokenError
+		require.ErrorAs(t, err, &te)
+		assert.True(t, te.InvalidGrant())
+		assert.Nil(t, conn, "no token it cannot vouch for")
+		conn, err = b.Fresh(context.Background(), "shop-1")
+	}
+	require.NoError(t, err)
 	assert.Equal(t, stored.AccessToken, conn.AccessToken)
 	assert.Equal(t, oauthlink.StatusActive, stored.Status, "no flag")
 	assert.Equal(t, 1, e.qonto.Refreshes(), "no extra refresh")

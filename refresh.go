@@ -472,6 +472,15 @@ func (c *Connector) onInvalidGrant(ctx context.Context, conn *Connection, cause 
 		return nil, serr
 	}
 	if cur.RefreshToken != conn.RefreshToken || cur.AccessToken != conn.AccessToken {
+		if c.provider.RotatesRefreshTokens {
+			// A rotating provider that refuses a refresh token a peer
+			// already rotated has usually revoked the whole grant (Hydra's
+			// reuse detection), the peer's new tokens included: hand out
+			// nothing this time. The stored connection is left as it is;
+			// if its tokens are dead, the next refresh or 401 finds out.
+			c.log.Warn("oauthlink: refresh token refused after a peer rotated it", "provider", c.provider.Name, "owner", conn.Owner, "error", cause)
+			return nil, fmt.Errorf("oauthlink: refresh: %w", cause)
+		}
 		return cur, nil
 	}
 	return nil, c.markReauth(ctx, cur, cause)
