@@ -30,8 +30,9 @@ const sealPrefix = "olk1:"
 
 var keyID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 
-// EncryptedStore wraps inner so that access tokens, refresh tokens and the
-// extra token fields are stored encrypted with AES-256-GCM: a random 96-bit
+// EncryptedStore wraps inner so that access tokens, refresh tokens, the
+// extra token fields and the tokens of retired grants (Connection.Retired)
+// are stored encrypted with AES-256-GCM: a random 96-bit
 // nonce per value, and associated data binding the provider, the owner and
 // the field, so a ciphertext copied to another row or field fails to
 // decrypt (security.md J36). keys[0] encrypts; every key decrypts, so rotate
@@ -139,6 +140,11 @@ func (s *sealedStore) openConn(c *Connection) (*Connection, error) {
 	if c.Extra, err = s.open(c.Provider, c.Owner, "extra", c.Extra); err != nil {
 		return nil, err
 	}
+	for i := range c.Retired {
+		if c.Retired[i].Token, err = s.open(c.Provider, c.Owner, "retired", c.Retired[i].Token); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
@@ -176,6 +182,14 @@ func (s *sealedStore) Save(ctx context.Context, c *Connection) error {
 	}
 	if enc.Extra, err = s.seal(c.Provider, c.Owner, "extra", c.Extra); err != nil {
 		return err
+	}
+	// Every retired token shares the field "retired": a ciphertext moved
+	// between entries of one record's list still opens, but never in
+	// another record or field. Clone gave enc a list of its own.
+	for i := range enc.Retired {
+		if enc.Retired[i].Token, err = s.seal(c.Provider, c.Owner, "retired", c.Retired[i].Token); err != nil {
+			return err
+		}
 	}
 	if err := s.inner.Save(ctx, enc); err != nil {
 		return err

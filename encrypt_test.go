@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -110,6 +112,92 @@ func TestJ36_EncryptionAtRest(t *testing.T) {
 		require.NoError(t, s.Save(ctx, got))
 		raw, _ := inner.Load(ctx, "qonto", "shop-4")
 		assert.NotContains(t, raw.AccessToken.Reveal(), "PLAINTEXT")
+	})
+}
+
+// Retired grants' tokens are secrets too: sealed at rest like the
+// connection's own tokens, bound to their row and field.
+func TestEncryptedStoreRetiredTokens(t *testing.T) {
+	ctx := context.Background()
+	since := time.Date(2030, 5, 6, 7, 8, 9, 123_000_000, time.UTC)
+	withRetired := func(owner string) *oauthlink.Connection {
+		c := sealedConn(owner)
+		c.Retired = []oauthlink.RetiredToken{
+			{Token: "ory_rt_PLAINTEXT_OLD1", Kind: "refresh_token", Since: since},
+			{Token: "ory_at_PLAINTEXT_OLD2", Kind: "access_token", Since: since.Add(time.Hour)},
+			{Token: "", Kind: "refresh_token", Since: since.Add(2 * time.Hour)},
+		}
+		return c
+	}
+	inner := memstore.New()
+	s, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+	require.NoError(t, err)
+	c := withRetired("shop-1")
+	want := slices.Clone(c.Retired)
+	require.NoError(t, s.Save(ctx, c))
+	assert.Equal(t, want, c.Retired, "the caller keeps its plaintext")
+
+	raw, err := inner.Load(ctx, "qonto", "shop-1")
+	require.NoError(t, err)
+	require.Len(t, raw.Retired, len(want))
+	for i, r := range raw.Retired[:2] {
+		assert.True(t, strings.HasPrefix(r.Token.Reveal(), "olk1:k1:"), "retired token %d is sealed", i)
+		assert.NotContains(t, r.Token.Reveal(), "PLAINTEXT", "retired token %d", i)
+		assert.Equal(t, want[i].Kind, r.Kind, "the kind is kept as is")
+		assert.True(t, want[i].Since.Equal(r.Since))
+	}
+	assert.Empty(t, raw.Retired[2].Token.Reveal(), "an empty token stays empty")
+
+	got, err := s.Load(ctx, "qonto", "shop-1")
+	require.NoError(t, err)
+	assert.Equal(t, want, got.Retired, "Load opens every retired token, in order")
+	list, err := s.List(ctx, "shop-1")
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, want, list[0].Retired, "List opens them too")
+
+	// A ciphertext moved into or out of the retired list, or between
+	// records, fails to open.
+	require.NoError(t, s.Save(ctx, withRetired("shop-2")))
+	swaps := map[string]func(own, other *oauthlink.Connection){
+		"access token into retired":  func(own, _ *oauthlink.Connection) { own.Retired[0].Token = own.AccessToken },
+		"retired into refresh token": func(own, _ *oauthlink.Connection) { own.RefreshToken = own.Retired[0].Token },
+		"retired of another record":  func(own, other *oauthlink.Connection) { own.Retired[1].Token = other.Retired[1].Token },
+	}
+	for name, swap := range swaps {
+		t.Run(name, func(t *testing.T) {
+			inner := memstore.New()
+			s, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+			require.NoError(t, err)
+			require.NoError(t, s.Save(ctx, withRetired("shop-1")))
+			require.NoError(t, s.Save(ctx, withRetired("shop-2")))
+			own, err := inner.Load(ctx, "qonto", "shop-1")
+			require.NoError(t, err)
+			other, err := inner.Load(ctx, "qonto", "shop-2")
+			require.NoError(t, err)
+			swap(own, other)
+			require.NoError(t, inner.Save(ctx, own))
+			_, err = s.Load(ctx, "qonto", "shop-1")
+			require.ErrorIs(t, err, oauthlink.ErrDecrypt)
+			assert.NotContains(t, err.Error(), "PLAINTEXT")
+		})
+	}
+
+	t.Run("plaintext written before encryption is read, then encrypted", func(t *testing.T) {
+		inner := memstore.New()
+		c := withRetired("shop-3")
+		require.NoError(t, inner.Save(ctx, c))
+		s, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+		require.NoError(t, err)
+		got, err := s.Load(ctx, "qonto", "shop-3")
+		require.NoError(t, err)
+		assert.Equal(t, c.Retired, got.Retired)
+		require.NoError(t, s.Save(ctx, got))
+		raw, err := inner.Load(ctx, "qonto", "shop-3")
+		require.NoError(t, err)
+		for _, r := range raw.Retired {
+			assert.NotContains(t, r.Token.Reveal(), "PLAINTEXT")
+		}
 	})
 }
 

@@ -286,7 +286,7 @@ func (f *faulty) Consume(ctx context.Context, key string, expires time.Time) (bo
 	return f.Store.Consume(f.ctx(ctx), key, expires)
 }
 
-// sloppyLocker is a polling lock whose unlock deletes the lock whoever
+// sloppyLocker is a polling lock whose Release deletes the lock whoever
 // holds it: a holder whose lock expired releases its successor's.
 type sloppyLocker struct {
 	*faulty
@@ -294,14 +294,14 @@ type sloppyLocker struct {
 	held map[[2]string]time.Time // key → expiry
 }
 
-func (l *sloppyLocker) Lock(ctx context.Context, provider, owner string, ttl time.Duration) (func(), error) {
+func (l *sloppyLocker) Lock(ctx context.Context, provider, owner string, ttl time.Duration) (oauthlink.Lease, error) {
 	k := [2]string{provider, owner}
 	for {
 		l.mu.Lock()
 		if exp, ok := l.held[k]; !ok || time.Now().After(exp) {
 			l.held[k] = time.Now().Add(ttl)
 			l.mu.Unlock()
-			return func() { l.mu.Lock(); delete(l.held, k); l.mu.Unlock() }, nil
+			return &sloppyLease{l: l, k: k}, nil
 		}
 		l.mu.Unlock()
 		select {
@@ -311,6 +311,27 @@ func (l *sloppyLocker) Lock(ctx context.Context, provider, owner string, ttl tim
 		}
 	}
 }
+
+// sloppyLease renews by overwriting the expiry, whoever holds the lock.
+type sloppyLease struct {
+	l *sloppyLocker
+	k [2]string
+}
+
+func (s *sloppyLease) Deadline() time.Time {
+	s.l.mu.Lock()
+	defer s.l.mu.Unlock()
+	return s.l.held[s.k]
+}
+
+func (s *sloppyLease) Renew(ctx context.Context, ttl time.Duration) error {
+	s.l.mu.Lock()
+	defer s.l.mu.Unlock()
+	s.l.held[s.k] = time.Now().Add(ttl)
+	return ctx.Err()
+}
+
+func (s *sloppyLease) Release() { s.l.mu.Lock(); delete(s.l.held, s.k); s.l.mu.Unlock() }
 
 func TestOddKeysDistinct(t *testing.T) {
 	keys := storetest.OddKeys()

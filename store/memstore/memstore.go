@@ -150,8 +150,12 @@ func (s *Store) Save(ctx context.Context, c *oauthlink.Connection) error {
 	}
 
 	now := time.Now().Round(0) // drop the monotonic reading, as a database would
+	// Clone copies Scopes and Retired too: no backing array is shared.
 	rec := c.Clone()
 	rec.Expiry = rec.Expiry.Round(0)
+	for i := range rec.Retired {
+		rec.Retired[i].Since = rec.Retired[i].Since.Round(0)
+	}
 	rec.UpdatedAt = now
 	if cur == nil {
 		rec.Version = 1

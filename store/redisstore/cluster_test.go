@@ -60,13 +60,13 @@ func testClusterHashTags(t *testing.T, rc *redisCluster) {
 	owners = append(owners, slices.Sorted(maps.Values(ownerOnEachPrimary(t, ctx, s, c)))...)
 	providers := []string{"mollie", "qonto", "a:b", "{p}", "}"}
 	ownerOf := map[string]string{} // every key the Store should have written
-	var unlocks []func()
+	var unlocks []oauthlink.Lease
 	for _, o := range owners {
 		for _, p := range providers {
 			require.NoError(t, s.Save(ctx, &oauthlink.Connection{Provider: p, Owner: o, AccessToken: "at"}))
 			unlock, err := s.Lock(ctx, p, o, time.Minute)
 			require.NoError(t, err)
-			t.Cleanup(unlock)
+			t.Cleanup(unlock.Release)
 			unlocks = append(unlocks, unlock)
 			ownerOf[s.connKey(p, o)], ownerOf[s.lockKey(p, o)] = o, o
 		}
@@ -103,7 +103,7 @@ func testClusterHashTags(t *testing.T, rc *redisCluster) {
 		}
 	}
 	for _, unlock := range unlocks {
-		unlock()
+		unlock.Release()
 	}
 	assert.Empty(t, clusterKeys(t, ctx, c, s.prefix), "deletes and unlocks removed every key")
 

@@ -80,8 +80,14 @@
 // # Records and atomicity
 //
 // A connection is one hash holding both tokens, expiry, scopes, extra
-// fields, status, version and timestamps; every string is stored as its
-// bytes, times as RFC 3339 with nanoseconds. Save is a Lua script that
+// fields, retired grants, status, version and timestamps; every string is
+// stored as its bytes, times as RFC 3339 with nanoseconds (a zero Expiry
+// as 0001-01-01T00:00:00Z, which reads back as the zero time). The
+// "retired" field holds Connection.Retired: empty when the list is, else a
+// JSON array of {"token": base64 bytes, "kind": string, "since": RFC 3339},
+// in the list's order; base64 keeps any token bytes exact, and kinds must
+// be valid UTF-8. A record written before the field existed reads back
+// with no retired grant. Save is a Lua script that
 // checks the stored version, then writes the whole hash and adds the
 // provider to the owner's index; Delete is a script that removes both, and
 // DeleteVersion one that removes both only if the stored version is the
@@ -95,8 +101,21 @@
 //
 // Lock is SET key value NX PX ttl with a random value, retried with
 // jittered exponential backoff (2 ms to 200 ms) until it succeeds or ctx
-// ends; unlock is a script that deletes the key only if it still holds that
-// value, so a holder whose lock expired cannot release its successor's.
+// ends. It returns an oauthlink.Lease. Release is a script that deletes
+// the key only if it still holds that value, so a holder whose lock
+// expired cannot release its successor's. Renew is a script that sets the
+// key's PX to the new ttl (PEXPIRE) only if GET still returns that value:
+// an expired key reads as nil and a successor's key holds another value,
+// so a holder whose lock expired or was taken gets an error wrapping
+// oauthlink.ErrLeaseLost and cannot extend the successor's lock (then,
+// and after Release, every later Renew fails the same way without asking
+// Redis). Lease.Deadline is this process's clock reading taken just before
+// the SET or the last successful renewal was sent, plus its ttl (rounded
+// up to whole milliseconds, as PX is): Redis counts the ttl from the
+// moment the command arrives, so its expiry is never earlier. The lock key
+// carries the owner's hash tag, so the scripts run on a cluster too. A
+// lease lives in the primary's memory only: a failover to a replica that
+// had not received it loses it (see Durability).
 // Consume is SET key NX PX (time until expires): relative expiry, so the
 // application's and Redis's clocks need not agree. Ping sends PING and a
 // SET of the ping key in one round trip: a replica or a server out of

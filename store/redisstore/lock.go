@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	mrand "math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/oauthlink/oauthlink"
 )
 
 // unlockScript deletes the lock only if it still holds the caller's value.
@@ -20,46 +23,143 @@ end
 return 0
 `)
 
+// renewScript moves the lock's expiry to ttl from now, only if it still
+// holds the caller's value: an expired key reads as nil, a successor's
+// key holds another value. It returns 1 when renewed, 0 when the lock is
+// no longer the caller's. KEYS: lock. ARGV: value, ttl in milliseconds.
+var renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`)
+
+// roundTTL rounds ttl up to whole milliseconds, Redis's PX unit, so that
+// the store never counts less than the caller asked for.
+func roundTTL(ttl time.Duration) time.Duration {
+	return (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
+}
+
 // Lock takes the lock for (provider, owner) across every process sharing
 // the Redis (oauthlink.Locker): SET key value NX PX ttl with a random value,
 // retried with jittered exponential backoff (2 ms to 200 ms) until it
 // succeeds, ctx ends (the error wraps ctx.Err()) or Redis fails. The lock
-// expires after ttl; unlock releases it early only while it still holds
-// this caller's value, so a holder whose lock expired and was taken cannot
-// release the new holder's lock. unlock may be called more than once.
-// ttl must be positive; it is rounded up to whole milliseconds. ctx bounds
-// only the wait: the lock, once held, does not end with ctx.
-func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Duration) (unlock func(), err error) {
+// is a lease of ttl: the returned oauthlink.Lease renews it (Renew, a
+// script that extends the key only while it holds this caller's value)
+// and releases it early (Release, a script that deletes it only while it
+// holds this caller's value), so a holder whose lock expired and was taken
+// can neither renew nor release the new holder's lock. Release may be
+// called more than once. ttl must be positive; it is rounded up to whole
+// milliseconds. ctx bounds only the wait: the lock, once held, does not
+// end with ctx.
+func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Duration) (oauthlink.Lease, error) {
 	if ttl <= 0 {
 		return nil, errors.New("redisstore: lock: ttl must be positive")
 	}
-	ttl = (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
-	key, value := s.lockKey(provider, owner), rand.Text()
+	ttl = roundTTL(ttl)
+	l := &lease{s: s, key: s.lockKey(provider, owner), value: rand.Text(), renewing: make(chan struct{}, 1)}
 	var b backoff
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, fail(ctx, "lock", err)
 		}
-		ok, err := s.client.SetNX(ctx, key, value, ttl).Result()
+		sent := time.Now()
+		ok, err := s.client.SetNX(ctx, l.key, l.value, ttl).Result()
 		if err != nil {
 			return nil, fail(ctx, "lock", err)
 		}
 		if ok {
-			break
+			l.deadline = sent.Add(ttl)
+			return l, nil
 		}
 		if err := b.wait(ctx); err != nil {
 			return nil, fail(ctx, "lock", err)
 		}
 	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			// Best effort: if the release fails, the lock still expires.
-			rctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
-			defer cancel()
-			_ = unlockScript.Run(rctx, s.client, []string{key}, value).Err()
-		})
-	}, nil
+}
+
+// lease is a held lock key (oauthlink.Lease), identified by its random
+// value.
+type lease struct {
+	s          *Store
+	key, value string
+
+	// renewing serialises Renew calls (a semaphore, so that a waiting
+	// call still honours its ctx), so the Deadline of the last successful
+	// one matches the last expiry Redis set.
+	renewing chan struct{}
+
+	mu       sync.Mutex
+	deadline time.Time
+	lost     bool // Renew found it expired or taken, or Release was called
+	released bool
+}
+
+// Deadline implements oauthlink.Lease: the moment the SET or the last
+// successful renewal was sent, plus its ttl, on this process's clock.
+func (l *lease) Deadline() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.deadline
+}
+
+// Renew implements oauthlink.Lease: renewScript sets the key's PX to ttl
+// (rounded up to whole milliseconds) only while it still holds this
+// lease's value. A key that expired or holds another value means the lease
+// is lost, for good.
+func (l *lease) Renew(ctx context.Context, ttl time.Duration) error {
+	if ttl <= 0 {
+		return errors.New("redisstore: renew: ttl must be positive")
+	}
+	ttl = roundTTL(ttl)
+	if err := ctx.Err(); err != nil {
+		return fail(ctx, "renew", err)
+	}
+	select {
+	case l.renewing <- struct{}{}:
+		defer func() { <-l.renewing }()
+	case <-ctx.Done():
+		return fail(ctx, "renew", ctx.Err())
+	}
+	if l.isLost() {
+		return fmt.Errorf("redisstore: renew %s: %w", l.key, oauthlink.ErrLeaseLost)
+	}
+	sent := time.Now()
+	n, err := renewScript.Run(ctx, l.s.client, []string{l.key}, l.value, ttl.Milliseconds()).Int64()
+	if err != nil {
+		return fail(ctx, "renew", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n != 1 || l.released {
+		l.lost = true
+		return fmt.Errorf("redisstore: renew %s: %w", l.key, oauthlink.ErrLeaseLost)
+	}
+	l.deadline = sent.Add(ttl)
+	return nil
+}
+
+func (l *lease) isLost() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lost
+}
+
+// Release implements oauthlink.Lease: unlockScript deletes the key only
+// while it holds this lease's value. Only the first call does anything; it
+// is best effort, bounded by releaseTimeout: if it fails, the lock still
+// expires after its ttl.
+func (l *lease) Release() {
+	l.mu.Lock()
+	if l.released {
+		l.mu.Unlock()
+		return
+	}
+	l.released, l.lost = true, true
+	l.mu.Unlock()
+	rctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancel()
+	_ = unlockScript.Run(rctx, l.s.client, []string{l.key}, l.value).Err()
 }
 
 // backoff is jittered exponential backoff from 2 ms to 200 ms.

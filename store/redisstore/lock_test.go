@@ -8,10 +8,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauthlink/oauthlink"
 )
 
 type lockResult struct {
-	unlock func()
+	unlock oauthlink.Lease
 	err    error
 }
 
@@ -46,7 +48,7 @@ func assertStillWaiting(t *testing.T, ch <-chan lockResult) {
 	case r := <-ch:
 		t.Errorf("second Lock returned while the lock was held (err %v)", r.err)
 		if r.unlock != nil {
-			r.unlock()
+			r.unlock.Release()
 		}
 	case <-time.After(150 * time.Millisecond):
 	}
@@ -65,17 +67,17 @@ func TestLockExclusiveAcrossClients(t *testing.T) {
 	for _, k := range [][2]string{{"q", "o"}, {"o", "p"}, {"p", "o\x00"}} {
 		u, err := s2.Lock(ctx, k[0], k[1], time.Minute)
 		require.NoError(t, err, "key %q", k)
-		u()
+		u.Release()
 	}
 
 	ch := lockAsync(ctx, s2, "p", "o", time.Minute)
 	assertStillWaiting(t, ch)
-	unlock1()
+	unlock1.Release()
 	r := awaitLock(t, ch)
 	require.NoError(t, r.err)
-	r.unlock()
-	r.unlock()
-	unlock1()
+	r.unlock.Release()
+	r.unlock.Release()
+	unlock1.Release()
 	assert.Empty(t, scanKeys(t, ctx, c, s1.prefix), "unlock deleted the lock key")
 }
 
@@ -100,10 +102,10 @@ func TestLockContextEnds(t *testing.T) {
 	assert.ErrorIs(t, r.err, context.Canceled)
 	assert.Nil(t, r.unlock)
 
-	unlock1()
+	unlock1.Release()
 	u, err := s2.Lock(ctx, "p", "o", time.Minute)
 	require.NoError(t, err)
-	u()
+	u.Release()
 }
 
 // TestLockExpires: a holder that never unlocks loses the lock after ttl,
@@ -118,15 +120,15 @@ func TestLockExpires(t *testing.T) {
 	require.NoError(t, err)
 	unlock2, err := s2.Lock(ctx, "p", "o", time.Minute) // waits for the expiry
 	require.NoError(t, err)
-	unlock1()
+	unlock1.Release()
 	dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 	_, err = s1.Lock(dctx, "p", "o", time.Minute)
 	cancel()
 	assert.ErrorIs(t, err, context.DeadlineExceeded, "the second holder's lock survived the first's unlock")
-	unlock2()
+	unlock2.Release()
 	u, err := s1.Lock(ctx, "p", "o", time.Minute)
 	require.NoError(t, err)
-	u()
+	u.Release()
 }
 
 func TestLockPanicAndBadTTL(t *testing.T) {
@@ -137,19 +139,19 @@ func TestLockPanicAndBadTTL(t *testing.T) {
 		defer func() { assert.Equal(t, "boom", recover()) }()
 		unlock, err := s.Lock(ctx, "p", "o", time.Minute)
 		require.NoError(t, err)
-		defer unlock()
+		defer unlock.Release()
 		panic("boom")
 	}()
 	u, err := s.Lock(ctx, "p", "o", time.Minute)
 	require.NoError(t, err, "the panicking holder released the lock")
-	u()
+	u.Release()
 	for _, ttl := range []time.Duration{0, -time.Second} {
 		_, err := s.Lock(ctx, "p", "o", ttl)
 		assert.Error(t, err, "ttl %v", ttl)
 	}
 	u, err = s.Lock(ctx, "p", "o", time.Microsecond) // rounded up to 1 ms
 	require.NoError(t, err)
-	u()
+	u.Release()
 }
 
 func TestConsume(t *testing.T) {
@@ -219,4 +221,82 @@ func TestPing(t *testing.T) {
 	down, err := New(newDownClient(t), Options{})
 	require.NoError(t, err)
 	assert.Error(t, down.Ping(ctx))
+}
+
+// TestLeaseRenew: Renew sets the key's PX to the new ttl (longer or
+// shorter), Deadline follows, and a lease whose key expired or holds a
+// successor's value is lost for good, leaving the successor's key and its
+// expiry alone.
+func TestLeaseRenew(t *testing.T) {
+	t.Parallel()
+	s1, c := newTestStore(t, Options{})
+	s2 := secondInstance(t, s1)
+	ctx := testContext(t)
+	key := s1.lockKey("p", "o")
+
+	before := time.Now()
+	lease1, err := s1.Lock(ctx, "p", "o", time.Minute)
+	require.NoError(t, err)
+	after := time.Now()
+	assert.WithinRange(t, lease1.Deadline(), before.Add(time.Minute), after.Add(time.Minute))
+	for _, ttl := range []time.Duration{time.Hour, 2 * time.Minute} {
+		before := time.Now()
+		require.NoError(t, lease1.Renew(ctx, ttl))
+		after := time.Now()
+		assert.WithinRange(t, lease1.Deadline(), before.Add(ttl), after.Add(ttl), "Deadline after Renew(%s)", ttl)
+		pttl := c.PTTL(ctx, key).Val()
+		assert.True(t, pttl > ttl-10*time.Second && pttl <= ttl, "PTTL %v after Renew(%s)", pttl, ttl)
+	}
+
+	// Let the key expire (Redis's clock), then the renewal is refused.
+	require.NoError(t, lease1.Renew(ctx, 50*time.Millisecond))
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Exists(ctx, key).Val() == 1 {
+		require.True(t, time.Now().Before(deadline), "the key did not expire within 10s")
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.ErrorIs(t, lease1.Renew(ctx, time.Hour), oauthlink.ErrLeaseLost)
+	assert.Zero(t, c.Exists(ctx, key).Val(), "a refused renewal does not bring the key back")
+
+	lease2, err := s2.Lock(ctx, "p", "o", time.Minute)
+	require.NoError(t, err)
+	assert.ErrorIs(t, lease1.Renew(ctx, time.Hour), oauthlink.ErrLeaseLost, "a lost lease stays lost")
+	lease1.Release()
+	pttl := c.PTTL(ctx, key).Val()
+	assert.True(t, pttl > 0 && pttl <= time.Minute, "the successor's key keeps its own expiry (PTTL %v)", pttl)
+	require.NoError(t, lease2.Renew(ctx, time.Minute), "the successor still holds its lease")
+	lease2.Release()
+	assert.Zero(t, c.Exists(ctx, key).Val(), "Release deleted the key")
+	assert.ErrorIs(t, lease2.Renew(ctx, time.Minute), oauthlink.ErrLeaseLost, "Renew after Release")
+	assert.Zero(t, c.Exists(ctx, key).Val(), "Renew after Release does not bring the key back")
+}
+
+// TestLeaseRenewErrors: a bad ttl, a done context or an unreachable server
+// is an error that leaves the lease as it was, not ErrLeaseLost.
+func TestLeaseRenewErrors(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestStore(t, Options{})
+	ctx := testContext(t)
+	held, err := s.Lock(ctx, "p", "o", time.Minute)
+	require.NoError(t, err)
+	deadline := held.Deadline()
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		err := held.Renew(ctx, ttl)
+		require.Error(t, err, "ttl %v", ttl)
+		assert.NotErrorIs(t, err, oauthlink.ErrLeaseLost)
+	}
+	err = held.Renew(canceled(ctx), time.Minute)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.NotErrorIs(t, err, oauthlink.ErrLeaseLost)
+	assert.Equal(t, deadline, held.Deadline(), "a failed Renew leaves Deadline alone")
+	require.NoError(t, held.Renew(ctx, time.Minute), "the lease is still held")
+	held.Release()
+
+	down, err := New(newDownClient(t), Options{})
+	require.NoError(t, err)
+	offline := &lease{s: down, key: down.lockKey("p", "o"), value: "v", renewing: make(chan struct{}, 1)}
+	err = offline.Renew(ctx, time.Minute)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, oauthlink.ErrLeaseLost, "an unreachable server is not a lost lease")
+	offline.Release() // best effort: returns
 }

@@ -160,6 +160,7 @@ const (
 	fExtra       = "extra"
 	fRedirectURI = "redirect_uri"
 	fStatus      = "status"
+	fRetired     = "retired"
 )
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -189,7 +190,64 @@ func decode(provider, owner string, h map[string]string) (*oauthlink.Connection,
 	if err := json.Unmarshal([]byte(h[fScopes]), &c.Scopes); err != nil {
 		return nil, fmt.Errorf("bad scopes: %w", err)
 	}
+	if c.Retired, err = decodeRetired(h[fRetired]); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// storedRetired is the stored form of one oauthlink.RetiredToken, an
+// element of the retired field's JSON array. The token is a byte string
+// (base64 in JSON), so any bytes round-trip exactly; Since is RFC 3339
+// with nanoseconds, as every stored time.
+type storedRetired struct {
+	Token []byte `json:"token"`
+	Kind  string `json:"kind"`
+	Since string `json:"since"`
+}
+
+// encodeRetired returns the retired field's value: "" for no retired
+// grant, a JSON array otherwise. Kinds must be valid UTF-8.
+func encodeRetired(rs []oauthlink.RetiredToken) (string, error) {
+	if len(rs) == 0 {
+		return "", nil
+	}
+	out := make([]storedRetired, len(rs))
+	for i, r := range rs {
+		if !utf8.ValidString(r.Kind) {
+			return "", fmt.Errorf("retired token %d: kind is not valid UTF-8", i)
+		}
+		out[i] = storedRetired{Token: []byte(r.Token.Reveal()), Kind: r.Kind, Since: formatTime(r.Since)}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return "", fmt.Errorf("encode retired tokens: %w", err)
+	}
+	return string(b), nil
+}
+
+// decodeRetired reads the retired field: nil for "" (or a record written
+// before the field existed).
+func decodeRetired(v string) ([]oauthlink.RetiredToken, error) {
+	if v == "" {
+		return nil, nil
+	}
+	var stored []storedRetired
+	if err := json.Unmarshal([]byte(v), &stored); err != nil {
+		return nil, fmt.Errorf("bad retired tokens: %w", err)
+	}
+	if len(stored) == 0 {
+		return nil, nil
+	}
+	rs := make([]oauthlink.RetiredToken, len(stored))
+	for i, r := range stored {
+		since, err := time.Parse(time.RFC3339Nano, r.Since)
+		if err != nil {
+			return nil, fmt.Errorf("bad retired token %d: since: %w", i, err)
+		}
+		rs[i] = oauthlink.RetiredToken{Token: oauthlink.Secret(r.Token), Kind: r.Kind, Since: since}
+	}
+	return rs, nil
 }
 
 // Load returns the connection for (provider, owner), or an error wrapping
@@ -331,12 +389,17 @@ func (s *Store) Save(ctx context.Context, c *oauthlink.Connection) error {
 	if err != nil {
 		return fmt.Errorf("redisstore: save: encode scopes: %w", err)
 	}
+	retired, err := encodeRetired(c.Retired)
+	if err != nil {
+		return fmt.Errorf("redisstore: save %q for %q: %w", c.Provider, c.Owner, err)
+	}
 	now := time.Now().Round(0).UTC()
 	args := []any{
 		c.Version, c.Version + 1, c.Provider, formatTime(now), rand.Text(),
 		fAccountID, c.AccountID, fAccess, c.AccessToken.Reveal(), fRefresh, c.RefreshToken.Reveal(),
 		fTokenType, c.TokenType, fExpiry, formatTime(c.Expiry), fScopes, string(scopes),
 		fExtra, c.Extra.Reveal(), fRedirectURI, c.RedirectURI, fStatus, string(c.Status),
+		fRetired, retired,
 	}
 	written, werr := s.write(ctx, saveScript, []string{s.connKey(c.Provider, c.Owner), s.indexKey(c.Owner)}, args)
 	if werr != nil && !errors.Is(werr, ErrNotReplicated) {

@@ -134,6 +134,12 @@ func TestBytesRoundTrip(t *testing.T) {
 		}
 		if i%2 == 1 {
 			c.Scopes = nil
+		} else {
+			c.Retired = []oauthlink.RetiredToken{
+				{Token: oauthlink.Secret("rt\x00\xff" + p), Kind: "refresh_token", Since: time.Unix(1_600_000_000, 654_321_987).UTC()},
+				{Token: "", Kind: "", Since: time.Time{}},
+				{Token: `"[{\u0000}]"`, Kind: "access_token", Since: time.Unix(1_600_000_001, 0).UTC()},
+			}
 		}
 		require.NoError(t, s.Save(ctx, c))
 		got, err := s.Load(ctx, p, owner)
@@ -151,6 +157,10 @@ func TestBytesRoundTrip(t *testing.T) {
 	assert.Equal(t, []string{"a", "b:c"}, list[0].Scopes)
 
 	assert.Error(t, s.Save(ctx, &oauthlink.Connection{Provider: "x", Owner: owner, Scopes: []string{"\xff"}}))
+	assert.Error(t, s.Save(ctx, &oauthlink.Connection{Provider: "x", Owner: owner,
+		Retired: []oauthlink.RetiredToken{{Token: "t", Kind: "\xff"}}}), "a retired kind that is not UTF-8")
+	_, err = s.Load(ctx, "x", owner)
+	assert.ErrorIs(t, err, oauthlink.ErrNotFound, "a rejected save stores nothing")
 	assert.Error(t, s.Save(ctx, &oauthlink.Connection{Provider: "x", Owner: owner, Version: -1}))
 	assert.Error(t, s.Save(ctx, nil))
 }

@@ -47,8 +47,8 @@
 // additive: a database already migrated by a newer release is accepted.
 //
 // A connection is one row holding both tokens, expiry, scopes, extra fields,
-// status, version and timestamps, so a reader sees the old record or the
-// new one, never a mix. Save is a compare-and-swap: an update is
+// retired grants, status, version and timestamps, so a reader sees the old
+// record or the new one, never a mix. Save is a compare-and-swap: an update is
 // "UPDATE … WHERE provider = ? AND owner = ? AND version = ?" and a create is
 // "INSERT … ON CONFLICT DO NOTHING"; zero rows affected means
 // oauthlink.ErrVersionConflict. DeleteVersion is "DELETE … WHERE provider = ?
@@ -64,12 +64,25 @@
 // both dialects store alike; the store's timestamps are truncated to the
 // microsecond and returned in UTC. Scopes are a JSON array of strings and
 // must be valid UTF-8 (RFC 6749 §3.3 allows only printable ASCII). Tokens
-// are opaque strings: an encrypting wrapper can store ciphertext as is.
+// are opaque strings: an encrypting wrapper can store ciphertext as is. A
+// zero Expiry (a token without a known lifetime) is stored as the zero
+// time's microseconds and reads back as the zero time.
+//
+// The retired column (added by the fourth migration, empty in rows
+// written before it) holds Connection.Retired: empty when the list is,
+// else a JSON array of {"token": base64 bytes, "kind": string, "since_us":
+// microseconds}, in the list's order. The token is base64 so that any
+// bytes round-trip, as in the token columns; kinds must be valid UTF-8. A
+// release that predates the column leaves it alone when it updates a
+// row, so retired grants outlive a rolling deploy.
 //
 // # Locks
 //
 // Lock takes the cross-instance lock the refresher holds while it spends a
-// refresh token.
+// refresh token. The lock is a lease (oauthlink.Lease) of the ttl given to
+// Lock: a row holding a random owner token and an expiry. Its holder
+// renews it while it works and releases it when done; a holder that dies
+// stops renewing, and the lease expires after at most one ttl.
 //
 // On PostgreSQL it writes a lease row (a random owner token and an expiry
 // of the server's clock plus ttl) with one atomic statement, "INSERT … ON
@@ -82,7 +95,7 @@
 // failover, a pooler restart, pg_terminate_backend), waiters keep waiting
 // while the holder reconnects and saves the rotated refresh token, instead
 // of replaying the token it just spent (which Hydra punishes by revoking
-// the grant). unlock deletes the row only while it still holds its own
+// the grant). Release deletes the row only while it still holds its own
 // token, retrying on a fresh connection; a crashed holder's lease expires
 // after ttl. No connection is held while the lock is.
 //
@@ -92,10 +105,25 @@
 // inside BEGIN IMMEDIATE, after checking that no unexpired lease exists, and
 // commits at once. A waiter polls with jittered exponential backoff (2 ms
 // doubling to 200 ms, never sleeping past the current lease's expiry) until
-// it wins or ctx ends. unlock deletes the row only if it still holds its own
-// token, so a holder whose lease expired cannot release a successor's lock.
-// Expiry compares Options.Now readings, which is sound because every
+// it wins or ctx ends. Release deletes the row only if it still holds its
+// own token, so a holder whose lease expired cannot release a successor's
+// lock. Expiry compares Options.Now readings, which is sound because every
 // process sharing a SQLite file runs on the same host.
+//
+// Renew is one conditional statement, "UPDATE … SET expires_us = now + ttl
+// WHERE provider = ? AND owner = ? AND token = ? AND expires_us > now": on
+// PostgreSQL now is the server's clock and the statement is retried up to
+// three times on a fresh connection, as Release is; on SQLite now is
+// Options.Now and the statement runs inside BEGIN IMMEDIATE. It extends
+// the lease only while the row still carries the holder's token and has
+// not expired; when it updates no row the lease expired or another
+// instance took it, and Renew returns an error wrapping
+// oauthlink.ErrLeaseLost (then, and after Release, every later Renew does
+// too, without asking the database). A failed statement leaves the lease
+// as it was. Lease.Deadline is this process's clock reading taken just
+// before the acquiring or last successful renewing statement was sent,
+// plus its ttl: the database counts ttl from the moment the statement
+// runs, which is later, so its expiry is never earlier than Deadline.
 //
 // # Replay guard and ping
 //

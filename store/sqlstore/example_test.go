@@ -75,11 +75,11 @@ func Example_postgres() {
 func ExampleStore_Lock() {
 	var st *sqlstore.Store // from sqlstore.New
 	ctx := context.Background()
-	unlock, err := st.Lock(ctx, "qonto", "shop-42", 30*time.Second)
+	lease, err := st.Lock(ctx, "qonto", "shop-42", 30*time.Second)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer unlock()
+	defer lease.Release()
 	c, err := st.Load(ctx, "qonto", "shop-42")
 	if err != nil {
 		log.Fatal(err)

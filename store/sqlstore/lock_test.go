@@ -10,10 +10,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauthlink/oauthlink"
 )
 
 type lockResult struct {
-	unlock func()
+	unlock oauthlink.Lease
 	err    error
 }
 
@@ -50,7 +52,7 @@ func assertStillWaiting(t *testing.T, ch <-chan lockResult) {
 	case r := <-ch:
 		t.Errorf("second Lock returned while the lock was held (err %v)", r.err)
 		if r.unlock != nil {
-			r.unlock()
+			r.unlock.Release()
 		}
 	case <-time.After(150 * time.Millisecond):
 	}
@@ -76,17 +78,17 @@ func TestLockExclusiveAcrossPools(t *testing.T) {
 		for _, k := range [][2]string{{"q", "o"}, {"o", "p"}, {"p", "o\x00"}} {
 			u, err := s2.Lock(ctx, k[0], k[1], time.Minute)
 			require.NoError(t, err, "key %q", k)
-			u()
+			u.Release()
 		}
 
 		ch := lockAsync(ctx, s2, "p", "o", time.Minute)
 		assertStillWaiting(t, ch)
-		unlock1()
+		unlock1.Release()
 		r := awaitLock(t, ch)
 		require.NoError(t, r.err)
-		r.unlock()
-		r.unlock() // idempotent
-		unlock1()
+		r.unlock.Release()
+		r.unlock.Release() // idempotent
+		unlock1.Release()
 		assertNoConnInUse(t, db.DB, pool2)
 	})
 }
@@ -119,10 +121,10 @@ func TestLockContextEnds(t *testing.T) {
 
 		// The abandoned waits hold nothing: after the holder unlocks, the
 		// lock is free.
-		unlock1()
+		unlock1.Release()
 		u, err := s2.Lock(ctx, "p", "o", time.Minute)
 		require.NoError(t, err)
-		u()
+		u.Release()
 		assertNoConnInUse(t, db.DB, pool2)
 	})
 }
@@ -149,16 +151,16 @@ func TestLockExpires(t *testing.T) {
 		unlock2, err := s2.Lock(ctx, "p", "o", time.Minute)
 		require.NoError(t, err)
 
-		unlock1() // late: must not release s2's lock
+		unlock1.Release() // late: must not release s2's lock
 		dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		_, err = s1.Lock(dctx, "p", "o", time.Minute)
 		cancel()
 		assert.ErrorIs(t, err, context.DeadlineExceeded, "the second holder's lock survived the first's unlock")
 
-		unlock2()
+		unlock2.Release()
 		u, err := s1.Lock(ctx, "p", "o", time.Minute)
 		require.NoError(t, err)
-		u()
+		u.Release()
 		assertNoConnInUse(t, db.DB, pool2)
 	})
 }
@@ -171,12 +173,12 @@ func TestLockPanicAndBadTTL(t *testing.T) {
 			defer func() { assert.Equal(t, "boom", recover()) }()
 			unlock, err := s.Lock(ctx, "p", "o", time.Minute)
 			require.NoError(t, err)
-			defer unlock()
+			defer unlock.Release()
 			panic("boom")
 		}()
 		u, err := s.Lock(ctx, "p", "o", time.Minute)
 		require.NoError(t, err, "the panicking holder released the lock")
-		u()
+		u.Release()
 
 		for _, ttl := range []time.Duration{0, -time.Second} {
 			_, err := s.Lock(ctx, "p", "o", ttl)
@@ -212,9 +214,117 @@ func TestLockHolderConnectionDies(t *testing.T) {
 	_, err = s2.Lock(wctx, "p", "o", time.Minute)
 	cancel()
 	assert.ErrorIs(t, err, context.DeadlineExceeded, "the lease outlives the killed session")
+	require.NoError(t, unlock1.Renew(ctx, time.Hour), "the holder renews over a fresh connection")
 
-	unlock1()
+	unlock1.Release()
 	unlock2, err := s2.Lock(ctx, "p", "o", time.Minute)
 	require.NoError(t, err, "the holder's unlock released it")
-	unlock2()
+	unlock2.Release()
+}
+
+// TestLeaseRenewSQLiteClock follows a SQLite lease on Options.Now: Renew
+// moves the expiry to ttl from the store's now, a renewed lease outlives
+// its first ttl, and a lease renewed too late is lost for good, without
+// touching the next holder's lease.
+func TestLeaseRenewSQLiteClock(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	s1, db := newTestStore(t, backends[0], clk.Now)
+	s2 := newOn(t, db.reopen(t), db, clk.Now)
+	ctx := testContext(t)
+	busy := func(why string) {
+		t.Helper()
+		wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		_, err := s2.Lock(wctx, "p", "o", time.Minute)
+		assert.ErrorIs(t, err, context.DeadlineExceeded, why)
+	}
+
+	lease1, err := s1.Lock(ctx, "p", "o", time.Minute)
+	require.NoError(t, err)
+	clk.Advance(50 * time.Second)
+	require.NoError(t, lease1.Renew(ctx, time.Minute))
+	clk.Advance(50 * time.Second) // 100 s after the lock: held thanks to the renewal
+	busy("a renewed lease outlives its first ttl")
+	require.NoError(t, lease1.Renew(ctx, time.Minute), "renewed again before the new expiry")
+
+	clk.Advance(time.Minute) // exactly at the expiry: expired
+	assert.ErrorIs(t, lease1.Renew(ctx, time.Minute), oauthlink.ErrLeaseLost, "a renewal at the expiry is too late")
+	lease2, err := s2.Lock(ctx, "p", "o", time.Minute)
+	require.NoError(t, err, "the expired lease is free")
+	assert.ErrorIs(t, lease1.Renew(ctx, time.Hour), oauthlink.ErrLeaseLost, "a lost lease stays lost")
+	lease1.Release()
+	clk.Advance(30 * time.Second)
+	require.NoError(t, lease2.Renew(ctx, time.Minute), "the old holder left the new lease alone")
+	busy("the old holder's Release did not release the new lease")
+	lease2.Release()
+	assert.ErrorIs(t, lease2.Renew(ctx, time.Minute), oauthlink.ErrLeaseLost, "Renew after Release")
+	lease3, err := s1.Lock(ctx, "p", "o", time.Minute)
+	require.NoError(t, err)
+	lease3.Release()
+}
+
+// TestLeaseRenewPostgresServerClock: the lease row's expiry is the
+// server's clock plus the ttl of the last Lock or Renew, shorter ones
+// included, and Deadline is never later than it.
+func TestLeaseRenewPostgresServerClock(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestStore(t, backends[1], nil)
+	ctx := testContext(t)
+	left := func() time.Duration {
+		t.Helper()
+		var us int64
+		require.NoError(t, s.db.QueryRowContext(ctx, s.q.lockRemainingPG, s.bin("p"), s.bin("o")).Scan(&us))
+		return time.Duration(us) * time.Microsecond
+	}
+	before := time.Now()
+	lease, err := s.Lock(ctx, "p", "o", time.Hour)
+	require.NoError(t, err)
+	after := time.Now()
+	assert.WithinRange(t, lease.Deadline(), before.Add(time.Hour), after.Add(time.Hour))
+	assertBetween(t, left(), time.Hour-10*time.Second, time.Hour, "server-side expiry after Lock")
+
+	for _, ttl := range []time.Duration{2 * time.Hour, time.Minute} {
+		before := time.Now()
+		require.NoError(t, lease.Renew(ctx, ttl))
+		after := time.Now()
+		assert.WithinRange(t, lease.Deadline(), before.Add(ttl), after.Add(ttl), "Deadline after Renew(%s)", ttl)
+		assertBetween(t, left(), ttl-10*time.Second, ttl, "server-side expiry after Renew(%s)", ttl)
+	}
+	lease.Release()
+	var n int
+	require.NoError(t, s.db.QueryRowContext(ctx, "SELECT count(*) FROM "+s.table("locks")).Scan(&n))
+	assert.Zero(t, n, "Release deleted the lease row")
+}
+
+// assertBetween checks lo <= d <= hi.
+func assertBetween(t *testing.T, d, lo, hi time.Duration, msgAndArgs ...any) {
+	t.Helper()
+	assert.GreaterOrEqual(t, d, lo, msgAndArgs...)
+	assert.LessOrEqual(t, d, hi, msgAndArgs...)
+}
+
+// TestLeaseRenewErrors: a bad ttl or a done context is an error that
+// leaves the lease held, not ErrLeaseLost.
+func TestLeaseRenewErrors(t *testing.T) {
+	forBackends(t, func(t *testing.T, b backend) {
+		s, db := newTestStore(t, b, nil)
+		ctx := testContext(t)
+		lease, err := s.Lock(ctx, "p", "o", time.Minute)
+		require.NoError(t, err)
+		deadline := lease.Deadline()
+		for _, ttl := range []time.Duration{0, -time.Second} {
+			err := lease.Renew(ctx, ttl)
+			require.Error(t, err, "ttl %v", ttl)
+			assert.NotErrorIs(t, err, oauthlink.ErrLeaseLost)
+		}
+		err = lease.Renew(canceled(ctx), time.Minute)
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.NotErrorIs(t, err, oauthlink.ErrLeaseLost)
+		assert.Equal(t, deadline, lease.Deadline(), "a failed Renew leaves Deadline alone")
+		require.NoError(t, lease.Renew(ctx, time.Minute), "the lease is still held")
+		assert.True(t, lease.Deadline().After(deadline))
+		lease.Release()
+		assertNoConnInUse(t, db.DB)
+	})
 }

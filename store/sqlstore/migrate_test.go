@@ -85,17 +85,62 @@ func TestMigrateUpgrade(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, old.migrate(ctx, 1))
 		assert.Equal(t, []int{1}, appliedVersions(t, old))
-		c := &oauthlink.Connection{Provider: "p", Owner: "o", AccessToken: "at", Status: oauthlink.StatusActive}
-		require.NoError(t, old.Save(ctx, c))
+		// The first release's INSERT, which knows only the first
+		// migration's columns.
+		created := time.Now().UTC().Truncate(time.Microsecond)
+		_, err = db.ExecContext(ctx, old.rebind("INSERT INTO "+old.table("connections")+
+			` (provider, owner, account_id, access_token, refresh_token, token_type, expiry_us, scopes,
+			extra, redirect_uri, status, version, created_us, updated_us)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 'null', ?, ?, 'active', 1, ?, ?)`),
+			old.bin("p"), old.bin("o"), old.bin(""), old.bin("at"), old.bin(""), old.bin(""),
+			micros(time.Time{}), old.bin(""), old.bin(""), micros(created), micros(created))
+		require.NoError(t, err)
+		c := &oauthlink.Connection{Provider: "p", Owner: "o", AccessToken: "at", Status: oauthlink.StatusActive,
+			Version: 1, CreatedAt: created, UpdatedAt: created}
 
 		s := newOn(t, db.DB, db, nil)
 		assert.Equal(t, allVersions(), appliedVersions(t, s))
 		got, err := s.Load(ctx, "p", "o")
 		require.NoError(t, err)
-		assert.Equal(t, c, got)
+		assert.Equal(t, c, got, "a row written before the upgrade reads back with no retired grant")
+		assert.True(t, got.Expiry.IsZero())
 		first, err := s.Consume(ctx, "k", time.Now().Add(time.Minute))
 		require.NoError(t, err)
 		assert.True(t, first)
+	})
+}
+
+// TestMigrateRetiredColumn: rows that an older release writes on the
+// upgraded schema (its INSERT and UPDATE do not name the retired column)
+// still work, and an older release's UPDATE keeps the retired grants
+// this release wrote.
+func TestMigrateRetiredColumn(t *testing.T) {
+	forBackends(t, func(t *testing.T, b backend) {
+		s, _ := newTestStore(t, b, nil)
+		ctx := testContext(t)
+		since := time.Date(2030, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
+		c := &oauthlink.Connection{Provider: "p", Owner: "o", AccessToken: "at", Status: oauthlink.StatusActive,
+			Retired: []oauthlink.RetiredToken{{Token: "rt-old", Kind: "refresh_token", Since: since}}}
+		require.NoError(t, s.Save(ctx, c))
+
+		_, err := s.db.ExecContext(ctx, s.rebind("UPDATE "+s.table("connections")+
+			" SET access_token = ?, version = version + 1 WHERE provider = ? AND owner = ? AND version = ?"),
+			s.bin("at2"), s.bin("p"), s.bin("o"), c.Version)
+		require.NoError(t, err)
+		got, err := s.Load(ctx, "p", "o")
+		require.NoError(t, err)
+		assert.Equal(t, oauthlink.Secret("at2"), got.AccessToken)
+		assert.Equal(t, c.Retired, got.Retired)
+
+		_, err = s.db.ExecContext(ctx, s.rebind("INSERT INTO "+s.table("connections")+
+			` (provider, owner, account_id, access_token, refresh_token, token_type, expiry_us, scopes,
+			extra, redirect_uri, status, version, created_us, updated_us)
+			VALUES (?, ?, ?, ?, ?, ?, 0, '[]', ?, ?, 'active', 1, 0, 0)`),
+			s.bin("q"), s.bin("o"), s.bin(""), s.bin("at"), s.bin(""), s.bin(""), s.bin(""), s.bin(""))
+		require.NoError(t, err)
+		got, err = s.Load(ctx, "q", "o")
+		require.NoError(t, err)
+		assert.Nil(t, got.Retired)
 	})
 }
 

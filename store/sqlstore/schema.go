@@ -51,6 +51,10 @@ var migrations = []migration{
 	expires_us BIGINT NOT NULL,
 	PRIMARY KEY (provider, owner)
 )`}},
+	// retired: the connection's retired grants (oauthlink.RetiredToken) as
+	// a JSON array, '' when there are none, which is also what rows
+	// written before this migration (or by an older release) hold.
+	{"connections_retired", []string{`ALTER TABLE {t:connections} ADD COLUMN retired {bin} NOT NULL DEFAULT ''`}},
 }
 
 // pgNowUS is PostgreSQL's clock in microseconds since the epoch.
@@ -145,6 +149,7 @@ type queries struct {
 	consume, sweepStates, sweepLocks   string
 	lockRead, lockWrite, lockRelease   string
 	lockAcquirePG, lockRemainingPG     string
+	lockRenew, lockRenewPG             string
 }
 
 func (s *Store) buildQueries() queries {
@@ -153,11 +158,11 @@ func (s *Store) buildQueries() queries {
 		load: s.rebind("SELECT " + connColumns + " FROM " + conns + " WHERE provider = ? AND owner = ?"),
 		list: s.rebind("SELECT " + connColumns + " FROM " + conns + " WHERE owner = ? ORDER BY provider"),
 		insert: s.rebind("INSERT INTO " + conns + " (" + connColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
 	ON CONFLICT (provider, owner) DO NOTHING`),
 		update: s.rebind("UPDATE " + conns + ` SET account_id = ?, access_token = ?, refresh_token = ?,
 	token_type = ?, expiry_us = ?, scopes = ?, extra = ?, redirect_uri = ?, status = ?,
-	version = version + 1, updated_us = ?
+	retired = ?, version = version + 1, updated_us = ?
 	WHERE provider = ? AND owner = ? AND version = ?`),
 		delete:        s.rebind("DELETE FROM " + conns + " WHERE provider = ? AND owner = ?"),
 		deleteVersion: s.rebind("DELETE FROM " + conns + " WHERE provider = ? AND owner = ? AND version = ?"),
@@ -183,5 +188,11 @@ func (s *Store) buildQueries() queries {
 	WHERE "` + s.prefix + `locks".expires_us <= ` + pgNowUS + `
 	RETURNING token`),
 		lockRemainingPG: s.rebind("SELECT expires_us - " + pgNowUS + " FROM " + locks + " WHERE provider = ? AND owner = ?"),
+		// Renew: extend the lease only while it is still the caller's
+		// (its token) and unexpired. SQLite passes the new expiry and now.
+		lockRenew: s.rebind("UPDATE " + locks + ` SET expires_us = ?
+	WHERE provider = ? AND owner = ? AND token = ? AND expires_us > ?`),
+		lockRenewPG: s.rebind("UPDATE " + locks + " SET expires_us = " + pgNowUS + ` + ?
+	WHERE provider = ? AND owner = ? AND token = ? AND expires_us > ` + pgNowUS),
 	}
 }

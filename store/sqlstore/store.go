@@ -214,23 +214,27 @@ func micros(t time.Time) int64 { return t.UnixMicro() }
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
 const connColumns = `provider, owner, account_id, access_token, refresh_token, token_type,
-	expiry_us, scopes, extra, redirect_uri, status, version, created_us, updated_us`
+	expiry_us, scopes, extra, redirect_uri, status, version, created_us, updated_us, retired`
 
 // scanConn reads one row of connColumns.
 func scanConn(sc interface{ Scan(...any) error }) (*oauthlink.Connection, error) {
 	var (
 		c                                 oauthlink.Connection
 		access, refresh, extra, scopes    string
-		status                            string
+		status, retired                   string
 		expiryUS, createdUS, updatedUS    int64
 		accountID, tokenType, redirectURI string
 	)
 	if err := sc.Scan(&c.Provider, &c.Owner, &accountID, &access, &refresh, &tokenType,
-		&expiryUS, &scopes, &extra, &redirectURI, &status, &c.Version, &createdUS, &updatedUS); err != nil {
+		&expiryUS, &scopes, &extra, &redirectURI, &status, &c.Version, &createdUS, &updatedUS, &retired); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(scopes), &c.Scopes); err != nil {
 		return nil, fmt.Errorf("decode scopes: %w", err)
+	}
+	var err error
+	if c.Retired, err = decodeRetired(retired); err != nil {
+		return nil, err
 	}
 	c.AccountID, c.TokenType, c.RedirectURI = accountID, tokenType, redirectURI
 	c.AccessToken, c.RefreshToken, c.Extra = oauthlink.Secret(access), oauthlink.Secret(refresh), oauthlink.Secret(extra)
@@ -306,6 +310,10 @@ func (s *Store) Save(ctx context.Context, c *oauthlink.Connection) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: save: encode scopes: %w", err)
 	}
+	retired, err := encodeRetired(c.Retired)
+	if err != nil {
+		return fmt.Errorf("sqlstore: save %q for %q: %w", c.Provider, c.Owner, err)
+	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	nowUS := micros(now)
 	fields := []any{
@@ -315,9 +323,9 @@ func (s *Store) Save(ctx context.Context, c *oauthlink.Connection) error {
 	var res sql.Result
 	if c.Version == 0 {
 		args := append([]any{s.bin(c.Provider), s.bin(c.Owner)}, fields...)
-		res, err = s.db.ExecContext(ctx, s.q.insert, append(args, nowUS, nowUS)...)
+		res, err = s.db.ExecContext(ctx, s.q.insert, append(args, nowUS, nowUS, s.bin(retired))...)
 	} else {
-		args := append(fields, nowUS, s.bin(c.Provider), s.bin(c.Owner), c.Version)
+		args := append(fields, s.bin(retired), nowUS, s.bin(c.Provider), s.bin(c.Owner), c.Version)
 		res, err = s.db.ExecContext(ctx, s.q.update, args...)
 	}
 	if err != nil {
@@ -393,4 +401,53 @@ func (s *Store) DeleteVersion(ctx context.Context, provider, owner string, versi
 	}
 	return fmt.Errorf("sqlstore: delete %q for %q: version %d, stored %d: %w",
 		provider, owner, version, stored, oauthlink.ErrVersionConflict)
+}
+
+// storedRetired is the stored form of one oauthlink.RetiredToken, an
+// element of the retired column's JSON array. The token is a byte string
+// (base64 in JSON), so any bytes round-trip exactly; Since is microseconds
+// since the Unix epoch, as every stored time.
+type storedRetired struct {
+	Token   []byte `json:"token"`
+	Kind    string `json:"kind"`
+	SinceUS int64  `json:"since_us"`
+}
+
+// encodeRetired returns the retired column's value: "" for no retired
+// grant, a JSON array otherwise. Kinds must be valid UTF-8.
+func encodeRetired(rs []oauthlink.RetiredToken) (string, error) {
+	if len(rs) == 0 {
+		return "", nil
+	}
+	out := make([]storedRetired, len(rs))
+	for i, r := range rs {
+		if !utf8.ValidString(r.Kind) {
+			return "", fmt.Errorf("retired token %d: kind is not valid UTF-8", i)
+		}
+		out[i] = storedRetired{Token: []byte(r.Token.Reveal()), Kind: r.Kind, SinceUS: micros(r.Since)}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return "", fmt.Errorf("encode retired tokens: %w", err)
+	}
+	return string(b), nil
+}
+
+// decodeRetired reads the retired column: nil for "".
+func decodeRetired(v string) ([]oauthlink.RetiredToken, error) {
+	if v == "" {
+		return nil, nil
+	}
+	var stored []storedRetired
+	if err := json.Unmarshal([]byte(v), &stored); err != nil {
+		return nil, fmt.Errorf("decode retired tokens: %w", err)
+	}
+	if len(stored) == 0 {
+		return nil, nil
+	}
+	rs := make([]oauthlink.RetiredToken, len(stored))
+	for i, r := range stored {
+		rs[i] = oauthlink.RetiredToken{Token: oauthlink.Secret(r.Token), Kind: r.Kind, Since: fromMicros(r.SinceUS)}
+	}
+	return rs, nil
 }

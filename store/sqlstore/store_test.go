@@ -71,6 +71,12 @@ func TestBytesRoundTrip(t *testing.T) {
 			}
 			if i%2 == 1 {
 				c.Scopes = nil
+			} else {
+				c.Retired = []oauthlink.RetiredToken{
+					{Token: oauthlink.Secret("rt\x00\xff" + p), Kind: "refresh_token", Since: time.UnixMicro(1_600_000_000_654_321).UTC()},
+					{Token: "", Kind: "", Since: time.Time{}},
+					{Token: `"[{\u0000}]"`, Kind: "access_token", Since: time.UnixMicro(1_600_000_001_000_000).UTC()},
+				}
 			}
 			require.NoError(t, s.Save(ctx, c))
 			got, err := s.Load(ctx, p, owner)
@@ -126,6 +132,8 @@ func TestSaveRejects(t *testing.T) {
 		assert.Error(t, s.Save(ctx, nil))
 		assert.Error(t, s.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o", Version: -1}))
 		assert.Error(t, s.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o", Scopes: []string{"\xff"}}))
+		assert.Error(t, s.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o",
+			Retired: []oauthlink.RetiredToken{{Token: "t", Kind: "\xff"}}}), "a retired kind that is not UTF-8")
 		_, err := s.Load(ctx, "p", "o")
 		assert.ErrorIs(t, err, oauthlink.ErrNotFound, "a rejected save stores nothing")
 	})
