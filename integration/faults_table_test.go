@@ -28,7 +28,7 @@ package integration_test
 // end reauth_required (never deleted, cause logged), and its token may be
 // presented once more, which the fake may count as one reuse.
 //
-// The rows use short leases (Config.LockTTL 2 or 4 s) and timeouts so
+// The rows use short leases (Config.LockTTL 2 or 8 s) and timeouts so
 // that faults longer than a lease fit in seconds. Time in the table is
 // real time: the injected clock only expires tokens and never moves
 // during a round.
@@ -139,12 +139,14 @@ var tableRows = []faultRow{
 		// connections rotated, their new pairs not saved anywhere yet;
 		// see strike). 3 s outlasts a save's own retries (3 attempts,
 		// each of which go-redis retries itself: about 2 s in all), so
-		// the new pairs cannot simply be saved late. LockTTL 6 s: the
-		// outage is shorter than what a live holder rides out (about
-		// LockTTL × 0.65 = 3.9 s), so the holders of the rotated pairs
-		// can still hold their leases when the store is back, and must be
-		// the ones to save them.
-		name: "3 store down for every instance", lockTTL: 6 * time.Second,
+		// the new pairs cannot simply be saved late. LockTTL 8 s: the
+		// outage is well shorter than what a live holder rides out (about
+		// LockTTL × 0.65 = 5.2 s, leaving room for go-redis, which after
+		// many failed dials probes the server once a second before it
+		// dials again), so the holders of the rotated pairs can still
+		// hold their leases when the store is back, and must be the ones
+		// to save them.
+		name: "3 store down for every instance", lockTTL: 8 * time.Second,
 		fault: func(f *fixture, round int) {
 			f.outage(round, 3*time.Second, func([]*http.Request) []*proxy {
 				for _, p := range f.proxies {
@@ -159,7 +161,7 @@ var tableRows = []faultRow{
 		// held refreshes. Its peers keep their store and keep asking for
 		// the leases the cut instance holds (and cannot renew during the
 		// outage).
-		name: "4 store down for one instance", lockTTL: 6 * time.Second,
+		name: "4 store down for one instance", lockTTL: 8 * time.Second,
 		fault: func(f *fixture, round int) {
 			f.outage(round, 3*time.Second, func(held []*http.Request) []*proxy {
 				count := map[string]int{}
