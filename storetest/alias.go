@@ -9,7 +9,8 @@ import (
 )
 
 // mutate changes every field of c in place, including the elements of its
-// Scopes slice and its spare capacity, as careless caller code might.
+// Scopes and Retired slices and their spare capacity, as careless caller
+// code might.
 func mutate(c *oauthlink.Connection) {
 	c.AccountID = "mutated"
 	c.AccessToken = "mutated"
@@ -20,6 +21,10 @@ func mutate(c *oauthlink.Connection) {
 		c.Scopes[i] = "mutated"
 	}
 	c.Scopes = append(c.Scopes[:len(c.Scopes):cap(c.Scopes)], "appended")
+	for i := range c.Retired {
+		c.Retired[i] = oauthlink.RetiredToken{Token: "mutated", Kind: "mutated", Since: c.Retired[i].Since.Add(1)}
+	}
+	c.Retired = append(c.Retired[:len(c.Retired):cap(c.Retired)], oauthlink.RetiredToken{Token: "appended"})
 	c.Extra = "mutated"
 	c.RedirectURI = "mutated"
 	c.Status = oauthlink.StatusDisconnected
@@ -39,14 +44,14 @@ func (s suite) testNoAliasing(t *testing.T) {
 		run func(t *testing.T, st oauthlink.TokenStore) *oauthlink.Connection
 	}{
 		{"LoadResult", func(t *testing.T, st oauthlink.TokenStore) *oauthlink.Connection {
-			want := create(t, st, NewConnection("mollie", "owner-1")).Clone()
+			want := create(t, st, withRetired(NewConnection("mollie", "owner-1"))).Clone()
 			got, err := st.Load(testContext(t), "mollie", "owner-1")
 			require.NoError(t, err)
 			mutate(got)
 			return want
 		}},
 		{"ListResult", func(t *testing.T, st oauthlink.TokenStore) *oauthlink.Connection {
-			want := create(t, st, NewConnection("mollie", "owner-1")).Clone()
+			want := create(t, st, withRetired(NewConnection("mollie", "owner-1"))).Clone()
 			list, err := st.List(testContext(t), "owner-1")
 			require.NoError(t, err)
 			require.Len(t, list, 1)
@@ -54,17 +59,19 @@ func (s suite) testNoAliasing(t *testing.T) {
 			return want
 		}},
 		{"SaveInputAfterCreate", func(t *testing.T, st oauthlink.TokenStore) *oauthlink.Connection {
-			c := NewConnection("mollie", "owner-1")
+			c := withRetired(NewConnection("mollie", "owner-1"))
 			c.Scopes = append(make([]string, 0, 10), c.Scopes...) // spare capacity to write into
+			c.Retired = append(make([]oauthlink.RetiredToken, 0, 10), c.Retired...)
 			require.NoError(t, st.Save(testContext(t), c))
 			want := c.Clone()
 			mutate(c)
 			return want
 		}},
 		{"SaveInputAfterUpdate", func(t *testing.T, st oauthlink.TokenStore) *oauthlink.Connection {
-			c := create(t, st, NewConnection("mollie", "owner-1"))
+			c := create(t, st, withRetired(NewConnection("mollie", "owner-1")))
 			c.AccessToken = "access_updated"
 			c.Scopes = append(make([]string, 0, 10), "a", "b")
+			c.Retired = append(make([]oauthlink.RetiredToken, 0, 10), retiredGrants(2)...)
 			require.NoError(t, st.Save(testContext(t), c))
 			want := c.Clone()
 			mutate(c)
@@ -85,7 +92,7 @@ func (s suite) testNoAliasing(t *testing.T) {
 
 	t.Run("LoadsAreIndependent", func(t *testing.T) {
 		st := s.store(t)
-		want := create(t, st, NewConnection("mollie", "owner-1")).Clone()
+		want := create(t, st, withRetired(NewConnection("mollie", "owner-1"))).Clone()
 		a, err := st.Load(testContext(t), "mollie", "owner-1")
 		require.NoError(t, err)
 		b, err := st.Load(testContext(t), "mollie", "owner-1")
@@ -93,4 +100,11 @@ func (s suite) testNoAliasing(t *testing.T) {
 		mutate(a)
 		AssertConnectionEqual(t, want, b, "mutating one Load result changed another")
 	})
+}
+
+// withRetired gives c two retired grants, so that the aliasing checks cover
+// the Retired slice too.
+func withRetired(c *oauthlink.Connection) *oauthlink.Connection {
+	c.Retired = retiredGrants(2)
+	return c
 }

@@ -37,9 +37,11 @@ func NewConnection(provider, owner string) *oauthlink.Connection {
 
 // AssertConnectionEqual asserts that got holds the same record as want,
 // field by field: times are compared with time.Time.Equal (location and
-// monotonic reading do not matter), nil and empty Scopes are equal, and
-// secrets are compared by value but never printed whole. It reports every
-// differing field and returns whether they were all equal.
+// monotonic reading do not matter), nil and empty Scopes are equal, as are
+// nil and empty Retired lists (whose entries are compared in order, token,
+// kind and Since), and secrets are compared by value but never printed
+// whole. It reports every differing field and returns whether they were
+// all equal.
 func AssertConnectionEqual(t assert.TestingT, want, got *oauthlink.Connection, msgAndArgs ...any) bool {
 	if h, ok := t.(interface{ Helper() }); ok {
 		h.Helper()
@@ -79,6 +81,23 @@ func AssertConnectionEqual(t assert.TestingT, want, got *oauthlink.Connection, m
 	}
 	secret("Extra", want.Extra, got.Extra)
 	str("RedirectURI", want.RedirectURI, got.RedirectURI)
+	if len(want.Retired) != len(got.Retired) {
+		diffs = append(diffs, fmt.Sprintf("Retired: want %d entries, got %d", len(want.Retired), len(got.Retired)))
+	} else {
+		for i, w := range want.Retired {
+			g := got.Retired[i]
+			if w.Token != g.Token {
+				diffs = append(diffs, fmt.Sprintf("Retired: entry %d Token: %s", i, secretDiff(w.Token.Reveal(), g.Token.Reveal())))
+			}
+			if w.Kind != g.Kind {
+				diffs = append(diffs, fmt.Sprintf("Retired: entry %d Kind: want %s, got %s", i, abbrev(w.Kind), abbrev(g.Kind)))
+			}
+			if !w.Since.Equal(g.Since) {
+				diffs = append(diffs, fmt.Sprintf("Retired: entry %d Since: want %s, got %s (off by %s)",
+					i, w.Since.Format(time.RFC3339Nano), g.Since.Format(time.RFC3339Nano), g.Since.Sub(w.Since)))
+			}
+		}
+	}
 	str("Status", string(want.Status), string(got.Status))
 	if want.Version != got.Version {
 		diffs = append(diffs, fmt.Sprintf("Version: want %d, got %d", want.Version, got.Version))
@@ -120,10 +139,15 @@ func assertFromStorage(t assert.TestingT, c *oauthlink.Connection) {
 	if h, ok := t.(interface{ Helper() }); ok {
 		h.Helper()
 	}
-	for _, f := range []struct {
+	type field struct {
 		name string
 		ts   time.Time
-	}{{"Expiry", c.Expiry}, {"CreatedAt", c.CreatedAt}, {"UpdatedAt", c.UpdatedAt}} {
+	}
+	fields := []field{{"Expiry", c.Expiry}, {"CreatedAt", c.CreatedAt}, {"UpdatedAt", c.UpdatedAt}}
+	for i, r := range c.Retired {
+		fields = append(fields, field{fmt.Sprintf("Retired[%d].Since", i), r.Since})
+	}
+	for _, f := range fields {
 		assert.False(t, hasMonotonic(f.ts), "%s read back from the store carries a monotonic clock reading; strip it with Round(0) when storing", f.name)
 	}
 }
@@ -157,4 +181,23 @@ func OddKeys() []string {
 		"A", "AB", "Ab", "ß", "SS", "\u00e9", "e\u0301", "ﬁ", "fi", "Zoë 🚀 東京", "\u202eevil", "\u200b",
 		strings.Repeat("x", 1023), strings.Repeat("x", 1024), strings.Repeat("é", 512),
 	}
+}
+
+// retiredGrants returns n retired grants as oauthlink keeps them: random
+// tokens, kinds alternating between refresh_token and access_token, and
+// whole-millisecond Since times in another zone, not in time order (a
+// store must keep the list's order, not sort it).
+func retiredGrants(n int) []oauthlink.RetiredToken {
+	zone := time.FixedZone("UTC-3", -3*3600)
+	base := time.Now().Add(-24 * time.Hour).Truncate(Precision)
+	kinds := []string{"refresh_token", "access_token"}
+	out := make([]oauthlink.RetiredToken, n)
+	for i := range out {
+		out[i] = oauthlink.RetiredToken{
+			Token: oauthlink.Secret("retired_" + rand.Text()),
+			Kind:  kinds[i%2],
+			Since: base.Add(time.Duration((i*7)%n)*time.Hour + time.Duration(i)*time.Millisecond).In(zone),
+		}
+	}
+	return out
 }

@@ -94,6 +94,21 @@ func (s suite) testCancelledContext(t *testing.T) {
 			unlock2.Release()
 			return err
 		}},
+		{"Renew", func(t *testing.T, st oauthlink.TokenStore, done context.Context) error {
+			lk, ok := st.(oauthlink.Locker)
+			if !ok {
+				t.Skip("store does not implement oauthlink.Locker")
+			}
+			lease := lockWithin(t, lk, "mollie", "owner-1", time.Minute)
+			deadline := lease.Deadline()
+			err := lease.Renew(done, time.Minute)
+			assert.NotErrorIs(t, err, oauthlink.ErrLeaseLost, "a done ctx does not lose the lease")
+			assert.True(t, lease.Deadline().Equal(deadline), "a failed Renew moved Deadline")
+			// The failed call left the lease held and renewable.
+			require.NoError(t, lease.Renew(testContext(t), time.Minute), "Renew after a Renew with a done ctx")
+			assertLockBusy(t, lk, "mollie", "owner-1", "a Renew with a done ctx released the lock")
+			return err
+		}},
 		{"Consume", func(t *testing.T, st oauthlink.TokenStore, done context.Context) error {
 			rg, ok := st.(oauthlink.ReplayGuard)
 			if !ok {

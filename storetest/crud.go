@@ -115,6 +115,19 @@ func (s suite) testRoundTrip(t *testing.T) {
 		{"extra formatting kept byte for byte", func(c *oauthlink.Connection) {
 			c.Extra = "{ \"b\" : 1,\n  \"a\" : 2 }"
 		}},
+		{"zero expiry", func(c *oauthlink.Connection) { c.Expiry = time.Time{} }},
+		{"retired grants", func(c *oauthlink.Connection) { c.Retired = retiredGrants(4) }},
+		{"retired grants with odd values", func(c *oauthlink.Connection) {
+			c.Retired = []oauthlink.RetiredToken{
+				{Token: `ory_rt_"quoted",\back{}[]`, Kind: "refresh_token", Since: time.Date(2001, 2, 3, 4, 5, 6, 7_000_000, time.UTC)},
+				{Token: "", Kind: "", Since: time.Time{}},
+				{Token: oauthlink.Secret("Zoë 🚀 東京 " + strings.Repeat("x", 4096)), Kind: "access_token",
+					Since: time.Date(2107, 1, 1, 0, 0, 0, 999_000_000, time.UTC)},
+				{Token: "dup", Kind: "refresh_token", Since: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)},
+				{Token: "dup", Kind: "refresh_token", Since: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)},
+			}
+		}},
+		{"empty retired list", func(c *oauthlink.Connection) { c.Retired = []oauthlink.RetiredToken{} }},
 		{"qonto style tokens", func(c *oauthlink.Connection) {
 			c.AccessToken = "ory_at_fake.Zq3-AmDV_n2Rk5yOkNp0uVbFDqGjQrIsx8XcfY7EasyVw"
 			c.RefreshToken = "ory_rt_fake.YB0s-PnNc_z1zzv8gKeSXvC8Wj1CGmX9uTJ6V2YGmUfpI"
@@ -142,6 +155,9 @@ func (s suite) testRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			AssertConnectionEqual(t, want, got, "Load after Save")
 			assertFromStorage(t, got)
+			if want.Expiry.IsZero() {
+				assert.True(t, got.Expiry.IsZero(), "a zero Expiry must read back as the zero time, got %s", got.Expiry)
+			}
 
 			list, err := st.List(ctx, "owner-1")
 			require.NoError(t, err)
@@ -353,4 +369,61 @@ func (s suite) testList(t *testing.T) {
 		}
 		assert.Len(t, got, len(want))
 	})
+}
+
+// testRetired checks that an update writes the whole Retired list: the
+// entries it adds, replaces and drops, so a revoked grant leaves the list
+// and a pending one never does.
+func (s suite) testRetired(t *testing.T) {
+	tests := []struct {
+		name          string
+		before, after []oauthlink.RetiredToken
+	}{
+		{"AddedOnUpdate", nil, retiredGrants(2)},
+		{"ReplacedOnUpdate", retiredGrants(3), nil}, // after: set below
+		{"OneDroppedOnUpdate", retiredGrants(3), nil},
+		{"ClearedOnUpdate", retiredGrants(3), nil},
+	}
+	tests[1].after = append(retiredGrants(1), tests[1].before[2], tests[1].before[0]) // new, kept, reordered
+	tests[2].after = []oauthlink.RetiredToken{tests[2].before[0], tests[2].before[2]}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := s.store(t)
+			ctx := testContext(t)
+			c := NewConnection("mollie", "owner-1")
+			c.Retired = tc.before
+			c = create(t, st, c)
+			c.Retired = tc.after
+			require.NoError(t, st.Save(ctx, c))
+			assertStored(t, st, c)
+			list, err := st.List(ctx, "owner-1")
+			require.NoError(t, err)
+			if assert.Len(t, list, 1) {
+				AssertConnectionEqual(t, c, list[0], "List after the update")
+			}
+			if len(tc.after) == 0 {
+				got, err := st.Load(ctx, "mollie", "owner-1")
+				require.NoError(t, err)
+				assert.Empty(t, got.Retired, "an update with no retired grant must clear the list")
+			}
+		})
+	}
+}
+
+// testZeroExpiry checks that an update to a zero Expiry (a token without a
+// known lifetime) and back is stored as such.
+func (s suite) testZeroExpiry(t *testing.T) {
+	st := s.store(t)
+	ctx := testContext(t)
+	c := create(t, st, NewConnection("mollie", "owner-1"))
+	c.Expiry = time.Time{}
+	require.NoError(t, st.Save(ctx, c))
+	assertStored(t, st, c)
+	got, err := st.Load(ctx, "mollie", "owner-1")
+	require.NoError(t, err)
+	assert.True(t, got.Expiry.IsZero(), "a zero Expiry must read back as the zero time, got %s", got.Expiry)
+
+	c.Expiry = time.Now().Add(time.Hour).Truncate(Precision)
+	require.NoError(t, st.Save(ctx, c))
+	assertStored(t, st, c)
 }

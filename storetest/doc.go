@@ -36,9 +36,12 @@
 // Run the tests with -race. The capability subtests (VersionDeleter,
 // Locker, ReplayGuard, Pinger) run when the store returned by the factory
 // implements the interface and are skipped otherwise. The suite takes a few
-// seconds: the lock and replay expiry checks wait for short real deadlines
-// (about 200 ms each), and every wait is bounded, failing with a clear
-// message rather than hanging.
+// seconds: the lock, lease and replay expiry checks wait for short real
+// deadlines (about 200 ms each), and every wait is bounded, failing with a
+// clear message rather than hanging. No check relies on a call being fast:
+// a check that a stalled machine could spoil (a renewal that reached the
+// store after the lease's Deadline) starts again, a bounded number of
+// times, instead of failing.
 //
 // # What the suite expects beyond the interface's doc comments
 //
@@ -61,7 +64,14 @@
 //     Version is an error and stores nothing.
 //   - Create sets Version 1, so after n successful saves a record's
 //     Version is n.
-//   - Nil and empty Scopes are the same value.
+//   - Nil and empty Scopes are the same value, and so are nil and empty
+//     Retired lists. A non-empty Retired list reads back in its order
+//     (the suite's lists are not sorted by Since), with its tokens and
+//     kinds byte for byte and Since at Precision, and an update writes
+//     the whole list: entries it drops are gone, and an empty list clears
+//     it.
+//   - A zero Expiry reads back as the zero time (IsZero), not as the Unix
+//     epoch, also after an update from a non-zero one.
 //   - List orders by provider in byte order, as strings.Compare does (a SQL
 //     store sorts with COLLATE "C"; a locale collation puts the odd keys in
 //     another order).
@@ -75,11 +85,25 @@
 //     ErrVersionConflict.
 //   - Locker: a lock needs no stored record (the suite locks connections
 //     that were never saved), and locks on different connections never
-//     block each other. Unlock releases only the lock it came from. After the lock
-//     expired and another caller took it, the first holder's unlock must
-//     not release the new holder's lock (Redis: compare an owner value
-//     before deleting). Unlock may be called more than once.
+//     block each other. Release releases only the lease it came from.
+//     After the lease expired and another caller took it, the first
+//     holder's Release must not release the new holder's lock (Redis:
+//     compare an owner value before deleting). Release may be called more
+//     than once, also concurrently.
+//   - Lease: Deadline, after Lock or a successful Renew, lies between the
+//     test's clock readings just before and just after that call, plus
+//     the ttl (the suite's ttls are whole milliseconds, so a store that
+//     rounds them up to milliseconds passes). A lease renewed every
+//     quarter of a short ttl stays held past that ttl, and one renewed
+//     with a long ttl outlasts its first one. A Renew that returned before Deadline must not report the
+//     lease lost. Renew after the lease expired, was taken by another
+//     caller or was released wraps oauthlink.ErrLeaseLost, and every
+//     later Renew does too; neither it nor Release touches the next
+//     holder's lock. A Renew with a done ctx is not ErrLeaseLost and
+//     leaves the lease held. Renew and Deadline are safe for concurrent
+//     use.
 //   - ReplayGuard: the suite records keys with an expiry in the future
 //     only. Expiry is checked by waiting for a short real expiry to pass,
-//     never by asserting how fast a call is.
+//     then polling for at most a few seconds (a store may count from the
+//     moment the call reached it), never by asserting how fast a call is.
 package storetest

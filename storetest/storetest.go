@@ -40,6 +40,8 @@ func Run(t *testing.T, newStore func(t *testing.T) oauthlink.TokenStore) {
 	t.Run("List", s.testList)
 	t.Run("OddKeys", s.testOddKeys)
 	t.Run("BigValues", s.testBigValues)
+	t.Run("Retired", s.testRetired)
+	t.Run("ZeroExpiry", s.testZeroExpiry)
 	t.Run("ConcurrentWriters", s.testConcurrentWriters)
 	t.Run("ExactlyOneWinner", s.testExactlyOneWinner)
 	t.Run("AtomicSave", s.testAtomicSave)

@@ -66,7 +66,21 @@ func TestSuiteCatchesFaults(t *testing.T) {
 		{"second-precision", "RoundTrip",
 			[]string{"RoundTrip/expiry_in_another_zone_with_milliseconds"}, nil},
 		{"lock-unlocks-any-holder", "Locker",
-			[]string{"Locker/ExpiresAfterTTL", "Locker/UnlockTwice"}, nil},
+			[]string{"Locker/ExpiresAfterTTL", "Locker/UnlockTwice", "Locker/RenewAfterTakeover", "Locker/RenewAfterRelease"}, nil},
+		{"renew-never-extends", "Locker",
+			[]string{"Locker/RenewExtends"}, nil},
+		{"renew-any-holder", "Locker",
+			[]string{"Locker/RenewAfterExpiry", "Locker/RenewAfterTakeover", "Locker/RenewAfterRelease"}, nil},
+		{"drop-retired", "RoundTrip|Retired",
+			[]string{"RoundTrip/retired_grants", "RoundTrip/retired_grants_with_odd_values", "Retired/AddedOnUpdate"}, nil},
+		{"retired-not-cleared", "RoundTrip|Retired",
+			[]string{"Retired/ClearedOnUpdate"}, nil},
+		{"retired-sorted", "RoundTrip|Retired",
+			[]string{"RoundTrip/retired_grants", "Retired/ReplacedOnUpdate"}, nil},
+		{"alias-retired", "NoAliasing",
+			[]string{"NoAliasing/SaveInputAfterCreate", "NoAliasing/SaveInputAfterUpdate"}, nil},
+		{"zero-expiry-as-epoch", "RoundTrip|ZeroExpiry",
+			[]string{"RoundTrip/zero_expiry", "ZeroExpiry"}, nil},
 		{"replay-always-first", "ReplayGuard",
 			[]string{"ReplayGuard/FirstThenReplayed", "ReplayGuard/ConcurrentConsumeOneWinner"}, nil},
 		{"replay-never-expires", "ReplayGuard",
@@ -119,8 +133,8 @@ func TestFaultyStore(t *testing.T) {
 		switch fault {
 		case "no-capabilities":
 			return tokenStoreOnly{f}
-		case "lock-unlocks-any-holder":
-			return &sloppyLocker{faulty: f, held: map[[2]string]time.Time{}}
+		case "lock-unlocks-any-holder", "renew-never-extends", "renew-any-holder":
+			return &toyLocker{faulty: f, held: map[[2]string]toyHold{}}
 		}
 		return f
 	})
@@ -138,6 +152,9 @@ type faulty struct {
 	loaded map[[2]string]*oauthlink.Connection // alias-load: what Load handed out
 	saved  map[[2]string]*oauthlink.Connection // alias-save: what Save was given
 	saving chan struct{}                       // delete-version-check-then-delete: closed by the next Save
+	// alias-retired: the Retired slice each Save was given, which Load
+	// hands out as is.
+	retired map[[2]string][]oauthlink.RetiredToken
 }
 
 func (f *faulty) ctx(ctx context.Context) context.Context {
@@ -170,6 +187,9 @@ func (f *faulty) Load(ctx context.Context, provider, owner string) (*oauthlink.C
 	}
 	p, o := f.key(provider, owner)
 	c, err := f.Store.Load(f.ctx(ctx), p, o)
+	if r, ok := f.retired[k]; ok && err == nil {
+		c.Retired = r
+	}
 	if err == nil && f.fault == "alias-load" {
 		if f.loaded == nil {
 			f.loaded = map[[2]string]*oauthlink.Connection{}
@@ -194,8 +214,23 @@ func (f *faulty) Save(ctx context.Context, c *oauthlink.Connection) error {
 	delete(f.loaded, [2]string{c.Provider, c.Owner})
 	rec := c.Clone()
 	rec.Provider, rec.Owner = f.key(c.Provider, c.Owner)
-	if f.fault == "second-precision" {
+	switch f.fault {
+	case "second-precision":
 		rec.Expiry = rec.Expiry.Truncate(time.Second)
+	case "drop-retired":
+		rec.Retired = nil
+	case "retired-sorted":
+		slices.SortStableFunc(rec.Retired, func(a, b oauthlink.RetiredToken) int { return a.Since.Compare(b.Since) })
+	case "zero-expiry-as-epoch":
+		if rec.Expiry.IsZero() {
+			rec.Expiry = time.Unix(0, 0).UTC()
+		}
+	case "retired-not-cleared":
+		if len(rec.Retired) == 0 && c.Version != 0 {
+			if cur, err := f.Store.Load(ctx, rec.Provider, rec.Owner); err == nil {
+				rec.Retired = cur.Retired
+			}
+		}
 	}
 	err := f.Store.Save(f.ctx(ctx), rec)
 	if errors.Is(err, oauthlink.ErrVersionConflict) {
@@ -226,6 +261,12 @@ func (f *faulty) Save(ctx context.Context, c *oauthlink.Connection) error {
 		}
 		f.saved[[2]string{c.Provider, c.Owner}] = c
 	}
+	if f.fault == "alias-retired" {
+		if f.retired == nil {
+			f.retired = map[[2]string][]oauthlink.RetiredToken{}
+		}
+		f.retired[[2]string{c.Provider, c.Owner}] = c.Retired // the caller's backing array
+	}
 	return nil
 }
 
@@ -234,6 +275,7 @@ func (f *faulty) Delete(ctx context.Context, provider, owner string) error {
 	defer f.mu.Unlock()
 	delete(f.loaded, [2]string{provider, owner})
 	delete(f.saved, [2]string{provider, owner})
+	delete(f.retired, [2]string{provider, owner})
 	p, o := f.key(provider, owner)
 	return f.Store.Delete(f.ctx(ctx), p, o)
 }
@@ -286,22 +328,39 @@ func (f *faulty) Consume(ctx context.Context, key string, expires time.Time) (bo
 	return f.Store.Consume(f.ctx(ctx), key, expires)
 }
 
-// sloppyLocker is a polling lock whose Release deletes the lock whoever
-// holds it: a holder whose lock expired releases its successor's.
-type sloppyLocker struct {
+// toyLocker is a polling lock with one defect, named by its fault:
+//
+//   - lock-unlocks-any-holder: Release deletes the lock whoever holds it,
+//     so a holder whose lock expired releases its successor's.
+//   - renew-never-extends: Renew reports success and moves Deadline, but
+//     the lock still expires at its first ttl.
+//   - renew-any-holder: Renew takes the lock back whoever holds it, even
+//     after it expired, was taken or was released.
+//
+// Everything else about it is correct.
+type toyLocker struct {
 	*faulty
 	mu   sync.Mutex
-	held map[[2]string]time.Time // key → expiry
+	held map[[2]string]toyHold
+	next int
 }
 
-func (l *sloppyLocker) Lock(ctx context.Context, provider, owner string, ttl time.Duration) (oauthlink.Lease, error) {
+// toyHold is the current holder of one lock.
+type toyHold struct {
+	id      int
+	expires time.Time
+}
+
+func (l *toyLocker) Lock(ctx context.Context, provider, owner string, ttl time.Duration) (oauthlink.Lease, error) {
 	k := [2]string{provider, owner}
 	for {
 		l.mu.Lock()
-		if exp, ok := l.held[k]; !ok || time.Now().After(exp) {
-			l.held[k] = time.Now().Add(ttl)
+		now := time.Now()
+		if cur, ok := l.held[k]; !ok || !now.Before(cur.expires) {
+			l.next++
+			l.held[k] = toyHold{l.next, now.Add(ttl)}
 			l.mu.Unlock()
-			return &sloppyLease{l: l, k: k}, nil
+			return &toyLease{l: l, k: k, id: l.next, deadline: now.Add(ttl)}, nil
 		}
 		l.mu.Unlock()
 		select {
@@ -312,26 +371,55 @@ func (l *sloppyLocker) Lock(ctx context.Context, provider, owner string, ttl tim
 	}
 }
 
-// sloppyLease renews by overwriting the expiry, whoever holds the lock.
-type sloppyLease struct {
-	l *sloppyLocker
-	k [2]string
+// toyLease is a toyLocker lock; its fields are guarded by l.mu.
+type toyLease struct {
+	l        *toyLocker
+	k        [2]string
+	id       int
+	deadline time.Time
+	lost     bool
 }
 
-func (s *sloppyLease) Deadline() time.Time {
-	s.l.mu.Lock()
-	defer s.l.mu.Unlock()
-	return s.l.held[s.k]
+func (e *toyLease) Deadline() time.Time {
+	e.l.mu.Lock()
+	defer e.l.mu.Unlock()
+	return e.deadline
 }
 
-func (s *sloppyLease) Renew(ctx context.Context, ttl time.Duration) error {
-	s.l.mu.Lock()
-	defer s.l.mu.Unlock()
-	s.l.held[s.k] = time.Now().Add(ttl)
-	return ctx.Err()
+func (e *toyLease) Renew(ctx context.Context, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	e.l.mu.Lock()
+	defer e.l.mu.Unlock()
+	now := time.Now()
+	cur, ok := e.l.held[e.k]
+	switch e.l.fault {
+	case "renew-never-extends":
+		e.deadline = now.Add(ttl)
+		return nil
+	case "renew-any-holder":
+		e.l.held[e.k] = toyHold{e.id, now.Add(ttl)}
+		e.deadline = now.Add(ttl)
+		return nil
+	}
+	if e.lost || !ok || cur.id != e.id || !now.Before(cur.expires) {
+		e.lost = true
+		return oauthlink.ErrLeaseLost
+	}
+	e.l.held[e.k] = toyHold{e.id, now.Add(ttl)}
+	e.deadline = now.Add(ttl)
+	return nil
 }
 
-func (s *sloppyLease) Release() { s.l.mu.Lock(); delete(s.l.held, s.k); s.l.mu.Unlock() }
+func (e *toyLease) Release() {
+	e.l.mu.Lock()
+	defer e.l.mu.Unlock()
+	e.lost = true
+	if cur, ok := e.l.held[e.k]; ok && (cur.id == e.id || e.l.fault == "lock-unlocks-any-holder") {
+		delete(e.l.held, e.k)
+	}
+}
 
 func TestOddKeysDistinct(t *testing.T) {
 	keys := storetest.OddKeys()
@@ -373,6 +461,10 @@ func (r *recorder) Errorf(format string, args ...any) {
 func TestAssertConnectionEqual(t *testing.T) {
 	base := storetest.NewConnection("mollie", "owner-1")
 	base.Version, base.CreatedAt, base.UpdatedAt = 3, time.Now().Round(0), time.Now().Round(0)
+	base.Retired = []oauthlink.RetiredToken{
+		{Token: "retired_SECRET_1", Kind: "refresh_token", Since: time.Now().Round(0)},
+		{Token: "retired_SECRET_2", Kind: "access_token", Since: time.Now().Round(0)},
+	}
 
 	t.Run("Equal", func(t *testing.T) {
 		other := base.Clone()
@@ -384,6 +476,12 @@ func TestAssertConnectionEqual(t *testing.T) {
 	t.Run("NilAndEmptyScopes", func(t *testing.T) {
 		a, b := base.Clone(), base.Clone()
 		a.Scopes, b.Scopes = nil, []string{}
+		var r recorder
+		assert.True(t, storetest.AssertConnectionEqual(&r, a, b))
+	})
+	t.Run("NilAndEmptyRetired", func(t *testing.T) {
+		a, b := base.Clone(), base.Clone()
+		a.Retired, b.Retired = nil, []oauthlink.RetiredToken{}
 		var r recorder
 		assert.True(t, storetest.AssertConnectionEqual(&r, a, b))
 	})
@@ -409,6 +507,17 @@ func TestAssertConnectionEqual(t *testing.T) {
 		"CreatedAt":    func(c *oauthlink.Connection) { c.CreatedAt = c.CreatedAt.Add(1) },
 		"UpdatedAt":    func(c *oauthlink.Connection) { c.UpdatedAt = time.Time{} },
 	}
+	retiredEdits := map[string]func(c *oauthlink.Connection){
+		"token":  func(c *oauthlink.Connection) { c.Retired[1].Token += "x" },
+		"kind":   func(c *oauthlink.Connection) { c.Retired[0].Kind = "access_token" },
+		"since":  func(c *oauthlink.Connection) { c.Retired[1].Since = c.Retired[1].Since.Add(time.Millisecond) },
+		"order":  func(c *oauthlink.Connection) { c.Retired[0], c.Retired[1] = c.Retired[1], c.Retired[0] },
+		"length": func(c *oauthlink.Connection) { c.Retired = c.Retired[:1] },
+		"empty":  func(c *oauthlink.Connection) { c.Retired = nil },
+	}
+	for name, edit := range retiredEdits {
+		edits["Retired/"+name] = edit
+	}
 	for field, edit := range edits {
 		t.Run(field, func(t *testing.T) {
 			got := base.Clone()
@@ -416,8 +525,13 @@ func TestAssertConnectionEqual(t *testing.T) {
 			var r recorder
 			assert.False(t, storetest.AssertConnectionEqual(&r, base, got))
 			require.Len(t, r.msgs, 1)
-			assert.Contains(t, r.msgs[0], field+":")
-			for _, secret := range []oauthlink.Secret{base.AccessToken, base.RefreshToken, got.AccessToken, base.Extra} {
+			name, _, _ := strings.Cut(field, "/")
+			assert.Contains(t, r.msgs[0], name+":")
+			secrets := []oauthlink.Secret{base.AccessToken, base.RefreshToken, got.AccessToken, base.Extra}
+			for _, rt := range append(slices.Clone(base.Retired), got.Retired...) {
+				secrets = append(secrets, rt.Token)
+			}
+			for _, secret := range secrets {
 				if secret != "" && secret != "{}" {
 					assert.NotContains(t, r.msgs[0], secret.Reveal(), "a secret value was printed")
 				}

@@ -70,8 +70,9 @@ func Example_postgres() {
 	var _ oauthlink.TokenStore = st
 }
 
-// Refreshing under the cross-instance lock: re-read after locking, and
-// still write with compare-and-swap, because the lock can expire.
+// Refreshing under the cross-instance lock: re-read after locking, renew
+// the lease while working, and still write with compare-and-swap, because
+// the lease can expire.
 func ExampleStore_Lock() {
 	var st *sqlstore.Store // from sqlstore.New
 	ctx := context.Background()
@@ -87,7 +88,12 @@ func ExampleStore_Lock() {
 	if time.Until(c.Expiry) > time.Minute {
 		return // another instance refreshed while we waited
 	}
-	// ... spend c.RefreshToken at the provider, then:
+	// ... spend c.RefreshToken at the provider. Work that may outlast the
+	// ttl renews the lease first, and stops if it was lost:
+	if err := lease.Renew(ctx, 30*time.Second); errors.Is(err, oauthlink.ErrLeaseLost) {
+		return // expired or taken: another instance may be refreshing
+	}
+	// ... then:
 	if err := st.Save(ctx, c); errors.Is(err, oauthlink.ErrVersionConflict) {
 		// someone else wrote first: reload and use their token
 	}
