@@ -24,6 +24,16 @@
 //     save; its opening comment documents what happens at each step.
 //   - callback_test.go: the store is down or stalls during the callback,
 //     before or after the code is spent.
+//   - faults_table_test.go: TestFaultTable, one fault per row (429 longer
+//     than the lease, 5xx and slow answers, the store down for every
+//     instance or one, the store blackholed past every timeout, an
+//     instance SIGKILLed mid-refresh, a rotated answer lost at grace 0
+//     and 60 s) under four instances, eight connections and 256
+//     concurrent calls per expiry; every row checks that no refresh
+//     token is presented twice, no reuse is detected, and every
+//     connection is still stored, active and usable. Skipped with -short.
+//   - child_test.go: an instance of the app in a child process (the test
+//     binary re-executed), so a test can SIGKILL it.
 //
 // # When the store fails during a refresh
 //

@@ -11,9 +11,9 @@ package integration_test
 //
 //  1. An instance's Fresh finds the stored access token due, leads the
 //     process's singleflight for the connection, takes the store's lock
-//     (PostgreSQL: pg_advisory_xact_lock in a transaction on a pooled
-//     connection of its own; Redis: SET NX PX, lease 2 × ExchangeTimeout),
-//     re-reads the row and sends grant_type=refresh_token.
+//     (PostgreSQL: a lease row on the server's clock; Redis: SET NX PX;
+//     either way a lease of Config.LockTTL that the holder renews while
+//     it works), re-reads the row and sends grant_type=refresh_token.
 //  2. Qonto rotates. The test then kills every server connection of that
 //     instance (pg_terminate_backend by application_name, CLIENT KILL by
 //     client name) from the fake's BeforeTokenResponse hook, or cuts the
@@ -44,7 +44,7 @@ package integration_test
 //     lasted: the new refresh token has never been used, so the grace
 //     window does not apply to it (TestFaultStoreDownPastGrace). On Redis,
 //     a lock whose release failed during the outage holds until its lease
-//     ends (2 × ExchangeTimeout), which can delay this save by as much.
+//     ends (Config.LockTTL), which can delay this save by as much.
 //  7. The kept pair lives in one process. An instance that never saw it
 //     (the same process restarted, or another instance answering first
 //     after the outage) can only send the stored, retired refresh token:
@@ -191,9 +191,12 @@ func downPastGrace(t *testing.T, be *backend, outage time.Duration) (*cluster, *
 	t.Helper()
 	c := newCluster(t, be, clusterOptions{
 		qonto: oauthlinktest.QontoOptions{AccessTokenLifetime: tokenLifetime}, // Qonto's 60 s grace
-		// Short, so the three save attempts and a Redis lock lease that
-		// could not be released during the outage end quickly.
-		cfg: func(cfg *oauthlink.Config) { cfg.ExchangeTimeout = 1500 * time.Millisecond },
+		// Short, so the three save attempts and a lock lease that could
+		// not be released during the outage end quickly.
+		cfg: func(cfg *oauthlink.Config) {
+			cfg.ExchangeTimeout = 1500 * time.Millisecond
+			cfg.LockTTL = 2 * time.Second
+		},
 	})
 	px := newProxy(t, be.addr)
 	a := c.instance(instanceName("a"), px.Addr())
@@ -288,7 +291,13 @@ func TestFaultPeerWithoutTheKeptPair(t *testing.T) {
 				be := newBackend(t)
 				c := newCluster(t, be, clusterOptions{
 					qonto: oauthlinktest.QontoOptions{AccessTokenLifetime: tokenLifetime}, // 60 s grace
-					cfg:   func(cfg *oauthlink.Config) { cfg.ExchangeTimeout = 1500 * time.Millisecond },
+					// The keeper's lease, unreleased during the outage,
+					// must end within the peer's wait for the lock
+					// (2 × ExchangeTimeout).
+					cfg: func(cfg *oauthlink.Config) {
+						cfg.ExchangeTimeout = 1500 * time.Millisecond
+						cfg.LockTTL = 2 * time.Second
+					},
 				})
 				px := newProxy(t, be.addr)
 				a := c.instance(instanceName("a"), px.Addr())

@@ -63,6 +63,7 @@ type cluster struct {
 	hook  atomic.Pointer[func(r *http.Request, grantType string)]
 	h     atomic.Pointer[http.Handler] // the serving instance's mux
 	cfg   func(*oauthlink.Config)
+	wrap  func(name string, rt http.RoundTripper) http.RoundTripper
 
 	mu   sync.Mutex
 	errs []error
@@ -76,6 +77,9 @@ type clusterOptions struct {
 	encrypt bool
 	// cfg adjusts every instance's Config.
 	cfg func(*oauthlink.Config)
+	// transport, when set, wraps the transport of the instance called
+	// name on its way to the fake.
+	transport func(name string, rt http.RoundTripper) http.RoundTripper
 }
 
 func newCluster(t testing.TB, be *backend, opts clusterOptions) *cluster {
@@ -110,6 +114,7 @@ func newCluster(t testing.TB, be *backend, opts clusterOptions) *cluster {
 		}
 	})
 	c.cfg = opts.cfg
+	c.wrap = opts.transport
 	return c
 }
 
@@ -141,6 +146,9 @@ func (c *cluster) instance(name, addr string) *instance {
 	st := &observedStore{TokenStore: c.be.open(c.t, name, addr, c.clk.Now)}
 	client := *c.qonto.Client()
 	client.Transport = &recordingTransport{base: client.Transport, log: c.seen}
+	if c.wrap != nil {
+		client.Transport = c.wrap(name, client.Transport)
+	}
 	cfg := oauthlink.Config{
 		Provider:      c.qonto.Provider(),
 		ClientID:      c.qonto.ClientID(),
@@ -203,10 +211,17 @@ func (c *cluster) lastErr() error {
 // stored connection.
 func (c *cluster) connect(inst *instance) *oauthlink.Connection {
 	c.t.Helper()
+	return c.connectAs(inst, owner)
+}
+
+// connectAs runs a whole flow for user through inst and returns the
+// stored connection.
+func (c *cluster) connectAs(inst *instance, user string) *oauthlink.Connection {
+	c.t.Helper()
 	c.serve(inst)
-	h := c.browser(owner).connect()
+	h := c.browser(user).connect()
 	require.Equal(c.t, http.StatusSeeOther, h.Status, h.Body)
-	conn, err := inst.link.Store().Load(testContext(c.t), provider, owner)
+	conn, err := inst.link.Store().Load(testContext(c.t), provider, user)
 	require.NoError(c.t, err)
 	return conn
 }
@@ -332,23 +347,71 @@ func (rt *recordingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 
 // observedStore records the outcome of every Save and Load of one instance
 // and counts its Lock calls, so a test can tell how the library retried and
-// when it went for the lock. Unwrap passes the ReplayGuard and Pinger
-// capabilities through.
+// when it went for the lock. It also tracks the leases it handed out, so a
+// test can wait until no refresh of the instance is in progress and can
+// tell when each lock was acquired. Unwrap passes the ReplayGuard and
+// Pinger capabilities through.
 type observedStore struct {
 	oauthlink.TokenStore
 	mu    sync.Mutex
 	saves []error
 	loads []error
 	locks int
+	// busy counts Lock calls in progress plus leases not yet released.
+	busy int
+	// acquired lists, per owner, when each Lock call returned a lease.
+	acquired map[string][]time.Time
 }
 
 // Lock counts the call and takes the wrapped store's lock (both real
-// stores have one).
-func (o *observedStore) Lock(ctx context.Context, p, ow string, ttl time.Duration) (func(), error) {
+// stores have one), handing out a lease that reports its release.
+func (o *observedStore) Lock(ctx context.Context, p, ow string, ttl time.Duration) (oauthlink.Lease, error) {
 	o.mu.Lock()
 	o.locks++
+	o.busy++
 	o.mu.Unlock()
-	return o.TokenStore.(oauthlink.Locker).Lock(ctx, p, ow, ttl)
+	lease, err := o.TokenStore.(oauthlink.Locker).Lock(ctx, p, ow, ttl)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err != nil {
+		o.busy--
+		return nil, err
+	}
+	if o.acquired == nil {
+		o.acquired = map[string][]time.Time{}
+	}
+	o.acquired[ow] = append(o.acquired[ow], time.Now())
+	return &observedLease{Lease: lease, o: o}, nil
+}
+
+// Busy reports whether a Lock call is in progress or a lease is held.
+func (o *observedStore) Busy() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.busy
+}
+
+// Acquired returns when the instance acquired the lock of ow's connection.
+func (o *observedStore) Acquired(ow string) []time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]time.Time(nil), o.acquired[ow]...)
+}
+
+// observedLease is a lease handed out by observedStore.
+type observedLease struct {
+	oauthlink.Lease
+	o    *observedStore
+	once sync.Once
+}
+
+func (l *observedLease) Release() {
+	l.Lease.Release()
+	l.once.Do(func() {
+		l.o.mu.Lock()
+		l.o.busy--
+		l.o.mu.Unlock()
+	})
 }
 
 // Locks returns how many times the instance asked for the lock.

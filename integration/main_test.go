@@ -26,8 +26,14 @@ import (
 
 // Every pool, client, proxy and fake is closed by its test's cleanup, so
 // no goroutine may outlive the package: no pgx or go-redis goroutine needs
-// an exception.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// an exception. A test binary started with childEnv set is an instance
+// of the app in a process of its own (see child_test.go), not a test run.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(childMain())
+	}
+	goleak.VerifyTestMain(m)
+}
 
 const defaultPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
@@ -107,6 +113,8 @@ func testContext(t testing.TB) context.Context {
 // at cleanup. Each instance opens its own pool or client on it.
 type backend struct {
 	name string
+	// spec is what a child process needs to open the same backend.
+	spec backendSpec
 	// addr is the server's host:port, the target of a proxy.
 	addr string
 	// open returns a new instance's store on its own pool or client, whose
@@ -122,6 +130,57 @@ type backend struct {
 	// inspect is a store without encryption on its own pool, to read what
 	// is really stored.
 	inspect oauthlink.TokenStore
+}
+
+// backendSpec names a backend for another process: the server comes from
+// the same environment variables, the schema or key prefix from here.
+type backendSpec struct {
+	Kind   string // "postgres" or "redis"
+	Schema string // postgres
+	Prefix string // redis
+}
+
+// openSpec opens an instance's store on the backend spec names, on a pool
+// or client of its own whose connections carry name, outside any test (a
+// child process); closeFn closes the pool or client.
+func openSpec(ctx context.Context, spec backendSpec, name string, now func() time.Time) (st oauthlink.TokenStore, closeFn func() error, err error) {
+	switch spec.Kind {
+	case "postgres":
+		u, err := url.Parse(postgresURL())
+		if err != nil {
+			return nil, nil, err
+		}
+		q := u.Query()
+		q.Set("application_name", name)
+		u.RawQuery = q.Encode()
+		db, err := sql.Open("pgx", u.String())
+		if err != nil {
+			return nil, nil, err
+		}
+		db.SetMaxOpenConns(8)
+		db.SetMaxIdleConns(8)
+		s, err := sqlstore.New(ctx, db, sqlstore.Options{Dialect: sqlstore.Postgres, Schema: spec.Schema, Now: now})
+		if err != nil {
+			db.Close()
+			return nil, nil, err
+		}
+		return s, db.Close, nil
+	case "redis":
+		opts, err := redisOptions()
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.ClientName = name
+		opts.ContextTimeoutEnabled = true
+		c := redis.NewClient(opts)
+		s, err := redisstore.New(c, redisstore.Options{Prefix: spec.Prefix})
+		if err != nil {
+			c.Close()
+			return nil, nil, err
+		}
+		return s, c.Close, nil
+	}
+	return nil, nil, fmt.Errorf("unknown backend %q", spec.Kind)
 }
 
 // backendKinds are the shared stores the tests run on.
@@ -188,6 +247,7 @@ func newPostgres(t testing.TB) *backend {
 	}
 	b := &backend{
 		name: "postgres",
+		spec: backendSpec{Kind: "postgres", Schema: schema},
 		addr: base.Host,
 		open: func(t testing.TB, name, addr string, now func() time.Time) oauthlink.TokenStore {
 			return newStore(t, open(t, name, addr), now)
@@ -283,6 +343,7 @@ func newRedis(t testing.TB) *backend {
 	}
 	b := &backend{
 		name: "redis",
+		spec: backendSpec{Kind: "redis", Prefix: prefix},
 		addr: base.Addr,
 		open: func(t testing.TB, name, addr string, _ func() time.Time) oauthlink.TokenStore {
 			// redisstore stamps UpdatedAt with the real clock; it has no

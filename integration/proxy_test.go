@@ -15,8 +15,8 @@ import (
 // away from that instance alone: Down cuts every connection and refuses
 // new ones (each is accepted and closed at once, so the client fails fast
 // instead of waiting for a timeout), Stall holds every byte in both
-// directions and every new connection without answering, Up restores
-// normal service. Close (run at cleanup) ends every goroutine it started.
+// directions and every new connection without answering, Blackhole does
+// the same but loses what it held, Up restores normal service. Close (run at cleanup) ends every goroutine it started.
 type proxy struct {
 	ln     net.Listener
 	target string
@@ -27,6 +27,7 @@ type proxy struct {
 	conns    map[net.Conn]struct{}
 	refusing bool
 	gate     chan struct{} // closed while data flows; open while stalled
+	cutOnUp  bool          // blackholed: Up cuts what the stall held
 	accepted int           // connections forwarded
 	refused  int           // connections refused while down
 	closed   bool
@@ -75,6 +76,12 @@ func (p *proxy) forward(c net.Conn) {
 	defer p.wg.Done()
 	defer p.drop(c)
 	if !p.flowing() {
+		return
+	}
+	p.mu.Lock()
+	_, open := p.conns[c]
+	p.mu.Unlock()
+	if !open { // cut while it waited
 		return
 	}
 	d := net.Dialer{Timeout: 5 * time.Second}
@@ -173,12 +180,31 @@ func (p *proxy) Stall() {
 	}
 }
 
+// Blackhole stops forwarding like Stall, but what it held is lost: Up
+// then cuts every connection that was open during the blackhole (client
+// and server sides) instead of delivering the held bytes. That is a
+// network partition outlasting every client timeout: by the time it
+// heals, each client has given up on its calls, so a request never
+// reaches the server after its caller stopped waiting for it. New
+// connections are accepted (the client's connect succeeds) and then get
+// nothing.
+func (p *proxy) Blackhole() {
+	p.Stall()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cutOnUp = true
+}
+
 // Up restores service: new connections are accepted and stalled data
-// flows again.
+// flows again (after a Blackhole, the connections it held are cut first).
 func (p *proxy) Up() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.refusing = false
+	if p.cutOnUp {
+		p.cutOnUp = false
+		p.cutLocked()
+	}
 	select {
 	case <-p.gate:
 	default:

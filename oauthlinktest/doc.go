@@ -42,7 +42,8 @@
 //	assert.Equal(t, 1, f.Exchanges())
 //
 // Tests inspect what the fake saw (Calls, Exchanges, Refreshes,
-// ReuseDetections, Revocations, Presented, ClientAuths, LastAuthorize) and
+// ReuseDetections, Revocations, Presented, PresentedRefreshTokens,
+// ClientAuths, LastAuthorize) and
 // whether tokens are still valid (AccessTokenValid, RefreshTokenValid), and
 // script failures: DenyNext makes the user decline, Fault queues per
 // endpoint a status, body, content type, delay, huge body, Retry-After,

@@ -1,6 +1,9 @@
 package oauthlinktest
 
-import "slices"
+import (
+	"maps"
+	"slices"
+)
 
 // Calls returns how many requests reached endpoint e, including those a
 // fault or the staging check answered.
@@ -51,6 +54,16 @@ func (s *server) Presented(secret string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.presented[secret]
+}
+
+// PresentedRefreshTokens returns every value sent to the token endpoint as
+// refresh_token, with how many times it was sent (as Presented counts), so
+// a test can check that no refresh token was spent twice without knowing
+// the tokens in advance. The map is the caller's.
+func (s *server) PresentedRefreshTokens() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.presentedRefresh)
 }
 
 // ClientAuths returns the client-authentication style of each request to

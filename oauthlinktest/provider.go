@@ -8,8 +8,9 @@ import (
 
 // Provider returns a provider descriptor for this fake: Mollie's quirks
 // (Basic client authentication, DELETE revocation, redirect_uri resent on
-// refresh, approval_prompt and locale as extra parameters, no PKCE) with
-// every URL pointing at the fake.
+// refresh, approval_prompt and locale as extra parameters, no PKCE, no
+// rotation) with every URL pointing at the fake. Apart from its URLs and
+// the token lifetime its options configure, it equals mollie.Provider.
 func (m *Mollie) Provider() oauthlink.Provider {
 	return oauthlink.Provider{
 		Name:                       "mollie",
@@ -28,10 +29,11 @@ func (m *Mollie) Provider() oauthlink.Provider {
 
 // Provider returns a provider descriptor for this fake: Qonto's quirks
 // (body client authentication, offline_access always requested, a refresh
-// token required, the fake's grace window, organization_id and
-// registration_id as extra parameters, the staging header when the fake
-// requires one, PKCE only with RequirePKCE) with every URL pointing at the
-// fake.
+// token required, refresh tokens rotated on every refresh with the fake's
+// grace window (0 with NoGrace), organization_id and registration_id as
+// extra parameters, the staging header when the fake requires one, PKCE
+// only with RequirePKCE) with every URL pointing at the fake. Apart from
+// its URLs and what its options configure, it equals qonto.Provider.
 func (q *Qonto) Provider() oauthlink.Provider {
 	p := oauthlink.Provider{
 		Name:                 "qonto",
@@ -46,6 +48,7 @@ func (q *Qonto) Provider() oauthlink.Provider {
 		AuthParams:           []string{"organization_id", "registration_id"},
 		RequireRefreshToken:  true,
 		DefaultTokenLifetime: q.cfg.accessLifetime,
+		RotatesRefreshTokens: true,
 		RefreshGrace:         q.cfg.grace,
 		APIURL:               q.APIURL(),
 	}

@@ -1,7 +1,11 @@
 package oauthlinktest
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,4 +119,20 @@ func TestSecretsAreRandomAndShaped(t *testing.T) {
 	}
 	assert.Regexp(t, `^[A-Za-z0-9]{40}$`, randomAlnum(40))
 	assert.Regexp(t, `^ory_at_[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$`, randomHydra("ory_at_"))
+}
+
+// A client in another process trusts a TLS fake through Certificate.
+func TestCertificate(t *testing.T) {
+	assert.Nil(t, newTestQonto(t, QontoOptions{}).Certificate(), "plain HTTP")
+	q := newTestQonto(t, QontoOptions{TLS: true})
+	cert := q.Certificate()
+	require.NotNil(t, cert)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Post(q.TokenURL(), "application/x-www-form-urlencoded", strings.NewReader("grant_type=refresh_token"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "reached the token endpoint (no client credentials)")
 }

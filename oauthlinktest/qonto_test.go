@@ -131,6 +131,7 @@ func TestQontoRotation(t *testing.T) {
 			third := qontoToken(t, q, refreshForm(first.RefreshToken))
 			assert.Equal(t, 2, q.Presented(first.RefreshToken))
 			assert.Equal(t, 2, q.Refreshes())
+			assert.Equal(t, map[string]int{first.RefreshToken: 2}, q.PresentedRefreshTokens(), "codes are not refresh tokens")
 			if !tc.wantReuse {
 				require.Equal(t, http.StatusOK, third.status)
 				assert.NotEqual(t, second.RefreshToken, third.RefreshToken)

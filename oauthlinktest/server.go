@@ -2,6 +2,7 @@ package oauthlinktest
 
 import (
 	"crypto/subtle"
+	"crypto/x509"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -57,15 +58,18 @@ type server struct {
 	last      AuthorizeRequest
 	decided   []AuthorizeRequest
 
-	faults      map[Endpoint][]Fault
-	calls       map[Endpoint]int
-	auths       map[Endpoint][]ClientAuth
-	presented   map[string]int
-	exchanges   int
-	refreshes   int
-	reuses      int
-	revocations int
-	hooks       testHooks
+	faults    map[Endpoint][]Fault
+	calls     map[Endpoint]int
+	auths     map[Endpoint][]ClientAuth
+	presented map[string]int
+	// presentedRefresh counts the values sent as refresh_token, a subset
+	// of presented.
+	presentedRefresh map[string]int
+	exchanges        int
+	refreshes        int
+	reuses           int
+	revocations      int
+	hooks            testHooks
 }
 
 // testHooks let this package's tests observe a request's life without
@@ -91,6 +95,8 @@ func newServer(cfg config, useTLS bool) *server {
 		calls:     map[Endpoint]int{},
 		auths:     map[Endpoint][]ClientAuth{},
 		presented: map[string]int{},
+
+		presentedRefresh: map[string]int{},
 	}
 	s.handle("GET "+cfg.authPath, EndpointAuthorize, s.authorize)
 	s.handle("POST "+cfg.authPath, EndpointAuthorize, s.authorize)
@@ -169,6 +175,11 @@ func (s *server) APIURL() string { return s.srv.URL }
 // redirects and has no timeout; copy it and set CheckRedirect or Timeout
 // as your test needs.
 func (s *server) Client() *http.Client { return s.srv.Client() }
+
+// Certificate returns the certificate the fake serves HTTPS with, or nil
+// without TLS. Client already trusts it; a client in another process
+// needs it PEM-encoded in its RootCAs.
+func (s *server) Certificate() *x509.Certificate { return s.srv.Certificate() }
 
 // ClientID returns the client_id the fake accepts.
 func (s *server) ClientID() string { return s.cfg.clientID }

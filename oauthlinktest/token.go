@@ -165,6 +165,9 @@ func (s *server) countPresented(params map[string]string) {
 			s.presented[v]++
 		}
 	}
+	if v := params["refresh_token"]; v != "" {
+		s.presentedRefresh[v]++
+	}
 }
 
 // exchangeLocked validates and spends an authorization code
