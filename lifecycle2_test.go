@@ -18,18 +18,20 @@ import (
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
-// G25: a refresh answer without refresh_token keeps the stored one.
+// G25: a refresh answer without refresh_token keeps the stored one at a
+// provider that does not rotate (Mollie); a rotating provider has consumed
+// it (TestRotationWithoutRefreshToken).
 func TestG25_RefreshWithoutRefreshTokenKeepsOld(t *testing.T) {
 	e := newEnv(t)
-	old := e.connected("qonto", "shop-1")
+	old := e.connected("mollie", "shop-1")
 	e.clk.Advance(2 * time.Hour)
-	e.qonto.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Status: 200, ContentType: "application/json",
-		Body: `{"access_token":"ory_at_new_without_refresh","token_type":"bearer","expires_in":3600}`})
-	conn, err := e.links["qonto"].Fresh(context.Background(), "shop-1")
+	e.mollie.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Status: 200, ContentType: "application/json",
+		Body: `{"access_token":"access_new_without_refresh","token_type":"bearer","expires_in":3600}`})
+	conn, err := e.links["mollie"].Fresh(context.Background(), "shop-1")
 	require.NoError(t, err)
-	assert.Equal(t, oauthlink.Secret("ory_at_new_without_refresh"), conn.AccessToken)
-	assert.Equal(t, old.RefreshToken, conn.RefreshToken)
-	stored, err := e.load("qonto", "shop-1")
+	assert.Equal(t, oauthlink.Secret("access_new_without_refresh"), conn.AccessToken)
+	assert.Equal(t, old.RefreshToken, conn.RefreshToken, "a provider that does not rotate: the old refresh token stays (RFC 6749 §6)")
+	stored, err := e.load("mollie", "shop-1")
 	require.NoError(t, err)
 	assert.Equal(t, old.RefreshToken, stored.RefreshToken)
 }
