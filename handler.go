@@ -268,9 +268,11 @@ func parseCallbackQuery(raw string) (*callbackQuery, error) {
 // to this provider, route, the current owner and FlowTTL; the cookie deleted
 // whatever happens; the state consumed once in the replay guard; only then a
 // provider error is reported (RFC 9700 §4.7); then the store is checked, the
-// code exchanged once (never retried) and the connection committed before
-// Config.OnConnected runs. Every response carries Cache-Control: no-store
-// and Referrer-Policy: no-referrer.
+// code exchanged once (never retried) under a context the browser cannot
+// cancel (bounded by Config.ExchangeTimeout), and the connection committed,
+// or its grant revoked when it cannot be saved, before Config.OnConnected
+// runs. Every response carries Cache-Control: no-store and Referrer-Policy:
+// no-referrer.
 func (c *Connector) CallbackHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -379,10 +381,12 @@ func (c *Connector) checkIssuer(q *callbackQuery) error {
 const storeCheckTimeout = 5 * time.Second
 
 // exchangeAndSave spends the code exactly once and commits the connection.
-// The store is checked before the code is spent; after the exchange, the
-// save runs under a context the browser cannot cancel, is retried a bounded
-// number of times, and when it still fails the new tokens are revoked so no
-// live grant is orphaned (security.md I34).
+// The store is checked before the code is spent. From the moment the code
+// is sent, the provider may issue a grant that only this call knows of, so
+// the rest runs under a context the browser cannot cancel: the exchange
+// bounded by Config.ExchangeTimeout (tokenRequest), identifying and saving
+// by twice that. A save that still fails revokes the new tokens, so no live
+// grant is orphaned (security.md I34).
 // storeCtx bounds the pre-exchange store check (shared with the replay
 // guard's call).
 func (c *Connector) exchangeAndSave(ctx, storeCtx context.Context, owner, code, verifier string) (*Connection, error) {
@@ -391,6 +395,7 @@ func (c *Connector) exchangeAndSave(ctx, storeCtx context.Context, owner, code, 
 			return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 		}
 	}
+	ctx = context.WithoutCancel(ctx)
 	form := c.newExchangeForm().add("code", code)
 	if verifier != "" {
 		form = form.add("code_verifier", verifier)
@@ -404,9 +409,7 @@ func (c *Connector) exchangeAndSave(ctx, storeCtx context.Context, owner, code, 
 		c.revokeQuietly(ctx, tok)
 		return nil, fmt.Errorf("%w: %w: no refresh_token issued (is the offline scope granted?)", ErrExchange, ErrTokenResponse)
 	}
-	// From here on the provider has issued a grant: finish under a context
-	// the browser cannot cancel.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, 2*c.cfg.ExchangeTimeout)
 	defer cancel()
 	now := c.now()
 	conn := &Connection{
@@ -417,12 +420,12 @@ func (c *Connector) exchangeAndSave(ctx, storeCtx context.Context, owner, code, 
 		RedirectURI: c.cfg.RedirectURL, Status: StatusActive,
 	}
 	if c.cfg.Identify != nil {
-		if err := c.cfg.Identify(ctx, conn); err != nil {
+		if err := c.cfg.Identify(sctx, conn); err != nil {
 			c.revokeQuietly(ctx, tok)
 			return nil, fmt.Errorf("%w: identifying the account: %w", ErrExchange, err)
 		}
 	}
-	if err := c.commitNew(ctx, conn); err != nil {
+	if err := c.commitNew(sctx, conn); err != nil {
 		c.log.Error("oauthlink: saving new connection failed; revoking the new grant", "provider", c.provider.Name, "owner", owner, "error", err)
 		c.revokeQuietly(ctx, tok)
 		if !errors.Is(err, ErrStore) {
