@@ -263,15 +263,33 @@ func parseCallbackQuery(raw string) (*callbackQuery, error) {
 	return q, nil
 }
 
-// CallbackHandler returns the redirect-URI handler. In order: bounded query
-// parsing; state cookie authenticated and compared in constant time, bound
-// to this provider, route, the current owner and FlowTTL; the cookie deleted
-// whatever happens; the state consumed once in the replay guard; only then a
-// provider error is reported (RFC 9700 §4.7); then the store is checked, the
-// code exchanged once (never retried) under a context the browser cannot
-// cancel (bounded by Config.ExchangeTimeout), and the connection committed,
-// or its grant revoked when it cannot be saved, before Config.OnConnected
-// runs. Every response carries Cache-Control: no-store and Referrer-Policy:
+// CallbackHandler returns the redirect-URI handler. Its checks run in this
+// order, each one failing the callback when it fails:
+//
+//  1. GET only; the query is parsed within bounds (8 KiB, no ';', no
+//     repeated parameter, not both code and error).
+//  2. The state parameter is present once and at most 256 bytes; without
+//     one no flow can be named, so no cookie is touched.
+//  3. The flow cookie named after the state is read, then deleted, whatever
+//     happens next; only now is a malformed query reported.
+//  4. The cookie authenticates, its state equals the query's (constant
+//     time), it was issued for this provider and route within FlowTTL, and
+//     the current owner is the one who started the flow.
+//  5. The issuer (iss, RFC 9207) matches, where the provider has one.
+//  6. A provider error (error=access_denied, ...) is reported, only now
+//     that the state is verified (RFC 9700 §4.7). Nothing was spent, so
+//     nothing is recorded in the replay guard.
+//  7. A callback without a code is refused, likewise recording nothing.
+//  8. The state is recorded in the replay guard, once: a replayed callback
+//     fails here.
+//  9. The store is checked, then the code is exchanged, once and never
+//     retried. From here on the browser cannot cancel: the exchange runs
+//     under the request's values but not its cancellation, bounded by
+//     Config.ExchangeTimeout, and the new grant ends saved, or revoked when
+//     it cannot be saved.
+//  10. The connection is committed, then Config.OnConnected runs.
+//
+// Every response carries Cache-Control: no-store and Referrer-Policy:
 // no-referrer.
 func (c *Connector) CallbackHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -287,11 +305,14 @@ func (c *Connector) CallbackHandler() http.Handler {
 	})
 }
 
+// callback runs the checks CallbackHandler lists, in that order.
 func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connection, string, error) {
+	// 1. Method and a bounded query.
 	if r.Method != http.MethodGet {
 		return nil, "", fmt.Errorf("%w: method %s", ErrBadRequest, r.Method)
 	}
 	q, perr := parseCallbackQuery(r.URL.RawQuery)
+	// 2. A state that names a flow.
 	state := ""
 	if perr == nil || q.stateOK {
 		state = q.get(pState)
@@ -302,6 +323,7 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 		}
 		return nil, "", fmt.Errorf("%w: no state parameter", ErrInvalidState)
 	}
+	// 3. The flow cookie, cleared whatever happens next.
 	name := c.flowName(state)
 	f, ferr := c.loadFlow(r, name)
 	c.clearFlow(w, r, name)
@@ -311,6 +333,7 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 	if ferr != nil {
 		return nil, "", ferr
 	}
+	// 4. The cookie's flow is this one, here, now, for this owner.
 	if subtle.ConstantTimeCompare([]byte(f.State), []byte(state)) != 1 {
 		return nil, "", fmt.Errorf("%w: state does not match its cookie", ErrInvalidState)
 	}
@@ -332,11 +355,26 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 	if subtle.ConstantTimeCompare([]byte(owner), []byte(f.Owner)) != 1 {
 		return nil, "", ErrOwnerMismatch
 	}
+	// 5. The issuer.
 	if err := c.checkIssuer(q); err != nil {
 		return nil, "", err
 	}
-	// The guard is usually the store: bound it like the store check, and
-	// report a failure as unavailable, since nothing was spent yet.
+	// 6. A provider error ends the flow without spending anything.
+	if q.has[pError] {
+		return nil, f.ReturnTo, &ProviderError{
+			Code:        sanitize(q.get(pError), 64),
+			Description: sanitize(q.get(pErrorDescription), 200),
+			URI:         sanitize(q.get(pErrorURI), 200),
+		}
+	}
+	// 7. So does a missing code.
+	code := q.get(pCode)
+	if code == "" {
+		return nil, "", fmt.Errorf("%w: no code parameter", ErrBadRequest)
+	}
+	// 8. The state, once. The guard is usually the store: bound it like
+	// the store check, and report a failure as unavailable, since nothing
+	// was spent yet.
 	sctx, cancel := within(r.Context(), storeCheckTimeout)
 	defer cancel()
 	first, err := c.guard.Consume(sctx, c.stateKey(state), issued.Add(c.cfg.FlowTTL+time.Minute))
@@ -346,17 +384,7 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 	if !first {
 		return nil, "", ErrStateReplayed
 	}
-	if q.has[pError] {
-		return nil, f.ReturnTo, &ProviderError{
-			Code:        sanitize(q.get(pError), 64),
-			Description: sanitize(q.get(pErrorDescription), 200),
-			URI:         sanitize(q.get(pErrorURI), 200),
-		}
-	}
-	code := q.get(pCode)
-	if code == "" {
-		return nil, "", fmt.Errorf("%w: no code parameter", ErrBadRequest)
-	}
+	// 9 and 10. The exchange and the commit.
 	conn, err := c.exchangeAndSave(r.Context(), sctx, owner, code, f.Verifier)
 	if err != nil {
 		return nil, "", err
