@@ -51,6 +51,15 @@ var (
 	ErrReauthRequired = errors.New("oauthlink: reconnect required")
 	// ErrDisconnected: the connection was disconnected.
 	ErrDisconnected = errors.New("oauthlink: connection disconnected")
+	// ErrTooManyFlows: the owner already has MaxFlowsPerOwner callbacks
+	// recorded in the replay guard that have not expired (each stays
+	// FlowTTL plus a minute), so this callback is refused before its state
+	// is recorded or its code spent. It keeps one signed-in user from
+	// filling a replay guard that every owner shares; other owners are
+	// unaffected, and the owner can connect again once the window has
+	// passed. A person connecting an account never comes near the limit.
+	// HTTP 429.
+	ErrTooManyFlows = errors.New("oauthlink: too many connect flows for this account; try again later")
 )
 
 // ProviderError is the error a provider reported on the callback
@@ -120,6 +129,8 @@ func HTTPStatus(err error) int {
 	switch {
 	case errors.Is(err, ErrOwnerMismatch):
 		return http.StatusForbidden
+	case errors.Is(err, ErrTooManyFlows):
+		return http.StatusTooManyRequests
 	case errors.Is(err, ErrNoOwner):
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrInvalidState), errors.Is(err, ErrStateExpired),

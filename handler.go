@@ -280,14 +280,16 @@ func parseCallbackQuery(raw string) (*callbackQuery, error) {
 //     that the state is verified (RFC 9700 §4.7). Nothing was spent, so
 //     nothing is recorded in the replay guard.
 //  7. A callback without a code is refused, likewise recording nothing.
-//  8. The state is recorded in the replay guard, once: a replayed callback
+//  8. The owner may have at most MaxFlowsPerOwner states recorded in the
+//     replay guard at a time; beyond that ErrTooManyFlows (429).
+//  9. The state is recorded in the replay guard, once: a replayed callback
 //     fails here.
-//  9. The store is checked, then the code is exchanged, once and never
+//  10. The store is checked, then the code is exchanged, once and never
 //     retried. From here on the browser cannot cancel: the exchange runs
 //     under the request's values but not its cancellation, bounded by
 //     Config.ExchangeTimeout, and the new grant ends saved, or revoked when
 //     it cannot be saved.
-//  10. The connection is committed, then Config.OnConnected runs.
+//  11. The connection is committed, then Config.OnConnected runs.
 //
 // Every response carries Cache-Control: no-store and Referrer-Policy:
 // no-referrer.
@@ -372,19 +374,26 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 	if code == "" {
 		return nil, "", fmt.Errorf("%w: no code parameter", ErrBadRequest)
 	}
-	// 8. The state, once. The guard is usually the store: bound it like
+	// 8. The owner's share of the replay guard.
+	expires := issued.Add(c.cfg.FlowTTL + time.Minute)
+	if !c.flows.budget.take(owner, now, expires, MaxFlowsPerOwner) {
+		return nil, "", ErrTooManyFlows
+	}
+	// 9. The state, once. The guard is usually the store: bound it like
 	// the store check, and report a failure as unavailable, since nothing
 	// was spent yet.
 	sctx, cancel := within(r.Context(), storeCheckTimeout)
 	defer cancel()
-	first, err := c.guard.Consume(sctx, c.stateKey(state), issued.Add(c.cfg.FlowTTL+time.Minute))
+	first, err := c.guard.Consume(sctx, c.stateKey(state), expires)
 	if err != nil {
+		// Still counted: the guard may have kept the state before failing.
 		return nil, "", fmt.Errorf("%w: replay guard: %w", ErrStoreUnavailable, err)
 	}
 	if !first {
+		c.flows.budget.give(owner) // the guard kept nothing for a replay
 		return nil, "", ErrStateReplayed
 	}
-	// 9 and 10. The exchange and the commit.
+	// 10 and 11. The exchange and the commit.
 	conn, err := c.exchangeAndSave(r.Context(), sctx, owner, code, f.Verifier)
 	if err != nil {
 		return nil, "", err
