@@ -289,7 +289,13 @@ func parseCallbackQuery(raw string) (*callbackQuery, error) {
 //     under the request's values but not its cancellation, bounded by
 //     Config.ExchangeTimeout, and the new grant ends saved, or revoked when
 //     it cannot be saved.
-//  11. The connection is committed, then Config.OnConnected runs.
+//  11. The connection is committed. A grant it replaces (the owner's
+//     previous connection, and any grant still awaiting revocation) moves
+//     to Connection.Retired in the same save, the committing Connector's
+//     cache forgets the old token, and the replaced grants are revoked;
+//     those the provider does not confirm stay in Retired for a later
+//     retry (Disconnect, the next refresh).
+//  12. Config.OnConnected runs.
 //
 // Every response carries Cache-Control: no-store and Referrer-Policy:
 // no-referrer.
@@ -423,7 +429,8 @@ const storeCheckTimeout = 5 * time.Second
 // the rest runs under a context the browser cannot cancel: the exchange
 // bounded by Config.ExchangeTimeout (tokenRequest), identifying and saving
 // by twice that. A save that still fails revokes the new tokens, so no live
-// grant is orphaned (security.md I34).
+// grant is orphaned (security.md I34). After the commit the grants it
+// replaced are revoked (retireReplaced).
 // storeCtx bounds the pre-exchange store check (shared with the replay
 // guard's call).
 func (c *Connector) exchangeAndSave(ctx, storeCtx context.Context, owner, code, verifier string) (*Connection, error) {
@@ -470,10 +477,16 @@ func (c *Connector) exchangeAndSave(ctx, storeCtx context.Context, owner, code, 
 		}
 		return nil, err
 	}
+	// The old token may be cached here for CacheTTL: drop it before anyone
+	// reads it again.
+	c.forget(owner)
 	if c.log.Enabled(ctx, slog.LevelInfo) { // the args cost allocations even when discarded
 		c.log.Info("oauthlink: connected", "provider", c.provider.Name, "owner", owner, "account", conn.AccountID)
 	}
 	c.emit(ctx, Event{Kind: EventConnected, Provider: c.provider.Name, Owner: owner})
+	if len(conn.Retired) > 0 {
+		conn = c.retireReplaced(ctx, conn)
+	}
 	return conn, nil
 }
 
@@ -500,21 +513,40 @@ func (c *Connector) commitNew(ctx context.Context, conn *Connection) error {
 // compare-and-swap cannot land on the new record when versions restart
 // after a delete. The lock is taken per attempt, so a transient store
 // failure (a killed pooled connection) is retried like the save.
+//
+// The grants conn replaces go into conn.Retired in the same save (see
+// retiring), so there is no moment in which a replaced grant is live at
+// the provider and recorded nowhere.
 func (c *Connector) commitOnce(ctx context.Context, conn *Connection) error {
 	lk, err := c.lockConn(ctx, conn.Owner)
 	if err != nil {
 		return err
 	}
 	defer lk.release()
-	conn.Version, conn.CreatedAt = 0, time.Time{}
+	conn.Version, conn.CreatedAt, conn.Retired = 0, time.Time{}, nil
+	var key string
+	var ps *pendingSave
+	if !c.pending.empty() { // spares building the key on every callback
+		key = connKey(conn.Provider, conn.Owner)
+		ps = c.pending.get(key)
+	}
 	old, err := c.store.Load(ctx, conn.Provider, conn.Owner)
 	switch {
 	case err == nil:
 		conn.Version, conn.CreatedAt = old.Version, old.CreatedAt
-	case !errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound):
+		old = nil
+	default:
 		return err
 	}
-	return c.store.Save(ctx, conn)
+	conn.Retired = c.retiring(conn, old, ps, c.now())
+	if err := c.store.Save(ctx, conn); err != nil {
+		return err
+	}
+	if ps != nil && c.pending.get(key) == ps {
+		c.pending.put(key, nil) // retired with the old grant
+	}
+	return nil
 }
 
 func (c *Connector) revokeQuietly(ctx context.Context, tok *tokenResponse) {
