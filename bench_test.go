@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -174,7 +175,7 @@ func benchConnector(b *testing.B, pkce bool, client *http.Client, tokenURL strin
 	c, err := oauthlink.New(oauthlink.Config{
 		Provider: p, ClientID: "app_bench", ClientSecret: "secret",
 		RedirectURL: "https://app.example/connect/bench/callback", Store: memstore.New(),
-		Owner:         func(r *http.Request) (string, error) { return "shop-1", nil },
+		Owner:         benchOwner,
 		CookieSecrets: [][]byte{make32(5)}, HTTPClient: client,
 		Logger: slog.New(slog.DiscardHandler), // as in bench/compare: peers log nothing here
 	})
@@ -182,6 +183,15 @@ func benchConnector(b *testing.B, pkce bool, client *http.Client, tokenURL strin
 		b.Fatal(err)
 	}
 	return c
+}
+
+// benchOwner is the owner a benchmark request names in X-User, "shop-1"
+// when it names none.
+func benchOwner(r *http.Request) (string, error) {
+	if u := r.Header.Get("X-User"); u != "" {
+		return u, nil
+	}
+	return "shop-1", nil
 }
 
 // discardWriter is a ResponseWriter that keeps headers but no body, reset
@@ -206,13 +216,16 @@ func BenchmarkStart(b *testing.B) {
 	}
 }
 
-// startedFlow returns a callback request for a flow started on c.
-func startedFlow(b *testing.B, c *oauthlink.Connector) *http.Request {
+// startedFlow returns a callback request for a flow owner started on c.
+func startedFlow(b *testing.B, c *oauthlink.Connector, owner string) *http.Request {
 	b.Helper()
 	w := httptest.NewRecorder()
-	c.StartHandler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/connect/bench", nil))
+	start := httptest.NewRequest(http.MethodGet, "/connect/bench", nil)
+	start.Header.Set("X-User", owner)
+	c.StartHandler().ServeHTTP(w, start)
 	loc, _ := url.Parse(w.Header().Get("Location"))
 	r := httptest.NewRequest(http.MethodGet, "https://app.example/connect/bench/callback?code=auth_bench&state="+loc.Query().Get("state"), nil)
+	r.Header.Set("X-User", owner)
 	for _, ck := range w.Result().Cookies() {
 		r.AddCookie(ck)
 	}
@@ -223,8 +236,10 @@ func startedFlow(b *testing.B, c *oauthlink.Connector) *http.Request {
 // Each iteration needs a fresh state (the replay guard refuses reuse), so
 // flows are started in untimed batches of 256 on a new connector (with its
 // own store and replay guard), and the garbage of starting a batch is
-// collected before its callbacks are timed, as bench/compare does. Every
-// answer must be the success redirect.
+// collected before its callbacks are timed, as bench/compare does. Each
+// flow of a batch is another owner's first connection, as a callback in
+// production is (one owner may not have more than MaxFlowsPerOwner flows
+// in the replay guard). Every answer must be the success redirect.
 func benchCallback(b *testing.B, newConnector func() *oauthlink.Connector) {
 	const batchSize = 256
 	var h http.Handler
@@ -234,8 +249,8 @@ func benchCallback(b *testing.B, newConnector func() *oauthlink.Connector) {
 		c := newConnector()
 		h = c.CallbackHandler()
 		batch = batch[:0]
-		for range batchSize {
-			batch = append(batch, startedFlow(b, c))
+		for i := range batchSize {
+			batch = append(batch, startedFlow(b, c, "shop-"+strconv.Itoa(i)))
 		}
 		next = 0
 		runtime.GC()

@@ -119,19 +119,25 @@ func TestDisconnectConditionalDeleteWithoutLocker(t *testing.T) {
 			}
 
 			assert.Equal(t, []string{"DeleteVersion"}, st.calls(), "the final delete is conditional")
-			assert.Equal(t, 1, e.mollie.Revocations())
 			assert.False(t, e.mollie.RefreshTokenValid(oldTokens.RefreshToken.Reveal()), "the old grant is revoked")
 			if !tc.reconnect {
+				assert.Equal(t, 1, e.mollie.Revocations())
 				_, err := e.load("mollie", "shop-1")
 				assert.ErrorIs(t, err, oauthlink.ErrNotFound, "the marked record is deleted")
 				return
 			}
+			// The reconnect cannot know that the disconnect's revocation
+			// was confirmed (the record still said disconnected), so it
+			// retires the old grant too: a second revocation request, which
+			// the provider confirms for a dead token (RFC 7009 §2.2).
+			assert.Equal(t, 2, e.mollie.Revocations())
 			require.NoError(t, getErr, "reconnect callback")
 			assert.Equal(t, http.StatusSeeOther, status, "reconnect callback")
 			stored, err := link.Store().Load(context.Background(), "mollie", "shop-1")
 			require.NoError(t, err, "the reconnect survives the disconnect")
 			assert.Equal(t, oauthlink.StatusActive, stored.Status)
-			assert.Equal(t, old.Version+2, stored.Version, "marked, then overwritten by the reconnect")
+			assert.Equal(t, old.Version+3, stored.Version, "marked, overwritten by the reconnect, then the retired grant dropped")
+			assert.Empty(t, stored.Retired, "the retired grant's revocation was confirmed")
 			assert.True(t, e.mollie.AccessTokenValid(stored.AccessToken.Reveal()), "the stored token is the new grant's")
 			assert.True(t, e.mollie.RefreshTokenValid(stored.RefreshToken.Reveal()))
 		})

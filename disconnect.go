@@ -4,21 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
-	"time"
 )
 
 // Disconnect ends the owner's connection (RFC 7009): it first marks the
 // connection StatusDisconnected, so a refresh racing it cannot bring it back
-// (its compare-and-swap fails and its new grant is revoked), then revokes
-// the refresh token at the provider (Mollie: DELETE, 204; RFC 7009 POST,
-// 200), retrying 429, 5xx and network failures with backoff, and only then
-// deletes the record.
+// (its compare-and-swap fails and its new grant is revoked), then revokes at
+// the provider (Mollie: DELETE, 204; RFC 7009 POST, 200) the connection's
+// grant and every grant it still had to retire (Connection.Retired: grants
+// replaced by a reconnect whose revocation was not confirmed), retrying 429,
+// 5xx and network failures with backoff, and only when the provider
+// confirmed all of them deletes the record.
 //
-// When revocation keeps failing, the record stays in StatusDisconnected
-// (visible through List) and the error is returned; calling Disconnect
-// again retries. Disconnecting an owner with no connection returns nil.
+// When a revocation keeps failing, the record stays in StatusDisconnected
+// (visible through List), without the retired grants that were confirmed,
+// and the error is returned; calling Disconnect again retries. Disconnecting
+// an owner with no connection returns nil.
 func (c *Connector) Disconnect(ctx context.Context, owner string) error {
 	if err := checkOwner(owner); err != nil {
 		return err
@@ -33,12 +34,21 @@ func (c *Connector) Disconnect(ctx context.Context, owner string) error {
 	}
 	// The tokens are ours to retire now; finish even if the user leaves.
 	ctx = context.WithoutCancel(ctx)
-	if err := c.revokeWithRetry(ctx, conn); err != nil {
+	key := connKey(c.provider.Name, owner)
+	ps := c.pending.get(key)
+	done, err := c.revokeAll(ctx, disconnecting(conn, ps))
+	if err != nil {
+		if _, derr := c.dropRetired(ctx, owner, done); derr != nil {
+			c.log.Warn("oauthlink: recording confirmed revocations failed", "provider", c.provider.Name, "owner", owner, "error", derr)
+		}
 		c.log.Error("oauthlink: revocation failed; connection kept as disconnected for a retry", "provider", c.provider.Name, "owner", owner, "error", err)
 		c.emit(ctx, Event{Kind: EventRevokeFailed, Provider: c.provider.Name, Owner: owner, Err: err})
 		return fmt.Errorf("oauthlink: revoking at %s: %w", c.provider.Name, err)
 	}
-	if err := c.deleteRevoked(ctx, conn); err != nil {
+	if ps != nil && c.pending.get(key) == ps {
+		c.pending.put(key, nil) // revoked with the grant
+	}
+	if err := c.deleteRevoked(ctx, conn, done); err != nil {
 		return err
 	}
 	c.forget(owner)
@@ -47,15 +57,32 @@ func (c *Connector) Disconnect(ctx context.Context, owner string) error {
 	return nil
 }
 
+// disconnecting lists what Disconnect revokes: the connection's grant,
+// the rotated pair of that grant this process holds unsaved (ps), and
+// the grants the connection still had to retire.
+func disconnecting(conn *Connection, ps *pendingSave) []RetiredToken {
+	toks := make([]RetiredToken, 0, 2+len(conn.Retired))
+	if rt := grantToken(conn); rt.Token != "" {
+		toks = append(toks, rt)
+	}
+	if ps != nil && ps.conn != nil {
+		if rt := grantToken(ps.conn); rt.Token != "" {
+			toks = append(toks, rt)
+		}
+	}
+	return append(toks, conn.Retired...)
+}
+
 // deleteRevoked deletes the record it marked, only if it is still that
-// record: a reconnect that committed while the revocation ran keeps its new
-// connection. The connection lock (Locker) makes the re-read and the delete
-// one step; where the store has VersionDeleter the delete is conditional
-// too, which also covers a store without Locker and a lock that expired.
-// The re-read stays because it also checks the status: versions restart
-// after a delete, so a connection deleted and created again meanwhile can
-// be back at the marked version.
-func (c *Connector) deleteRevoked(ctx context.Context, marked *Connection) error {
+// record with nothing left to revoke: a reconnect that committed while the
+// revocation ran keeps its new connection. The connection lock (Locker)
+// makes the re-read and the delete one step; where the store has
+// VersionDeleter the delete is conditional on the version just re-read,
+// which also covers a store without Locker and a lock that expired. The
+// re-read compares the grant, not the version: versions restart after a
+// delete, so a connection deleted and created again meanwhile can be back
+// at the marked version, but not with the marked grant.
+func (c *Connector) deleteRevoked(ctx context.Context, marked *Connection, done map[Secret]bool) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.ExchangeTimeout*3)
 	defer cancel()
 	lk, err := c.lockConn(ctx, marked.Owner)
@@ -70,11 +97,16 @@ func (c *Connector) deleteRevoked(ctx context.Context, marked *Connection) error
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStore, err)
 	}
-	if cur.Status != StatusDisconnected || cur.Version != marked.Version {
+	if cur.Status != StatusDisconnected || grantToken(cur).Token != grantToken(marked).Token {
 		return nil // replaced by a new connection meanwhile
 	}
+	for _, rt := range cur.Retired {
+		if !done[rt.Token] {
+			return fmt.Errorf("oauthlink: disconnecting at %s: the connection lists a grant that was not revoked yet; call Disconnect again", c.provider.Name)
+		}
+	}
 	if vd, ok := capability[VersionDeleter](c.store); ok {
-		err = vd.DeleteVersion(ctx, c.provider.Name, marked.Owner, marked.Version)
+		err = vd.DeleteVersion(ctx, c.provider.Name, marked.Owner, cur.Version)
 	} else {
 		err = c.store.Delete(ctx, c.provider.Name, marked.Owner)
 	}
@@ -109,39 +141,6 @@ func (c *Connector) markDisconnected(ctx context.Context, owner string) (*Connec
 		}
 	}
 	return nil, err
-}
-
-func (c *Connector) revokeWithRetry(ctx context.Context, conn *Connection) error {
-	kind, value := "refresh_token", conn.RefreshToken.Reveal()
-	if value == "" {
-		kind, value = "access_token", conn.AccessToken.Reveal()
-	}
-	var err error
-	for attempt := 0; attempt < c.cfg.RefreshAttempts; attempt++ {
-		if err = c.revoke(ctx, value, kind); err == nil {
-			return nil
-		}
-		var te *TokenError
-		var wait time.Duration
-		if errors.As(err, &te) {
-			if te.Code == "invalid_token" || te.Code == "invalid_grant" {
-				return nil // already dead at the provider: the goal is met
-			}
-			if !te.Temporary() {
-				return err
-			}
-			wait = te.RetryAfter
-		}
-		if attempt+1 == c.cfg.RefreshAttempts {
-			break
-		}
-		backoff := min(c.cfg.RetryBase<<attempt, c.cfg.RetryMax)
-		backoff = backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
-		if werr := sleepCtx(ctx, min(max(wait, backoff), c.cfg.RetryMax)); werr != nil {
-			return errors.Join(err, werr)
-		}
-	}
-	return err
 }
 
 // DisconnectHandler returns a handler for POST requests that disconnects

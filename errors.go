@@ -57,6 +57,15 @@ var (
 	// changed; the access token is used until it expires or the provider
 	// rejects it.
 	ErrNoRefreshToken = errors.New("oauthlink: connection has no refresh token")
+	// ErrTooManyFlows: the owner already has MaxFlowsPerOwner callbacks
+	// recorded in the replay guard that have not expired (each stays
+	// FlowTTL plus a minute), so this callback is refused before its state
+	// is recorded or its code spent. It keeps one signed-in user from
+	// filling a replay guard that every owner shares; other owners are
+	// unaffected, and the owner can connect again once the window has
+	// passed. A person connecting an account never comes near the limit.
+	// HTTP 429.
+	ErrTooManyFlows = errors.New("oauthlink: too many connect flows for this account; try again later")
 )
 
 // ProviderError is the error a provider reported on the callback
@@ -126,6 +135,8 @@ func HTTPStatus(err error) int {
 	switch {
 	case errors.Is(err, ErrOwnerMismatch):
 		return http.StatusForbidden
+	case errors.Is(err, ErrTooManyFlows):
+		return http.StatusTooManyRequests
 	case errors.Is(err, ErrNoOwner):
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrInvalidState), errors.Is(err, ErrStateExpired),

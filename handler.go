@@ -263,14 +263,42 @@ func parseCallbackQuery(raw string) (*callbackQuery, error) {
 	return q, nil
 }
 
-// CallbackHandler returns the redirect-URI handler. In order: bounded query
-// parsing; state cookie authenticated and compared in constant time, bound
-// to this provider, route, the current owner and FlowTTL; the cookie deleted
-// whatever happens; the state consumed once in the replay guard; only then a
-// provider error is reported (RFC 9700 §4.7); then the store is checked, the
-// code exchanged once (never retried) and the connection committed before
-// Config.OnConnected runs. Every response carries Cache-Control: no-store
-// and Referrer-Policy: no-referrer.
+// CallbackHandler returns the redirect-URI handler. Its checks run in this
+// order, each one failing the callback when it fails:
+//
+//  1. GET only; the query is parsed within bounds (8 KiB, no ';', no
+//     repeated parameter, not both code and error).
+//  2. The state parameter is present once and at most 256 bytes; without
+//     one no flow can be named, so no cookie is touched.
+//  3. The flow cookie named after the state is read, then deleted, whatever
+//     happens next; only now is a malformed query reported.
+//  4. The cookie authenticates, its state equals the query's (constant
+//     time), it was issued for this provider and route within FlowTTL, and
+//     the current owner is the one who started the flow.
+//  5. The issuer (iss, RFC 9207) matches, where the provider has one.
+//  6. A provider error (error=access_denied, ...) is reported, only now
+//     that the state is verified (RFC 9700 §4.7). Nothing was spent, so
+//     nothing is recorded in the replay guard.
+//  7. A callback without a code is refused, likewise recording nothing.
+//  8. The owner may have at most MaxFlowsPerOwner states recorded in the
+//     replay guard at a time; beyond that ErrTooManyFlows (429).
+//  9. The state is recorded in the replay guard, once: a replayed callback
+//     fails here.
+//  10. The store is checked, then the code is exchanged, once and never
+//     retried. From here on the browser cannot cancel: the exchange runs
+//     under the request's values but not its cancellation, bounded by
+//     Config.ExchangeTimeout, and the new grant ends saved, or revoked when
+//     it cannot be saved.
+//  11. The connection is committed. A grant it replaces (the owner's
+//     previous connection, and any grant still awaiting revocation) moves
+//     to Connection.Retired in the same save, the committing Connector's
+//     cache forgets the old token, and the replaced grants are revoked;
+//     those the provider does not confirm stay in Retired for a later
+//     retry (Disconnect, the next refresh).
+//  12. Config.OnConnected runs.
+//
+// Every response carries Cache-Control: no-store and Referrer-Policy:
+// no-referrer.
 func (c *Connector) CallbackHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -285,11 +313,14 @@ func (c *Connector) CallbackHandler() http.Handler {
 	})
 }
 
+// callback runs the checks CallbackHandler lists, in that order.
 func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connection, string, error) {
+	// 1. Method and a bounded query.
 	if r.Method != http.MethodGet {
 		return nil, "", fmt.Errorf("%w: method %s", ErrBadRequest, r.Method)
 	}
 	q, perr := parseCallbackQuery(r.URL.RawQuery)
+	// 2. A state that names a flow.
 	state := ""
 	if perr == nil || q.stateOK {
 		state = q.get(pState)
@@ -300,6 +331,7 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 		}
 		return nil, "", fmt.Errorf("%w: no state parameter", ErrInvalidState)
 	}
+	// 3. The flow cookie, cleared whatever happens next.
 	name := c.flowName(state)
 	f, ferr := c.loadFlow(r, name)
 	c.clearFlow(w, r, name)
@@ -309,6 +341,7 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 	if ferr != nil {
 		return nil, "", ferr
 	}
+	// 4. The cookie's flow is this one, here, now, for this owner.
 	if subtle.ConstantTimeCompare([]byte(f.State), []byte(state)) != 1 {
 		return nil, "", fmt.Errorf("%w: state does not match its cookie", ErrInvalidState)
 	}
@@ -330,20 +363,11 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 	if subtle.ConstantTimeCompare([]byte(owner), []byte(f.Owner)) != 1 {
 		return nil, "", ErrOwnerMismatch
 	}
+	// 5. The issuer.
 	if err := c.checkIssuer(q); err != nil {
 		return nil, "", err
 	}
-	// The guard is usually the store: bound it like the store check, and
-	// report a failure as unavailable, since nothing was spent yet.
-	sctx, cancel := within(r.Context(), storeCheckTimeout)
-	defer cancel()
-	first, err := c.guard.Consume(sctx, c.stateKey(state), issued.Add(c.cfg.FlowTTL+time.Minute))
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: replay guard: %w", ErrStoreUnavailable, err)
-	}
-	if !first {
-		return nil, "", ErrStateReplayed
-	}
+	// 6. A provider error ends the flow without spending anything.
 	if q.has[pError] {
 		return nil, f.ReturnTo, &ProviderError{
 			Code:        sanitize(q.get(pError), 64),
@@ -351,10 +375,31 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 			URI:         sanitize(q.get(pErrorURI), 200),
 		}
 	}
+	// 7. So does a missing code.
 	code := q.get(pCode)
 	if code == "" {
 		return nil, "", fmt.Errorf("%w: no code parameter", ErrBadRequest)
 	}
+	// 8. The owner's share of the replay guard.
+	expires := issued.Add(c.cfg.FlowTTL + time.Minute)
+	if !c.flows.budget.take(owner, now, expires, MaxFlowsPerOwner) {
+		return nil, "", ErrTooManyFlows
+	}
+	// 9. The state, once. The guard is usually the store: bound it like
+	// the store check, and report a failure as unavailable, since nothing
+	// was spent yet.
+	sctx, cancel := within(r.Context(), storeCheckTimeout)
+	defer cancel()
+	first, err := c.guard.Consume(sctx, c.stateKey(state), expires)
+	if err != nil {
+		// Still counted: the guard may have kept the state before failing.
+		return nil, "", fmt.Errorf("%w: replay guard: %w", ErrStoreUnavailable, err)
+	}
+	if !first {
+		c.flows.budget.give(owner) // the guard kept nothing for a replay
+		return nil, "", ErrStateReplayed
+	}
+	// 10 and 11. The exchange and the commit.
 	conn, err := c.exchangeAndSave(r.Context(), sctx, owner, code, f.Verifier)
 	if err != nil {
 		return nil, "", err
@@ -379,10 +424,13 @@ func (c *Connector) checkIssuer(q *callbackQuery) error {
 const storeCheckTimeout = 5 * time.Second
 
 // exchangeAndSave spends the code exactly once and commits the connection.
-// The store is checked before the code is spent; after the exchange, the
-// save runs under a context the browser cannot cancel, is retried a bounded
-// number of times, and when it still fails the new tokens are revoked so no
-// live grant is orphaned (security.md I34).
+// The store is checked before the code is spent. From the moment the code
+// is sent, the provider may issue a grant that only this call knows of, so
+// the rest runs under a context the browser cannot cancel: the exchange
+// bounded by Config.ExchangeTimeout (tokenRequest), identifying and saving
+// by twice that. A save that still fails revokes the new tokens, so no live
+// grant is orphaned (security.md I34). After the commit the grants it
+// replaced are revoked (retireReplaced).
 // storeCtx bounds the pre-exchange store check (shared with the replay
 // guard's call).
 func (c *Connector) exchangeAndSave(ctx, storeCtx context.Context, owner, code, verifier string) (*Connection, error) {
@@ -391,6 +439,7 @@ func (c *Connector) exchangeAndSave(ctx, storeCtx context.Context, owner, code, 
 			return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 		}
 	}
+	ctx = context.WithoutCancel(ctx)
 	form := c.newExchangeForm().add("code", code)
 	if verifier != "" {
 		form = form.add("code_verifier", verifier)
@@ -404,9 +453,7 @@ func (c *Connector) exchangeAndSave(ctx, storeCtx context.Context, owner, code, 
 		c.revokeQuietly(ctx, tok)
 		return nil, fmt.Errorf("%w: %w: no refresh_token issued (is the offline scope granted?)", ErrExchange, ErrTokenResponse)
 	}
-	// From here on the provider has issued a grant: finish under a context
-	// the browser cannot cancel.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, 2*c.cfg.ExchangeTimeout)
 	defer cancel()
 	now := c.now()
 	conn := &Connection{
@@ -417,12 +464,12 @@ func (c *Connector) exchangeAndSave(ctx, storeCtx context.Context, owner, code, 
 		RedirectURI: c.cfg.RedirectURL, Status: StatusActive,
 	}
 	if c.cfg.Identify != nil {
-		if err := c.cfg.Identify(ctx, conn); err != nil {
+		if err := c.cfg.Identify(sctx, conn); err != nil {
 			c.revokeQuietly(ctx, tok)
 			return nil, fmt.Errorf("%w: identifying the account: %w", ErrExchange, err)
 		}
 	}
-	if err := c.commitNew(ctx, conn); err != nil {
+	if err := c.commitNew(sctx, conn); err != nil {
 		c.log.Error("oauthlink: saving new connection failed; revoking the new grant", "provider", c.provider.Name, "owner", owner, "error", err)
 		c.revokeQuietly(ctx, tok)
 		if !errors.Is(err, ErrStore) {
@@ -430,10 +477,16 @@ func (c *Connector) exchangeAndSave(ctx, storeCtx context.Context, owner, code, 
 		}
 		return nil, err
 	}
+	// The old token may be cached here for CacheTTL: drop it before anyone
+	// reads it again.
+	c.forget(owner)
 	if c.log.Enabled(ctx, slog.LevelInfo) { // the args cost allocations even when discarded
 		c.log.Info("oauthlink: connected", "provider", c.provider.Name, "owner", owner, "account", conn.AccountID)
 	}
 	c.emit(ctx, Event{Kind: EventConnected, Provider: c.provider.Name, Owner: owner})
+	if len(conn.Retired) > 0 {
+		conn = c.retireReplaced(ctx, conn)
+	}
 	return conn, nil
 }
 
@@ -460,21 +513,40 @@ func (c *Connector) commitNew(ctx context.Context, conn *Connection) error {
 // compare-and-swap cannot land on the new record when versions restart
 // after a delete. The lock is taken per attempt, so a transient store
 // failure (a killed pooled connection) is retried like the save.
+//
+// The grants conn replaces go into conn.Retired in the same save (see
+// retiring), so there is no moment in which a replaced grant is live at
+// the provider and recorded nowhere.
 func (c *Connector) commitOnce(ctx context.Context, conn *Connection) error {
 	lk, err := c.lockConn(ctx, conn.Owner)
 	if err != nil {
 		return err
 	}
 	defer lk.release()
-	conn.Version, conn.CreatedAt = 0, time.Time{}
+	conn.Version, conn.CreatedAt, conn.Retired = 0, time.Time{}, nil
+	var key string
+	var ps *pendingSave
+	if !c.pending.empty() { // spares building the key on every callback
+		key = connKey(conn.Provider, conn.Owner)
+		ps = c.pending.get(key)
+	}
 	old, err := c.store.Load(ctx, conn.Provider, conn.Owner)
 	switch {
 	case err == nil:
 		conn.Version, conn.CreatedAt = old.Version, old.CreatedAt
-	case !errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound):
+		old = nil
+	default:
 		return err
 	}
-	return c.store.Save(ctx, conn)
+	conn.Retired = c.retiring(conn, old, ps, c.now())
+	if err := c.store.Save(ctx, conn); err != nil {
+		return err
+	}
+	if ps != nil && c.pending.get(key) == ps {
+		c.pending.put(key, nil) // retired with the old grant
+	}
+	return nil
 }
 
 func (c *Connector) revokeQuietly(ctx context.Context, tok *tokenResponse) {

@@ -321,9 +321,9 @@ func (c *Connector) loadWithin(ctx context.Context, owner string) (*Connection, 
 }
 
 // savePending writes a refreshed grant with compare-and-swap on the version
-// that was refreshed. A failed write is retried with backoff for as long as
-// the lease holds (so no other instance refreshes meanwhile), and once more
-// after; without a Locker, for ExchangeTimeout. If it still fails, the pair
+// that was refreshed. A failed write is retried with backoff while the
+// lease holds (so no other instance refreshes meanwhile), for at most
+// ExchangeTimeout, and once more after. If it still fails, the pair
 // stays in memory and the next refresh of the connection on this instance
 // saves it without calling the provider. On a conflict the store wins: a
 // disconnect makes the new grant pointless (it is revoked), a peer's
@@ -331,22 +331,22 @@ func (c *Connector) loadWithin(ctx context.Context, owner string) (*Connection, 
 func (c *Connector) savePending(ctx context.Context, lk *heldLock, key string, base *Connection, ps *pendingSave) (*Connection, error) {
 	next := ps.conn.Clone()
 	next.Version = base.Version
-	var giveUp <-chan struct{}
-	if lk.lease != nil {
-		giveUp = lk.ctx.Done()
-	} else {
+	// Give up after ExchangeTimeout, or as soon as the lease can no longer
+	// be vouched for, whichever comes first (one last attempt follows).
+	giveUp := make(chan struct{})
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
 		t := time.NewTimer(c.cfg.ExchangeTimeout)
 		defer t.Stop()
-		gc := make(chan struct{})
-		go func() {
-			select {
-			case <-t.C:
-			case <-lk.ctx.Done():
-			}
-			close(gc)
-		}()
-		giveUp = gc
-	}
+		select {
+		case <-t.C:
+		case <-lk.ctx.Done():
+		case <-stop:
+			return
+		}
+		close(giveUp)
+	}()
 	var err error
 	wait := 50 * time.Millisecond
 	for last := false; ; {

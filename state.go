@@ -111,9 +111,12 @@ type flowKey struct {
 }
 
 // flowCodec seals and opens flow records with key rotation: the first key
-// seals, every key opens (chosen by key id).
+// seals, every key opens (chosen by key id). It also carries the
+// Connector's per-owner flow budget, which the callback checks before it
+// records a state in the replay guard (see MaxFlowsPerOwner).
 type flowCodec struct {
-	keys []flowKey
+	keys   []flowKey
+	budget *flowBudget
 }
 
 // newFlowCodec derives one AES-256 key from each secret with HKDF-SHA256,
@@ -122,7 +125,7 @@ func newFlowCodec(secrets [][]byte) (flowCodec, error) {
 	if len(secrets) == 0 {
 		return flowCodec{}, fmt.Errorf("%w: CookieSecrets is required (32+ random bytes each)", ErrConfig)
 	}
-	var fc flowCodec
+	fc := flowCodec{budget: &flowBudget{}}
 	for i, s := range secrets {
 		if len(s) < 32 {
 			return flowCodec{}, fmt.Errorf("%w: CookieSecrets[%d] is %d bytes; at least 32 random bytes are required", ErrConfig, i, len(s))

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -104,12 +105,19 @@ func newRequest(ctx context.Context, target string, cookies []*http.Cookie) *htt
 	return r
 }
 
-// startFlow runs l's start handler once and returns the state sent to the
-// provider and the cookies set on the browser.
-func startFlow(tb testing.TB, l *lib) (state string, cookies []*http.Cookie, location *url.URL) {
+// ownerHeader names the platform account a request acts for. oauthlink
+// reads it (Config.Owner) and binds each flow to it; the peers have no such
+// notion and ignore it.
+const ownerHeader = "X-User"
+
+// startFlow runs l's start handler once as owner and returns the state
+// sent to the provider and the cookies set on the browser.
+func startFlow(tb testing.TB, l *lib, owner string) (state string, cookies []*http.Cookie, location *url.URL) {
 	tb.Helper()
 	rec := httptest.NewRecorder()
-	l.start.ServeHTTP(rec, newRequest(l.ctx, startURL, nil))
+	r := newRequest(l.ctx, startURL, nil)
+	r.Header.Set(ownerHeader, owner)
+	l.start.ServeHTTP(rec, r)
 	res := rec.Result()
 	if res.StatusCode != l.startCode {
 		tb.Fatalf("%s start: status %d, want %d: %s", l.name, res.StatusCode, l.startCode, rec.Body)
@@ -125,10 +133,12 @@ func startFlow(tb testing.TB, l *lib) (state string, cookies []*http.Cookie, loc
 	return state, res.Cookies(), loc
 }
 
-// callbackRequest is the provider's redirect back to the app: code and
-// state in the query, the flow's cookies attached.
-func callbackRequest(l *lib, state string, cookies []*http.Cookie) *http.Request {
-	return newRequest(l.ctx, redirectURL+"?code=auth_bench&state="+url.QueryEscape(state), cookies)
+// callbackRequest is the provider's redirect back to owner's browser: code
+// and state in the query, the flow's cookies attached.
+func callbackRequest(l *lib, owner, state string, cookies []*http.Cookie) *http.Request {
+	r := newRequest(l.ctx, redirectURL+"?code=auth_bench&state="+url.QueryEscape(state), cookies)
+	r.Header.Set(ownerHeader, owner)
+	return r
 }
 
 // badState never matches: every library mints its own 128+ bit state.
@@ -164,7 +174,9 @@ func BenchmarkStart(b *testing.B) {
 // callbackBatch is how many flows are started (untimed) at a time for
 // BenchmarkCallback. Each batch also gets a new library instance, so
 // oauthlink's replay guard and store hold at most one batch, as they would
-// hold the last few minutes of flows in production.
+// hold the last few minutes of flows in production. Each flow of a batch
+// is started by another owner, as in production (oauthlink admits at most
+// MaxFlowsPerOwner flows of one owner at a time).
 const callbackBatch = 256
 
 // BenchmarkCallback: the whole callback of a flow started by the same
@@ -181,9 +193,10 @@ func BenchmarkCallback(b *testing.B) {
 			refill := func() {
 				l = lc.new(b, sharedClient)
 				batch = batch[:0]
-				for range callbackBatch {
-					state, cookies, _ := startFlow(b, l)
-					batch = append(batch, callbackRequest(l, state, cookies))
+				for i := range callbackBatch {
+					owner := "shop-" + strconv.Itoa(i)
+					state, cookies, _ := startFlow(b, l, owner)
+					batch = append(batch, callbackRequest(l, owner, state, cookies))
 				}
 				next = 0
 				// Collect the garbage of starting the batch now, untimed, so
@@ -224,8 +237,8 @@ func BenchmarkBadState(b *testing.B) {
 	for _, lc := range libs {
 		b.Run("lib="+lc.name, func(b *testing.B) {
 			l := lc.new(b, sharedClient)
-			_, cookies, _ := startFlow(b, l)
-			tmpl := callbackRequest(l, badState, cookies)
+			_, cookies, _ := startFlow(b, l, "shop-1")
+			tmpl := callbackRequest(l, "shop-1", badState, cookies)
 			req := new(http.Request)
 			w := newDiscardWriter()
 			var cpu cpuClock

@@ -58,7 +58,7 @@ func TestSameWork(t *testing.T) {
 			ep := &recordingEndpoint{}
 			l := lc.new(t, &http.Client{Transport: ep})
 
-			state, cookies, loc := startFlow(t, l)
+			state, cookies, loc := startFlow(t, l, "shop-1")
 			q := loc.Query()
 			if got := loc.Scheme + "://" + loc.Host + loc.Path; got != authURL {
 				t.Errorf("authorization endpoint %s, want %s", got, authURL)
@@ -87,7 +87,7 @@ func TestSameWork(t *testing.T) {
 			}
 
 			rec := httptest.NewRecorder()
-			l.callback.ServeHTTP(rec, callbackRequest(l, state, cookies))
+			l.callback.ServeHTTP(rec, callbackRequest(l, "shop-1", state, cookies))
 			if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/" {
 				t.Fatalf("callback: %d to %q: %s", rec.Code, rec.Header().Get("Location"), rec.Body)
 			}
@@ -114,9 +114,9 @@ func TestSameWork(t *testing.T) {
 				}
 			}
 
-			_, cookies, _ = startFlow(t, l)
+			_, cookies, _ = startFlow(t, l, "shop-1")
 			rec = httptest.NewRecorder()
-			l.callback.ServeHTTP(rec, callbackRequest(l, badState, cookies))
+			l.callback.ServeHTTP(rec, callbackRequest(l, "shop-1", badState, cookies))
 			if rec.Code < 400 {
 				t.Errorf("bad state: status %d, want a refusal", rec.Code)
 			}

@@ -123,7 +123,7 @@ func newOauthlink(tb testing.TB, client *http.Client) *lib {
 		},
 		ClientID: clientID, ClientSecret: clientSecret, RedirectURL: redirectURL,
 		Store:         memstore.New(),
-		Owner:         func(*http.Request) (string, error) { return "shop-1", nil },
+		Owner:         ownerOf,
 		CookieSecrets: [][]byte{oauthlinkSecret},
 		HTTPClient:    client,
 		Logger:        discardLogger,
@@ -133,6 +133,15 @@ func newOauthlink(tb testing.TB, client *http.Client) *lib {
 	}
 	return &lib{name: "oauthlink", start: c.StartHandler(), callback: c.CallbackHandler(),
 		startCode: http.StatusSeeOther, pkce: true, ctx: clientContext(client)}
+}
+
+// ownerOf is oauthlink's Config.Owner: the account named in ownerHeader,
+// "shop-1" when none is.
+func ownerOf(r *http.Request) (string, error) {
+	if u := r.Header.Get(ownerHeader); u != "" {
+		return u, nil
+	}
+	return "shop-1", nil
 }
 
 // newGologin: StateHandler + LoginHandler / CallbackHandler as in gologin's

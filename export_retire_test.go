@@ -1,0 +1,8 @@
+package oauthlink
+
+import "context"
+
+// RevokeRetired is revokeRetired, for the external tests.
+func RevokeRetired(c *Connector, ctx context.Context, owner string) error {
+	return c.revokeRetired(ctx, owner)
+}

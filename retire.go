@@ -1,0 +1,256 @@
+package oauthlink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// Retiring replaced grants.
+//
+// A reconnect replaces the owner's grant with a new one, but the provider
+// keeps the old grant alive until it is revoked (a Mollie refresh token
+// never expires). So the commit moves the old grant's token into the new
+// record's Retired list in the same atomic Save: from then on the record
+// itself says which grants are still to be revoked, whichever process
+// crashes or whichever endpoint is down. Revoking them is then a matter of
+// retries: revokeRetired revokes what the record lists and removes, with
+// compare-and-swap, only what the provider confirmed. The callback calls it
+// right after the commit, Disconnect revokes the list along with the
+// connection's own grant, and the refresh engine calls it after a
+// successful refresh, so a revocation endpoint that was down is retried on
+// the connection's next activity.
+
+// grantToken returns the token that revokes conn's grant (RFC 7009): its
+// refresh token, or its access token when it has none.
+func grantToken(conn *Connection) RetiredToken {
+	if conn.RefreshToken != "" {
+		return RetiredToken{Token: conn.RefreshToken, Kind: "refresh_token"}
+	}
+	return RetiredToken{Token: conn.AccessToken, Kind: "access_token"}
+}
+
+// retiring returns the Retired list of next, the record that replaces old
+// (nil when there is none): what old still had to retire, old's own grant,
+// and the rotated pair of old's grant this process holds unsaved (ps; its
+// refresh token is newer than the stored one). A token of next's own grant
+// is never retired (a provider that answers a new consent with the refresh
+// token it already issued keeps one grant), and nothing is added when the
+// provider has no revocation endpoint: no one could ever revoke it.
+func (c *Connector) retiring(next, old *Connection, ps *pendingSave, now time.Time) []RetiredToken {
+	var out []RetiredToken
+	add := func(rt RetiredToken) {
+		if rt.Token == "" || rt.Token == next.RefreshToken || rt.Token == next.AccessToken ||
+			slices.ContainsFunc(out, func(o RetiredToken) bool { return o.Token == rt.Token }) {
+			return
+		}
+		out = append(out, rt)
+	}
+	if old != nil {
+		for _, rt := range old.Retired {
+			add(rt)
+		}
+	}
+	if c.provider.RevokeURL == "" {
+		return out
+	}
+	if old != nil {
+		rt := grantToken(old)
+		rt.Since = now
+		add(rt)
+	}
+	if ps != nil && ps.conn != nil {
+		rt := grantToken(ps.conn)
+		rt.Since = now
+		add(rt)
+	}
+	return out
+}
+
+// retireReplaced revokes the grants a commit just retired (conn.Retired),
+// bounded by ExchangeTimeout, and returns the record as it stands after the
+// confirmed ones were removed (conn itself when that record is no longer
+// conn's grant, or could not be read). Failures stay in Retired and are
+// logged and reported by revokeRetired; the connection stands either way.
+func (c *Connector) retireReplaced(ctx context.Context, conn *Connection) *Connection {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ExchangeTimeout)
+	defer cancel()
+	cur, _ := c.retire(rctx, conn.Owner)
+	c.forget(conn.Owner)
+	if cur == nil || cur.AccessToken != conn.AccessToken || cur.RefreshToken != conn.RefreshToken {
+		return conn
+	}
+	return cur
+}
+
+// revokeRetired revokes every token in the owner's Connection.Retired at
+// the provider and removes the confirmed ones from the record, with
+// compare-and-swap under the connection lock (re-reading on conflicts,
+// never writing a record that is gone, never touching anything but the
+// confirmed tokens). A provider answering invalid_token or invalid_grant
+// counts as confirmed: the token is dead either way. Tokens that fail stay
+// in Retired; the failure is logged (without secrets), reported as
+// EventRevokeFailed and returned. No record, or nothing retired, is nil.
+//
+// ctx bounds the revocations: pass a context the end user cannot cancel.
+// The removal of confirmed tokens runs even when ctx has just ended. Call
+// it without holding the connection lock (lockConn); it takes the lock for
+// the removal.
+func (c *Connector) revokeRetired(ctx context.Context, owner string) error {
+	_, err := c.retire(ctx, owner)
+	return err
+}
+
+// retire is revokeRetired, returning the record after the removal (nil when
+// there is none).
+func (c *Connector) retire(ctx context.Context, owner string) (*Connection, error) {
+	conn, err := c.store.Load(ctx, c.provider.Name, owner)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	if len(conn.Retired) == 0 {
+		return conn, nil
+	}
+	done, rerr := c.revokeAll(ctx, conn.Retired)
+	cur, derr := c.dropRetired(ctx, owner, done)
+	if rerr != nil {
+		left := len(conn.Retired) - len(done)
+		c.log.Error("oauthlink: revoking replaced grants failed; kept in Connection.Retired for a retry",
+			"provider", c.provider.Name, "owner", owner, "pending", left, "error", rerr)
+		c.emit(ctx, Event{Kind: EventRevokeFailed, Provider: c.provider.Name, Owner: owner, Err: rerr})
+		return cur, fmt.Errorf("oauthlink: revoking %d replaced grant(s) at %s: %w", left, c.provider.Name, rerr)
+	}
+	if derr != nil {
+		return cur, derr
+	}
+	return cur, nil
+}
+
+// revokeAll revokes each token with retries and returns the set of tokens
+// the provider confirmed (or reported dead). After a token whose revocation
+// failed for a reason that is not the token's own (the endpoint is down,
+// rate-limited or unreachable, or ctx ended), the rest are not tried: they
+// wait for the next attempt instead of each waiting out the same outage.
+func (c *Connector) revokeAll(ctx context.Context, toks []RetiredToken) (map[Secret]bool, error) {
+	done := make(map[Secret]bool, len(toks))
+	var errs []error
+	for _, rt := range toks {
+		if rt.Token == "" || done[rt.Token] {
+			continue
+		}
+		err := c.revokeTokenWithRetry(ctx, rt.Token.Reveal(), rt.Kind)
+		if err == nil {
+			done[rt.Token] = true
+			continue
+		}
+		errs = append(errs, err)
+		var te *TokenError
+		if !errors.As(err, &te) || te.Temporary() || ctx.Err() != nil {
+			break
+		}
+	}
+	return done, errors.Join(errs...)
+}
+
+// revokeTokenWithRetry revokes one token, retrying 429, 5xx and network
+// failures with capped, jittered exponential backoff that honours
+// Retry-After. invalid_token and invalid_grant mean the token is already
+// dead: the goal is met.
+func (c *Connector) revokeTokenWithRetry(ctx context.Context, value, kind string) error {
+	var err error
+	for attempt := 0; attempt < c.cfg.RefreshAttempts; attempt++ {
+		if err = c.revoke(ctx, value, kind); err == nil {
+			return nil
+		}
+		var te *TokenError
+		var wait time.Duration
+		if errors.As(err, &te) {
+			if te.Code == "invalid_token" || te.Code == "invalid_grant" {
+				return nil
+			}
+			if !te.Temporary() {
+				return err
+			}
+			wait = te.RetryAfter
+		}
+		if attempt+1 == c.cfg.RefreshAttempts || ctx.Err() != nil {
+			break
+		}
+		backoff := min(c.cfg.RetryBase<<attempt, c.cfg.RetryMax)
+		backoff = backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
+		if werr := sleepCtx(ctx, min(max(wait, backoff), c.cfg.RetryMax)); werr != nil {
+			return errors.Join(err, werr)
+		}
+	}
+	return err
+}
+
+// dropRetired removes the confirmed tokens (done) from the owner's Retired
+// list with compare-and-swap, under the connection lock so that a record
+// deleted and created again at the same version meanwhile is not
+// overwritten. It re-reads on a version conflict, writes nothing when the
+// record is gone or lists none of them, and runs detached from ctx's
+// cancellation (bounded on its own), so a revocation the provider confirmed
+// is recorded even when ctx ended right after it. It returns the record as
+// it stands afterwards.
+func (c *Connector) dropRetired(ctx context.Context, owner string, done map[Secret]bool) (*Connection, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ExchangeTimeout*3)
+	defer cancel()
+	if len(done) == 0 {
+		return c.loadOrNil(ctx, owner)
+	}
+	lk, err := c.lockConn(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	defer lk.release()
+	for range 8 {
+		cur, err := c.loadOrNil(ctx, owner)
+		if cur == nil || err != nil {
+			return nil, err
+		}
+		keep := slices.DeleteFunc(slices.Clone(cur.Retired), func(rt RetiredToken) bool { return done[rt.Token] })
+		if len(keep) == len(cur.Retired) {
+			return cur, nil
+		}
+		if len(keep) == 0 {
+			keep = nil
+		}
+		next := cur.Clone()
+		next.Retired = keep
+		err = c.store.Save(ctx, next)
+		if err == nil {
+			return next, nil
+		}
+		if !errors.Is(err, ErrVersionConflict) {
+			return nil, fmt.Errorf("%w: removing revoked grants: %w", ErrStore, err)
+		}
+	}
+	return nil, fmt.Errorf("%w: removing revoked grants: %w", ErrStore, ErrVersionConflict)
+}
+
+// loadOrNil loads the owner's record, nil without an error when there is
+// none.
+func (c *Connector) loadOrNil(ctx context.Context, owner string) (*Connection, error) {
+	conn, err := c.store.Load(ctx, c.provider.Name, owner)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	return conn, nil
+}
+
+// empty reports whether no rotated pair is kept at all.
+func (p *pendingSaves) empty() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.m) == 0
+}
