@@ -99,9 +99,13 @@
 //
 // # Locks, replay guard, ping
 //
-// Lock is SET key value NX PX ttl with a random value, retried with
-// jittered exponential backoff (2 ms to 200 ms) until it succeeds or ctx
-// ends. It returns an oauthlink.Lease. Release is a script that deletes
+// Lock is a script equivalent to SET key value NX PX ttl with a random
+// value, except that a key already holding that same value also counts as
+// acquired (its PX is set to ttl again): go-redis sends a command again
+// when the connection fails before the reply arrives, and an acquire whose
+// success was lost on the wire must not make its caller wait for its own
+// lock to expire. It is retried with jittered exponential backoff (2 ms to
+// 200 ms) until it succeeds or ctx ends. It returns an oauthlink.Lease. Release is a script that deletes
 // the key only if it still holds that value, so a holder whose lock
 // expired cannot release its successor's. Renew is a script that sets the
 // key's PX to the new ttl (PEXPIRE) only if GET still returns that value:

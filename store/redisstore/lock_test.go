@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -299,4 +300,31 @@ func TestLeaseRenewErrors(t *testing.T) {
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, oauthlink.ErrLeaseLost, "an unreachable server is not a lost lease")
 	offline.Release() // best effort: returns
+}
+
+// TestLockReplyLost: go-redis sends a command again when its connection
+// fails before the reply arrives. When the lost reply was that of a
+// successful acquire, the second attempt finds the key already holding
+// this caller's value; Lock must take that as acquired (and set the ttl
+// afresh), not wait for its own lock to expire.
+func TestLockReplyLost(t *testing.T) {
+	t.Parallel()
+	admin := newClient(t)
+	prefix := testPrefix(t, admin)
+	key := prefix + "lock:{o}:p"
+	c, proxy := proxiedClient(t, func(args []string) bool { return slices.Contains(args, key) })
+	s, err := New(c, Options{Prefix: prefix})
+	require.NoError(t, err)
+	require.Equal(t, key, s.lockKey("p", "o"))
+
+	ctx, cancel := context.WithTimeout(testContext(t), 5*time.Second)
+	defer cancel()
+	held, err := s.Lock(ctx, "p", "o", time.Minute)
+	require.NoError(t, err, "Lock waited for the lock it had taken itself")
+	require.EqualValues(t, 1, proxy.dropped.Load(), "the acquire's reply was lost once")
+	assert.Equal(t, held.(*lease).value, admin.Get(ctx, key).Val(), "the key holds this lease's value")
+	pttl := admin.PTTL(ctx, key).Val()
+	assert.True(t, pttl > 50*time.Second && pttl <= time.Minute, "PTTL %v", pttl)
+	held.Release()
+	assert.Zero(t, admin.Exists(ctx, key).Val(), "Release deleted the key")
 }
