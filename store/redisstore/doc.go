@@ -120,8 +120,10 @@
 // carries the owner's hash tag, so the scripts run on a cluster too. A
 // lease lives in the primary's memory only: a failover to a replica that
 // had not received it loses it (see Durability).
-// Consume is SET key NX PX (time until expires): relative expiry, so the
-// application's and Redis's clocks need not agree. Ping sends PING and a
+// Consume is a script equivalent to SET key value NX PX (time until
+// expires) with a random value: relative expiry, so the application's and
+// Redis's clocks need not agree. As for Lock, a key already holding the
+// caller's own value (a resent call whose reply was lost) counts as first. Ping sends PING and a
 // SET of the ping key in one round trip: a replica or a server out of
 // memory refuses the write.
 package redisstore

@@ -208,9 +208,11 @@ func (b *backoff) wait(ctx context.Context) error {
 }
 
 // Consume records key until expires and reports whether this call was the
-// first to do so (oauthlink.ReplayGuard): SET NX with PX set to the time
-// left until expires, so that Redis forgets the key when it expires and
-// the application's and Redis's clocks need not agree. Of concurrent calls
+// first to do so (oauthlink.ReplayGuard): consumeScript, SET NX with a
+// random value and PX set to the time left until expires, so that Redis
+// forgets the key when it expires and the application's and Redis's clocks
+// need not agree; a call resent after its reply was lost finds its own
+// value and is still the first. Of concurrent calls
 // with one key, on one instance or many, exactly one sees true. An expires
 // that is not in the future records nothing and returns true.
 func (s *Store) Consume(ctx context.Context, key string, expires time.Time) (first bool, err error) {
@@ -222,12 +224,29 @@ func (s *Store) Consume(ctx context.Context, key string, expires time.Time) (fir
 		return true, nil
 	}
 	left = (left + time.Millisecond - 1).Truncate(time.Millisecond)
-	first, err = s.client.SetNX(ctx, s.stateKey(key), "1", left).Result()
+	n, err := consumeScript.Run(ctx, s.client, []string{s.stateKey(key)}, rand.Text(), left.Milliseconds()).Int64()
 	if err != nil {
 		return false, fail(ctx, "consume", err)
 	}
-	return first, nil
+	return n == 1, nil
 }
+
+// consumeScript records a state: it sets the key to the caller's random
+// value with PX ttl if the key is missing, and returns 1; a key already
+// holding the caller's value also returns 1 (a call resent by go-redis
+// after its reply was lost on the wire is still the first), any other
+// value 0. KEYS: state. ARGV: value, ttl in milliseconds.
+var consumeScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur == false then
+	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+	return 1
+end
+if cur == ARGV[1] then
+	return 1
+end
+return 0
+`)
 
 // pingTTL is how long the key Ping writes lives.
 const pingTTL = 10 * time.Second

@@ -328,3 +328,30 @@ func TestLockReplyLost(t *testing.T) {
 	held.Release()
 	assert.Zero(t, admin.Exists(ctx, key).Val(), "Release deleted the key")
 }
+
+// TestConsumeReplyLost: as TestLockReplyLost for the replay guard. When
+// the reply to the call that recorded a state is lost and go-redis sends
+// it again, that call is still the first: the callback it serves is not a
+// replay, and Consume must not refuse it.
+func TestConsumeReplyLost(t *testing.T) {
+	t.Parallel()
+	admin := newClient(t)
+	prefix := testPrefix(t, admin)
+	key := prefix + "state:k"
+	c, proxy := proxiedClient(t, func(args []string) bool { return slices.Contains(args, key) })
+	s, err := New(c, Options{Prefix: prefix})
+	require.NoError(t, err)
+	require.Equal(t, key, s.stateKey("k"))
+
+	ctx := testContext(t)
+	first, err := s.Consume(ctx, "k", time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	require.EqualValues(t, 1, proxy.dropped.Load(), "the record's reply was lost once")
+	assert.True(t, first, "the call that recorded the state is the first")
+	pttl := admin.PTTL(ctx, key).Val()
+	assert.True(t, pttl > 50*time.Second && pttl <= time.Minute, "PTTL %v", pttl)
+
+	again, err := s.Consume(ctx, "k", time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	assert.False(t, again, "a second call is a replay")
+}
