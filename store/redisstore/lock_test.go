@@ -219,7 +219,7 @@ func TestPing(t *testing.T) {
 	assert.True(t, pttl > 0 && pttl <= pingTTL, "Ping wrote its key with a TTL (PTTL %v)", pttl)
 	assert.ErrorIs(t, s.Ping(canceled(ctx)), context.Canceled)
 
-	down, err := New(newDownClient(t), Options{})
+	down, err := New(newDownClient(t), Options{AllowVolatile: true})
 	require.NoError(t, err)
 	assert.Error(t, down.Ping(ctx))
 }
@@ -293,7 +293,7 @@ func TestLeaseRenewErrors(t *testing.T) {
 	require.NoError(t, held.Renew(ctx, time.Minute), "the lease is still held")
 	held.Release()
 
-	down, err := New(newDownClient(t), Options{})
+	down, err := New(newDownClient(t), Options{AllowVolatile: true})
 	require.NoError(t, err)
 	offline := &lease{s: down, key: down.lockKey("p", "o"), value: "v", renewing: make(chan struct{}, 1)}
 	err = offline.Renew(ctx, time.Minute)
@@ -313,7 +313,7 @@ func TestLockReplyLost(t *testing.T) {
 	prefix := testPrefix(t, admin)
 	key := prefix + "lock:{o}:p"
 	c, proxy := proxiedClient(t, func(args []string) bool { return slices.Contains(args, key) })
-	s, err := New(c, Options{Prefix: prefix})
+	s, err := New(c, Options{Prefix: prefix, AllowVolatile: true})
 	require.NoError(t, err)
 	require.Equal(t, key, s.lockKey("p", "o"))
 
@@ -339,7 +339,7 @@ func TestConsumeReplyLost(t *testing.T) {
 	prefix := testPrefix(t, admin)
 	key := prefix + "state:k"
 	c, proxy := proxiedClient(t, func(args []string) bool { return slices.Contains(args, key) })
-	s, err := New(c, Options{Prefix: prefix})
+	s, err := New(c, Options{Prefix: prefix, AllowVolatile: true})
 	require.NoError(t, err)
 	require.Equal(t, key, s.stateKey("k"))
 
