@@ -181,5 +181,30 @@
 // Open SQLite with a busy timeout and WAL, as in the example above:
 // without busy_timeout a writer that finds the file locked fails at once
 // with SQLITE_BUSY instead of waiting. New and Lock retry SQLITE_BUSY by
-// themselves; Load, List, Save and Delete do not.
+// themselves; Load, List, Save and Delete do not, so busy_timeout is also
+// the longest a save waits for another writer before it fails.
+//
+// # SQLite with several processes
+//
+// Supported: several processes on one host (instances of the app, or the
+// app and a tool) sharing one database file on a local filesystem, each
+// opening it with busy_timeout and WAL. SQLite's file locks serialise
+// their writes, and the lock leases are sound because every process reads
+// the same clock. A process killed at any moment, inside a save's
+// transaction or its commit included, leaves the file consistent: its
+// uncommitted transaction is gone (in WAL, frames without a commit record
+// are ignored), everything committed before stays, and the kernel releases
+// its locks, so the other processes carry on. An outside sweep ran two
+// demo processes on one file through 15 SIGKILLs inside saves:
+// integrity_check ok and every connected row present. The demo's
+// TestSQLiteProcessesKilled repeats it on every test run: two processes,
+// six kills of one of them (three paused inside a save's write
+// transaction), then PRAGMA integrity_check and every committed save.
+//
+// Not supported: a file on a network filesystem (NFS, SMB and the like),
+// whose locking is unreliable and which cannot share WAL's memory-mapped
+// index between hosts, and so processes on several hosts: use PostgreSQL
+// there. Several processes on one host never write in parallel: their
+// writes queue on the file's single write lock, each for at most
+// busy_timeout.
 package sqlstore
