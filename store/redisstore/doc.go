@@ -75,9 +75,11 @@
 // call to log what it accepts) reads CONFIG GET appendonly, appendfsync,
 // save and maxmemory-policy on every server behind the client: each
 // primary and replica a Cluster client learns from CLUSTER SLOTS (a
-// failover promotes a replica, so its settings count too), each shard of
-// a Ring, the server of a plain client, and only the current primary of a
-// Sentinel (failover) client, whose replicas it does not see. Managed
+// failover promotes a replica, so its settings count too; Redis lists a
+// new replica there once it has reported its replication offset), each
+// shard of a Ring, the server of a plain client, and only the current
+// primary of a Sentinel (failover) client, whose replicas it does not
+// see. Managed
 // services often rename or deny CONFIG: then it reads INFO persistence
 // (aof_enabled) and INFO memory (maxmemory_policy) instead, and cannot
 // see appendfsync, which it then leaves unchecked. A server that refuses

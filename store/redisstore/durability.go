@@ -79,7 +79,11 @@ func CheckDurability(ctx context.Context, client redis.UniversalClient) error {
 			return check(ctx, n, n.Options().Addr)
 		})
 	case *redis.Client:
-		err = check(ctx, c, c.Options().Addr)
+		addr := c.Options().Addr
+		if addr == "FailoverClient" { // go-redis's placeholder for Sentinel
+			addr = "the Sentinel's primary"
+		}
+		err = check(ctx, c, addr)
 	default:
 		err = check(ctx, c, "")
 	}
