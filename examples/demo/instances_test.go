@@ -32,7 +32,7 @@ import (
 // (the replay guard is the store's), and both instances asking at once
 // for a token past expiry refresh it once (the lock is the store's).
 func TestInstancesShareOneStore(t *testing.T) {
-	for name, store := range map[string]func(*testing.T) string{
+	for name, store := range map[string]func(testing.TB) string{
 		"postgres": postgresStore,
 		"redis":    redisStore,
 	} {
@@ -134,7 +134,7 @@ func TestInstancesShareOneStore(t *testing.T) {
 // postgresStore returns a PostgreSQL store URL whose tables live in a
 // schema of the test's own (dropped afterwards), or skips without a server
 // (fails in CI).
-func postgresStore(t *testing.T) string {
+func postgresStore(t testing.TB) string {
 	raw := cmp.Or(os.Getenv("OAUTHLINK_TEST_POSTGRES"), "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 	db, err := sql.Open("pgx", raw)
 	require.NoError(t, err)
@@ -163,7 +163,7 @@ func postgresStore(t *testing.T) string {
 
 // redisStore returns a Redis store URL, or skips without a server (fails
 // in CI). The demo's keys are per owner, and each test uses a new owner.
-func redisStore(t *testing.T) string {
+func redisStore(t testing.TB) string {
 	addr := cmp.Or(os.Getenv("OAUTHLINK_TEST_REDIS"), "127.0.0.1:6379")
 	raw := addr
 	if !strings.Contains(addr, "://") {
@@ -181,7 +181,7 @@ func redisStore(t *testing.T) string {
 	return raw
 }
 
-func unavailable(t *testing.T, what, where string, err error) {
+func unavailable(t testing.TB, what, where string, err error) {
 	t.Helper()
 	if os.Getenv("CI") != "" {
 		t.Fatalf("%s at %s is unreachable in CI: %v", what, where, err)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -106,7 +107,7 @@ func openDemoStore(t *testing.T, dir string) oauthlink.TokenStore {
 	spec := storeSpec{Kind: "sqlite", Path: filepath.Join(dir, "oauthlink-demo.db")}
 	k, err := resolveKeys(config{}, spec)
 	require.NoError(t, err)
-	raw, closeStore, err := openStore(t.Context(), spec)
+	raw, closeStore, err := openStore(t.Context(), spec, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	t.Cleanup(func() { closeStore() })
 	st, err := oauthlink.EncryptedStore(raw, k.token)

@@ -80,7 +80,7 @@ func (a *app) init(ctx context.Context) error {
 	if a.keys, err = resolveKeys(a.cfg, spec); err != nil {
 		return err
 	}
-	st, closeStore, err := openStore(ctx, spec)
+	st, closeStore, err := openStore(ctx, spec, a.log)
 	if err != nil {
 		return err
 	}

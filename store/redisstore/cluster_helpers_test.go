@@ -66,7 +66,7 @@ func startCluster(t *testing.T) *redisCluster {
 	})
 	rc := &redisCluster{}
 	for _, dir := range dirs {
-		n := startServer(t, ctx, server, dir)
+		n := startServer(t, ctx, server, dir, clusterArgs)
 		nodes = append(nodes, n)
 		rc.addrs = append(rc.addrs, n.addr)
 	}
@@ -105,9 +105,9 @@ func lookPath(t *testing.T, name string) string {
 	p, err := exec.LookPath(name)
 	if err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("%v (CI is set: the Redis Cluster test must run; apt-get install redis-server)", err)
+			t.Fatalf("%v (CI is set: the tests that start their own Redis servers must run; apt-get install redis-server)", err)
 		}
-		t.Skipf("skipping the Redis Cluster test: %v (apt-get install redis-server, or set CI to make this fatal)", err)
+		t.Skipf("skipping, this test starts Redis servers of its own: %v (apt-get install redis-server, or set CI to make this fatal)", err)
 	}
 	return p
 }
@@ -120,11 +120,13 @@ func (rc *redisCluster) client(t testing.TB) *redis.ClusterClient {
 }
 
 // newStore returns a Store on a client of its own and a fresh prefix. The
-// keys are not deleted: the cluster is thrown away.
+// keys are not deleted: the cluster is thrown away. The nodes run without
+// persistence, so the Store is opened with AllowVolatile.
 func (rc *redisCluster) newStore(t testing.TB, opts Options) (*Store, *redis.ClusterClient) {
 	t.Helper()
 	c := rc.client(t)
 	opts.Prefix = randomPrefix()
+	opts.AllowVolatile = true
 	s, err := New(c, opts)
 	require.NoError(t, err)
 	return s, c
@@ -135,9 +137,9 @@ func nodeClient(addr string) *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second, ContextTimeoutEnabled: true})
 }
 
-// clusterReady returns nil when node agrees the cluster is ok, with every
-// slot served, and every primary has its replica in sync; otherwise what
-// is missing.
+// clusterReady returns nil when every node agrees the cluster is ok, with
+// every slot served, every primary has its replica in sync, and every
+// node lists both nodes of each slot range; otherwise what is missing.
 func clusterReady(ctx context.Context, clients []*redis.Client) error {
 	primaries, replicas := 0, 0
 	for _, c := range clients {
@@ -173,6 +175,20 @@ func clusterReady(ctx context.Context, clients []*redis.Client) error {
 	if primaries != clusterPrimaries || replicas != clusterNodes-clusterPrimaries {
 		return fmt.Errorf("%d primaries and %d replicas", primaries, replicas)
 	}
+	// CLUSTER SLOTS, from which clients learn the nodes, lists a replica
+	// only once it has reported its replication offset, a little after
+	// its link is up.
+	for _, c := range clients {
+		slots, err := c.ClusterSlots(ctx).Result()
+		if err != nil {
+			return fmt.Errorf("%s: CLUSTER SLOTS: %w", c.Options().Addr, err)
+		}
+		for _, s := range slots {
+			if len(s.Nodes) != 2 {
+				return fmt.Errorf("%s: CLUSTER SLOTS lists %d nodes for slots %d-%d", c.Options().Addr, len(s.Nodes), s.Start, s.End)
+			}
+		}
+	}
 	return nil
 }
 
@@ -184,12 +200,26 @@ type serverNode struct {
 	exited chan struct{} // closed once the process is reaped
 }
 
-// startServer starts a cluster-enabled redis-server in dir on free
-// loopback ports, trying other ports when another process took them first.
-func startServer(t *testing.T, ctx context.Context, bin, dir string) *serverNode {
+// clusterArgs are the arguments of a cluster node whose bus listens on
+// busPort, without persistence.
+func clusterArgs(busPort int) []string {
+	return []string{
+		// Set explicitly, the bus port need not be port+10000.
+		"--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(busPort),
+		"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
+		"--appendonly", "no", "--save", "",
+		// Sync a replica at once rather than after the default 5 s.
+		"--repl-diskless-sync-delay", "0",
+	}
+}
+
+// startServer starts a redis-server in dir on free loopback ports, with
+// the arguments args returns for the second port (a cluster's bus port),
+// trying other ports when another process took them first.
+func startServer(t *testing.T, ctx context.Context, bin, dir string, args func(busPort int) []string) *serverNode {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		n, err := tryServer(ctx, bin, dir)
+		n, err := tryServer(ctx, bin, dir, args)
 		if err == nil {
 			return n
 		}
@@ -200,7 +230,7 @@ func startServer(t *testing.T, ctx context.Context, bin, dir string) *serverNode
 	}
 }
 
-func tryServer(ctx context.Context, bin, dir string) (*serverNode, error) {
+func tryServer(ctx context.Context, bin, dir string, args func(busPort int) []string) (*serverNode, error) {
 	port, busPort, err := freePorts()
 	if err != nil {
 		return nil, err
@@ -214,15 +244,9 @@ func tryServer(ctx context.Context, bin, dir string) (*serverNode, error) {
 		return nil, err
 	}
 	defer log.Close() // the server keeps its own descriptor
-	cmd := exec.Command(bin,
-		"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--protected-mode", "no",
-		// Set explicitly, the bus port need not be port+10000.
-		"--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(busPort),
-		"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000",
-		"--dir", dir, "--appendonly", "no", "--save", "",
-		// Sync a replica at once rather than after the default 5 s.
-		"--repl-diskless-sync-delay", "0",
-	)
+	cmd := exec.Command(bin, append([]string{
+		"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--protected-mode", "no", "--dir", dir,
+	}, args(busPort)...)...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, log, log
 	setServerProcAttr(cmd)
 	if err := cmd.Start(); err != nil {

@@ -46,6 +46,16 @@ func TestCluster(t *testing.T) {
 		t.Parallel()
 		testClusterWaitReplicas(t, rc)
 	})
+	t.Run("RefusesVolatile", func(t *testing.T) {
+		// The nodes run without persistence: New checks every primary
+		// and every replica (a failover promotes one) and names each.
+		t.Parallel()
+		_, err := New(rc.client(t), Options{})
+		require.ErrorIs(t, err, ErrVolatile)
+		for _, addr := range rc.addrs {
+			assert.Contains(t, err.Error(), addr+`: appendonly is "no"`)
+		}
+	})
 }
 
 // testClusterHashTags checks the claim of the package documentation: an
@@ -163,7 +173,7 @@ func testClusterWaitReplicas(t *testing.T, rc *redisCluster) {
 
 	// Two replicas are more than any primary has: the write applies, and
 	// WAIT reports the one replica there is.
-	s2, err := New(c, Options{Prefix: s.prefix, WaitReplicas: 2, WaitTimeout: 50 * time.Millisecond})
+	s2, err := New(c, Options{Prefix: s.prefix, WaitReplicas: 2, WaitTimeout: 50 * time.Millisecond, AllowVolatile: true})
 	require.NoError(t, err)
 	conn := &oauthlink.Connection{Provider: "p", Owner: slices.Sorted(maps.Values(ownerOn))[0]}
 	err = s2.Save(ctx, conn)

@@ -24,9 +24,10 @@
 // # Durability: read this before choosing Redis
 //
 // Redis acknowledges a write once it is in the primary's memory. Without an
-// append-only file synced on every write, an acknowledged write is lost if
-// the server restarts, and with replication it is lost if the primary fails
-// over before a replica received it. For most data that is a stale value;
+// append-only file, an acknowledged write is lost when the server restarts
+// (everything since the last RDB snapshot, if any); without an fsync per
+// write, when its host crashes; and with replication, when the primary
+// fails over before a replica received it. For most data that is a stale value;
 // for OAuth tokens it can be a lost connection: Qonto (Ory Hydra) rotates
 // the refresh token on every refresh and accepts the previous one only for
 // a 60-second grace period, so a lost rotation that nobody retries within
@@ -34,17 +35,73 @@
 // again. Mollie keeps refresh tokens valid, so a lost write there only
 // costs a refresh.
 //
-// We recommend, in order:
+// New therefore checks the server before it returns a Store, and refuses
+// settings that can lose a saved connection unless Options.AllowVolatile
+// is set. An outside fault sweep (20 connections saved, then the server
+// restarted or SIGKILLed) measured what each setting costs:
+//
+//	appendonly no, save ""         refused: a restart lost 20 of 20
+//	                               connections, their grants left live
+//	                               at the provider
+//	appendonly no, save (RDB)      refused: with snapshots every 5 s a
+//	                               SIGKILL reverted 20 of 20 to spent
+//	                               refresh tokens (all reauth_required)
+//	appendonly yes, appendfsync no refused: a process crash keeps the
+//	                               writes (they are in the kernel), a
+//	                               host crash or power loss loses what
+//	                               the kernel had not flushed (about
+//	                               30 s on Linux)
+//	appendonly yes, everysec       accepted: lost nothing in the sweep; a
+//	                               host crash or power loss can lose the
+//	                               last second of writes (up to two when
+//	                               the disk stalls)
+//	appendonly yes, always         accepted, and recommended: every
+//	                               acknowledged write is on disk
+//	maxmemory-policy other than    refused: at the memory limit Redis
+//	noeviction                     deletes keys, silently (allkeys-*: any
+//	                               connection; volatile-*: locks and
+//	                               replay records), even when maxmemory
+//	                               is 0 today
+//
+// everysec is accepted: it lost nothing in the sweep, since a crash or
+// kill of Redis itself loses nothing with it (Redis writes the file before
+// it replies and only the fsync waits, except while an earlier fsync has
+// stalled on a slow disk, when it may reply up to 2 s before writing). What
+// it risks is a host crash or power loss: a connection saved in the last
+// second then reverts (reauth_required at a rotating provider) or, if it
+// was new, is gone. Choose always where that must not happen.
+//
+// The check (CheckDurability, which an application that opts out can
+// call to log what it accepts) reads CONFIG GET appendonly, appendfsync,
+// save and maxmemory-policy on every server behind the client: each
+// primary and replica a Cluster client learns from CLUSTER SLOTS (a
+// failover promotes a replica, so its settings count too; Redis lists a
+// new replica there once it has reported its replication offset), each
+// shard of a Ring, the server of a plain client, and only the current
+// primary of a Sentinel (failover) client, whose replicas it does not
+// see. Managed
+// services often rename or deny CONFIG: then it reads INFO persistence
+// (aof_enabled) and INFO memory (maxmemory_policy) instead, and cannot
+// see appendfsync, which it then leaves unchecked. A server that refuses
+// both is an error wrapping ErrDurabilityUnknown, refused settings one
+// wrapping ErrVolatile; both name the server and the setting. New needs
+// the server reachable for the check (at most 10 s); with AllowVolatile it
+// does not contact Redis. Settings changed later (CONFIG SET) are not
+// seen.
+//
+// Tests and development run on a Redis without persistence and set
+// AllowVolatile. In production we recommend, in order:
 //
 //  1. PostgreSQL (store/sqlstore) as the authoritative token store when
 //     running many instances, keeping Redis for caching if at all.
 //  2. If Redis holds the tokens: appendonly yes with appendfsync always on
-//     the primary (every acknowledged write is on disk), and with replicas
-//     Options.WaitReplicas so that Save returns only after that many
-//     replicas have the write, so a failover to one of them keeps it.
-//     appendfsync everysec loses up to a second of writes on a crash.
-//  3. Never run a token store on a Redis that evicts keys (maxmemory-policy
-//     must be noeviction): an evicted key is a deleted connection.
+//     the primary and the replicas (every acknowledged write is on disk),
+//     and with replicas Options.WaitReplicas so that Save returns only
+//     after that many replicas have the write, so a failover to one of
+//     them keeps it.
+//  3. maxmemory-policy noeviction, with maxmemory large enough: a full
+//     server then refuses writes (Save and Ping fail) instead of deleting
+//     connections.
 //
 // WaitReplicas issues WAIT on the connection that wrote (on a cluster, the
 // key's primary), in the same round trip. WAIT counts replicas that
@@ -99,9 +156,13 @@
 //
 // # Locks, replay guard, ping
 //
-// Lock is SET key value NX PX ttl with a random value, retried with
-// jittered exponential backoff (2 ms to 200 ms) until it succeeds or ctx
-// ends. It returns an oauthlink.Lease. Release is a script that deletes
+// Lock is a script equivalent to SET key value NX PX ttl with a random
+// value, except that a key already holding that same value also counts as
+// acquired (its PX is set to ttl again): go-redis sends a command again
+// when the connection fails before the reply arrives, and an acquire whose
+// success was lost on the wire must not make its caller wait for its own
+// lock to expire. It is retried with jittered exponential backoff (2 ms to
+// 200 ms) until it succeeds or ctx ends. It returns an oauthlink.Lease. Release is a script that deletes
 // the key only if it still holds that value, so a holder whose lock
 // expired cannot release its successor's. Renew is a script that sets the
 // key's PX to the new ttl (PEXPIRE) only if GET still returns that value:
@@ -116,8 +177,10 @@
 // carries the owner's hash tag, so the scripts run on a cluster too. A
 // lease lives in the primary's memory only: a failover to a replica that
 // had not received it loses it (see Durability).
-// Consume is SET key NX PX (time until expires): relative expiry, so the
-// application's and Redis's clocks need not agree. Ping sends PING and a
+// Consume is a script equivalent to SET key value NX PX (time until
+// expires) with a random value: relative expiry, so the application's and
+// Redis's clocks need not agree. As for Lock, a key already holding the
+// caller's own value (a resent call whose reply was lost) counts as first. Ping sends PING and a
 // SET of the ping key in one round trip: a replica or a server out of
 // memory refuses the write.
 package redisstore

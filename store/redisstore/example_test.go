@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -15,6 +16,9 @@ import (
 func Example() {
 	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 	defer client.Close()
+	// New refuses a server that can lose saved connections (no
+	// append-only file, appendfsync no, eviction): see the package
+	// documentation on durability.
 	st, err := redisstore.New(client, redisstore.Options{Prefix: "myapp:oauthlink:"})
 	if err != nil {
 		log.Fatal(err)
@@ -49,4 +53,23 @@ func Example_waitReplicas() {
 		// Saved on the primary only: alert, and treat the rotation as at
 		// risk until a later write is replicated.
 	}
+}
+
+// In development, on a Redis without persistence: accept the risk
+// explicitly, and say what it is.
+func Example_allowVolatile() {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer client.Close()
+	ctx := context.Background()
+	if err := redisstore.CheckDurability(ctx, client); errors.Is(err, redisstore.ErrVolatile) ||
+		errors.Is(err, redisstore.ErrDurabilityUnknown) {
+		slog.Warn("Redis may lose saved connections; running anyway", "risk", err)
+	} else if err != nil {
+		log.Fatal(err)
+	}
+	st, err := redisstore.New(client, redisstore.Options{AllowVolatile: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	var _ oauthlink.TokenStore = st
 }

@@ -95,10 +95,13 @@ func scanKeys(t testing.TB, ctx context.Context, c redis.UniversalClient, prefix
 }
 
 // newTestStore returns a Store on a fresh client and prefix, and the client.
+// The test server runs without persistence (as on CI), so the Store is
+// opened with AllowVolatile; TestDurability checks the refusal.
 func newTestStore(t testing.TB, opts Options) (*Store, *redis.Client) {
 	t.Helper()
 	c := newClient(t)
 	opts.Prefix = testPrefix(t, c)
+	opts.AllowVolatile = true
 	s, err := New(c, opts)
 	require.NoError(t, err)
 	return s, c
@@ -108,7 +111,7 @@ func newTestStore(t testing.TB, opts Options) (*Store, *redis.Client) {
 // its own, as another instance would have.
 func secondInstance(t testing.TB, s *Store) *Store {
 	t.Helper()
-	s2, err := New(newClient(t), Options{Prefix: s.prefix})
+	s2, err := New(newClient(t), Options{Prefix: s.prefix, AllowVolatile: true})
 	require.NoError(t, err)
 	return s2
 }

@@ -14,6 +14,28 @@ import (
 	"github.com/oauthlink/oauthlink"
 )
 
+// acquireScript takes the lock: it sets the key to the caller's value
+// with PX ttl if the key is missing, and also when it already holds the
+// caller's value, then only moving its expiry to ttl from now. The second
+// case is a resent acquire: go-redis sends a command again when the
+// connection fails before the reply arrives, so an acquire that succeeded
+// but whose reply was lost finds its own value; SET NX would report the
+// lock taken and the caller would wait for its own lock to expire. It
+// returns 1 when the caller holds the lock, 0 when another value does.
+// KEYS: lock. ARGV: value, ttl in milliseconds.
+var acquireScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur == false then
+	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+	return 1
+end
+if cur == ARGV[1] then
+	redis.call('PEXPIRE', KEYS[1], ARGV[2])
+	return 1
+end
+return 0
+`)
+
 // unlockScript deletes the lock only if it still holds the caller's value.
 // KEYS: lock. ARGV: value.
 var unlockScript = redis.NewScript(`
@@ -41,8 +63,9 @@ func roundTTL(ttl time.Duration) time.Duration {
 }
 
 // Lock takes the lock for (provider, owner) across every process sharing
-// the Redis (oauthlink.Locker): SET key value NX PX ttl with a random value,
-// retried with jittered exponential backoff (2 ms to 200 ms) until it
+// the Redis (oauthlink.Locker): acquireScript, SET key value PX ttl unless
+// another value holds the key, with a random value (an acquire resent by
+// go-redis after a lost reply finds its own value and succeeds), retried with jittered exponential backoff (2 ms to 200 ms) until it
 // succeeds, ctx ends (the error wraps ctx.Err()) or Redis fails. The lock
 // is a lease of ttl: the returned oauthlink.Lease renews it (Renew, a
 // script that extends the key only while it holds this caller's value)
@@ -64,11 +87,11 @@ func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Durat
 			return nil, fail(ctx, "lock", err)
 		}
 		sent := time.Now()
-		ok, err := s.client.SetNX(ctx, l.key, l.value, ttl).Result()
+		n, err := acquireScript.Run(ctx, s.client, []string{l.key}, l.value, ttl.Milliseconds()).Int64()
 		if err != nil {
 			return nil, fail(ctx, "lock", err)
 		}
-		if ok {
+		if n == 1 {
 			l.deadline = sent.Add(ttl)
 			return l, nil
 		}
@@ -185,9 +208,11 @@ func (b *backoff) wait(ctx context.Context) error {
 }
 
 // Consume records key until expires and reports whether this call was the
-// first to do so (oauthlink.ReplayGuard): SET NX with PX set to the time
-// left until expires, so that Redis forgets the key when it expires and
-// the application's and Redis's clocks need not agree. Of concurrent calls
+// first to do so (oauthlink.ReplayGuard): consumeScript, SET NX with a
+// random value and PX set to the time left until expires, so that Redis
+// forgets the key when it expires and the application's and Redis's clocks
+// need not agree; a call resent after its reply was lost finds its own
+// value and is still the first. Of concurrent calls
 // with one key, on one instance or many, exactly one sees true. An expires
 // that is not in the future records nothing and returns true.
 func (s *Store) Consume(ctx context.Context, key string, expires time.Time) (first bool, err error) {
@@ -199,12 +224,29 @@ func (s *Store) Consume(ctx context.Context, key string, expires time.Time) (fir
 		return true, nil
 	}
 	left = (left + time.Millisecond - 1).Truncate(time.Millisecond)
-	first, err = s.client.SetNX(ctx, s.stateKey(key), "1", left).Result()
+	n, err := consumeScript.Run(ctx, s.client, []string{s.stateKey(key)}, rand.Text(), left.Milliseconds()).Int64()
 	if err != nil {
 		return false, fail(ctx, "consume", err)
 	}
-	return first, nil
+	return n == 1, nil
 }
+
+// consumeScript records a state: it sets the key to the caller's random
+// value with PX ttl if the key is missing, and returns 1; a key already
+// holding the caller's value also returns 1 (a call resent by go-redis
+// after its reply was lost on the wire is still the first), any other
+// value 0. KEYS: state. ARGV: value, ttl in milliseconds.
+var consumeScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur == false then
+	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+	return 1
+end
+if cur == ARGV[1] then
+	return 1
+end
+return 0
+`)
 
 // pingTTL is how long the key Ping writes lives.
 const pingTTL = 10 * time.Second

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -218,7 +219,7 @@ func TestPing(t *testing.T) {
 	assert.True(t, pttl > 0 && pttl <= pingTTL, "Ping wrote its key with a TTL (PTTL %v)", pttl)
 	assert.ErrorIs(t, s.Ping(canceled(ctx)), context.Canceled)
 
-	down, err := New(newDownClient(t), Options{})
+	down, err := New(newDownClient(t), Options{AllowVolatile: true})
 	require.NoError(t, err)
 	assert.Error(t, down.Ping(ctx))
 }
@@ -292,11 +293,65 @@ func TestLeaseRenewErrors(t *testing.T) {
 	require.NoError(t, held.Renew(ctx, time.Minute), "the lease is still held")
 	held.Release()
 
-	down, err := New(newDownClient(t), Options{})
+	down, err := New(newDownClient(t), Options{AllowVolatile: true})
 	require.NoError(t, err)
 	offline := &lease{s: down, key: down.lockKey("p", "o"), value: "v", renewing: make(chan struct{}, 1)}
 	err = offline.Renew(ctx, time.Minute)
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, oauthlink.ErrLeaseLost, "an unreachable server is not a lost lease")
 	offline.Release() // best effort: returns
+}
+
+// TestLockReplyLost: go-redis sends a command again when its connection
+// fails before the reply arrives. When the lost reply was that of a
+// successful acquire, the second attempt finds the key already holding
+// this caller's value; Lock must take that as acquired (and set the ttl
+// afresh), not wait for its own lock to expire.
+func TestLockReplyLost(t *testing.T) {
+	t.Parallel()
+	admin := newClient(t)
+	prefix := testPrefix(t, admin)
+	key := prefix + "lock:{o}:p"
+	c, proxy := proxiedClient(t, func(args []string) bool { return slices.Contains(args, key) })
+	s, err := New(c, Options{Prefix: prefix, AllowVolatile: true})
+	require.NoError(t, err)
+	require.Equal(t, key, s.lockKey("p", "o"))
+
+	ctx, cancel := context.WithTimeout(testContext(t), 5*time.Second)
+	defer cancel()
+	held, err := s.Lock(ctx, "p", "o", time.Minute)
+	require.NoError(t, err, "Lock waited for the lock it had taken itself")
+	require.EqualValues(t, 1, proxy.dropped.Load(), "the acquire's reply was lost once")
+	assert.Equal(t, held.(*lease).value, admin.Get(ctx, key).Val(), "the key holds this lease's value")
+	pttl := admin.PTTL(ctx, key).Val()
+	assert.True(t, pttl > 50*time.Second && pttl <= time.Minute, "PTTL %v", pttl)
+	held.Release()
+	assert.Zero(t, admin.Exists(ctx, key).Val(), "Release deleted the key")
+}
+
+// TestConsumeReplyLost: as TestLockReplyLost for the replay guard. When
+// the reply to the call that recorded a state is lost and go-redis sends
+// it again, that call is still the first: the callback it serves is not a
+// replay, and Consume must not refuse it.
+func TestConsumeReplyLost(t *testing.T) {
+	t.Parallel()
+	admin := newClient(t)
+	prefix := testPrefix(t, admin)
+	key := prefix + "state:k"
+	c, proxy := proxiedClient(t, func(args []string) bool { return slices.Contains(args, key) })
+	s, err := New(c, Options{Prefix: prefix, AllowVolatile: true})
+	require.NoError(t, err)
+	require.Equal(t, key, s.stateKey("k"))
+
+	ctx := testContext(t)
+	first, err := s.Consume(ctx, "k", time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	require.EqualValues(t, 1, proxy.dropped.Load(), "the record's reply was lost once")
+	assert.True(t, first, "the call that recorded the state is the first")
+	pttl := admin.PTTL(ctx, key).Val()
+	assert.True(t, pttl > 50*time.Second && pttl <= time.Minute, "PTTL %v", pttl)
+
+	again, err := s.Consume(ctx, "k", time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	assert.False(t, again, "a second call is a replay")
 }

@@ -45,6 +45,19 @@ type Options struct {
 	// WaitTimeout is how long WAIT waits for the replicas. Default
 	// DefaultWaitTimeout (1 s); it never waits forever.
 	WaitTimeout time.Duration
+	// AllowVolatile lets New accept a Redis whose settings can lose saved
+	// connections, or whose settings it cannot read; New then does not
+	// contact Redis. Without it New checks every server (CheckDurability)
+	// and refuses, with an error wrapping ErrVolatile, a server without an
+	// append-only file (appendonly no: a restart loses everything saved
+	// since the last RDB snapshot, or everything without one), with
+	// appendfsync no (a host crash loses what the kernel had not written)
+	// or with a maxmemory-policy other than noeviction (eviction deletes
+	// connections silently). The package documentation on durability
+	// gives what each setting risks, with measured figures. Set it for
+	// development and tests on a Redis without persistence, or when the
+	// risk is accepted knowingly (and log CheckDurability's answer).
+	AllowVolatile bool
 }
 
 // Store is a TokenStore, VersionDeleter, Locker, ReplayGuard and Pinger on
@@ -64,8 +77,15 @@ var (
 	_ oauthlink.Pinger         = (*Store)(nil)
 )
 
-// New returns a Store that keeps its data in client under opts.Prefix. It
-// does not contact Redis; call Ping to check the server.
+// New returns a Store that keeps its data in client under opts.Prefix.
+// Unless opts.AllowVolatile is set it first checks, with CheckDurability
+// (at most 10 s, one round trip per server), that no server behind client
+// can lose a saved connection, and returns its error otherwise: one
+// wrapping ErrVolatile naming each risky setting, ErrDurabilityUnknown
+// when a server refuses to show its settings, or the error that kept it
+// from asking (so New needs the server reachable). With AllowVolatile it
+// does not contact Redis. Call Ping to check that the server accepts
+// writes.
 func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redisstore: nil client")
@@ -86,6 +106,13 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	}
 	if opts.WaitTimeout <= 0 {
 		opts.WaitTimeout = DefaultWaitTimeout
+	}
+	if !opts.AllowVolatile {
+		ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+		defer cancel()
+		if err := CheckDurability(ctx, client); err != nil {
+			return nil, err
+		}
 	}
 	return &Store{client: client, prefix: opts.Prefix, waitReplicas: opts.WaitReplicas, waitTimeout: opts.WaitTimeout}, nil
 }

@@ -18,7 +18,7 @@ import (
 
 func TestNewOptions(t *testing.T) {
 	t.Parallel()
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:0"}) // never dialled
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:0"}) // cannot be dialled
 	defer c.Close()
 	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:0"}})
 	defer ring.Close()
@@ -27,10 +27,11 @@ func TestNewOptions(t *testing.T) {
 		client redis.UniversalClient
 		opts   Options
 	}{
-		{"nil client", nil, Options{}},
-		{"brace in prefix", c, Options{Prefix: "app{1}:"}},
-		{"negative WaitReplicas", c, Options{WaitReplicas: -1}},
-		{"WaitReplicas with a Ring", ring, Options{WaitReplicas: 1}},
+		// AllowVolatile, so that only the options can fail New.
+		{"nil client", nil, Options{AllowVolatile: true}},
+		{"brace in prefix", c, Options{Prefix: "app{1}:", AllowVolatile: true}},
+		{"negative WaitReplicas", c, Options{WaitReplicas: -1, AllowVolatile: true}},
+		{"WaitReplicas with a Ring", ring, Options{WaitReplicas: 1, AllowVolatile: true}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -38,8 +39,8 @@ func TestNewOptions(t *testing.T) {
 			assert.Error(t, err)
 		})
 	}
-	s, err := New(c, Options{})
-	require.NoError(t, err)
+	s, err := New(c, Options{AllowVolatile: true})
+	require.NoError(t, err, "with AllowVolatile, New does not contact Redis")
 	assert.Equal(t, "oauthlink:conn:{o}:p", s.connKey("p", "o"))
 	assert.Equal(t, DefaultWaitTimeout, s.waitTimeout)
 }
@@ -91,7 +92,7 @@ func TestEscape(t *testing.T) {
 
 func TestKeysNeverCollide(t *testing.T) {
 	t.Parallel()
-	s, err := New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:0"}), Options{})
+	s, err := New(redis.NewClient(&redis.Options{Addr: "127.0.0.1:0"}), Options{AllowVolatile: true})
 	require.NoError(t, err)
 	defer s.client.Close()
 	pairs := [][2]string{{"a:b", "c"}, {"a", "b:c"}, {"a}:b", "c"}, {"a", "}:b:c"}, {"a%3Ab", "c"}, {"", "a:b:c"}, {"a", ""}, {"a", "%"}}

@@ -125,6 +125,45 @@
 // plus its ttl: the database counts ttl from the moment the statement
 // runs, which is later, so its expiry is never earlier than Deadline.
 //
+// # PostgreSQL pool sizing
+//
+// Every call (Load, List, Save, Delete, DeleteVersion, Consume, Ping, each
+// attempt of Lock, Renew and Release) borrows one connection from the
+// *sql.DB for one statement and gives it back; only New holds one for its
+// migration transaction. A lock is a lease row: no connection is held
+// while a lock is held, and a waiter borrows one only for each poll. So no
+// call needs two connections at once, any limit is free of pool deadlock,
+// and the limit only decides how many statements run at once. Size the
+// pool yourself; database/sql's defaults (no limit on open connections,
+// only 2 kept idle) do not fit a web server:
+//
+//	db.SetMaxOpenConns(16)                  // per instance, see below
+//	db.SetMaxIdleConns(16)                  // as many as open
+//	db.SetConnMaxLifetime(30 * time.Minute) // recycle now and then
+//	db.SetConnMaxIdleTime(5 * time.Minute)  // shrink after a burst
+//
+// SetMaxIdleConns matters most: with the default of 2, every burst of more
+// than two concurrent requests opens new server connections (a PostgreSQL
+// backend process each, and authentication) and closes them right after.
+// The demo (examples/demo) under 64 concurrent clients on GET
+// /api/connections, one List each, on loopback, measured with the
+// defaults a p99 of 250 to 345 ms and about 1,200 requests per second,
+// and with the settings above a p99 of 15 to 27 ms and about 10,000 (its
+// BenchmarkAPIConnections; SQLite and Redis had a p99 of 15 to 26 ms).
+//
+// SetMaxOpenConns bounds what one instance takes from the server's
+// max_connections (100 by default, a few reserved for superusers): the sum
+// over all instances, plus what migrations, administration and other
+// applications need, must fit. More connections than a few per server CPU
+// core add contention, not throughput (on a 2-core test machine, limits
+// of 4 to 16 performed alike and 32 worse). A caller waits for a free
+// connection for as long as its context allows.
+//
+// SetConnMaxLifetime replaces connections now and then, so that a
+// failover or DNS change is followed and server memory does not creep;
+// keep it below any idle timeout of a proxy or load balancer in between.
+// SetConnMaxIdleTime closes what a quiet instance no longer needs.
+//
 // # Replay guard and ping
 //
 // Consume inserts the key with its expiry; "INSERT … ON CONFLICT (key) DO
@@ -143,5 +182,30 @@
 // Open SQLite with a busy timeout and WAL, as in the example above:
 // without busy_timeout a writer that finds the file locked fails at once
 // with SQLITE_BUSY instead of waiting. New and Lock retry SQLITE_BUSY by
-// themselves; Load, List, Save and Delete do not.
+// themselves; Load, List, Save and Delete do not, so busy_timeout is also
+// the longest a save waits for another writer before it fails.
+//
+// # SQLite with several processes
+//
+// Supported: several processes on one host (instances of the app, or the
+// app and a tool) sharing one database file on a local filesystem, each
+// opening it with busy_timeout and WAL. SQLite's file locks serialise
+// their writes, and the lock leases are sound because every process reads
+// the same clock. A process killed at any moment, inside a save's
+// transaction or its commit included, leaves the file consistent: its
+// uncommitted transaction is gone (in WAL, frames without a commit record
+// are ignored), everything committed before stays, and the kernel releases
+// its locks, so the other processes carry on. An outside sweep ran two
+// demo processes on one file through 15 SIGKILLs inside saves:
+// integrity_check ok and every connected row present. The demo's
+// TestSQLiteProcessesKilled repeats it on every test run: two processes,
+// six kills of one of them (three paused inside a save's write
+// transaction), then PRAGMA integrity_check and every committed save.
+//
+// Not supported: a file on a network filesystem (NFS, SMB and the like),
+// whose locking is unreliable and which cannot share WAL's memory-mapped
+// index between hosts, and so processes on several hosts: use PostgreSQL
+// there. Several processes on one host never write in parallel: their
+// writes queue on the file's single write lock, each for at most
+// busy_timeout.
 package sqlstore

@@ -59,8 +59,15 @@ func Example_postgres() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	// Each held or awaited lock occupies one connection.
-	db.SetMaxOpenConns(20)
+	// A held lock occupies no connection (it is a lease row), and every
+	// call borrows one for one statement: bound the pool to this
+	// instance's share of max_connections, and keep as many idle, since
+	// the default of 2 idle makes every burst open new server
+	// connections (see the package documentation on pool sizing).
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(16)
+	db.SetConnMaxLifetime(30 * time.Minute)
+	db.SetConnMaxIdleTime(5 * time.Minute)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	st, err := sqlstore.New(ctx, db, sqlstore.Options{Schema: "oauthlink"})
