@@ -173,7 +173,9 @@ func openSpec(ctx context.Context, spec backendSpec, name string, now func() tim
 		opts.ClientName = name
 		opts.ContextTimeoutEnabled = true
 		c := redis.NewClient(opts)
-		s, err := redisstore.New(c, redisstore.Options{Prefix: spec.Prefix})
+		// The test Redis runs without persistence; the tests accept that
+		// on purpose (redisstore refuses it unless told).
+		s, err := redisstore.New(c, redisstore.Options{Prefix: spec.Prefix, AllowVolatile: true})
 		if err != nil {
 			c.Close()
 			return nil, nil, err
@@ -337,7 +339,9 @@ func newRedis(t testing.TB) *backend {
 		return ids, sc.Err()
 	}
 	newStore := func(t testing.TB, c *redis.Client) *redisstore.Store {
-		s, err := redisstore.New(c, redisstore.Options{Prefix: prefix})
+		// The test Redis runs without persistence; the tests accept that
+		// on purpose (redisstore refuses it unless told).
+		s, err := redisstore.New(c, redisstore.Options{Prefix: prefix, AllowVolatile: true})
 		require.NoError(t, err)
 		return s
 	}
