@@ -380,3 +380,26 @@ func TestRetiredSealedAtRest(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, old.RefreshToken, cur.Retired[0].Token, "opened by the Connector")
 }
+
+// A revocation that failed at reconnect is retried by the connection's
+// next refresh, which then drops the confirmed token from Retired.
+func TestRefreshRetriesRetired(t *testing.T) {
+	e := newEnv(t)
+	link := e.links["qonto"]
+	old := e.connected("qonto", "shop-1")
+	failRevocations(e.qonto)
+	cur := e.connected("qonto", "shop-1")
+	require.Len(t, cur.Retired, 1)
+	require.True(t, e.qonto.RefreshTokenValid(old.RefreshToken.Reveal()), "still live at the provider")
+
+	e.clk.Advance(2 * time.Hour)
+	conn, err := link.Fresh(context.Background(), "shop-1")
+	require.NoError(t, err)
+	assert.Empty(t, conn.Retired, "the refresh hands out the record without the revoked token")
+	assert.False(t, e.qonto.RefreshTokenValid(old.RefreshToken.Reveal()), "revoked on the next refresh")
+	stored, err := e.load("qonto", "shop-1")
+	require.NoError(t, err)
+	assert.Empty(t, stored.Retired)
+	assert.Equal(t, conn.AccessToken, stored.AccessToken)
+	assert.True(t, e.qonto.AccessTokenValid(conn.AccessToken.Reveal()))
+}

@@ -173,7 +173,15 @@ func (c *Connector) refresh(ctx context.Context, owner string, forcedAt int64, w
 		ch := c.flight.DoChan(key, func() (any, error) {
 			// Detached from the leader's cancellation: followers still
 			// want the result, and a rotated token must reach the store.
-			return c.refreshLocked(context.WithoutCancel(ctx), owner, forcedAt, why)
+			dctx := context.WithoutCancel(ctx)
+			conn, err := c.refreshLocked(dctx, owner, forcedAt, why)
+			if err == nil && len(conn.Retired) > 0 {
+				// A revocation that failed before (a reconnect's, a
+				// disconnect's) is retried on the connection's next
+				// refresh, once the lock is released.
+				conn = c.retireReplaced(dctx, conn)
+			}
+			return conn, err
 		})
 		var res singleflight.Result
 		select {
