@@ -293,8 +293,9 @@ func (s *toggleStore) Unwrap() oauthlink.TokenStore { return s.TokenStore }
 // cannot outlive the connection through its newer refresh token.
 func TestReconnectRetiresUnsavedRotatedPair(t *testing.T) {
 	ts := &toggleStore{TokenStore: memstore.New()}
-	// The failing save is retried for ExchangeTimeout: keep that short.
-	e := newEnv(t, withStore(ts), withConfig(func(c *oauthlink.Config) { c.ExchangeTimeout = time.Second }))
+	// The failing save is retried for the longer of ExchangeTimeout and
+	// LockTTL: keep both short.
+	e := newEnv(t, withStore(ts), withConfig(func(c *oauthlink.Config) { c.ExchangeTimeout, c.LockTTL = time.Second, time.Second }))
 	link := e.links["qonto"]
 	old := e.connected("qonto", "shop-1")
 	e.clk.Advance(2 * time.Hour)

@@ -330,8 +330,8 @@ func (c *Connector) loadWithin(ctx context.Context, owner string) (*Connection, 
 
 // savePending writes a refreshed grant with compare-and-swap on the version
 // that was refreshed. A failed write is retried with backoff while the
-// lease holds (so no other instance refreshes meanwhile), for at most
-// ExchangeTimeout, and once more after. If it still fails, the pair
+// lease holds (so no other instance refreshes meanwhile), for at most the
+// longer of ExchangeTimeout and LockTTL, and once more after. If it still fails, the pair
 // stays in memory and the next refresh of the connection on this instance
 // saves it without calling the provider. On a conflict the store wins: a
 // disconnect makes the new grant pointless (it is revoked), a peer's
@@ -339,13 +339,15 @@ func (c *Connector) loadWithin(ctx context.Context, owner string) (*Connection, 
 func (c *Connector) savePending(ctx context.Context, lk *heldLock, key string, base *Connection, ps *pendingSave) (*Connection, error) {
 	next := ps.conn.Clone()
 	next.Version = base.Version
-	// Give up after ExchangeTimeout, or as soon as the lease can no longer
-	// be vouched for, whichever comes first (one last attempt follows).
+	// Give up after the longer of ExchangeTimeout and LockTTL, or as soon
+	// as the lease can no longer be vouched for, whichever comes first
+	// (one last attempt follows). While the holder retries, its lease is
+	// renewed, so no peer takes the connection and sends the spent token.
 	giveUp := make(chan struct{})
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
-		t := time.NewTimer(c.cfg.ExchangeTimeout)
+		t := time.NewTimer(max(c.cfg.ExchangeTimeout, c.cfg.LockTTL))
 		defer t.Stop()
 		select {
 		case <-t.C:
