@@ -40,9 +40,10 @@
 // Qonto rotates the refresh token on every refresh, so for a moment the
 // only copy of a connection is the provider's answer in one process's
 // memory. oauthlink saves that answer under a context the caller cannot
-// cancel, retrying a bounded number of times (3 attempts within
-// ExchangeTimeout), so a killed database connection costs one retry on a
-// new connection, not the connection. If the store is still down, the
+// cancel, retrying with backoff (50 ms doubling to 1 s) while its lease
+// holds, for at most the longer of ExchangeTimeout and LockTTL, so a
+// killed database connection costs one retry on a new connection, not the
+// connection, and no other instance refreshes meanwhile. If the store is still down, the
 // call fails with ErrStore and the new tokens stay in that instance's
 // memory; the stored record is left as it was, never deleted. Until the
 // store answers, calls fail before reaching the provider, so the retired

@@ -137,9 +137,10 @@ var tableRows = []faultRow{
 		// 3 s, starting inside the fake's token endpoint while the answers
 		// to the round's first four refreshes are held there (those
 		// connections rotated, their new pairs not saved anywhere yet;
-		// see strike). 3 s outlasts a save's own retries (3 attempts,
-		// each of which go-redis retries itself: about 2 s in all), so
-		// the new pairs cannot simply be saved late. LockTTL 8 s: the
+		// see strike). 3 s outlasts the quick retries a killed pooled
+		// connection needs, so the holders must keep their leases and
+		// keep retrying their saves (for the longer of ExchangeTimeout and
+		// LockTTL) until the store is back. LockTTL 8 s: the
 		// outage is well shorter than what a live holder rides out (about
 		// LockTTL × 0.65 = 5.2 s, leaving room for go-redis, which after
 		// many failed dials probes the server once a second before it

@@ -21,8 +21,9 @@ package integration_test
 //     new pair is not written anywhere yet.
 //  3. The instance reads the answer and saves the new pair with
 //     compare-and-swap on the version it refreshed, under a context the
-//     caller cannot cancel (ExchangeTimeout), up to 3 attempts 100 ms and
-//     200 ms apart. After a kill the database is still up, and the save
+//     caller cannot cancel, with backoff (50 ms doubling to 1 s) while
+//     the instance's lease holds, for at most the longer of
+//     ExchangeTimeout and LockTTL. After a kill the database is still up, and the save
 //     lands: on PostgreSQL the first attempt usually goes out on the killed
 //     pooled connection and fails with SQLSTATE 57P01, database/sql
 //     discards it and the next attempt commits on a new connection; on
@@ -209,7 +210,10 @@ func downPastGrace(t *testing.T, be *backend, outage time.Duration) (*cluster, *
 	t.Logf("Fresh: %v; save attempts: %v", err, saves)
 	require.ErrorIs(t, err, oauthlink.ErrStore, "step 4: the save failed")
 	assert.NotEmpty(t, saves)
-	assert.LessOrEqual(t, len(saves), 3, "step 4: bounded attempts")
+	// Bounded: backoff from 50 ms, doubling to 1 s, over the longer of
+	// ExchangeTimeout and LockTTL (2 s): attempts at about 0, 0.05, 0.15,
+	// 0.35, 0.75 and 1.55 s, and a last one when the window ends.
+	assert.LessOrEqual(t, len(saves), 7, "step 4: bounded attempts")
 	pair := c.rotatedPair()
 	raw, err := be.inspect.Load(testContext(t), provider, owner)
 	require.NoError(t, err, "step 4: never deleted")
