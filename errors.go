@@ -35,6 +35,12 @@ var (
 	// ErrExchange: the code exchange failed (network, timeout, provider
 	// error, malformed response). The code is never retried. HTTP 502.
 	ErrExchange = errors.New("oauthlink: token exchange failed")
+	// ErrRefresh: the provider did not refresh the token: no answer
+	// (network, timeout), an error status other than a refused grant (that
+	// is ErrReauthRequired), or a malformed answer (ErrTokenResponse). A
+	// *TokenError stays in the chain when the provider answered. The stored
+	// connection is unchanged; a later call tries again. HTTP 502.
+	ErrRefresh = errors.New("oauthlink: refresh failed")
 	// ErrStore: the TokenStore failed. HTTP 500 (503 when unreachable
 	// before the code was spent).
 	ErrStore = errors.New("oauthlink: token store failed")
@@ -148,7 +154,7 @@ func HTTPStatus(err error) int {
 			return http.StatusForbidden
 		}
 		return http.StatusBadGateway
-	case errors.Is(err, ErrExchange):
+	case errors.Is(err, ErrExchange), errors.Is(err, ErrRefresh):
 		return http.StatusBadGateway
 	case errors.Is(err, ErrStoreUnavailable):
 		return http.StatusServiceUnavailable

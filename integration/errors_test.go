@@ -207,6 +207,27 @@ var errCases = []errCase{
 		_, err := h.link.Fresh(h.ctx(), h.owner)
 		return err
 	}},
+	{method: "Fresh", name: "provider keeps answering 503", is: []error{oauthlink.ErrRefresh}, as: []errType{asTokenError}, run: func(h *errHarness) error {
+		h.connect(h.link)
+		h.clk.Advance(2 * time.Hour)
+		h.qonto.Fault(oauthlinktest.EndpointToken, repeat(unavailable503, 4)...)
+		_, err := h.link.Fresh(h.ctx(), h.owner)
+		return err
+	}},
+	{method: "Fresh", name: "provider never answers", is: []error{oauthlink.ErrRefresh}, run: func(h *errHarness) error {
+		h.connect(h.link)
+		h.clk.Advance(2 * time.Hour)
+		h.qonto.Fault(oauthlinktest.EndpointToken, repeat(dropped, 4)...)
+		_, err := h.link.Fresh(h.ctx(), h.owner)
+		return err
+	}},
+	{method: "Fresh", name: "malformed token answer", is: []error{oauthlink.ErrRefresh, oauthlink.ErrTokenResponse}, run: func(h *errHarness) error {
+		h.connect(h.link)
+		h.clk.Advance(2 * time.Hour)
+		h.qonto.Fault(oauthlinktest.EndpointToken, notJSON)
+		_, err := h.link.Fresh(h.ctx(), h.owner)
+		return err
+	}},
 	{method: "Fresh", name: "sealed with another key", is: []error{oauthlink.ErrStore, oauthlink.ErrDecrypt}, run: func(h *errHarness) error {
 		h.connect(h.newLink(func(c *oauthlink.Config) { c.TokenKeys = []oauthlink.TokenKey{tokenKey("k1")} }))
 		other := h.newLink(func(c *oauthlink.Config) { c.TokenKeys = []oauthlink.TokenKey{tokenKey("k2")} })
@@ -244,6 +265,18 @@ var errCases = []errCase{
 	{method: "Refresh", name: "refresh refused", is: []error{oauthlink.ErrReauthRequired}, as: []errType{asTokenError}, run: func(h *errHarness) error {
 		h.connect(h.link)
 		h.qonto.Fault(oauthlinktest.EndpointToken, invalidGrant)
+		_, err := h.link.Refresh(h.ctx(), h.owner)
+		return err
+	}},
+	{method: "Refresh", name: "provider refuses the request", is: []error{oauthlink.ErrRefresh}, as: []errType{asTokenError}, run: func(h *errHarness) error {
+		h.connect(h.link)
+		h.qonto.Fault(oauthlinktest.EndpointToken, invalidRequest)
+		_, err := h.link.Refresh(h.ctx(), h.owner)
+		return err
+	}},
+	{method: "Refresh", name: "provider never answers", is: []error{oauthlink.ErrRefresh}, run: func(h *errHarness) error {
+		h.connect(h.link)
+		h.qonto.Fault(oauthlinktest.EndpointToken, repeat(dropped, 4)...)
 		_, err := h.link.Refresh(h.ctx(), h.owner)
 		return err
 	}},
