@@ -41,6 +41,12 @@ var (
 	// *TokenError stays in the chain when the provider answered. The stored
 	// connection is unchanged; a later call tries again. HTTP 502.
 	ErrRefresh = errors.New("oauthlink: refresh failed")
+	// ErrRevoke: the provider did not confirm the revocation of a grant
+	// (no answer, an error status); a *TokenError stays in the chain when
+	// the provider answered. Disconnect keeps the record as
+	// StatusDisconnected with the grants still to revoke; calling it again
+	// retries. HTTP 502.
+	ErrRevoke = errors.New("oauthlink: revocation failed")
 	// ErrStore: the TokenStore failed. HTTP 500 (503 when unreachable
 	// before the code was spent).
 	ErrStore = errors.New("oauthlink: token store failed")
@@ -154,7 +160,7 @@ func HTTPStatus(err error) int {
 			return http.StatusForbidden
 		}
 		return http.StatusBadGateway
-	case errors.Is(err, ErrExchange), errors.Is(err, ErrRefresh):
+	case errors.Is(err, ErrExchange), errors.Is(err, ErrRefresh), errors.Is(err, ErrRevoke):
 		return http.StatusBadGateway
 	case errors.Is(err, ErrStoreUnavailable):
 		return http.StatusServiceUnavailable

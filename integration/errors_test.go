@@ -301,6 +301,21 @@ var errCases = []errCase{
 		cancel()
 		return h.link.Disconnect(ctx, h.owner)
 	}},
+	{method: "Disconnect", name: "revocation refused", is: []error{oauthlink.ErrRevoke}, as: []errType{asTokenError}, run: func(h *errHarness) error {
+		h.connect(h.link)
+		h.qonto.Fault(oauthlinktest.EndpointRevoke, invalidRequest)
+		return h.link.Disconnect(h.ctx(), h.owner)
+	}},
+	{method: "Disconnect", name: "revocation endpoint keeps answering 503", is: []error{oauthlink.ErrRevoke}, as: []errType{asTokenError}, run: func(h *errHarness) error {
+		h.connect(h.link)
+		h.qonto.Fault(oauthlinktest.EndpointRevoke, repeat(unavailable503, 4)...)
+		return h.link.Disconnect(h.ctx(), h.owner)
+	}},
+	{method: "Disconnect", name: "revocation endpoint never answers", is: []error{oauthlink.ErrRevoke}, run: func(h *errHarness) error {
+		h.connect(h.link)
+		h.qonto.Fault(oauthlinktest.EndpointRevoke, repeat(dropped, 4)...)
+		return h.link.Disconnect(h.ctx(), h.owner)
+	}},
 
 	// Connector.Begin
 	{method: "Begin", name: "no owner", is: []error{oauthlink.ErrNoOwner}, run: func(h *errHarness) error {
@@ -513,6 +528,11 @@ var errCases = []errCase{
 	{method: "DisconnectHandler", name: "store down", is: []error{oauthlink.ErrStore}, run: func(h *errHarness) error {
 		h.connect(h.link)
 		h.kill()
+		return h.serve(h.link.DisconnectHandler(), h.request(http.MethodPost, "/connect/qonto/disconnect", h.owner))
+	}},
+	{method: "DisconnectHandler", name: "revocation refused", is: []error{oauthlink.ErrRevoke}, as: []errType{asTokenError}, run: func(h *errHarness) error {
+		h.connect(h.link)
+		h.qonto.Fault(oauthlinktest.EndpointRevoke, invalidRequest)
 		return h.serve(h.link.DisconnectHandler(), h.request(http.MethodPost, "/connect/qonto/disconnect", h.owner))
 	}},
 }
