@@ -30,7 +30,9 @@ var (
 	ErrNoOwner = errors.New("oauthlink: no authenticated owner")
 	// ErrBadRequest: the callback or start request is malformed (repeated
 	// or oversized parameters, both code and error, no code, a return-to
-	// that is not a relative path, an extra parameter not allowed). HTTP 400.
+	// that is not a relative path, an extra parameter not allowed), or a
+	// request through Connector.Client goes to a host other than the
+	// provider's API. HTTP 400.
 	ErrBadRequest = errors.New("oauthlink: bad request")
 	// ErrExchange: the code exchange failed (network, timeout, provider
 	// error, malformed response). The code is never retried. HTTP 502.

@@ -377,6 +377,10 @@ var errCases = []errCase{
 	{method: "Client", name: "not connected", is: []error{oauthlink.ErrNotFound}, as: []errType{asURLError}, run: func(h *errHarness) error {
 		return h.apiCall(h.qonto.APIURL() + "/v2/organization")
 	}},
+	{method: "Client", name: "another host", is: []error{oauthlink.ErrBadRequest}, as: []errType{asURLError}, run: func(h *errHarness) error {
+		h.connect(h.link)
+		return h.apiCall("https://elsewhere.example/v2/organization")
+	}},
 	{method: "Client", name: "401, then the refresh is refused", is: []error{oauthlink.ErrReauthRequired}, as: []errType{asURLError, asTokenError}, run: func(h *errHarness) error {
 		h.connect(h.link)
 		h.qonto.Fault(oauthlinktest.EndpointAPI, oauthlinktest.Fault{Status: http.StatusUnauthorized})
