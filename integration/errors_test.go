@@ -389,6 +389,14 @@ var errCases = []errCase{
 	}},
 
 	// ConnectionFromContext and TokenFromContext
+	{method: "FromContext", name: "ConnectionFromContext, no Load middleware", is: []error{oauthlink.ErrConfig}, run: func(h *errHarness) error {
+		_, err := oauthlink.ConnectionFromContext(h.ctx(), "qonto")
+		return err
+	}},
+	{method: "FromContext", name: "TokenFromContext, no Load middleware", is: []error{oauthlink.ErrConfig}, run: func(h *errHarness) error {
+		_, err := oauthlink.TokenFromContext(h.ctx(), "qonto")
+		return err
+	}},
 	{method: "FromContext", name: "ConnectionFromContext, store down", is: []error{oauthlink.ErrStore}, run: func(h *errHarness) error {
 		h.connect(h.link)
 		h.kill()
