@@ -51,8 +51,8 @@ var (
 	// StatusDisconnected with the grants still to revoke; calling it again
 	// retries. HTTP 502.
 	ErrRevoke = errors.New("oauthlink: revocation failed")
-	// ErrStore: the TokenStore failed. HTTP 500 (503 when unreachable
-	// before the code was spent).
+	// ErrStore: the TokenStore failed, or Config.Sessions could not keep a
+	// new flow. HTTP 500 (503 when unreachable before the code was spent).
 	ErrStore = errors.New("oauthlink: token store failed")
 	// ErrCookieTooLarge: the encoded state cookie would exceed the 4096-byte
 	// browser limit. HTTP 400.

@@ -334,6 +334,11 @@ var errCases = []errCase{
 		_, err := h.link.Begin(httptest.NewRecorder(), h.request(http.MethodGet, "/connect/qonto", h.owner), oauthlink.BeginOptions{Params: url.Values{"prompt": {"none"}}})
 		return err
 	}},
+	{method: "Begin", name: "session store fails", is: []error{oauthlink.ErrStore}, run: func(h *errHarness) error {
+		link := h.newLink(func(c *oauthlink.Config) { c.Sessions = failingSessions{} })
+		_, err := link.Begin(httptest.NewRecorder(), h.request(http.MethodGet, "/connect/qonto", h.owner), oauthlink.BeginOptions{})
+		return err
+	}},
 
 	// TokenSource.Token and TokenContext
 	{method: "TokenSource", name: "Token, store down", is: []error{oauthlink.ErrStore}, run: func(h *errHarness) error {
@@ -475,6 +480,10 @@ var errCases = []errCase{
 	}},
 	{method: "StartHandler", name: "absolute return-to", is: []error{oauthlink.ErrBadRequest}, run: func(h *errHarness) error {
 		return h.serve(h.link.StartHandler(), h.request(http.MethodGet, "/connect/qonto?return_to=https%3A%2F%2Fevil.example", h.owner))
+	}},
+	{method: "StartHandler", name: "session store fails", is: []error{oauthlink.ErrStore}, run: func(h *errHarness) error {
+		link := h.newLink(func(c *oauthlink.Config) { c.Sessions = failingSessions{} })
+		return h.serve(link.StartHandler(), h.request(http.MethodGet, "/connect/qonto", h.owner))
 	}},
 
 	// CallbackHandler (errors handed to Config.OnError)
