@@ -148,7 +148,9 @@ func (c *Connector) markDisconnected(ctx context.Context, owner string) (*Connec
 // DisconnectHandler returns a handler for POST requests that disconnects
 // the current owner, then answers 303 See Other to the return-to parameter
 // (default "/"). Mount it behind the app's CSRF protection (for instance
-// net/http's CrossOriginProtection). Failures go to Config.OnError.
+// net/http's CrossOriginProtection). Failures go to Config.OnError:
+// ErrBadRequest (not POST), ErrNoOwner, ErrInvalidOwner, and those of
+// Disconnect.
 func (c *Connector) DisconnectHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")

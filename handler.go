@@ -303,7 +303,12 @@ func parseCallbackQuery(raw string) (*callbackQuery, error) {
 //  12. Config.OnConnected runs.
 //
 // Every response carries Cache-Control: no-store and Referrer-Policy:
-// no-referrer.
+// no-referrer. Failures go to Config.OnError: ErrBadRequest,
+// ErrInvalidState, ErrStateExpired, ErrOwnerMismatch, ErrNoOwner,
+// ErrInvalidOwner, a *ProviderError, ErrTooManyFlows, ErrStateReplayed,
+// ErrStoreUnavailable (nothing was spent), ErrExchange (with the
+// provider's *TokenError or ErrTokenResponse), or ErrStore (the new grant
+// could not be saved and was revoked).
 func (c *Connector) CallbackHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()

@@ -530,14 +530,16 @@ type TokenSource struct {
 	owner string
 }
 
-// Token implements oauth2.TokenSource.
+// Token implements oauth2.TokenSource. Errors: those of Fresh, with
+// context.DeadlineExceeded when it ran out of its bound.
 func (ts *TokenSource) Token() (*oauth2.Token, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), ts.c.cfg.ExchangeTimeout*2)
 	defer cancel()
 	return ts.TokenContext(ctx)
 }
 
-// TokenContext is Token under the caller's context.
+// TokenContext is Token under the caller's context. Errors: those of
+// Fresh.
 func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 	conn, err := ts.c.Fresh(ctx, ts.owner)
 	if err != nil {
