@@ -26,6 +26,12 @@ import (
 // token only to the host of Provider.APIURL (when set) and never follows a
 // redirect to another host, so the token cannot leak to a third party
 // (golang.org/x/oauth2 issue 500).
+//
+// Errors arrive in a *url.Error (test with errors.Is and errors.As): those
+// of Fresh (also when a 401 finds the connection gone or refused), and
+// ErrBadRequest for a request to a host other than Provider.APIURL's. A
+// failure of the API request itself (the network, a redirect loop) is
+// net/http's own.
 func (c *Connector) Client(owner string) *http.Client {
 	base := http.DefaultTransport
 	if c.cfg.HTTPClient != nil && c.cfg.HTTPClient.Transport != nil {
@@ -64,7 +70,7 @@ func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if t.host != "" && req.URL.Host != t.host {
 		closeBody()
-		return nil, fmt.Errorf("oauthlink: refusing to send the %s token to %s", t.c.provider.Name, req.URL.Host)
+		return nil, fmt.Errorf("%w: refusing to send the %s token to %s", ErrBadRequest, t.c.provider.Name, req.URL.Host)
 	}
 	v := t.c.cached(req.Context(), t.owner)
 	if v.err != nil {

@@ -309,7 +309,8 @@ func (c *Connector) Store() TokenStore { return c.store }
 func (c *Connector) ClientID() string { return c.cfg.ClientID }
 
 // Owner returns the platform account the request acts for, as Config.Owner
-// says, or an error wrapping ErrNoOwner when there is none.
+// says, or an error wrapping ErrNoOwner when there is none (ErrInvalidOwner
+// when its id breaks the TokenStore key rules).
 func (c *Connector) Owner(r *http.Request) (string, error) { return c.owner(r) }
 
 // HandleError reports err the way the Connector's own handlers do: it logs

@@ -19,7 +19,9 @@ import (
 // When a revocation keeps failing, the record stays in StatusDisconnected
 // (visible through List), without the retired grants that were confirmed,
 // and the error is returned; calling Disconnect again retries. Disconnecting
-// an owner with no connection returns nil.
+// an owner with no connection returns nil. Errors: ErrRevoke (with the
+// provider's *TokenError when it answered), ErrStore, ErrInvalidOwner, or
+// ctx's error (wrapped in ErrStore when the store gave up on it).
 func (c *Connector) Disconnect(ctx context.Context, owner string) error {
 	if err := checkOwner(owner); err != nil {
 		return err
@@ -43,7 +45,7 @@ func (c *Connector) Disconnect(ctx context.Context, owner string) error {
 		}
 		c.log.Error("oauthlink: revocation failed; connection kept as disconnected for a retry", "provider", c.provider.Name, "owner", owner, "error", err)
 		c.emit(ctx, Event{Kind: EventRevokeFailed, Provider: c.provider.Name, Owner: owner, Err: err})
-		return fmt.Errorf("oauthlink: revoking at %s: %w", c.provider.Name, err)
+		return fmt.Errorf("%w at %s: %w", ErrRevoke, c.provider.Name, err)
 	}
 	if ps != nil && c.pending.get(key) == ps {
 		c.pending.put(key, nil) // revoked with the grant
@@ -102,7 +104,7 @@ func (c *Connector) deleteRevoked(ctx context.Context, marked *Connection, done 
 	}
 	for _, rt := range cur.Retired {
 		if !done[rt.Token] {
-			return fmt.Errorf("oauthlink: disconnecting at %s: the connection lists a grant that was not revoked yet; call Disconnect again", c.provider.Name)
+			return fmt.Errorf("%w at %s: the connection lists a grant that was not revoked yet; call Disconnect again", ErrRevoke, c.provider.Name)
 		}
 	}
 	if vd, ok := capability[VersionDeleter](c.store); ok {
@@ -146,7 +148,9 @@ func (c *Connector) markDisconnected(ctx context.Context, owner string) (*Connec
 // DisconnectHandler returns a handler for POST requests that disconnects
 // the current owner, then answers 303 See Other to the return-to parameter
 // (default "/"). Mount it behind the app's CSRF protection (for instance
-// net/http's CrossOriginProtection). Failures go to Config.OnError.
+// net/http's CrossOriginProtection). Failures go to Config.OnError:
+// ErrBadRequest (not POST), ErrNoOwner, ErrInvalidOwner, and those of
+// Disconnect.
 func (c *Connector) DisconnectHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")

@@ -43,6 +43,10 @@ var keyID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 //
 // Config.TokenKeys applies this wrapper for you. The wrapper passes
 // VersionDeleter, Locker, ReplayGuard and Pinger through Unwrap.
+//
+// Errors: ErrConfig. The returned store's Load and List return ErrDecrypt
+// for a value that cannot be decrypted, and every method returns the inner
+// store's errors as they are (a Connector reports those as ErrStore).
 func EncryptedStore(inner TokenStore, keys ...TokenKey) (TokenStore, error) {
 	if inner == nil {
 		return nil, fmt.Errorf("%w: EncryptedStore needs a store", ErrConfig)

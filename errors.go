@@ -11,7 +11,9 @@ import (
 // Sentinel errors. Test with errors.Is; the handlers wrap them with context
 // that never contains a secret.
 var (
-	// ErrConfig reports an invalid Config or Provider, from New.
+	// ErrConfig reports an invalid Config or Provider, from New and
+	// EncryptedStore, or an app wired wrongly (ConnectionFromContext
+	// without the Load middleware).
 	ErrConfig = errors.New("oauthlink: invalid configuration")
 	// ErrInvalidState: the callback's state is missing, malformed, does
 	// not match its cookie, belongs to another provider or route, or the
@@ -30,13 +32,27 @@ var (
 	ErrNoOwner = errors.New("oauthlink: no authenticated owner")
 	// ErrBadRequest: the callback or start request is malformed (repeated
 	// or oversized parameters, both code and error, no code, a return-to
-	// that is not a relative path, an extra parameter not allowed). HTTP 400.
+	// that is not a relative path, an extra parameter not allowed), or a
+	// request through Connector.Client goes to a host other than the
+	// provider's API. HTTP 400.
 	ErrBadRequest = errors.New("oauthlink: bad request")
 	// ErrExchange: the code exchange failed (network, timeout, provider
 	// error, malformed response). The code is never retried. HTTP 502.
 	ErrExchange = errors.New("oauthlink: token exchange failed")
-	// ErrStore: the TokenStore failed. HTTP 500 (503 when unreachable
-	// before the code was spent).
+	// ErrRefresh: the provider did not refresh the token: no answer
+	// (network, timeout), an error status other than a refused grant (that
+	// is ErrReauthRequired), or a malformed answer (ErrTokenResponse). A
+	// *TokenError stays in the chain when the provider answered. The stored
+	// connection is unchanged; a later call tries again. HTTP 502.
+	ErrRefresh = errors.New("oauthlink: refresh failed")
+	// ErrRevoke: the provider did not confirm the revocation of a grant
+	// (no answer, an error status); a *TokenError stays in the chain when
+	// the provider answered. Disconnect keeps the record as
+	// StatusDisconnected with the grants still to revoke; calling it again
+	// retries. HTTP 502.
+	ErrRevoke = errors.New("oauthlink: revocation failed")
+	// ErrStore: the TokenStore failed, or Config.Sessions could not keep a
+	// new flow. HTTP 500 (503 when unreachable before the code was spent).
 	ErrStore = errors.New("oauthlink: token store failed")
 	// ErrCookieTooLarge: the encoded state cookie would exceed the 4096-byte
 	// browser limit. HTTP 400.
@@ -148,7 +164,7 @@ func HTTPStatus(err error) int {
 			return http.StatusForbidden
 		}
 		return http.StatusBadGateway
-	case errors.Is(err, ErrExchange):
+	case errors.Is(err, ErrExchange), errors.Is(err, ErrRefresh), errors.Is(err, ErrRevoke):
 		return http.StatusBadGateway
 	case errors.Is(err, ErrStoreUnavailable):
 		return http.StatusServiceUnavailable

@@ -37,7 +37,10 @@ type Flow struct {
 // (and the PKCE verifier where the provider takes one), sets the flow cookie
 // on w and returns the authorization URL. StartHandler is Begin plus a
 // redirect; use Begin to send the browser somewhere else (a Mollie client
-// link) with the same state.
+// link) with the same state. Errors: ErrNoOwner, ErrInvalidOwner,
+// ErrBadRequest (a return-to that is not a relative path, a parameter not
+// in Provider.AuthParams), ErrCookieTooLarge, or ErrStore (Config.Sessions
+// could not save the flow).
 func (c *Connector) Begin(w http.ResponseWriter, r *http.Request, opts BeginOptions) (*Flow, error) {
 	authURL, state, err := c.begin(w, r, opts)
 	if err != nil {
@@ -100,7 +103,9 @@ func (c *Connector) begin(w http.ResponseWriter, r *http.Request, opts BeginOpti
 
 // StartHandler returns the handler that starts a flow: GET (or POST) with
 // an optional return-to parameter (Config.ReturnToParam) answers 303 See
-// Other to the provider's authorization page. Failures go to Config.OnError.
+// Other to the provider's authorization page. Failures go to Config.OnError:
+// those of Begin, and ErrBadRequest for a malformed request (method,
+// query, repeated return-to, an error from Config.AuthParams).
 func (c *Connector) StartHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header()["Cache-Control"] = hdrNoStore
@@ -298,7 +303,12 @@ func parseCallbackQuery(raw string) (*callbackQuery, error) {
 //  12. Config.OnConnected runs.
 //
 // Every response carries Cache-Control: no-store and Referrer-Policy:
-// no-referrer.
+// no-referrer. Failures go to Config.OnError: ErrBadRequest,
+// ErrInvalidState, ErrStateExpired, ErrOwnerMismatch, ErrNoOwner,
+// ErrInvalidOwner, a *ProviderError, ErrTooManyFlows, ErrStateReplayed,
+// ErrStoreUnavailable (nothing was spent), ErrExchange (with the
+// provider's *TokenError or ErrTokenResponse), or ErrStore (the new grant
+// could not be saved and was revoked).
 func (c *Connector) CallbackHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -154,19 +155,20 @@ func wantsHTML(r *http.Request) bool {
 }
 
 // ConnectionFromContext returns the connection that Load or Require put in
-// ctx for provider, or the reason there is none (ErrNoOwner, ErrNotFound,
-// ErrReauthRequired, ...). Treat the connection as read-only: it may be
-// shared with concurrent requests.
+// ctx for provider, or the reason there is none. Treat the connection as
+// read-only: it may be shared with concurrent requests. Errors: those of
+// Fresh, ErrNoOwner, and ErrConfig when no Load or Require middleware ran
+// for provider.
 func ConnectionFromContext(ctx context.Context, provider string) (*Connection, error) {
 	v, ok := ctx.Value(keyFor(provider)).(*loaded)
 	if !ok {
-		return nil, errors.New("oauthlink: no connection loaded for " + provider + " (is the Load middleware mounted?)")
+		return nil, fmt.Errorf("%w: no connection loaded for %s (is the Load middleware mounted?)", ErrConfig, provider)
 	}
 	return v.conn, v.err
 }
 
 // TokenFromContext returns the fresh token Load or Require put in ctx for
-// provider, as an *oauth2.Token.
+// provider, as an *oauth2.Token. Errors: those of ConnectionFromContext.
 func TokenFromContext(ctx context.Context, provider string) (*oauth2.Token, error) {
 	conn, err := ConnectionFromContext(ctx, provider)
 	if err != nil {

@@ -39,8 +39,10 @@ import (
 // bounds how long the caller waits; the refresh itself runs detached from
 // the caller's cancellation. Errors: ErrNotFound, ErrReauthRequired,
 // ErrDisconnected, ErrStore (the store failed, or the outcome of a refresh
-// could not be saved: no token is handed out then), a *TokenError from the
-// provider, ErrInvalidOwner, or ctx's error.
+// could not be saved: no token is handed out then; ErrDecrypt too when a
+// stored token cannot be decrypted), ErrRefresh (the provider did not
+// refresh; with its *TokenError when it answered), ErrInvalidOwner, or
+// ctx's error.
 func (c *Connector) Fresh(ctx context.Context, owner string) (*Connection, error) {
 	if err := checkOwner(owner); err != nil {
 		return nil, err
@@ -67,7 +69,8 @@ func (c *Connector) Fresh(ctx context.Context, owner string) (*Connection, error
 // stored connection changed since Refresh read it (a peer refreshed), that
 // newer connection is returned without calling the provider. A connection
 // without a refresh token cannot be refreshed: Refresh returns
-// ErrNoRefreshToken and changes nothing.
+// ErrNoRefreshToken and changes nothing. Errors: those of Fresh, and
+// ErrNoRefreshToken.
 func (c *Connector) Refresh(ctx context.Context, owner string) (*Connection, error) {
 	if err := checkOwner(owner); err != nil {
 		return nil, err
@@ -290,7 +293,7 @@ func (c *Connector) refreshLocked(ctx context.Context, owner string, forcedAt in
 		if errors.Is(err, ErrLeaseLost) {
 			return nil, fmt.Errorf("%w: refresh: %w", ErrStore, err)
 		}
-		return nil, fmt.Errorf("oauthlink: refresh: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrRefresh, err)
 	}
 	next := conn.Clone()
 	next.AccessToken = Secret(tok.AccessToken)
@@ -489,7 +492,7 @@ func (c *Connector) onInvalidGrant(ctx context.Context, conn *Connection, cause 
 			// nothing this time. The stored connection is left as it is;
 			// if its tokens are dead, the next refresh or 401 finds out.
 			c.log.Warn("oauthlink: refresh token refused after a peer rotated it", "provider", c.provider.Name, "owner", conn.Owner, "error", cause)
-			return nil, fmt.Errorf("oauthlink: refresh: %w", cause)
+			return nil, fmt.Errorf("%w: %w", ErrRefresh, cause)
 		}
 		return cur, nil
 	}
@@ -527,14 +530,16 @@ type TokenSource struct {
 	owner string
 }
 
-// Token implements oauth2.TokenSource.
+// Token implements oauth2.TokenSource. Errors: those of Fresh, with
+// context.DeadlineExceeded when it ran out of its bound.
 func (ts *TokenSource) Token() (*oauth2.Token, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), ts.c.cfg.ExchangeTimeout*2)
 	defer cancel()
 	return ts.TokenContext(ctx)
 }
 
-// TokenContext is Token under the caller's context.
+// TokenContext is Token under the caller's context. Errors: those of
+// Fresh.
 func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 	conn, err := ts.c.Fresh(ctx, ts.owner)
 	if err != nil {

@@ -124,7 +124,7 @@ func (c *Connector) retire(ctx context.Context, owner string) (*Connection, erro
 		c.log.Error("oauthlink: revoking replaced grants failed; kept in Connection.Retired for a retry",
 			"provider", c.provider.Name, "owner", owner, "pending", left, "error", rerr)
 		c.emit(ctx, Event{Kind: EventRevokeFailed, Provider: c.provider.Name, Owner: owner, Err: rerr})
-		return cur, fmt.Errorf("oauthlink: revoking %d replaced grant(s) at %s: %w", left, c.provider.Name, rerr)
+		return cur, fmt.Errorf("%w: %d replaced grant(s) at %s: %w", ErrRevoke, left, c.provider.Name, rerr)
 	}
 	if derr != nil {
 		return cur, derr

@@ -318,12 +318,12 @@ func (c *Connector) saveFlow(w http.ResponseWriter, r *http.Request, name string
 	if c.cfg.Sessions != nil {
 		s, err := c.cfg.Sessions.New(r, name)
 		if s == nil {
-			return fmt.Errorf("oauthlink: session store: %w", err)
+			return fmt.Errorf("%w: session store: %w", ErrStore, err)
 		}
 		s.Values[sessionFlowKey] = value
 		s.Options = c.sessionOptions(int(c.cfg.FlowTTL / time.Second))
 		if err := s.Save(r, w); err != nil {
-			return fmt.Errorf("oauthlink: saving flow session: %w", err)
+			return fmt.Errorf("%w: saving flow session: %w", ErrStore, err)
 		}
 		return nil
 	}
