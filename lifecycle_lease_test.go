@@ -67,7 +67,10 @@ func openSQLite(t *testing.T, path string) oauthlink.TokenStore {
 func testLeaseOutlivesRetryAfter(t *testing.T, st, peerStore oauthlink.TokenStore) {
 	short := func(c *oauthlink.Config) {
 		c.ExchangeTimeout = time.Second // the old lock lived 2 x ExchangeTimeout
-		c.LockTTL = time.Second
+		// Shorter than Retry-After, so the holder must renew while it
+		// waits; long enough that a renewal slowed by a loaded machine
+		// (SQLite under -race) still lands in time.
+		c.LockTTL = 3 * time.Second
 		c.RetryMax = 10 * time.Second
 	}
 	e := newEnv(t, withStore(st), withQonto(oauthlinktest.QontoOptions{Grace: oauthlinktest.NoGrace, AccessTokenLifetime: 5 * time.Minute}),
@@ -87,7 +90,7 @@ func testLeaseOutlivesRetryAfter(t *testing.T, st, peerStore oauthlink.TokenStor
 	peer, err := oauthlink.New(cfg)
 	require.NoError(t, err)
 	e.clk.Advance(5 * time.Minute)
-	e.qonto.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "4",
+	e.qonto.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "5",
 		Body: `{"error":"slow_down"}`, ContentType: "application/json"})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
