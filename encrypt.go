@@ -81,7 +81,7 @@ type EncryptedStoreOptions struct {
 // to open: Load and List return an error wrapping ErrDecrypt, and nothing
 // is changed. Every Save re-seals every value, so writes through the
 // wrapper may change anything. Writes that bypass it (an UPDATE of the
-// status column) are refused on the next read, like an attack.
+// status column) are refused on the next read, as tampering.
 //
 // Plaintext is refused: with keys configured, a token value that is not
 // sealed is an error wrapping ErrDecrypt that names the field, never read
