@@ -38,8 +38,10 @@ type Config struct {
 	Store TokenStore
 	// TokenKeys encrypt tokens at rest with AES-256-GCM (see
 	// EncryptedStore): the first key encrypts, every key decrypts. Strongly
-	// recommended; without keys tokens are stored as the store keeps them,
-	// and New logs a warning once per process.
+	// recommended; without keys (and without an EncryptedStore as Store)
+	// tokens are stored as the store keeps them, and New logs a warning
+	// once per process. With keys set, a token stored unencrypted is
+	// refused (ErrDecrypt); EncryptedStore describes the migration.
 	TokenKeys []TokenKey
 	// Owner returns the platform account the current request acts for
 	// (whose shop is being linked). Required. The start handler records it
@@ -250,7 +252,7 @@ func New(cfg Config) (*Connector, error) {
 			return nil, err
 		}
 		c.store = s
-	} else {
+	} else if _, sealed := capability[*sealedStore](cfg.Store); !sealed {
 		plaintextWarning.Do(func() {
 			c.log.Warn("oauthlink: Config.TokenKeys is empty: tokens are stored unencrypted")
 		})

@@ -50,7 +50,7 @@ func TestJ36_EncryptionAtRest(t *testing.T) {
 	raw, err := inner.Load(ctx, "qonto", "shop-1")
 	require.NoError(t, err)
 	for _, v := range []oauthlink.Secret{raw.AccessToken, raw.RefreshToken, raw.Extra} {
-		assert.True(t, strings.HasPrefix(v.Reveal(), "olk1:k1:"))
+		assert.True(t, strings.HasPrefix(v.Reveal(), "olk2:k1:"))
 		assert.NotContains(t, v.Reveal(), "PLAINTEXT")
 	}
 	got, err := s.Load(ctx, "qonto", "shop-1")
@@ -90,7 +90,7 @@ func TestJ36_EncryptionAtRest(t *testing.T) {
 		require.NoError(t, rotated.Save(ctx, got))
 		raw, err := inner.Load(ctx, "qonto", "shop-3")
 		require.NoError(t, err)
-		assert.True(t, strings.HasPrefix(raw.AccessToken.Reveal(), "olk1:k2:"), "re-encrypted with the newest key on write")
+		assert.True(t, strings.HasPrefix(raw.AccessToken.Reveal(), "olk2:k2:"), "re-encrypted with the newest key on write")
 		newOnly, err := oauthlink.EncryptedStore(inner, tokenKey("k2", 2))
 		require.NoError(t, err)
 		_, err = newOnly.Load(ctx, "qonto", "shop-3")
@@ -100,11 +100,16 @@ func TestJ36_EncryptionAtRest(t *testing.T) {
 		_, err = k1Only.Load(ctx, "qonto", "shop-3")
 		assert.ErrorIs(t, err, oauthlink.ErrDecrypt)
 	})
-	t.Run("plaintext written before encryption is read, then encrypted", func(t *testing.T) {
+	t.Run("plaintext written before encryption is read only by the migration, then encrypted", func(t *testing.T) {
 		inner := memstore.New()
 		c := sealedConn("shop-4")
 		require.NoError(t, inner.Save(ctx, c))
-		s, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+		strict, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+		require.NoError(t, err)
+		_, err = strict.Load(ctx, "qonto", "shop-4")
+		require.ErrorIs(t, err, oauthlink.ErrDecrypt, "a planted plaintext cannot be told from an old one")
+		s, err := oauthlink.NewEncryptedStore(inner, oauthlink.EncryptedStoreOptions{
+			Keys: []oauthlink.TokenKey{tokenKey("k1", 1)}, MigratePlaintext: true})
 		require.NoError(t, err)
 		got, err := s.Load(ctx, "qonto", "shop-4")
 		require.NoError(t, err)
@@ -112,6 +117,9 @@ func TestJ36_EncryptionAtRest(t *testing.T) {
 		require.NoError(t, s.Save(ctx, got))
 		raw, _ := inner.Load(ctx, "qonto", "shop-4")
 		assert.NotContains(t, raw.AccessToken.Reveal(), "PLAINTEXT")
+		got, err = strict.Load(ctx, "qonto", "shop-4")
+		require.NoError(t, err, "encrypted by the migration's write")
+		assert.Equal(t, c.AccessToken, got.AccessToken)
 	})
 }
 
@@ -141,7 +149,7 @@ func TestEncryptedStoreRetiredTokens(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, raw.Retired, len(want))
 	for i, r := range raw.Retired[:2] {
-		assert.True(t, strings.HasPrefix(r.Token.Reveal(), "olk1:k1:"), "retired token %d is sealed", i)
+		assert.True(t, strings.HasPrefix(r.Token.Reveal(), "olk2:k1:"), "retired token %d is sealed", i)
 		assert.NotContains(t, r.Token.Reveal(), "PLAINTEXT", "retired token %d", i)
 		assert.Equal(t, want[i].Kind, r.Kind, "the kind is kept as is")
 		assert.True(t, want[i].Since.Equal(r.Since))
@@ -183,11 +191,12 @@ func TestEncryptedStoreRetiredTokens(t *testing.T) {
 		})
 	}
 
-	t.Run("plaintext written before encryption is read, then encrypted", func(t *testing.T) {
+	t.Run("plaintext written before encryption is read by the migration, then encrypted", func(t *testing.T) {
 		inner := memstore.New()
 		c := withRetired("shop-3")
 		require.NoError(t, inner.Save(ctx, c))
-		s, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+		s, err := oauthlink.NewEncryptedStore(inner, oauthlink.EncryptedStoreOptions{
+			Keys: []oauthlink.TokenKey{tokenKey("k1", 1)}, MigratePlaintext: true})
 		require.NoError(t, err)
 		got, err := s.Load(ctx, "qonto", "shop-3")
 		require.NoError(t, err)
@@ -226,7 +235,7 @@ func TestConnectorEncryptsTokens(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, b.get(cb).Status)
 	raw, err := inner.Load(context.Background(), "qonto", "shop-1")
 	require.NoError(t, err)
-	assert.True(t, strings.HasPrefix(raw.AccessToken.Reveal(), "olk1:k1:"))
+	assert.True(t, strings.HasPrefix(raw.AccessToken.Reveal(), "olk2:k1:"))
 	conn, err := e.links["qonto"].Fresh(context.Background(), "shop-1")
 	require.NoError(t, err)
 	assert.True(t, e.qonto.AccessTokenValid(conn.AccessToken.Reveal()))

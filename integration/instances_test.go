@@ -116,7 +116,7 @@ func testStorm(t *testing.T, be *backend, encrypt bool) {
 	require.NoError(t, err)
 	if encrypt {
 		for field, v := range map[string]oauthlink.Secret{"access": raw.AccessToken, "refresh": raw.RefreshToken} {
-			assert.True(t, strings.HasPrefix(v.Reveal(), "olk1:k1:"), "%s token is stored encrypted", field)
+			assert.True(t, strings.HasPrefix(v.Reveal(), "olk2:k1:"), "%s token is stored encrypted", field)
 		}
 		assert.NotContains(t, raw.AccessToken.Reveal(), prev.AccessToken.Reveal())
 	} else {
