@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/oauthlink/oauthlink/internal/retry"
 )
 
 // APIError is an error answer (status 400 or more) from Mollie's REST API.
@@ -83,7 +84,7 @@ const (
 func parseAPIError(status int, header http.Header, body []byte, now time.Time) *APIError {
 	e := &APIError{StatusCode: status}
 	if status == http.StatusTooManyRequests || status >= 500 {
-		e.RetryAfter = parseRetryAfter(header.Get("Retry-After"), now)
+		e.RetryAfter = retry.After(header.Get("Retry-After"), now)
 	}
 	var fields map[string]json.RawMessage
 	if len(body) <= maxBody && json.Unmarshal(body, &fields) == nil {
@@ -169,24 +170,4 @@ func sanitize(s string, n int) string {
 		}
 	}
 	return strings.TrimSpace(b.String())
-}
-
-// parseRetryAfter reads Retry-After as delay-seconds or an HTTP date
-// (RFC 9110 §10.2.3); 0 when absent or malformed; capped at one hour so a
-// hostile value cannot park a caller.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n > 3600 {
-			n = 3600
-		}
-		d = time.Duration(n) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return min(max(d, 0), time.Hour)
 }
