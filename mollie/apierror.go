@@ -13,7 +13,7 @@ import (
 
 // APIError is an error answer (status 400 or more) from Mollie's REST API.
 // Mollie answers errors as HAL+JSON: {status, title, detail, field?,
-// _links.documentation{href,type}} (providers.md §A5). Bodies in other
+// _links.documentation{href,type}}. Bodies in other
 // shapes (an HTML error page, an empty or truncated body, OAuth-style
 // {error, error_description}, Mollie's legacy {error:{type,message,field}})
 // still give an APIError with the HTTP status; the raw body is never kept.
@@ -40,7 +40,7 @@ type APIError struct {
 	DocumentationURL string
 	// RetryAfter is the parsed Retry-After header on 429 and 5xx answers
 	// (delay-seconds or an HTTP date, capped at one hour), else 0. Mollie
-	// documents 429 on every endpoint (providers.md §A6, rate limits).
+	// documents 429 (rate limits) on every endpoint.
 	RetryAfter time.Duration
 }
 

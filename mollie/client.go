@@ -41,8 +41,8 @@ const maxBody = 1 << 20
 // Client is safe for concurrent use as long as its fields are not changed.
 //
 // For client links the token is the partner's organization access token
-// (access_…) holding clients.write: clients.write is never an OAuth scope
-// (providers.md §A5), so a merchant's OAuth token cannot create links. For
+// (access_…) holding clients.write: clients.write is never an OAuth scope,
+// so a merchant's OAuth token cannot create links. For
 // Organization, Onboarding and Get it is a connected merchant's OAuth access
 // token (Connection.AccessToken).
 type Client struct {
@@ -57,15 +57,14 @@ type Client struct {
 	Token oauthlink.Secret
 	// HTTPClient sends the requests. Default: a client with a 30-second
 	// timeout. Its CheckRedirect is replaced on a copy: redirects are never
-	// followed, so the token is never forwarded to another host
-	// (security.md M40).
+	// followed, so the token is never forwarded to another host.
 	HTTPClient *http.Client
 	// Timeout bounds each call, on top of the caller's context. Default 15
 	// seconds.
 	Timeout time.Duration
 	// TestMode adds testmode=true to calls made with Get. Mollie lets OAuth
-	// and organization tokens pick test mode per request (providers.md §A6),
-	// but only on mode-specific endpoints: client links, organizations/me and
+	// and organization tokens pick test mode per request, but only on
+	// mode-specific endpoints: client links, organizations/me and
 	// onboarding/me take no testmode parameter, so CreateClientLink,
 	// Organization and Onboarding never send it. Default false.
 	TestMode bool

@@ -10,8 +10,8 @@ import (
 )
 
 // ClientLinkLifetime is how long a client link may be used after creation:
-// 30 days (seed S0, Mollie's OpenAPI and Node SDK; one PHP recipe claims
-// 24 hours, which providers.md §A5 records as a conflict).
+// 30 days, as Mollie's OpenAPI description and Node SDK say (one PHP
+// recipe claims 24 hours; the longer figure is the documented one).
 const ClientLinkLifetime = 30 * 24 * time.Hour
 
 // ClientLinkRequest is the body of Create client link
@@ -66,7 +66,7 @@ type Address struct {
 
 // ClientLink is a created client link. ID and Href are opaque: Mollie issues
 // both cl_ and csr_ ids, and hrefs in more than one path shape, sometimes
-// with a query already (providers.md §A5, §D8).
+// with a query already.
 type ClientLink struct {
 	// ID is Mollie's id for the link, e.g. "cl_vZCnNQsV2UtfXxYifWKWH".
 	ID string

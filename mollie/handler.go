@@ -85,7 +85,7 @@ type clientLinkHandler struct {
 // the flow, exchanging the code at once (Mollie codes live 30 seconds).
 //
 // Mollie recommends the scopes onboarding.read onboarding.write for client
-// links (seed S0); add them to oauthlink.Config.Scopes. Every failure goes
+// links; add them to oauthlink.Config.Scopes. Every failure goes
 // to OnError, typed: *ValidationError, *APIError, or errors wrapping
 // ErrRequest, ErrResponse, ErrCrossOrigin or oauthlink's sentinels.
 //

@@ -14,7 +14,7 @@ const (
 	ApprovalAuto = "auto"
 	// ApprovalForce always shows the consent screen. When the merchant then
 	// creates a new authorization, Mollie REVOKES the merchant's earlier
-	// active authorizations of this app (providers.md §A1, §D6): tokens
+	// active authorizations of this app: tokens
 	// stored from an earlier connection stop working.
 	ApprovalForce = "force"
 )

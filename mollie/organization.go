@@ -153,7 +153,7 @@ func (s hostSet) dashboardURL(href string) string {
 
 // Identify returns a function for oauthlink.Config.Identify that records the
 // Mollie organization id ("org_…") as Connection.AccountID: Mollie's token
-// response carries no organization id (providers.md §A3, §D2), so it calls
+// response carries no organization id, so it calls
 // GET /v2/organizations/me with the new access token. It does so only when
 // the granted scopes include organizations.read; otherwise it leaves
 // AccountID empty and succeeds. apiURL is the API root (default APIURL);
