@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/oauthlink/oauthlink/internal/retry"
 )
 
 // Fresh returns the owner's connection with an access token that is not
@@ -463,9 +465,7 @@ func (c *Connector) refreshGrant(ctx context.Context, lk *heldLock, conn *Connec
 		if attempt+1 == c.cfg.RefreshAttempts {
 			break
 		}
-		backoff := min(c.cfg.RetryBase<<attempt, c.cfg.RetryMax)
-		backoff = backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
-		if werr := sleepCtx(lk.ctx, min(max(wait, backoff), c.cfg.RetryMax)); werr != nil {
+		if werr := sleepCtx(lk.ctx, retry.Backoff(attempt, c.cfg.RetryBase, c.cfg.RetryMax, wait)); werr != nil {
 			return nil, nil, errors.Join(err, context.Cause(lk.ctx))
 		}
 	}

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/oauthlink/oauthlink/internal/retry"
 )
 
 // Retiring replaced grants.
@@ -182,9 +183,7 @@ func (c *Connector) revokeTokenWithRetry(ctx context.Context, value, kind string
 		if attempt+1 == c.cfg.RefreshAttempts || ctx.Err() != nil {
 			break
 		}
-		backoff := min(c.cfg.RetryBase<<attempt, c.cfg.RetryMax)
-		backoff = backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
-		if werr := sleepCtx(ctx, min(max(wait, backoff), c.cfg.RetryMax)); werr != nil {
+		if werr := sleepCtx(ctx, retry.Backoff(attempt, c.cfg.RetryBase, c.cfg.RetryMax, wait)); werr != nil {
 			return errors.Join(err, werr)
 		}
 	}

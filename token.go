@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/oauthlink/oauthlink/internal/retry"
 )
 
 // maxTokenBody caps what is read from a token or revocation endpoint
@@ -329,19 +331,9 @@ func errorFields(raw, rawDesc json.RawMessage) (code, desc string) {
 }
 
 // parseRetryAfter reads Retry-After as delay-seconds or an HTTP date
-// (RFC 9110 §10.2.3); 0 when absent or malformed. Capped at one hour.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
-		d = time.Duration(n) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return min(max(d, 0), time.Hour)
-}
+// (RFC 9110 §10.2.3) with the module's one parser: 0 when absent or
+// malformed, capped at one hour, saturating instead of overflowing.
+func parseRetryAfter(v string, now time.Time) time.Duration { return retry.After(v, now) }
 
 // sanitize keeps only the characters RFC 6749 Appendix A allows in
 // error_description (%x20-21 / %x23-5B / %x5D-7E) and at most n of them, so

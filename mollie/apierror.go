@@ -5,14 +5,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/oauthlink/oauthlink/internal/retry"
 )
 
 // APIError is an error answer (status 400 or more) from Mollie's REST API.
 // Mollie answers errors as HAL+JSON: {status, title, detail, field?,
-// _links.documentation{href,type}} (providers.md §A5). Bodies in other
+// _links.documentation{href,type}}. Bodies in other
 // shapes (an HTML error page, an empty or truncated body, OAuth-style
 // {error, error_description}, Mollie's legacy {error:{type,message,field}})
 // still give an APIError with the HTTP status; the raw body is never kept.
@@ -39,7 +40,7 @@ type APIError struct {
 	DocumentationURL string
 	// RetryAfter is the parsed Retry-After header on 429 and 5xx answers
 	// (delay-seconds or an HTTP date, capped at one hour), else 0. Mollie
-	// documents 429 on every endpoint (providers.md §A6, rate limits).
+	// documents 429 (rate limits) on every endpoint.
 	RetryAfter time.Duration
 }
 
@@ -83,7 +84,7 @@ const (
 func parseAPIError(status int, header http.Header, body []byte, now time.Time) *APIError {
 	e := &APIError{StatusCode: status}
 	if status == http.StatusTooManyRequests || status >= 500 {
-		e.RetryAfter = parseRetryAfter(header.Get("Retry-After"), now)
+		e.RetryAfter = retry.After(header.Get("Retry-After"), now)
 	}
 	var fields map[string]json.RawMessage
 	if len(body) <= maxBody && json.Unmarshal(body, &fields) == nil {
@@ -169,24 +170,4 @@ func sanitize(s string, n int) string {
 		}
 	}
 	return strings.TrimSpace(b.String())
-}
-
-// parseRetryAfter reads Retry-After as delay-seconds or an HTTP date
-// (RFC 9110 §10.2.3); 0 when absent or malformed; capped at one hour so a
-// hostile value cannot park a caller.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n > 3600 {
-			n = 3600
-		}
-		d = time.Duration(n) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return min(max(d, 0), time.Hour)
 }

@@ -49,6 +49,15 @@ func TestParseAPIError(t *testing.T) {
 			want: APIError{StatusCode: 429, Title: "Too Many Requests", RetryAfter: time.Hour},
 		},
 		{
+			// Over int64 it is still a count of seconds: the cap, not 0.
+			name: "429 Retry-After beyond int64 capped at an hour", status: 429, retryAfter: "99999999999999999999",
+			want: APIError{StatusCode: 429, Title: "Too Many Requests", RetryAfter: time.Hour},
+		},
+		{
+			name: "429 Retry-After with a sign is malformed", status: 429, retryAfter: "+5",
+			want: APIError{StatusCode: 429, Title: "Too Many Requests"},
+		},
+		{
 			name: "429 Retry-After in the past", status: 429, retryAfter: testNow.Add(-time.Hour).Format(http.TimeFormat),
 			want: APIError{StatusCode: 429, Title: "Too Many Requests"},
 		},

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -42,8 +41,8 @@ const maxBody = 1 << 20
 // Client is safe for concurrent use as long as its fields are not changed.
 //
 // For client links the token is the partner's organization access token
-// (access_…) holding clients.write: clients.write is never an OAuth scope
-// (providers.md §A5), so a merchant's OAuth token cannot create links. For
+// (access_…) holding clients.write: clients.write is never an OAuth scope,
+// so a merchant's OAuth token cannot create links. For
 // Organization, Onboarding and Get it is a connected merchant's OAuth access
 // token (Connection.AccessToken).
 type Client struct {
@@ -58,21 +57,35 @@ type Client struct {
 	Token oauthlink.Secret
 	// HTTPClient sends the requests. Default: a client with a 30-second
 	// timeout. Its CheckRedirect is replaced on a copy: redirects are never
-	// followed, so the token is never forwarded to another host
-	// (security.md M40).
+	// followed, so the token is never forwarded to another host.
 	HTTPClient *http.Client
 	// Timeout bounds each call, on top of the caller's context. Default 15
 	// seconds.
 	Timeout time.Duration
 	// TestMode adds testmode=true to calls made with Get. Mollie lets OAuth
-	// and organization tokens pick test mode per request (providers.md §A6),
-	// but only on mode-specific endpoints: client links, organizations/me and
+	// and organization tokens pick test mode per request, but only on
+	// mode-specific endpoints: client links, organizations/me and
 	// onboarding/me take no testmode parameter, so CreateClientLink,
 	// Organization and Onboarding never send it. Default false.
 	TestMode bool
 	// Now is the clock, used for ClientLink.CreatedAt and Retry-After dates.
 	// Default time.Now.
 	Now func() time.Time
+	// BrowserHosts are further hosts ("host" or "host:port", compared
+	// without regard to case; no port means the scheme's default port) that
+	// URLs in Mollie's answers may name when they are meant for a browser:
+	// ClientLink.Href, Organization.DashboardURL and
+	// OnboardingStatus.DashboardURL. A client link elsewhere is refused
+	// (ErrHostNotAllowed) and a dashboard link elsewhere is dropped, so a
+	// spoofed or misconfigured answer cannot send the merchant, or a flow's
+	// state, to another site.
+	//
+	// Besides these, the Client's own calls allow the host of Mollie's
+	// authorization endpoint (my.mollie.com, where client links and
+	// dashboards live), and every loopback host while BaseURL is a loopback
+	// fake; NewClientLinkHandler allows the host of its connector's
+	// authorization endpoint (Provider.AuthURL). Default none.
+	BrowserHosts []string
 }
 
 func (c *Client) now() time.Time {
@@ -104,14 +117,24 @@ func secureScheme(u *url.URL) bool {
 	case "https":
 		return true
 	case "http":
-		host := u.Hostname()
-		if host == "localhost" {
-			return true
-		}
-		ip := net.ParseIP(host)
-		return ip != nil && ip.IsLoopback()
+		return isLoopback(u.Hostname())
 	}
 	return false
+}
+
+// browserHosts is the set of hosts this Client hands out browser URLs on:
+// Mollie's authorization host, BrowserHosts, and every loopback host while
+// BaseURL is a loopback fake.
+func (c *Client) browserHosts() (hostSet, error) {
+	base, err := c.base()
+	if err != nil {
+		return hostSet{}, err
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return hostSet{}, fmt.Errorf("%w: unparsable BaseURL", ErrClientConfig)
+	}
+	return hostSet{entries: []hostEntry{defaultBrowserHost}, loopback: isLoopback(u.Hostname())}.withHosts(c.BrowserHosts)
 }
 
 // checkToken refuses an empty token or one that cannot travel in a header;

@@ -166,6 +166,26 @@ func TestCreateClientLinkErrors(t *testing.T) {
 			check:  func(t *testing.T, err error) { assert.ErrorIs(t, err, ErrResponse) },
 		},
 		{
+			// A spoofed or misconfigured answer must not choose where the
+			// browser (and the flow's state) goes.
+			name:   "201 with href on a foreign host",
+			answer: answer{201, nil, `{"id":"cl_1","_links":{"clientLink":{"href":"https://attacker.example/dashboard/client-link/cl_1"}}}`},
+			check: func(t *testing.T, err error) {
+				assert.ErrorIs(t, err, ErrResponse)
+				assert.ErrorIs(t, err, ErrHostNotAllowed)
+			},
+		},
+		{
+			name:   "201 with href on a look-alike host",
+			answer: answer{201, nil, `{"id":"cl_1","_links":{"clientLink":{"href":"https://my.mollie.com.attacker.example/cl/1"}}}`},
+			check:  func(t *testing.T, err error) { assert.ErrorIs(t, err, ErrHostNotAllowed) },
+		},
+		{
+			name:   "201 with href on another port of Mollie's host",
+			answer: answer{201, nil, `{"id":"cl_1","_links":{"clientLink":{"href":"https://my.mollie.com:8443/cl/1"}}}`},
+			check:  func(t *testing.T, err error) { assert.ErrorIs(t, err, ErrHostNotAllowed) },
+		},
+		{
 			name:   "201 body over 1 MiB",
 			answer: answer{201, nil, `{"id":"cl_1","pad":"` + strings.Repeat("x", maxBody) + `"}`},
 			check:  func(t *testing.T, err error) { assert.ErrorIs(t, err, ErrResponse) },

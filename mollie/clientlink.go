@@ -10,8 +10,8 @@ import (
 )
 
 // ClientLinkLifetime is how long a client link may be used after creation:
-// 30 days (seed S0, Mollie's OpenAPI and Node SDK; one PHP recipe claims
-// 24 hours, which providers.md §A5 records as a conflict).
+// 30 days, as Mollie's OpenAPI description and Node SDK say (one PHP
+// recipe claims 24 hours; the longer figure is the documented one).
 const ClientLinkLifetime = 30 * 24 * time.Hour
 
 // ClientLinkRequest is the body of Create client link
@@ -66,13 +66,14 @@ type Address struct {
 
 // ClientLink is a created client link. ID and Href are opaque: Mollie issues
 // both cl_ and csr_ ids, and hrefs in more than one path shape, sometimes
-// with a query already (providers.md §A5, §D8).
+// with a query already.
 type ClientLink struct {
 	// ID is Mollie's id for the link, e.g. "cl_vZCnNQsV2UtfXxYifWKWH".
 	ID string
 	// Href is _links.clientLink.href: where to send the customer after
 	// ClientLinkURL has added client_id, state and scope. It is checked to
-	// be an https URL (plain http only on loopback, for fakes).
+	// be an https URL (plain http only on loopback, for fakes) on an
+	// allowed host (Client.BrowserHosts).
 	Href string
 	// CreatedAt is our clock just before the request was sent (Mollie's
 	// answer carries no timestamp), so ExpiresAt never overstates.
@@ -94,7 +95,29 @@ const maxLinkID = 128
 // *APIError (422 names the field; 429 carries RetryAfter; 404 when the
 // account may not use client links, a beta feature for partners). The call
 // is not retried: a retry after a lost answer would create a second link.
+//
+// The link's href must be an https URL on an allowed host (see
+// Client.BrowserHosts): the flow's state will be appended to it, so an
+// answer naming any other host is refused with an error wrapping
+// ErrResponse and ErrHostNotAllowed.
 func (c *Client) CreateClientLink(ctx context.Context, req ClientLinkRequest) (*ClientLink, error) {
+	hosts, err := c.browserHosts()
+	if err != nil {
+		return nil, err
+	}
+	link, err := c.createClientLink(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := hosts.check(link.Href); err != nil {
+		return nil, fmt.Errorf("%w: client link href: %w", ErrResponse, err)
+	}
+	return link, nil
+}
+
+// createClientLink is CreateClientLink without the host check, which the
+// caller makes against its own set of hosts.
+func (c *Client) createClientLink(ctx context.Context, req ClientLinkRequest) (*ClientLink, error) {
 	req = req.trimmed()
 	if err := req.Validate(); err != nil {
 		return nil, err
@@ -128,7 +151,8 @@ const maxHref = 2048
 
 // checkHref accepts an absolute https URL (http only on loopback) without
 // userinfo or fragment: the handler sends the browser there, so a
-// javascript: or attacker-shaped value must never pass.
+// javascript: or attacker-shaped value must never pass. Which hosts are
+// allowed is hostSet's concern.
 func checkHref(href string) error {
 	if href == "" || len(href) > maxHref {
 		return fmt.Errorf("missing or longer than %d bytes", maxHref)

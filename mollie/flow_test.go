@@ -3,6 +3,7 @@ package mollie_test
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -109,4 +110,90 @@ func TestClientLinkFlowEndToEnd(t *testing.T) {
 	ob, err := merchant.Onboarding(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, mollie.OnboardingState("needs-data"), ob.Status)
+}
+
+// TestClientLinkHostPinned: the handler sends the browser only to a client
+// link on the host of the connector's authorization endpoint. The fake's
+// BrowserHost names its links "localhost" while it listens on 127.0.0.1: a
+// connector whose AuthURL names the same host (as the demo's does) follows
+// them with no extra setting; one whose AuthURL names 127.0.0.1 refuses them,
+// answering 502 without a redirect or a flow cookie, unless
+// Client.BrowserHosts lists the links' host and port.
+func TestClientLinkHostPinned(t *testing.T) {
+	tests := []struct {
+		name     string
+		authHost string // host name in the connector's AuthURL
+		listed   bool   // Client.BrowserHosts lists localhost:port
+		status   int
+	}{
+		{"link on the authorization endpoint's host", "localhost", false, http.StatusSeeOther},
+		{"link on another host", "127.0.0.1", false, http.StatusBadGateway},
+		{"link on another host listed in BrowserHosts", "127.0.0.1", true, http.StatusSeeOther},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := oauthlinktest.NewMollie(oauthlinktest.MollieOptions{
+				RedirectURIs: []string{"https://platform.example/connect/mollie/callback"}, BrowserHost: "localhost",
+			})
+			defer fake.Close()
+			p := fake.Provider()
+			au, err := url.Parse(p.AuthURL)
+			require.NoError(t, err)
+			au.Host = net.JoinHostPort(tt.authHost, au.Port())
+			p.AuthURL = au.String()
+			conn, err := oauthlink.New(oauthlink.Config{
+				Provider: p, ClientID: fake.ClientID(), ClientSecret: fake.ClientSecret(),
+				RedirectURL: "https://platform.example/connect/mollie/callback", Store: memstore.New(),
+				Owner:         func(*http.Request) (string, error) { return "shop-1", nil },
+				CookieSecrets: [][]byte{[]byte("0123456789abcdef0123456789abcdef")}, HTTPClient: fake.Client(),
+			})
+			require.NoError(t, err)
+			api := &mollie.Client{BaseURL: fake.URL(), Token: oauthlinktest.DefaultOrganizationToken, HTTPClient: fake.Client()}
+			if tt.listed {
+				api.BrowserHosts = []string{net.JoinHostPort("localhost", au.Port())}
+			}
+			var got error
+			h, err := mollie.NewClientLinkHandler(conn, api, signupBuild, mollie.ClientLinkOptions{
+				OnError: func(w http.ResponseWriter, r *http.Request, err error) {
+					got = err
+					mollie.DefaultClientLinkErrorHandler(w, r, err)
+				},
+			})
+			require.NoError(t, err)
+
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, signupRequest())
+			require.Equal(t, tt.status, w.Code, w.Body.String())
+			require.Len(t, fake.ClientLinks(), 1, "the link was created at the fake either way")
+			if tt.status != http.StatusSeeOther {
+				assert.ErrorIs(t, got, mollie.ErrResponse)
+				assert.ErrorIs(t, got, mollie.ErrHostNotAllowed)
+				assert.Empty(t, w.Header().Get("Location"), "no redirect")
+				assert.Empty(t, w.Result().Cookies(), "no flow cookie")
+				assert.NotContains(t, w.Body.String(), "state=")
+				return
+			}
+			require.NoError(t, got)
+			loc, err := url.Parse(w.Header().Get("Location"))
+			require.NoError(t, err)
+			assert.Equal(t, net.JoinHostPort("localhost", au.Port()), loc.Host)
+			assert.NotEmpty(t, loc.Query().Get("state"))
+			assert.Len(t, w.Result().Cookies(), 1, "the flow cookie")
+		})
+	}
+}
+
+func signupBuild(r *http.Request) (mollie.ClientLinkRequest, error) {
+	return mollie.ClientLinkRequest{
+		Owner:   mollie.Owner{Email: r.PostForm.Get("email"), GivenName: "Anna", FamilyName: "de Vries"},
+		Name:    "Anna's Shop",
+		Address: mollie.Address{Country: "NL"},
+	}, nil
+}
+
+func signupRequest() *http.Request {
+	form := url.Values{"email": {"anna@shop.example"}}
+	r := httptest.NewRequest(http.MethodPost, "https://platform.example/connect/mollie/client-link", strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return r
 }

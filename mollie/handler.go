@@ -55,6 +55,7 @@ type clientLinkHandler struct {
 	api   *Client
 	build BuildFunc
 	opts  ClientLinkOptions
+	hosts hostSet // where a client link may send the browser
 }
 
 // NewClientLinkHandler returns the handler that starts a Mollie flow through
@@ -65,24 +66,32 @@ type clientLinkHandler struct {
 //     must be a relative path;
 //  3. calls build and validates the request;
 //  4. creates the link with api (the partner's organization token);
-//  5. starts the flow with conn.Begin, exactly as the connector's start
+//  5. checks the link: an https URL on the host of conn's authorization
+//     endpoint (Provider.AuthURL; my.mollie.com for Mollie) or one of
+//     api.BrowserHosts, else ErrResponse wrapping ErrHostNotAllowed (502);
+//  6. starts the flow with conn.Begin, exactly as the connector's start
 //     handler does (same flow cookie, bound to the same owner);
-//  6. answers 303 See Other to the link with client_id, state, and
+//  7. answers 303 See Other to the link with client_id, state, and
 //     conn.Scopes() appended (ClientLinkURL).
 //
-// Nothing is set on our side until the link exists: a failed creation leaves
-// no flow cookie behind. A link created for a request whose Begin then fails
+// Nothing is set on our side until the link exists and passed its checks: a
+// failed creation, or a link on a host that is not allowed, leaves no flow
+// cookie behind and no state is minted, so a spoofed or misconfigured answer
+// cannot carry the state (which, without PKCE, is all an attacker needs to
+// complete the merchant's flow with a code of their own) to another site.
+// A link created for a request whose Begin then fails
 // (nobody signed in) is simply never used; it expires after 30 days. Check
 // sign-in in build to avoid that. The connector's CallbackHandler completes
 // the flow, exchanging the code at once (Mollie codes live 30 seconds).
 //
 // Mollie recommends the scopes onboarding.read onboarding.write for client
-// links (seed S0); add them to oauthlink.Config.Scopes. Every failure goes
+// links; add them to oauthlink.Config.Scopes. Every failure goes
 // to OnError, typed: *ValidationError, *APIError, or errors wrapping
 // ErrRequest, ErrResponse, ErrCrossOrigin or oauthlink's sentinels.
 //
 // A nil conn, api or build, a bad ApprovalPrompt, or an
-// unusable api configuration is an error wrapping oauthlink.ErrConfig.
+// unusable api configuration (including a malformed BrowserHosts entry) is
+// an error wrapping oauthlink.ErrConfig.
 func NewClientLinkHandler(conn *oauthlink.Connector, api *Client, build BuildFunc, opts ClientLinkOptions) (http.Handler, error) {
 	switch {
 	case conn == nil:
@@ -101,6 +110,14 @@ func NewClientLinkHandler(conn *oauthlink.Connector, api *Client, build BuildFun
 	if err := checkToken(api.Token); err != nil {
 		return nil, fmt.Errorf("%w: %w", oauthlink.ErrConfig, err)
 	}
+	authHost, err := hostOfURL(conn.Provider().AuthURL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: mollie: connector's AuthURL: %w", oauthlink.ErrConfig, err)
+	}
+	hosts, err := hostSet{entries: []hostEntry{authHost}}.withHosts(api.BrowserHosts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", oauthlink.ErrConfig, err)
+	}
 	// Check client id, scopes and prompt once, against a well-formed href.
 	if _, err := linkURLBuilder("https://my.mollie.com/dashboard/client-link/cl_check", opts.ClientID, conn.Scopes(), opts.ApprovalPrompt); err != nil {
 		return nil, fmt.Errorf("%w: %w", oauthlink.ErrConfig, err)
@@ -114,7 +131,7 @@ func NewClientLinkHandler(conn *oauthlink.Connector, api *Client, build BuildFun
 	if opts.OnError == nil {
 		opts.OnError = DefaultClientLinkErrorHandler
 	}
-	return &clientLinkHandler{conn: conn, api: api, build: build, opts: opts}, nil
+	return &clientLinkHandler{conn: conn, api: api, build: build, opts: opts, hosts: hosts}, nil
 }
 
 func (h *clientLinkHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -158,11 +175,15 @@ func (h *clientLinkHandler) serve(w http.ResponseWriter, r *http.Request) (strin
 	if err != nil {
 		return "", fmt.Errorf("mollie: building the client link request: %w", err)
 	}
-	link, err := h.api.CreateClientLink(r.Context(), req)
+	link, err := h.api.createClientLink(r.Context(), req)
 	if err != nil {
 		return "", err
 	}
-	// Checked before Begin, so a bad href sets no flow cookie.
+	// Checked before Begin, so a bad href mints no state and sets no flow
+	// cookie.
+	if err := h.hosts.check(link.Href); err != nil {
+		return "", fmt.Errorf("%w: client link href: %w", ErrResponse, err)
+	}
 	withState, err := linkURLBuilder(link.Href, h.opts.ClientID, h.conn.Scopes(), h.opts.ApprovalPrompt)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrResponse, err)

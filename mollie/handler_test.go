@@ -269,6 +269,19 @@ func TestClientLinkHandlerFailures(t *testing.T) {
 			typeOK: func(t *testing.T, err error) { assert.ErrorIs(t, err, ErrLinkURL) },
 		},
 		{
+			// The state would reach the attacker, who could then complete
+			// the victim's flow with a code of their own (Mollie has no PKCE).
+			name: "href on a foreign host becomes 502: no redirect, no flow cookie", status: 502, calls: 1,
+			script: &answer{201, nil, `{"id":"cl_1","_links":{"clientLink":{"href":"https://attacker.example/dashboard/client-link/cl_1"}}}`},
+			req:    func() *http.Request { return post(signupForm(), "user-1") },
+			body:   "We could not reach Mollie", notInBod: "attacker.example",
+			typeOK: func(t *testing.T, err error) {
+				assert.ErrorIs(t, err, ErrResponse)
+				assert.ErrorIs(t, err, ErrHostNotAllowed)
+				assert.Contains(t, err.Error(), "attacker.example", "the log names the refused host")
+			},
+		},
+		{
 			name: "cross-origin post refused", status: 403, calls: 0,
 			req: func() *http.Request {
 				r := post(signupForm(), "user-1")
@@ -394,6 +407,9 @@ func TestNewClientLinkHandlerConfig(t *testing.T) {
 		{"bad approval prompt", rg.conn, good, formBuild, ClientLinkOptions{ClientID: testClientID, ApprovalPrompt: "sometimes"}},
 		{"no token", rg.conn, &Client{BaseURL: rg.f.URL()}, formBuild, ClientLinkOptions{ClientID: testClientID}},
 		{"insecure base", rg.conn, &Client{BaseURL: "http://api.mollie.com", Token: orgToken}, formBuild, ClientLinkOptions{ClientID: testClientID}},
+		{"browser host with a scheme", rg.conn, &Client{BaseURL: rg.f.URL(), Token: orgToken, BrowserHosts: []string{"https://links.example"}}, formBuild, ClientLinkOptions{ClientID: testClientID}},
+		{"browser host with a path", rg.conn, &Client{BaseURL: rg.f.URL(), Token: orgToken, BrowserHosts: []string{"links.example/cl"}}, formBuild, ClientLinkOptions{ClientID: testClientID}},
+		{"empty browser host", rg.conn, &Client{BaseURL: rg.f.URL(), Token: orgToken, BrowserHosts: []string{""}}, formBuild, ClientLinkOptions{ClientID: testClientID}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -416,6 +432,53 @@ func TestClientLinkHandlerDefaultsClientID(t *testing.T) {
 	loc, err := url.Parse(w.Header().Get("Location"))
 	require.NoError(t, err)
 	assert.Equal(t, testClientID, loc.Query().Get("client_id"))
+}
+
+// TestClientLinkHandlerBrowserHosts: a client link on a host other than the
+// connector's authorization endpoint's is followed once Client.BrowserHosts
+// lists it, and only that host and port.
+func TestClientLinkHandlerBrowserHosts(t *testing.T) {
+	tests := []struct {
+		name   string
+		hosts  []string
+		href   string
+		status int
+	}{
+		{"listed host", []string{"links.partner.example"}, "https://links.partner.example/cl/1", http.StatusSeeOther},
+		{"listed host, any case", []string{"Links.Partner.Example"}, "https://links.PARTNER.example/cl/1", http.StatusSeeOther},
+		{"listed host and port", []string{"links.partner.example:8443"}, "https://links.partner.example:8443/cl/1", http.StatusSeeOther},
+		{"default port explicit", []string{"links.partner.example"}, "https://links.partner.example:443/cl/1", http.StatusSeeOther},
+		{"authorization host still allowed", []string{"links.partner.example"}, "https://my.mollie.com/cl/1", http.StatusSeeOther},
+		{"other port of a listed host", []string{"links.partner.example"}, "https://links.partner.example:8443/cl/1", http.StatusBadGateway},
+		{"subdomain of a listed host", []string{"partner.example"}, "https://links.partner.example/cl/1", http.StatusBadGateway},
+		{"not listed", nil, "https://links.partner.example/cl/1", http.StatusBadGateway},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rg := newRig(t, ClientLinkOptions{}, nil)
+			api := orgClient(rg.f)
+			api.BrowserHosts = tt.hosts
+			var got error
+			h, err := NewClientLinkHandler(rg.conn, api, formBuild, ClientLinkOptions{ClientID: testClientID,
+				OnError: func(w http.ResponseWriter, r *http.Request, err error) {
+					got = err
+					DefaultClientLinkErrorHandler(w, r, err)
+				}})
+			require.NoError(t, err)
+			rg.f.queue("POST /v2/client-links", answer{201, nil, `{"id":"cl_1","_links":{"clientLink":{"href":"` + tt.href + `"}}}`})
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, post(signupForm(), "user-1"))
+			require.Equal(t, tt.status, w.Code, w.Body.String())
+			if tt.status == http.StatusSeeOther {
+				assert.True(t, strings.HasPrefix(w.Header().Get("Location"), tt.href+"?client_id="), w.Header().Get("Location"))
+				assert.Len(t, w.Result().Cookies(), 1)
+				return
+			}
+			assert.ErrorIs(t, got, ErrHostNotAllowed)
+			assert.Empty(t, w.Header().Get("Location"))
+			assert.Empty(t, w.Result().Cookies())
+		})
+	}
 }
 
 func TestHTTPStatusFallsBackToRoot(t *testing.T) {

@@ -14,7 +14,7 @@ const (
 	ApprovalAuto = "auto"
 	// ApprovalForce always shows the consent screen. When the merchant then
 	// creates a new authorization, Mollie REVOKES the merchant's earlier
-	// active authorizations of this app (providers.md §A1, §D6): tokens
+	// active authorizations of this app: tokens
 	// stored from an earlier connection stop working.
 	ApprovalForce = "force"
 )
@@ -43,6 +43,11 @@ var linkParams = []string{"client_id", "state", "scope", "approval_prompt", "red
 // the flow's state (oauthlink.Flow.State.Reveal()). An href that already
 // carries one of these parameters, or redirect_uri, is refused rather than
 // sending the parameter twice.
+//
+// ClientLinkURL checks the href's shape, not its host: pass only a
+// ClientLink.Href from Client.CreateClientLink, which refuses hosts that are
+// not allowed (Client.BrowserHosts), since the state must never reach
+// another site.
 func ClientLinkURL(href, clientID, state string, scopes []string, approvalPrompt string) (string, error) {
 	build, err := linkURLBuilder(href, clientID, scopes, approvalPrompt)
 	if err != nil {

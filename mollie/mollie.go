@@ -23,6 +23,14 @@
 // handler) and redirects to the link. The connector's ordinary callback
 // completes the flow.
 //
+// The state travels in the link, and without PKCE whoever holds it can
+// finish the merchant's flow with a code of their own, linking the
+// merchant's account to another organization. So a link is followed only
+// on an allowed host: the host of the connector's authorization endpoint
+// (my.mollie.com, where client links live; a fake's own host in tests),
+// plus Client.BrowserHosts. Any other host is refused before a flow starts:
+// no redirect, no flow cookie, no state minted.
+//
 // # After connecting
 //
 // Mollie's token response carries no organization id; Identify, used as
@@ -33,6 +41,8 @@
 // Every API call has a timeout, reads at most 1 MiB, never follows a
 // redirect (the bearer token is never forwarded to another host), and
 // reports Mollie's HAL+JSON errors as *APIError without echoing the body.
+// URLs in an answer that are meant for a browser (client links, dashboard
+// links) are kept only on an allowed host (Client.BrowserHosts).
 package mollie
 
 import (

@@ -24,7 +24,8 @@ type Organization struct {
 	RegistrationNumber string
 	VATNumber          string
 	VATRegulation      string
-	// DashboardURL is _links.dashboard.href when it is an https URL, else "".
+	// DashboardURL is _links.dashboard.href when it is an https URL on an
+	// allowed host (Client.BrowserHosts), else "".
 	DashboardURL string
 }
 
@@ -60,8 +61,9 @@ type OnboardingStatus struct {
 	// unparsable.
 	SignedUpAt time.Time
 	// DashboardURL is _links.dashboard.href, the onboarding page in Mollie's
-	// dashboard, when it is an https URL, else "". Send the merchant there to
-	// finish onboarding.
+	// dashboard, when it is an https URL on an allowed host
+	// (Client.BrowserHosts), else "". Send the merchant there to finish
+	// onboarding.
 	DashboardURL string
 }
 
@@ -72,6 +74,10 @@ type halLink struct {
 // Organization returns the organization the Client's token belongs to
 // (GET /v2/organizations/me; the token needs organizations.read).
 func (c *Client) Organization(ctx context.Context) (*Organization, error) {
+	hosts, err := c.browserHosts()
+	if err != nil {
+		return nil, err
+	}
 	var resp struct {
 		ID                 string  `json:"id"`
 		Name               string  `json:"name"`
@@ -95,7 +101,7 @@ func (c *Client) Organization(ctx context.Context) (*Organization, error) {
 		ID: resp.ID, Name: resp.Name, Email: resp.Email, Locale: resp.Locale,
 		Address: resp.Address, RegistrationNumber: resp.RegistrationNumber,
 		VATNumber: resp.VATNumber, VATRegulation: resp.VATRegulation,
-		DashboardURL: dashboardURL(resp.Links.Dashboard.Href),
+		DashboardURL: hosts.dashboardURL(resp.Links.Dashboard.Href),
 	}, nil
 }
 
@@ -105,6 +111,10 @@ func (c *Client) Organization(ctx context.Context) (*Organization, error) {
 //
 //	st, err := (&mollie.Client{Token: conn.AccessToken}).Onboarding(ctx)
 func (c *Client) Onboarding(ctx context.Context) (*OnboardingStatus, error) {
+	hosts, err := c.browserHosts()
+	if err != nil {
+		return nil, err
+	}
 	var resp struct {
 		Name                  string `json:"name"`
 		Status                string `json:"status"`
@@ -124,7 +134,7 @@ func (c *Client) Onboarding(ctx context.Context) (*OnboardingStatus, error) {
 	st := &OnboardingStatus{
 		Name: resp.Name, Status: OnboardingState(sanitize(resp.Status, 64)),
 		CanReceivePayments: resp.CanReceivePayments, CanReceiveSettlements: resp.CanReceiveSettlements,
-		DashboardURL: dashboardURL(resp.Links.Dashboard.Href),
+		DashboardURL: hosts.dashboardURL(resp.Links.Dashboard.Href),
 	}
 	if t, err := time.Parse(time.RFC3339, resp.SignedUpAt); err == nil {
 		st.SignedUpAt = t
@@ -132,9 +142,10 @@ func (c *Client) Onboarding(ctx context.Context) (*OnboardingStatus, error) {
 	return st, nil
 }
 
-// dashboardURL keeps a provider link only when it is safe to redirect to.
-func dashboardURL(href string) string {
-	if href == "" || checkHref(href) != nil {
+// dashboardURL keeps a provider link only when it is safe to redirect to:
+// well formed and on an allowed host.
+func (s hostSet) dashboardURL(href string) string {
+	if href == "" || checkHref(href) != nil || s.check(href) != nil {
 		return ""
 	}
 	return href
@@ -142,7 +153,7 @@ func dashboardURL(href string) string {
 
 // Identify returns a function for oauthlink.Config.Identify that records the
 // Mollie organization id ("org_…") as Connection.AccountID: Mollie's token
-// response carries no organization id (providers.md §A3, §D2), so it calls
+// response carries no organization id, so it calls
 // GET /v2/organizations/me with the new access token. It does so only when
 // the granted scopes include organizations.read; otherwise it leaves
 // AccountID empty and succeeds. apiURL is the API root (default APIURL);

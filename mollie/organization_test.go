@@ -92,6 +92,41 @@ func TestOnboardingAnswers(t *testing.T) {
 	}
 }
 
+// TestDashboardURLPinned: a dashboard link is handed out only when it names
+// an allowed host (Mollie's my.mollie.com by default; loopback too while the
+// Client talks to a loopback fake); any other host, look-alikes included,
+// leaves DashboardURL empty and the rest of the answer intact.
+func TestDashboardURLPinned(t *testing.T) {
+	tests := []struct {
+		href string
+		want string
+	}{
+		{"https://my.mollie.com/dashboard/org_1", "https://my.mollie.com/dashboard/org_1"},
+		{"https://MY.MOLLIE.COM/dashboard/org_1", "https://MY.MOLLIE.COM/dashboard/org_1"},
+		{"https://my.mollie.com:443/dashboard/org_1", "https://my.mollie.com:443/dashboard/org_1"},
+		{"https://attacker.example/dashboard/org_1", ""},
+		{"https://my.mollie.com.attacker.example/dashboard/org_1", ""},
+		{"https://my.mollie.com:8443/dashboard/org_1", ""},
+		{"https://mollie.com/dashboard/org_1", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.href, func(t *testing.T) {
+			f := newFake(t)
+			link := `"_links":{"dashboard":{"href":"` + tt.href + `","type":"text/html"}}`
+			f.queue("GET /v2/organizations/me", answer{200, nil, `{"id":"org_1",` + link + `}`})
+			f.queue("GET /v2/onboarding/me", answer{200, nil, `{"status":"needs-data",` + link + `}`})
+			org, err := merchantClient(f).Organization(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, "org_1", org.ID)
+			assert.Equal(t, tt.want, org.DashboardURL)
+			st, err := merchantClient(f).Onboarding(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, OnboardingNeedsData, st.Status)
+			assert.Equal(t, tt.want, st.DashboardURL)
+		})
+	}
+}
+
 func TestGetTestMode(t *testing.T) {
 	f := newFake(t)
 	c := merchantClient(f)

@@ -44,8 +44,8 @@ var (
 )
 
 // noPostalCodes are ISO 3166-1 countries without a postal-code system, where
-// Mollie requires only the city next to a street (providers.md §A5: "postal
-// code only where the country has them"). The list is conservative; Mollie
+// Mollie requires only the city next to a street (Mollie asks for a postal
+// code only where the country has them). The list is conservative; Mollie
 // has the last word (a 422 names the field).
 var noPostalCodes = map[string]bool{
 	"AE": true, "AG": true, "AO": true, "BS": true, "BZ": true, "FJ": true,
@@ -129,7 +129,7 @@ func checkText(field, v string, required bool) error {
 
 // emailProblem checks the shape of a bare address (no display name, no
 // comments), ASCII only: Mollie asks for internationalised domains in
-// Punycode (providers.md §A5), and we cannot convert them with the standard
+// Punycode, and we cannot convert them with the standard
 // library alone.
 func emailProblem(s string) string {
 	const bad = "must be an email address like name@example.com"

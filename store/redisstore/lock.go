@@ -5,13 +5,13 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	mrand "math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/internal/retry"
 )
 
 // acquireScript takes the lock: it sets the key to the caller's value
@@ -185,18 +185,15 @@ func (l *lease) Release() {
 	_ = unlockScript.Run(rctx, l.s.client, []string{l.key}, l.value).Err()
 }
 
-// backoff is jittered exponential backoff from 2 ms to 200 ms.
-type backoff struct{ next time.Duration }
+// backoff is jittered exponential backoff from 2 ms to 200 ms (the
+// module's retry.Backoff).
+type backoff struct{ attempt int }
 
 // wait sleeps for the next backoff step and returns ctx.Err() if ctx ends
 // first.
 func (b *backoff) wait(ctx context.Context) error {
-	const lo, hi = 2 * time.Millisecond, 200 * time.Millisecond
-	if b.next == 0 {
-		b.next = lo
-	}
-	d := b.next/2 + mrand.N(b.next/2+1)
-	b.next = min(2*b.next, hi)
+	d := retry.Backoff(b.attempt, 2*time.Millisecond, 200*time.Millisecond, 0)
+	b.attempt++
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

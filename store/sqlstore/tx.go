@@ -7,9 +7,10 @@ import (
 	"database/sql/driver"
 	"encoding/binary"
 	"errors"
-	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/oauthlink/oauthlink/internal/retry"
 )
 
 // querier is what *sql.DB and *sql.Conn have in common.
@@ -107,8 +108,9 @@ func isBusy(err error) bool {
 		strings.Contains(msg, "database table is locked")
 }
 
-// backoff is jittered exponential backoff from 2 ms to 200 ms.
-type backoff struct{ next time.Duration }
+// backoff is jittered exponential backoff from 2 ms to 200 ms (the
+// module's retry.Backoff).
+type backoff struct{ attempt int }
 
 const (
 	backoffMin = 2 * time.Millisecond
@@ -118,14 +120,11 @@ const (
 // wait sleeps for the next backoff step, at most limit when limit > 0, and
 // returns ctx.Err() if ctx ends first.
 func (b *backoff) wait(ctx context.Context, limit time.Duration) error {
-	if b.next == 0 {
-		b.next = backoffMin
-	}
-	d := b.next/2 + rand.N(b.next/2+1)
+	d := retry.Backoff(b.attempt, backoffMin, backoffMax, 0)
+	b.attempt++
 	if limit > 0 && d > limit {
 		d = limit
 	}
-	b.next = min(2*b.next, backoffMax)
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
