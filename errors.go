@@ -117,7 +117,9 @@ type TokenError struct {
 	Code string
 	// Description is the sanitised error_description or legacy message.
 	Description string
-	// RetryAfter is the parsed Retry-After header on 429/503, else 0.
+	// RetryAfter is the parsed Retry-After header (whole seconds or an
+	// HTTP date; malformed or past values give 0, anything over an hour
+	// gives one hour), else 0.
 	RetryAfter time.Duration
 }
 
