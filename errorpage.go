@@ -31,6 +31,7 @@ const (
 	pageBadRequest
 	pageStoreUnavailable
 	pageStoreFailed
+	pageCrossOrigin
 	pageCount
 )
 
@@ -44,6 +45,7 @@ var pageViews = [pageCount]errorView{
 	pageBadRequest:       {"Connection failed", "This link is invalid or was already used. Please start the connection again.", ""},
 	pageStoreUnavailable: {"Connection failed", "We could not save connections right now. Nothing was changed; please try again in a moment.", ""},
 	pageStoreFailed:      {"Connection failed", "We could not save the connection, so it was undone at the provider. Please try again.", ""},
+	pageCrossOrigin:      {"Request refused", "This request was sent from another site, so it was refused. Nothing was changed; please use the button on our own page.", ""},
 }
 
 var renderedPages = func() (out [pageCount][]byte) {
@@ -83,6 +85,8 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 		kind = pageOwnerMismatch
 	case errors.Is(err, ErrNoOwner):
 		kind = pageNoOwner
+	case errors.Is(err, ErrCrossOrigin):
+		kind = pageCrossOrigin
 	case errors.Is(err, ErrStateExpired):
 		kind = pageExpired
 	case status == http.StatusBadRequest:

@@ -28,9 +28,10 @@ var (
 	// ErrNoOwner: Config.Owner returned an error or an empty owner (the user
 	// is not logged in). HTTP 401.
 	ErrNoOwner = errors.New("oauthlink: no authenticated owner")
-	// ErrBadRequest: the callback or start request is malformed (repeated
-	// or oversized parameters, both code and error, no code, a return-to
-	// that is not a relative path, an extra parameter not allowed). HTTP 400.
+	// ErrBadRequest: the callback, start or disconnect request is malformed
+	// (repeated or oversized parameters, both code and error, no code, an
+	// oversized form, a return-to that is not a relative path, an extra
+	// parameter not allowed). HTTP 400.
 	ErrBadRequest = errors.New("oauthlink: bad request")
 	// ErrExchange: the code exchange failed (network, timeout, provider
 	// error, malformed response). The code is never retried. HTTP 502.
@@ -133,7 +134,7 @@ func (e *TokenError) Temporary() bool {
 func HTTPStatus(err error) int {
 	pe := findProviderError(err)
 	switch {
-	case errors.Is(err, ErrOwnerMismatch):
+	case errors.Is(err, ErrOwnerMismatch), errors.Is(err, ErrCrossOrigin):
 		return http.StatusForbidden
 	case errors.Is(err, ErrTooManyFlows):
 		return http.StatusTooManyRequests
@@ -159,3 +160,7 @@ func HTTPStatus(err error) int {
 // ErrStoreUnavailable: the store failed its pre-exchange check, so the code
 // was not spent; the user can simply try again. HTTP 503.
 var ErrStoreUnavailable = fmt.Errorf("%w: unavailable", ErrStore)
+
+// ErrCrossOrigin: DisconnectHandler refused a request another site made the
+// browser send (see DisconnectOptions). Nothing was changed. HTTP 403.
+var ErrCrossOrigin = errors.New("oauthlink: cross-origin request refused")

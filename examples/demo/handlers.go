@@ -133,6 +133,8 @@ func (a *app) flowError(w http.ResponseWriter, r *http.Request, err error) {
 		msg = "This connection was started by another user. Log in as that user, or start again."
 	case errors.Is(err, oauthlink.ErrNoOwner):
 		msg = "Please log in, then start the connection again."
+	case errors.Is(err, oauthlink.ErrCrossOrigin):
+		title, msg = "Request refused", "This form must be sent from the demo's own pages. Please open the dashboard and try again."
 	case errors.Is(err, oauthlink.ErrStateExpired):
 		msg = "This connection attempt took too long and expired. Please start again."
 	case errors.Is(err, oauthlink.ErrStateReplayed):
