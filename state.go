@@ -344,7 +344,7 @@ func (c *Connector) loadFlow(r *http.Request, name string) (*flow, error) {
 		value = cookieValue(r, name)
 	}
 	if value == "" {
-		return nil, errNoFlowCookie
+		return nil, ErrNoFlowCookie
 	}
 	f, err := c.flows.open(name, value)
 	if err != nil {
@@ -353,10 +353,7 @@ func (c *Connector) loadFlow(r *http.Request, name string) (*flow, error) {
 	return f, nil
 }
 
-var (
-	errNoFlowCookie  = fmt.Errorf("%w: no flow cookie", ErrInvalidState)
-	errBadFlowCookie = fmt.Errorf("%w: flow cookie failed authentication", ErrInvalidState)
-)
+var errBadFlowCookie = fmt.Errorf("%w: flow cookie failed authentication", ErrInvalidState)
 
 // clearFlow deletes the flow cookie (or session) on every callback outcome.
 func (c *Connector) clearFlow(w http.ResponseWriter, r *http.Request, name string) {
