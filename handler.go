@@ -279,37 +279,46 @@ func parseCallbackQuery(raw string) (*callbackQuery, error) {
 //     repeated parameter, not both code and error).
 //  2. The state parameter is present once and at most 256 bytes; without
 //     one no flow can be named, so no cookie is touched.
-//  3. The flow cookie named after the state is read, then deleted, whatever
-//     happens next; only now is a malformed query reported. No cookie:
-//     ErrNoFlowCookie.
+//  3. The flow cookie named after the state is read. Whatever happens
+//     next the response deletes it, except that a callback that connects
+//     leaves a completion marker in its place (13) and a reload that finds
+//     the marker keeps it (5). Only now is a malformed query reported. No
+//     cookie: ErrNoFlowCookie.
 //  4. The cookie authenticates, its state equals the query's (constant
 //     time), it was issued for this provider and route, and the current
 //     owner is the one who started the flow (ErrOwnerMismatch).
-//  5. The flow is within FlowTTL (ErrStateExpired).
-//  6. The issuer (iss, RFC 9207) is present and equal, where the provider
+//  5. A completion marker means this browser already completed the flow:
+//     ErrAlreadyConnected while the owner's connection is active, else
+//     ErrStateReplayed.
+//  6. The flow is within FlowTTL (ErrStateExpired). The cookie outlives
+//     the flow by 50 minutes, so a late callback is told that rather than
+//     ErrNoFlowCookie.
+//  7. The issuer (iss, RFC 9207) is present and equal, where the provider
 //     has one (ErrIssuerMissing, ErrIssuerMismatch).
-//  7. A provider error (error=access_denied, ...) is reported, only now
+//  8. A provider error (error=access_denied, ...) is reported, only now
 //     that the state is verified (RFC 9700 §4.7). Nothing was spent, so
 //     nothing is recorded in the replay guard.
-//  8. A callback without a code is refused, likewise recording nothing.
-//  9. The owner may have at most MaxFlowsPerOwner states recorded in the
+//  9. A callback without a code is refused, likewise recording nothing.
+//  10. The owner may have at most MaxFlowsPerOwner states recorded in the
 //     replay guard at a time; beyond that ErrTooManyFlows (429).
-//  10. The state is recorded in the replay guard, once: a replayed callback
+//  11. The state is recorded in the replay guard, once: a replayed callback
 //     fails here, with ErrAlreadyConnected while the owner's connection is
 //     active (a reload sent before the first answer arrived), else
 //     ErrStateReplayed.
-//  11. The store is checked, then the code is exchanged, once and never
+//  12. The store is checked, then the code is exchanged, once and never
 //     retried. From here on the browser cannot cancel: the exchange runs
 //     under the request's values but not its cancellation, bounded by
 //     Config.ExchangeTimeout, and the new grant ends saved, or revoked when
 //     it cannot be saved.
-//  12. The connection is committed. A grant it replaces (the owner's
+//  13. The connection is committed. A grant it replaces (the owner's
 //     previous connection, and any grant still awaiting revocation) moves
 //     to Connection.Retired in the same save, the committing Connector's
 //     cache forgets the old token, and the replaced grants are revoked;
 //     those the provider does not confirm stay in Retired for a later
-//     retry (Disconnect, the next refresh).
-//  13. Config.OnConnected runs.
+//     retry (Disconnect, the next refresh). The flow cookie becomes the
+//     completion marker: the flow's record without its PKCE verifier,
+//     sealed like the flow, for as long as a flow cookie lives.
+//  14. Config.OnConnected runs.
 //
 // Every response carries Cache-Control: no-store and Referrer-Policy:
 // no-referrer.
@@ -345,10 +354,12 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 		}
 		return nil, "", fmt.Errorf("%w: no state parameter", ErrInvalidState)
 	}
-	// 3. The flow cookie, cleared whatever happens next.
+	// 3. The flow cookie; what the response does with it is decided by
+	// the outcome (end), and done whatever happens.
 	name := c.flowName(state)
 	f, ferr := c.loadFlow(r, name)
-	c.clearFlow(w, r, name)
+	end := endDelete
+	defer func() { c.endFlow(w, r, name, f, end) }()
 	if perr != nil {
 		return nil, "", perr
 	}
@@ -369,7 +380,15 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 	if subtle.ConstantTimeCompare([]byte(owner), []byte(f.Owner)) != 1 {
 		return nil, "", ErrOwnerMismatch
 	}
-	// 5. Within its lifetime.
+	// 5. A flow this browser already completed.
+	if f.Done {
+		err := c.replayed(r.Context(), owner)
+		if errors.Is(err, ErrAlreadyConnected) {
+			end = endKeep
+		}
+		return nil, "", err
+	}
+	// 6. Within its lifetime.
 	issued := time.Unix(f.Issued, 0)
 	now := c.now()
 	if now.Sub(issued) > c.cfg.FlowTTL {
@@ -378,11 +397,11 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 	if issued.Sub(now) > time.Minute {
 		return nil, "", fmt.Errorf("%w: flow issued in the future", ErrInvalidState)
 	}
-	// 6. The issuer.
+	// 7. The issuer.
 	if err := c.checkIssuer(q); err != nil {
 		return nil, "", err
 	}
-	// 7. A provider error ends the flow without spending anything.
+	// 8. A provider error ends the flow without spending anything.
 	if q.has[pError] {
 		return nil, f.ReturnTo, &ProviderError{
 			Code:        sanitize(q.get(pError), 64),
@@ -390,17 +409,17 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 			URI:         sanitize(q.get(pErrorURI), 200),
 		}
 	}
-	// 8. So does a missing code.
+	// 9. So does a missing code.
 	code := q.get(pCode)
 	if code == "" {
 		return nil, "", fmt.Errorf("%w: no code parameter", ErrBadRequest)
 	}
-	// 9. The owner's share of the replay guard.
+	// 10. The owner's share of the replay guard.
 	expires := issued.Add(c.cfg.FlowTTL + time.Minute)
 	if !c.flows.budget.take(owner, now, expires, MaxFlowsPerOwner) {
 		return nil, "", ErrTooManyFlows
 	}
-	// 10. The state, once. The guard is usually the store: bound it like
+	// 11. The state, once. The guard is usually the store: bound it like
 	// the store check, and report a failure as unavailable, since nothing
 	// was spent yet.
 	sctx, cancel := within(r.Context(), storeCheckTimeout)
@@ -412,13 +431,18 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 	}
 	if !first {
 		c.flows.budget.give(owner) // the guard kept nothing for a replay
-		return nil, "", c.replayed(sctx, owner)
+		err := c.replayed(sctx, owner)
+		if errors.Is(err, ErrAlreadyConnected) {
+			end = endMark // a further reload is told the same
+		}
+		return nil, "", err
 	}
-	// 11 and 12. The exchange and the commit.
+	// 12 and 13. The exchange and the commit.
 	conn, err := c.exchangeAndSave(r.Context(), sctx, owner, code, f.Verifier)
 	if err != nil {
 		return nil, "", err
 	}
+	end = endMark
 	return conn, f.ReturnTo, nil
 }
 
