@@ -1,6 +1,7 @@
 package oauthlink
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -145,33 +146,104 @@ func (c *Connector) markDisconnected(ctx context.Context, owner string) (*Connec
 	return nil, err
 }
 
-// DisconnectHandler returns a handler for POST requests that disconnects
-// the current owner, then answers 303 See Other to the return-to parameter
-// (default "/"). Mount it behind the app's CSRF protection (for instance
-// net/http's CrossOriginProtection). Failures go to Config.OnError:
-// ErrBadRequest (not POST), ErrNoOwner, ErrInvalidOwner, and those of
-// Disconnect.
+// DisconnectOptions configure DisconnectHandlerWith.
+type DisconnectOptions struct {
+	// CrossOrigin refuses disconnect requests that another site made the
+	// browser send (a form on that site posting here with the user's
+	// cookies): such a request answers 403 through Config.OnError with an
+	// error wrapping ErrCrossOrigin, and disconnects nothing. Default
+	// http.NewCrossOriginProtection(), which trusts Sec-Fetch-Site and
+	// else compares Origin with the Host the server sees, and lets through
+	// requests with neither header (not sent by a browser). Behind a proxy
+	// that rewrites Host, pass one with the public origin added through
+	// AddTrustedOrigin.
+	CrossOrigin *http.CrossOriginProtection
+	// SkipCrossOriginCheck turns the check off, for an app whose own CSRF
+	// protection already covers the route (CSRF tokens checked by a
+	// middleware in front of it, or the same CrossOriginProtection
+	// wrapping the whole mux). Default false.
+	SkipCrossOriginCheck bool
+}
+
+// maxDisconnectForm caps the disconnect form, as the start handler caps
+// its own: the only field read is the return-to parameter.
+const maxDisconnectForm = 64 << 10
+
+// DisconnectHandler returns DisconnectHandlerWith(DisconnectOptions{}):
+// cross-site requests are refused. Failures go to Config.OnError:
+// ErrBadRequest (not POST, an oversized form), ErrCrossOrigin, ErrNoOwner,
+// ErrInvalidOwner, and those of Disconnect.
 func (c *Connector) DisconnectHandler() http.Handler {
+	return c.DisconnectHandlerWith(DisconnectOptions{})
+}
+
+// DisconnectHandlerWith returns a handler for POST requests that
+// disconnects the current owner (see Disconnect), then answers 303 See
+// Other to the return-to parameter (Config.ReturnToParam; "/" when it is
+// missing or not a relative path). In this order, and before anything is
+// revoked, it refuses:
+//
+//  1. a method other than POST (400, with Allow: POST);
+//  2. a request from another site (ErrCrossOrigin, 403), unless
+//     opts.SkipCrossOriginCheck: a disconnect revokes the owner's grant,
+//     so a cross-site form must not be able to trigger one;
+//  3. a form over 64 KiB, urlencoded or multipart (ErrBadRequest, 400):
+//     nothing beyond the cap is read, and nothing is written to disk;
+//  4. a request without an owner (ErrNoOwner, 401).
+//
+// Failures go to Config.OnError.
+func (c *Connector) DisconnectHandlerWith(opts DisconnectOptions) http.Handler {
+	var cop *http.CrossOriginProtection // nil: no check
+	if !opts.SkipCrossOriginCheck {
+		cop = cmp.Or(opts.CrossOrigin, http.NewCrossOriginProtection())
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		if r.Method != http.MethodPost {
-			w.Header()["Allow"] = hdrPostAllowed
-			c.cfg.OnError(w, r, fmt.Errorf("%w: disconnect needs POST", ErrBadRequest))
-			return
-		}
-		owner, err := c.owner(r)
+		w.Header()["Cache-Control"] = hdrNoStore
+		returnTo, err := c.disconnectRequest(w, r, cop)
 		if err == nil {
-			err = c.Disconnect(r.Context(), owner)
+			var owner string
+			if owner, err = c.owner(r); err == nil {
+				err = c.Disconnect(r.Context(), owner)
+			}
 		}
 		if err != nil {
 			c.cfg.OnError(w, r, err)
 			return
 		}
-		returnTo := r.FormValue(c.cfg.ReturnToParam)
-		if !ValidReturnTo(returnTo) {
-			returnTo = "/"
-		}
-		w.Header().Set("Location", returnTo)
+		w.Header()["Location"] = []string{returnTo}
 		w.WriteHeader(http.StatusSeeOther)
 	})
+}
+
+// disconnectRequest checks a disconnect request before anything is done
+// (method, origin, a bounded form) and returns where to send the browser.
+func (c *Connector) disconnectRequest(w http.ResponseWriter, r *http.Request, cop *http.CrossOriginProtection) (string, error) {
+	if r.Method != http.MethodPost {
+		w.Header()["Allow"] = hdrPostAllowed
+		return "", fmt.Errorf("%w: disconnect needs POST", ErrBadRequest)
+	}
+	if cop != nil {
+		if err := cop.Check(r); err != nil {
+			return "", fmt.Errorf("%w: %w", ErrCrossOrigin, err)
+		}
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxDisconnectForm)
+	// ParseForm reads an urlencoded body; ParseMultipartForm a multipart
+	// one (it would drop ParseForm's error for other types, so both run).
+	// With the body capped, a multipart form fits the memory allowance, so
+	// no part is spooled to a temporary file.
+	err := r.ParseForm()
+	if err == nil {
+		if err = r.ParseMultipartForm(maxDisconnectForm); errors.Is(err, http.ErrNotMultipart) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w: unreadable form", ErrBadRequest)
+	}
+	returnTo := r.Form.Get(c.cfg.ReturnToParam)
+	if !ValidReturnTo(returnTo) {
+		returnTo = "/"
+	}
+	return returnTo, nil
 }

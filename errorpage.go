@@ -10,12 +10,14 @@ import (
 var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">
 <title>{{.Title}}</title></head>
-<body><h1>{{.Title}}</h1><p>{{.Message}}</p>{{if .Detail}}<p>The provider said: <q>{{.Detail}}</q></p>{{end}}
+<body><h1>{{.Title}}</h1>{{if .Param}}<p>The <code>{{.Param}}</code> parameter is invalid. Nothing was changed; please go back and try again.</p>{{else}}<p>{{.Message}}</p>{{end}}{{if .Detail}}<p>The provider said: <q>{{.Detail}}</q></p>{{end}}
 <p><a href="/">Back</a></p></body></html>
 `))
 
 type errorView struct {
 	Title, Message, Detail string
+	// Param names an invalid start parameter; it replaces Message.
+	Param string
 }
 
 // The pages without provider text are rendered once.
@@ -31,19 +33,42 @@ const (
 	pageBadRequest
 	pageStoreUnavailable
 	pageStoreFailed
+	pageNoFlowCookie
+	pageAlreadyConnected
+	pageReplayed
+	pageIssuerMissing
+	pageIssuerMismatch
+	pageInvalidState
+	pageInvalidParam // rendered with the parameter's name
+	pageCrossOrigin
+	pageTooManyFlows
 	pageCount
 )
 
 var pageViews = [pageCount]errorView{
-	pageGeneric:          {"Connection failed", "Something went wrong while connecting your account. Please try again.", ""},
-	pageCancelled:        {"Connection cancelled", "You cancelled the connection. Nothing was changed.", ""},
-	pageRefused:          {"Connection failed", "The provider refused the connection.", ""},
-	pageOwnerMismatch:    {"Connection failed", "This connection was started from another account. Please start again while signed in to the right account.", ""},
-	pageNoOwner:          {"Connection failed", "Please sign in, then start the connection again.", ""},
-	pageExpired:          {"Connection failed", "This connection attempt expired. Please start again.", ""},
-	pageBadRequest:       {"Connection failed", "This link is invalid or was already used. Please start the connection again.", ""},
-	pageStoreUnavailable: {"Connection failed", "We could not save connections right now. Nothing was changed; please try again in a moment.", ""},
-	pageStoreFailed:      {"Connection failed", "We could not save the connection, so it was undone at the provider. Please try again.", ""},
+	pageGeneric:          {Title: "Connection failed", Message: "Something went wrong while connecting your account. Please try again."},
+	pageCancelled:        {Title: "Connection cancelled", Message: "You cancelled the connection. Nothing was changed."},
+	pageRefused:          {Title: "Connection failed", Message: "The provider refused the connection."},
+	pageOwnerMismatch:    {Title: "Connection failed", Message: "This connection was started from another account. Please start again while signed in to the right account."},
+	pageNoOwner:          {Title: "Connection failed", Message: "Please sign in, then start the connection again."},
+	pageExpired:          {Title: "Connection failed", Message: "This connection attempt expired before it was completed. Nothing was changed; please start again."},
+	pageBadRequest:       {Title: "Connection failed", Message: "This request is malformed. Nothing was changed; please start the connection again."},
+	pageStoreUnavailable: {Title: "Connection failed", Message: "We could not save connections right now. Nothing was changed; please try again in a moment."},
+	pageStoreFailed:      {Title: "Connection failed", Message: "We could not save the connection, so it was undone at the provider. Please try again."},
+	pageNoFlowCookie: {Title: "Connection failed", Message: "This browser has no record of this connection attempt: it was started in another browser, " +
+		"the browser did not keep its cookie, or it was started too long ago. Nothing was changed; please start the connection again in this browser."},
+	pageAlreadyConnected: {Title: "Already connected", Message: "Your account is connected, so there is nothing more to do: this link had already been used to connect it."},
+	pageReplayed:         {Title: "Connection failed", Message: "This link was already used. Nothing was changed; please start the connection again."},
+	pageIssuerMissing: {Title: "Connection failed", Message: "The answer to this connection attempt did not say which server sent it, so it was refused. " +
+		"Nothing was changed; please start the connection again."},
+	pageIssuerMismatch: {Title: "Connection failed", Message: "The answer to this connection attempt did not come from the provider this connection was started with, " +
+		"so it was refused. Nothing was changed; please start the connection again."},
+	pageInvalidState: {Title: "Connection failed", Message: "This link does not belong to the connection attempt in this browser. " +
+		"Nothing was changed; please start the connection again."},
+	pageInvalidParam: {Title: "Connection failed"},
+	pageCrossOrigin: {Title: "Request refused", Message: "This request was sent from another site, so it was refused. " +
+		"Nothing was changed; please use the button on our own page."},
+	pageTooManyFlows: {Title: "Connection failed", Message: "There have been too many connection attempts for this account. Nothing was changed; please try again in a few minutes."},
 }
 
 var renderedPages = func() (out [pageCount][]byte) {
@@ -67,43 +92,95 @@ var (
 )
 
 // DefaultErrorHandler is the default Config.OnError. It answers
-// HTTPStatus(err) with a small HTML page. The only provider text it shows
-// is a ProviderError's sanitised description, HTML-escaped; the error_uri
-// is never rendered, and no other error text reaches the browser.
+// HTTPStatus(err) with a small HTML page that says what happened, one
+// sentence per cause: a cancelled or refused connection, another account's
+// flow, nobody signed in, no flow cookie in this browser, an expired flow,
+// a reload after the account was connected, a used link, a missing or
+// wrong issuer, a link that does not belong to this browser's flow, an
+// invalid start parameter (named, never its value), a malformed request, a
+// cross-site request, too many attempts, and the store failing.
+//
+// The only request or provider text it shows is a ParamError's parameter
+// name and a ProviderError's sanitised description, both HTML-escaped; the
+// error_uri is never rendered, and no other error text reaches the
+// browser.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	status := HTTPStatus(err)
-	kind := pageGeneric
-	pe := findProviderError(err)
-	switch {
-	case pe != nil && pe.Cancelled():
-		kind = pageCancelled
-	case pe != nil:
-		kind = pageRefused
-	case errors.Is(err, ErrOwnerMismatch):
-		kind = pageOwnerMismatch
-	case errors.Is(err, ErrNoOwner):
-		kind = pageNoOwner
-	case errors.Is(err, ErrStateExpired):
-		kind = pageExpired
-	case status == http.StatusBadRequest:
-		kind = pageBadRequest
-	case errors.Is(err, ErrStoreUnavailable):
-		kind = pageStoreUnavailable
-	case errors.Is(err, ErrStore):
-		kind = pageStoreFailed
-	}
+	kind, pe, param := pageFor(err, status)
 	h := w.Header()
 	h["Content-Type"] = hdrHTML
 	h["X-Content-Type-Options"] = hdrNoSniff
 	h["Cache-Control"] = hdrNoStore
 	w.WriteHeader(status)
-	if kind == pageRefused && pe.Description != "" {
+	switch {
+	case kind == pageRefused && pe.Description != "":
 		v := pageViews[kind]
 		v.Detail = pe.Description
 		_ = errorPage.Execute(w, v)
-		return
+	case kind == pageInvalidParam:
+		v := pageViews[kind]
+		v.Param = param
+		_ = errorPage.Execute(w, v)
+	default:
+		_, _ = w.Write(renderedPages[kind])
 	}
-	_, _ = w.Write(renderedPages[kind])
+}
+
+// pageFor picks the page for err, most precise cause first: the refined
+// sentinels wrap the broader ones.
+func pageFor(err error, status int) (kind pageKind, pe *ProviderError, param string) {
+	pe = findProviderError(err)
+	switch {
+	case pe != nil && pe.Cancelled():
+		return pageCancelled, pe, ""
+	case pe != nil:
+		return pageRefused, pe, ""
+	case errors.Is(err, ErrOwnerMismatch):
+		return pageOwnerMismatch, nil, ""
+	case errors.Is(err, ErrNoOwner):
+		return pageNoOwner, nil, ""
+	case errors.Is(err, ErrCrossOrigin):
+		return pageCrossOrigin, nil, ""
+	case errors.Is(err, ErrTooManyFlows):
+		return pageTooManyFlows, nil, ""
+	case errors.Is(err, ErrStateExpired):
+		return pageExpired, nil, ""
+	case errors.Is(err, ErrNoFlowCookie):
+		return pageNoFlowCookie, nil, ""
+	case errors.Is(err, ErrAlreadyConnected):
+		return pageAlreadyConnected, nil, ""
+	case errors.Is(err, ErrStateReplayed):
+		return pageReplayed, nil, ""
+	case errors.Is(err, ErrIssuerMissing):
+		return pageIssuerMissing, nil, ""
+	case errors.Is(err, ErrIssuerMismatch):
+		return pageIssuerMismatch, nil, ""
+	case errors.Is(err, ErrInvalidState):
+		return pageInvalidState, nil, ""
+	case errors.Is(err, ErrInvalidParam):
+		if param := paramOf(err); param != "" {
+			return pageInvalidParam, nil, param
+		}
+		return pageBadRequest, nil, ""
+	case status == http.StatusBadRequest:
+		return pageBadRequest, nil, ""
+	case errors.Is(err, ErrStoreUnavailable):
+		return pageStoreUnavailable, nil, ""
+	case errors.Is(err, ErrStore):
+		return pageStoreFailed, nil, ""
+	}
+	return pageGeneric, nil, ""
+}
+
+// paramOf is the name of the parameter a *ParamError in err names, bounded
+// for the page; "" without one. Called only for ErrInvalidParam, so other
+// errors do not pay for errors.As's target.
+func paramOf(err error) string {
+	var pe *ParamError
+	if errors.As(err, &pe) {
+		return paramName(pe.Param)
+	}
+	return ""
 }
 
 // findProviderError is errors.As for *ProviderError without the

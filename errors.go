@@ -16,13 +16,15 @@ var (
 	// without the Load middleware).
 	ErrConfig = errors.New("oauthlink: invalid configuration")
 	// ErrInvalidState: the callback's state is missing, malformed, does
-	// not match its cookie, belongs to another provider or route, or the
-	// cookie is missing or fails authentication. HTTP 400.
+	// not match its cookie, belongs to another provider or route, the
+	// cookie is missing (ErrNoFlowCookie) or fails authentication, or the
+	// issuer is missing or wrong (ErrIssuerMissing, ErrIssuerMismatch).
+	// HTTP 400.
 	ErrInvalidState = errors.New("oauthlink: invalid state")
 	// ErrStateExpired: the flow is older than Config.FlowTTL. HTTP 400.
 	ErrStateExpired = errors.New("oauthlink: flow expired")
 	// ErrStateReplayed: this state was already consumed by an earlier
-	// callback. HTTP 400.
+	// callback (ErrAlreadyConnected when the owner is connected). HTTP 400.
 	ErrStateReplayed = errors.New("oauthlink: state already used")
 	// ErrOwnerMismatch: the callback arrived in another platform account's
 	// session than the one that started the flow (connection CSRF). HTTP 403.
@@ -30,11 +32,12 @@ var (
 	// ErrNoOwner: Config.Owner returned an error or an empty owner (the user
 	// is not logged in). HTTP 401.
 	ErrNoOwner = errors.New("oauthlink: no authenticated owner")
-	// ErrBadRequest: the callback or start request is malformed (repeated
-	// or oversized parameters, both code and error, no code, a return-to
-	// that is not a relative path, an extra parameter not allowed), or a
-	// request through Connector.Client goes to a host other than the
-	// provider's API. HTTP 400.
+	// ErrBadRequest: the callback, start or disconnect request is malformed
+	// (repeated or oversized parameters, both code and error, no code, an
+	// oversized form, and ErrInvalidParam: a return-to that is not a
+	// relative path, an extra parameter not allowed), or a request through
+	// Connector.Client goes to a host other than the provider's API.
+	// HTTP 400.
 	ErrBadRequest = errors.New("oauthlink: bad request")
 	// ErrExchange: the code exchange failed (network, timeout, provider
 	// error, malformed response). The code is never retried. HTTP 502.
@@ -151,7 +154,7 @@ func (e *TokenError) Temporary() bool {
 func HTTPStatus(err error) int {
 	pe := findProviderError(err)
 	switch {
-	case errors.Is(err, ErrOwnerMismatch):
+	case errors.Is(err, ErrOwnerMismatch), errors.Is(err, ErrCrossOrigin):
 		return http.StatusForbidden
 	case errors.Is(err, ErrTooManyFlows):
 		return http.StatusTooManyRequests
@@ -177,3 +180,70 @@ func HTTPStatus(err error) int {
 // ErrStoreUnavailable: the store failed its pre-exchange check, so the code
 // was not spent; the user can simply try again. HTTP 503.
 var ErrStoreUnavailable = fmt.Errorf("%w: unavailable", ErrStore)
+
+// The callback's precise causes. Each wraps the sentinel it refines, so
+// errors.Is(err, ErrInvalidState) and errors.Is(err, ErrStateReplayed) still
+// hold where they held before; test the precise one first to say more.
+var (
+	// ErrNoFlowCookie: the browser sent no flow cookie for the callback's
+	// state. The flow was started in another browser, the browser did not
+	// keep the cookie (blocked, cleared, a private window closed), or the
+	// cookie's lifetime has passed. Wraps ErrInvalidState. HTTP 400.
+	ErrNoFlowCookie = fmt.Errorf("%w: no flow cookie in this browser", ErrInvalidState)
+	// ErrAlreadyConnected: the state was already used, and the owner has an
+	// active connection to this provider: the callback was reloaded (back
+	// button, reload, a second submit) after it connected. Nothing was
+	// changed; the app may simply show the connection. Wraps
+	// ErrStateReplayed. HTTP 400.
+	ErrAlreadyConnected = fmt.Errorf("%w: the account is already connected", ErrStateReplayed)
+	// ErrIssuerMissing: the provider has an issuer that is required
+	// (Provider.IssuerRequired) and the callback carried no iss parameter
+	// (RFC 9207). Wraps ErrInvalidState. HTTP 400.
+	ErrIssuerMissing = fmt.Errorf("%w: no iss parameter (RFC 9207)", ErrInvalidState)
+	// ErrIssuerMismatch: the callback's iss parameter is not the provider's
+	// issuer (RFC 9207): the answer may come from another authorization
+	// server (a mix-up attack). Wraps ErrInvalidState. HTTP 400.
+	ErrIssuerMismatch = fmt.Errorf("%w: issuer does not match (RFC 9207)", ErrInvalidState)
+	// ErrInvalidParam: a parameter of the start request is invalid; the
+	// error is a *ParamError naming it. Wraps ErrBadRequest. HTTP 400.
+	ErrInvalidParam = fmt.Errorf("%w: invalid parameter", ErrBadRequest)
+	// ErrCrossOrigin: DisconnectHandler refused a request another site
+	// made the browser send (see DisconnectOptions). Nothing was changed.
+	// HTTP 403.
+	ErrCrossOrigin = errors.New("oauthlink: cross-origin request refused")
+)
+
+// ParamError names an invalid parameter of a start request: the
+// return-to parameter, or an authorization parameter. It matches
+// ErrInvalidParam (and so ErrBadRequest) and Err with errors.Is.
+//
+// Config.AuthParams may return one to have its parameter named on the
+// error page. Param is a name, never the rejected value: the value is the
+// request's, and is neither stored in the error nor shown.
+type ParamError struct {
+	// Param is the parameter's name, e.g. "return_to" or "organization_id".
+	Param string
+	// Err says what is wrong with it, without the value; optional.
+	Err error
+}
+
+func (e *ParamError) Error() string {
+	s := "oauthlink: bad request: invalid parameter " + paramName(e.Param)
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns ErrInvalidParam and Err.
+func (e *ParamError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrInvalidParam}
+	}
+	return []error{ErrInvalidParam, e.Err}
+}
+
+// paramName bounds a parameter name for messages and pages: printable
+// ASCII, at most 64 bytes. A name may come from the request (a hook that
+// forwards names), so pages escape it too.
+func paramName(name string) string { return sanitize(name, 64) }

@@ -59,11 +59,11 @@ func (c *Connector) begin(w http.ResponseWriter, r *http.Request, opts BeginOpti
 		returnTo = "/"
 	}
 	if !ValidReturnTo(returnTo) {
-		return "", "", fmt.Errorf("%w: return-to must be a relative path", ErrBadRequest)
+		return "", "", &ParamError{Param: c.cfg.ReturnToParam, Err: errNotRelative}
 	}
 	for name := range opts.Params {
 		if !slices.Contains(c.provider.AuthParams, name) {
-			return "", "", fmt.Errorf("%w: authorization parameter %q is not allowed for %s", ErrBadRequest, sanitize(name, 64), c.provider.Name)
+			return "", "", &ParamError{Param: paramName(name), Err: fmt.Errorf("not an authorization parameter %s allows", c.provider.Name)}
 		}
 	}
 	state, err = newState()
@@ -152,19 +152,27 @@ func (c *Connector) startOptions(r *http.Request) (BeginOptions, error) {
 		return opts, fmt.Errorf("%w: method %s", ErrBadRequest, r.Method)
 	}
 	if len(vs) > 1 {
-		return opts, fmt.Errorf("%w: repeated %s", ErrBadRequest, c.cfg.ReturnToParam)
+		return opts, &ParamError{Param: c.cfg.ReturnToParam, Err: errRepeated}
 	} else if len(vs) == 1 {
 		opts.ReturnTo = vs[0]
 	}
 	if c.cfg.AuthParams != nil {
 		params, err := c.cfg.AuthParams(r)
 		if err != nil {
+			if errors.Is(err, ErrInvalidParam) { // a *ParamError: it names the parameter
+				return opts, err
+			}
 			return opts, fmt.Errorf("%w: %w", ErrBadRequest, err)
 		}
 		opts.Params = params
 	}
 	return opts, nil
 }
+
+var (
+	errNotRelative = errors.New("must be a relative path")
+	errRepeated    = errors.New("repeated")
+)
 
 // queryParam returns the first value of key in a raw query and how many
 // times key occurs.
@@ -269,38 +277,53 @@ func parseCallbackQuery(raw string) (*callbackQuery, error) {
 }
 
 // CallbackHandler returns the redirect-URI handler. Its checks run in this
-// order, each one failing the callback when it fails:
+// order, each one failing the callback when it fails, with the error named
+// (the default error page gives each its own sentence):
 //
 //  1. GET only; the query is parsed within bounds (8 KiB, no ';', no
 //     repeated parameter, not both code and error).
 //  2. The state parameter is present once and at most 256 bytes; without
 //     one no flow can be named, so no cookie is touched.
-//  3. The flow cookie named after the state is read, then deleted, whatever
-//     happens next; only now is a malformed query reported.
+//  3. The flow cookie named after the state is read. Whatever happens
+//     next the response deletes it, except that a callback that connects
+//     leaves a completion marker in its place (13) and a reload that finds
+//     the marker keeps it (5). Only now is a malformed query reported. No
+//     cookie: ErrNoFlowCookie.
 //  4. The cookie authenticates, its state equals the query's (constant
-//     time), it was issued for this provider and route within FlowTTL, and
-//     the current owner is the one who started the flow.
-//  5. The issuer (iss, RFC 9207) matches, where the provider has one.
-//  6. A provider error (error=access_denied, ...) is reported, only now
+//     time), it was issued for this provider and route, and the current
+//     owner is the one who started the flow (ErrOwnerMismatch).
+//  5. A completion marker means this browser already completed the flow:
+//     ErrAlreadyConnected while the owner's connection is active, else
+//     ErrStateReplayed.
+//  6. The flow is within FlowTTL (ErrStateExpired). The cookie outlives
+//     the flow by 50 minutes, so a late callback is told that rather than
+//     ErrNoFlowCookie.
+//  7. The issuer (iss, RFC 9207) is present and equal, where the provider
+//     has one (ErrIssuerMissing, ErrIssuerMismatch).
+//  8. A provider error (error=access_denied, ...) is reported, only now
 //     that the state is verified (RFC 9700 §4.7). Nothing was spent, so
 //     nothing is recorded in the replay guard.
-//  7. A callback without a code is refused, likewise recording nothing.
-//  8. The owner may have at most MaxFlowsPerOwner states recorded in the
+//  9. A callback without a code is refused, likewise recording nothing.
+//  10. The owner may have at most MaxFlowsPerOwner states recorded in the
 //     replay guard at a time; beyond that ErrTooManyFlows (429).
-//  9. The state is recorded in the replay guard, once: a replayed callback
-//     fails here.
-//  10. The store is checked, then the code is exchanged, once and never
+//  11. The state is recorded in the replay guard, once: a replayed callback
+//     fails here, with ErrAlreadyConnected while the owner's connection is
+//     active (a reload sent before the first answer arrived), else
+//     ErrStateReplayed.
+//  12. The store is checked, then the code is exchanged, once and never
 //     retried. From here on the browser cannot cancel: the exchange runs
 //     under the request's values but not its cancellation, bounded by
 //     Config.ExchangeTimeout, and the new grant ends saved, or revoked when
 //     it cannot be saved.
-//  11. The connection is committed. A grant it replaces (the owner's
+//  13. The connection is committed. A grant it replaces (the owner's
 //     previous connection, and any grant still awaiting revocation) moves
 //     to Connection.Retired in the same save, the committing Connector's
 //     cache forgets the old token, and the replaced grants are revoked;
 //     those the provider does not confirm stay in Retired for a later
-//     retry (Disconnect, the next refresh).
-//  12. Config.OnConnected runs.
+//     retry (Disconnect, the next refresh). The flow cookie becomes the
+//     completion marker: the flow's record without its PKCE verifier,
+//     sealed like the flow, for as long as a flow cookie lives.
+//  14. Config.OnConnected runs.
 //
 // Every response carries Cache-Control: no-store and Referrer-Policy:
 // no-referrer. Failures go to Config.OnError: ErrBadRequest,
@@ -341,30 +364,24 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 		}
 		return nil, "", fmt.Errorf("%w: no state parameter", ErrInvalidState)
 	}
-	// 3. The flow cookie, cleared whatever happens next.
+	// 3. The flow cookie; what the response does with it is decided by
+	// the outcome (end), and done whatever happens.
 	name := c.flowName(state)
 	f, ferr := c.loadFlow(r, name)
-	c.clearFlow(w, r, name)
+	end := endDelete
+	defer func() { c.endFlow(w, r, name, f, end) }()
 	if perr != nil {
 		return nil, "", perr
 	}
 	if ferr != nil {
 		return nil, "", ferr
 	}
-	// 4. The cookie's flow is this one, here, now, for this owner.
+	// 4. The cookie's flow is this one, here, for this owner.
 	if subtle.ConstantTimeCompare([]byte(f.State), []byte(state)) != 1 {
 		return nil, "", fmt.Errorf("%w: state does not match its cookie", ErrInvalidState)
 	}
 	if f.Provider != c.provider.Name || f.Route != c.cfg.RedirectURL {
 		return nil, "", fmt.Errorf("%w: flow was started for another provider or route", ErrInvalidState)
-	}
-	issued := time.Unix(f.Issued, 0)
-	now := c.now()
-	if now.Sub(issued) > c.cfg.FlowTTL {
-		return nil, "", ErrStateExpired
-	}
-	if issued.Sub(now) > time.Minute {
-		return nil, "", fmt.Errorf("%w: flow issued in the future", ErrInvalidState)
 	}
 	owner, err := c.owner(r)
 	if err != nil {
@@ -373,11 +390,28 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 	if subtle.ConstantTimeCompare([]byte(owner), []byte(f.Owner)) != 1 {
 		return nil, "", ErrOwnerMismatch
 	}
-	// 5. The issuer.
+	// 5. A flow this browser already completed.
+	if f.Done {
+		err := c.replayed(r.Context(), owner)
+		if errors.Is(err, ErrAlreadyConnected) {
+			end = endKeep
+		}
+		return nil, "", err
+	}
+	// 6. Within its lifetime.
+	issued := time.Unix(f.Issued, 0)
+	now := c.now()
+	if now.Sub(issued) > c.cfg.FlowTTL {
+		return nil, "", ErrStateExpired
+	}
+	if issued.Sub(now) > time.Minute {
+		return nil, "", fmt.Errorf("%w: flow issued in the future", ErrInvalidState)
+	}
+	// 7. The issuer.
 	if err := c.checkIssuer(q); err != nil {
 		return nil, "", err
 	}
-	// 6. A provider error ends the flow without spending anything.
+	// 8. A provider error ends the flow without spending anything.
 	if q.has[pError] {
 		return nil, f.ReturnTo, &ProviderError{
 			Code:        sanitize(q.get(pError), 64),
@@ -385,17 +419,17 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 			URI:         sanitize(q.get(pErrorURI), 200),
 		}
 	}
-	// 7. So does a missing code.
+	// 9. So does a missing code.
 	code := q.get(pCode)
 	if code == "" {
 		return nil, "", fmt.Errorf("%w: no code parameter", ErrBadRequest)
 	}
-	// 8. The owner's share of the replay guard.
+	// 10. The owner's share of the replay guard.
 	expires := issued.Add(c.cfg.FlowTTL + time.Minute)
 	if !c.flows.budget.take(owner, now, expires, MaxFlowsPerOwner) {
 		return nil, "", ErrTooManyFlows
 	}
-	// 9. The state, once. The guard is usually the store: bound it like
+	// 11. The state, once. The guard is usually the store: bound it like
 	// the store check, and report a failure as unavailable, since nothing
 	// was spent yet.
 	sctx, cancel := within(r.Context(), storeCheckTimeout)
@@ -407,25 +441,46 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 	}
 	if !first {
 		c.flows.budget.give(owner) // the guard kept nothing for a replay
-		return nil, "", ErrStateReplayed
+		err := c.replayed(sctx, owner)
+		if errors.Is(err, ErrAlreadyConnected) {
+			end = endMark // a further reload is told the same
+		}
+		return nil, "", err
 	}
-	// 10 and 11. The exchange and the commit.
+	// 12 and 13. The exchange and the commit.
 	conn, err := c.exchangeAndSave(r.Context(), sctx, owner, code, f.Verifier)
 	if err != nil {
 		return nil, "", err
 	}
+	end = endMark
 	return conn, f.ReturnTo, nil
+}
+
+// replayed is the error for a state that was already used:
+// ErrAlreadyConnected when the owner has an active connection to this
+// provider, else ErrStateReplayed. Either way nothing changes, so a store
+// that cannot answer in time gets the plain ErrStateReplayed.
+func (c *Connector) replayed(ctx context.Context, owner string) error {
+	ctx, cancel := within(ctx, storeCheckTimeout)
+	defer cancel()
+	conn, err := c.store.Load(ctx, c.provider.Name, owner)
+	if err == nil && conn.Status == StatusActive {
+		return ErrAlreadyConnected
+	}
+	return ErrStateReplayed
 }
 
 // checkIssuer applies RFC 9207: with Provider.Issuer set, an iss parameter
 // must equal it exactly, and must be present when IssuerRequired.
 func (c *Connector) checkIssuer(q *callbackQuery) error {
-	iss, has := q.get(pIss), q.has[pIss]
 	if c.provider.Issuer == "" {
 		return nil
 	}
-	if (!has && c.provider.IssuerRequired) || (has && iss != c.provider.Issuer) {
-		return fmt.Errorf("%w: issuer does not match (RFC 9207)", ErrInvalidState)
+	switch has := q.has[pIss]; {
+	case !has && c.provider.IssuerRequired:
+		return ErrIssuerMissing
+	case has && q.get(pIss) != c.provider.Issuer:
+		return ErrIssuerMismatch
 	}
 	return nil
 }

@@ -32,9 +32,18 @@ type flow struct {
 	Verifier string // PKCE code_verifier (RFC 7636 §4.1), or ""
 	ReturnTo string // validated relative path
 	Issued   int64  // unix seconds
+	// Done marks a completion marker: the record a callback that connected
+	// leaves in the flow's cookie, without the verifier, so that a reload
+	// of the callback can be told the account is connected.
+	Done bool
 }
 
-const flowFormat = 1
+// The record's first byte: its format, which also tells a flow from a
+// completion marker.
+const (
+	flowFormat = 1
+	doneFormat = 2
+)
 
 // size is the encoded length of f, for preallocation.
 func (f *flow) size() int {
@@ -49,7 +58,11 @@ func (f *flow) size() int {
 // with a uvarint length, then the issue time. Gob or JSON would double the
 // cookie.
 func (f *flow) appendTo(b []byte) []byte {
-	b = append(b, flowFormat)
+	if f.Done {
+		b = append(b, doneFormat)
+	} else {
+		b = append(b, flowFormat)
+	}
 	for _, s := range [...]string{f.Provider, f.Route, f.Owner, f.State, f.Verifier, f.ReturnTo} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
@@ -63,12 +76,12 @@ var errFlowFormat = errors.New("malformed flow record")
 
 // unmarshalFlow decodes a record. The strings share one allocation.
 func unmarshalFlow(b []byte) (*flow, error) {
-	if len(b) == 0 || b[0] != flowFormat {
+	if len(b) == 0 || (b[0] != flowFormat && b[0] != doneFormat) {
 		return nil, errFlowFormat
 	}
 	str := string(b)
 	i := 1
-	var f flow
+	f := flow{Done: b[0] == doneFormat}
 	for _, dst := range [...]*string{&f.Provider, &f.Route, &f.Owner, &f.State, &f.Verifier, &f.ReturnTo} {
 		n, k := binary.Uvarint(b[i:])
 		if k <= 0 || n > uint64(len(b)-i-k) {
@@ -265,7 +278,28 @@ func (c *Connector) setFlowCookie(h http.Header, name, value string, del bool) {
 	h["Set-Cookie"] = append(h["Set-Cookie"], b.String())
 }
 
-func cookieAttrs(maxAge int, secure bool) string {
+// flowCookieLinger is how long a flow cookie outlives its flow (FlowTTL).
+// The callback refuses an expired flow whatever the cookie's age; the
+// lingering cookie only lets it say why: a callback that comes back late is
+// told the attempt expired (ErrStateExpired), and a reload after success
+// that the account is connected (the completion marker), instead of both
+// being told the browser has no record of the flow (ErrNoFlowCookie). At
+// the default FlowTTL a flow cookie lives one hour.
+const flowCookieLinger = 50 * time.Minute
+
+// cookieMaxAge is the Max-Age, in seconds, of a flow cookie for flows that
+// live flowTTL.
+func cookieMaxAge(flowTTL time.Duration) int {
+	return int((flowTTL + flowCookieLinger) / time.Second)
+}
+
+// cookieAttrs are the attributes after name=value: those of a flow cookie
+// for flows of flowTTL seconds, or of its deletion when flowTTL is 0.
+func cookieAttrs(flowTTL int, secure bool) string {
+	maxAge := 0
+	if flowTTL > 0 {
+		maxAge = cookieMaxAge(time.Duration(flowTTL) * time.Second)
+	}
 	s := "; Path=/; Max-Age=" + strconv.Itoa(maxAge) + "; HttpOnly"
 	if secure {
 		s += "; Secure"
@@ -321,7 +355,7 @@ func (c *Connector) saveFlow(w http.ResponseWriter, r *http.Request, name string
 			return fmt.Errorf("%w: session store: %w", ErrStore, err)
 		}
 		s.Values[sessionFlowKey] = value
-		s.Options = c.sessionOptions(int(c.cfg.FlowTTL / time.Second))
+		s.Options = c.sessionOptions(cookieMaxAge(c.cfg.FlowTTL))
 		if err := s.Save(r, w); err != nil {
 			return fmt.Errorf("%w: saving flow session: %w", ErrStore, err)
 		}
@@ -344,7 +378,7 @@ func (c *Connector) loadFlow(r *http.Request, name string) (*flow, error) {
 		value = cookieValue(r, name)
 	}
 	if value == "" {
-		return nil, errNoFlowCookie
+		return nil, ErrNoFlowCookie
 	}
 	f, err := c.flows.open(name, value)
 	if err != nil {
@@ -353,12 +387,37 @@ func (c *Connector) loadFlow(r *http.Request, name string) (*flow, error) {
 	return f, nil
 }
 
-var (
-	errNoFlowCookie  = fmt.Errorf("%w: no flow cookie", ErrInvalidState)
-	errBadFlowCookie = fmt.Errorf("%w: flow cookie failed authentication", ErrInvalidState)
+var errBadFlowCookie = fmt.Errorf("%w: flow cookie failed authentication", ErrInvalidState)
+
+// flowEnd is what the callback's response does with the flow cookie.
+type flowEnd int8
+
+const (
+	endDelete flowEnd = iota // every failure
+	endMark                  // a callback that connected: the completion marker
+	endKeep                  // a reload that found the marker: leave it
 )
 
-// clearFlow deletes the flow cookie (or session) on every callback outcome.
+// endFlow deletes the flow cookie, or replaces it with the completion
+// marker of f. A marker that cannot be made is a deleted cookie: the
+// callback succeeded all the same.
+func (c *Connector) endFlow(w http.ResponseWriter, r *http.Request, name string, f *flow, end flowEnd) {
+	switch end {
+	case endKeep:
+		return
+	case endMark:
+		m := &flow{Provider: f.Provider, Route: f.Route, Owner: f.Owner, State: f.State, Issued: f.Issued, Done: true}
+		err := c.saveFlow(w, r, name, m)
+		if err == nil {
+			return
+		}
+		c.log.Warn("oauthlink: leaving the completion marker failed", "provider", c.provider.Name, "error", err)
+	}
+	c.clearFlow(w, r, name)
+}
+
+// clearFlow deletes the flow cookie (or session): on every callback
+// outcome but success, and when pruning.
 func (c *Connector) clearFlow(w http.ResponseWriter, r *http.Request, name string) {
 	if c.cfg.Sessions != nil {
 		if s, _ := c.cfg.Sessions.Get(r, name); s != nil {

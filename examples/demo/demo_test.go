@@ -297,6 +297,7 @@ func TestFailedCallback(t *testing.T) {
 		p := b.get(callback)
 		assert.Equal(t, http.StatusBadRequest, p.Status)
 		assert.Contains(t, p.Body, "Connection failed")
+		assert.Contains(t, p.Body, "it connected the account", "the reload is told the account is connected")
 		after, err := d.store0().Load(t.Context(), "qonto", "carol")
 		require.NoError(t, err)
 		assert.Equal(t, before.Version, after.Version, "the replay changed nothing")
@@ -365,6 +366,8 @@ func TestQontoOrganizationParam(t *testing.T) {
 
 	p := b.get(d.URL + "/connect/qonto?organization_id=not-a-uuid")
 	assert.Equal(t, http.StatusBadRequest, p.Status)
+	assert.Contains(t, p.Body, "organization_id parameter is invalid", "the page names the parameter")
+	assert.NotContains(t, p.Body, "not-a-uuid", "and never shows its value")
 
 	const org = "a584b060-8c96-488d-8bbb-74f0d3d2803c"
 	p = b.connect(d, "qonto?organization_id="+strings.ToUpper(org)+"&registration_id=")

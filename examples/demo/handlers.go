@@ -121,6 +121,7 @@ func (a *app) flowError(w http.ResponseWriter, r *http.Request, err error) {
 	status := oauthlink.HTTPStatus(err)
 	title, msg, detail := "Connection failed", "Something went wrong while connecting the account. Nothing was saved; please try again.", ""
 	var pe *oauthlink.ProviderError
+	var param *oauthlink.ParamError
 	switch {
 	case errors.As(err, &pe) && pe.Cancelled():
 		title, msg = "Connection cancelled", "The connection was declined at the provider. Nothing was changed."
@@ -133,10 +134,24 @@ func (a *app) flowError(w http.ResponseWriter, r *http.Request, err error) {
 		msg = "This connection was started by another user. Log in as that user, or start again."
 	case errors.Is(err, oauthlink.ErrNoOwner):
 		msg = "Please log in, then start the connection again."
+	case errors.Is(err, oauthlink.ErrCrossOrigin):
+		title, msg = "Request refused", "This form must be sent from the demo's own pages. Please open the dashboard and try again."
 	case errors.Is(err, oauthlink.ErrStateExpired):
 		msg = "This connection attempt took too long and expired. Please start again."
+	case errors.Is(err, oauthlink.ErrNoFlowCookie):
+		msg = "This browser has no record of this connection attempt: it was started in another browser, " +
+			"the browser did not keep its cookie, or it was started too long ago. Please start again from the dashboard in this browser."
+	case errors.Is(err, oauthlink.ErrAlreadyConnected):
+		msg = "This link was already used, and it connected the account: there is nothing more to do. The connection is on the dashboard."
 	case errors.Is(err, oauthlink.ErrStateReplayed):
 		msg = "This link was already used. Please start the connection again."
+	case errors.Is(err, oauthlink.ErrIssuerMissing):
+		msg = "The provider's answer did not say which server sent it, so it was refused. Please start the connection again."
+	case errors.Is(err, oauthlink.ErrIssuerMismatch):
+		msg = "The answer did not come from the provider this connection was started with, so it was refused. Please start the connection again."
+	case errors.As(err, &param):
+		// The parameter's name only: its value is the request's.
+		msg = "The start request's " + param.Param + " parameter is invalid. Nothing was started; please check it and try again."
 	case status == http.StatusBadRequest:
 		msg = "This request is invalid or was already used. Please start the connection again from the dashboard."
 	case errors.Is(err, oauthlink.ErrExchange):

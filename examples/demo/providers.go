@@ -160,11 +160,23 @@ func qontoParams(r *http.Request) (url.Values, error) {
 	case org != "" && reg != "":
 		return nil, fmt.Errorf("send organization_id or registration_id, not both")
 	case org != "":
-		return qonto.WithOrganization(org)
+		return named(qonto.ParamOrganizationID)(qonto.WithOrganization(org))
 	case reg != "":
-		return qonto.WithRegistration(reg)
+		return named(qonto.ParamRegistrationID)(qonto.WithRegistration(reg))
 	}
 	return nil, nil
+}
+
+// named returns a function that passes params on, or err as an
+// *oauthlink.ParamError naming param, so the error page names the
+// parameter (never its value).
+func named(param string) func(url.Values, error) (url.Values, error) {
+	return func(params url.Values, err error) (url.Values, error) {
+		if err != nil {
+			return nil, &oauthlink.ParamError{Param: param, Err: err}
+		}
+		return params, nil
+	}
 }
 
 // qontoIdentify records the Qonto organization id as Connection.AccountID:

@@ -142,7 +142,9 @@ func (a *app) routes() http.Handler {
 		page := a.sessions.page
 		mux.Handle("GET /connect/"+p.name, page(p.conn.StartHandler()))
 		mux.Handle("GET /connect/"+p.name+"/callback", page(p.conn.CallbackHandler()))
-		mux.Handle("POST /connections/"+p.name+"/disconnect", page(p.conn.DisconnectHandler()))
+		// The handler refuses cross-site posts itself; give it the demo's
+		// policy, which also trusts the public origin.
+		mux.Handle("POST /connections/"+p.name+"/disconnect", page(p.conn.DisconnectHandlerWith(oauthlink.DisconnectOptions{CrossOrigin: a.crossOrigin})))
 		mux.Handle("POST /connections/"+p.name+"/refresh", page(a.refresh(p)))
 		// Require loads the connection (refreshing its token when due) and
 		// answers 401 JSON when there is none; the handler then calls the
