@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -34,7 +35,8 @@ type Config struct {
 	// are always added.
 	Scopes []string
 
-	// Store persists connections. Required.
+	// Store persists connections. Required; a nil pointer in the interface
+	// (a typed nil) is refused too.
 	Store TokenStore
 	// TokenKeys encrypt tokens at rest with AES-256-GCM (see
 	// EncryptedStore): the first key encrypts, every key decrypts. Strongly
@@ -55,8 +57,11 @@ type Config struct {
 	// one after FlowTTL. Required.
 	CookieSecrets [][]byte
 	// AllowInsecureHTTP drops the Secure attribute and the __Host- prefix
-	// from flow cookies and allows an http RedirectURL, for local
-	// development only. Default false.
+	// from flow cookies and allows plain http for RedirectURL and for the
+	// provider's AuthURL, TokenURL, RevokeURL and APIURL (so
+	// Connector.Client may send the bearer token over http to an http
+	// APIURL), for local development only. Without it New refuses any of
+	// them over http. Default false.
 	AllowInsecureHTTP bool
 	// Sessions, when set, keeps flow state in the app's gorilla/sessions
 	// store instead of oauthlink's own cookie. oauthlink still forces the
@@ -171,9 +176,18 @@ type Connector struct {
 }
 
 // New validates cfg and returns a Connector. Every problem is an error
-// wrapping ErrConfig; New never panics on bad input.
+// wrapping ErrConfig that names the field; New never panics on bad input.
+// Beyond the per-field rules, New refuses a provider endpoint (AuthURL,
+// TokenURL, RevokeURL, APIURL) over plain http unless AllowInsecureHTTP, an
+// authorization request that would repeat a parameter (see
+// Provider.AuthParams), and a nil pointer held in Store, ReplayGuard,
+// Sessions or HTTPClient.Transport, which would otherwise panic on first
+// use.
 func New(cfg Config) (*Connector, error) {
 	if err := cfg.Provider.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.Provider.checkTransport(cfg.AllowInsecureHTTP); err != nil {
 		return nil, err
 	}
 	switch {
@@ -183,6 +197,14 @@ func New(cfg Config) (*Connector, error) {
 		return nil, fmt.Errorf("%w: ClientSecret is required", ErrConfig)
 	case cfg.Store == nil:
 		return nil, fmt.Errorf("%w: Store is required", ErrConfig)
+	case isNil(cfg.Store):
+		return nil, fmt.Errorf("%w: Store is a nil %T", ErrConfig, cfg.Store)
+	case cfg.ReplayGuard != nil && isNil(cfg.ReplayGuard):
+		return nil, fmt.Errorf("%w: ReplayGuard is a nil %T (leave it nil for the default)", ErrConfig, cfg.ReplayGuard)
+	case cfg.Sessions != nil && isNil(cfg.Sessions):
+		return nil, fmt.Errorf("%w: Sessions is a nil %T (leave it nil for oauthlink's own cookie)", ErrConfig, cfg.Sessions)
+	case cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil && isNil(cfg.HTTPClient.Transport):
+		return nil, fmt.Errorf("%w: HTTPClient.Transport is a nil %T (leave it nil for http.DefaultTransport)", ErrConfig, cfg.HTTPClient.Transport)
 	case cfg.Owner == nil:
 		return nil, fmt.Errorf("%w: Owner is required", ErrConfig)
 	case cfg.FlowTTL < 0 || cfg.FlowTTL > 10*time.Minute:
@@ -292,6 +314,21 @@ func New(cfg Config) (*Connector, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// isNil reports whether v is nil or an interface holding a nil pointer,
+// map, slice, channel or func: a value whose methods would panic or
+// misbehave on first use.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // The plaintext warning is said once per process, not once per Connector.

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -65,7 +66,12 @@ type Provider struct {
 	PKCE bool
 	// AuthParams lists the extra authorization parameters an app may pass
 	// per request (Mollie approval_prompt and locale; Qonto organization_id
-	// and registration_id). Any other extra parameter is an error.
+	// and registration_id). Any other extra parameter is an error. It must
+	// not list a parameter oauthlink sets itself (response_type, client_id,
+	// redirect_uri, scope, state, code_challenge, code_challenge_method) or
+	// one AuthURL's query already carries: RFC 6749 §3.1 forbids a repeated
+	// parameter, and a provider that takes the first of two scopes or
+	// redirect URIs grants something other than what oauthlink checks.
 	AuthParams []string
 	// Header holds extra headers sent on every server-side call (token,
 	// revocation and API requests), e.g. Qonto's X-Qonto-Staging-Token.
@@ -118,6 +124,15 @@ type Provider struct {
 	APIURL string
 }
 
+// reservedAuthParams are the authorization request parameters oauthlink
+// sets itself. Neither Provider.AuthURL's query nor Provider.AuthParams may
+// carry them: the request would repeat them (RFC 6749 §3.1), and which copy
+// a server honours is up to the server.
+var reservedAuthParams = []string{
+	"response_type", "client_id", "redirect_uri", "scope", "state",
+	"code_challenge", "code_challenge_method",
+}
+
 var providerName = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
 
 // Validate reports the first problem with p, or nil.
@@ -125,13 +140,16 @@ func (p *Provider) Validate() error {
 	if !providerName.MatchString(p.Name) {
 		return fmt.Errorf("%w: provider name %q must match [a-z0-9_-]{1,32}", ErrConfig, p.Name)
 	}
-	for _, u := range []struct{ name, v string }{{"AuthURL", p.AuthURL}, {"TokenURL", p.TokenURL}, {"RevokeURL", p.RevokeURL}} {
-		if u.v == "" && u.name == "RevokeURL" {
+	for _, u := range p.endpoints() {
+		if u.v == "" && (u.name == "RevokeURL" || u.name == "APIURL") {
 			continue
 		}
 		if err := checkEndpoint(u.v); err != nil {
 			return fmt.Errorf("%w: provider %s %s: %v", ErrConfig, p.Name, u.name, err)
 		}
+	}
+	if err := p.checkAuthParams(); err != nil {
+		return err
 	}
 	switch p.AuthStyle {
 	case AuthStyleBasic, AuthStyleBody:
@@ -145,6 +163,59 @@ func (p *Provider) Validate() error {
 	}
 	if p.DefaultTokenLifetime < 0 || p.MaxTokenLifetime < 0 || p.RefreshGrace < 0 {
 		return fmt.Errorf("%w: provider %s: durations must not be negative", ErrConfig, p.Name)
+	}
+	return nil
+}
+
+// endpoints lists the provider's URLs by field name.
+func (p *Provider) endpoints() []struct{ name, v string } {
+	return []struct{ name, v string }{
+		{"AuthURL", p.AuthURL}, {"TokenURL", p.TokenURL}, {"RevokeURL", p.RevokeURL}, {"APIURL", p.APIURL},
+	}
+}
+
+// checkAuthParams refuses an authorization request that would carry a
+// parameter twice: a reserved parameter in AuthURL's query or in
+// AuthParams, or an AuthParams name AuthURL's query already sets.
+func (p *Provider) checkAuthParams() error {
+	u, err := url.Parse(p.AuthURL)
+	if err != nil {
+		return fmt.Errorf("%w: provider %s AuthURL: not a URL", ErrConfig, p.Name)
+	}
+	fixed, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return fmt.Errorf("%w: provider %s AuthURL: malformed query", ErrConfig, p.Name)
+	}
+	for _, name := range reservedAuthParams {
+		if fixed.Has(name) {
+			return fmt.Errorf("%w: provider %s AuthURL: the query sets %q, which oauthlink sets itself (RFC 6749 §3.1 forbids repeating it)", ErrConfig, p.Name, name)
+		}
+	}
+	for _, name := range p.AuthParams {
+		switch {
+		case name == "":
+			return fmt.Errorf("%w: provider %s AuthParams: empty parameter name", ErrConfig, p.Name)
+		case slices.Contains(reservedAuthParams, name):
+			return fmt.Errorf("%w: provider %s AuthParams: %q is set by oauthlink and cannot be passed per request (RFC 6749 §3.1 forbids repeating it)", ErrConfig, p.Name, name)
+		case fixed.Has(name):
+			return fmt.Errorf("%w: provider %s AuthParams: %q is already set in AuthURL's query and would be repeated", ErrConfig, p.Name, name)
+		}
+	}
+	return nil
+}
+
+// checkTransport refuses a plain-http endpoint unless insecure is set: the
+// token and revocation endpoints receive the client secret, codes and
+// refresh tokens, the authorization endpoint the state, and the API the
+// bearer token.
+func (p *Provider) checkTransport(insecure bool) error {
+	if insecure {
+		return nil
+	}
+	for _, e := range p.endpoints() {
+		if u, err := url.Parse(e.v); err == nil && strings.EqualFold(u.Scheme, "http") {
+			return fmt.Errorf("%w: provider %s %s must use https: over http the client secret, codes and tokens travel in clear (set AllowInsecureHTTP for local development)", ErrConfig, p.Name, e.name)
+		}
 	}
 	return nil
 }
