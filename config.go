@@ -173,6 +173,10 @@ type Connector struct {
 	ctxKey         *ctxKey
 	// realClock is set when Config.Now was left to time.Now.
 	realClock bool
+	// api is the origin of Provider.APIURL, the only one Client sends the
+	// bearer token to; apiErr is why there is none.
+	api    origin
+	apiErr error
 }
 
 // New validates cfg and returns a Connector. Every problem is an error
@@ -219,6 +223,7 @@ func New(cfg Config) (*Connector, error) {
 	}
 	c := &Connector{cfg: cfg, provider: cfg.Provider.withDefaults()}
 	c.endpoint = newEndpoint(&c.cfg, &c.provider)
+	c.api, c.apiErr = apiOrigin(&c.provider)
 	if c.cfg.FlowTTL == 0 {
 		c.cfg.FlowTTL = 10 * time.Minute
 	}

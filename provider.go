@@ -120,7 +120,9 @@ type Provider struct {
 	// metadata sets authorization_response_iss_parameter_supported).
 	IssuerRequired bool
 	// APIURL is the base URL of the provider's REST API, used by the
-	// provider packages' helpers.
+	// provider packages' helpers. Its origin (scheme, host and port) is the
+	// only place Connector.Client sends the bearer token; a Connector
+	// without it has a Client that refuses every request.
 	APIURL string
 }
 
