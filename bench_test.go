@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +32,8 @@ func benchEnv(b *testing.B, ttl time.Duration) (*oauthlink.Connector, *oauthlink
 		Owner:         func(r *http.Request) (string, error) { return r.Header.Get("X-User"), nil },
 		CookieSecrets: [][]byte{make32(3)}, HTTPClient: q.Client(), Now: clk.Now, CacheTTL: ttl,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// The fake serves plain http on loopback, as BENCHMARKS.md measures.
+		AllowInsecureHTTP: true,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -178,6 +181,8 @@ func benchConnector(b *testing.B, pkce bool, client *http.Client, tokenURL strin
 		Owner:         benchOwner,
 		CookieSecrets: [][]byte{make32(5)}, HTTPClient: client,
 		Logger: slog.New(slog.DiscardHandler), // as in bench/compare: peers log nothing here
+		// CallbackLoopback's token endpoint is plain http on loopback.
+		AllowInsecureHTTP: strings.HasPrefix(tokenURL, "http:"),
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -5,10 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
+
+// ErrNotAPIOrigin is returned (through *url.Error: test with errors.Is) by
+// a request through Connector.Client whose URL is not on the origin of
+// Provider.APIURL, or when the provider has no APIURL. The request was not
+// sent and carried no token.
+var ErrNotAPIOrigin = fmt.Errorf("%w: not the provider's API origin", ErrBadRequest)
 
 // Client returns an *http.Client that calls the provider's API as owner: it
 // injects a fresh bearer token (refreshing with write-back as needed) and
@@ -22,29 +30,32 @@ import (
 // connection is marked StatusReauthRequired and the request fails with an
 // error wrapping ErrReauthRequired (through *url.Error: test with
 // errors.Is). A request whose body cannot be replayed is not retried, but
-// the connection is still repaired for the next request. It sends the
-// token only to the host of Provider.APIURL (when set) and never follows a
-// redirect to another host, so the token cannot leak to a third party
-// (golang.org/x/oauth2 issue 500).
+// the connection is still repaired for the next request.
+//
+// The token goes only to the origin of Provider.APIURL: the same scheme,
+// host and port (a missing port is the scheme's default). A request to any
+// other origin, plain http to an https API included, fails with
+// ErrNotAPIOrigin before a token is read, and a redirect to another origin
+// is not followed (the 3xx is returned), so the token reaches no third
+// party (golang.org/x/oauth2 issue 500) and never travels in clear: New
+// accepts an http APIURL only with AllowInsecureHTTP. Client has no error
+// to return, so without a Provider.APIURL it returns a client whose every
+// request fails with an error wrapping both ErrConfig and ErrNotAPIOrigin.
 //
 // Errors arrive in a *url.Error (test with errors.Is and errors.As): those
 // of Fresh (also when a 401 finds the connection gone or refused), and
-// ErrBadRequest for a request to a host other than Provider.APIURL's. A
-// failure of the API request itself (the network, a redirect loop) is
-// net/http's own.
+// ErrNotAPIOrigin (which wraps ErrBadRequest) for a request to another
+// origin. A failure of the API request itself (the network, a redirect
+// loop) is net/http's own.
 func (c *Connector) Client(owner string) *http.Client {
 	base := http.DefaultTransport
 	if c.cfg.HTTPClient != nil && c.cfg.HTTPClient.Transport != nil {
 		base = c.cfg.HTTPClient.Transport
 	}
-	var apiHost string
-	if u, err := url.Parse(c.provider.APIURL); err == nil {
-		apiHost = u.Host
-	}
 	return &http.Client{
-		Transport: &bearerTransport{c: c, owner: owner, base: base, host: apiHost},
+		Transport: &bearerTransport{c: c, owner: owner, base: base},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if req.URL.Host != via[0].URL.Host || req.URL.Scheme != via[0].URL.Scheme {
+			if !c.api.has(req.URL) {
 				return http.ErrUseLastResponse
 			}
 			if len(via) >= 5 {
@@ -55,11 +66,55 @@ func (c *Connector) Client(owner string) *http.Client {
 	}
 }
 
+// origin is a URL's scheme, host and port, lower-cased, the port filled in
+// from the scheme when absent (RFC 6454).
+type origin struct{ scheme, host, port string }
+
+// apiOrigin returns the origin of p.APIURL, which Provider.Validate has
+// checked when set, or the error every Client request fails with.
+func apiOrigin(p *Provider) (origin, error) {
+	if p.APIURL == "" {
+		return origin{}, fmt.Errorf("%w: %w: provider %s has no APIURL, so Client sends its token nowhere", ErrConfig, ErrNotAPIOrigin, p.Name)
+	}
+	u, err := url.Parse(p.APIURL)
+	if err != nil || u.Host == "" {
+		return origin{}, fmt.Errorf("%w: %w: provider %s APIURL is not an absolute URL", ErrConfig, ErrNotAPIOrigin, p.Name)
+	}
+	o := origin{scheme: strings.ToLower(u.Scheme), host: strings.ToLower(u.Hostname()), port: u.Port()}
+	if o.port == "" {
+		o.port = defaultPort(o.scheme)
+	}
+	return o, nil
+}
+
+func defaultPort(scheme string) string {
+	switch strings.ToLower(scheme) {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
+}
+
+// has reports whether u is on origin o. It does not allocate.
+func (o origin) has(u *url.URL) bool {
+	port := u.Port()
+	if port == "" {
+		port = defaultPort(u.Scheme)
+	}
+	return o.host != "" && port == o.port &&
+		strings.EqualFold(u.Scheme, o.scheme) && strings.EqualFold(u.Hostname(), o.host)
+}
+
+func (o origin) String() string {
+	return o.scheme + "://" + net.JoinHostPort(o.host, o.port)
+}
+
 type bearerTransport struct {
 	c     *Connector
 	owner string
 	base  http.RoundTripper
-	host  string
 }
 
 func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -68,9 +123,14 @@ func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Body.Close()
 		}
 	}
-	if t.host != "" && req.URL.Host != t.host {
+	if t.c.apiErr != nil {
 		closeBody()
-		return nil, fmt.Errorf("%w: refusing to send the %s token to %s", ErrBadRequest, t.c.provider.Name, req.URL.Host)
+		return nil, t.c.apiErr
+	}
+	if !t.c.api.has(req.URL) {
+		closeBody()
+		return nil, fmt.Errorf("%w: refusing to send the %s token to %s://%s (the API is %s)",
+			ErrNotAPIOrigin, t.c.provider.Name, req.URL.Scheme, req.URL.Host, t.c.api)
 	}
 	v := t.c.cached(req.Context(), t.owner)
 	if v.err != nil {

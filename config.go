@@ -2,10 +2,12 @@ package oauthlink
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -17,11 +19,21 @@ import (
 
 // Config configures a Connector for one provider. It is read once by New;
 // later changes have no effect. Zero values get the documented defaults.
+//
+// A Config never shows its secrets (ClientSecret, CookieSecrets, the
+// TokenKeys' bytes, Provider.Header values): fmt with any verb, log/slog
+// and encoding/json see a description with each one "[redacted]" (String,
+// LogValue, MarshalJSON). A struct that embeds Config inherits those
+// methods and so prints as the Config alone; embed it as a named field to
+// print the rest.
 type Config struct {
 	// Provider describes the authorization server. Required; use a preset
 	// from the mollie or qonto package or fill one in.
 	Provider Provider
 	// ClientID and ClientSecret are the app's credentials. Required.
+	// Config, and the Connector built from it, never print the secret:
+	// fmt (every verb), log/slog and encoding/json see "[redacted]" (see
+	// Config.String).
 	ClientID     string
 	ClientSecret string
 	// RedirectURL is the absolute callback URL registered at the provider
@@ -34,7 +46,8 @@ type Config struct {
 	// are always added.
 	Scopes []string
 
-	// Store persists connections. Required.
+	// Store persists connections. Required; a nil pointer in the interface
+	// (a typed nil) is refused too.
 	Store TokenStore
 	// TokenKeys encrypt tokens at rest with AES-256-GCM (see
 	// EncryptedStore): the first key encrypts, every key decrypts. Strongly
@@ -57,8 +70,11 @@ type Config struct {
 	// one after FlowTTL. Required.
 	CookieSecrets [][]byte
 	// AllowInsecureHTTP drops the Secure attribute and the __Host- prefix
-	// from flow cookies and allows an http RedirectURL, for local
-	// development only. Default false.
+	// from flow cookies and allows plain http for RedirectURL and for the
+	// provider's AuthURL, TokenURL, RevokeURL and APIURL (so
+	// Connector.Client may send the bearer token over http to an http
+	// APIURL), for local development only. Without it New refuses any of
+	// them over http. Default false.
 	AllowInsecureHTTP bool
 	// Sessions, when set, keeps flow state in the app's gorilla/sessions
 	// store instead of oauthlink's own cookie. oauthlink still forces the
@@ -145,7 +161,8 @@ type Config struct {
 }
 
 // Connector runs OAuth2 connect flows for one provider. Create it with New;
-// it is safe for concurrent use.
+// it is safe for concurrent use. Like Config, it prints, logs and marshals
+// as a description of its settings with every secret redacted.
 type Connector struct {
 	cfg      Config
 	provider Provider
@@ -170,12 +187,25 @@ type Connector struct {
 	ctxKey         *ctxKey
 	// realClock is set when Config.Now was left to time.Now.
 	realClock bool
+	// api is the origin of Provider.APIURL, the only one Client sends the
+	// bearer token to; apiErr is why there is none.
+	api    origin
+	apiErr error
 }
 
 // New validates cfg and returns a Connector. Every problem is an error
-// wrapping ErrConfig; New never panics on bad input.
+// wrapping ErrConfig that names the field; New never panics on bad input.
+// Beyond the per-field rules, New refuses a provider endpoint (AuthURL,
+// TokenURL, RevokeURL, APIURL) over plain http unless AllowInsecureHTTP, an
+// authorization request that would repeat a parameter (see
+// Provider.AuthParams), and a nil pointer held in Store, ReplayGuard,
+// Sessions or HTTPClient.Transport, which would otherwise panic on first
+// use.
 func New(cfg Config) (*Connector, error) {
 	if err := cfg.Provider.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.Provider.checkTransport(cfg.AllowInsecureHTTP); err != nil {
 		return nil, err
 	}
 	switch {
@@ -185,6 +215,14 @@ func New(cfg Config) (*Connector, error) {
 		return nil, fmt.Errorf("%w: ClientSecret is required", ErrConfig)
 	case cfg.Store == nil:
 		return nil, fmt.Errorf("%w: Store is required", ErrConfig)
+	case isNil(cfg.Store):
+		return nil, fmt.Errorf("%w: Store is a nil %T", ErrConfig, cfg.Store)
+	case cfg.ReplayGuard != nil && isNil(cfg.ReplayGuard):
+		return nil, fmt.Errorf("%w: ReplayGuard is a nil %T (leave it nil for the default)", ErrConfig, cfg.ReplayGuard)
+	case cfg.Sessions != nil && isNil(cfg.Sessions):
+		return nil, fmt.Errorf("%w: Sessions is a nil %T (leave it nil for oauthlink's own cookie)", ErrConfig, cfg.Sessions)
+	case cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil && isNil(cfg.HTTPClient.Transport):
+		return nil, fmt.Errorf("%w: HTTPClient.Transport is a nil %T (leave it nil for http.DefaultTransport)", ErrConfig, cfg.HTTPClient.Transport)
 	case cfg.Owner == nil:
 		return nil, fmt.Errorf("%w: Owner is required", ErrConfig)
 	case cfg.FlowTTL < 0 || cfg.FlowTTL > 10*time.Minute:
@@ -199,6 +237,7 @@ func New(cfg Config) (*Connector, error) {
 	}
 	c := &Connector{cfg: cfg, provider: cfg.Provider.withDefaults()}
 	c.endpoint = newEndpoint(&c.cfg, &c.provider)
+	c.api, c.apiErr = apiOrigin(&c.provider)
 	if c.cfg.FlowTTL == 0 {
 		c.cfg.FlowTTL = 10 * time.Minute
 	}
@@ -296,6 +335,21 @@ func New(cfg Config) (*Connector, error) {
 	return c, nil
 }
 
+// isNil reports whether v is nil or an interface holding a nil pointer,
+// map, slice, channel or func: a value whose methods would panic or
+// misbehave on first use.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+		return rv.IsNil()
+	}
+	return false
+}
+
 // The plaintext warning is said once per process, not once per Connector.
 var plaintextWarning sync.Once
 
@@ -379,3 +433,207 @@ func buildAuthPrefix(p *Provider, clientID, redirect string, scopes []string) (s
 	u.RawQuery = enc
 	return u.String(), nil
 }
+
+// A Config and a Connector hold the client secret, the cookie secrets and
+// the token keys (and the Connector the precomputed Basic credentials).
+// Both describe themselves instead of printing their fields: fmt (every
+// verb), log/slog (LogValue) and encoding/json (MarshalJSON) see the
+// settings with every secret "[redacted]", hooks only as the names of those
+// set, and stores and clients only by type, never by contents. Methods on
+// the values, rather than a Secret-typed ClientSecret, keep every
+// construction site compiling and cover the byte-slice secrets and the
+// provider's headers too.
+
+// describedField is one entry of a description: the Go field name (for
+// fmt and JSON), the log key, and a value that prints, logs and marshals
+// without a secret.
+type describedField struct {
+	name, key string
+	v         any
+}
+
+// word is a description value printed without quotes (a type name, a
+// duration).
+type word string
+
+// redactedKey shows a token key's id, never its bytes.
+type redactedKey struct {
+	ID  string
+	Key Secret
+}
+
+// describe lists cfg's settings, with p for its provider (the Connector's
+// has defaults applied).
+func describe(cfg *Config, p Provider) []describedField {
+	keys := make([]redactedKey, len(cfg.TokenKeys))
+	for i, k := range cfg.TokenKeys {
+		keys[i] = redactedKey{ID: k.ID, Key: presence(len(k.Key) > 0)}
+	}
+	cookies := make([]Secret, len(cfg.CookieSecrets))
+	for i, s := range cfg.CookieSecrets {
+		cookies[i] = presence(len(s) > 0)
+	}
+	var hooks []string
+	for _, h := range []struct {
+		name string
+		set  bool
+	}{
+		{"Owner", cfg.Owner != nil}, {"AuthParams", cfg.AuthParams != nil}, {"Identify", cfg.Identify != nil},
+		{"OnError", cfg.OnError != nil}, {"OnConnected", cfg.OnConnected != nil}, {"OnEvent", cfg.OnEvent != nil},
+		{"Logger", cfg.Logger != nil}, {"Now", cfg.Now != nil},
+	} {
+		if h.set {
+			hooks = append(hooks, h.name)
+		}
+	}
+	return []describedField{
+		{"Provider", "provider", p},
+		{"ClientID", "client_id", cfg.ClientID},
+		{"ClientSecret", "client_secret", presence(cfg.ClientSecret != "")},
+		{"RedirectURL", "redirect_url", redactedURL(cfg.RedirectURL)},
+		{"Scopes", "scopes", cfg.Scopes},
+		{"Store", "store", typeName(cfg.Store)},
+		{"TokenKeys", "token_keys", keys},
+		{"CookieSecrets", "cookie_secrets", cookies},
+		{"AllowInsecureHTTP", "allow_insecure_http", cfg.AllowInsecureHTTP},
+		{"Sessions", "sessions", typeName(cfg.Sessions)},
+		{"FlowTTL", "flow_ttl", word(cfg.FlowTTL.String())},
+		{"MaxFlows", "max_flows", cfg.MaxFlows},
+		{"ReturnToParam", "return_to_param", cfg.ReturnToParam},
+		{"HTTPClient", "http_client", typeName(cfg.HTTPClient)},
+		{"ExchangeTimeout", "exchange_timeout", word(cfg.ExchangeTimeout.String())},
+		{"RefreshAhead", "refresh_ahead", word(cfg.RefreshAhead.String())},
+		{"RefreshJitter", "refresh_jitter", cfg.RefreshJitter},
+		{"RefreshAttempts", "refresh_attempts", cfg.RefreshAttempts},
+		{"RetryBase", "retry_base", word(cfg.RetryBase.String())},
+		{"RetryMax", "retry_max", word(cfg.RetryMax.String())},
+		{"LockTTL", "lock_ttl", word(cfg.LockTTL.String())},
+		{"CacheTTL", "cache_ttl", word(cfg.CacheTTL.String())},
+		{"ReplayGuard", "replay_guard", typeName(cfg.ReplayGuard)},
+		{"Hooks", "hooks", hooks},
+	}
+}
+
+// presence is a Secret that says only whether a value is set: "[redacted]"
+// or "". The secret itself is never copied into a description.
+func presence(set bool) Secret {
+	if set {
+		return redacted
+	}
+	return ""
+}
+
+// typeName names a store, guard or client by its type, never by its
+// contents (a store's DSN or a session store's keys).
+func typeName(v any) word {
+	if isNil(v) {
+		return "<nil>"
+	}
+	return word(fmt.Sprintf("%T", v))
+}
+
+func describeString(kind string, fields []describedField) string {
+	var b strings.Builder
+	b.WriteString(kind)
+	b.WriteByte('{')
+	for i, f := range fields {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(f.name)
+		b.WriteByte(':')
+		switch v := f.v.(type) {
+		case string, []string:
+			fmt.Fprintf(&b, "%q", v)
+		default:
+			fmt.Fprintf(&b, "%v", v)
+		}
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+func describeLog(fields []describedField) slog.Value {
+	attrs := make([]slog.Attr, len(fields))
+	for i, f := range fields {
+		attrs[i] = slog.Any(f.key, f.v)
+	}
+	return slog.GroupValue(attrs...)
+}
+
+func describeJSON(fields []describedField) ([]byte, error) {
+	b := []byte{'{'}
+	for i, f := range fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		name, _ := json.Marshal(f.name)
+		v, err := json.Marshal(f.v)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(append(b, name...), ':'), v...)
+	}
+	return append(b, '}'), nil
+}
+
+// String describes the configuration with every secret redacted.
+func (cfg Config) String() string {
+	return describeString("oauthlink.Config", describe(&cfg, cfg.Provider))
+}
+
+// GoString is String: %#v must not print the secrets either.
+func (cfg Config) GoString() string { return cfg.String() }
+
+// Format prints String for every verb, so %v, %+v, %#v, %s, %q and %x
+// never reveal a secret.
+func (cfg Config) Format(f fmt.State, verb rune) { fmt.Fprint(f, cfg.String()) }
+
+// LogValue logs the configuration with every secret redacted.
+func (cfg Config) LogValue() slog.Value { return describeLog(describe(&cfg, cfg.Provider)) }
+
+// MarshalJSON writes the configuration's description (see String) as a
+// JSON object keyed by field name; it is for display, not for reading back.
+func (cfg Config) MarshalJSON() ([]byte, error) { return describeJSON(describe(&cfg, cfg.Provider)) }
+
+// String describes the Connector's effective configuration (defaults
+// applied) with every secret redacted.
+func (c *Connector) String() string {
+	if c == nil {
+		return "<nil>"
+	}
+	return describeString("oauthlink.Connector", describe(&c.cfg, c.provider))
+}
+
+// GoString is String.
+func (c *Connector) GoString() string { return c.String() }
+
+// Format prints String for every verb.
+func (c *Connector) Format(f fmt.State, verb rune) { fmt.Fprint(f, c.String()) }
+
+// LogValue logs the Connector's effective configuration without secrets.
+func (c *Connector) LogValue() slog.Value {
+	if c == nil {
+		return slog.StringValue("<nil>")
+	}
+	return describeLog(describe(&c.cfg, c.provider))
+}
+
+// MarshalJSON writes the Connector's description (see String).
+func (c *Connector) MarshalJSON() ([]byte, error) {
+	if c == nil {
+		return []byte("null"), nil
+	}
+	return describeJSON(describe(&c.cfg, c.provider))
+}
+
+var (
+	_ fmt.Formatter  = Config{}
+	_ fmt.GoStringer = Config{}
+	_ slog.LogValuer = Config{}
+	_ json.Marshaler = Config{}
+	_ fmt.Formatter  = (*Connector)(nil)
+	_ fmt.GoStringer = (*Connector)(nil)
+	_ slog.LogValuer = (*Connector)(nil)
+	_ json.Marshaler = (*Connector)(nil)
+)

@@ -108,15 +108,32 @@ func (c *Connection) Clone() *Connection {
 	return &d
 }
 
-// OAuth2Token returns the connection's token as an *oauth2.Token, for code
-// that speaks golang.org/x/oauth2.
+// OAuth2Token returns the connection's access token as an *oauth2.Token,
+// for code that speaks golang.org/x/oauth2: the access token, its type and
+// expiry, and the extra response fields (Token.Extra("id_token")), but
+// never the refresh token. The refresh token is the grant itself and stays
+// inside oauthlink: code holding it could print or log it (an
+// *oauth2.Token does not redact), or spend it outside the refresh lock,
+// and a provider that rotates refresh tokens (Qonto) treats the second use
+// of a refresh token as theft and revokes the whole grant, the tokens
+// oauthlink holds included. Refresh through Fresh, TokenSource or Client;
+// an oauth2.TokenSource built on this token cannot refresh it.
 func (c *Connection) OAuth2Token() *oauth2.Token {
-	return &oauth2.Token{
-		AccessToken:  c.AccessToken.Reveal(),
-		RefreshToken: c.RefreshToken.Reveal(),
-		TokenType:    c.TokenType,
-		Expiry:       c.Expiry,
+	tok := &oauth2.Token{
+		AccessToken: c.AccessToken.Reveal(),
+		TokenType:   c.TokenType,
+		Expiry:      c.Expiry,
 	}
+	if c.Extra != "" {
+		var extra map[string]any
+		if err := json.Unmarshal([]byte(c.Extra.Reveal()), &extra); err == nil && len(extra) > 0 {
+			// The standard fields never reach Extra; dropping them again
+			// keeps a refresh token out even of a record written by hand.
+			delete(extra, "refresh_token")
+			tok = tok.WithExtra(extra)
+		}
+	}
+	return tok
 }
 
 // String describes the connection without any secret.

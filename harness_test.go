@@ -123,6 +123,10 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		e.store = memstore.New()
 	}
 	ec.mollie.Now, ec.qonto.Now = e.clk.Now, e.clk.Now
+	// The fakes serve https like the real providers: New refuses plain-http
+	// endpoints without AllowInsecureHTTP, and Client sends no token over
+	// http. The app's client trusts them (httptest's one certificate).
+	ec.mollie.TLS, ec.qonto.TLS = true, true
 	ec.mollie.RedirectURIs = []string{e.app.URL + "/connect/mollie/callback"}
 	ec.qonto.RedirectURIs = []string{e.app.URL + "/connect/qonto/callback"}
 	e.mollie = oauthlinktest.NewMollie(ec.mollie)

@@ -277,7 +277,7 @@ func scriptedConnector(t *testing.T, s *scripted, clk *clock, logs *syncBuffer, 
 	st := memstore.New()
 	link, err := oauthlink.New(oauthlink.Config{
 		Provider: oauthlink.Provider{Name: "hydra", AuthURL: s.srv.URL + "/auth", TokenURL: s.srv.URL + "/token",
-			AuthStyle: oauthlink.AuthStyleBody, RotatesRefreshTokens: true},
+			APIURL: s.srv.URL, AuthStyle: oauthlink.AuthStyleBody, RotatesRefreshTokens: true},
 		ClientID: "client", ClientSecret: "secret", RedirectURL: "https://app.example/cb", Store: st,
 		Owner:         func(*http.Request) (string, error) { return "shop-1", nil },
 		CookieSecrets: [][]byte{make([]byte, 32)}, HTTPClient: s.srv.Client(), Now: clk.Now,

@@ -168,7 +168,11 @@ func ConnectionFromContext(ctx context.Context, provider string) (*Connection, e
 }
 
 // TokenFromContext returns the fresh token Load or Require put in ctx for
-// provider, as an *oauth2.Token. Errors: those of ConnectionFromContext.
+// provider, as an *oauth2.Token with the access token, its expiry and the
+// extra response fields but never the refresh token (see
+// Connection.OAuth2Token). Each call returns a new value the caller may
+// keep. Errors: those of
+// ConnectionFromContext.
 func TokenFromContext(ctx context.Context, provider string) (*oauth2.Token, error) {
 	conn, err := ConnectionFromContext(ctx, provider)
 	if err != nil {

@@ -1,11 +1,14 @@
 package oauthlink
 
 import (
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -39,6 +42,11 @@ func (s AuthStyle) String() string {
 // presets in the mollie and qonto packages return filled-in values; every
 // field may be overridden (tests, sandboxes, proxies). Build a generic
 // provider by filling the fields yourself.
+//
+// Header values are credentials (Qonto's staging token): fmt with any verb,
+// log/slog and encoding/json show the header names with the values
+// "[redacted]". A struct that embeds Provider inherits those methods and
+// prints and marshals as the Provider alone.
 type Provider struct {
 	// Name identifies the provider in routes, cookies, stores and logs. It
 	// must match [a-z0-9_-]{1,32}. One redirect URL per provider name.
@@ -65,7 +73,12 @@ type Provider struct {
 	PKCE bool
 	// AuthParams lists the extra authorization parameters an app may pass
 	// per request (Mollie approval_prompt and locale; Qonto organization_id
-	// and registration_id). Any other extra parameter is an error.
+	// and registration_id). Any other extra parameter is an error. It must
+	// not list a parameter oauthlink sets itself (response_type, client_id,
+	// redirect_uri, scope, state, code_challenge, code_challenge_method) or
+	// one AuthURL's query already carries: RFC 6749 §3.1 forbids a repeated
+	// parameter, and a provider that takes the first of two scopes or
+	// redirect URIs grants something other than what oauthlink checks.
 	AuthParams []string
 	// Header holds extra headers sent on every server-side call (token,
 	// revocation and API requests), e.g. Qonto's X-Qonto-Staging-Token.
@@ -114,8 +127,19 @@ type Provider struct {
 	// metadata sets authorization_response_iss_parameter_supported).
 	IssuerRequired bool
 	// APIURL is the base URL of the provider's REST API, used by the
-	// provider packages' helpers.
+	// provider packages' helpers. Its origin (scheme, host and port) is the
+	// only place Connector.Client sends the bearer token; a Connector
+	// without it has a Client that refuses every request.
 	APIURL string
+}
+
+// reservedAuthParams are the authorization request parameters oauthlink
+// sets itself. Neither Provider.AuthURL's query nor Provider.AuthParams may
+// carry them: the request would repeat them (RFC 6749 §3.1), and which copy
+// a server honours is up to the server.
+var reservedAuthParams = []string{
+	"response_type", "client_id", "redirect_uri", "scope", "state",
+	"code_challenge", "code_challenge_method",
 }
 
 var providerName = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
@@ -125,13 +149,16 @@ func (p *Provider) Validate() error {
 	if !providerName.MatchString(p.Name) {
 		return fmt.Errorf("%w: provider name %q must match [a-z0-9_-]{1,32}", ErrConfig, p.Name)
 	}
-	for _, u := range []struct{ name, v string }{{"AuthURL", p.AuthURL}, {"TokenURL", p.TokenURL}, {"RevokeURL", p.RevokeURL}} {
-		if u.v == "" && u.name == "RevokeURL" {
+	for _, u := range p.endpoints() {
+		if u.v == "" && (u.name == "RevokeURL" || u.name == "APIURL") {
 			continue
 		}
 		if err := checkEndpoint(u.v); err != nil {
 			return fmt.Errorf("%w: provider %s %s: %v", ErrConfig, p.Name, u.name, err)
 		}
+	}
+	if err := p.checkAuthParams(); err != nil {
+		return err
 	}
 	switch p.AuthStyle {
 	case AuthStyleBasic, AuthStyleBody:
@@ -145,6 +172,59 @@ func (p *Provider) Validate() error {
 	}
 	if p.DefaultTokenLifetime < 0 || p.MaxTokenLifetime < 0 || p.RefreshGrace < 0 {
 		return fmt.Errorf("%w: provider %s: durations must not be negative", ErrConfig, p.Name)
+	}
+	return nil
+}
+
+// endpoints lists the provider's URLs by field name.
+func (p *Provider) endpoints() []struct{ name, v string } {
+	return []struct{ name, v string }{
+		{"AuthURL", p.AuthURL}, {"TokenURL", p.TokenURL}, {"RevokeURL", p.RevokeURL}, {"APIURL", p.APIURL},
+	}
+}
+
+// checkAuthParams refuses an authorization request that would carry a
+// parameter twice: a reserved parameter in AuthURL's query or in
+// AuthParams, or an AuthParams name AuthURL's query already sets.
+func (p *Provider) checkAuthParams() error {
+	u, err := url.Parse(p.AuthURL)
+	if err != nil {
+		return fmt.Errorf("%w: provider %s AuthURL: not a URL", ErrConfig, p.Name)
+	}
+	fixed, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return fmt.Errorf("%w: provider %s AuthURL: malformed query", ErrConfig, p.Name)
+	}
+	for _, name := range reservedAuthParams {
+		if fixed.Has(name) {
+			return fmt.Errorf("%w: provider %s AuthURL: the query sets %q, which oauthlink sets itself (RFC 6749 §3.1 forbids repeating it)", ErrConfig, p.Name, name)
+		}
+	}
+	for _, name := range p.AuthParams {
+		switch {
+		case name == "":
+			return fmt.Errorf("%w: provider %s AuthParams: empty parameter name", ErrConfig, p.Name)
+		case slices.Contains(reservedAuthParams, name):
+			return fmt.Errorf("%w: provider %s AuthParams: %q is set by oauthlink and cannot be passed per request (RFC 6749 §3.1 forbids repeating it)", ErrConfig, p.Name, name)
+		case fixed.Has(name):
+			return fmt.Errorf("%w: provider %s AuthParams: %q is already set in AuthURL's query and would be repeated", ErrConfig, p.Name, name)
+		}
+	}
+	return nil
+}
+
+// checkTransport refuses a plain-http endpoint unless insecure is set: the
+// token and revocation endpoints receive the client secret, codes and
+// refresh tokens, the authorization endpoint the state, and the API the
+// bearer token.
+func (p *Provider) checkTransport(insecure bool) error {
+	if insecure {
+		return nil
+	}
+	for _, e := range p.endpoints() {
+		if u, err := url.Parse(e.v); err == nil && strings.EqualFold(u.Scheme, "http") {
+			return fmt.Errorf("%w: provider %s %s must use https: over http the client secret, codes and tokens travel in clear (set AllowInsecureHTTP for local development)", ErrConfig, p.Name, e.name)
+		}
 	}
 	return nil
 }
@@ -182,3 +262,121 @@ func (p Provider) withDefaults() Provider {
 	}
 	return p
 }
+
+// Provider prints, logs and marshals itself with the values of Header
+// redacted: headers carry credentials (Qonto's X-Qonto-Staging-Token). The
+// names stay visible. A URL's userinfo (which Validate refuses anyway) is
+// masked.
+
+// redactedHeader returns h with every value replaced by "[redacted]".
+func redactedHeader(h http.Header) http.Header {
+	if h == nil {
+		return nil
+	}
+	out := make(http.Header, len(h))
+	for k, vs := range h {
+		r := make([]string, len(vs))
+		for i := range r {
+			r[i] = redacted
+		}
+		out[k] = r
+	}
+	return out
+}
+
+// redactedURL is raw with its userinfo, user name and password alike,
+// replaced by "redacted". A URL that does not parse is replaced whole when
+// it has an '@' (it might hold userinfo).
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if strings.Contains(raw, "@") {
+			return redacted
+		}
+		return raw
+	}
+	if u.User == nil {
+		return raw
+	}
+	u.User = url.User("redacted")
+	return u.String()
+}
+
+// String describes the provider with its header values redacted.
+func (p Provider) String() string {
+	names := make([]string, 0, len(p.Header))
+	for k := range p.Header {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return fmt.Sprintf("oauthlink.Provider{Name:%q AuthURL:%q TokenURL:%q RevokeURL:%q RevokeMethod:%q AuthStyle:%s "+
+		"DefaultScopes:%q RequiredScopes:%q PKCE:%t AuthParams:%q Header:%s ResendRedirectURIOnRefresh:%t "+
+		"RequireRefreshToken:%t DefaultTokenLifetime:%s MaxTokenLifetime:%s RotatesRefreshTokens:%t RefreshGrace:%s "+
+		"Issuer:%q IssuerRequired:%t APIURL:%q}",
+		p.Name, redactedURL(p.AuthURL), redactedURL(p.TokenURL), redactedURL(p.RevokeURL), p.RevokeMethod, p.AuthStyle,
+		p.DefaultScopes, p.RequiredScopes, p.PKCE, p.AuthParams, headerNames(names), p.ResendRedirectURIOnRefresh,
+		p.RequireRefreshToken, p.DefaultTokenLifetime, p.MaxTokenLifetime, p.RotatesRefreshTokens, p.RefreshGrace,
+		p.Issuer, p.IssuerRequired, redactedURL(p.APIURL))
+}
+
+// headerNames prints header names with redacted values.
+type headerNames []string
+
+func (h headerNames) String() string {
+	var b strings.Builder
+	b.WriteString("map[")
+	for i, k := range h {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(k)
+		b.WriteString(":" + redacted)
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
+// GoString is String: %#v must not print the header values either.
+func (p Provider) GoString() string { return p.String() }
+
+// Format prints String for every verb, so no verb reveals a header value.
+func (p Provider) Format(f fmt.State, verb rune) { fmt.Fprint(f, p.String()) }
+
+// LogValue logs the provider's endpoints and settings, without header
+// values.
+func (p Provider) LogValue() slog.Value {
+	names := make([]string, 0, len(p.Header))
+	for k := range p.Header {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return slog.GroupValue(
+		slog.String("name", p.Name),
+		slog.String("auth_url", redactedURL(p.AuthURL)),
+		slog.String("token_url", redactedURL(p.TokenURL)),
+		slog.String("revoke_url", redactedURL(p.RevokeURL)),
+		slog.String("api_url", redactedURL(p.APIURL)),
+		slog.String("auth_style", p.AuthStyle.String()),
+		slog.Bool("pkce", p.PKCE),
+		slog.Any("header_names", names),
+	)
+}
+
+// MarshalJSON writes the provider as encoding/json would, field for field,
+// with every header value "[redacted]".
+func (p Provider) MarshalJSON() ([]byte, error) {
+	type plain Provider // no methods: marshals field by field
+	q := plain(p)
+	q.Header = redactedHeader(p.Header)
+	for _, u := range []*string{&q.AuthURL, &q.TokenURL, &q.RevokeURL, &q.APIURL} {
+		*u = redactedURL(*u)
+	}
+	return json.Marshal(q)
+}
+
+var (
+	_ fmt.Formatter  = Provider{}
+	_ fmt.GoStringer = Provider{}
+	_ slog.LogValuer = Provider{}
+	_ json.Marshaler = Provider{}
+)

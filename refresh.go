@@ -525,21 +525,25 @@ func (c *Connector) TokenSource(owner string) *TokenSource {
 
 // TokenSource hands out fresh tokens for one connection, refreshing with
 // write-back. It implements oauth2.TokenSource. Safe for concurrent use.
+// The tokens it hands out carry the access token, its expiry and the extra
+// response fields, never the refresh token (see Connection.OAuth2Token):
+// refreshing is the TokenSource's job, under oauthlink's lock.
 type TokenSource struct {
 	c     *Connector
 	owner string
 }
 
-// Token implements oauth2.TokenSource. Errors: those of Fresh, with
-// context.DeadlineExceeded when it ran out of its bound.
+// Token implements oauth2.TokenSource. The token has no refresh token.
+// Errors: those of Fresh, with context.DeadlineExceeded when it ran out of
+// its bound.
 func (ts *TokenSource) Token() (*oauth2.Token, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), ts.c.cfg.ExchangeTimeout*2)
 	defer cancel()
 	return ts.TokenContext(ctx)
 }
 
-// TokenContext is Token under the caller's context. Errors: those of
-// Fresh.
+// TokenContext is Token under the caller's context. The token has no
+// refresh token. Errors: those of Fresh.
 func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 	conn, err := ts.c.Fresh(ctx, ts.owner)
 	if err != nil {

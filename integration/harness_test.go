@@ -95,6 +95,9 @@ func newCluster(t testing.TB, be *backend, opts clusterOptions) *cluster {
 	t.Cleanup(c.app.Close)
 	qo := opts.qonto
 	qo.Now = c.clk.Now
+	// https like the real Qonto: New refuses plain-http endpoints without
+	// AllowInsecureHTTP.
+	qo.TLS = true
 	qo.RedirectURIs = []string{c.app.URL + "/connect/qonto/callback"}
 	qo.BeforeTokenResponse = func(r *http.Request, grantType string) {
 		if f := c.hook.Load(); f != nil {

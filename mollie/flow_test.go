@@ -27,7 +27,7 @@ func TestClientLinkFlowEndToEnd(t *testing.T) {
 	mux := http.NewServeMux()
 	app := httptest.NewTLSServer(mux)
 	defer app.Close()
-	fake := oauthlinktest.NewMollie(oauthlinktest.MollieOptions{RedirectURIs: []string{app.URL + "/connect/mollie/callback"}})
+	fake := oauthlinktest.NewMollie(oauthlinktest.MollieOptions{TLS: true, RedirectURIs: []string{app.URL + "/connect/mollie/callback"}})
 	defer fake.Close()
 
 	store := memstore.New()

@@ -87,6 +87,20 @@ func (a *app) qontoProvider(env providerEnv) (oauthlink.Provider, string, string
 	return p, env.ClientID, env.ClientSecret
 }
 
+// plainEndpoint reports whether one of p's endpoints is plain http: the
+// sandbox's fakes on loopback, or a *_URL variable that says so. oauthlink
+// accepts such endpoints only with AllowInsecureHTTP, which the demo then
+// sets for that provider even under an https public URL (its flow cookies
+// then drop Secure and the __Host- prefix; the library logs it once).
+func plainEndpoint(p oauthlink.Provider) bool {
+	for _, u := range []string{p.AuthURL, p.TokenURL, p.RevokeURL, p.APIURL} {
+		if strings.HasPrefix(u, "http:") {
+			return true
+		}
+	}
+	return false
+}
+
 // callback is the redirect URL registered at the provider.
 func (a *app) callback(name string) string {
 	return a.cfg.PublicURL + "/connect/" + name + "/callback"
@@ -102,7 +116,7 @@ func (a *app) newProviders() error {
 			Store:             a.store,
 			TokenKeys:         []oauthlink.TokenKey{a.keys.token},
 			CookieSecrets:     [][]byte{a.keys.flow},
-			AllowInsecureHTTP: a.cfg.insecure(),
+			AllowInsecureHTTP: a.cfg.insecure() || plainEndpoint(p),
 			Owner:             a.sessions.owner,
 			OnError:           a.flowError,
 			OnEvent:           a.event,
