@@ -78,7 +78,7 @@ type Config struct {
 	AllowInsecureHTTP bool
 	// Sessions, when set, keeps flow state in the app's gorilla/sessions
 	// store instead of oauthlink's own cookie. oauthlink still forces the
-	// safe options (HttpOnly, SameSite=Lax, Path=/, Max-Age = FlowTTL,
+	// safe options (HttpOnly, SameSite=Lax, Path=/, Max-Age = FlowTTL + 50 minutes,
 	// Secure unless AllowInsecureHTTP) on every flow session it saves.
 	Sessions sessions.Store
 	// FlowTTL is how long a started flow may take. Default and maximum

@@ -38,7 +38,9 @@
 // Defaults follow RFC 9700 (OAuth 2.0 Security Best Current Practice):
 //
 //   - flow cookies are HttpOnly, Secure, SameSite=Lax, Path=/, host-only
-//     (__Host- prefix), Max-Age 10 minutes, sealed with AES-256-GCM
+//     (__Host- prefix), Max-Age FlowTTL + 50 minutes (a flow is accepted
+//     for FlowTTL, 10 minutes, by its sealed issue time; the longer cookie
+//     only lets the callback say why it refuses), sealed with AES-256-GCM
 //     (authenticated encryption; the cookie name is associated data) under
 //     keys derived with HKDF from Config.CookieSecrets, which rotate; one
 //     cookie per flow, at most five;
@@ -53,8 +55,15 @@
 //   - callback responses carry Cache-Control: no-store and
 //     Referrer-Policy: no-referrer; the default error page escapes the little
 //     provider text it shows and never renders error_uri;
-//   - tokens, codes, states and verifiers never appear in logs, errors or
-//     formatted values: Secret and Connection redact themselves.
+//   - tokens, codes, states, verifiers, the client secret and keys never
+//     appear in logs, errors or formatted values: Secret, Connection,
+//     Config, Connector and Provider redact themselves, and handed-out
+//     *oauth2.Token values never carry the refresh token;
+//   - provider endpoints and the API origin are https (http only with
+//     AllowInsecureHTTP), Client sends the bearer only to Provider.APIURL's
+//     origin, DisconnectHandler refuses cross-site requests, and with
+//     TokenKeys a database writer without the key can neither plant a
+//     token nor change a connection's status, expiry or redirect URI.
 //
 // # Stores
 //
