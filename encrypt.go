@@ -7,8 +7,11 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,6 +25,28 @@ type TokenKey struct {
 	ID string
 	// Key is 32 random bytes.
 	Key []byte
+}
+
+// String names the key by its ID; the key bytes are never printed.
+func (k TokenKey) String() string { return "TokenKey{ID:" + strconv.Quote(k.ID) + " Key:[redacted]}" }
+
+// GoString is String: %#v must not print the key either.
+func (k TokenKey) GoString() string { return k.String() }
+
+// Format prints String for every verb (%v, %+v, %#v, %s, %q, %x ...).
+func (k TokenKey) Format(f fmt.State, _ rune) { io.WriteString(f, k.String()) }
+
+// LogValue logs the key's ID only.
+func (k TokenKey) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", k.ID), slog.String("key", "[redacted]"))
+}
+
+// MarshalJSON writes the key's ID only.
+func (k TokenKey) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ID  string `json:"id"`
+		Key string `json:"key"`
+	}{k.ID, "[redacted]"})
 }
 
 // ErrDecrypt is returned when a stored token cannot be used: unknown key

@@ -61,9 +61,13 @@ func (c *Connector) begin(w http.ResponseWriter, r *http.Request, opts BeginOpti
 	if !ValidReturnTo(returnTo) {
 		return "", "", &ParamError{Param: c.cfg.ReturnToParam, Err: errNotRelative}
 	}
-	for name := range opts.Params {
+	for name, vs := range opts.Params {
 		if !slices.Contains(c.provider.AuthParams, name) {
 			return "", "", &ParamError{Param: paramName(name), Err: fmt.Errorf("not an authorization parameter %s allows", c.provider.Name)}
+		}
+		if len(vs) != 1 {
+			// RFC 6749 §3.1: a parameter is sent at most once.
+			return "", "", &ParamError{Param: paramName(name), Err: errors.New("must have exactly one value")}
 		}
 	}
 	state, err = newState()
