@@ -610,7 +610,7 @@ type errHarness struct {
 
 func newErrHarness(t *testing.T, open func(*testing.T, func() time.Time) (oauthlink.TokenStore, func()), owner string) *errHarness {
 	h := &errHarness{t: t, clk: newClock(), owner: owner, seen: &tokenLog{}, logs: &syncBuffer{}}
-	h.qonto = oauthlinktest.NewQonto(oauthlinktest.QontoOptions{Now: h.clk.Now})
+	h.qonto = oauthlinktest.NewQonto(oauthlinktest.QontoOptions{TLS: true, Now: h.clk.Now})
 	t.Cleanup(h.qonto.Close)
 	h.store, h.kill = open(t, h.clk.Now)
 	t.Cleanup(func() {

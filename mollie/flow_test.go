@@ -133,7 +133,7 @@ func TestClientLinkHostPinned(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := oauthlinktest.NewMollie(oauthlinktest.MollieOptions{
-				RedirectURIs: []string{"https://platform.example/connect/mollie/callback"}, BrowserHost: "localhost",
+				TLS: true, RedirectURIs: []string{"https://platform.example/connect/mollie/callback"}, BrowserHost: "localhost",
 			})
 			defer fake.Close()
 			p := fake.Provider()
