@@ -14,7 +14,7 @@ import (
 // holds the connection's lease (Locker), and only while that process can
 // vouch that the lease is still its own. heldLock enforces both halves:
 //
-//   - While the holder works, a goroutine renews the lease every quarter of
+//   - While the holder works, a timer renews the lease every quarter of
 //     Config.LockTTL. A holder that waits out Retry-After for a minute, or
 //     whose save is retried while the store comes back, keeps the lease;
 //     a holder that died stops renewing and loses it within LockTTL.
@@ -48,9 +48,16 @@ type heldLock struct {
 	// be vouched for. Provider calls under the lease use it.
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	stop   chan struct{}
-	done   chan struct{}
-	once   sync.Once
+
+	// Renewal runs from a timer, not a goroutine of its own: most leases
+	// are released long before their first renewal, and a timer is far
+	// cheaper to create and stop than a goroutine (the callback's commit
+	// takes a lease on every connect).
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
+	ticks   sync.WaitGroup // renewals in progress, awaited by release
+	once    sync.Once
 }
 
 // lockConn takes the store's lease on the owner's connection when the
@@ -58,11 +65,10 @@ type heldLock struct {
 // than ctx), and starts renewing it. Without a Locker it returns a lock
 // that coordinates nothing: singleflight alone serialises this process.
 func (c *Connector) lockConn(ctx context.Context, owner string) (*heldLock, error) {
-	h := &heldLock{ttl: c.cfg.LockTTL, stop: make(chan struct{}), done: make(chan struct{})}
+	h := &heldLock{ttl: c.cfg.LockTTL}
 	h.ctx, h.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	l, ok := capability[Locker](c.store)
 	if !ok {
-		close(h.done)
 		return h, nil
 	}
 	lctx, cancel := within(ctx, c.cfg.ExchangeTimeout*2)
@@ -73,7 +79,9 @@ func (c *Connector) lockConn(ctx context.Context, owner string) (*heldLock, erro
 		return nil, fmt.Errorf("%w: connection lock: %w", ErrStore, err)
 	}
 	h.lease = lease
-	go h.renew()
+	h.mu.Lock()
+	h.timer = time.AfterFunc(h.ttl/4, h.renew)
+	h.mu.Unlock()
 	return h, nil
 }
 
@@ -83,34 +91,41 @@ func (c *Connector) lockConn(ctx context.Context, owner string) (*heldLock, erro
 // rates.
 func (h *heldLock) margin() time.Duration { return h.ttl / 10 }
 
-// renew keeps the lease until release, or until it is lost.
+// renew is one renewal, run by the timer every LockTTL/4 (sooner after a
+// failure, at the last moment it can help) until release or loss.
 func (h *heldLock) renew() {
-	defer close(h.done)
-	interval := h.ttl / 4
-	t := time.NewTimer(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-h.stop:
-			return
-		case <-t.C:
-		}
-		left := time.Until(h.lease.Deadline()) - h.margin()
-		if left <= 0 {
-			h.cancel(fmt.Errorf("%w: not renewed in time", ErrLeaseLost))
-			return
-		}
-		rctx, cancel := context.WithTimeout(context.Background(), left)
-		err := h.lease.Renew(rctx, h.ttl)
-		cancel()
-		if errors.Is(err, ErrLeaseLost) {
-			h.cancel(err)
-			return
-		}
-		// On any other failure the lease still holds until Deadline: try
-		// again after the interval, or at the last moment it can help.
-		t.Reset(max(min(interval, time.Until(h.lease.Deadline())-h.margin()), 0))
+	h.mu.Lock()
+	if h.stopped {
+		h.mu.Unlock()
+		return
 	}
+	h.ticks.Add(1)
+	h.mu.Unlock()
+	defer h.ticks.Done()
+
+	left := time.Until(h.lease.Deadline()) - h.margin()
+	if left <= 0 {
+		h.cancel(fmt.Errorf("%w: not renewed in time", ErrLeaseLost))
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.Background(), left)
+	err := h.lease.Renew(rctx, h.ttl)
+	cancel()
+	if errors.Is(err, ErrLeaseLost) {
+		h.cancel(err)
+		return
+	}
+	// On any other failure the lease still holds until Deadline: try
+	// again after the interval, or at the last moment it can help.
+	next := h.ttl / 4
+	if err != nil {
+		next = max(min(next, time.Until(h.lease.Deadline())-h.margin()), 0)
+	}
+	h.mu.Lock()
+	if !h.stopped {
+		h.timer.Reset(next)
+	}
+	h.mu.Unlock()
 }
 
 // valid reports whether the lease can still be vouched for.
@@ -120,8 +135,13 @@ func (h *heldLock) valid() bool { return h.ctx.Err() == nil }
 // once.
 func (h *heldLock) release() {
 	h.once.Do(func() {
-		close(h.stop)
-		<-h.done
+		h.mu.Lock()
+		h.stopped = true
+		if h.timer != nil {
+			h.timer.Stop()
+		}
+		h.mu.Unlock()
+		h.ticks.Wait()
 		if h.lease != nil {
 			h.lease.Release()
 		}
