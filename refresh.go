@@ -348,20 +348,9 @@ func (c *Connector) savePending(ctx context.Context, lk *heldLock, key string, b
 	// as the lease can no longer be vouched for, whichever comes first
 	// (one last attempt follows). While the holder retries, its lease is
 	// renewed, so no peer takes the connection and sends the spent token.
-	giveUp := make(chan struct{})
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		t := time.NewTimer(max(c.cfg.ExchangeTimeout, c.cfg.LockTTL))
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-lk.ctx.Done():
-		case <-stop:
-			return
-		}
-		close(giveUp)
-	}()
+	// The first save usually succeeds: nothing is set up for the retries
+	// until one is needed.
+	var deadline time.Time
 	var err error
 	wait := 50 * time.Millisecond
 	for last := false; ; {
@@ -371,10 +360,14 @@ func (c *Connector) savePending(ctx context.Context, lk *heldLock, key string, b
 		if err == nil || errors.Is(err, ErrVersionConflict) || last {
 			break
 		}
-		t := time.NewTimer(wait)
+		if deadline.IsZero() {
+			deadline = time.Now().Add(max(c.cfg.ExchangeTimeout, c.cfg.LockTTL))
+		}
+		t := time.NewTimer(max(min(wait, time.Until(deadline)), 0))
 		select {
 		case <-t.C:
-		case <-giveUp:
+			last = !time.Now().Before(deadline)
+		case <-lk.ctx.Done():
 			last = true
 		}
 		t.Stop()
