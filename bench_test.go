@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthlink/oauthlink/store"
+
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 	"github.com/oauthlink/oauthlink/store/memstore"
@@ -25,10 +27,10 @@ func benchEnv(b *testing.B, ttl time.Duration) (*oauthlink.Connector, *oauthlink
 	clk := newClock()
 	q := oauthlinktest.NewQonto(oauthlinktest.QontoOptions{Now: clk.Now})
 	b.Cleanup(q.Close)
-	store := memstore.New()
+	ms := memstore.New()
 	c, err := oauthlink.New(oauthlink.Config{
 		Provider: q.Provider(), ClientID: q.ClientID(), ClientSecret: q.ClientSecret(),
-		RedirectURL: "https://app.example/connect/qonto/callback", Store: store,
+		RedirectURL: "https://app.example/connect/qonto/callback", Store: ms,
 		Owner:         func(r *http.Request) (string, error) { return r.Header.Get("X-User"), nil },
 		CookieSecrets: [][]byte{make32(3)}, HTTPClient: q.Client(), Now: clk.Now, CacheTTL: ttl,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -39,11 +41,11 @@ func benchEnv(b *testing.B, ttl time.Duration) (*oauthlink.Connector, *oauthlink
 		b.Fatal(err)
 	}
 	conn := &oauthlink.Connection{Provider: "qonto", Owner: "shop-1", AccessToken: "ory_at_bench", RefreshToken: "ory_rt_bench",
-		TokenType: "Bearer", Expiry: clk.Now().Add(time.Hour), Status: oauthlink.StatusActive}
-	if err := store.Save(context.Background(), conn); err != nil {
+		TokenType: "Bearer", Expiry: clk.Now().Add(time.Hour), Status: store.StatusActive}
+	if err := ms.Save(context.Background(), conn); err != nil {
 		b.Fatal(err)
 	}
-	return c, q, store, clk
+	return c, q, ms, clk
 }
 
 // BenchmarkMiddlewareCached is the per-request cost of Load with a fresh
@@ -51,17 +53,17 @@ func benchEnv(b *testing.B, ttl time.Duration) (*oauthlink.Connector, *oauthlink
 // real clock, as production does (the fake clock of the other benchmarks
 // takes a mutex on every reading).
 func BenchmarkMiddlewareCached(b *testing.B) {
-	store := memstore.New()
+	ms := memstore.New()
 	conn := &oauthlink.Connection{Provider: "qonto", Owner: "shop-1", AccessToken: "ory_at_bench", RefreshToken: "ory_rt_bench",
-		TokenType: "Bearer", Expiry: time.Now().Add(24 * time.Hour), Status: oauthlink.StatusActive}
-	if err := store.Save(context.Background(), conn); err != nil {
+		TokenType: "Bearer", Expiry: time.Now().Add(24 * time.Hour), Status: store.StatusActive}
+	if err := ms.Save(context.Background(), conn); err != nil {
 		b.Fatal(err)
 	}
 	c, err := oauthlink.New(oauthlink.Config{
 		Provider: oauthlink.Provider{Name: "qonto", AuthURL: "https://provider.example/oauth2/authorize",
 			TokenURL: "https://provider.example/oauth2/token", AuthStyle: oauthlink.AuthStyleBody},
 		ClientID: "app", ClientSecret: "secret",
-		RedirectURL: "https://app.example/connect/qonto/callback", Store: store,
+		RedirectURL: "https://app.example/connect/qonto/callback", Store: ms,
 		Owner:         func(r *http.Request) (string, error) { return r.Header.Get("X-User"), nil },
 		CookieSecrets: [][]byte{make32(3)}, CacheTTL: time.Hour, Logger: slog.New(slog.DiscardHandler),
 	})

@@ -14,12 +14,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
 // countingGuard counts the states recorded in a replay guard.
 type countingGuard struct {
-	oauthlink.ReplayGuard
+	store.ReplayGuard
 	calls atomic.Int64
 }
 
@@ -137,13 +138,13 @@ func TestOneOwnerCannotFillReplayGuard(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives 100,001 flows")
 	}
-	for name, store := range map[string]oauthlink.TokenStore{
+	for name, st := range map[string]store.TokenStore{
 		"memstore":   memstore.New(),
 		"in-process": noLock{memstore.New()}, // hides memstore's guard
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, withStore(store), withConfig(func(c *oauthlink.Config) {
+			e := newEnv(t, withStore(st), withConfig(func(c *oauthlink.Config) {
 				// 100,001 refusals, neither logged nor kept.
 				c.Logger = slog.New(slog.DiscardHandler)
 				c.OnError = oauthlink.DefaultErrorHandler

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // ErrNotAPIOrigin is returned (through *url.Error: test with errors.Is) by
@@ -27,7 +29,7 @@ var ErrNotAPIOrigin = fmt.Errorf("%w: not the provider's API origin", ErrBadRequ
 // same lock and singleflight as every refresh, at most once a minute per
 // connection and process) and retries once with the new token. When that
 // refresh is refused, or the connection has no refresh token, the
-// connection is marked StatusReauthRequired and the request fails with an
+// connection is marked store.StatusReauthRequired and the request fails with an
 // error wrapping ErrReauthRequired (through *url.Error: test with
 // errors.Is). A request whose body cannot be replayed is not retried, but
 // the connection is still repaired for the next request.
@@ -144,7 +146,7 @@ func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.c.forget(t.owner)
 	cur, ferr := t.c.unauthorized(req.Context(), t.owner, v.conn)
 	if ferr != nil {
-		if errors.Is(ferr, ErrReauthRequired) || errors.Is(ferr, ErrDisconnected) || errors.Is(ferr, ErrNotFound) {
+		if errors.Is(ferr, ErrReauthRequired) || errors.Is(ferr, ErrDisconnected) || errors.Is(ferr, store.ErrNotFound) {
 			drain(resp)
 			return nil, ferr
 		}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oauthlink/oauthlink/store"
+
 	"github.com/gorilla/sessions"
 	"golang.org/x/sync/singleflight"
 )
@@ -48,7 +50,7 @@ type Config struct {
 
 	// Store persists connections. Required; a nil pointer in the interface
 	// (a typed nil) is refused too.
-	Store TokenStore
+	Store store.TokenStore
 	// TokenKeys encrypt tokens at rest with AES-256-GCM (see
 	// EncryptedStore): the first key encrypts, every key decrypts. Strongly
 	// recommended; without keys (and without an EncryptedStore as Store)
@@ -122,7 +124,7 @@ type Config struct {
 	// between refresh and revocation attempts; Retry-After is honoured up
 	// to RetryMax. Defaults 500 ms and 30 s.
 	RetryBase, RetryMax time.Duration
-	// LockTTL is the lease of the store's connection lock (Locker): a
+	// LockTTL is the lease of the store's connection lock (store.Locker): a
 	// holder renews it every LockTTL/4 while it works, so a dead holder
 	// (a killed process) blocks its connection for at most LockTTL, and a
 	// live one keeps it through a store outage of up to about
@@ -133,10 +135,10 @@ type Config struct {
 	// revoked by a peer's refresh is caught by the client's reload on 401.
 	// Default 10 seconds; negative disables the cache.
 	CacheTTL time.Duration
-	// ReplayGuard records consumed states. Default: the Store when it
-	// implements ReplayGuard (shared by every instance), else an in-memory
+	// store.ReplayGuard records consumed states. Default: the Store when it
+	// implements store.ReplayGuard (shared by every instance), else an in-memory
 	// guard (correct for a single instance only).
-	ReplayGuard ReplayGuard
+	ReplayGuard store.ReplayGuard
 	// Identify runs after a successful exchange and before the connection
 	// is saved, to fill Connection.AccountID (the mollie package provides
 	// one that calls /v2/organizations/me). An error fails the callback and
@@ -166,11 +168,11 @@ type Config struct {
 type Connector struct {
 	cfg      Config
 	provider Provider
-	store    TokenStore // cfg.Store, wrapped by EncryptedStore with TokenKeys
+	store    store.TokenStore // cfg.Store, wrapped by EncryptedStore with TokenKeys
 	scopes   []string
 	endpoint endpoint
 	flows    flowCodec
-	guard    ReplayGuard
+	guard    store.ReplayGuard
 	log      *slog.Logger
 	// cookiePrefix is "__Host-oauthlink-<provider>-" (no __Host- over http).
 	cookiePrefix string
@@ -198,7 +200,7 @@ type Connector struct {
 // Beyond the per-field rules, New refuses a provider endpoint (AuthURL,
 // TokenURL, RevokeURL, APIURL) over plain http unless AllowInsecureHTTP, an
 // authorization request that would repeat a parameter (see
-// Provider.AuthParams), and a nil pointer held in Store, ReplayGuard,
+// Provider.AuthParams), and a nil pointer held in Store, store.ReplayGuard,
 // Sessions or HTTPClient.Transport, which would otherwise panic on first
 // use.
 func New(cfg Config) (*Connector, error) {
@@ -218,7 +220,7 @@ func New(cfg Config) (*Connector, error) {
 	case isNil(cfg.Store):
 		return nil, fmt.Errorf("%w: Store is a nil %T", ErrConfig, cfg.Store)
 	case cfg.ReplayGuard != nil && isNil(cfg.ReplayGuard):
-		return nil, fmt.Errorf("%w: ReplayGuard is a nil %T (leave it nil for the default)", ErrConfig, cfg.ReplayGuard)
+		return nil, fmt.Errorf("%w: store.ReplayGuard is a nil %T (leave it nil for the default)", ErrConfig, cfg.ReplayGuard)
 	case cfg.Sessions != nil && isNil(cfg.Sessions):
 		return nil, fmt.Errorf("%w: Sessions is a nil %T (leave it nil for oauthlink's own cookie)", ErrConfig, cfg.Sessions)
 	case cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil && isNil(cfg.HTTPClient.Transport):
@@ -298,7 +300,7 @@ func New(cfg Config) (*Connector, error) {
 	}
 	c.guard = cfg.ReplayGuard
 	if c.guard == nil {
-		if g, ok := capability[ReplayGuard](cfg.Store); ok {
+		if g, ok := capability[store.ReplayGuard](cfg.Store); ok {
 			c.guard = g
 		} else {
 			c.guard = newMemoryGuard(100_000, c.now)
@@ -356,9 +358,9 @@ var plaintextWarning sync.Once
 // Provider returns the provider descriptor in use (with defaults applied).
 func (c *Connector) Provider() Provider { return c.provider }
 
-// Store returns the configured TokenStore.
+// Store returns the configured store.TokenStore.
 // It decrypts and encrypts tokens when Config.TokenKeys is set.
-func (c *Connector) Store() TokenStore { return c.store }
+func (c *Connector) Store() store.TokenStore { return c.store }
 
 // ClientID returns the OAuth client id, for redirect targets built outside
 // the Connector (Mollie client links).
@@ -366,7 +368,7 @@ func (c *Connector) ClientID() string { return c.cfg.ClientID }
 
 // Owner returns the platform account the request acts for, as Config.Owner
 // says, or an error wrapping ErrNoOwner when there is none (ErrInvalidOwner
-// when its id breaks the TokenStore key rules).
+// when its id breaks the store.TokenStore key rules).
 func (c *Connector) Owner(r *http.Request) (string, error) { return c.owner(r) }
 
 // HandleError reports err the way the Connector's own handlers do: it logs

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // Disconnect ends the owner's connection (RFC 7009): it first marks the
-// connection StatusDisconnected, so a refresh racing it cannot bring it back
+// connection store.StatusDisconnected, so a refresh racing it cannot bring it back
 // (its compare-and-swap fails and its new grant is revoked), then revokes at
 // the provider (Mollie: DELETE, 204; RFC 7009 POST, 200) the connection's
 // grant and every grant it still had to retire (Connection.Retired: grants
@@ -17,7 +19,7 @@ import (
 // 5xx and network failures with backoff, and only when the provider
 // confirmed all of them deletes the record.
 //
-// When a revocation keeps failing, the record stays in StatusDisconnected
+// When a revocation keeps failing, the record stays in store.StatusDisconnected
 // (visible through List), without the retired grants that were confirmed,
 // and the error is returned; calling Disconnect again retries. Disconnecting
 // an owner with no connection returns nil. Errors: ErrRevoke (with the
@@ -29,7 +31,7 @@ func (c *Connector) Disconnect(ctx context.Context, owner string) error {
 	}
 	c.forget(owner)
 	conn, err := c.markDisconnected(ctx, owner)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -63,8 +65,8 @@ func (c *Connector) Disconnect(ctx context.Context, owner string) error {
 // disconnecting lists what Disconnect revokes: the connection's grant,
 // the rotated pair of that grant this process holds unsaved (ps), and
 // the grants the connection still had to retire.
-func disconnecting(conn *Connection, ps *pendingSave) []RetiredToken {
-	toks := make([]RetiredToken, 0, 2+len(conn.Retired))
+func disconnecting(conn *Connection, ps *pendingSave) []store.RetiredToken {
+	toks := make([]store.RetiredToken, 0, 2+len(conn.Retired))
 	if rt := grantToken(conn); rt.Token != "" {
 		toks = append(toks, rt)
 	}
@@ -78,10 +80,10 @@ func disconnecting(conn *Connection, ps *pendingSave) []RetiredToken {
 
 // deleteRevoked deletes the record it marked, only if it is still that
 // record with nothing left to revoke: a reconnect that committed while the
-// revocation ran keeps its new connection. The connection lock (Locker)
+// revocation ran keeps its new connection. The connection lock (store.Locker)
 // makes the re-read and the delete one step; where the store has
-// VersionDeleter the delete is conditional on the version just re-read,
-// which also covers a store without Locker and a lock that expired. The
+// store.VersionDeleter the delete is conditional on the version just re-read,
+// which also covers a store without store.Locker and a lock that expired. The
 // re-read compares the grant, not the version: versions restart after a
 // delete, so a connection deleted and created again meanwhile can be back
 // at the marked version, but not with the marked grant.
@@ -94,13 +96,13 @@ func (c *Connector) deleteRevoked(ctx context.Context, marked *Connection, done 
 	}
 	defer lk.release()
 	cur, err := c.store.Load(ctx, c.provider.Name, marked.Owner)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStore, err)
 	}
-	if cur.Status != StatusDisconnected || grantToken(cur).Token != grantToken(marked).Token {
+	if cur.Status != store.StatusDisconnected || grantToken(cur).Token != grantToken(marked).Token {
 		return nil // replaced by a new connection meanwhile
 	}
 	for _, rt := range cur.Retired {
@@ -108,12 +110,12 @@ func (c *Connector) deleteRevoked(ctx context.Context, marked *Connection, done 
 			return fmt.Errorf("%w at %s: the connection lists a grant that was not revoked yet; call Disconnect again", ErrRevoke, c.provider.Name)
 		}
 	}
-	if vd, ok := capability[VersionDeleter](c.store); ok {
+	if vd, ok := capability[store.VersionDeleter](c.store); ok {
 		err = vd.DeleteVersion(ctx, c.provider.Name, marked.Owner, cur.Version)
 	} else {
 		err = c.store.Delete(ctx, c.provider.Name, marked.Owner)
 	}
-	if errors.Is(err, ErrVersionConflict) {
+	if errors.Is(err, store.ErrVersionConflict) {
 		return nil // replaced between the re-read and the delete
 	}
 	if err != nil {
@@ -122,7 +124,7 @@ func (c *Connector) deleteRevoked(ctx context.Context, marked *Connection, done 
 	return nil
 }
 
-// markDisconnected sets StatusDisconnected with compare-and-swap, re-reading
+// markDisconnected sets store.StatusDisconnected with compare-and-swap, re-reading
 // on conflicts (a refresh may be writing at the same moment).
 func (c *Connector) markDisconnected(ctx context.Context, owner string) (*Connection, error) {
 	var err error
@@ -132,14 +134,14 @@ func (c *Connector) markDisconnected(ctx context.Context, owner string) (*Connec
 		if err != nil {
 			return nil, err
 		}
-		if conn.Status == StatusDisconnected {
+		if conn.Status == store.StatusDisconnected {
 			return conn, nil
 		}
-		conn.Status = StatusDisconnected
+		conn.Status = store.StatusDisconnected
 		if err = c.store.Save(ctx, conn); err == nil {
 			return conn, nil
 		}
-		if !errors.Is(err, ErrVersionConflict) {
+		if !errors.Is(err, store.ErrVersionConflict) {
 			return nil, err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // countingBody is a request body that counts what the handler reads.
@@ -45,7 +46,7 @@ func assertStillConnected(t *testing.T, e *env, provider, owner string, conn *oa
 	t.Helper()
 	stored, err := e.load(provider, owner)
 	require.NoError(t, err, "still connected")
-	assert.Equal(t, oauthlink.StatusActive, stored.Status)
+	assert.Equal(t, store.StatusActive, stored.Status)
 	assert.Equal(t, conn.Version, stored.Version)
 	assert.Zero(t, e.fakes[provider].Revocations(), "nothing revoked")
 }
@@ -107,7 +108,7 @@ func TestDisconnectHandlerReadsSmallForms(t *testing.T) {
 			assert.Equal(t, http.StatusSeeOther, h.StatusCode)
 			assert.Equal(t, "/settings", h.Header.Get("Location"))
 			_, err := e.load("qonto", "shop-1")
-			assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+			assert.ErrorIs(t, err, store.ErrNotFound)
 		})
 	}
 }
@@ -169,7 +170,7 @@ func TestDisconnectHandlerRefusesCrossSite(t *testing.T) {
 				assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
 				assert.Equal(t, "/done", resp.Header.Get("Location"))
 				_, err := e.load("mollie", "shop-1")
-				assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+				assert.ErrorIs(t, err, store.ErrNotFound)
 				return
 			}
 			assert.Equal(t, http.StatusForbidden, resp.StatusCode)
@@ -204,10 +205,10 @@ func TestDisconnectHandlerCrossOriginOptions(t *testing.T) {
 	assertStillConnected(t, e, "qonto", "shop-1", conn)
 	assert.Equal(t, http.StatusSeeOther, post("/trusting/qonto/disconnect", http.Header{"Origin": {"https://shop.example"}}))
 	_, err := e.load("qonto", "shop-1")
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+	assert.ErrorIs(t, err, store.ErrNotFound)
 
 	e.connected("qonto", "shop-1")
 	assert.Equal(t, http.StatusSeeOther, post("/unchecked/qonto/disconnect", http.Header{"Sec-Fetch-Site": {"cross-site"}}))
 	_, err = e.load("qonto", "shop-1")
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+	assert.ErrorIs(t, err, store.ErrNotFound)
 }

@@ -11,11 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 	"github.com/oauthlink/oauthlink/storetest"
 )
 
-func migratingStore(t *testing.T, inner oauthlink.TokenStore, keys ...oauthlink.TokenKey) oauthlink.TokenStore {
+func migratingStore(t *testing.T, inner store.TokenStore, keys ...oauthlink.TokenKey) store.TokenStore {
 	t.Helper()
 	s, err := oauthlink.NewEncryptedStore(inner, oauthlink.EncryptedStoreOptions{Keys: keys, MigratePlaintext: true})
 	require.NoError(t, err)
@@ -25,7 +26,7 @@ func migratingStore(t *testing.T, inner oauthlink.TokenStore, keys ...oauthlink.
 // The migration store is a TokenStore like any other, and writes only
 // ciphertext.
 func TestMigratingEncryptedStoreConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) oauthlink.TokenStore {
+	storetest.Run(t, func(t *testing.T) store.TokenStore {
 		return migratingStore(t, memstore.New(), tokenKey("k1", 1))
 	})
 }
@@ -82,7 +83,7 @@ func TestResealConnections(t *testing.T) {
 	current, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
 	require.NoError(t, err)
 	require.NoError(t, current.Save(ctx, fullConn("current")))
-	plant(t, inner, &oauthlink.Connection{Provider: "qonto", Owner: "no-tokens", Status: oauthlink.StatusReauthRequired})
+	plant(t, inner, &oauthlink.Connection{Provider: "qonto", Owner: "no-tokens", Status: store.StatusReauthRequired})
 	owners := []string{"plain", "shop-v1", "old-key", "current", "no-tokens", "nobody"}
 	versions := func() map[string]int64 {
 		v := map[string]int64{}
@@ -175,7 +176,7 @@ func TestResealConnectionsWaitsForTheLease(t *testing.T) {
 // racingStore is a store without Locker on which another writer saves the
 // record right after ResealConnections read it, once.
 type racingStore struct {
-	oauthlink.TokenStore
+	store.TokenStore
 	once sync.Once
 	race func()
 }

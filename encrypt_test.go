@@ -14,6 +14,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 	"github.com/oauthlink/oauthlink/storetest"
 )
@@ -23,7 +24,7 @@ func tokenKey(id string, b byte) oauthlink.TokenKey {
 }
 
 func TestEncryptedStoreConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) oauthlink.TokenStore {
+	storetest.Run(t, func(t *testing.T) store.TokenStore {
 		s, err := oauthlink.EncryptedStore(memstore.New(), tokenKey("k1", 1))
 		require.NoError(t, err)
 		return s
@@ -32,7 +33,7 @@ func TestEncryptedStoreConformance(t *testing.T) {
 
 func sealedConn(owner string) *oauthlink.Connection {
 	return &oauthlink.Connection{Provider: "qonto", Owner: owner, AccessToken: "ory_at_PLAINTEXT_A",
-		RefreshToken: "ory_rt_PLAINTEXT_R", Extra: `{"id_token":"PLAINTEXT_ID"}`, Status: oauthlink.StatusActive}
+		RefreshToken: "ory_rt_PLAINTEXT_R", Extra: `{"id_token":"PLAINTEXT_ID"}`, Status: store.StatusActive}
 }
 
 // J36: nothing readable in the inner store; ciphertexts do not move between
@@ -130,7 +131,7 @@ func TestEncryptedStoreRetiredTokens(t *testing.T) {
 	since := time.Date(2030, 5, 6, 7, 8, 9, 123_000_000, time.UTC)
 	withRetired := func(owner string) *oauthlink.Connection {
 		c := sealedConn(owner)
-		c.Retired = []oauthlink.RetiredToken{
+		c.Retired = []store.RetiredToken{
 			{Token: "ory_rt_PLAINTEXT_OLD1", Kind: "refresh_token", Since: since},
 			{Token: "ory_at_PLAINTEXT_OLD2", Kind: "access_token", Since: since.Add(time.Hour)},
 			{Token: "", Kind: "refresh_token", Since: since.Add(2 * time.Hour)},

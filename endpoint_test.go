@@ -16,6 +16,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/oauthlink/oauthlink/store"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -56,8 +58,8 @@ func endpointConnector(t *testing.T, style AuthStyle, client *http.Client) *Conn
 	return c
 }
 
-// nopStore satisfies TokenStore for tests that never reach the store.
-type nopStore struct{ TokenStore }
+// nopStore satisfies store.TokenStore for tests that never reach the store.
+type nopStore struct{ store.TokenStore }
 
 func TestEndpointClientAuthentication(t *testing.T) {
 	form := func() formBody { return formBody(nil).add("grant_type", "refresh_token").add("refresh_token", "r t&x") }

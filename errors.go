@@ -51,10 +51,10 @@ var (
 	// ErrRevoke: the provider did not confirm the revocation of a grant
 	// (no answer, an error status); a *TokenError stays in the chain when
 	// the provider answered. Disconnect keeps the record as
-	// StatusDisconnected with the grants still to revoke; calling it again
+	// store.StatusDisconnected with the grants still to revoke; calling it again
 	// retries. HTTP 502.
 	ErrRevoke = errors.New("oauthlink: revocation failed")
-	// ErrStore: the TokenStore failed, or Config.Sessions could not keep a
+	// ErrStore: the store.TokenStore failed, or Config.Sessions could not keep a
 	// new flow. HTTP 500 (503 when unreachable before the code was spent).
 	ErrStore = errors.New("oauthlink: token store failed")
 	// ErrCookieTooLarge: the encoded state cookie would exceed the 4096-byte
@@ -65,7 +65,7 @@ var (
 	// large). The body is never included in the error.
 	ErrTokenResponse = errors.New("oauthlink: malformed token response")
 	// ErrReauthRequired: the provider refused the refresh token and no newer
-	// token exists; the connection is marked StatusReauthRequired and the
+	// token exists; the connection is marked store.StatusReauthRequired and the
 	// user must connect again.
 	ErrReauthRequired = errors.New("oauthlink: reconnect required")
 	// ErrDisconnected: the connection was disconnected.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -35,7 +36,7 @@ func TestFullFlow(t *testing.T) {
 			f := e.fakes[provider]
 			assert.True(t, f.AccessTokenValid(conn.AccessToken.Reveal()))
 			assert.True(t, f.RefreshTokenValid(conn.RefreshToken.Reveal()))
-			assert.Equal(t, oauthlink.StatusActive, conn.Status)
+			assert.Equal(t, store.StatusActive, conn.Status)
 			assert.Equal(t, e.app.URL+"/connect/"+provider+"/callback", conn.RedirectURI)
 			assert.Equal(t, "Bearer", conn.TokenType)
 			assert.WithinDuration(t, e.clk.Now().Add(time.Hour), conn.Expiry, time.Second)
@@ -199,9 +200,9 @@ func TestA5_OwnerMismatch(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, h.Status)
 	assert.ErrorIs(t, e.lastErr(), oauthlink.ErrOwnerMismatch)
 	_, err := e.load("mollie", "victim")
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+	assert.ErrorIs(t, err, store.ErrNotFound)
 	_, err = e.load("mollie", "attacker")
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+	assert.ErrorIs(t, err, store.ErrNotFound)
 	assert.Zero(t, e.tokenCalls())
 
 	anon := e.browser("")
@@ -502,7 +503,7 @@ func TestG21_TokenEndpointHang(t *testing.T) {
 	assert.Equal(t, http.StatusBadGateway, h.Status)
 	assert.ErrorIs(t, e.lastErr(), context.DeadlineExceeded)
 	_, err := e.load("mollie", "shop-1")
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+	assert.ErrorIs(t, err, store.ErrNotFound)
 }
 
 // G22: a dropped connection during the exchange is not retried.
@@ -546,7 +547,7 @@ func TestG24_G26_BadTokenAnswers(t *testing.T) {
 			assert.NotContains(t, e.lastErr().Error(), "OneLogin")
 			assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(16<<20), "body read is capped")
 			_, err := e.load("qonto", "shop-1")
-			assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+			assert.ErrorIs(t, err, store.ErrNotFound)
 			assert.Equal(t, 1, e.qonto.Calls(oauthlinktest.EndpointToken))
 		})
 	}
@@ -554,7 +555,7 @@ func TestG24_G26_BadTokenAnswers(t *testing.T) {
 
 // failingStore fails Ping or Save on demand.
 type failingStore struct {
-	oauthlink.TokenStore
+	store.TokenStore
 	pingErr, saveErr error
 }
 
@@ -586,7 +587,7 @@ func TestI34_StoreDownDuringCallback(t *testing.T) {
 		assert.NotContains(t, h.Body, "connected")
 		assert.Equal(t, 1, e.mollie.Revocations())
 		_, err := fs.TokenStore.Load(context.Background(), "mollie", "shop-1")
-		assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+		assert.ErrorIs(t, err, store.ErrNotFound)
 	})
 }
 

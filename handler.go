@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // BeginOptions are the per-request choices of one flow.
@@ -468,7 +470,7 @@ func (c *Connector) replayed(ctx context.Context, owner string) error {
 	ctx, cancel := within(ctx, storeCheckTimeout)
 	defer cancel()
 	conn, err := c.store.Load(ctx, c.provider.Name, owner)
-	if err == nil && conn.Status == StatusActive {
+	if err == nil && conn.Status == store.StatusActive {
 		return ErrAlreadyConnected
 	}
 	return ErrStateReplayed
@@ -503,7 +505,7 @@ const storeCheckTimeout = 5 * time.Second
 // storeCtx bounds the pre-exchange store check (shared with the replay
 // guard's call).
 func (c *Connector) exchangeAndSave(ctx, storeCtx context.Context, owner, code, verifier string) (*Connection, error) {
-	if p, ok := capability[Pinger](c.store); ok {
+	if p, ok := capability[store.Pinger](c.store); ok {
 		if err := p.Ping(storeCtx); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 		}
@@ -530,7 +532,7 @@ func (c *Connector) exchangeAndSave(ctx, storeCtx context.Context, owner, code, 
 		AccessToken: Secret(tok.AccessToken), RefreshToken: Secret(tok.RefreshToken),
 		TokenType: tok.TokenType, Expiry: c.tokenExpiry(now, tok, tok.RefreshToken),
 		Scopes: c.grantedScopes(tok), Extra: Secret(tok.Extra),
-		RedirectURI: c.cfg.RedirectURL, Status: StatusActive,
+		RedirectURI: c.cfg.RedirectURL, Status: store.StatusActive,
 	}
 	if c.cfg.Identify != nil {
 		if err := c.cfg.Identify(sctx, conn); err != nil {
@@ -603,7 +605,7 @@ func (c *Connector) commitOnce(ctx context.Context, conn *Connection) error {
 	switch {
 	case err == nil:
 		conn.Version, conn.CreatedAt = old.Version, old.CreatedAt
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		old = nil
 	default:
 		return err

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -29,7 +30,7 @@ func storedConnector(t *testing.T) (*oauthlink.Connector, *oauthlink.Connection)
 	now := time.Now()
 	conn := &oauthlink.Connection{
 		Provider: "p", Owner: "shop-1", AccessToken: "at-1", RefreshToken: refreshCanary,
-		TokenType: "Bearer", Expiry: now.Add(time.Hour).Round(time.Second), Status: oauthlink.StatusActive,
+		TokenType: "Bearer", Expiry: now.Add(time.Hour).Round(time.Second), Status: store.StatusActive,
 		Extra:     `{"id_token":"eyJhbGciOiJub25lIn0.eyJzdWIiOiJzaG9wLTEifQ.","organization":{"id":"org_1"}}`,
 		CreatedAt: now, UpdatedAt: now,
 	}

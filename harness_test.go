@@ -19,6 +19,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -77,7 +78,7 @@ type env struct {
 	clk    *clock
 	app    *httptest.Server
 	mux    *http.ServeMux
-	store  oauthlink.TokenStore
+	store  store.TokenStore
 	mollie *oauthlinktest.Mollie
 	qonto  *oauthlinktest.Qonto
 	links  map[string]*oauthlink.Connector
@@ -92,14 +93,14 @@ type env struct {
 type envOption func(*envConfig)
 
 type envConfig struct {
-	store    oauthlink.TokenStore
+	store    store.TokenStore
 	qonto    oauthlinktest.QontoOptions
 	mollie   oauthlinktest.MollieOptions
 	cfg      func(*oauthlink.Config)
 	provider func(*oauthlink.Provider)
 }
 
-func withStore(s oauthlink.TokenStore) envOption { return func(c *envConfig) { c.store = s } }
+func withStore(s store.TokenStore) envOption { return func(c *envConfig) { c.store = s } }
 func withConfig(f func(*oauthlink.Config)) envOption {
 	return func(c *envConfig) { c.cfg = f }
 }

@@ -8,11 +8,13 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/oauthlink/oauthlink/store"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// scriptLease is a Lease whose Renew answers renewErr (nil: success, which
+// scriptLease is a store.Lease whose Renew answers renewErr (nil: success, which
 // moves Deadline as a store would).
 type scriptLease struct {
 	mu       sync.Mutex
@@ -59,11 +61,11 @@ func (l *scriptLease) set(err error) {
 
 // scriptLocker hands out one scriptLease.
 type scriptLocker struct {
-	TokenStore
+	store.TokenStore
 	lease *scriptLease
 }
 
-func (s scriptLocker) Lock(_ context.Context, _, _ string, ttl time.Duration) (Lease, error) {
+func (s scriptLocker) Lock(_ context.Context, _, _ string, ttl time.Duration) (store.Lease, error) {
 	s.lease.mu.Lock()
 	s.lease.deadline = time.Now().Add(ttl)
 	s.lease.mu.Unlock()
@@ -100,10 +102,10 @@ func TestHeldLockLost(t *testing.T) {
 		lk, err := c.lockConn(t.Context(), "shop-1")
 		require.NoError(t, err)
 		time.Sleep(3 * time.Second)
-		l.set(errors.Join(errors.New("taken"), ErrLeaseLost))
+		l.set(errors.Join(errors.New("taken"), store.ErrLeaseLost))
 		time.Sleep(time.Second + time.Millisecond)
 		assert.False(t, lk.valid(), "lost at the first renewal that says so")
-		assert.ErrorIs(t, context.Cause(lk.ctx), ErrLeaseLost)
+		assert.ErrorIs(t, context.Cause(lk.ctx), store.ErrLeaseLost)
 		lk.release()
 	})
 }
@@ -124,7 +126,7 @@ func TestHeldLockStoreDown(t *testing.T) {
 		time.Sleep(2 * time.Millisecond)
 		synctest.Wait()
 		assert.False(t, lk.valid(), "no longer vouched for at Deadline minus the margin")
-		assert.ErrorIs(t, context.Cause(lk.ctx), ErrLeaseLost)
+		assert.ErrorIs(t, context.Cause(lk.ctx), store.ErrLeaseLost)
 		lk.release()
 	})
 }

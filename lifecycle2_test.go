@@ -15,6 +15,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -56,7 +57,7 @@ func TestG27_EachRefreshTokenPresentedOnce(t *testing.T) {
 
 // noLock hides the store's Locker, as an instance whose lock expired (or
 // a store without locks) would behave.
-type noLock struct{ oauthlink.TokenStore }
+type noLock struct{ store.TokenStore }
 
 // H29: instance A's refresh outlives its lock; B refreshes and saves in
 // the meantime. A's late write is rejected by compare-and-swap and A uses
@@ -105,7 +106,7 @@ func TestH29_LateWriteRejected(t *testing.T) {
 
 // countingStore counts Loads, so a test can tell when every caller has read.
 type countingStore struct {
-	oauthlink.TokenStore
+	store.TokenStore
 	loads atomic.Int64
 }
 
@@ -114,7 +115,7 @@ func (s *countingStore) Load(ctx context.Context, p, o string) (*oauthlink.Conne
 	return s.TokenStore.Load(ctx, p, o)
 }
 
-func (s *countingStore) Unwrap() oauthlink.TokenStore { return s.TokenStore }
+func (s *countingStore) Unwrap() store.TokenStore { return s.TokenStore }
 
 // Refresh refreshes a token that is not due, once for callers that overlap:
 // the provider holds its answer until all 20 callers have read the store,
@@ -145,7 +146,7 @@ func TestForcedRefresh(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, old.Version+1, stored.Version)
 	_, err = e.links["qonto"].Refresh(context.Background(), "nobody")
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+	assert.ErrorIs(t, err, store.ErrNotFound)
 }
 
 // AuthParams may read r.Form on a GET start.

@@ -25,6 +25,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 	"github.com/oauthlink/oauthlink/store/sqlstore"
 	_ "modernc.org/sqlite"
@@ -54,7 +55,7 @@ func TestLeaseOutlivesRetryAfter(t *testing.T) {
 
 // openSQLite opens a store with a pool of its own on the SQLite file at
 // path, as one more process would.
-func openSQLite(t *testing.T, path string) oauthlink.TokenStore {
+func openSQLite(t *testing.T, path string) store.TokenStore {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
 	require.NoError(t, err)
@@ -64,7 +65,7 @@ func openSQLite(t *testing.T, path string) oauthlink.TokenStore {
 	return st
 }
 
-func testLeaseOutlivesRetryAfter(t *testing.T, st, peerStore oauthlink.TokenStore) {
+func testLeaseOutlivesRetryAfter(t *testing.T, st, peerStore store.TokenStore) {
 	short := func(c *oauthlink.Config) {
 		c.ExchangeTimeout = time.Second // the old lock lived 2 x ExchangeTimeout
 		// Shorter than Retry-After, so the holder must renew while it
@@ -114,7 +115,7 @@ func testLeaseOutlivesRetryAfter(t *testing.T, st, peerStore oauthlink.TokenStor
 }
 
 // noLocker hides the store's Locker, as a store without one would.
-type noLocker struct{ oauthlink.TokenStore }
+type noLocker struct{ store.TokenStore }
 
 // A forced Refresh and a due Fresh of one connection in one process share
 // one flight, even on a store without Locker.
@@ -206,7 +207,7 @@ func TestUnauthorizedForcesOneRefresh(t *testing.T) {
 	stored, err := e.load("qonto", "shop-1")
 	require.NoError(t, err)
 	assert.NotEqual(t, old.AccessToken, stored.AccessToken)
-	assert.Equal(t, oauthlink.StatusActive, stored.Status)
+	assert.Equal(t, store.StatusActive, stored.Status)
 }
 
 // A 401 whose forced refresh the provider refuses marks the connection
@@ -222,7 +223,7 @@ func TestUnauthorizedRefreshRefused(t *testing.T) {
 	require.ErrorIs(t, err, oauthlink.ErrReauthRequired)
 	stored, err := e.load("qonto", "shop-1")
 	require.NoError(t, err)
-	assert.Equal(t, oauthlink.StatusReauthRequired, stored.Status, "never deleted, marked for reconnection")
+	assert.Equal(t, store.StatusReauthRequired, stored.Status, "never deleted, marked for reconnection")
 }
 
 // scripted is a minimal provider whose token endpoint answers from a
@@ -272,7 +273,7 @@ func newScripted(t *testing.T, answers ...map[string]any) *scripted {
 
 // scriptedConnector is a Connector on s with conn stored as its one
 // connection.
-func scriptedConnector(t *testing.T, s *scripted, clk *clock, logs *syncBuffer, conn *oauthlink.Connection) (*oauthlink.Connector, oauthlink.TokenStore) {
+func scriptedConnector(t *testing.T, s *scripted, clk *clock, logs *syncBuffer, conn *oauthlink.Connection) (*oauthlink.Connector, store.TokenStore) {
 	t.Helper()
 	st := memstore.New()
 	link, err := oauthlink.New(oauthlink.Config{
@@ -285,7 +286,7 @@ func scriptedConnector(t *testing.T, s *scripted, clk *clock, logs *syncBuffer, 
 		RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond,
 	})
 	require.NoError(t, err)
-	conn.Provider, conn.Owner, conn.Status, conn.TokenType = "hydra", "shop-1", oauthlink.StatusActive, "Bearer"
+	conn.Provider, conn.Owner, conn.Status, conn.TokenType = "hydra", "shop-1", store.StatusActive, "Bearer"
 	require.NoError(t, st.Save(context.Background(), conn))
 	return link, st
 }
@@ -314,7 +315,7 @@ func TestRotationWithoutRefreshToken(t *testing.T) {
 	assert.Equal(t, int64(1), s.calls.Load())
 	stored, err := st.Load(ctx, "hydra", "shop-1")
 	require.NoError(t, err)
-	assert.Equal(t, oauthlink.StatusReauthRequired, stored.Status)
+	assert.Equal(t, store.StatusReauthRequired, stored.Status)
 	assert.Contains(t, logs.String(), "no refresh token", "the cause is logged")
 }
 
@@ -337,7 +338,7 @@ func TestLongLivedTokenNeverExpiresByGuess(t *testing.T) {
 	require.ErrorIs(t, err, oauthlink.ErrNoRefreshToken)
 	stored, err := st.Load(ctx, "hydra", "shop-1")
 	require.NoError(t, err)
-	assert.Equal(t, oauthlink.StatusActive, stored.Status, "Refresh changed nothing")
+	assert.Equal(t, store.StatusActive, stored.Status, "Refresh changed nothing")
 	assert.Equal(t, conn.Version, stored.Version)
 	assert.Zero(t, s.calls.Load(), "no provider call")
 }
@@ -357,5 +358,5 @@ func TestLongLivedTokenRejected(t *testing.T) {
 	assert.Equal(t, int64(1), s.apiCalls.Load(), "no retry without a new token")
 	stored, err := st.Load(context.Background(), "hydra", "shop-1")
 	require.NoError(t, err)
-	assert.Equal(t, oauthlink.StatusReauthRequired, stored.Status)
+	assert.Equal(t, store.StatusReauthRequired, stored.Status)
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // connected runs a flow for owner and returns the stored connection.
@@ -172,7 +173,7 @@ func TestH31_InvalidGrantMarksReauth(t *testing.T) {
 
 	stored, err := e.load("mollie", "shop-1")
 	require.NoError(t, err, "never deleted")
-	assert.Equal(t, oauthlink.StatusReauthRequired, stored.Status)
+	assert.Equal(t, store.StatusReauthRequired, stored.Status)
 	_, err = e.links["mollie"].Fresh(context.Background(), "shop-1")
 	assert.ErrorIs(t, err, oauthlink.ErrReauthRequired)
 	assert.Equal(t, 1, e.mollie.Calls(oauthlinktest.EndpointToken)-1, "no second refresh attempt")
@@ -182,14 +183,14 @@ func TestH31_InvalidGrantMarksReauth(t *testing.T) {
 
 	// Reconnecting replaces it with an active connection.
 	conn := e.connected("mollie", "shop-1")
-	assert.Equal(t, oauthlink.StatusActive, conn.Status)
+	assert.Equal(t, store.StatusActive, conn.Status)
 	assert.Equal(t, stored.CreatedAt, conn.CreatedAt)
 }
 
 // staleStore serves an old snapshot for the first n loads, as an instance
 // that read just before a peer's refresh would see.
 type staleStore struct {
-	oauthlink.TokenStore
+	store.TokenStore
 	mu    sync.Mutex
 	stale *oauthlink.Connection
 	n     int
@@ -254,7 +255,7 @@ func testPeerRotatedUseNewer(t *testing.T, rotates bool) {
 	}
 	require.NoError(t, err)
 	assert.Equal(t, stored.AccessToken, conn.AccessToken)
-	assert.Equal(t, oauthlink.StatusActive, stored.Status, "no flag")
+	assert.Equal(t, store.StatusActive, stored.Status, "no flag")
 	assert.Equal(t, 1, e.qonto.Refreshes(), "no extra refresh")
 	assert.True(t, e.qonto.AccessTokenValid(conn.AccessToken.Reveal()))
 }
@@ -283,7 +284,7 @@ func TestG23_RefreshRetriesTransientFailures(t *testing.T) {
 	assert.True(t, te.Temporary())
 	stored, err := e.load("mollie", "shop-1")
 	require.NoError(t, err)
-	assert.Equal(t, oauthlink.StatusActive, stored.Status, "a transient failure does not flag the connection")
+	assert.Equal(t, store.StatusActive, stored.Status, "a transient failure does not flag the connection")
 }
 
 // Mollie resends the exchange's redirect_uri on refresh; the fake refuses
@@ -321,7 +322,7 @@ func TestTokenSource(t *testing.T) {
 	assert.Equal(t, conn.AccessToken.Reveal(), tok.AccessToken)
 	assert.True(t, tok.Valid())
 	_, err = e.links["qonto"].TokenSource("nobody").Token()
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+	assert.ErrorIs(t, err, store.ErrNotFound)
 }
 
 func TestMiddleware(t *testing.T) {
@@ -331,7 +332,7 @@ func TestMiddleware(t *testing.T) {
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, err := oauthlink.TokenFromContext(r.Context(), "mollie")
 		if err != nil {
-			fmt.Fprintf(w, "none: %v", errors.Is(err, oauthlink.ErrNotFound))
+			fmt.Fprintf(w, "none: %v", errors.Is(err, store.ErrNotFound))
 			return
 		}
 		fmt.Fprint(w, "token:", len(tok.AccessToken) > 0)
@@ -451,7 +452,7 @@ func TestL38_DisconnectRetriesRevocation(t *testing.T) {
 	assert.False(t, e.mollie.RefreshTokenValid(conn.RefreshToken.Reveal()))
 	assert.False(t, e.mollie.AccessTokenValid(conn.AccessToken.Reveal()))
 	_, err := e.load("mollie", "shop-1")
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+	assert.ErrorIs(t, err, store.ErrNotFound)
 }
 
 func TestL38_DisconnectKeepsRecordWhenRevocationFails(t *testing.T) {
@@ -464,13 +465,13 @@ func TestL38_DisconnectKeepsRecordWhenRevocationFails(t *testing.T) {
 	require.Error(t, err)
 	stored, lerr := e.load("qonto", "shop-1")
 	require.NoError(t, lerr, "never a silent loss")
-	assert.Equal(t, oauthlink.StatusDisconnected, stored.Status)
+	assert.Equal(t, store.StatusDisconnected, stored.Status)
 	_, ferr := e.links["qonto"].Fresh(context.Background(), "shop-1")
 	assert.ErrorIs(t, ferr, oauthlink.ErrDisconnected)
 
 	require.NoError(t, e.links["qonto"].Disconnect(context.Background(), "shop-1"), "retry succeeds")
 	_, lerr = e.load("qonto", "shop-1")
-	assert.ErrorIs(t, lerr, oauthlink.ErrNotFound)
+	assert.ErrorIs(t, lerr, store.ErrNotFound)
 	assert.NoError(t, e.links["qonto"].Disconnect(context.Background(), "shop-1"), "idempotent")
 }
 
@@ -492,7 +493,7 @@ func TestL38_DisconnectRacingRefresh(t *testing.T) {
 	go func() { disconnected <- e.instance("qonto").Disconnect(context.Background(), "shop-1") }()
 	require.Eventually(t, func() bool {
 		s, err := e.load("qonto", "shop-1")
-		return err == nil && s.Status == oauthlink.StatusDisconnected
+		return err == nil && s.Status == store.StatusDisconnected
 	}, 10*time.Second, time.Millisecond, "marked disconnected while the refresh is held")
 	close(release)
 	for name, ch := range map[string]chan error{"refresh": refreshed, "disconnect": disconnected} {
@@ -508,7 +509,7 @@ func TestL38_DisconnectRacingRefresh(t *testing.T) {
 		}
 	}
 	_, err := e.load("qonto", "shop-1")
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound, "the refresh did not resurrect the connection")
+	assert.ErrorIs(t, err, store.ErrNotFound, "the refresh did not resurrect the connection")
 }
 
 // A reconnect while an old grant's refresh is still in flight keeps the new
@@ -562,7 +563,7 @@ func TestReconnectDuringInFlightRefresh(t *testing.T) {
 	}
 	stored, err := e.load("mollie", "shop-1")
 	require.NoError(t, err, "the new connection survives")
-	assert.Equal(t, oauthlink.StatusActive, stored.Status)
+	assert.Equal(t, store.StatusActive, stored.Status)
 	assert.True(t, e.mollie.AccessTokenValid(stored.AccessToken.Reveal()), "the stored token is the new grant's")
 	assert.True(t, e.mollie.RefreshTokenValid(stored.RefreshToken.Reveal()))
 }
@@ -570,7 +571,7 @@ func TestReconnectDuringInFlightRefresh(t *testing.T) {
 // K37: canary tokens never appear in formatted output, slog or JSON.
 func TestK37_Redaction(t *testing.T) {
 	conn := &oauthlink.Connection{Provider: "mollie", Owner: "o", AccessToken: "access_CANARY1", RefreshToken: "refresh_CANARY2",
-		Extra: `{"id_token":"CANARY3"}`, Status: oauthlink.StatusActive}
+		Extra: `{"id_token":"CANARY3"}`, Status: store.StatusActive}
 	var buf bytes.Buffer
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
 		fmt.Fprintf(&buf, verb+"\n", conn)

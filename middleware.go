@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oauthlink/oauthlink/store"
 	"golang.org/x/oauth2"
 )
 
@@ -125,7 +126,7 @@ func (c *Connector) Require(startURL string) func(http.Handler) http.Handler {
 				reason = "disconnected"
 			case errors.Is(v.err, ErrNoOwner):
 				reason = "not_authenticated"
-			case errors.Is(v.err, ErrNotFound):
+			case errors.Is(v.err, store.ErrNotFound):
 			default:
 				reason, status = "unavailable", http.StatusServiceUnavailable
 			}

@@ -12,11 +12,11 @@ const MaxOwnerLen = 1024
 
 // ErrInvalidOwner: an owner id that no store can keep apart from another
 // one: empty, longer than MaxOwnerLen, not valid UTF-8, or containing NUL
-// (the TokenStore contract's key rules). Config.Owner returning one is an
+// (the store.TokenStore contract's key rules). Config.Owner returning one is an
 // application bug: HTTP 500.
 var ErrInvalidOwner = fmt.Errorf("%w: invalid owner id", ErrConfig)
 
-// checkOwner applies the TokenStore key rules to an owner id, so that two
+// checkOwner applies the store.TokenStore key rules to an owner id, so that two
 // owners never share a store record, a lock, a cache entry or a refresh.
 func checkOwner(owner string) error {
 	switch {

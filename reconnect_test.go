@@ -16,6 +16,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -70,7 +71,7 @@ func TestReconnectRevokesReplacedGrant(t *testing.T) {
 			assert.True(t, f.RefreshTokenValid(cur.RefreshToken.Reveal()), "the new grant is not")
 			assert.True(t, f.AccessTokenValid(cur.AccessToken.Reveal()))
 			assert.Equal(t, 1, f.Revocations())
-			assert.Equal(t, oauthlink.StatusActive, cur.Status)
+			assert.Equal(t, store.StatusActive, cur.Status)
 			assert.Empty(t, cur.Retired, "the revocation was confirmed")
 			assert.Equal(t, old.CreatedAt, cur.CreatedAt, "the same connection, reconnected")
 		})
@@ -93,7 +94,7 @@ func TestReconnectKeepsUnrevokedGrantInRetired(t *testing.T) {
 	assert.Equal(t, "refresh_token", cur.Retired[0].Kind)
 	assert.True(t, at.Equal(cur.Retired[0].Since), "retired at the commit: %v", cur.Retired[0].Since)
 	assert.True(t, e.mollie.RefreshTokenValid(old.RefreshToken.Reveal()), "still live at the provider")
-	assert.Equal(t, oauthlink.StatusActive, cur.Status, "the reconnect itself succeeded")
+	assert.Equal(t, store.StatusActive, cur.Status, "the reconnect itself succeeded")
 	assert.Equal(t, 1, ev.count(oauthlink.EventRevokeFailed))
 	assert.NotContains(t, e.logs.String(), old.RefreshToken.Reveal())
 	assert.Contains(t, e.logs.String(), "Connection.Retired")
@@ -102,7 +103,7 @@ func TestReconnectKeepsUnrevokedGrantInRetired(t *testing.T) {
 	assert.False(t, e.mollie.RefreshTokenValid(old.RefreshToken.Reveal()), "the retired grant is revoked")
 	assert.False(t, e.mollie.RefreshTokenValid(cur.RefreshToken.Reveal()), "and the connection's own")
 	_, err := e.load("mollie", "shop-1")
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound, "deleted once both were confirmed")
+	assert.ErrorIs(t, err, store.ErrNotFound, "deleted once both were confirmed")
 }
 
 // revokeRetired (which the refresh engine calls after a refresh) retries
@@ -169,14 +170,14 @@ func TestReconnectOverFailedDisconnect(t *testing.T) {
 			require.Error(t, link.Disconnect(context.Background(), "shop-1"))
 			marked, err := e.load("qonto", "shop-1")
 			require.NoError(t, err)
-			require.Equal(t, oauthlink.StatusDisconnected, marked.Status)
+			require.Equal(t, store.StatusDisconnected, marked.Status)
 			require.True(t, e.qonto.RefreshTokenValid(old.RefreshToken.Reveal()), "the disconnected grant is still live")
 
 			if down {
 				failRevocations(e.qonto)
 			}
 			cur := e.connected("qonto", "shop-1")
-			assert.Equal(t, oauthlink.StatusActive, cur.Status)
+			assert.Equal(t, store.StatusActive, cur.Status)
 			if !down {
 				assert.False(t, e.qonto.RefreshTokenValid(old.RefreshToken.Reveal()), "revoked by the reconnect")
 				assert.Empty(t, cur.Retired)
@@ -235,14 +236,14 @@ func TestDisconnectPartialRevocation(t *testing.T) {
 	assert.True(t, e.mollie.RefreshTokenValid(old.RefreshToken.Reveal()))
 	stored, lerr := e.load("mollie", "shop-1")
 	require.NoError(t, lerr, "kept: a grant is still live")
-	assert.Equal(t, oauthlink.StatusDisconnected, stored.Status)
+	assert.Equal(t, store.StatusDisconnected, stored.Status)
 	require.Len(t, stored.Retired, 1)
 	assert.Equal(t, old.RefreshToken, stored.Retired[0].Token)
 
 	require.NoError(t, link.Disconnect(context.Background(), "shop-1"))
 	assert.False(t, e.mollie.RefreshTokenValid(old.RefreshToken.Reveal()))
 	_, lerr = e.load("mollie", "shop-1")
-	assert.ErrorIs(t, lerr, oauthlink.ErrNotFound)
+	assert.ErrorIs(t, lerr, store.ErrNotFound)
 }
 
 // The connector that commits a reconnect serves the new token at once,
@@ -275,7 +276,7 @@ func TestReconnectReplacesCachedToken(t *testing.T) {
 
 // toggleStore fails Save while failing is set.
 type toggleStore struct {
-	oauthlink.TokenStore
+	store.TokenStore
 	failing atomic.Bool
 }
 
@@ -286,7 +287,7 @@ func (s *toggleStore) Save(ctx context.Context, c *oauthlink.Connection) error {
 	return s.TokenStore.Save(ctx, c)
 }
 
-func (s *toggleStore) Unwrap() oauthlink.TokenStore { return s.TokenStore }
+func (s *toggleStore) Unwrap() store.TokenStore { return s.TokenStore }
 
 // A refresh whose save failed leaves a rotated pair in this process's
 // memory only; a reconnect retires it with the stored grant, so that grant

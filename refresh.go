@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/oauthlink/oauthlink/internal/retry"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // Fresh returns the owner's connection with an access token that is not
@@ -23,7 +24,7 @@ import (
 //
 //   - inside the process, concurrent callers share one refresh per
 //     connection (singleflight, forced or not) and all use its result;
-//   - across processes, the store's Locker (when it has one) admits one
+//   - across processes, the store's store.Locker (when it has one) admits one
 //     holder at a time, with a lease the holder renews while it works (see
 //     Config.LockTTL); the holder re-reads the connection after taking the
 //     lock and before every retry, and a token a peer already refreshed is
@@ -33,13 +34,13 @@ import (
 //     refresh token is never lost to a client that hung up or to a store
 //     that blinked;
 //   - invalid_grant re-reads the store and uses a newer token when a peer
-//     rotated; otherwise the connection is marked StatusReauthRequired
+//     rotated; otherwise the connection is marked store.StatusReauthRequired
 //     (never deleted) and ErrReauthRequired is returned.
 //
 // A connection without a known expiry (Connection.Expiry zero) is never
 // due: it is used until the provider's API rejects it. The caller's ctx
 // bounds how long the caller waits; the refresh itself runs detached from
-// the caller's cancellation. Errors: ErrNotFound, ErrReauthRequired,
+// the caller's cancellation. Errors: store.ErrNotFound, ErrReauthRequired,
 // ErrDisconnected, ErrStore (the store failed, or the outcome of a refresh
 // could not be saved: no token is handed out then; ErrDecrypt too when a
 // stored token cannot be decrypted), ErrRefresh (the provider did not
@@ -92,7 +93,7 @@ func (c *Connector) Refresh(ctx context.Context, owner string) (*Connection, err
 }
 
 // loadConn reads the owner's connection, classifying a store failure as
-// ErrStore (ErrNotFound stays itself).
+// ErrStore (store.ErrNotFound stays itself).
 func (c *Connector) loadConn(ctx context.Context, owner string) (*Connection, error) {
 	conn, err := c.store.Load(ctx, c.provider.Name, owner)
 	if err != nil {
@@ -101,10 +102,10 @@ func (c *Connector) loadConn(ctx context.Context, owner string) (*Connection, er
 	return conn, nil
 }
 
-// storeErr wraps a store failure in ErrStore, leaving ErrNotFound, a
+// storeErr wraps a store failure in ErrStore, leaving store.ErrNotFound, a
 // conflict and an error already classified as they are.
 func storeErr(err error) error {
-	if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrStore) || errors.Is(err, ErrVersionConflict) {
+	if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, ErrStore) || errors.Is(err, store.ErrVersionConflict) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrStore, err)
@@ -112,9 +113,9 @@ func storeErr(err error) error {
 
 func statusErr(conn *Connection) error {
 	switch conn.Status {
-	case StatusReauthRequired:
+	case store.StatusReauthRequired:
 		return ErrReauthRequired
-	case StatusDisconnected:
+	case store.StatusDisconnected:
 		return ErrDisconnected
 	}
 	return nil
@@ -292,7 +293,7 @@ func (c *Connector) refreshLocked(ctx context.Context, owner string, forcedAt in
 		}
 		c.log.Warn("oauthlink: refresh failed", "provider", c.provider.Name, "owner", owner, "error", err)
 		c.emit(ctx, Event{Kind: EventRefreshFailed, Provider: c.provider.Name, Owner: owner, Err: err})
-		if errors.Is(err, ErrLeaseLost) {
+		if errors.Is(err, store.ErrLeaseLost) {
 			return nil, fmt.Errorf("%w: refresh: %w", ErrStore, err)
 		}
 		return nil, fmt.Errorf("%w: %w", ErrRefresh, err)
@@ -357,7 +358,7 @@ func (c *Connector) savePending(ctx context.Context, lk *heldLock, key string, b
 		sctx, cancel := context.WithTimeout(ctx, min(storeCallTimeout, c.cfg.ExchangeTimeout))
 		err = c.store.Save(sctx, next)
 		cancel()
-		if err == nil || errors.Is(err, ErrVersionConflict) || last {
+		if err == nil || errors.Is(err, store.ErrVersionConflict) || last {
 			break
 		}
 		if deadline.IsZero() {
@@ -381,13 +382,13 @@ func (c *Connector) savePending(ctx context.Context, lk *heldLock, key string, b
 		}
 		c.emit(ctx, Event{Kind: EventRefreshed, Provider: c.provider.Name, Owner: next.Owner})
 		return next, nil
-	case errors.Is(err, ErrVersionConflict):
+	case errors.Is(err, store.ErrVersionConflict):
 		c.pending.put(key, nil)
 		cur, lerr := c.loadWithin(ctx, next.Owner)
 		if lerr != nil {
 			return nil, lerr
 		}
-		if cur.Status == StatusDisconnected {
+		if cur.Status == store.StatusDisconnected {
 			c.revokeQuietly(ctx, &tokenResponse{AccessToken: next.AccessToken.Reveal(), RefreshToken: next.RefreshToken.Reveal()})
 		}
 		if serr := statusErr(cur); serr != nil {
@@ -492,14 +493,14 @@ func (c *Connector) onInvalidGrant(ctx context.Context, conn *Connection, cause 
 	return nil, c.markReauth(ctx, cur, cause)
 }
 
-// markReauth flags the connection StatusReauthRequired (never deleting it)
+// markReauth flags the connection store.StatusReauthRequired (never deleting it)
 // and returns the typed error.
 func (c *Connector) markReauth(ctx context.Context, conn *Connection, cause error) error {
 	next := conn.Clone()
-	next.Status = StatusReauthRequired
+	next.Status = store.StatusReauthRequired
 	sctx, cancel := context.WithTimeout(ctx, c.cfg.ExchangeTimeout)
 	defer cancel()
-	if err := c.store.Save(sctx, next); err != nil && !errors.Is(err, ErrVersionConflict) {
+	if err := c.store.Save(sctx, next); err != nil && !errors.Is(err, store.ErrVersionConflict) {
 		c.log.Error("oauthlink: marking connection reauth_required failed", "provider", c.provider.Name, "owner", conn.Owner, "error", err)
 	}
 	c.forget(conn.Owner)

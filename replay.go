@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// memoryGuard is the default ReplayGuard when the store offers none: correct
+// memoryGuard is the default store.ReplayGuard when the store offers none: correct
 // for one instance. It holds at most max entries, sweeping expired ones when
 // full and refusing (an error, so the callback fails closed) beyond that.
 // Only callbacks that reach the code exchange record a state, and at most

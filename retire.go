@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/oauthlink/oauthlink/internal/retry"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // Retiring replaced grants.
@@ -27,11 +28,11 @@ import (
 
 // grantToken returns the token that revokes conn's grant (RFC 7009): its
 // refresh token, or its access token when it has none.
-func grantToken(conn *Connection) RetiredToken {
+func grantToken(conn *Connection) store.RetiredToken {
 	if conn.RefreshToken != "" {
-		return RetiredToken{Token: conn.RefreshToken, Kind: "refresh_token"}
+		return store.RetiredToken{Token: conn.RefreshToken, Kind: "refresh_token"}
 	}
-	return RetiredToken{Token: conn.AccessToken, Kind: "access_token"}
+	return store.RetiredToken{Token: conn.AccessToken, Kind: "access_token"}
 }
 
 // retiring returns the Retired list of next, the record that replaces old
@@ -41,11 +42,11 @@ func grantToken(conn *Connection) RetiredToken {
 // is never retired (a provider that answers a new consent with the refresh
 // token it already issued keeps one grant), and nothing is added when the
 // provider has no revocation endpoint: no one could ever revoke it.
-func (c *Connector) retiring(next, old *Connection, ps *pendingSave, now time.Time) []RetiredToken {
-	var out []RetiredToken
-	add := func(rt RetiredToken) {
+func (c *Connector) retiring(next, old *Connection, ps *pendingSave, now time.Time) []store.RetiredToken {
+	var out []store.RetiredToken
+	add := func(rt store.RetiredToken) {
 		if rt.Token == "" || rt.Token == next.RefreshToken || rt.Token == next.AccessToken ||
-			slices.ContainsFunc(out, func(o RetiredToken) bool { return o.Token == rt.Token }) {
+			slices.ContainsFunc(out, func(o store.RetiredToken) bool { return o.Token == rt.Token }) {
 			return
 		}
 		out = append(out, rt)
@@ -109,7 +110,7 @@ func (c *Connector) revokeRetired(ctx context.Context, owner string) error {
 // there is none).
 func (c *Connector) retire(ctx context.Context, owner string) (*Connection, error) {
 	conn, err := c.store.Load(ctx, c.provider.Name, owner)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -138,7 +139,7 @@ func (c *Connector) retire(ctx context.Context, owner string) (*Connection, erro
 // failed for a reason that is not the token's own (the endpoint is down,
 // rate-limited or unreachable, or ctx ended), the rest are not tried: they
 // wait for the next attempt instead of each waiting out the same outage.
-func (c *Connector) revokeAll(ctx context.Context, toks []RetiredToken) (map[Secret]bool, error) {
+func (c *Connector) revokeAll(ctx context.Context, toks []store.RetiredToken) (map[Secret]bool, error) {
 	done := make(map[Secret]bool, len(toks))
 	var errs []error
 	for _, rt := range toks {
@@ -214,7 +215,7 @@ func (c *Connector) dropRetired(ctx context.Context, owner string, done map[Secr
 		if cur == nil || err != nil {
 			return nil, err
 		}
-		keep := slices.DeleteFunc(slices.Clone(cur.Retired), func(rt RetiredToken) bool { return done[rt.Token] })
+		keep := slices.DeleteFunc(slices.Clone(cur.Retired), func(rt store.RetiredToken) bool { return done[rt.Token] })
 		if len(keep) == len(cur.Retired) {
 			return cur, nil
 		}
@@ -227,18 +228,18 @@ func (c *Connector) dropRetired(ctx context.Context, owner string, done map[Secr
 		if err == nil {
 			return next, nil
 		}
-		if !errors.Is(err, ErrVersionConflict) {
+		if !errors.Is(err, store.ErrVersionConflict) {
 			return nil, fmt.Errorf("%w: removing revoked grants: %w", ErrStore, err)
 		}
 	}
-	return nil, fmt.Errorf("%w: removing revoked grants: %w", ErrStore, ErrVersionConflict)
+	return nil, fmt.Errorf("%w: removing revoked grants: %w", ErrStore, store.ErrVersionConflict)
 }
 
 // loadOrNil loads the owner's record, nil without an error when there is
 // none.
 func (c *Connector) loadOrNil(ctx context.Context, owner string) (*Connection, error) {
 	conn, err := c.store.Load(ctx, c.provider.Name, owner)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -48,7 +49,7 @@ func callbackApp(t *testing.T, be *backend, opts clusterOptions) (*cluster, *ins
 func assertNoRow(t *testing.T, be *backend) {
 	t.Helper()
 	_, err := be.inspect.Load(testContext(t), provider, owner)
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound, "no row exists")
+	assert.ErrorIs(t, err, store.ErrNotFound, "no row exists")
 }
 
 // assertNotConnected checks the callback's answer is an error page, not the
@@ -68,7 +69,7 @@ func retryConnects(t *testing.T, c *cluster, app *instance) {
 	require.Equal(t, http.StatusSeeOther, h.Status, h.Body)
 	conn, err := c.stored(app)
 	require.NoError(t, err)
-	assert.Equal(t, oauthlink.StatusActive, conn.Status)
+	assert.Equal(t, store.StatusActive, conn.Status)
 	assert.True(t, c.qonto.AccessTokenValid(conn.AccessToken.Reveal()))
 	assert.True(t, c.qonto.RefreshTokenValid(conn.RefreshToken.Reveal()))
 }
@@ -220,7 +221,7 @@ func testKilledConnectionAfterExchange(t *testing.T, be *backend) {
 	assert.Zero(t, c.qonto.Revocations())
 	conn, err := c.stored(app)
 	require.NoError(t, err)
-	assert.Equal(t, oauthlink.StatusActive, conn.Status)
+	assert.Equal(t, store.StatusActive, conn.Status)
 	assert.True(t, c.qonto.RefreshTokenValid(conn.RefreshToken.Reveal()))
 }
 

@@ -49,6 +49,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 	"github.com/oauthlink/oauthlink/store/redisstore"
 	"github.com/oauthlink/oauthlink/store/sqlstore"
@@ -59,16 +60,16 @@ import (
 // of its own and kill, after which every call of that store fails.
 var errStoreKinds = []struct {
 	name  string
-	setup func(t *testing.T) func(t *testing.T, now func() time.Time) (oauthlink.TokenStore, func())
+	setup func(t *testing.T) func(t *testing.T, now func() time.Time) (store.TokenStore, func())
 }{
-	{"memstore", func(*testing.T) func(*testing.T, func() time.Time) (oauthlink.TokenStore, func()) {
-		return func(*testing.T, func() time.Time) (oauthlink.TokenStore, func()) {
+	{"memstore", func(*testing.T) func(*testing.T, func() time.Time) (store.TokenStore, func()) {
+		return func(*testing.T, func() time.Time) (store.TokenStore, func()) {
 			s := &downStore{Store: memstore.New()}
 			return s, func() { s.down.Store(true) }
 		}
 	}},
-	{"sqlite", func(*testing.T) func(*testing.T, func() time.Time) (oauthlink.TokenStore, func()) {
-		return func(t *testing.T, now func() time.Time) (oauthlink.TokenStore, func()) {
+	{"sqlite", func(*testing.T) func(*testing.T, func() time.Time) (store.TokenStore, func()) {
+		return func(t *testing.T, now func() time.Time) (store.TokenStore, func()) {
 			path := filepath.Join(t.TempDir(), "oauthlink.db")
 			db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
 			require.NoError(t, err)
@@ -78,18 +79,18 @@ var errStoreKinds = []struct {
 			return s, func() { db.Close() }
 		}
 	}},
-	{"postgres", func(t *testing.T) func(*testing.T, func() time.Time) (oauthlink.TokenStore, func()) {
+	{"postgres", func(t *testing.T) func(*testing.T, func() time.Time) (store.TokenStore, func()) {
 		be := newPostgres(t)
-		return func(t *testing.T, now func() time.Time) (oauthlink.TokenStore, func()) {
+		return func(t *testing.T, now func() time.Time) (store.TokenStore, func()) {
 			px := newCutProxy(t, be.addr)
 			return be.open(t, "oauthlink-itest-errors", px.Addr(), now), px.Close
 		}
 	}},
-	{"redis", func(t *testing.T) func(*testing.T, func() time.Time) (oauthlink.TokenStore, func()) {
+	{"redis", func(t *testing.T) func(*testing.T, func() time.Time) (store.TokenStore, func()) {
 		be := newRedis(t)
 		base, err := redisOptions()
 		require.NoError(t, err)
-		return func(t *testing.T, _ func() time.Time) (oauthlink.TokenStore, func()) {
+		return func(t *testing.T, _ func() time.Time) (store.TokenStore, func()) {
 			opts := *base
 			opts.ContextTimeoutEnabled = true
 			c := redis.NewClient(&opts)
@@ -173,7 +174,7 @@ var errCases = []errCase{
 		_, err := h.link.Fresh(h.ctx(), h.owner)
 		return err
 	}},
-	{method: "Fresh", name: "not connected", is: []error{oauthlink.ErrNotFound}, run: func(h *errHarness) error {
+	{method: "Fresh", name: "not connected", is: []error{store.ErrNotFound}, run: func(h *errHarness) error {
 		_, err := h.link.Fresh(h.ctx(), h.owner)
 		return err
 	}},
@@ -190,13 +191,13 @@ var errCases = []errCase{
 	}},
 	{method: "Fresh", name: "reauth required", is: []error{oauthlink.ErrReauthRequired}, run: func(h *errHarness) error {
 		h.connect(h.link)
-		h.edit(func(c *oauthlink.Connection) { c.Status = oauthlink.StatusReauthRequired })
+		h.edit(func(c *oauthlink.Connection) { c.Status = store.StatusReauthRequired })
 		_, err := h.link.Fresh(h.ctx(), h.owner)
 		return err
 	}},
 	{method: "Fresh", name: "disconnected", is: []error{oauthlink.ErrDisconnected}, run: func(h *errHarness) error {
 		h.connect(h.link)
-		h.edit(func(c *oauthlink.Connection) { c.Status = oauthlink.StatusDisconnected })
+		h.edit(func(c *oauthlink.Connection) { c.Status = store.StatusDisconnected })
 		_, err := h.link.Fresh(h.ctx(), h.owner)
 		return err
 	}},
@@ -248,7 +249,7 @@ var errCases = []errCase{
 		_, err := h.link.Refresh(h.ctx(), h.owner)
 		return err
 	}},
-	{method: "Refresh", name: "not connected", is: []error{oauthlink.ErrNotFound}, run: func(h *errHarness) error {
+	{method: "Refresh", name: "not connected", is: []error{store.ErrNotFound}, run: func(h *errHarness) error {
 		_, err := h.link.Refresh(h.ctx(), h.owner)
 		return err
 	}},
@@ -347,7 +348,7 @@ var errCases = []errCase{
 		_, err := h.link.TokenSource(h.owner).Token()
 		return err
 	}},
-	{method: "TokenSource", name: "Token, not connected", is: []error{oauthlink.ErrNotFound}, run: func(h *errHarness) error {
+	{method: "TokenSource", name: "Token, not connected", is: []error{store.ErrNotFound}, run: func(h *errHarness) error {
 		_, err := h.link.TokenSource(h.owner).Token()
 		return err
 	}},
@@ -379,7 +380,7 @@ var errCases = []errCase{
 		h.kill()
 		return h.apiCall(h.qonto.APIURL() + "/v2/organization")
 	}},
-	{method: "Client", name: "not connected", is: []error{oauthlink.ErrNotFound}, as: []errType{asURLError}, run: func(h *errHarness) error {
+	{method: "Client", name: "not connected", is: []error{store.ErrNotFound}, as: []errType{asURLError}, run: func(h *errHarness) error {
 		return h.apiCall(h.qonto.APIURL() + "/v2/organization")
 	}},
 	{method: "Client", name: "another host", is: []error{oauthlink.ErrBadRequest}, as: []errType{asURLError}, run: func(h *errHarness) error {
@@ -418,7 +419,7 @@ var errCases = []errCase{
 			return err
 		})
 	}},
-	{method: "FromContext", name: "TokenFromContext, not connected", is: []error{oauthlink.ErrNotFound}, run: func(h *errHarness) error {
+	{method: "FromContext", name: "TokenFromContext, not connected", is: []error{store.ErrNotFound}, run: func(h *errHarness) error {
 		return h.throughLoad(h.owner, func(ctx context.Context) error {
 			_, err := oauthlink.TokenFromContext(ctx, "qonto")
 			return err
@@ -593,7 +594,7 @@ type errHarness struct {
 	t     *testing.T
 	clk   *clock
 	qonto *oauthlinktest.Qonto
-	store oauthlink.TokenStore
+	store store.TokenStore
 	kill  func()
 	owner string
 	link  *oauthlink.Connector
@@ -608,7 +609,7 @@ type errHarness struct {
 	others  []string // codes and states
 }
 
-func newErrHarness(t *testing.T, open func(*testing.T, func() time.Time) (oauthlink.TokenStore, func()), owner string) *errHarness {
+func newErrHarness(t *testing.T, open func(*testing.T, func() time.Time) (store.TokenStore, func()), owner string) *errHarness {
 	h := &errHarness{t: t, clk: newClock(), owner: owner, seen: &tokenLog{}, logs: &syncBuffer{}}
 	h.qonto = oauthlinktest.NewQonto(oauthlinktest.QontoOptions{TLS: true, Now: h.clk.Now})
 	t.Cleanup(h.qonto.Close)
@@ -846,7 +847,7 @@ func (s *downStore) DeleteVersion(ctx context.Context, p, o string, v int64) err
 	return s.Store.DeleteVersion(ctx, p, o, v)
 }
 
-func (s *downStore) Lock(ctx context.Context, p, o string, ttl time.Duration) (oauthlink.Lease, error) {
+func (s *downStore) Lock(ctx context.Context, p, o string, ttl time.Duration) (store.Lease, error) {
 	if err := s.err(); err != nil {
 		return nil, err
 	}

@@ -56,6 +56,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 const (
@@ -420,7 +421,7 @@ func cause(err error) string {
 // final reports whether err ends a caller's retries: the connection
 // needs a new consent or is gone.
 func final(err error) bool {
-	return errors.Is(err, oauthlink.ErrReauthRequired) || errors.Is(err, oauthlink.ErrNotFound) || errors.Is(err, oauthlink.ErrDisconnected)
+	return errors.Is(err, oauthlink.ErrReauthRequired) || errors.Is(err, store.ErrNotFound) || errors.Is(err, oauthlink.ErrDisconnected)
 }
 
 // storm sends, from every member at once, tableCallers concurrent Fresh
@@ -718,14 +719,14 @@ func (f *fixture) verify() {
 		if !assert.NoError(t, err, "%s: the record is still stored", o) {
 			continue
 		}
-		if raw.Status != oauthlink.StatusActive {
+		if raw.Status != store.StatusActive {
 			reauth = append(reauth, o)
 		}
 		if f.lost[o] {
-			assert.Equal(t, oauthlink.StatusReauthRequired, raw.Status, "%s: lost with its answer", o)
+			assert.Equal(t, store.StatusReauthRequired, raw.Status, "%s: lost with its answer", o)
 			continue
 		}
-		assert.Equal(t, oauthlink.StatusActive, raw.Status, "%s: status", o)
+		assert.Equal(t, store.StatusActive, raw.Status, "%s: status", o)
 	}
 
 	// At most one refresh per rotation: each refresh token presented once

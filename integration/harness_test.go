@@ -21,6 +21,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 const (
@@ -355,7 +356,7 @@ func (rt *recordingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 // tell when each lock was acquired. Unwrap passes the ReplayGuard and
 // Pinger capabilities through.
 type observedStore struct {
-	oauthlink.TokenStore
+	store.TokenStore
 	mu    sync.Mutex
 	saves []error
 	loads []error
@@ -368,12 +369,12 @@ type observedStore struct {
 
 // Lock counts the call and takes the wrapped store's lock (both real
 // stores have one), handing out a lease that reports its release.
-func (o *observedStore) Lock(ctx context.Context, p, ow string, ttl time.Duration) (oauthlink.Lease, error) {
+func (o *observedStore) Lock(ctx context.Context, p, ow string, ttl time.Duration) (store.Lease, error) {
 	o.mu.Lock()
 	o.locks++
 	o.busy++
 	o.mu.Unlock()
-	lease, err := o.TokenStore.(oauthlink.Locker).Lock(ctx, p, ow, ttl)
+	lease, err := o.TokenStore.(store.Locker).Lock(ctx, p, ow, ttl)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if err != nil {
@@ -403,7 +404,7 @@ func (o *observedStore) Acquired(ow string) []time.Time {
 
 // observedLease is a lease handed out by observedStore.
 type observedLease struct {
-	oauthlink.Lease
+	store.Lease
 	o    *observedStore
 	once sync.Once
 }
@@ -424,7 +425,7 @@ func (o *observedStore) Locks() int {
 	return o.locks
 }
 
-func (o *observedStore) Unwrap() oauthlink.TokenStore { return o.TokenStore }
+func (o *observedStore) Unwrap() store.TokenStore { return o.TokenStore }
 
 func (o *observedStore) Save(ctx context.Context, conn *oauthlink.Connection) error {
 	err := o.TokenStore.Save(ctx, conn)

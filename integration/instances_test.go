@@ -13,6 +13,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 const (
@@ -92,7 +93,7 @@ func testStorm(t *testing.T, be *backend, encrypt bool) {
 		require.Equal(t, round, c.qonto.Refreshes(), "exactly one refresh per rotation")
 		require.Zero(t, c.qonto.ReuseDetections(), "round %d", round)
 		require.Equal(t, prev.Version+1, stored.Version, "one write per rotation")
-		require.Equal(t, oauthlink.StatusActive, stored.Status)
+		require.Equal(t, store.StatusActive, stored.Status)
 		assert.True(t, c.qonto.AccessTokenValid(stored.AccessToken.Reveal()))
 		assert.True(t, c.qonto.RefreshTokenValid(stored.RefreshToken.Reveal()))
 		assert.False(t, c.qonto.RefreshTokenValid(prev.RefreshToken.Reveal()), "grace 0: the rotated token is dead")

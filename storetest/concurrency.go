@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // testConcurrentWriters has writers load, modify and save one record in a
@@ -63,7 +64,7 @@ func (s suite) testConcurrentWriters(t *testing.T) {
 					results[i] = result{version: c.Version, attempts: attempt}
 					return
 				}
-				if !errors.Is(err, oauthlink.ErrVersionConflict) {
+				if !errors.Is(err, store.ErrVersionConflict) {
 					results[i] = result{attempts: attempt, err: fmt.Errorf("save: %w", err)}
 					return
 				}
@@ -107,13 +108,13 @@ func (s suite) testExactlyOneWinner(t *testing.T) {
 	)
 	tests := []struct {
 		name  string
-		setup func(t *testing.T, st oauthlink.TokenStore, owner string) *oauthlink.Connection // nil: create
+		setup func(t *testing.T, st store.TokenStore, owner string) *oauthlink.Connection // nil: create
 	}{
-		{"Create", func(t *testing.T, st oauthlink.TokenStore, owner string) *oauthlink.Connection { return nil }},
-		{"Update", func(t *testing.T, st oauthlink.TokenStore, owner string) *oauthlink.Connection {
+		{"Create", func(t *testing.T, st store.TokenStore, owner string) *oauthlink.Connection { return nil }},
+		{"Update", func(t *testing.T, st store.TokenStore, owner string) *oauthlink.Connection {
 			return create(t, st, NewConnection("mollie", owner))
 		}},
-		{"UpdateFromVersion2", func(t *testing.T, st oauthlink.TokenStore, owner string) *oauthlink.Connection {
+		{"UpdateFromVersion2", func(t *testing.T, st store.TokenStore, owner string) *oauthlink.Connection {
 			c := create(t, st, NewConnection("mollie", owner))
 			require.NoError(t, st.Save(testContext(t), c))
 			return c
@@ -161,7 +162,7 @@ func (s suite) testExactlyOneWinner(t *testing.T) {
 						winners = append(winners, i)
 						continue
 					}
-					assert.ErrorIs(t, err, oauthlink.ErrVersionConflict, "round %d, saver %d", round, i)
+					assert.ErrorIs(t, err, store.ErrVersionConflict, "round %d, saver %d", round, i)
 					AssertConnectionEqual(t, untouched[i], conns[i], "round %d: a losing Save changed the caller's connection", round)
 				}
 				if !assert.Len(t, winners, 1, "round %d: savers that succeeded with version %d", round, version) {

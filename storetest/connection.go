@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // NewConnection returns a connection for (provider, owner) ready to create
@@ -31,7 +32,7 @@ func NewConnection(provider, owner string) *oauthlink.Connection {
 		Scopes:       []string{"organizations.read", "payments.read", "offline_access"},
 		Extra:        oauthlink.Secret(`{"id_token":"eyJhbGciOiJSUzI1NiJ9.` + rand.Text() + `.sig"}`),
 		RedirectURI:  "https://app.example.com/oauth/" + url.PathEscape(provider) + "/callback",
-		Status:       oauthlink.StatusActive,
+		Status:       store.StatusActive,
 	}
 }
 
@@ -187,13 +188,13 @@ func OddKeys() []string {
 // tokens, kinds alternating between refresh_token and access_token, and
 // whole-millisecond Since times in another zone, not in time order (a
 // store must keep the list's order, not sort it).
-func retiredGrants(n int) []oauthlink.RetiredToken {
+func retiredGrants(n int) []store.RetiredToken {
 	zone := time.FixedZone("UTC-3", -3*3600)
 	base := time.Now().Add(-24 * time.Hour).Truncate(Precision)
 	kinds := []string{"refresh_token", "access_token"}
-	out := make([]oauthlink.RetiredToken, n)
+	out := make([]store.RetiredToken, n)
 	for i := range out {
-		out[i] = oauthlink.RetiredToken{
+		out[i] = store.RetiredToken{
 			Token: oauthlink.Secret("retired_" + rand.Text()),
 			Kind:  kinds[i%2],
 			Since: base.Add(time.Duration((i*7)%n)*time.Hour + time.Duration(i)*time.Millisecond).In(zone),

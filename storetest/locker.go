@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 const (
@@ -42,7 +42,7 @@ const (
 // renewHeld returns false, without failing, when Renew reported the lease
 // lost after its Deadline: the test machine stalled and the lease may
 // have expired by right.
-func renewHeld(t *testing.T, lease oauthlink.Lease, ttl time.Duration) bool {
+func renewHeld(t *testing.T, lease store.Lease, ttl time.Duration) bool {
 	t.Helper()
 	deadline := lease.Deadline()
 	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
@@ -55,7 +55,7 @@ func renewHeld(t *testing.T, lease oauthlink.Lease, ttl time.Duration) bool {
 			"Deadline after Renew(%s) must be when the renewal was sent plus its ttl", ttl)
 		return true
 	}
-	if errors.Is(err, oauthlink.ErrLeaseLost) && !after.Before(deadline) {
+	if errors.Is(err, store.ErrLeaseLost) && !after.Before(deadline) {
 		t.Logf("Renew returned %s after the lease's Deadline (a stalled machine?): starting again", after.Sub(deadline))
 		return false
 	}
@@ -68,7 +68,7 @@ func waitUntil(ts time.Time) { time.Sleep(time.Until(ts)) }
 
 // lockWithin takes the lock, failing the test when it is not held within
 // waitTimeout.
-func lockWithin(t *testing.T, lk oauthlink.Locker, provider, owner string, ttl time.Duration) oauthlink.Lease {
+func lockWithin(t *testing.T, lk store.Locker, provider, owner string, ttl time.Duration) store.Lease {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
 	defer cancel()
@@ -80,7 +80,7 @@ func lockWithin(t *testing.T, lk oauthlink.Locker, provider, owner string, ttl t
 }
 
 // assertLockBusy checks that the lock cannot be taken for stillBlocked.
-func assertLockBusy(t *testing.T, lk oauthlink.Locker, provider, owner, why string) {
+func assertLockBusy(t *testing.T, lk store.Locker, provider, owner, why string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), stillBlocked)
 	defer cancel()
@@ -95,7 +95,7 @@ func assertLockBusy(t *testing.T, lk oauthlink.Locker, provider, owner, why stri
 
 // asyncLock starts a Lock call in a goroutine of g; the result arrives on
 // the returned channel, which receive reads.
-func asyncLock(ctx context.Context, g *group, lk oauthlink.Locker, provider, owner string, ttl time.Duration) <-chan lockResult {
+func asyncLock(ctx context.Context, g *group, lk store.Locker, provider, owner string, ttl time.Duration) <-chan lockResult {
 	ch := make(chan lockResult, 1)
 	g.Go(func() {
 		unlock, err := lk.Lock(ctx, provider, owner, ttl)
@@ -106,7 +106,7 @@ func asyncLock(ctx context.Context, g *group, lk oauthlink.Locker, provider, own
 
 // lockResult is the outcome of an asyncLock.
 type lockResult struct {
-	unlock oauthlink.Lease
+	unlock store.Lease
 	err    error
 	at     time.Time
 }
@@ -128,10 +128,10 @@ func receive(t *testing.T, ch <-chan lockResult, what string) lockResult {
 }
 
 func (s suite) testLocker(t *testing.T) {
-	if _, ok := s.store(t).(oauthlink.Locker); !ok {
-		t.Skip("store does not implement oauthlink.Locker")
+	if _, ok := s.store(t).(store.Locker); !ok {
+		t.Skip("store does not implement store.Locker")
 	}
-	locker := func(t *testing.T) oauthlink.Locker { return s.store(t).(oauthlink.Locker) }
+	locker := func(t *testing.T) store.Locker { return s.store(t).(store.Locker) }
 
 	t.Run("MutualExclusion", func(t *testing.T) {
 		const (
@@ -262,10 +262,10 @@ func (s suite) testLocker(t *testing.T) {
 	})
 }
 
-// testLease checks the oauthlink.Lease that Lock returns: Deadline,
+// testLease checks the store.Lease that Lock returns: Deadline,
 // renewal, and that a lease once lost (expired, taken, released) stays
 // lost and never touches its successor.
-func (s suite) testLease(t *testing.T, locker func(t *testing.T) oauthlink.Locker) {
+func (s suite) testLease(t *testing.T, locker func(t *testing.T) store.Locker) {
 	t.Run("LeaseDeadline", func(t *testing.T) {
 		lk := locker(t)
 		before := time.Now()
@@ -328,10 +328,10 @@ func (s suite) testLease(t *testing.T, locker func(t *testing.T) oauthlink.Locke
 		// is at most shortTTL after the answer.
 		waitUntil(time.Now().Add(shortTTL + expirySlack))
 		ctx := testContext(t)
-		if !assert.ErrorIs(t, lease.Renew(ctx, longTTL), oauthlink.ErrLeaseLost, "Renew after the lease expired") {
+		if !assert.ErrorIs(t, lease.Renew(ctx, longTTL), store.ErrLeaseLost, "Renew after the lease expired") {
 			return
 		}
-		assert.ErrorIs(t, lease.Renew(ctx, longTTL), oauthlink.ErrLeaseLost, "a lost lease stays lost")
+		assert.ErrorIs(t, lease.Renew(ctx, longTTL), store.ErrLeaseLost, "a lost lease stays lost")
 		// The refused renewal did not take the lock back.
 		lockWithin(t, lk, "mollie", "owner-1", longTTL).Release()
 	})
@@ -345,10 +345,10 @@ func (s suite) testLease(t *testing.T, locker func(t *testing.T) oauthlink.Locke
 		successor := r.unlock
 
 		ctx := testContext(t)
-		if !assert.ErrorIs(t, old.Renew(ctx, longTTL), oauthlink.ErrLeaseLost, "Renew of a lease another holder took") {
+		if !assert.ErrorIs(t, old.Renew(ctx, longTTL), store.ErrLeaseLost, "Renew of a lease another holder took") {
 			return
 		}
-		assert.ErrorIs(t, old.Renew(ctx, longTTL), oauthlink.ErrLeaseLost, "a lost lease stays lost")
+		assert.ErrorIs(t, old.Renew(ctx, longTTL), store.ErrLeaseLost, "a lost lease stays lost")
 		old.Release()
 		assertLockBusy(t, lk, "mollie", "owner-1", "the old holder's Renew or Release freed its successor's lock")
 		assert.True(t, renewHeld(t, successor, longTTL), "the successor's lease must still be held")
@@ -361,11 +361,11 @@ func (s suite) testLease(t *testing.T, locker func(t *testing.T) oauthlink.Locke
 		lease := lockWithin(t, lk, "mollie", "owner-1", longTTL)
 		lease.Release()
 		ctx := testContext(t)
-		if !assert.ErrorIs(t, lease.Renew(ctx, longTTL), oauthlink.ErrLeaseLost, "Renew after Release") {
+		if !assert.ErrorIs(t, lease.Renew(ctx, longTTL), store.ErrLeaseLost, "Renew after Release") {
 			return
 		}
 		next := lockWithin(t, lk, "mollie", "owner-1", longTTL) // the released lock is free
-		assert.ErrorIs(t, lease.Renew(ctx, longTTL), oauthlink.ErrLeaseLost, "Renew after Release, with another holder")
+		assert.ErrorIs(t, lease.Renew(ctx, longTTL), store.ErrLeaseLost, "Renew after Release, with another holder")
 		lease.Release()
 		assertLockBusy(t, lk, "mollie", "owner-1", "a released lease's Renew or Release freed the next holder's lock")
 		next.Release()

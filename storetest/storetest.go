@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // Precision is the time precision a store must keep for Expiry, CreatedAt
@@ -30,7 +30,7 @@ const waitTimeout = 30 * time.Second
 // subtest uses; newStore registers the store's cleanup with t.Cleanup. See
 // the package documentation for an example and for what the suite expects
 // where the contract leaves room.
-func Run(t *testing.T, newStore func(t *testing.T) oauthlink.TokenStore) {
+func Run(t *testing.T, newStore func(t *testing.T) store.TokenStore) {
 	t.Helper()
 	s := suite{newStore: newStore}
 	t.Run("NotFound", s.testNotFound)
@@ -55,11 +55,11 @@ func Run(t *testing.T, newStore func(t *testing.T) oauthlink.TokenStore) {
 
 // suite carries the factory to every subtest.
 type suite struct {
-	newStore func(t *testing.T) oauthlink.TokenStore
+	newStore func(t *testing.T) store.TokenStore
 }
 
 // store returns a fresh store for t.
-func (s suite) store(t *testing.T) oauthlink.TokenStore {
+func (s suite) store(t *testing.T) store.TokenStore {
 	t.Helper()
 	st := s.newStore(t)
 	require.NotNil(t, st, "storetest: newStore returned nil")

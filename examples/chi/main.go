@@ -21,6 +21,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -54,14 +55,14 @@ func main() {
 // owner stands in for the app's login: a real app returns its signed-in user.
 func owner(*http.Request) (string, error) { return "demo-user", nil }
 
-func newRouter(public string, store oauthlink.TokenStore, secret, tokenKey []byte, providers ...provider) (http.Handler, error) {
+func newRouter(public string, st store.TokenStore, secret, tokenKey []byte, providers ...provider) (http.Handler, error) {
 	r := chi.NewRouter()
 	r.Use(http.NewCrossOriginProtection().Handler) // POSTs from other sites are refused
 	for _, p := range providers {
 		link, err := oauthlink.New(oauthlink.Config{
 			Provider: p.Provider, ClientID: p.ClientID, ClientSecret: p.ClientSecret,
 			RedirectURL: public + "/connect/" + p.Name + "/callback",
-			Store:       store, CookieSecrets: [][]byte{secret},
+			Store:       st, CookieSecrets: [][]byte{secret},
 			TokenKeys:         []oauthlink.TokenKey{{ID: "k1", Key: tokenKey}},
 			AllowInsecureHTTP: true, // plain http on loopback: development only
 			Owner:             owner,
@@ -81,7 +82,7 @@ func newRouter(public string, store oauthlink.TokenStore, secret, tokenKey []byt
 		})
 	}
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
-		conns, err := store.List(r.Context(), "demo-user")
+		conns, err := st.List(r.Context(), "demo-user")
 		if err != nil {
 			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 			return

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // connectionJSON is what /api/connections shows of a connection: never a
@@ -67,7 +68,7 @@ func (a *app) apiOrganization(p *provider) http.Handler {
 			switch {
 			case errors.Is(err, oauthlink.ErrReauthRequired):
 				reason, status = "reauth_required", http.StatusUnauthorized
-			case errors.Is(err, oauthlink.ErrNotFound), errors.Is(err, oauthlink.ErrDisconnected):
+			case errors.Is(err, store.ErrNotFound), errors.Is(err, oauthlink.ErrDisconnected):
 				reason, status = "not_connected", http.StatusUnauthorized
 			}
 			a.log.Warn("organization call failed", "provider", p.name, "error", err)

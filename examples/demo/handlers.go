@@ -9,6 +9,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/mollie"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // home is the login page, or the dashboard once logged in.
@@ -51,7 +52,7 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request, status int, user
 
 // store0 is the store as the connectors see it (tokens decrypted); every
 // connector wraps the same store with the same key.
-func (a *app) store0() oauthlink.TokenStore { return a.providers[0].conn.Store() }
+func (a *app) store0() store.TokenStore { return a.providers[0].conn.Store() }
 
 // login is POST /login: form field user.
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
@@ -87,13 +88,13 @@ func (a *app) refresh(p *provider) http.Handler {
 		user := a.sessions.user(r)
 		st := p.conn.Store()
 		c, err := st.Load(r.Context(), p.name, user)
-		if errors.Is(err, oauthlink.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			a.errorPage(w, r, http.StatusNotFound, "Nothing to refresh", p.title+" is not connected.", "")
 			return
 		}
-		if err == nil && c.Status == oauthlink.StatusActive {
+		if err == nil && c.Status == store.StatusActive {
 			c.Expiry = a.now().Add(-time.Second)
-			if err = st.Save(r.Context(), c); errors.Is(err, oauthlink.ErrVersionConflict) {
+			if err = st.Save(r.Context(), c); errors.Is(err, store.ErrVersionConflict) {
 				err = nil // someone else wrote (a refresh, most likely): fine
 			}
 		}

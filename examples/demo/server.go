@@ -9,6 +9,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // app is the demo: two connectors on one store, the login, the pages.
@@ -16,7 +17,7 @@ type app struct {
 	cfg         config
 	log         *slog.Logger
 	libLog      *slog.Logger // for the connectors; see init
-	store       oauthlink.TokenStore
+	store       store.TokenStore
 	keys        keys
 	sessions    *sessions
 	crossOrigin *http.CrossOriginProtection
