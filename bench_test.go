@@ -32,10 +32,11 @@ func benchEnv(b *testing.B, ttl time.Duration) (*oauthlink.Connector, *oauthlink
 		Provider: q.Provider(), ClientID: q.ClientID(), ClientSecret: q.ClientSecret(),
 		RedirectURL: "https://app.example/connect/qonto/callback", Store: ms,
 		Owner:         func(r *http.Request) (string, error) { return r.Header.Get("X-User"), nil },
-		CookieSecrets: [][]byte{make32(3)}, HTTPClient: q.Client(), Now: clk.Now, CacheTTL: ttl,
+		CookieSecrets: [][]byte{make32(3)}, HTTPClient: q.Client(), Now: clk.Now,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		// The fake serves plain http on loopback, as BENCHMARKS.md measures.
 		AllowInsecureHTTP: true,
+		Tokens:            oauthlink.TokenOptions{CacheTTL: ttl},
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -65,13 +66,14 @@ func BenchmarkMiddlewareCached(b *testing.B) {
 		ClientID: "app", ClientSecret: "secret",
 		RedirectURL: "https://app.example/connect/qonto/callback", Store: ms,
 		Owner:         func(r *http.Request) (string, error) { return r.Header.Get("X-User"), nil },
-		CookieSecrets: [][]byte{make32(3)}, CacheTTL: time.Hour, Logger: slog.New(slog.DiscardHandler),
+		CookieSecrets: [][]byte{make32(3)}, Logger: slog.New(slog.DiscardHandler),
+		Tokens: oauthlink.TokenOptions{CacheTTL: time.Hour},
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	var got *oauthlink.Connection
-	h := c.Load(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+	h := c.LoadConnection(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		got, _ = oauthlink.ConnectionFromContext(r.Context(), "qonto")
 	}))
 	r := httptest.NewRequest(http.MethodGet, "/orders", nil)
@@ -119,9 +121,9 @@ func BenchmarkMiddlewareFloor(b *testing.B) {
 // BenchmarkRefreshStorm: 1,000 concurrent callers on one expired token;
 // reports upstream refreshes per storm (must be 1).
 func BenchmarkRefreshStorm(b *testing.B) {
-	c, q, _, clk := benchEnv(b, -1)
+	c, q, ms, clk := benchEnv(b, -1)
 	// A real grant at the fake, so refreshes succeed.
-	conn := connectDirect(b, c, q)
+	conn := connectDirect(b, c, q, ms)
 	_ = conn
 	b.ReportAllocs()
 	before := q.Refreshes()
@@ -131,7 +133,7 @@ func BenchmarkRefreshStorm(b *testing.B) {
 		var wg sync.WaitGroup
 		for range 1000 {
 			wg.Go(func() {
-				if _, err := c.Fresh(context.Background(), "shop-2"); err != nil {
+				if _, err := c.Connection(context.Background(), "shop-2"); err != nil {
 					b.Error(err)
 				}
 			})
@@ -144,7 +146,7 @@ func BenchmarkRefreshStorm(b *testing.B) {
 
 // connectDirect runs the authorization-code flow for "shop-2" without a
 // browser: authorize at the fake, then the callback handler.
-func connectDirect(b *testing.B, c *oauthlink.Connector, q *oauthlinktest.Qonto) *oauthlink.Connection {
+func connectDirect(b *testing.B, c *oauthlink.Connector, q *oauthlinktest.Qonto, st store.TokenStore) *oauthlink.Connection {
 	b.Helper()
 	start := httptest.NewRecorder()
 	r := httptest.NewRequest(http.MethodGet, "/connect/qonto", nil)
@@ -166,7 +168,7 @@ func connectDirect(b *testing.B, c *oauthlink.Connector, q *oauthlinktest.Qonto)
 	if w.Code != http.StatusSeeOther {
 		b.Fatalf("callback: %d %s", w.Code, w.Body)
 	}
-	conn, err := c.Store().Load(context.Background(), "qonto", "shop-2")
+	conn, err := st.Load(context.Background(), "qonto", "shop-2")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -96,7 +96,11 @@ func (p *inProcess) call(query, cookie string) (status int, cleared bool) {
 // cookie are still checked first, and the cookie is still cleared.
 func TestCallbackWithoutExchangeRecordsNoState(t *testing.T) {
 	g := &countingGuard{ReplayGuard: memstore.New()}
-	e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.ReplayGuard = g }))
+	// The store's replay guard capability is g.
+	e := newEnv(t, withStore(struct {
+		store.TokenStore
+		*countingGuard
+	}{memstore.New(), g}))
 	p := newInProcess(t, e, "mollie")
 
 	state, cookie := p.flow("shop-1")
@@ -147,7 +151,7 @@ func TestOneOwnerCannotFillReplayGuard(t *testing.T) {
 			e := newEnv(t, withStore(st), withConfig(func(c *oauthlink.Config) {
 				// 100,001 refusals, neither logged nor kept.
 				c.Logger = slog.New(slog.DiscardHandler)
-				c.OnError = oauthlink.DefaultErrorHandler
+				c.Hooks.OnError = oauthlink.DefaultErrorHandler
 			}))
 			p := newInProcess(t, e, "qonto")
 			const flows = memstore.DefaultMaxStates + 1

@@ -62,7 +62,7 @@ func apiConnector(t *testing.T, apiURL string, insecure bool, client *http.Clien
 	st := memstore.New()
 	now := time.Now()
 	require.NoError(t, st.Save(context.Background(), &oauthlink.Connection{
-		Provider: "api", Owner: "shop-1", AccessToken: oauthlink.Secret(accessToken), RefreshToken: "rt-unused",
+		Provider: "api", Owner: "shop-1", AccessToken: store.Secret(accessToken), RefreshToken: "rt-unused",
 		TokenType: "Bearer", Expiry: now.Add(time.Hour), Status: store.StatusActive,
 		CreatedAt: now, UpdatedAt: now,
 	}))

@@ -83,14 +83,16 @@ func TestDisconnectConditionalDeleteWithoutLocker(t *testing.T) {
 			st := newVersionDeleterOnly()
 			_, hasLocker := any(st).(store.Locker)
 			require.False(t, hasLocker, "the test store must not offer Locker")
-			e := newEnv(t, withStore(st), withConfig(func(c *oauthlink.Config) {
-				if tc.encrypted {
-					c.TokenKeys = []oauthlink.TokenKey{tokenKey("k1", 9)}
-				}
-			}))
+			var used store.TokenStore = st
+			if tc.encrypted {
+				enc, err := oauthlink.EncryptedStore(st, tokenKey("k1", 9))
+				require.NoError(t, err)
+				used = enc
+			}
+			e := newEnv(t, withStore(used))
 			link := e.links["mollie"]
 			old := e.connected("mollie", "shop-1")
-			oldTokens, err := link.Store().Load(context.Background(), "mollie", "shop-1")
+			oldTokens, err := used.Load(context.Background(), "mollie", "shop-1")
 			require.NoError(t, err)
 
 			var (
@@ -134,7 +136,7 @@ func TestDisconnectConditionalDeleteWithoutLocker(t *testing.T) {
 			assert.Equal(t, 2, e.mollie.Revocations())
 			require.NoError(t, getErr, "reconnect callback")
 			assert.Equal(t, http.StatusSeeOther, status, "reconnect callback")
-			stored, err := link.Store().Load(context.Background(), "mollie", "shop-1")
+			stored, err := used.Load(context.Background(), "mollie", "shop-1")
 			require.NoError(t, err, "the reconnect survives the disconnect")
 			assert.Equal(t, store.StatusActive, stored.Status)
 			assert.Equal(t, old.Version+3, stored.Version, "marked, overwritten by the reconnect, then the retired grant dropped")

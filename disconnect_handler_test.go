@@ -187,8 +187,19 @@ func TestDisconnectHandlerCrossOriginOptions(t *testing.T) {
 	e := newEnv(t)
 	cop := http.NewCrossOriginProtection()
 	require.NoError(t, cop.AddTrustedOrigin("https://shop.example"))
-	e.mux.Handle("/trusting/qonto/disconnect", e.links["qonto"].DisconnectHandlerWith(oauthlink.DisconnectOptions{CrossOrigin: cop}))
-	e.mux.Handle("/unchecked/qonto/disconnect", e.links["qonto"].DisconnectHandlerWith(oauthlink.DisconnectOptions{SkipCrossOriginCheck: true}))
+	trusting := e.cfgs["qonto"]
+	trusting.Flow.CrossOrigin = cop
+	// An app whose own CSRF protection covers the route turns the check
+	// off for it.
+	bypass := http.NewCrossOriginProtection()
+	bypass.AddInsecureBypassPattern("/unchecked/qonto/disconnect")
+	unchecked := e.cfgs["qonto"]
+	unchecked.Flow.CrossOrigin = bypass
+	for path, cfg := range map[string]oauthlink.Config{"/trusting/qonto/disconnect": trusting, "/unchecked/qonto/disconnect": unchecked} {
+		c, err := oauthlink.New(cfg)
+		require.NoError(t, err)
+		e.mux.Handle(path, c.DisconnectHandler())
+	}
 	post := func(path string, header http.Header) int {
 		req := httptest.NewRequest(http.MethodPost, e.app.URL+path, strings.NewReader(""))
 		req.Header.Set("Cookie", "user=shop-1")

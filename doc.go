@@ -47,7 +47,7 @@
 //   - the callback is bound to the owner who started the flow (connection
 //     CSRF), to the provider and route (mix-up), and is single-use on the
 //     server as well as in the browser;
-//   - return-to accepts relative paths only (ValidReturnTo);
+//   - return-to accepts relative paths only (validReturnTo);
 //   - the redirect_uri is configured, never derived from Host headers;
 //   - client authentication is pinned per provider, never probed; token
 //     endpoints get a timeout, a 1 MiB body cap, no redirects and no retry
@@ -56,7 +56,7 @@
 //     Referrer-Policy: no-referrer; the default error page escapes the little
 //     provider text it shows and never renders error_uri;
 //   - tokens, codes, states, verifiers, the client secret and keys never
-//     appear in logs, errors or formatted values: Secret, Connection,
+//     appear in logs, errors or formatted values: store.Secret, Connection,
 //     Config, Connector and Provider redact themselves, and handed-out
 //     *oauth2.Token values never carry the refresh token;
 //   - provider endpoints and the API origin are https (http only with

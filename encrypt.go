@@ -199,7 +199,7 @@ type secretRef struct {
 	// v1 is the field as the previous format bound it: every retired
 	// token was "retired".
 	v1 string
-	v  *Secret
+	v  *store.Secret
 }
 
 // secretRefs lists c's secret fields, in a fixed order.
@@ -225,7 +225,7 @@ const (
 	formatV2
 )
 
-func formatOf(v Secret) sealFormat {
+func formatOf(v store.Secret) sealFormat {
 	switch raw := v.Reveal(); {
 	case raw == "":
 		return formatEmpty
@@ -253,7 +253,7 @@ func appendTime(b []byte, t time.Time) []byte {
 	return binary.AppendVarint(append(b, 1), t.UnixMilli())
 }
 
-func appendSet(b []byte, v Secret) []byte {
+func appendSet(b []byte, v store.Secret) []byte {
 	if v == "" {
 		return append(b, 0)
 	}
@@ -301,7 +301,7 @@ func associatedData(provider, owner, field string, meta []byte) []byte {
 	return append(ad, meta...)
 }
 
-func (s *sealedStore) seal(ad []byte, v Secret) (Secret, error) {
+func (s *sealedStore) seal(ad []byte, v store.Secret) (store.Secret, error) {
 	if v == "" {
 		return "", nil
 	}
@@ -311,12 +311,12 @@ func (s *sealedStore) seal(ad []byte, v Secret) (Secret, error) {
 		return "", fmt.Errorf("oauthlink: reading nonce: %w", err)
 	}
 	out := aead.Seal(nonce, nonce, []byte(v.Reveal()), ad)
-	return Secret(sealPrefix + s.current + ":" + base64.RawStdEncoding.EncodeToString(out)), nil
+	return store.Secret(sealPrefix + s.current + ":" + base64.RawStdEncoding.EncodeToString(out)), nil
 }
 
 // open decrypts a value of format f (formatV1 or formatV2). Its errors
 // name the field and the connection, never the value.
-func (s *sealedStore) open(c *Connection, r secretRef, f sealFormat, meta []byte) (Secret, error) {
+func (s *sealedStore) open(c *Connection, r secretRef, f sealFormat, meta []byte) (store.Secret, error) {
 	raw, prefix, field := r.v.Reveal(), sealPrefix, r.name
 	if f == formatV1 {
 		prefix, field, meta = sealPrefixV1, r.v1, nil
@@ -344,7 +344,7 @@ func (s *sealedStore) open(c *Connection, r secretRef, f sealFormat, meta []byte
 			"redirect URI, account, scopes, token type or retired grants, were changed outside oauthlink, or the value was taken from another connection or field",
 			ErrDecrypt, r.name, c.Provider, c.Owner)
 	}
-	return Secret(plain), nil
+	return store.Secret(plain), nil
 }
 
 // openConn decrypts c's secret fields in place. A record is written whole
@@ -377,7 +377,7 @@ func (s *sealedStore) openConn(c *Connection) (*Connection, error) {
 	if format == formatV2 {
 		meta = boundMetadata(c)
 	}
-	opened := make([]Secret, len(refs))
+	opened := make([]store.Secret, len(refs))
 	for i, r := range refs {
 		switch f := formatOf(*r.v); {
 		case f == formatEmpty:

@@ -74,11 +74,11 @@ func refused(t *testing.T, s, inner store.TokenStore, owner, field string, secre
 // values.
 func TestEncryptedStoreRefusesPlaintext(t *testing.T) {
 	ctx := context.Background()
-	fields := map[string]func(c *oauthlink.Connection, v oauthlink.Secret){
-		"access_token":  func(c *oauthlink.Connection, v oauthlink.Secret) { c.AccessToken = v },
-		"refresh_token": func(c *oauthlink.Connection, v oauthlink.Secret) { c.RefreshToken = v },
-		"extra":         func(c *oauthlink.Connection, v oauthlink.Secret) { c.Extra = v },
-		"retired[1]":    func(c *oauthlink.Connection, v oauthlink.Secret) { c.Retired[1].Token = v },
+	fields := map[string]func(c *oauthlink.Connection, v store.Secret){
+		"access_token":  func(c *oauthlink.Connection, v store.Secret) { c.AccessToken = v },
+		"refresh_token": func(c *oauthlink.Connection, v store.Secret) { c.RefreshToken = v },
+		"extra":         func(c *oauthlink.Connection, v store.Secret) { c.Extra = v },
+		"retired[1]":    func(c *oauthlink.Connection, v store.Secret) { c.Retired[1].Token = v },
 	}
 	for field, set := range fields {
 		t.Run(field+" planted in a sealed record", func(t *testing.T) {
@@ -126,9 +126,7 @@ func TestEncryptedStoreRefusesPlaintext(t *testing.T) {
 // before any use of it.
 func TestConnectorRefusesPlantedToken(t *testing.T) {
 	inner := memstore.New()
-	e := newEnv(t, withStore(inner), withConfig(func(c *oauthlink.Config) {
-		c.TokenKeys = []oauthlink.TokenKey{tokenKey("k1", 7)}
-	}))
+	e := newEnv(t, withStore(sealedOver(t, inner, tokenKey("k1", 7))))
 	e.connected("qonto", "shop-1")
 	raw, err := inner.Load(context.Background(), "qonto", "shop-1")
 	require.NoError(t, err)
@@ -136,7 +134,7 @@ func TestConnectorRefusesPlantedToken(t *testing.T) {
 	raw.Expiry = e.clk.Now().Add(24 * time.Hour)
 	plant(t, inner, raw)
 
-	conn, err := e.links["qonto"].Fresh(context.Background(), "shop-1")
+	conn, err := e.links["qonto"].Connection(context.Background(), "shop-1")
 	require.ErrorIs(t, err, oauthlink.ErrDecrypt)
 	assert.Nil(t, conn)
 	assert.NotContains(t, err.Error(), "PLANTED")
@@ -255,12 +253,12 @@ func TestEncryptedStoreReadsPreviousFormat(t *testing.T) {
 	assert.Equal(t, want.RefreshToken, got.RefreshToken)
 	assert.Equal(t, want.Extra, got.Extra)
 	require.Len(t, got.Retired, 1)
-	assert.Equal(t, oauthlink.Secret("ory_rt_PLAINTEXT_OLD"), got.Retired[0].Token)
+	assert.Equal(t, store.Secret("ory_rt_PLAINTEXT_OLD"), got.Retired[0].Token)
 
 	require.NoError(t, s.Save(ctx, got))
 	raw, err := inner.Load(ctx, "qonto", "shop-v1")
 	require.NoError(t, err)
-	for _, v := range []oauthlink.Secret{raw.AccessToken, raw.RefreshToken, raw.Extra, raw.Retired[0].Token} {
+	for _, v := range []store.Secret{raw.AccessToken, raw.RefreshToken, raw.Extra, raw.Retired[0].Token} {
 		assert.True(t, strings.HasPrefix(v.Reveal(), "olk2:k1:"), "upgraded on the next write")
 	}
 	again, err := s.Load(ctx, "qonto", "shop-v1")

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/sessions"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -61,7 +60,7 @@ func TestAuthorizeURL(t *testing.T) {
 	e := newEnv(t, withConfig(func(c *oauthlink.Config) {
 		c.Scopes = []string{"organizations.read", "payments.read"}
 		if c.Provider.Name == "mollie" {
-			c.AuthParams = func(*http.Request) (url.Values, error) {
+			c.Flow.AuthParams = func(*http.Request) (url.Values, error) {
 				return url.Values{"locale": {"nl_NL"}, "approval_prompt": {"force"}}, nil
 			}
 		}
@@ -85,7 +84,7 @@ func TestAuthorizeURL(t *testing.T) {
 
 func TestStartRejectsDisallowedParams(t *testing.T) {
 	e := newEnv(t, withConfig(func(c *oauthlink.Config) {
-		c.AuthParams = func(*http.Request) (url.Values, error) { return url.Values{"redirect_uri": {"https://evil"}}, nil }
+		c.Flow.AuthParams = func(*http.Request) (url.Values, error) { return url.Values{"redirect_uri": {"https://evil"}}, nil }
 	}))
 	h := e.browser("shop-1").get(e.app.URL + "/connect/qonto")
 	assert.Equal(t, http.StatusBadRequest, h.Status)
@@ -274,26 +273,6 @@ func TestB9_InsecureDevelopmentCookies(t *testing.T) {
 	assert.Contains(t, e.logs.String(), "AllowInsecureHTTP")
 }
 
-// B9 with the app's gorilla/sessions store: our options are enforced.
-func TestB9_SessionsStoreOption(t *testing.T) {
-	store := sessions.NewCookieStore(make32(1), make32(2))
-	store.Options.SameSite = http.SameSiteNoneMode // unsafe defaults are overridden
-	store.Options.HttpOnly = false
-	store.Options.MaxAge = 86400 * 30
-	e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.Sessions = store }))
-	b := e.browser("shop-1")
-	start := b.get(e.app.URL + "/connect/mollie")
-	c := (&http.Response{Header: start.Header}).Cookies()[0]
-	assert.True(t, c.HttpOnly)
-	assert.True(t, c.Secure)
-	assert.Equal(t, http.SameSiteLaxMode, c.SameSite)
-	assert.Equal(t, 3600, c.MaxAge, "FlowTTL plus the cookie's linger, not the store's 30 days")
-	h := b.get(b.get(start.Header.Get("Location")).Header.Get("Location"))
-	assert.Equal(t, http.StatusSeeOther, h.Status, h.Body)
-	_, err := e.load("mollie", "shop-1")
-	assert.NoError(t, err)
-}
-
 func make32(b byte) []byte {
 	k := make([]byte, 32)
 	for i := range k {
@@ -320,9 +299,7 @@ func TestB11_CookieSizeAndKeyRotation(t *testing.T) {
 	// connector whose first secret is new.
 	b = e.browser("shop-1")
 	cb := b.authorize("mollie", "")
-	old := e.links["mollie"]
-	p := old.Provider()
-	rotated, err := oauthlink.New(oauthlink.Config{Provider: p, ClientID: e.mollie.ClientID(), ClientSecret: e.mollie.ClientSecret(),
+	rotated, err := oauthlink.New(oauthlink.Config{Provider: e.cfgs["mollie"].Provider, ClientID: e.mollie.ClientID(), ClientSecret: e.mollie.ClientSecret(),
 		RedirectURL: e.app.URL + "/connect/mollie/callback", Store: e.store, Owner: ownerFromCookie,
 		CookieSecrets: [][]byte{make32(9), e.secret}, HTTPClient: e.mollie.Client(), Now: e.clk.Now, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
@@ -496,7 +473,7 @@ func TestF20_OversizedOrRepeatedParams(t *testing.T) {
 
 // G21: a hanging token endpoint is cut off by ExchangeTimeout.
 func TestG21_TokenEndpointHang(t *testing.T) {
-	e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.ExchangeTimeout = 200 * time.Millisecond }))
+	e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.Tokens.ExchangeTimeout = 200 * time.Millisecond }))
 	e.mollie.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Delay: time.Minute})
 	b := e.browser("shop-1")
 	h := b.connect("mollie", "")

@@ -66,16 +66,16 @@ type heldLock struct {
 // store has a store.Locker, waiting at most twice ExchangeTimeout (and no longer
 // than ctx), and starts renewing it. Without a store.Locker it returns a lock
 // that coordinates nothing: singleflight alone serialises this process.
-func (c *Connector) lockConn(ctx context.Context, owner string) (*heldLock, error) {
-	h := &heldLock{ttl: c.cfg.LockTTL}
+func (e *engine) lockConn(ctx context.Context, owner string) (*heldLock, error) {
+	h := &heldLock{ttl: e.opts.LockTTL}
 	h.ctx, h.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
-	l, ok := capability[store.Locker](c.store)
+	l, ok := capability[store.Locker](e.store)
 	if !ok {
 		return h, nil
 	}
-	lctx, cancel := within(ctx, c.cfg.ExchangeTimeout*2)
+	lctx, cancel := within(ctx, e.opts.ExchangeTimeout*2)
 	defer cancel()
-	lease, err := l.Lock(lctx, c.provider.Name, owner, c.cfg.LockTTL)
+	lease, err := l.Lock(lctx, e.provider.Name, owner, e.opts.LockTTL)
 	if err != nil {
 		h.cancel(err)
 		return nil, fmt.Errorf("%w: connection lock: %w", ErrStore, err)

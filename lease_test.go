@@ -74,14 +74,14 @@ func (s scriptLocker) Lock(_ context.Context, _, _ string, ttl time.Duration) (s
 
 func leaseConnector(t *testing.T, l *scriptLease) *Connector {
 	t.Helper()
-	return &Connector{cfg: Config{LockTTL: 4 * time.Second, ExchangeTimeout: time.Second}, store: scriptLocker{lease: l}}
+	return &Connector{e: &engine{opts: TokenOptions{LockTTL: 4 * time.Second, ExchangeTimeout: time.Second}, store: scriptLocker{lease: l}}}
 }
 
 func TestHeldLockRenews(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := &scriptLease{}
 		c := leaseConnector(t, l)
-		lk, err := c.lockConn(t.Context(), "shop-1")
+		lk, err := c.e.lockConn(t.Context(), "shop-1")
 		require.NoError(t, err)
 		time.Sleep(60 * time.Second) // fifteen times the lease
 		assert.True(t, lk.valid(), "a holder whose renewals succeed keeps the lease")
@@ -99,7 +99,7 @@ func TestHeldLockLost(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := &scriptLease{}
 		c := leaseConnector(t, l)
-		lk, err := c.lockConn(t.Context(), "shop-1")
+		lk, err := c.e.lockConn(t.Context(), "shop-1")
 		require.NoError(t, err)
 		time.Sleep(3 * time.Second)
 		l.set(errors.Join(errors.New("taken"), store.ErrLeaseLost))
@@ -116,7 +116,7 @@ func TestHeldLockStoreDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := &scriptLease{}
 		c := leaseConnector(t, l)
-		lk, err := c.lockConn(t.Context(), "shop-1")
+		lk, err := c.e.lockConn(t.Context(), "shop-1")
 		require.NoError(t, err)
 		time.Sleep(2 * time.Second) // one renewal at 1 s confirms until 5 s
 		l.set(errors.New("connection refused"))

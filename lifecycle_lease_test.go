@@ -67,12 +67,12 @@ func openSQLite(t *testing.T, path string) store.TokenStore {
 
 func testLeaseOutlivesRetryAfter(t *testing.T, st, peerStore store.TokenStore) {
 	short := func(c *oauthlink.Config) {
-		c.ExchangeTimeout = time.Second // the old lock lived 2 x ExchangeTimeout
+		c.Tokens.ExchangeTimeout = time.Second // the old lock lived 2 x ExchangeTimeout
 		// Shorter than Retry-After, so the holder must renew while it
 		// waits; long enough that a renewal slowed by a loaded machine
 		// (SQLite under -race) still lands in time.
-		c.LockTTL = 3 * time.Second
-		c.RetryMax = 10 * time.Second
+		c.Tokens.LockTTL = 3 * time.Second
+		c.Tokens.RetryMax = 10 * time.Second
 	}
 	e := newEnv(t, withStore(st), withQonto(oauthlinktest.QontoOptions{Grace: oauthlinktest.NoGrace, AccessTokenLifetime: 5 * time.Minute}),
 		withProvider(rotating), withConfig(short))
@@ -84,10 +84,11 @@ func testLeaseOutlivesRetryAfter(t *testing.T, st, peerStore store.TokenStore) {
 		Provider: p, ClientID: f.ClientID(), ClientSecret: f.ClientSecret(),
 		RedirectURL: e.app.URL + "/connect/qonto/callback", Store: peerStore, Owner: ownerFromCookie,
 		CookieSecrets: [][]byte{e.secret}, HTTPClient: f.Client(), Now: e.clk.Now,
-		Logger: slog.New(slog.NewTextHandler(e.logs, nil)), RetryBase: time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
+		Tokens: oauthlink.TokenOptions{RetryBase: time.Millisecond},
 	}
 	short(&cfg)
-	cfg.ExchangeTimeout = 15 * time.Second // the peer waits up to 30 s for the lock
+	cfg.Tokens.ExchangeTimeout = 15 * time.Second // the peer waits up to 30 s for the lock
 	peer, err := oauthlink.New(cfg)
 	require.NoError(t, err)
 	e.clk.Advance(5 * time.Minute)
@@ -99,13 +100,13 @@ func testLeaseOutlivesRetryAfter(t *testing.T, st, peerStore store.TokenStore) {
 	var wg sync.WaitGroup
 	var first, second *oauthlink.Connection
 	var err1, err2 error
-	wg.Go(func() { first, err1 = e.links["qonto"].Fresh(ctx, "shop-1") })
+	wg.Go(func() { first, err1 = e.links["qonto"].Connection(ctx, "shop-1") })
 	require.Eventually(t, func() bool { return e.qonto.Calls(oauthlinktest.EndpointToken) >= 2 }, 10*time.Second, time.Millisecond,
 		"the first refresh reached the provider and got its 429")
 	// Start the peer well inside the first holder's Retry-After wait, so
 	// that a lease that is not renewed has lapsed while it waits.
 	time.Sleep(500 * time.Millisecond)
-	wg.Go(func() { second, err2 = peer.Fresh(ctx, "shop-1") })
+	wg.Go(func() { second, err2 = peer.Connection(ctx, "shop-1") })
 	wg.Wait()
 	require.NoError(t, err1)
 	require.NoError(t, err2)
@@ -134,10 +135,10 @@ func TestForcedAndDueShareOneFlight(t *testing.T) {
 	var wg sync.WaitGroup
 	var due, forced *oauthlink.Connection
 	var errDue, errForced error
-	wg.Go(func() { due, errDue = link.Fresh(ctx, "shop-1") })
+	wg.Go(func() { due, errDue = link.Connection(ctx, "shop-1") })
 	require.Eventually(t, func() bool { return e.qonto.Calls(oauthlinktest.EndpointToken) > calls }, 10*time.Second, time.Millisecond,
 		"the due refresh is at the provider")
-	wg.Go(func() { forced, errForced = link.Refresh(ctx, "shop-1") })
+	wg.Go(func() { forced, errForced = link.ForceRefresh(ctx, "shop-1") })
 	// Give a second, separate flight every chance to reach the provider
 	// while the first answer is held; one shared flight never does.
 	time.Sleep(200 * time.Millisecond)
@@ -165,9 +166,9 @@ func TestOwnerKeyRules(t *testing.T) {
 	link := e.links["qonto"]
 	ctx := context.Background()
 	for _, owner := range []string{"alice\x00forced", "\xff\xfe", strings.Repeat("o", oauthlink.MaxOwnerLen+1)} {
-		_, err := link.Fresh(ctx, owner)
+		_, err := link.Connection(ctx, owner)
 		assert.ErrorIs(t, err, oauthlink.ErrInvalidOwner, "Fresh(%q)", owner)
-		_, err = link.Refresh(ctx, owner)
+		_, err = link.ForceRefresh(ctx, owner)
 		assert.ErrorIs(t, err, oauthlink.ErrInvalidOwner, "Refresh(%q)", owner)
 		assert.ErrorIs(t, link.Disconnect(ctx, owner), oauthlink.ErrInvalidOwner, "Disconnect(%q)", owner)
 	}
@@ -282,8 +283,8 @@ func scriptedConnector(t *testing.T, s *scripted, clk *clock, logs *syncBuffer, 
 		ClientID: "client", ClientSecret: "secret", RedirectURL: "https://app.example/cb", Store: st,
 		Owner:         func(*http.Request) (string, error) { return "shop-1", nil },
 		CookieSecrets: [][]byte{make([]byte, 32)}, HTTPClient: s.srv.Client(), Now: clk.Now,
-		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Tokens: oauthlink.TokenOptions{RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond},
 	})
 	require.NoError(t, err)
 	conn.Provider, conn.Owner, conn.Status, conn.TokenType = "hydra", "shop-1", store.StatusActive, "Bearer"
@@ -303,13 +304,13 @@ func TestRotationWithoutRefreshToken(t *testing.T) {
 		AccessToken: "at-1", RefreshToken: "rt-1", Expiry: clk.Now().Add(-time.Second)})
 	ctx := context.Background()
 
-	conn, err := link.Fresh(ctx, "shop-1")
+	conn, err := link.Connection(ctx, "shop-1")
 	require.NoError(t, err)
 	assert.Equal(t, "at-2", conn.AccessToken.Reveal())
 	assert.Empty(t, conn.RefreshToken.Reveal(), "the consumed refresh token is not kept")
 
 	clk.Advance(2 * time.Hour)
-	_, err = link.Fresh(ctx, "shop-1")
+	_, err = link.Connection(ctx, "shop-1")
 	require.ErrorIs(t, err, oauthlink.ErrReauthRequired)
 	assert.Zero(t, s.reuse.Load(), "the spent refresh token was never replayed")
 	assert.Equal(t, int64(1), s.calls.Load())
@@ -329,12 +330,12 @@ func TestLongLivedTokenNeverExpiresByGuess(t *testing.T) {
 	ctx := context.Background()
 
 	clk.Advance(10 * 365 * 24 * time.Hour)
-	conn, err := link.Fresh(ctx, "shop-1")
+	conn, err := link.Connection(ctx, "shop-1")
 	require.NoError(t, err, "a token without expiry is not due")
 	assert.Equal(t, "at-forever", conn.AccessToken.Reveal())
 	assert.True(t, conn.Expiry.IsZero())
 
-	_, err = link.Refresh(ctx, "shop-1")
+	_, err = link.ForceRefresh(ctx, "shop-1")
 	require.ErrorIs(t, err, oauthlink.ErrNoRefreshToken)
 	stored, err := st.Load(ctx, "hydra", "shop-1")
 	require.NoError(t, err)

@@ -27,7 +27,7 @@ type events struct {
 }
 
 func (ev *events) config(c *oauthlink.Config) {
-	c.OnEvent = func(_ context.Context, e oauthlink.Event) {
+	c.Hooks.OnEvent = func(_ context.Context, e oauthlink.Event) {
 		ev.mu.Lock()
 		ev.kinds = append(ev.kinds, e.Kind)
 		ev.mu.Unlock()
@@ -121,7 +121,7 @@ func TestRevokeRetiredRetries(t *testing.T) {
 	failRevocations(e.qonto)
 	err := oauthlink.RevokeRetired(link, context.Background(), "shop-1")
 	require.Error(t, err)
-	var te *oauthlink.TokenError
+	var te *oauthlink.ProviderError
 	require.ErrorAs(t, err, &te)
 	assert.True(t, te.Temporary())
 	assert.NotContains(t, err.Error(), old.RefreshToken.Reveal())
@@ -249,15 +249,15 @@ func TestDisconnectPartialRevocation(t *testing.T) {
 // The connector that commits a reconnect serves the new token at once,
 // however long its cache keeps tokens.
 func TestReconnectReplacesCachedToken(t *testing.T) {
-	e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.CacheTTL = time.Hour }))
+	e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.Tokens.CacheTTL = time.Hour }))
 	link := e.links["mollie"]
-	var seen oauthlink.Secret
-	h := link.Load(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+	var seen store.Secret
+	h := link.LoadConnection(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		conn, err := oauthlink.ConnectionFromContext(r.Context(), "mollie")
 		require.NoError(t, err)
 		seen = conn.AccessToken
 	}))
-	serve := func() oauthlink.Secret {
+	serve := func() store.Secret {
 		r := httptest.NewRequest(http.MethodGet, "/orders", nil)
 		r.AddCookie(&http.Cookie{Name: "user", Value: "shop-1"})
 		h.ServeHTTP(httptest.NewRecorder(), r)
@@ -296,12 +296,12 @@ func TestReconnectRetiresUnsavedRotatedPair(t *testing.T) {
 	ts := &toggleStore{TokenStore: memstore.New()}
 	// The failing save is retried for the longer of ExchangeTimeout and
 	// LockTTL: keep both short.
-	e := newEnv(t, withStore(ts), withConfig(func(c *oauthlink.Config) { c.ExchangeTimeout, c.LockTTL = time.Second, time.Second }))
+	e := newEnv(t, withStore(ts), withConfig(func(c *oauthlink.Config) { c.Tokens.ExchangeTimeout, c.Tokens.LockTTL = time.Second, time.Second }))
 	link := e.links["qonto"]
 	old := e.connected("qonto", "shop-1")
 	e.clk.Advance(2 * time.Hour)
 	ts.failing.Store(true)
-	_, err := link.Fresh(context.Background(), "shop-1")
+	_, err := link.Connection(context.Background(), "shop-1")
 	require.ErrorIs(t, err, oauthlink.ErrStore, "refreshed at the provider, not saved")
 	ts.failing.Store(false)
 	require.Equal(t, 1, e.qonto.Refreshes())
@@ -333,24 +333,23 @@ func TestReconnectSameGrantNotRetired(t *testing.T) {
 	e.connected("mollie", "shop-1")
 	e.mollie.Fault(oauthlinktest.EndpointToken, answer("access_two"))
 	cur := e.connected("mollie", "shop-1")
-	assert.Equal(t, oauthlink.Secret("access_two"), cur.AccessToken)
+	assert.Equal(t, store.Secret("access_two"), cur.AccessToken)
 	assert.Empty(t, cur.Retired)
 	assert.Zero(t, e.mollie.Calls(oauthlinktest.EndpointRevoke))
 }
 
-// With TokenKeys the retired tokens go through the encrypting store like
+// With an encrypting store the retired tokens go through the encrypting store like
 // the others: the Connector reads them back and revokes the real token.
-func TestRetiredWithTokenKeys(t *testing.T) {
-	e := newEnv(t, withConfig(func(c *oauthlink.Config) {
-		c.TokenKeys = []oauthlink.TokenKey{tokenKey("k1", 7)}
-	}))
+func TestRetiredWithEncryptedStore(t *testing.T) {
+	sealed := encryptedMemstore(t, tokenKey("k1", 7))
+	e := newEnv(t, withStore(sealed))
 	link := e.links["mollie"]
 	e.connected("mollie", "shop-1")
-	old, err := link.Store().Load(context.Background(), "mollie", "shop-1")
+	old, err := sealed.Load(context.Background(), "mollie", "shop-1")
 	require.NoError(t, err)
 	failRevocations(e.mollie)
 	e.connected("mollie", "shop-1")
-	cur, err := link.Store().Load(context.Background(), "mollie", "shop-1")
+	cur, err := sealed.Load(context.Background(), "mollie", "shop-1")
 	require.NoError(t, err)
 	require.Len(t, cur.Retired, 1)
 	assert.Equal(t, old.RefreshToken, cur.Retired[0].Token)
@@ -360,16 +359,14 @@ func TestRetiredWithTokenKeys(t *testing.T) {
 	assert.True(t, e.mollie.RefreshTokenValid(cur.RefreshToken.Reveal()))
 }
 
-// Retired tokens are secrets like the connection's own: with TokenKeys
+// Retired tokens are secrets like the connection's own: with encryption
 // they are sealed at rest.
 func TestRetiredSealedAtRest(t *testing.T) {
 	inner := memstore.New()
-	e := newEnv(t, withStore(inner), withConfig(func(c *oauthlink.Config) {
-		c.TokenKeys = []oauthlink.TokenKey{tokenKey("k1", 7)}
-	}))
-	link := e.links["mollie"]
+	sealed := sealedOver(t, inner, tokenKey("k1", 7))
+	e := newEnv(t, withStore(sealed))
 	e.connected("mollie", "shop-1")
-	old, err := link.Store().Load(context.Background(), "mollie", "shop-1")
+	old, err := sealed.Load(context.Background(), "mollie", "shop-1")
 	require.NoError(t, err)
 	failRevocations(e.mollie)
 	e.connected("mollie", "shop-1")
@@ -378,7 +375,7 @@ func TestRetiredSealedAtRest(t *testing.T) {
 	require.Len(t, raw.Retired, 1)
 	assert.NotContains(t, raw.Retired[0].Token.Reveal(), old.RefreshToken.Reveal(), "sealed in the store")
 	assert.Equal(t, "refresh_token", raw.Retired[0].Kind)
-	cur, err := link.Store().Load(context.Background(), "mollie", "shop-1")
+	cur, err := sealed.Load(context.Background(), "mollie", "shop-1")
 	require.NoError(t, err)
 	assert.Equal(t, old.RefreshToken, cur.Retired[0].Token, "opened by the Connector")
 }
@@ -395,7 +392,7 @@ func TestRefreshRetriesRetired(t *testing.T) {
 	require.True(t, e.qonto.RefreshTokenValid(old.RefreshToken.Reveal()), "still live at the provider")
 
 	e.clk.Advance(2 * time.Hour)
-	conn, err := link.Fresh(context.Background(), "shop-1")
+	conn, err := link.Connection(context.Background(), "shop-1")
 	require.NoError(t, err)
 	assert.Empty(t, conn.Retired, "the refresh hands out the record without the revoked token")
 	assert.False(t, e.qonto.RefreshTokenValid(old.RefreshToken.Reveal()), "revoked on the next refresh")

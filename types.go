@@ -7,10 +7,3 @@ import "github.com/oauthlink/oauthlink/store"
 // store contract, so that stores depend on that contract alone; the alias
 // lets apps that only read connections import this package alone.
 type Connection = store.Connection
-
-// Secret is a string that never prints: fmt (every verb), log/slog and
-// encoding/json see "[redacted]". Read it with Reveal. It is defined in
-// package store (see Connection).
-type Secret = store.Secret
-
-const redacted = "[redacted]"

@@ -274,7 +274,7 @@ type local struct {
 func (l local) Name() string { return l.name }
 
 func (l local) Fresh(ctx context.Context, owner string) (string, error) {
-	conn, err := l.link.Fresh(ctx, owner)
+	conn, err := l.link.Connection(ctx, owner)
 	if err != nil {
 		return "", err
 	}
@@ -319,19 +319,19 @@ func runRow(t *testing.T, be *backend, row faultRow) {
 	f := &fixture{t: t, row: row, be: be, proxies: map[string]*proxy{}, tap: &refreshTap{},
 		tokenOwner: map[string]string{}, dropped: map[string]bool{}, lost: map[string]bool{}}
 	set := func(cfg *oauthlink.Config) {
-		cfg.LockTTL = row.lockTTL
-		cfg.ExchangeTimeout = row.exchangeTimeout
+		cfg.Tokens.LockTTL = row.lockTTL
+		cfg.Tokens.ExchangeTimeout = row.exchangeTimeout
 		if row.retryMax > 0 {
-			cfg.RetryMax = row.retryMax
+			cfg.Tokens.RetryMax = row.retryMax
 		}
-		cfg.RefreshAttempts = row.attempts
+		cfg.Tokens.RefreshAttempts = row.attempts
 	}
 	f.c = newCluster(t, be, clusterOptions{
 		qonto:     oauthlinktest.QontoOptions{Grace: grace, AccessTokenLifetime: tokenLifetime, TLS: true},
 		cfg:       set,
 		transport: f.tap.wrap,
 	})
-	f.cfg = oauthlink.Config{RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond}
+	f.cfg = oauthlink.Config{Tokens: oauthlink.TokenOptions{RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond}}
 	set(&f.cfg)
 	locals := tableMembers
 	if row.child {

@@ -125,7 +125,7 @@ func recovered(t *testing.T, inst *instance) (*oauthlink.Connection, error) {
 	require.Eventually(t, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		conn, err = inst.link.Fresh(ctx, owner)
+		conn, err = inst.link.Connection(ctx, owner)
 		return !errors.Is(err, oauthlink.ErrStore) && !isStoreErr(err)
 	}, 25*time.Second, 10*time.Millisecond, "Fresh once the store is back")
 	return conn, err
@@ -196,8 +196,8 @@ func downPastGrace(t *testing.T, be *backend, outage time.Duration) (*cluster, *
 		// Short, so the three save attempts and a lock lease that could
 		// not be released during the outage end quickly.
 		cfg: func(cfg *oauthlink.Config) {
-			cfg.ExchangeTimeout = 1500 * time.Millisecond
-			cfg.LockTTL = 2 * time.Second
+			cfg.Tokens.ExchangeTimeout = 1500 * time.Millisecond
+			cfg.Tokens.LockTTL = 2 * time.Second
 		},
 	})
 	px := newProxy(t, be.addr)
@@ -300,8 +300,8 @@ func TestFaultPeerWithoutTheKeptPair(t *testing.T) {
 					// must end within the peer's wait for the lock
 					// (2 × ExchangeTimeout).
 					cfg: func(cfg *oauthlink.Config) {
-						cfg.ExchangeTimeout = 1500 * time.Millisecond
-						cfg.LockTTL = 2 * time.Second
+						cfg.Tokens.ExchangeTimeout = 1500 * time.Millisecond
+						cfg.Tokens.LockTTL = 2 * time.Second
 					},
 				})
 				px := newProxy(t, be.addr)

@@ -74,7 +74,7 @@ type clusterOptions struct {
 	// qonto configures the fake; Now, RedirectURIs and BeforeTokenResponse
 	// are set by newCluster.
 	qonto oauthlinktest.QontoOptions
-	// encrypt sets Config.TokenKeys on every instance.
+	// encrypt wraps every instance's store in the encrypting store.
 	encrypt bool
 	// cfg adjusts every instance's Config.
 	cfg func(*oauthlink.Config)
@@ -136,7 +136,8 @@ func (c *cluster) onToken(f func(r *http.Request, grantType string)) {
 // instance is one process of the app.
 type instance struct {
 	name  string
-	store *observedStore // the instance's own pool or client
+	store *observedStore   // the instance's own pool or client
+	view  store.TokenStore // store, decrypting when the cluster encrypts
 	link  *oauthlink.Connector
 }
 
@@ -153,25 +154,33 @@ func (c *cluster) instance(name, addr string) *instance {
 	if c.wrap != nil {
 		client.Transport = c.wrap(name, client.Transport)
 	}
+	// view is what the Connector uses: the instance's store, behind the
+	// encrypting wrapper when the cluster encrypts.
+	var view store.TokenStore = st
+	if len(c.keys) > 0 {
+		sealed, err := oauthlink.EncryptedStore(st, c.keys...)
+		require.NoError(c.t, err)
+		view = sealed
+	}
 	cfg := oauthlink.Config{
 		Provider:      c.qonto.Provider(),
 		ClientID:      c.qonto.ClientID(),
 		ClientSecret:  c.qonto.ClientSecret(),
 		RedirectURL:   c.app.URL + "/connect/qonto/callback",
-		Store:         st,
-		TokenKeys:     c.keys,
+		Store:         view,
 		Owner:         ownerFromCookie,
 		CookieSecrets: [][]byte{bytes.Repeat([]byte{0x42}, 32)},
 		HTTPClient:    &client,
 		Logger:        slog.New(slog.NewTextHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("instance", name),
 		Now:           c.clk.Now,
-		RetryBase:     time.Millisecond,
-		RetryMax:      5 * time.Millisecond,
-		OnError: func(w http.ResponseWriter, r *http.Request, err error) {
-			c.mu.Lock()
-			c.errs = append(c.errs, err)
-			c.mu.Unlock()
-			oauthlink.DefaultErrorHandler(w, r, err)
+		Tokens:        oauthlink.TokenOptions{RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond},
+		Hooks: oauthlink.Hooks{
+			OnError: func(w http.ResponseWriter, r *http.Request, err error) {
+				c.mu.Lock()
+				c.errs = append(c.errs, err)
+				c.mu.Unlock()
+				oauthlink.DefaultErrorHandler(w, r, err)
+			},
 		},
 	}
 	if c.cfg != nil {
@@ -179,7 +188,7 @@ func (c *cluster) instance(name, addr string) *instance {
 	}
 	link, err := oauthlink.New(cfg)
 	require.NoError(c.t, err)
-	return &instance{name: name, store: st, link: link}
+	return &instance{name: name, store: st, view: view, link: link}
 }
 
 // serve makes inst answer the browser: start and callback handlers, and a
@@ -225,7 +234,7 @@ func (c *cluster) connectAs(inst *instance, user string) *oauthlink.Connection {
 	c.serve(inst)
 	h := c.browser(user).connect()
 	require.Equal(c.t, http.StatusSeeOther, h.Status, h.Body)
-	conn, err := inst.link.Store().Load(testContext(c.t), provider, user)
+	conn, err := inst.view.Load(testContext(c.t), provider, user)
 	require.NoError(c.t, err)
 	return conn
 }
@@ -234,14 +243,14 @@ func (c *cluster) connectAs(inst *instance, user string) *oauthlink.Connection {
 func (c *cluster) stored(inst *instance) (*oauthlink.Connection, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return inst.link.Store().Load(ctx, provider, owner)
+	return inst.view.Load(ctx, provider, owner)
 }
 
 // fresh calls Fresh with a bounded context.
 func fresh(inst *instance) (*oauthlink.Connection, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	return inst.link.Fresh(ctx, owner)
+	return inst.link.Connection(ctx, owner)
 }
 
 // browser is a cookie-jar client that follows redirects one hop at a time,

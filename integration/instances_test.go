@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 	"github.com/oauthlink/oauthlink/store"
 )
@@ -36,7 +35,7 @@ func instanceName(role string) string {
 // grant. For each of several expiries, 4 × 50 concurrent Fresh calls must
 // cost exactly one refresh, all succeed with the one new token, never
 // trigger reuse detection, and leave every instance on the stored token.
-// The encrypted variants run the same with Config.TokenKeys and check the
+// The encrypted variants run the same on an encrypting store and check the
 // store holds only ciphertext.
 func TestManyInstances(t *testing.T) {
 	for _, k := range backendKinds {
@@ -116,7 +115,7 @@ func testStorm(t *testing.T, be *backend, encrypt bool) {
 	raw, err := be.inspect.Load(testContext(t), provider, owner)
 	require.NoError(t, err)
 	if encrypt {
-		for field, v := range map[string]oauthlink.Secret{"access": raw.AccessToken, "refresh": raw.RefreshToken} {
+		for field, v := range map[string]store.Secret{"access": raw.AccessToken, "refresh": raw.RefreshToken} {
 			assert.True(t, strings.HasPrefix(v.Reveal(), "olk2:k1:"), "%s token is stored encrypted", field)
 		}
 		assert.NotContains(t, raw.AccessToken.Reveal(), prev.AccessToken.Reveal())

@@ -46,7 +46,7 @@ func TestClientLinkFlowEndToEnd(t *testing.T) {
 		Provider: p, ClientID: fake.ClientID(), ClientSecret: fake.ClientSecret(),
 		RedirectURL: app.URL + "/connect/mollie/callback", Store: ms, Owner: owner,
 		CookieSecrets: [][]byte{[]byte("0123456789abcdef0123456789abcdef")}, HTTPClient: fake.Client(),
-		Identify: mollie.Identify(fake.APIURL(), fake.Client()),
+		Hooks: oauthlink.Hooks{Identify: mollie.Identify(fake.APIURL(), fake.Client())},
 	})
 	require.NoError(t, err)
 	api := &mollie.Client{BaseURL: fake.URL(), Token: oauthlinktest.DefaultOrganizationToken, HTTPClient: fake.Client()}

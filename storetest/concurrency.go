@@ -58,7 +58,7 @@ func (s suite) testConcurrentWriters(t *testing.T) {
 					return
 				}
 				c.Scopes = append(c.Scopes, scope)
-				c.AccessToken = oauthlink.Secret("access_" + scope)
+				c.AccessToken = store.Secret("access_" + scope)
 				err = st.Save(ctx, c)
 				if err == nil {
 					results[i] = result{version: c.Version, attempts: attempt}
@@ -137,7 +137,7 @@ func (s suite) testExactlyOneWinner(t *testing.T) {
 					if read != nil {
 						c = read.Clone()
 					}
-					c.AccessToken = oauthlink.Secret(fmt.Sprintf("access_saver_%02d", i))
+					c.AccessToken = store.Secret(fmt.Sprintf("access_saver_%02d", i))
 					conns[i] = c
 				}
 				untouched := make([]*oauthlink.Connection, savers)
@@ -189,10 +189,10 @@ func (s suite) testAtomicSave(t *testing.T) {
 	gen := func(c *oauthlink.Connection, k int) {
 		n := strconv.Itoa(k)
 		c.AccountID = "org_" + n
-		c.AccessToken = oauthlink.Secret("access_" + n)
-		c.RefreshToken = oauthlink.Secret("refresh_" + n)
+		c.AccessToken = store.Secret("access_" + n)
+		c.RefreshToken = store.Secret("refresh_" + n)
 		c.Scopes = []string{"scope_" + n, "offline_access"}
-		c.Extra = oauthlink.Secret(`{"generation":` + n + `}`)
+		c.Extra = store.Secret(`{"generation":` + n + `}`)
 		c.RedirectURI = "https://app.example.com/callback/" + n
 	}
 	consistent := func(c *oauthlink.Connection) error {

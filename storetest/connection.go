@@ -25,12 +25,12 @@ func NewConnection(provider, owner string) *oauthlink.Connection {
 		Provider:     provider,
 		Owner:        owner,
 		AccountID:    "org_" + rand.Text()[:12],
-		AccessToken:  oauthlink.Secret("access_" + rand.Text()),
-		RefreshToken: oauthlink.Secret("refresh_" + rand.Text()),
+		AccessToken:  store.Secret("access_" + rand.Text()),
+		RefreshToken: store.Secret("refresh_" + rand.Text()),
 		TokenType:    "Bearer",
 		Expiry:       time.Now().UTC().Add(time.Hour).Truncate(Precision),
 		Scopes:       []string{"organizations.read", "payments.read", "offline_access"},
-		Extra:        oauthlink.Secret(`{"id_token":"eyJhbGciOiJSUzI1NiJ9.` + rand.Text() + `.sig"}`),
+		Extra:        store.Secret(`{"id_token":"eyJhbGciOiJSUzI1NiJ9.` + rand.Text() + `.sig"}`),
 		RedirectURI:  "https://app.example.com/oauth/" + url.PathEscape(provider) + "/callback",
 		Status:       store.StatusActive,
 	}
@@ -59,7 +59,7 @@ func AssertConnectionEqual(t assert.TestingT, want, got *oauthlink.Connection, m
 			diffs = append(diffs, fmt.Sprintf("%s: want %s, got %s", field, abbrev(w), abbrev(g)))
 		}
 	}
-	secret := func(field string, w, g oauthlink.Secret) {
+	secret := func(field string, w, g store.Secret) {
 		if w != g {
 			diffs = append(diffs, fmt.Sprintf("%s: %s", field, secretDiff(w.Reveal(), g.Reveal())))
 		}
@@ -195,7 +195,7 @@ func retiredGrants(n int) []store.RetiredToken {
 	out := make([]store.RetiredToken, n)
 	for i := range out {
 		out[i] = store.RetiredToken{
-			Token: oauthlink.Secret("retired_" + rand.Text()),
+			Token: store.Secret("retired_" + rand.Text()),
 			Kind:  kinds[i%2],
 			Since: base.Add(time.Duration((i*7)%n)*time.Hour + time.Duration(i)*time.Millisecond).In(zone),
 		}

@@ -122,7 +122,7 @@ func (s suite) testRoundTrip(t *testing.T) {
 			c.Retired = []store.RetiredToken{
 				{Token: `ory_rt_"quoted",\back{}[]`, Kind: "refresh_token", Since: time.Date(2001, 2, 3, 4, 5, 6, 7_000_000, time.UTC)},
 				{Token: "", Kind: "", Since: time.Time{}},
-				{Token: oauthlink.Secret("Zoë 🚀 東京 " + strings.Repeat("x", 4096)), Kind: "access_token",
+				{Token: store.Secret("Zoë 🚀 東京 " + strings.Repeat("x", 4096)), Kind: "access_token",
 					Since: time.Date(2107, 1, 1, 0, 0, 0, 999_000_000, time.UTC)},
 				{Token: "dup", Kind: "refresh_token", Since: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)},
 				{Token: "dup", Kind: "refresh_token", Since: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)},

@@ -528,7 +528,7 @@ func TestAssertConnectionEqual(t *testing.T) {
 			require.Len(t, r.msgs, 1)
 			name, _, _ := strings.Cut(field, "/")
 			assert.Contains(t, r.msgs[0], name+":")
-			secrets := []oauthlink.Secret{base.AccessToken, base.RefreshToken, got.AccessToken, base.Extra}
+			secrets := []store.Secret{base.AccessToken, base.RefreshToken, got.AccessToken, base.Extra}
 			for _, rt := range append(slices.Clone(base.Retired), got.Retired...) {
 				secrets = append(secrets, rt.Token)
 			}

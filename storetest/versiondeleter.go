@@ -19,7 +19,7 @@ import (
 func updated(t *testing.T, st store.TokenStore, provider, owner string) *oauthlink.Connection {
 	t.Helper()
 	c := create(t, st, NewConnection(provider, owner))
-	c.AccessToken = oauthlink.Secret("access_updated_" + owner)
+	c.AccessToken = store.Secret("access_updated_" + owner)
 	require.NoError(t, st.Save(testContext(t), c), "update %q for %q", provider, owner)
 	require.EqualValues(t, 2, c.Version, "version after create and update")
 	return c
@@ -142,7 +142,7 @@ func (s suite) testDeleteVersionRacesUpdate(t *testing.T) {
 		conns := make([]*oauthlink.Connection, each)
 		for i := range conns {
 			conns[i] = read.Clone()
-			conns[i].AccessToken = oauthlink.Secret(fmt.Sprintf("access_saver_%02d", i))
+			conns[i].AccessToken = store.Secret(fmt.Sprintf("access_saver_%02d", i))
 		}
 		saveErrs, delErrs := make([]error, each), make([]error, each)
 		start := make(chan struct{})

@@ -63,7 +63,6 @@ func newRouter(public string, st store.TokenStore, secret, tokenKey []byte, prov
 			Provider: p.Provider, ClientID: p.ClientID, ClientSecret: p.ClientSecret,
 			RedirectURL: public + "/connect/" + p.Name + "/callback",
 			Store:       st, CookieSecrets: [][]byte{secret},
-			TokenKeys:         []oauthlink.TokenKey{{ID: "k1", Key: tokenKey}},
 			AllowInsecureHTTP: true, // plain http on loopback: development only
 			Owner:             owner,
 		})
@@ -77,7 +76,7 @@ func newRouter(public string, st store.TokenStore, secret, tokenKey []byte, prov
 		})
 		r.Group(func(r chi.Router) {
 			// Require: 303 to the start handler for pages, 401 JSON for APIs.
-			r.Use(link.Require("/connect/" + p.Name))
+			r.Use(link.RequireConnection("/connect/" + p.Name))
 			r.Get("/"+p.Name+"/organization", organization(link, p))
 		})
 	}

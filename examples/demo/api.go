@@ -56,7 +56,7 @@ func (a *app) apiOrganization(p *provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.conn.Provider().APIURL+p.orgPath, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.apiURL+p.orgPath, nil)
 		if err != nil {
 			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "bad_api_url"})
 			return

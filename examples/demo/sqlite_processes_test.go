@@ -184,13 +184,13 @@ func TestSQLiteChild(t *testing.T) {
 		}
 		owner := fmt.Sprintf("%s-%d", prefix, i)
 		c := &oauthlink.Connection{
-			Provider: "qonto", Owner: owner, AccessToken: oauthlink.Secret(owner + "-v1"),
-			RefreshToken: oauthlink.Secret("refresh-" + owner), TokenType: "Bearer",
+			Provider: "qonto", Owner: owner, AccessToken: store.Secret(owner + "-v1"),
+			RefreshToken: store.Secret("refresh-" + owner), TokenType: "Bearer",
 			Expiry: time.Now().Add(time.Hour), Scopes: []string{"organization.read"}, Status: store.StatusActive,
 		}
 		for v := range 2 {
 			if v == 1 {
-				c.AccessToken = oauthlink.Secret(owner + "-v2")
+				c.AccessToken = store.Secret(owner + "-v2")
 			}
 			fmt.Printf("begin %s\n", owner)
 			if err := st.Save(ctx, c); err != nil {

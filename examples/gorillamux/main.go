@@ -63,7 +63,6 @@ func newRouter(public string, st store.TokenStore, secret, tokenKey []byte, prov
 			Provider: p.Provider, ClientID: p.ClientID, ClientSecret: p.ClientSecret,
 			RedirectURL: public + "/connect/" + p.Name + "/callback",
 			Store:       st, CookieSecrets: [][]byte{secret},
-			TokenKeys:         []oauthlink.TokenKey{{ID: "k1", Key: tokenKey}},
 			AllowInsecureHTTP: true, // plain http on loopback: development only
 			Owner:             owner,
 		})
@@ -75,7 +74,7 @@ func newRouter(public string, st store.TokenStore, secret, tokenKey []byte, prov
 		r.Handle("/connect/"+p.Name+"/disconnect", link.DisconnectHandler()).Methods(http.MethodPost)
 		api := r.PathPrefix("/" + p.Name).Subrouter()
 		// Require: 303 to the start handler for pages, 401 JSON for APIs.
-		api.Use(link.Require("/connect/" + p.Name))
+		api.Use(link.RequireConnection("/connect/" + p.Name))
 		api.HandleFunc("/organization", organization(link, p)).Methods(http.MethodGet)
 	}
 	r.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -199,10 +199,10 @@ func decode(provider, owner string, h map[string]string) (*oauthlink.Connection,
 		Provider:     provider,
 		Owner:        owner,
 		AccountID:    h[fAccountID],
-		AccessToken:  oauthlink.Secret(h[fAccess]),
-		RefreshToken: oauthlink.Secret(h[fRefresh]),
+		AccessToken:  store.Secret(h[fAccess]),
+		RefreshToken: store.Secret(h[fRefresh]),
 		TokenType:    h[fTokenType],
-		Extra:        oauthlink.Secret(h[fExtra]),
+		Extra:        store.Secret(h[fExtra]),
 		RedirectURI:  h[fRedirectURI],
 		Status:       store.Status(h[fStatus]),
 	}
@@ -273,7 +273,7 @@ func decodeRetired(v string) ([]store.RetiredToken, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bad retired token %d: since: %w", i, err)
 		}
-		rs[i] = store.RetiredToken{Token: oauthlink.Secret(r.Token), Kind: r.Kind, Since: since}
+		rs[i] = store.RetiredToken{Token: store.Secret(r.Token), Kind: r.Kind, Since: since}
 	}
 	return rs, nil
 }

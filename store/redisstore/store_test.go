@@ -130,7 +130,7 @@ func TestBytesRoundTrip(t *testing.T) {
 	for i, p := range providers {
 		c := &oauthlink.Connection{
 			Provider: p, Owner: owner, AccountID: "acc\x00\xfe",
-			AccessToken: oauthlink.Secret("at\x00\xff" + p), TokenType: "Bearer",
+			AccessToken: store.Secret("at\x00\xff" + p), TokenType: "Bearer",
 			Expiry: time.Unix(1_700_000_000, 123_456_789).UTC(), Scopes: []string{"a", "b:c"},
 			Extra: `{"id_token":"x"}`, RedirectURI: "https://x/cb?\x00", Status: store.StatusActive,
 		}
@@ -138,7 +138,7 @@ func TestBytesRoundTrip(t *testing.T) {
 			c.Scopes = nil
 		} else {
 			c.Retired = []store.RetiredToken{
-				{Token: oauthlink.Secret("rt\x00\xff" + p), Kind: "refresh_token", Since: time.Unix(1_600_000_000, 654_321_987).UTC()},
+				{Token: store.Secret("rt\x00\xff" + p), Kind: "refresh_token", Since: time.Unix(1_600_000_000, 654_321_987).UTC()},
 				{Token: "", Kind: "", Since: time.Time{}},
 				{Token: `"[{\u0000}]"`, Kind: "access_token", Since: time.Unix(1_600_000_001, 0).UTC()},
 			}
@@ -223,7 +223,7 @@ func TestCompareAndSwapAcrossClients(t *testing.T) {
 			st := []*Store{s1, s2}[i%2]
 			wg.Go(func() {
 				errs[i] = st.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o", Version: version,
-					AccessToken: oauthlink.Secret(strconv.Itoa(i))})
+					AccessToken: store.Secret(strconv.Itoa(i))})
 			})
 		}
 		wg.Wait()

@@ -130,7 +130,7 @@ func TestMigrateRetiredColumn(t *testing.T) {
 		require.NoError(t, err)
 		got, err := s.Load(ctx, "p", "o")
 		require.NoError(t, err)
-		assert.Equal(t, oauthlink.Secret("at2"), got.AccessToken)
+		assert.Equal(t, store.Secret("at2"), got.AccessToken)
 		assert.Equal(t, c.Retired, got.Retired)
 
 		_, err = s.db.ExecContext(ctx, s.rebind("INSERT INTO "+s.table("connections")+

@@ -238,7 +238,7 @@ func scanConn(sc interface{ Scan(...any) error }) (*oauthlink.Connection, error)
 		return nil, err
 	}
 	c.AccountID, c.TokenType, c.RedirectURI = accountID, tokenType, redirectURI
-	c.AccessToken, c.RefreshToken, c.Extra = oauthlink.Secret(access), oauthlink.Secret(refresh), oauthlink.Secret(extra)
+	c.AccessToken, c.RefreshToken, c.Extra = store.Secret(access), store.Secret(refresh), store.Secret(extra)
 	c.Status = store.Status(status)
 	c.Expiry, c.CreatedAt, c.UpdatedAt = fromMicros(expiryUS), fromMicros(createdUS), fromMicros(updatedUS)
 	return &c, nil
@@ -448,7 +448,7 @@ func decodeRetired(v string) ([]store.RetiredToken, error) {
 	}
 	rs := make([]store.RetiredToken, len(stored))
 	for i, r := range stored {
-		rs[i] = store.RetiredToken{Token: oauthlink.Secret(r.Token), Kind: r.Kind, Since: fromMicros(r.SinceUS)}
+		rs[i] = store.RetiredToken{Token: store.Secret(r.Token), Kind: r.Kind, Since: fromMicros(r.SinceUS)}
 	}
 	return rs, nil
 }

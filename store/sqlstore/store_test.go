@@ -65,7 +65,7 @@ func TestBytesRoundTrip(t *testing.T) {
 		for i, p := range providers {
 			c := &oauthlink.Connection{
 				Provider: p, Owner: owner, AccountID: "acc\x00\xfe",
-				AccessToken: oauthlink.Secret("at\x00\xff" + p), RefreshToken: "",
+				AccessToken: store.Secret("at\x00\xff" + p), RefreshToken: "",
 				TokenType: "Bearer", Expiry: time.UnixMicro(1_700_000_000_123_456).UTC(),
 				Scopes: []string{"a", "b:c"}, Extra: `{"id_token":"x"}`, RedirectURI: "https://x/cb?\x00",
 				Status: store.StatusActive,
@@ -74,7 +74,7 @@ func TestBytesRoundTrip(t *testing.T) {
 				c.Scopes = nil
 			} else {
 				c.Retired = []store.RetiredToken{
-					{Token: oauthlink.Secret("rt\x00\xff" + p), Kind: "refresh_token", Since: time.UnixMicro(1_600_000_000_654_321).UTC()},
+					{Token: store.Secret("rt\x00\xff" + p), Kind: "refresh_token", Since: time.UnixMicro(1_600_000_000_654_321).UTC()},
 					{Token: "", Kind: "", Since: time.Time{}},
 					{Token: `"[{\u0000}]"`, Kind: "access_token", Since: time.UnixMicro(1_600_000_001_000_000).UTC()},
 				}
@@ -156,7 +156,7 @@ func TestCompareAndSwapAcrossPools(t *testing.T) {
 				st := []*Store{s1, s2}[i%2]
 				wg.Go(func() {
 					errs[i] = st.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o", Version: version,
-						AccessToken: oauthlink.Secret(string(rune('a' + i)))})
+						AccessToken: store.Secret(string(rune('a' + i)))})
 				})
 			}
 			wg.Wait()
