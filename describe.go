@@ -263,4 +263,5 @@ var (
 	_ fmt.Formatter  = (*Connector)(nil)
 	_ json.Marshaler = (*Connector)(nil)
 )
+
 const redacted = "[redacted]"

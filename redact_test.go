@@ -100,12 +100,12 @@ func TestConfigAndConnectorRedactSecrets(t *testing.T) {
 	require.NoError(t, err)
 
 	values := map[string]any{
-		"Config":          cfg,
-		"*Config":         &cfg,
-		"*Connector":      link,
-		"Provider":        cfg.Provider,
-		"struct{Config}":  struct{ C oauthlink.Config }{cfg},
-		"[]Config":        []oauthlink.Config{cfg},
+		"Config":         cfg,
+		"*Config":        &cfg,
+		"*Connector":     link,
+		"Provider":       cfg.Provider,
+		"struct{Config}": struct{ C oauthlink.Config }{cfg},
+		"[]Config":       []oauthlink.Config{cfg},
 	}
 	verbs := []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"}
 	for name, v := range values {
