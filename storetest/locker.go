@@ -276,51 +276,59 @@ func (s suite) testLease(t *testing.T, locker func(t *testing.T) store.Locker) {
 		renewHeld(t, lease, 2*longTTL)
 		renewHeld(t, lease, longTTL) // a shorter ttl moves Deadline back
 	})
+	t.Run("RenewExtends", func(t *testing.T) { testRenewExtends(t, locker(t)) })
+	testLeaseLost(t, locker)
+	t.Run("ConcurrentUse", func(t *testing.T) { testLeaseConcurrentUse(t, locker(t)) })
+}
 
-	t.Run("RenewExtends", func(t *testing.T) {
-		lk := locker(t)
-		g := newGroup(t)
-		for attempt := 1; ; attempt++ {
-			require.LessOrEqual(t, attempt, renewAttempts, "every attempt stalled past the lease's Deadline")
-			owner := fmt.Sprintf("owner-%d", attempt)
-			lease := lockWithin(t, lk, "mollie", owner, shortTTL)
-			locked := time.Now()
-			ctx, cancel := context.WithCancel(t.Context())
-			defer cancel()
-			waiter := asyncLock(ctx, g, lk, "mollie", owner, longTTL)
+// testRenewExtends checks that renewals keep a lock from expiring: a
+// waiter gets it only once the renewed lease is released.
+func testRenewExtends(t *testing.T, lk store.Locker) {
+	g := newGroup(t)
+	for attempt := 1; ; attempt++ {
+		require.LessOrEqual(t, attempt, renewAttempts, "every attempt stalled past the lease's Deadline")
+		owner := fmt.Sprintf("owner-%d", attempt)
+		lease := lockWithin(t, lk, "mollie", owner, shortTTL)
+		locked := time.Now()
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		waiter := asyncLock(ctx, g, lk, "mollie", owner, longTTL)
 
-			// Renew with the short ttl every quarter of it, as the
-			// Connector does, for twice the ttl: the waiter must not get
-			// the lock. Then once with a long ttl.
-			held := true
-			for held && time.Since(locked) < 2*shortTTL+expirySlack {
-				time.Sleep(shortTTL / 4)
-				held = renewHeld(t, lease, shortTTL)
-			}
-			held = held && renewHeld(t, lease, longTTL)
-			if !held {
-				cancel()
-				receive(t, waiter, "Lock after its ctx was cancelled")
-				continue
-			}
-			select {
-			case r := <-waiter:
-				if r.err == nil {
-					r.unlock.Release()
-				}
-				t.Fatalf("another Lock took the lock while its holder renewed it (err %v)", r.err)
-			default:
-			}
-			// Past the expiry of the first ttl and of every short
-			// renewal: only the long renewal holds the lock now.
-			assertLockBusy(t, lk, "mollie", owner, "a lock renewed with a long ttl was taken before that ttl")
-			lease.Release()
-			r := receive(t, waiter, "Lock after the renewed lease was released")
-			assert.NoError(t, r.err, "Lock after the renewed lease was released")
-			return
+		// Renew with the short ttl every quarter of it, as the
+		// Connector does, for twice the ttl: the waiter must not get
+		// the lock. Then once with a long ttl.
+		held := true
+		for held && time.Since(locked) < 2*shortTTL+expirySlack {
+			time.Sleep(shortTTL / 4)
+			held = renewHeld(t, lease, shortTTL)
 		}
-	})
+		held = held && renewHeld(t, lease, longTTL)
+		if !held {
+			cancel()
+			receive(t, waiter, "Lock after its ctx was cancelled")
+			continue
+		}
+		select {
+		case r := <-waiter:
+			if r.err == nil {
+				r.unlock.Release()
+			}
+			t.Fatalf("another Lock took the lock while its holder renewed it (err %v)", r.err)
+		default:
+		}
+		// Past the expiry of the first ttl and of every short
+		// renewal: only the long renewal holds the lock now.
+		assertLockBusy(t, lk, "mollie", owner, "a lock renewed with a long ttl was taken before that ttl")
+		lease.Release()
+		r := receive(t, waiter, "Lock after the renewed lease was released")
+		assert.NoError(t, r.err, "Lock after the renewed lease was released")
+		return
+	}
+}
 
+// testLeaseLost checks that a lease lost by expiry, takeover or Release
+// cannot be renewed, stays lost, and never frees its successor's lock.
+func testLeaseLost(t *testing.T, locker func(t *testing.T) store.Locker) {
 	t.Run("RenewAfterExpiry", func(t *testing.T) {
 		lk := locker(t)
 		lease := lockWithin(t, lk, "mollie", "owner-1", shortTTL)
@@ -370,34 +378,35 @@ func (s suite) testLease(t *testing.T, locker func(t *testing.T) store.Locker) {
 		assertLockBusy(t, lk, "mollie", "owner-1", "a released lease's Renew or Release freed the next holder's lock")
 		next.Release()
 	})
+}
 
-	t.Run("ConcurrentUse", func(t *testing.T) {
-		const goroutines, rounds = 4, 5
-		lk := locker(t)
-		lease := lockWithin(t, lk, "mollie", "owner-1", longTTL)
-		errs := make(chan error, goroutines*rounds)
-		g := newGroup(t)
-		for range goroutines {
-			g.Go(func() {
-				ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
-				defer cancel()
-				for range rounds {
-					errs <- lease.Renew(ctx, longTTL)
-					_ = lease.Deadline()
-				}
-			})
-		}
-		g.wait("concurrent renewals")
-		close(errs)
-		for err := range errs {
-			assert.NoError(t, err, "Renew")
-		}
-		assert.True(t, lease.Deadline().After(time.Now().Add(longTTL/2)), "Deadline after the renewals")
-		assertLockBusy(t, lk, "mollie", "owner-1", "concurrent renewals released the lock")
-		for range 2 {
-			g.Go(lease.Release)
-		}
-		g.wait("concurrent releases")
-		lockWithin(t, lk, "mollie", "owner-1", longTTL).Release()
-	})
+// testLeaseConcurrentUse checks that a lease's Renew, Deadline and Release
+// may be called from several goroutines at once.
+func testLeaseConcurrentUse(t *testing.T, lk store.Locker) {
+	const goroutines, rounds = 4, 5
+	lease := lockWithin(t, lk, "mollie", "owner-1", longTTL)
+	errs := make(chan error, goroutines*rounds)
+	g := newGroup(t)
+	for range goroutines {
+		g.Go(func() {
+			ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+			defer cancel()
+			for range rounds {
+				errs <- lease.Renew(ctx, longTTL)
+				_ = lease.Deadline()
+			}
+		})
+	}
+	g.wait("concurrent renewals")
+	close(errs)
+	for err := range errs {
+		assert.NoError(t, err, "Renew")
+	}
+	assert.True(t, lease.Deadline().After(time.Now().Add(longTTL/2)), "Deadline after the renewals")
+	assertLockBusy(t, lk, "mollie", "owner-1", "concurrent renewals released the lock")
+	for range 2 {
+		g.Go(lease.Release)
+	}
+	g.wait("concurrent releases")
+	lockWithin(t, lk, "mollie", "owner-1", longTTL).Release()
 }
