@@ -145,25 +145,13 @@ func (s suite) testExactlyOneWinner(t *testing.T) {
 					untouched[i] = c.Clone()
 				}
 				errs := make([]error, savers)
-				start := make(chan struct{})
-				g := newGroup(t)
-				for i := range savers {
-					g.Go(func() {
-						<-start
-						errs[i] = st.Save(ctx, conns[i])
-					})
-				}
-				close(start)
-				g.wait("racing savers")
+				race(t, "racing savers", times(savers, func(i int) { errs[i] = st.Save(ctx, conns[i]) })...)
 
-				var winners []int
+				winners := succeeded(t, errs, round, "saver")
 				for i, err := range errs {
-					if err == nil {
-						winners = append(winners, i)
-						continue
+					if err != nil {
+						AssertConnectionEqual(t, untouched[i], conns[i], "round %d: a losing Save changed the caller's connection", round)
 					}
-					assert.ErrorIs(t, err, store.ErrVersionConflict, "round %d, saver %d", round, i)
-					AssertConnectionEqual(t, untouched[i], conns[i], "round %d: a losing Save changed the caller's connection", round)
 				}
 				if !assert.Len(t, winners, 1, "round %d: savers that succeeded with version %d", round, version) {
 					continue

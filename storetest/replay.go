@@ -66,16 +66,7 @@ func (s suite) testReplayGuard(t *testing.T) {
 			key := digest(fmt.Sprint("race-", round))
 			firsts := make([]bool, callers)
 			errs := make([]error, callers)
-			start := make(chan struct{})
-			g := newGroup(t)
-			for i := range callers {
-				g.Go(func() {
-					<-start
-					firsts[i], errs[i] = rg.Consume(ctx, key, later())
-				})
-			}
-			close(start)
-			g.wait("concurrent Consume")
+			race(t, "concurrent Consume", times(callers, func(i int) { firsts[i], errs[i] = rg.Consume(ctx, key, later()) })...)
 			n := 0
 			for i := range callers {
 				if assert.NoError(t, errs[i]) && firsts[i] {

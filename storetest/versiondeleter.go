@@ -145,37 +145,12 @@ func (s suite) testDeleteVersionRacesUpdate(t *testing.T) {
 			conns[i].AccessToken = store.Secret(fmt.Sprintf("access_saver_%02d", i))
 		}
 		saveErrs, delErrs := make([]error, each), make([]error, each)
-		start := make(chan struct{})
-		g := newGroup(t)
-		for i := range each {
-			g.Go(func() {
-				<-start
-				delErrs[i] = vd.DeleteVersion(ctx, "mollie", owner, read.Version)
-			})
-			g.Go(func() {
-				<-start
-				saveErrs[i] = st.Save(ctx, conns[i])
-			})
-		}
-		close(start)
-		g.wait("racing deleters and savers")
+		deleters := times(each, func(i int) { delErrs[i] = vd.DeleteVersion(ctx, "mollie", owner, read.Version) })
+		savers := times(each, func(i int) { saveErrs[i] = st.Save(ctx, conns[i]) })
+		race(t, "racing deleters and savers", append(deleters, savers...)...)
 
-		var saved []int
-		for i, err := range saveErrs {
-			if err == nil {
-				saved = append(saved, i)
-			} else {
-				assert.ErrorIs(t, err, store.ErrVersionConflict, "round %d, saver %d", round, i)
-			}
-		}
-		deleted := 0
-		for i, err := range delErrs {
-			if err == nil {
-				deleted++
-			} else {
-				assert.ErrorIs(t, err, store.ErrVersionConflict, "round %d, deleter %d", round, i)
-			}
-		}
+		saved := succeeded(t, saveErrs, round, "saver")
+		deleted := len(succeeded(t, delErrs, round, "deleter"))
 		switch {
 		case len(saved) == 1 && deleted == 0:
 			assertStored(t, st, conns[saved[0]])
@@ -207,16 +182,7 @@ func (s suite) testDeleteVersionRacesDeleteAndCreate(t *testing.T) {
 		again := NewConnection("mollie", owner)
 		delErrs := make([]error, deleters)
 		var writeErr error
-		start := make(chan struct{})
-		g := newGroup(t)
-		for i := range deleters {
-			g.Go(func() {
-				<-start
-				delErrs[i] = vd.DeleteVersion(ctx, "mollie", owner, old.Version)
-			})
-		}
-		g.Go(func() {
-			<-start
+		recreate := func() {
 			if err := st.Delete(ctx, "mollie", owner); err != nil {
 				writeErr = fmt.Errorf("delete: %w", err)
 				return
@@ -224,9 +190,9 @@ func (s suite) testDeleteVersionRacesDeleteAndCreate(t *testing.T) {
 			if err := st.Save(ctx, again); err != nil {
 				writeErr = fmt.Errorf("create again: %w", err)
 			}
-		})
-		close(start)
-		g.wait("deleters racing a delete and create")
+		}
+		race(t, "deleters racing a delete and create",
+			append(times(deleters, func(i int) { delErrs[i] = vd.DeleteVersion(ctx, "mollie", owner, old.Version) }), recreate)...)
 
 		require.NoError(t, writeErr, "round %d", round)
 		for i, err := range delErrs {
