@@ -1,7 +1,6 @@
 package oauthlink
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/oauthlink/oauthlink/store"
 )
@@ -175,35 +173,6 @@ func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 func drain(resp *http.Response) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-}
-
-// unauthorizedEvery is how often one process forces a refresh of one
-// connection because the provider's API answered 401: a provider that
-// answers 401 to a good token (a wrong API path) must not turn every
-// request into a refresh (Qonto throttles clients after 200 401s an hour).
-const unauthorizedEvery = time.Minute
-
-// unauthorized handles a 401 from the provider's API to used: it returns
-// the stored connection when a peer already replaced the token, or forces
-// one refresh of the stored token. It returns nil, nil when the refresh is
-// throttled.
-func (e *engine) unauthorized(ctx context.Context, owner string, used *Connection) (*Connection, error) {
-	cur, err := e.loadConn(ctx, owner)
-	if err != nil {
-		return nil, err
-	}
-	if err := statusErr(cur); err != nil {
-		return nil, err
-	}
-	if cur.AccessToken != used.AccessToken {
-		return cur, nil
-	}
-	now := e.now()
-	if last, ok := e.unauthorizedAt.Load(owner); ok && now.Sub(last.(time.Time)) < unauthorizedEvery && now.Sub(last.(time.Time)) >= 0 {
-		return nil, nil
-	}
-	e.unauthorizedAt.Store(owner, now)
-	return e.refresh(ctx, owner, cur.Version, refreshUnauthorized)
 }
 
 // authorized clones req (a RoundTripper must not modify its request) with

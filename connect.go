@@ -18,7 +18,7 @@ import (
 // the rest runs under a context the browser cannot cancel: the exchange
 // bounded by Config.ExchangeTimeout (tokenRequest), identifying and saving
 // by twice that. A save that still fails revokes the new tokens, so no live
-// grant is orphaned (security.md I34). After the commit the grants it
+// grant is orphaned. After the commit the grants it
 // replaced are revoked (retireReplaced).
 // storeCtx bounds the pre-exchange store check (shared with the replay
 // guard's call).

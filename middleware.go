@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/oauthlink/oauthlink/store"
 )
@@ -28,49 +27,6 @@ func keyFor(provider string) *ctxKey {
 	k, _ := ctxKeys.LoadOrStore(provider, &ctxKey{provider})
 	return k.(*ctxKey)
 }
-
-// loaded is what the middleware puts in the context: the connection or the
-// reason there is none. Cached entries are shared read-only.
-type loaded struct {
-	conn  *Connection
-	err   error
-	until time.Time
-}
-
-// tokenCache keeps fresh connections per owner for Config.CacheTTL, so the
-// per-request path neither reads the store nor allocates.
-type tokenCache struct{ m sync.Map }
-
-func (e *engine) cached(ctx context.Context, owner string) *loaded {
-	if e.opts.CacheTTL > 0 {
-		if v, ok := e.cache.m.Load(owner); ok {
-			if l := v.(*loaded); e.stillBefore(l.until) {
-				return l
-			}
-		}
-	}
-	now := e.now()
-	conn, err := e.fresh(ctx, owner)
-	if err != nil {
-		return &loaded{err: err}
-	}
-	// Kept for CacheTTL, never past the point where the token is due for
-	// refresh; until is now plus a duration, so on the real clock it keeps
-	// now's monotonic reading for stillBefore.
-	ttl := e.opts.CacheTTL
-	if conn.Expiry.IsZero() {
-		// No known expiry: nothing to refresh ahead of.
-	} else if due := conn.Expiry.Add(-min(e.opts.RefreshAhead, conn.Expiry.Sub(conn.UpdatedAt)/2)); due.Sub(now) < ttl {
-		ttl = due.Sub(now)
-	}
-	l := &loaded{conn: conn, until: now.Add(ttl)}
-	if e.opts.CacheTTL > 0 {
-		e.cache.m.Store(owner, l)
-	}
-	return l
-}
-
-func (e *engine) forget(owner string) { e.cache.m.Delete(owner) }
 
 // Load is middleware that loads the current owner's connection for this
 // provider, refreshing its token when due, and puts it in the request

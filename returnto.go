@@ -10,7 +10,7 @@ import (
 const maxReturnTo = 2048
 
 // validReturnTo reports whether s is a safe post-connect destination: a
-// relative path on the app's own host (security.md E16). It requires
+// relative path on the app's own host (no open redirect). It requires
 // exactly one leading '/', and rejects "//" and "/\" (protocol-relative to
 // browsers), backslashes anywhere, control characters and non-ASCII bytes
 // (browsers strip tabs and newlines and fold look-alikes such as U+FF0F),
