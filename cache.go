@@ -14,7 +14,7 @@ type loaded struct {
 	until time.Time
 }
 
-// tokenCache keeps fresh connections per owner for Config.CacheTTL, so the
+// tokenCache keeps fresh connections per owner for Config.Tokens.CacheTTL, so the
 // per-request path neither reads the store nor allocates.
 type tokenCache struct{ m sync.Map }
 

@@ -109,8 +109,11 @@ func parseCallbackQuery(raw string) (*callbackQuery, error) {
 //     that the state is verified (RFC 9700 §4.7). Nothing was spent, so
 //     nothing is recorded in the replay guard.
 //  9. A callback without a code is refused, likewise recording nothing.
-//  10. The owner may have at most maxFlowsPerOwner states recorded in the
-//     replay guard at a time; beyond that errTooManyFlows (429).
+//  10. The owner may have at most 100 states recorded in the replay guard
+//     at a time (each for Flow.TTL plus a minute); beyond that the
+//     callback is refused with 429 Too Many Requests before its state is
+//     recorded or its code spent, so one signed-in user cannot fill a
+//     guard every owner shares.
 //  11. The state is recorded in the replay guard, once: a replayed callback
 //     fails here, with ErrAlreadyConnected while the owner's connection is
 //     active (a reload sent before the first answer arrived), else
@@ -118,7 +121,7 @@ func parseCallbackQuery(raw string) (*callbackQuery, error) {
 //  12. The store is checked, then the code is exchanged, once and never
 //     retried. From here on the browser cannot cancel: the exchange runs
 //     under the request's values but not its cancellation, bounded by
-//     Config.ExchangeTimeout, and the new grant ends saved, or revoked when
+//     Config.Tokens.ExchangeTimeout, and the new grant ends saved, or revoked when
 //     it cannot be saved.
 //  13. The connection is committed. A grant it replaces (the owner's
 //     previous connection, and any grant still awaiting revocation) moves
@@ -128,14 +131,14 @@ func parseCallbackQuery(raw string) (*callbackQuery, error) {
 //     retry (Disconnect, the next refresh). The flow cookie becomes the
 //     completion marker: the flow's record without its PKCE verifier,
 //     sealed like the flow, for as long as a flow cookie lives.
-//  14. Config.OnConnected runs.
+//  14. Config.Hooks.OnConnected runs.
 //
 // Every response carries Cache-Control: no-store and Referrer-Policy:
-// no-referrer. Failures go to Config.OnError: ErrBadRequest,
+// no-referrer. Failures go to Config.Hooks.OnError: ErrBadRequest,
 // ErrInvalidState, ErrStateExpired, ErrOwnerMismatch, ErrNoOwner,
-// ErrInvalidOwner, a *ProviderError, errTooManyFlows, ErrStateReplayed,
+// ErrInvalidOwner, a *ProviderError, too many flows (429), ErrStateReplayed,
 // ErrStoreUnavailable (nothing was spent), ErrExchange (with the
-// provider's *ProviderError or errTokenResponse), or ErrStore (the new grant
+// provider's *ProviderError, or a malformed token response), or ErrStore (the new grant
 // could not be saved and was revoked).
 func (c *Connector) CallbackHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -34,18 +34,17 @@ var errNotAPIOrigin = fmt.Errorf("%w: not the provider's API origin", ErrBadRequ
 //
 // The token goes only to the origin of Provider.APIURL: the same scheme,
 // host and port (a missing port is the scheme's default). A request to any
-// other origin, plain http to an https API included, fails with
-// errNotAPIOrigin before a token is read, and a redirect to another origin
+// other origin, plain http to an https API included, fails with an error
+// wrapping ErrBadRequest before a token is read, and a redirect to another origin
 // is not followed (the 3xx is returned), so the token reaches no third
 // party (golang.org/x/oauth2 issue 500) and never travels in clear: New
 // accepts an http APIURL only with AllowInsecureHTTP. Client has no error
 // to return, so without a Provider.APIURL it returns a client whose every
-// request fails with an error wrapping both ErrConfig and errNotAPIOrigin.
+// request fails with an error wrapping both ErrConfig and ErrBadRequest.
 //
 // Errors arrive in a *url.Error (test with errors.Is and errors.As): those
-// of Fresh (also when a 401 finds the connection gone or refused), and
-// errNotAPIOrigin (which wraps ErrBadRequest) for a request to another
-// origin. A failure of the API request itself (the network, a redirect
+// of Connection (also when a 401 finds the connection gone or refused), and
+// ErrBadRequest for a request to another origin. A failure of the API request itself (the network, a redirect
 // loop) is net/http's own.
 func (c *Connector) Client(owner string) *http.Client {
 	base := http.DefaultTransport
@@ -70,7 +69,7 @@ func (c *Connector) Client(owner string) *http.Client {
 // from the scheme when absent (RFC 6454).
 type origin struct{ scheme, host, port string }
 
-// apiOrigin returns the origin of p.APIURL, which Provider.Validate has
+// apiOrigin returns the origin of p.APIURL, which New has
 // checked when set, or the error every Client request fails with.
 func apiOrigin(p *Provider) (origin, error) {
 	if p.APIURL == "" {

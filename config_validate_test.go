@@ -19,14 +19,14 @@ import (
 func validConfig() oauthlink.Config {
 	return oauthlink.Config{
 		Provider: oauthlink.Provider{
-			Name:       "p",
-			AuthURL:    "https://provider.example/auth",
-			TokenURL:   "https://provider.example/token",
-			RevokeURL:  "https://provider.example/revoke",
-			APIURL:     "https://api.provider.example",
-			AuthStyle:  oauthlink.AuthStyleBody,
-			AuthParams: []string{"locale"},
-			PKCE:       true,
+			Name:              "p",
+			AuthURL:           "https://provider.example/auth",
+			TokenURL:          "https://provider.example/token",
+			RevokeURL:         "https://provider.example/revoke",
+			APIURL:            "https://api.provider.example",
+			AuthStyle:         oauthlink.AuthStyleBody,
+			AllowedAuthParams: []string{"locale"},
+			PKCE:              true,
 		},
 		ClientID: "client", ClientSecret: "secret", RedirectURL: "https://app.example/cb",
 		Store:         memstore.New(),
@@ -58,7 +58,7 @@ func TestNewRefusesUnsafeConfig(t *testing.T) {
 			c.HTTPClient = &http.Client{Transport: (*http.Transport)(nil)}
 		}, []string{"HTTPClient.Transport"}},
 		{"AuthURL query malformed", func(c *oauthlink.Config) { c.Provider.AuthURL += "?a=%zz" }, []string{"AuthURL", "query"}},
-		{"AuthParams empty name", func(c *oauthlink.Config) { c.Provider.AuthParams = []string{""} }, []string{"AuthParams"}},
+		{"AuthParams empty name", func(c *oauthlink.Config) { c.Provider.AllowedAuthParams = []string{""} }, []string{"AuthParams"}},
 		{"AuthParams repeats AuthURL's query", func(c *oauthlink.Config) {
 			c.Provider.AuthURL += "?locale=nl_NL"
 		}, []string{"AuthParams", `"locale"`}},
@@ -77,7 +77,7 @@ func TestNewRefusesUnsafeConfig(t *testing.T) {
 				mutate func(*oauthlink.Config)
 				want   []string
 			}{"AuthParams lists " + name, func(c *oauthlink.Config) {
-				c.Provider.AuthParams = append(c.Provider.AuthParams, name)
+				c.Provider.AllowedAuthParams = append(c.Provider.AllowedAuthParams, name)
 			}, []string{"AuthParams", `"` + name + `"`}},
 		)
 	}

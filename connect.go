@@ -16,7 +16,7 @@ import (
 // The store is checked before the code is spent. From the moment the code
 // is sent, the provider may issue a grant that only this call knows of, so
 // the rest runs under a context the browser cannot cancel: the exchange
-// bounded by Config.ExchangeTimeout (tokenRequest), identifying and saving
+// bounded by Config.Tokens.ExchangeTimeout (tokenRequest), identifying and saving
 // by twice that. A save that still fails revokes the new tokens, so no live
 // grant is orphaned. After the commit the grants it
 // replaced are revoked (retireReplaced).

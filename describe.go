@@ -217,7 +217,7 @@ func describeProvider(p Provider) string {
 		"RequireRefreshToken:%t DefaultTokenLifetime:%s MaxTokenLifetime:%s RotatesRefreshTokens:%t RefreshGrace:%s "+
 		"Issuer:%q IssuerRequired:%t APIURL:%q}",
 		p.Name, redactedURL(p.AuthURL), redactedURL(p.TokenURL), redactedURL(p.RevokeURL), p.RevokeMethod, authStyleName(p.AuthStyle),
-		p.DefaultScopes, p.RequiredScopes, p.PKCE, p.AuthParams, headerNames(names), p.ResendRedirectURIOnRefresh,
+		p.DefaultScopes, p.RequiredScopes, p.PKCE, p.AllowedAuthParams, headerNames(names), p.ResendRedirectURIOnRefresh,
 		p.RequireRefreshToken, p.DefaultTokenLifetime, p.MaxTokenLifetime, p.RotatesRefreshTokens, p.RefreshGrace,
 		p.Issuer, p.IssuerRequired, redactedURL(p.APIURL))
 }

@@ -12,9 +12,9 @@
 //   - CallbackHandler verifies the flow, reports a provider error to the
 //     app's hook, exchanges the code once, and commits the Connection to the
 //     store.TokenStore before OnConnected runs.
-//   - Load and Require are middleware that put the owner's connection with a
+//   - LoadConnection and RequireConnection are middleware that put the owner's connection with a
 //     fresh token in the request context; Client returns an *http.Client that
-//     calls the provider's API with it; Fresh and TokenSource do the same for
+//     calls the provider's API with it; Connection does the same for
 //     background work.
 //   - DisconnectHandler and Disconnect revoke at the provider and forget.
 //
@@ -79,11 +79,11 @@
 //
 // # Lifecycle
 //
-// Fresh refreshes a token ahead of expiry (60 s or half its lifetime,
+// Connection refreshes a token ahead of expiry (60 s or half its lifetime,
 // whichever is less, plus jitter), once per connection however many callers
 // and instances ask: one singleflight per connection in the process (a
-// forced Refresh joins it), and across processes the store's store.Locker, a
-// lease of Config.LockTTL that the holder renews while it works, so a
+// ForceRefresh joins it), and across processes the store's store.Locker, a
+// lease of Config.Tokens.LockTTL that the holder renews while it works, so a
 // refresh that waits out Retry-After or retries its save keeps it, and a
 // killed holder loses it within LockTTL. The holder re-reads the record
 // after taking the lock and before every retry, sends the refresh token

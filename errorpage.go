@@ -91,7 +91,7 @@ var (
 	hdrPostAllowed = []string{http.MethodPost}
 )
 
-// DefaultErrorHandler is the default Config.OnError. It answers
+// DefaultErrorHandler is the default Config.Hooks.OnError. It answers
 // HTTPStatus(err) with a small HTML page that says what happened, one
 // sentence per cause: a cancelled or refused connection, another account's
 // flow, nobody signed in, no flow cookie in this browser, an expired flow,

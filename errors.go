@@ -21,7 +21,7 @@ var (
 	// issuer is missing or wrong (ErrIssuer).
 	// HTTP 400.
 	ErrInvalidState = errors.New("oauthlink: invalid state")
-	// ErrStateExpired: the flow is older than Config.FlowTTL. HTTP 400.
+	// ErrStateExpired: the flow is older than Config.Flow.TTL. HTTP 400.
 	ErrStateExpired = errors.New("oauthlink: flow expired")
 	// ErrStateReplayed: this state was already consumed by an earlier
 	// callback (ErrAlreadyConnected when the owner is connected). HTTP 400.
@@ -54,8 +54,8 @@ var (
 	// store.StatusDisconnected with the grants still to revoke; calling it again
 	// retries. HTTP 502.
 	ErrRevoke = errors.New("oauthlink: revocation failed")
-	// ErrStore: the store.TokenStore failed, or Config.Sessions could not keep a
-	// new flow. HTTP 500 (503 when unreachable before the code was spent).
+	// ErrStore: the store failed. HTTP 500 (503 when unreachable before
+	// the code was spent: ErrStoreUnavailable).
 	ErrStore = errors.New("oauthlink: token store failed")
 	// errCookieTooLarge: the encoded state cookie would exceed the 4096-byte
 	// browser limit. HTTP 400.
@@ -70,7 +70,7 @@ var (
 	ErrReauthRequired = errors.New("oauthlink: reconnect required")
 	// ErrDisconnected: the connection was disconnected.
 	ErrDisconnected = errors.New("oauthlink: connection disconnected")
-	// ErrNoRefreshToken: Refresh was asked of a connection that has no
+	// ErrNoRefreshToken: ForceRefresh was asked of a connection that has no
 	// refresh token (a provider that issues long-lived access tokens, or a
 	// rotating provider that answered a refresh without one). Nothing was
 	// changed; the access token is used until it expires or the provider
@@ -204,7 +204,7 @@ var (
 	// error is a *ParamError naming it. Wraps ErrBadRequest. HTTP 400.
 	errInvalidParam = fmt.Errorf("%w: invalid parameter", ErrBadRequest)
 	// errCrossOrigin: DisconnectHandler refused a request another site
-	// made the browser send (see DisconnectOptions). Nothing was changed.
+	// made the browser send (see Config.Flow.CrossOrigin). Nothing was changed.
 	// HTTP 403.
 	errCrossOrigin = errors.New("oauthlink: cross-origin request refused")
 )
@@ -213,7 +213,7 @@ var (
 // return-to parameter, or an authorization parameter. It matches
 // errInvalidParam (and so ErrBadRequest) and Err with errors.Is.
 //
-// Config.AuthParams may return one to have its parameter named on the
+// Config.Flow.AuthParams may return one to have its parameter named on the
 // error page. Param is a name, never the rejected value: the value is the
 // request's, and is neither stored in the error nor shown.
 type ParamError struct {

@@ -7,7 +7,7 @@ import (
 // EventKind names something that happened to a flow or a connection.
 type EventKind string
 
-// The events a Connector emits through Config.OnEvent.
+// The events a Connector emits through Config.Hooks.OnEvent.
 const (
 	EventFlowStarted    EventKind = "flow_started"
 	EventFlowFailed     EventKind = "flow_failed"

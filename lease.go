@@ -17,7 +17,7 @@ import (
 // vouch that the lease is still its own. heldLock enforces both halves:
 //
 //   - While the holder works, a timer renews the lease every quarter of
-//     Config.LockTTL. A holder that waits out Retry-After for a minute, or
+//     Config.Tokens.LockTTL. A holder that waits out Retry-After for a minute, or
 //     whose save is retried while the store comes back, keeps the lease;
 //     a holder that died stops renewing and loses it within LockTTL.
 //   - Every provider call made under the lease runs under heldLock.ctx,

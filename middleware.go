@@ -28,11 +28,11 @@ func keyFor(provider string) *ctxKey {
 	return k.(*ctxKey)
 }
 
-// Load is middleware that loads the current owner's connection for this
+// LoadConnection is middleware that loads the current owner's connection for this
 // provider, refreshing its token when due, and puts it in the request
-// context for ConnectionFromContext and TokenFromContext. It never rejects
+// context for ConnectionFromContext. It never rejects
 // a request: a missing owner, a missing connection or a failed refresh
-// travel in the context as the error. Use Require to enforce.
+// travel in the context as the error. Use RequireConnection to enforce.
 func (c *Connector) LoadConnection(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), c.ctxKey, c.load(r))))
@@ -55,7 +55,7 @@ func (c *Connector) load(r *http.Request) *loaded {
 	return c.e.cached(r.Context(), owner)
 }
 
-// Require is middleware that lets a request through only when the owner
+// RequireConnection is middleware that lets a request through only when the owner
 // has a usable connection for this provider (loading it like Load when an
 // outer Load did not). Otherwise an HTML request (Accept: text/html) is
 // redirected with 303 to startURL, with the current path as return_to, and
@@ -110,10 +110,10 @@ func wantsHTML(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
-// ConnectionFromContext returns the connection that Load or Require put in
+// ConnectionFromContext returns the connection that LoadConnection or RequireConnection put in
 // ctx for provider, or the reason there is none. Treat the connection as
 // read-only: it may be shared with concurrent requests. Errors: those of
-// Fresh, ErrNoOwner, and ErrConfig when no Load or Require middleware ran
+// Connector.Connection, ErrNoOwner, and ErrConfig when no LoadConnection or RequireConnection middleware ran
 // for provider.
 func ConnectionFromContext(ctx context.Context, provider string) (*Connection, error) {
 	v, ok := ctx.Value(keyFor(provider)).(*loaded)

@@ -69,7 +69,7 @@ type Provider struct {
 	// PKCE sends an S256 code challenge (RFC 7636 §4.2) and the verifier at
 	// exchange. Never "plain".
 	PKCE bool
-	// AuthParams lists the extra authorization parameters an app may pass
+	// AllowedAuthParams lists the extra authorization parameters an app may pass
 	// per request (Mollie approval_prompt and locale; Qonto organization_id
 	// and registration_id). Any other extra parameter is an error. It must
 	// not list a parameter oauthlink sets itself (response_type, client_id,
@@ -77,7 +77,7 @@ type Provider struct {
 	// one AuthURL's query already carries: RFC 6749 §3.1 forbids a repeated
 	// parameter, and a provider that takes the first of two scopes or
 	// redirect URIs grants something other than what oauthlink checks.
-	AuthParams []string
+	AllowedAuthParams []string
 	// Header holds extra headers sent on every server-side call (token,
 	// revocation and API requests), e.g. Qonto's X-Qonto-Staging-Token.
 	Header http.Header
@@ -132,7 +132,7 @@ type Provider struct {
 }
 
 // reservedAuthParams are the authorization request parameters oauthlink
-// sets itself. Neither Provider.AuthURL's query nor Provider.AuthParams may
+// sets itself. Neither Provider.AuthURL's query nor Provider.AllowedAuthParams may
 // carry them: the request would repeat them (RFC 6749 §3.1), and which copy
 // a server honours is up to the server.
 var reservedAuthParams = []string{
@@ -198,7 +198,7 @@ func (p *Provider) checkAuthParams() error {
 			return fmt.Errorf("%w: provider %s AuthURL: the query sets %q, which oauthlink sets itself (RFC 6749 §3.1 forbids repeating it)", ErrConfig, p.Name, name)
 		}
 	}
-	for _, name := range p.AuthParams {
+	for _, name := range p.AllowedAuthParams {
 		switch {
 		case name == "":
 			return fmt.Errorf("%w: provider %s AuthParams: empty parameter name", ErrConfig, p.Name)
@@ -247,7 +247,7 @@ func checkEndpoint(raw string) error {
 func (p Provider) withDefaults() Provider {
 	p.DefaultScopes = slices.Clone(p.DefaultScopes)
 	p.RequiredScopes = slices.Clone(p.RequiredScopes)
-	p.AuthParams = slices.Clone(p.AuthParams)
+	p.AllowedAuthParams = slices.Clone(p.AllowedAuthParams)
 	p.Header = p.Header.Clone()
 	if p.RevokeMethod == "" {
 		p.RevokeMethod = http.MethodPost

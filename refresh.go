@@ -108,9 +108,9 @@ func (e *engine) refreshDue(conn *Connection, now time.Time) bool {
 type refreshReason int
 
 const (
-	// refreshDue: the token is due (Fresh), or a kept pair waits.
+	// refreshDue: the token is due (Connector.Connection), or a kept pair waits.
 	refreshDue refreshReason = iota
-	// refreshForced: the app asked (Refresh).
+	// refreshForced: the app asked (ForceRefresh).
 	refreshForced
 	// refreshUnauthorized: the provider's API answered 401 to the stored
 	// access token (Client).

@@ -17,7 +17,7 @@ type BeginOptions struct {
 	// a relative path (see validReturnTo). Default "/".
 	ReturnTo string
 	// Params are extra authorization parameters; each name must be listed in
-	// Provider.AuthParams.
+	// Provider.AllowedAuthParams.
 	Params url.Values
 }
 
@@ -36,9 +36,9 @@ type Flow struct {
 // on w and returns the authorization URL. StartHandler is Begin plus a
 // redirect; use Begin to send the browser somewhere else (a Mollie client
 // link) with the same state. Errors: ErrNoOwner, ErrInvalidOwner,
-// ErrBadRequest (a return-to that is not a relative path, a parameter not
-// in Provider.AuthParams), errCookieTooLarge, or ErrStore (Config.Sessions
-// could not save the flow).
+// or ErrBadRequest: a return-to that is not a relative path, a parameter
+// not in Provider.AllowedAuthParams (a *ParamError names either), or a
+// flow cookie that would exceed the browser's 4096-byte limit.
 func (c *Connector) Begin(w http.ResponseWriter, r *http.Request, opts BeginOptions) (*Flow, error) {
 	authURL, state, err := c.begin(w, r, opts)
 	if err != nil {
@@ -60,7 +60,7 @@ func (c *Connector) begin(w http.ResponseWriter, r *http.Request, opts BeginOpti
 		return "", "", &ParamError{Param: c.cfg.Flow.ReturnToParam, Err: errNotRelative}
 	}
 	for name, vs := range opts.Params {
-		if !slices.Contains(c.provider.AuthParams, name) {
+		if !slices.Contains(c.provider.AllowedAuthParams, name) {
 			return "", "", &ParamError{Param: paramName(name), Err: fmt.Errorf("not an authorization parameter %s allows", c.provider.Name)}
 		}
 		if len(vs) != 1 {
@@ -104,10 +104,10 @@ func (c *Connector) begin(w http.ResponseWriter, r *http.Request, opts BeginOpti
 }
 
 // StartHandler returns the handler that starts a flow: GET (or POST) with
-// an optional return-to parameter (Config.ReturnToParam) answers 303 See
-// Other to the provider's authorization page. Failures go to Config.OnError:
+// an optional return-to parameter (Config.Flow.ReturnToParam) answers 303 See
+// Other to the provider's authorization page. Failures go to Config.Hooks.OnError:
 // those of Begin, and ErrBadRequest for a malformed request (method,
-// query, repeated return-to, an error from Config.AuthParams).
+// query, repeated return-to, an error from Config.Flow.AuthParams).
 func (c *Connector) StartHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header()["Cache-Control"] = hdrNoStore

@@ -82,7 +82,7 @@ func Provider() oauthlink.Provider {
 		AuthStyle:                  oauthlink.AuthStyleBasic,
 		DefaultScopes:              []string{"organizations.read", "onboarding.read"},
 		PKCE:                       false,
-		AuthParams:                 []string{ParamApprovalPrompt, ParamLocale},
+		AllowedAuthParams:          []string{ParamApprovalPrompt, ParamLocale},
 		ResendRedirectURIOnRefresh: true,
 		DefaultTokenLifetime:       time.Hour,
 		APIURL:                     APIURL,

@@ -29,7 +29,7 @@ func TestProvider(t *testing.T) {
 		assert.Equal(t, oauthlink.AuthStyleBasic, p.AuthStyle)
 		assert.True(t, p.ResendRedirectURIOnRefresh)
 		assert.False(t, p.PKCE)
-		assert.ElementsMatch(t, []string{"approval_prompt", "locale"}, p.AuthParams)
+		assert.ElementsMatch(t, []string{"approval_prompt", "locale"}, p.AllowedAuthParams)
 		assert.Equal(t, m.URL(), p.APIURL)
 		assert.Nil(t, p.Header)
 	})
@@ -59,7 +59,7 @@ func TestProvider(t *testing.T) {
 			assert.Equal(t, tc.wantGrace, p.RefreshGrace)
 			assert.Equal(t, tc.wantGrace, q.Grace())
 			assert.Equal(t, tc.wantPKCE, p.PKCE)
-			assert.ElementsMatch(t, []string{"organization_id", "registration_id"}, p.AuthParams)
+			assert.ElementsMatch(t, []string{"organization_id", "registration_id"}, p.AllowedAuthParams)
 			assert.Equal(t, tc.wantHdr, p.Header.Get(StagingHeader))
 		})
 	}

@@ -100,7 +100,7 @@ func Provider(opts Options) oauthlink.Provider {
 		AuthStyle:            oauthlink.AuthStyleBody,
 		DefaultScopes:        []string{"organization.read"},
 		RequiredScopes:       []string{"offline_access"},
-		AuthParams:           []string{ParamOrganizationID, ParamRegistrationID},
+		AllowedAuthParams:    []string{ParamOrganizationID, ParamRegistrationID},
 		Header:               header,
 		RequireRefreshToken:  true,
 		DefaultTokenLifetime: time.Hour,

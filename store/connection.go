@@ -116,7 +116,7 @@ func (c *Connection) Clone() *Connection {
 // *oauth2.Token does not redact), or spend it outside the refresh lock,
 // and a provider that rotates refresh tokens (Qonto) treats the second use
 // of a refresh token as theft and revokes the whole grant, the tokens
-// oauthlink holds included. Refresh through Fresh, TokenSource or Client;
+// oauthlink holds included. Refresh through Connector.Connection or Connector.Client;
 // an oauth2.TokenSource built on this token cannot refresh it.
 func (c *Connection) OAuth2Token() *oauth2.Token {
 	tok := &oauth2.Token{
