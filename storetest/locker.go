@@ -96,137 +96,163 @@ func receive(t *testing.T, ch <-chan lockResult, what string) lockResult {
 	}
 }
 
+// testLocker checks the store.Locker capability: one holder at a time,
+// waiting and giving up with ctx, independent keys, expiry, the Lease it
+// returns, and an idempotent Release.
 func (s suite) testLocker(t *testing.T) {
 	if _, ok := s.store(t).(store.Locker); !ok {
 		t.Skip("store does not implement store.Locker")
 	}
-	locker := func(t *testing.T) store.Locker { return s.store(t).(store.Locker) }
+	t.Run("MutualExclusion", s.testLockMutualExclusion)
+	t.Run("SecondLockWaitsForUnlock", s.testSecondLockWaitsForUnlock)
+	t.Run("CtxEndsWhileWaiting", s.testLockCtxEndsWhileWaiting)
+	t.Run("OtherConnectionsIndependent", s.testLockOtherConnectionsIndependent)
+	t.Run("ExpiresAfterTTL", s.testLockExpiresAfterTTL)
+	s.testLease(t, s.locker)
+	t.Run("UnlockTwice", s.testUnlockTwice)
+}
 
-	t.Run("MutualExclusion", func(t *testing.T) {
-		const (
-			goroutines = 4
-			rounds     = 3
-		)
-		lk := locker(t)
-		var inside, most, taken atomic.Int32
-		errs := make(chan error, goroutines*rounds)
-		g := newGroup(t)
-		for range goroutines {
-			g.Go(func() {
-				for range rounds {
-					ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
-					unlock, err := lk.Lock(ctx, "mollie", "owner-1", longTTL)
-					cancel()
-					if err != nil {
-						errs <- err
-						return
-					}
-					n := inside.Add(1)
-					for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-					}
-					for range 100 {
-						runtime.Gosched() // let the others run inside the critical section
-					}
-					taken.Add(1)
-					inside.Add(-1)
-					unlock.Release()
+// locker returns a fresh store for t as a store.Locker; testLocker has
+// checked that the store implements it.
+func (s suite) locker(t *testing.T) store.Locker { return s.store(t).(store.Locker) }
+
+// testLockMutualExclusion has goroutines take and release one lock in
+// rounds and checks that no two of them ever held it at once.
+func (s suite) testLockMutualExclusion(t *testing.T) {
+	const (
+		goroutines = 4
+		rounds     = 3
+	)
+	lk := s.locker(t)
+	var inside, most, taken atomic.Int32
+	errs := make(chan error, goroutines*rounds)
+	g := newGroup(t)
+	for range goroutines {
+		g.Go(func() {
+			for range rounds {
+				ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+				unlock, err := lk.Lock(ctx, "mollie", "owner-1", longTTL)
+				cancel()
+				if err != nil {
+					errs <- err
+					return
 				}
-			})
-		}
-		g.wait("lockers")
-		close(errs)
-		for err := range errs {
-			assert.NoError(t, err, "Lock")
-		}
-		assert.EqualValues(t, goroutines*rounds, taken.Load())
-		assert.EqualValues(t, 1, most.Load(), "goroutines held the lock at the same time")
-	})
-
-	t.Run("SecondLockWaitsForUnlock", func(t *testing.T) {
-		lk := locker(t)
-		unlock := lockWithin(t, lk, "mollie", "owner-1", longTTL)
-		g := newGroup(t)
-		ch := asyncLock(t.Context(), g, lk, "mollie", "owner-1", longTTL)
-		select {
-		case r := <-ch:
-			if r.err == nil {
-				r.unlock.Release()
+				n := inside.Add(1)
+				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+				}
+				for range 100 {
+					runtime.Gosched() // let the others run inside the critical section
+				}
+				taken.Add(1)
+				inside.Add(-1)
+				unlock.Release()
 			}
-			t.Fatalf("second Lock returned while the lock was held (err %v)", r.err)
-		case <-time.After(stillBlocked):
+		})
+	}
+	g.wait("lockers")
+	close(errs)
+	for err := range errs {
+		assert.NoError(t, err, "Lock")
+	}
+	assert.EqualValues(t, goroutines*rounds, taken.Load())
+	assert.EqualValues(t, 1, most.Load(), "goroutines held the lock at the same time")
+}
+
+// testSecondLockWaitsForUnlock checks that a Lock on a held lock waits
+// until the holder releases it, and then succeeds.
+func (s suite) testSecondLockWaitsForUnlock(t *testing.T) {
+	lk := s.locker(t)
+	unlock := lockWithin(t, lk, "mollie", "owner-1", longTTL)
+	g := newGroup(t)
+	ch := asyncLock(t.Context(), g, lk, "mollie", "owner-1", longTTL)
+	select {
+	case r := <-ch:
+		if r.err == nil {
+			r.unlock.Release()
 		}
-		unlock.Release()
-		r := receive(t, ch, "Lock after unlock")
-		assert.NoError(t, r.err, "Lock after the holder unlocked")
-	})
+		t.Fatalf("second Lock returned while the lock was held (err %v)", r.err)
+	case <-time.After(stillBlocked):
+	}
+	unlock.Release()
+	r := receive(t, ch, "Lock after unlock")
+	assert.NoError(t, r.err, "Lock after the holder unlocked")
+}
 
-	t.Run("CtxEndsWhileWaiting", func(t *testing.T) {
-		lk := locker(t)
-		unlock := lockWithin(t, lk, "mollie", "owner-1", longTTL)
+// testLockCtxEndsWhileWaiting checks that a waiting Lock returns ctx's
+// error when ctx is cancelled or its deadline passes, and that the
+// abandoned waits leave the lock free to take once released.
+func (s suite) testLockCtxEndsWhileWaiting(t *testing.T) {
+	lk := s.locker(t)
+	unlock := lockWithin(t, lk, "mollie", "owner-1", longTTL)
 
-		g := newGroup(t)
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		cancelled := asyncLock(ctx, g, lk, "mollie", "owner-1", longTTL)
-		expiring, stop := context.WithTimeout(t.Context(), stillBlocked)
-		defer stop()
-		timedOut := asyncLock(expiring, g, lk, "mollie", "owner-1", longTTL)
+	g := newGroup(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	cancelled := asyncLock(ctx, g, lk, "mollie", "owner-1", longTTL)
+	expiring, stop := context.WithTimeout(t.Context(), stillBlocked)
+	defer stop()
+	timedOut := asyncLock(expiring, g, lk, "mollie", "owner-1", longTTL)
 
-		time.Sleep(stillBlocked / 2) // let the first call start waiting; passes either way
-		cancel()
-		r := receive(t, cancelled, "Lock after its ctx was cancelled")
-		assert.ErrorIs(t, r.err, context.Canceled)
-		r = receive(t, timedOut, "Lock after its ctx deadline")
-		assert.ErrorIs(t, r.err, context.DeadlineExceeded)
+	time.Sleep(stillBlocked / 2) // let the first call start waiting; passes either way
+	cancel()
+	r := receive(t, cancelled, "Lock after its ctx was cancelled")
+	assert.ErrorIs(t, r.err, context.Canceled)
+	r = receive(t, timedOut, "Lock after its ctx deadline")
+	assert.ErrorIs(t, r.err, context.DeadlineExceeded)
 
-		// The abandoned waits must not hold or wedge the lock.
-		unlock.Release()
-		lockWithin(t, lk, "mollie", "owner-1", longTTL).Release()
-	})
+	// The abandoned waits must not hold or wedge the lock.
+	unlock.Release()
+	lockWithin(t, lk, "mollie", "owner-1", longTTL).Release()
+}
 
-	t.Run("OtherConnectionsIndependent", func(t *testing.T) {
-		lk := locker(t)
-		defer lockWithin(t, lk, "mollie", "owner-1", longTTL).Release()
-		defer lockWithin(t, lk, "a:b", "c", longTTL).Release()
-		for _, k := range []struct{ provider, owner string }{
-			{"mollie", "owner-2"},
-			{"qonto", "owner-1"},
-			{"mollie", "owner-1:x"},
-			{"mollie", "owner-"},
-			{"a", "b:c"},
-			{"owner-1", "mollie"},
-		} {
-			lockWithin(t, lk, k.provider, k.owner, longTTL).Release()
-		}
-	})
+// testLockOtherConnectionsIndependent checks that held locks do not block
+// locks on other keys, including keys that share a prefix or would
+// collide if provider and owner were joined naively.
+func (s suite) testLockOtherConnectionsIndependent(t *testing.T) {
+	lk := s.locker(t)
+	defer lockWithin(t, lk, "mollie", "owner-1", longTTL).Release()
+	defer lockWithin(t, lk, "a:b", "c", longTTL).Release()
+	for _, k := range []struct{ provider, owner string }{
+		{"mollie", "owner-2"},
+		{"qonto", "owner-1"},
+		{"mollie", "owner-1:x"},
+		{"mollie", "owner-"},
+		{"a", "b:c"},
+		{"owner-1", "mollie"},
+	} {
+		lockWithin(t, lk, k.provider, k.owner, longTTL).Release()
+	}
+}
 
-	t.Run("ExpiresAfterTTL", func(t *testing.T) {
-		lk := locker(t)
-		before := time.Now()
-		crashed := lockWithin(t, lk, "mollie", "owner-1", shortTTL) // never unlocked in time
+// testLockExpiresAfterTTL checks that a lock its holder never releases
+// can be taken once its ttl ran out, not before, and that the first
+// holder's late Release leaves the new holder's lock held.
+func (s suite) testLockExpiresAfterTTL(t *testing.T) {
+	lk := s.locker(t)
+	before := time.Now()
+	crashed := lockWithin(t, lk, "mollie", "owner-1", shortTTL) // never unlocked in time
 
-		g := newGroup(t)
-		r := receive(t, asyncLock(t.Context(), g, lk, "mollie", "owner-1", longTTL), "Lock after the holder's ttl")
-		require.NoError(t, r.err, "the lock must expire after its ttl")
-		assert.GreaterOrEqual(t, r.at.Sub(before), shortTTL-expirySlack, "the lock was taken over before its ttl ran out")
+	g := newGroup(t)
+	r := receive(t, asyncLock(t.Context(), g, lk, "mollie", "owner-1", longTTL), "Lock after the holder's ttl")
+	require.NoError(t, r.err, "the lock must expire after its ttl")
+	assert.GreaterOrEqual(t, r.at.Sub(before), shortTTL-expirySlack, "the lock was taken over before its ttl ran out")
 
-		// The first holder's late unlock must not release the new holder.
-		crashed.Release()
-		assertLockBusy(t, lk, "mollie", "owner-1", "a stale unlock released another holder's lock")
-		r.unlock.Release()
-		lockWithin(t, lk, "mollie", "owner-1", longTTL).Release()
-	})
+	// The first holder's late unlock must not release the new holder.
+	crashed.Release()
+	assertLockBusy(t, lk, "mollie", "owner-1", "a stale unlock released another holder's lock")
+	r.unlock.Release()
+	lockWithin(t, lk, "mollie", "owner-1", longTTL).Release()
+}
 
-	s.testLease(t, locker)
-
-	t.Run("UnlockTwice", func(t *testing.T) {
-		lk := locker(t)
-		unlock := lockWithin(t, lk, "mollie", "owner-1", longTTL)
-		unlock.Release()
-		unlock.Release()
-		again := lockWithin(t, lk, "mollie", "owner-1", longTTL)
-		unlock.Release()
-		assertLockBusy(t, lk, "mollie", "owner-1", "a repeated unlock released a later holder's lock")
-		again.Release()
-	})
+// testUnlockTwice checks that Release may be called again, also after
+// another caller took the lock, without releasing that caller's lock.
+func (s suite) testUnlockTwice(t *testing.T) {
+	lk := s.locker(t)
+	unlock := lockWithin(t, lk, "mollie", "owner-1", longTTL)
+	unlock.Release()
+	unlock.Release()
+	again := lockWithin(t, lk, "mollie", "owner-1", longTTL)
+	unlock.Release()
+	assertLockBusy(t, lk, "mollie", "owner-1", "a repeated unlock released a later holder's lock")
+	again.Release()
 }
