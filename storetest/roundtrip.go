@@ -20,12 +20,26 @@ func wholeMillisecondWithMonotonic(d time.Duration) time.Time {
 	return now.Add(d - now.Sub(now.Truncate(Precision)))
 }
 
+// testRoundTrip saves connections with a wide range of field values, one
+// store each, and checks that Save sets only Version, CreatedAt and
+// UpdatedAt on c and that Load and List read back what was saved.
 func (s suite) testRoundTrip(t *testing.T) {
+	for _, tc := range roundTripCases() {
+		t.Run(tc.name, func(t *testing.T) { s.checkRoundTrip(t, tc.edit) })
+	}
+}
+
+// roundTripCase is one record testRoundTrip saves: a NewConnection
+// changed by edit.
+type roundTripCase struct {
+	name string
+	edit func(c *oauthlink.Connection)
+}
+
+// roundTripCases returns the records testRoundTrip saves.
+func roundTripCases() []roundTripCase {
 	cet := time.FixedZone("CET", 3600)
-	tests := []struct {
-		name string
-		edit func(c *oauthlink.Connection)
-	}{
+	return []roundTripCase{
 		{"realistic", func(c *oauthlink.Connection) {}},
 		{"expiry with monotonic reading", func(c *oauthlink.Connection) {
 			c.Expiry = wholeMillisecondWithMonotonic(time.Hour)
@@ -72,39 +86,40 @@ func (s suite) testRoundTrip(t *testing.T) {
 			c.RefreshToken = "ory_rt_fake.YB0s-PnNc_z1zzv8gKeSXvC8Wj1CGmX9uTJ6V2YGmUfpI"
 		}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			st := s.store(t)
-			ctx := testContext(t)
-			c := NewConnection("mollie", "owner-1")
-			tc.edit(c)
-			want := c.Clone()
+}
 
-			before := time.Now()
-			require.NoError(t, st.Save(ctx, c))
-			after := time.Now()
+// checkRoundTrip saves a NewConnection changed by edit to a fresh store and
+// checks what Save sets on it and what Load and List read back.
+func (s suite) checkRoundTrip(t *testing.T, edit func(c *oauthlink.Connection)) {
+	st := s.store(t)
+	ctx := testContext(t)
+	c := NewConnection("mollie", "owner-1")
+	edit(c)
+	want := c.Clone()
 
-			assert.EqualValues(t, 1, c.Version, "Save must set Version 1 on create")
-			assertRecent(t, "CreatedAt", c.CreatedAt, before, after)
-			assertRecent(t, "UpdatedAt", c.UpdatedAt, before, after)
-			want.Version, want.CreatedAt, want.UpdatedAt = c.Version, c.CreatedAt, c.UpdatedAt
-			AssertConnectionEqual(t, want, c, "Save changed a field of c other than Version, CreatedAt and UpdatedAt")
+	before := time.Now()
+	require.NoError(t, st.Save(ctx, c))
+	after := time.Now()
 
-			got, err := st.Load(ctx, "mollie", "owner-1")
-			require.NoError(t, err)
-			AssertConnectionEqual(t, want, got, "Load after Save")
-			assertFromStorage(t, got)
-			if want.Expiry.IsZero() {
-				assert.True(t, got.Expiry.IsZero(), "a zero Expiry must read back as the zero time, got %s", got.Expiry)
-			}
+	assert.EqualValues(t, 1, c.Version, "Save must set Version 1 on create")
+	assertRecent(t, "CreatedAt", c.CreatedAt, before, after)
+	assertRecent(t, "UpdatedAt", c.UpdatedAt, before, after)
+	want.Version, want.CreatedAt, want.UpdatedAt = c.Version, c.CreatedAt, c.UpdatedAt
+	AssertConnectionEqual(t, want, c, "Save changed a field of c other than Version, CreatedAt and UpdatedAt")
 
-			list, err := st.List(ctx, "owner-1")
-			require.NoError(t, err)
-			if assert.Len(t, list, 1) {
-				AssertConnectionEqual(t, want, list[0], "List after Save")
-				assertFromStorage(t, list[0])
-			}
-		})
+	got, err := st.Load(ctx, "mollie", "owner-1")
+	require.NoError(t, err)
+	AssertConnectionEqual(t, want, got, "Load after Save")
+	assertFromStorage(t, got)
+	if want.Expiry.IsZero() {
+		assert.True(t, got.Expiry.IsZero(), "a zero Expiry must read back as the zero time, got %s", got.Expiry)
+	}
+
+	list, err := st.List(ctx, "owner-1")
+	require.NoError(t, err)
+	if assert.Len(t, list, 1) {
+		AssertConnectionEqual(t, want, list[0], "List after Save")
+		assertFromStorage(t, list[0])
 	}
 }
 
