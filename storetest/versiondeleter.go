@@ -25,103 +25,123 @@ func updated(t *testing.T, st store.TokenStore, provider, owner string) *oauthli
 	return c
 }
 
+// testVersionDeleter checks the store.VersionDeleter capability: a
+// DeleteVersion deletes only the record at that version, is nil for a
+// missing record, rejects versions below 1, and is atomic with Save and
+// with a delete and create.
 func (s suite) testVersionDeleter(t *testing.T) {
 	if _, ok := s.store(t).(store.VersionDeleter); !ok {
 		t.Skip("store does not implement store.VersionDeleter")
 	}
-	open := func(t *testing.T) (store.TokenStore, store.VersionDeleter) {
-		st := s.store(t)
-		return st, st.(store.VersionDeleter)
-	}
-
-	t.Run("MatchingVersionDeletes", func(t *testing.T) {
-		st, vd := open(t)
-		ctx := testContext(t)
-		target := updated(t, st, "mollie", "owner-1")
-		neighbours := []*oauthlink.Connection{
-			create(t, st, NewConnection("qonto", "owner-1")),
-			create(t, st, NewConnection("mollie", "owner-2")),
-			create(t, st, NewConnection("mollie", "owner-1:x")),
-		}
-		require.NoError(t, vd.DeleteVersion(ctx, "mollie", "owner-1", target.Version))
-		assertAbsent(t, st, "mollie", "owner-1")
-		list, err := st.List(ctx, "owner-1")
-		require.NoError(t, err)
-		if assert.Len(t, list, 1, "List after DeleteVersion") {
-			AssertConnectionEqual(t, neighbours[0], list[0])
-		}
-		for _, n := range neighbours {
-			assertStored(t, st, n)
-		}
-	})
-
-	t.Run("OtherVersionConflicts", func(t *testing.T) {
-		for _, tc := range []struct {
-			name    string
-			version int64
-		}{{"Behind", 1}, {"Ahead", 3}, {"FarAhead", 1 << 40}} {
-			t.Run(tc.name, func(t *testing.T) {
-				st, vd := open(t)
-				ctx := testContext(t)
-				before := updated(t, st, "mollie", "owner-1")
-				err := vd.DeleteVersion(ctx, "mollie", "owner-1", tc.version)
-				assert.ErrorIs(t, err, store.ErrVersionConflict, "DeleteVersion(%d) of a record at version 2", tc.version)
-				assertStored(t, st, before)
-				list, err := st.List(ctx, "owner-1")
-				require.NoError(t, err)
-				if assert.Len(t, list, 1, "List after a conflicting DeleteVersion") {
-					AssertConnectionEqual(t, before, list[0])
-				}
-			})
-		}
-	})
-
-	t.Run("MissingIsNil", func(t *testing.T) {
-		st, vd := open(t)
-		ctx := testContext(t)
-		neighbour := create(t, st, NewConnection("qonto", "owner-1"))
-		assert.NoError(t, vd.DeleteVersion(ctx, "mollie", "owner-1", 1), "never stored")
-		assertAbsent(t, st, "mollie", "owner-1")
-
-		deleted := create(t, st, NewConnection("mollie", "owner-1"))
-		require.NoError(t, st.Delete(ctx, "mollie", "owner-1"))
-		assert.NoError(t, vd.DeleteVersion(ctx, "mollie", "owner-1", deleted.Version), "deleted with Delete")
-		assert.NoError(t, vd.DeleteVersion(ctx, "mollie", "owner-1", 5), "deleted, another version")
-		assertAbsent(t, st, "mollie", "owner-1")
-		assertStored(t, st, neighbour)
-	})
-
-	t.Run("NonPositiveVersionFails", func(t *testing.T) {
-		st, vd := open(t)
-		ctx := testContext(t)
-		stored := create(t, st, NewConnection("mollie", "owner-1"))
-		for _, v := range []int64{0, -1} {
-			for _, owner := range []string{"owner-1", "owner-2"} { // stored, missing
-				err := vd.DeleteVersion(ctx, "mollie", owner, v)
-				if assert.Error(t, err, "DeleteVersion(%d) for %q", v, owner) {
-					assert.NotErrorIs(t, err, store.ErrVersionConflict, "a version below 1 is a caller's mistake, not a conflict")
-				}
-			}
-		}
-		assertStored(t, st, stored)
-		assertAbsent(t, st, "mollie", "owner-2")
-	})
-
-	// A record deleted and created again starts over at version 1; a
-	// DeleteVersion carrying the old record's version 2 must leave it.
-	t.Run("CreatedAgainKept", func(t *testing.T) {
-		st, vd := open(t)
-		ctx := testContext(t)
-		old := updated(t, st, "mollie", "owner-1")
-		require.NoError(t, st.Delete(ctx, "mollie", "owner-1"))
-		again := create(t, st, NewConnection("mollie", "owner-1"))
-		require.NotEqual(t, old.Version, again.Version)
-		assert.ErrorIs(t, vd.DeleteVersion(ctx, "mollie", "owner-1", old.Version), store.ErrVersionConflict)
-		assertStored(t, st, again)
-	})
-
+	t.Run("MatchingVersionDeletes", s.testDeleteVersionMatching)
+	t.Run("OtherVersionConflicts", s.testDeleteVersionOtherVersion)
+	t.Run("MissingIsNil", s.testDeleteVersionMissing)
+	t.Run("NonPositiveVersionFails", s.testDeleteVersionNonPositive)
+	t.Run("CreatedAgainKept", s.testDeleteVersionCreatedAgain)
 	t.Run("RacesUpdate", s.testDeleteVersionRacesUpdate)
 	t.Run("RacesDeleteAndCreate", s.testDeleteVersionRacesDeleteAndCreate)
+}
+
+// versionDeleter returns a fresh store for t and the same store as a
+// store.VersionDeleter; testVersionDeleter has checked that it is one.
+func (s suite) versionDeleter(t *testing.T) (store.TokenStore, store.VersionDeleter) {
+	st := s.store(t)
+	return st, st.(store.VersionDeleter)
+}
+
+// testDeleteVersionMatching deletes a record at its version and checks
+// that its neighbours stay.
+func (s suite) testDeleteVersionMatching(t *testing.T) {
+	st, vd := s.versionDeleter(t)
+	ctx := testContext(t)
+	target := updated(t, st, "mollie", "owner-1")
+	neighbours := []*oauthlink.Connection{
+		create(t, st, NewConnection("qonto", "owner-1")),
+		create(t, st, NewConnection("mollie", "owner-2")),
+		create(t, st, NewConnection("mollie", "owner-1:x")),
+	}
+	require.NoError(t, vd.DeleteVersion(ctx, "mollie", "owner-1", target.Version))
+	assertAbsent(t, st, "mollie", "owner-1")
+	list, err := st.List(ctx, "owner-1")
+	require.NoError(t, err)
+	if assert.Len(t, list, 1, "List after DeleteVersion") {
+		AssertConnectionEqual(t, neighbours[0], list[0])
+	}
+	for _, n := range neighbours {
+		assertStored(t, st, n)
+	}
+}
+
+// testDeleteVersionOtherVersion calls DeleteVersion with versions behind
+// and ahead of the stored one: each conflicts and deletes nothing.
+func (s suite) testDeleteVersionOtherVersion(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		version int64
+	}{{"Behind", 1}, {"Ahead", 3}, {"FarAhead", 1 << 40}} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, vd := s.versionDeleter(t)
+			ctx := testContext(t)
+			before := updated(t, st, "mollie", "owner-1")
+			err := vd.DeleteVersion(ctx, "mollie", "owner-1", tc.version)
+			assert.ErrorIs(t, err, store.ErrVersionConflict, "DeleteVersion(%d) of a record at version 2", tc.version)
+			assertStored(t, st, before)
+			list, err := st.List(ctx, "owner-1")
+			require.NoError(t, err)
+			if assert.Len(t, list, 1, "List after a conflicting DeleteVersion") {
+				AssertConnectionEqual(t, before, list[0])
+			}
+		})
+	}
+}
+
+// testDeleteVersionMissing checks that DeleteVersion of a record never
+// stored, or deleted, is nil and touches no neighbour.
+func (s suite) testDeleteVersionMissing(t *testing.T) {
+	st, vd := s.versionDeleter(t)
+	ctx := testContext(t)
+	neighbour := create(t, st, NewConnection("qonto", "owner-1"))
+	assert.NoError(t, vd.DeleteVersion(ctx, "mollie", "owner-1", 1), "never stored")
+	assertAbsent(t, st, "mollie", "owner-1")
+
+	deleted := create(t, st, NewConnection("mollie", "owner-1"))
+	require.NoError(t, st.Delete(ctx, "mollie", "owner-1"))
+	assert.NoError(t, vd.DeleteVersion(ctx, "mollie", "owner-1", deleted.Version), "deleted with Delete")
+	assert.NoError(t, vd.DeleteVersion(ctx, "mollie", "owner-1", 5), "deleted, another version")
+	assertAbsent(t, st, "mollie", "owner-1")
+	assertStored(t, st, neighbour)
+}
+
+// testDeleteVersionNonPositive checks that a version below 1 fails with an
+// error other than ErrVersionConflict, for a stored and a missing record.
+func (s suite) testDeleteVersionNonPositive(t *testing.T) {
+	st, vd := s.versionDeleter(t)
+	ctx := testContext(t)
+	stored := create(t, st, NewConnection("mollie", "owner-1"))
+	for _, v := range []int64{0, -1} {
+		for _, owner := range []string{"owner-1", "owner-2"} { // stored, missing
+			err := vd.DeleteVersion(ctx, "mollie", owner, v)
+			if assert.Error(t, err, "DeleteVersion(%d) for %q", v, owner) {
+				assert.NotErrorIs(t, err, store.ErrVersionConflict, "a version below 1 is a caller's mistake, not a conflict")
+			}
+		}
+	}
+	assertStored(t, st, stored)
+	assertAbsent(t, st, "mollie", "owner-2")
+}
+
+// testDeleteVersionCreatedAgain: a record deleted and created again starts
+// over at version 1; a DeleteVersion carrying the old record's version 2
+// must leave it.
+func (s suite) testDeleteVersionCreatedAgain(t *testing.T) {
+	st, vd := s.versionDeleter(t)
+	ctx := testContext(t)
+	old := updated(t, st, "mollie", "owner-1")
+	require.NoError(t, st.Delete(ctx, "mollie", "owner-1"))
+	again := create(t, st, NewConnection("mollie", "owner-1"))
+	require.NotEqual(t, old.Version, again.Version)
+	assert.ErrorIs(t, vd.DeleteVersion(ctx, "mollie", "owner-1", old.Version), store.ErrVersionConflict)
+	assertStored(t, st, again)
 }
 
 // testDeleteVersionRacesUpdate races deleters and savers that all read the
@@ -133,8 +153,7 @@ func (s suite) testDeleteVersionRacesUpdate(t *testing.T) {
 		rounds = 20
 		each   = 8 // deleters and savers
 	)
-	st := s.store(t)
-	vd := st.(store.VersionDeleter)
+	st, vd := s.versionDeleter(t)
 	ctx := testContext(t)
 	for round := range rounds {
 		owner := "owner-" + strconv.Itoa(round)
@@ -173,8 +192,7 @@ func (s suite) testDeleteVersionRacesDeleteAndCreate(t *testing.T) {
 		rounds   = 20
 		deleters = 4
 	)
-	st := s.store(t)
-	vd := st.(store.VersionDeleter)
+	st, vd := s.versionDeleter(t)
 	ctx := testContext(t)
 	for round := range rounds {
 		owner := "owner-" + strconv.Itoa(round)
