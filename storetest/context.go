@@ -114,10 +114,7 @@ func deleteWithDone(t *testing.T, st store.TokenStore, done context.Context) err
 // deleteVersionWithDone calls DeleteVersion with done and the record's
 // version; the record must stay stored.
 func deleteVersionWithDone(t *testing.T, st store.TokenStore, done context.Context) error {
-	vd, ok := st.(store.VersionDeleter)
-	if !ok {
-		t.Skip("store does not implement store.VersionDeleter")
-	}
+	vd := capability[store.VersionDeleter](t, st)
 	stored := create(t, st, NewConnection("mollie", "owner-1"))
 	err := vd.DeleteVersion(done, "mollie", "owner-1", stored.Version)
 	assertStored(t, st, stored)
@@ -126,10 +123,7 @@ func deleteVersionWithDone(t *testing.T, st store.TokenStore, done context.Conte
 
 // lockWithDone calls Lock with done; the lock must stay free.
 func lockWithDone(t *testing.T, st store.TokenStore, done context.Context) error {
-	lk, ok := st.(store.Locker)
-	if !ok {
-		t.Skip("store does not implement store.Locker")
-	}
+	lk := capability[store.Locker](t, st)
 	unlock, err := lk.Lock(done, "mollie", "owner-1", time.Minute)
 	if err == nil {
 		unlock.Release()
@@ -144,10 +138,7 @@ func lockWithDone(t *testing.T, st store.TokenStore, done context.Context) error
 // renewWithDone renews a held lease with done: the lease is not lost, its
 // Deadline does not move, and it stays held and renewable.
 func renewWithDone(t *testing.T, st store.TokenStore, done context.Context) error {
-	lk, ok := st.(store.Locker)
-	if !ok {
-		t.Skip("store does not implement store.Locker")
-	}
+	lk := capability[store.Locker](t, st)
 	lease := lockWithin(t, lk, "mollie", "owner-1", time.Minute)
 	deadline := lease.Deadline()
 	err := lease.Renew(done, time.Minute)
@@ -161,10 +152,7 @@ func renewWithDone(t *testing.T, st store.TokenStore, done context.Context) erro
 
 // consumeWithDone consumes a key with done, which must not record it.
 func consumeWithDone(t *testing.T, st store.TokenStore, done context.Context) error {
-	rg, ok := st.(store.ReplayGuard)
-	if !ok {
-		t.Skip("store does not implement store.ReplayGuard")
-	}
+	rg := capability[store.ReplayGuard](t, st)
 	_, err := rg.Consume(done, "key", time.Now().Add(time.Hour))
 	first, err2 := rg.Consume(testContext(t), "key", time.Now().Add(time.Hour))
 	require.NoError(t, err2)
@@ -174,9 +162,6 @@ func consumeWithDone(t *testing.T, st store.TokenStore, done context.Context) er
 
 // pingWithDone pings with done.
 func pingWithDone(t *testing.T, st store.TokenStore, done context.Context) error {
-	p, ok := st.(store.Pinger)
-	if !ok {
-		t.Skip("store does not implement store.Pinger")
-	}
+	p := capability[store.Pinger](t, st)
 	return p.Ping(done)
 }

@@ -100,9 +100,7 @@ func receive(t *testing.T, ch <-chan lockResult, what string) lockResult {
 // waiting and giving up with ctx, independent keys, expiry, the Lease it
 // returns, and an idempotent Release.
 func (s suite) testLocker(t *testing.T) {
-	if _, ok := s.store(t).(store.Locker); !ok {
-		t.Skip("store does not implement store.Locker")
-	}
+	capability[store.Locker](t, s.store(t))
 	t.Run("MutualExclusion", s.testLockMutualExclusion)
 	t.Run("SecondLockWaitsForUnlock", s.testSecondLockWaitsForUnlock)
 	t.Run("CtxEndsWhileWaiting", s.testLockCtxEndsWhileWaiting)

@@ -10,10 +10,7 @@ import (
 )
 
 func (s suite) testPinger(t *testing.T) {
-	p, ok := s.store(t).(store.Pinger)
-	if !ok {
-		t.Skip("store does not implement store.Pinger")
-	}
+	p := capability[store.Pinger](t, s.store(t))
 	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
 	defer cancel()
 	assert.NoError(t, p.Ping(ctx), "Ping of a live store")

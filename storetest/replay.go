@@ -24,9 +24,7 @@ func digest(s string) string {
 }
 
 func (s suite) testReplayGuard(t *testing.T) {
-	if _, ok := s.store(t).(store.ReplayGuard); !ok {
-		t.Skip("store does not implement store.ReplayGuard")
-	}
+	capability[store.ReplayGuard](t, s.store(t))
 	guard := func(t *testing.T) store.ReplayGuard { return s.store(t).(store.ReplayGuard) }
 	consume := func(t *testing.T, rg store.ReplayGuard, key string, expires time.Time) bool {
 		t.Helper()

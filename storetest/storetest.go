@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -65,6 +66,17 @@ func (s suite) store(t *testing.T) store.TokenStore {
 	st := s.newStore(t)
 	require.NotNil(t, st, "storetest: newStore returned nil")
 	return st
+}
+
+// capability returns st as the optional capability T, skipping t when st
+// does not implement it.
+func capability[T any](t *testing.T, st store.TokenStore) T {
+	t.Helper()
+	c, ok := st.(T)
+	if !ok {
+		t.Skipf("store does not implement %s", reflect.TypeFor[T]())
+	}
+	return c
 }
 
 // testContext returns a context for the store calls of t, bounded so that a

@@ -30,9 +30,7 @@ func updated(t *testing.T, st store.TokenStore, provider, owner string) *oauthli
 // missing record, rejects versions below 1, and is atomic with Save and
 // with a delete and create.
 func (s suite) testVersionDeleter(t *testing.T) {
-	if _, ok := s.store(t).(store.VersionDeleter); !ok {
-		t.Skip("store does not implement store.VersionDeleter")
-	}
+	capability[store.VersionDeleter](t, s.store(t))
 	t.Run("MatchingVersionDeletes", s.testDeleteVersionMatching)
 	t.Run("OtherVersionConflicts", s.testDeleteVersionOtherVersion)
 	t.Run("MissingIsNil", s.testDeleteVersionMissing)
