@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -174,82 +175,19 @@ func (s suite) testAtomicSave(t *testing.T) {
 	)
 	st := s.store(t)
 	ctx := testContext(t)
-	gen := func(c *oauthlink.Connection, k int) {
-		n := strconv.Itoa(k)
-		c.AccountID = "org_" + n
-		c.AccessToken = store.Secret("access_" + n)
-		c.RefreshToken = store.Secret("refresh_" + n)
-		c.Scopes = []string{"scope_" + n, "offline_access"}
-		c.Extra = store.Secret(`{"generation":` + n + `}`)
-		c.RedirectURI = "https://app.example.com/callback/" + n
-	}
-	consistent := func(c *oauthlink.Connection) error {
-		k := int(c.Version - 1)
-		want := c.Clone()
-		gen(want, k)
-		var d []string
-		if want.AccountID != c.AccountID {
-			d = append(d, "AccountID")
-		}
-		if want.AccessToken != c.AccessToken {
-			d = append(d, "AccessToken")
-		}
-		if want.RefreshToken != c.RefreshToken {
-			d = append(d, "RefreshToken")
-		}
-		if !slices.Equal(want.Scopes, c.Scopes) {
-			d = append(d, "Scopes")
-		}
-		if want.Extra != c.Extra {
-			d = append(d, "Extra")
-		}
-		if want.RedirectURI != c.RedirectURI {
-			d = append(d, "RedirectURI")
-		}
-		if len(d) > 0 {
-			return fmt.Errorf("version %d read with fields %v of another write", c.Version, d)
-		}
-		return nil
-	}
-
 	c := NewConnection("mollie", "owner-1")
-	gen(c, 0)
+	setGeneration(c, 0)
 	require.NoError(t, st.Save(ctx, c))
 
 	var done atomic.Bool
 	g := newGroup(t)
 	readErrs := make([]error, readers)
 	for r := range readers {
-		g.Go(func() {
-			for n := 0; !done.Load() || n < 3; n++ {
-				var got []*oauthlink.Connection
-				if r%2 == 0 {
-					c, err := st.Load(ctx, "mollie", "owner-1")
-					if err != nil {
-						readErrs[r] = err
-						return
-					}
-					got = append(got, c)
-				} else {
-					list, err := st.List(ctx, "owner-1")
-					if err != nil {
-						readErrs[r] = err
-						return
-					}
-					got = list
-				}
-				for _, c := range got {
-					if err := consistent(c); err != nil {
-						readErrs[r] = err
-						return
-					}
-				}
-			}
-		})
+		g.Go(func() { readErrs[r] = readGenerations(ctx, st, r%2 == 0, &done) })
 	}
 	var writeErr error
 	for k := 1; k < generations; k++ {
-		gen(c, k)
+		setGeneration(c, k)
 		if writeErr = st.Save(ctx, c); writeErr != nil {
 			break
 		}
@@ -261,4 +199,71 @@ func (s suite) testAtomicSave(t *testing.T) {
 		assert.NoError(t, err, "reader %d", r)
 	}
 	assertStored(t, st, c)
+}
+
+// setGeneration sets every field of c that testAtomicSave writes to values
+// derived from generation k.
+func setGeneration(c *oauthlink.Connection, k int) {
+	n := strconv.Itoa(k)
+	c.AccountID = "org_" + n
+	c.AccessToken = store.Secret("access_" + n)
+	c.RefreshToken = store.Secret("refresh_" + n)
+	c.Scopes = []string{"scope_" + n, "offline_access"}
+	c.Extra = store.Secret(`{"generation":` + n + `}`)
+	c.RedirectURI = "https://app.example.com/callback/" + n
+}
+
+// readGenerations reads testAtomicSave's record, with Load or else with
+// List, until done is set and at least three times, and returns the first
+// error or mixed record it read.
+func readGenerations(ctx context.Context, st store.TokenStore, load bool, done *atomic.Bool) error {
+	for n := 0; !done.Load() || n < 3; n++ {
+		var got []*oauthlink.Connection
+		if load {
+			c, err := st.Load(ctx, "mollie", "owner-1")
+			if err != nil {
+				return err
+			}
+			got = append(got, c)
+		} else {
+			list, err := st.List(ctx, "owner-1")
+			if err != nil {
+				return err
+			}
+			got = list
+		}
+		for _, c := range got {
+			if err := checkGeneration(c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkGeneration returns an error naming the fields of c that do not
+// derive from the generation its Version tells (Version 1 is generation 0).
+func checkGeneration(c *oauthlink.Connection) error {
+	want := c.Clone()
+	setGeneration(want, int(c.Version-1))
+	var d []string
+	for _, f := range []struct {
+		name string
+		same bool
+	}{
+		{"AccountID", want.AccountID == c.AccountID},
+		{"AccessToken", want.AccessToken == c.AccessToken},
+		{"RefreshToken", want.RefreshToken == c.RefreshToken},
+		{"Scopes", slices.Equal(want.Scopes, c.Scopes)},
+		{"Extra", want.Extra == c.Extra},
+		{"RedirectURI", want.RedirectURI == c.RedirectURI},
+	} {
+		if !f.same {
+			d = append(d, f.name)
+		}
+	}
+	if len(d) > 0 {
+		return fmt.Errorf("version %d read with fields %v of another write", c.Version, d)
+	}
+	return nil
 }
