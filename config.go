@@ -23,9 +23,9 @@ type Config struct {
 	// Provider describes the authorization server. Required; use a preset
 	// from the mollie or qonto package or fill one in.
 	Provider Provider
-	// ClientID and ClientSecret are the app's credentials. Required.
-	ClientID     string
-	ClientSecret string
+	// ClientID and ClientSecret are the app's credentials at the
+	// provider. Required; the secret never prints (see Config).
+	ClientID, ClientSecret string
 	// RedirectURL is the absolute callback URL registered at the provider
 	// (one per provider and environment, RFC 9700 §4.4). It is sent
 	// byte-identical in the authorization request, the exchange and (Mollie)

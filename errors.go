@@ -111,6 +111,8 @@ type ProviderError struct {
 	RetryAfter time.Duration
 }
 
+// Error describes the answer: the status or the callback, the code and
+// the sanitised description.
 func (e *ProviderError) Error() string {
 	var b strings.Builder
 	if e.StatusCode == 0 {
@@ -223,6 +225,7 @@ type ParamError struct {
 	Err error
 }
 
+// Error names the parameter and what is wrong with it, never its value.
 func (e *ParamError) Error() string {
 	s := "oauthlink: bad request: invalid parameter " + paramName(e.Param)
 	if e.Err != nil {

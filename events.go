@@ -22,11 +22,14 @@ const (
 // Event is one observable occurrence, for the app's metrics. It never
 // carries a secret.
 type Event struct {
-	Kind     EventKind
+	// Kind is what happened.
+	Kind EventKind
+	// Provider is the Connector's provider name.
 	Provider string
 	// Owner is the platform account, when known.
 	Owner string
 	// Err is the failure for *_failed and reauth events, else nil.
-	Err  error
+	Err error
+	// Time is when it happened, by Config.Now.
 	Time time.Time
 }
