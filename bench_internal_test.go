@@ -48,8 +48,8 @@ func BenchmarkExchangeInMemory(b *testing.B) {
 	b.ReportAllocs()
 	cpu0, cpuOK := processCPU()
 	for b.Loop() {
-		form := c.newExchangeForm().add("code", "auth_bench").add("code_verifier", verifier)
-		tok, err := c.tokenRequest(ctx, form)
+		form := c.e.newExchangeForm().add("code", "auth_bench").add("code_verifier", verifier)
+		tok, err := c.e.tokenRequest(ctx, form)
 		if err != nil || tok.AccessToken != "access_bench" {
 			b.Fatalf("exchange: %v", err)
 		}

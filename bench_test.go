@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthlink/oauthlink/store"
+
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 	"github.com/oauthlink/oauthlink/store/memstore"
@@ -25,25 +27,26 @@ func benchEnv(b *testing.B, ttl time.Duration) (*oauthlink.Connector, *oauthlink
 	clk := newClock()
 	q := oauthlinktest.NewQonto(oauthlinktest.QontoOptions{Now: clk.Now})
 	b.Cleanup(q.Close)
-	store := memstore.New()
+	ms := memstore.New()
 	c, err := oauthlink.New(oauthlink.Config{
 		Provider: q.Provider(), ClientID: q.ClientID(), ClientSecret: q.ClientSecret(),
-		RedirectURL: "https://app.example/connect/qonto/callback", Store: store,
+		RedirectURL: "https://app.example/connect/qonto/callback", Store: ms,
 		Owner:         func(r *http.Request) (string, error) { return r.Header.Get("X-User"), nil },
-		CookieSecrets: [][]byte{make32(3)}, HTTPClient: q.Client(), Now: clk.Now, CacheTTL: ttl,
+		CookieSecrets: [][]byte{make32(3)}, HTTPClient: q.Client(), Now: clk.Now,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		// The fake serves plain http on loopback, as BENCHMARKS.md measures.
 		AllowInsecureHTTP: true,
+		Tokens:            oauthlink.TokenOptions{CacheTTL: ttl},
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	conn := &oauthlink.Connection{Provider: "qonto", Owner: "shop-1", AccessToken: "ory_at_bench", RefreshToken: "ory_rt_bench",
-		TokenType: "Bearer", Expiry: clk.Now().Add(time.Hour), Status: oauthlink.StatusActive}
-	if err := store.Save(context.Background(), conn); err != nil {
+		TokenType: "Bearer", Expiry: clk.Now().Add(time.Hour), Status: store.StatusActive}
+	if err := ms.Save(context.Background(), conn); err != nil {
 		b.Fatal(err)
 	}
-	return c, q, store, clk
+	return c, q, ms, clk
 }
 
 // BenchmarkMiddlewareCached is the per-request cost of Load with a fresh
@@ -51,25 +54,26 @@ func benchEnv(b *testing.B, ttl time.Duration) (*oauthlink.Connector, *oauthlink
 // real clock, as production does (the fake clock of the other benchmarks
 // takes a mutex on every reading).
 func BenchmarkMiddlewareCached(b *testing.B) {
-	store := memstore.New()
+	ms := memstore.New()
 	conn := &oauthlink.Connection{Provider: "qonto", Owner: "shop-1", AccessToken: "ory_at_bench", RefreshToken: "ory_rt_bench",
-		TokenType: "Bearer", Expiry: time.Now().Add(24 * time.Hour), Status: oauthlink.StatusActive}
-	if err := store.Save(context.Background(), conn); err != nil {
+		TokenType: "Bearer", Expiry: time.Now().Add(24 * time.Hour), Status: store.StatusActive}
+	if err := ms.Save(context.Background(), conn); err != nil {
 		b.Fatal(err)
 	}
 	c, err := oauthlink.New(oauthlink.Config{
 		Provider: oauthlink.Provider{Name: "qonto", AuthURL: "https://provider.example/oauth2/authorize",
 			TokenURL: "https://provider.example/oauth2/token", AuthStyle: oauthlink.AuthStyleBody},
 		ClientID: "app", ClientSecret: "secret",
-		RedirectURL: "https://app.example/connect/qonto/callback", Store: store,
+		RedirectURL: "https://app.example/connect/qonto/callback", Store: ms,
 		Owner:         func(r *http.Request) (string, error) { return r.Header.Get("X-User"), nil },
-		CookieSecrets: [][]byte{make32(3)}, CacheTTL: time.Hour, Logger: slog.New(slog.DiscardHandler),
+		CookieSecrets: [][]byte{make32(3)}, Logger: slog.New(slog.DiscardHandler),
+		Tokens: oauthlink.TokenOptions{CacheTTL: time.Hour},
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	var got *oauthlink.Connection
-	h := c.Load(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+	h := c.LoadConnection(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		got, _ = oauthlink.ConnectionFromContext(r.Context(), "qonto")
 	}))
 	r := httptest.NewRequest(http.MethodGet, "/orders", nil)
@@ -117,9 +121,9 @@ func BenchmarkMiddlewareFloor(b *testing.B) {
 // BenchmarkRefreshStorm: 1,000 concurrent callers on one expired token;
 // reports upstream refreshes per storm (must be 1).
 func BenchmarkRefreshStorm(b *testing.B) {
-	c, q, _, clk := benchEnv(b, -1)
+	c, q, ms, clk := benchEnv(b, -1)
 	// A real grant at the fake, so refreshes succeed.
-	conn := connectDirect(b, c, q)
+	conn := connectDirect(b, c, q, ms)
 	_ = conn
 	b.ReportAllocs()
 	before := q.Refreshes()
@@ -129,7 +133,7 @@ func BenchmarkRefreshStorm(b *testing.B) {
 		var wg sync.WaitGroup
 		for range 1000 {
 			wg.Go(func() {
-				if _, err := c.Fresh(context.Background(), "shop-2"); err != nil {
+				if _, err := c.Connection(context.Background(), "shop-2"); err != nil {
 					b.Error(err)
 				}
 			})
@@ -142,7 +146,7 @@ func BenchmarkRefreshStorm(b *testing.B) {
 
 // connectDirect runs the authorization-code flow for "shop-2" without a
 // browser: authorize at the fake, then the callback handler.
-func connectDirect(b *testing.B, c *oauthlink.Connector, q *oauthlinktest.Qonto) *oauthlink.Connection {
+func connectDirect(b *testing.B, c *oauthlink.Connector, q *oauthlinktest.Qonto, st store.TokenStore) *oauthlink.Connection {
 	b.Helper()
 	start := httptest.NewRecorder()
 	r := httptest.NewRequest(http.MethodGet, "/connect/qonto", nil)
@@ -164,7 +168,7 @@ func connectDirect(b *testing.B, c *oauthlink.Connector, q *oauthlinktest.Qonto)
 	if w.Code != http.StatusSeeOther {
 		b.Fatalf("callback: %d %s", w.Code, w.Body)
 	}
-	conn, err := c.Store().Load(context.Background(), "qonto", "shop-2")
+	conn, err := st.Load(context.Background(), "qonto", "shop-2")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,19 +5,19 @@ import (
 	"time"
 )
 
-// MaxFlowsPerOwner is how many callbacks of one owner a Connector lets
+// maxFlowsPerOwner is how many callbacks of one owner a Connector lets
 // record a state in the replay guard while those records live (FlowTTL
 // plus a minute after each flow started). Beyond it the callback fails
-// with ErrTooManyFlows before the guard or the provider is called. A
+// with errTooManyFlows before the guard or the provider is called. A
 // person connecting an account completes a handful of flows in that
 // time; the limit exists so that one signed-in user looping through
 // flows cannot fill a replay guard every owner shares (the in-process
 // guard and memstore's hold 100,000 states) or spend the app's quota at
 // the provider's token endpoint. Each Connector (each process) counts on
 // its own, so N instances on one shared guard allow N times as many.
-const MaxFlowsPerOwner = 100
+const maxFlowsPerOwner = 100
 
-// flowBudget is the per-owner count behind MaxFlowsPerOwner. For each
+// flowBudget is the per-owner count behind maxFlowsPerOwner. For each
 // owner it keeps the number of guard records it let through and the time
 // by which all of them expire; once that time has passed the count starts
 // again from zero. The count may run ahead of the records still alive

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 func withMollie(o oauthlinktest.MollieOptions) envOption { return func(c *envConfig) { c.mollie = o } }
@@ -47,7 +47,7 @@ func TestCallbackCancelledDuringExchange(t *testing.T) {
 			assert.Equal(t, 1, f.Exchanges())
 			conn, err := e.load(provider, "shop-1")
 			require.NoError(t, err, "the issued grant is saved")
-			assert.Equal(t, oauthlink.StatusActive, conn.Status)
+			assert.Equal(t, store.StatusActive, conn.Status)
 			assert.True(t, f.AccessTokenValid(conn.AccessToken.Reveal()))
 			assert.True(t, f.RefreshTokenValid(conn.RefreshToken.Reveal()))
 			assert.Equal(t, http.StatusSeeOther, w.Code, w.Body.String())

@@ -14,12 +14,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
 // countingGuard counts the states recorded in a replay guard.
 type countingGuard struct {
-	oauthlink.ReplayGuard
+	store.ReplayGuard
 	calls atomic.Int64
 }
 
@@ -95,7 +96,11 @@ func (p *inProcess) call(query, cookie string) (status int, cleared bool) {
 // cookie are still checked first, and the cookie is still cleared.
 func TestCallbackWithoutExchangeRecordsNoState(t *testing.T) {
 	g := &countingGuard{ReplayGuard: memstore.New()}
-	e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.ReplayGuard = g }))
+	// The store's replay guard capability is g.
+	e := newEnv(t, withStore(struct {
+		store.TokenStore
+		*countingGuard
+	}{memstore.New(), g}))
 	p := newInProcess(t, e, "mollie")
 
 	state, cookie := p.flow("shop-1")
@@ -137,16 +142,16 @@ func TestOneOwnerCannotFillReplayGuard(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives 100,001 flows")
 	}
-	for name, store := range map[string]oauthlink.TokenStore{
+	for name, st := range map[string]store.TokenStore{
 		"memstore":   memstore.New(),
 		"in-process": noLock{memstore.New()}, // hides memstore's guard
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, withStore(store), withConfig(func(c *oauthlink.Config) {
+			e := newEnv(t, withStore(st), withConfig(func(c *oauthlink.Config) {
 				// 100,001 refusals, neither logged nor kept.
 				c.Logger = slog.New(slog.DiscardHandler)
-				c.OnError = oauthlink.DefaultErrorHandler
+				c.Hooks.OnError = oauthlink.DefaultErrorHandler
 			}))
 			p := newInProcess(t, e, "qonto")
 			const flows = memstore.DefaultMaxStates + 1

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/sessions"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -134,22 +133,6 @@ func TestCallbackLeavesCompletionMarker(t *testing.T) {
 		assert.Equal(t, "/", m.Path)
 		assert.Equal(t, 3600, m.MaxAge)
 		assert.Less(t, len(m.Value), len(flowCookie.Value), "no verifier, no return-to")
-	})
-	t.Run("sessions", func(t *testing.T) {
-		store := sessions.NewCookieStore(make32(3), make32(4))
-		e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.Sessions = store }))
-		b := e.browser("shop-1")
-		cb := b.authorize("qonto", "")
-		require.Equal(t, http.StatusSeeOther, b.get(cb).Status)
-		h := b.get(cb)
-		assert.Equal(t, http.StatusBadRequest, h.Status)
-		assert.ErrorIs(t, e.lastErr(), oauthlink.ErrAlreadyConnected)
-		assertSays(t, h.Body, sayConnected)
-
-		h = e.browser("shop-1").get(cb)
-		assert.ErrorIs(t, e.lastErr(), oauthlink.ErrNoFlowCookie)
-		assertSays(t, h.Body, sayNoCookie)
-		assert.Equal(t, 1, e.qonto.Exchanges())
 	})
 }
 

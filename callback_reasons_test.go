@@ -190,7 +190,7 @@ func TestStartReasonInvalidParam(t *testing.T) {
 			hook: func(*http.Request) (url.Values, error) { return url.Values{"redirect_uri": {hostile}}, nil }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.AuthParams = tc.hook }))
+			e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.Flow.AuthParams = tc.hook }))
 			h := e.browser("shop-1").get(e.app.URL + "/connect/qonto" + tc.query)
 			assert.Equal(t, http.StatusBadRequest, h.Status)
 			err := e.lastErr()
@@ -219,7 +219,7 @@ var errNotUUID = errors.New("must be a UUID")
 // escaped on the page.
 func TestStartReasonParamNameEscaped(t *testing.T) {
 	e := newEnv(t, withConfig(func(c *oauthlink.Config) {
-		c.AuthParams = func(r *http.Request) (url.Values, error) {
+		c.Flow.AuthParams = func(r *http.Request) (url.Values, error) {
 			return url.Values{r.FormValue("name"): {"v"}}, nil
 		}
 	}))

@@ -10,13 +10,15 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/oauthlink/oauthlink/store"
 )
 
-// ErrNotAPIOrigin is returned (through *url.Error: test with errors.Is) by
+// errNotAPIOrigin is returned (through *url.Error: test with errors.Is) by
 // a request through Connector.Client whose URL is not on the origin of
 // Provider.APIURL, or when the provider has no APIURL. The request was not
 // sent and carried no token.
-var ErrNotAPIOrigin = fmt.Errorf("%w: not the provider's API origin", ErrBadRequest)
+var errNotAPIOrigin = fmt.Errorf("%w: not the provider's API origin", ErrBadRequest)
 
 // Client returns an *http.Client that calls the provider's API as owner: it
 // injects a fresh bearer token (refreshing with write-back as needed) and
@@ -27,7 +29,7 @@ var ErrNotAPIOrigin = fmt.Errorf("%w: not the provider's API origin", ErrBadRequ
 // same lock and singleflight as every refresh, at most once a minute per
 // connection and process) and retries once with the new token. When that
 // refresh is refused, or the connection has no refresh token, the
-// connection is marked StatusReauthRequired and the request fails with an
+// connection is marked store.StatusReauthRequired and the request fails with an
 // error wrapping ErrReauthRequired (through *url.Error: test with
 // errors.Is). A request whose body cannot be replayed is not retried, but
 // the connection is still repaired for the next request.
@@ -35,16 +37,16 @@ var ErrNotAPIOrigin = fmt.Errorf("%w: not the provider's API origin", ErrBadRequ
 // The token goes only to the origin of Provider.APIURL: the same scheme,
 // host and port (a missing port is the scheme's default). A request to any
 // other origin, plain http to an https API included, fails with
-// ErrNotAPIOrigin before a token is read, and a redirect to another origin
+// errNotAPIOrigin before a token is read, and a redirect to another origin
 // is not followed (the 3xx is returned), so the token reaches no third
 // party (golang.org/x/oauth2 issue 500) and never travels in clear: New
 // accepts an http APIURL only with AllowInsecureHTTP. Client has no error
 // to return, so without a Provider.APIURL it returns a client whose every
-// request fails with an error wrapping both ErrConfig and ErrNotAPIOrigin.
+// request fails with an error wrapping both ErrConfig and errNotAPIOrigin.
 //
 // Errors arrive in a *url.Error (test with errors.Is and errors.As): those
 // of Fresh (also when a 401 finds the connection gone or refused), and
-// ErrNotAPIOrigin (which wraps ErrBadRequest) for a request to another
+// errNotAPIOrigin (which wraps ErrBadRequest) for a request to another
 // origin. A failure of the API request itself (the network, a redirect
 // loop) is net/http's own.
 func (c *Connector) Client(owner string) *http.Client {
@@ -74,11 +76,11 @@ type origin struct{ scheme, host, port string }
 // checked when set, or the error every Client request fails with.
 func apiOrigin(p *Provider) (origin, error) {
 	if p.APIURL == "" {
-		return origin{}, fmt.Errorf("%w: %w: provider %s has no APIURL, so Client sends its token nowhere", ErrConfig, ErrNotAPIOrigin, p.Name)
+		return origin{}, fmt.Errorf("%w: %w: provider %s has no APIURL, so Client sends its token nowhere", ErrConfig, errNotAPIOrigin, p.Name)
 	}
 	u, err := url.Parse(p.APIURL)
 	if err != nil || u.Host == "" {
-		return origin{}, fmt.Errorf("%w: %w: provider %s APIURL is not an absolute URL", ErrConfig, ErrNotAPIOrigin, p.Name)
+		return origin{}, fmt.Errorf("%w: %w: provider %s APIURL is not an absolute URL", ErrConfig, errNotAPIOrigin, p.Name)
 	}
 	o := origin{scheme: strings.ToLower(u.Scheme), host: strings.ToLower(u.Hostname()), port: u.Port()}
 	if o.port == "" {
@@ -130,9 +132,9 @@ func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.c.api.has(req.URL) {
 		closeBody()
 		return nil, fmt.Errorf("%w: refusing to send the %s token to %s://%s (the API is %s)",
-			ErrNotAPIOrigin, t.c.provider.Name, req.URL.Scheme, req.URL.Host, t.c.api)
+			errNotAPIOrigin, t.c.provider.Name, req.URL.Scheme, req.URL.Host, t.c.api)
 	}
-	v := t.c.cached(req.Context(), t.owner)
+	v := t.c.e.cached(req.Context(), t.owner)
 	if v.err != nil {
 		closeBody()
 		return nil, v.err
@@ -141,10 +143,10 @@ func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
-	t.c.forget(t.owner)
-	cur, ferr := t.c.unauthorized(req.Context(), t.owner, v.conn)
+	t.c.e.forget(t.owner)
+	cur, ferr := t.c.e.unauthorized(req.Context(), t.owner, v.conn)
 	if ferr != nil {
-		if errors.Is(ferr, ErrReauthRequired) || errors.Is(ferr, ErrDisconnected) || errors.Is(ferr, ErrNotFound) {
+		if errors.Is(ferr, ErrReauthRequired) || errors.Is(ferr, ErrDisconnected) || errors.Is(ferr, store.ErrNotFound) {
 			drain(resp)
 			return nil, ferr
 		}
@@ -185,8 +187,8 @@ const unauthorizedEvery = time.Minute
 // the stored connection when a peer already replaced the token, or forces
 // one refresh of the stored token. It returns nil, nil when the refresh is
 // throttled.
-func (c *Connector) unauthorized(ctx context.Context, owner string, used *Connection) (*Connection, error) {
-	cur, err := c.loadConn(ctx, owner)
+func (e *engine) unauthorized(ctx context.Context, owner string, used *Connection) (*Connection, error) {
+	cur, err := e.loadConn(ctx, owner)
 	if err != nil {
 		return nil, err
 	}
@@ -196,12 +198,12 @@ func (c *Connector) unauthorized(ctx context.Context, owner string, used *Connec
 	if cur.AccessToken != used.AccessToken {
 		return cur, nil
 	}
-	now := c.now()
-	if last, ok := c.unauthorizedAt.Load(owner); ok && now.Sub(last.(time.Time)) < unauthorizedEvery && now.Sub(last.(time.Time)) >= 0 {
+	now := e.now()
+	if last, ok := e.unauthorizedAt.Load(owner); ok && now.Sub(last.(time.Time)) < unauthorizedEvery && now.Sub(last.(time.Time)) >= 0 {
 		return nil, nil
 	}
-	c.unauthorizedAt.Store(owner, now)
-	return c.refresh(ctx, owner, cur.Version, refreshUnauthorized)
+	e.unauthorizedAt.Store(owner, now)
+	return e.refresh(ctx, owner, cur.Version, refreshUnauthorized)
 }
 
 // authorized clones req (a RoundTripper must not modify its request) with

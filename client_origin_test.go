@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -61,8 +62,8 @@ func apiConnector(t *testing.T, apiURL string, insecure bool, client *http.Clien
 	st := memstore.New()
 	now := time.Now()
 	require.NoError(t, st.Save(context.Background(), &oauthlink.Connection{
-		Provider: "api", Owner: "shop-1", AccessToken: oauthlink.Secret(accessToken), RefreshToken: "rt-unused",
-		TokenType: "Bearer", Expiry: now.Add(time.Hour), Status: oauthlink.StatusActive,
+		Provider: "api", Owner: "shop-1", AccessToken: store.Secret(accessToken), RefreshToken: "rt-unused",
+		TokenType: "Bearer", Expiry: now.Add(time.Hour), Status: store.StatusActive,
 		CreatedAt: now, UpdatedAt: now,
 	}))
 	link, err := oauthlink.New(oauthlink.Config{

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -19,15 +20,15 @@ import (
 // delete reached it, and runs beforeDelete, once, just before the first
 // one does.
 type versionDeleterOnly struct {
-	oauthlink.TokenStore
-	vd oauthlink.VersionDeleter
+	store.TokenStore
+	vd store.VersionDeleter
 
 	mu           sync.Mutex
 	beforeDelete func()
 	deletes      []string
 }
 
-var _ oauthlink.VersionDeleter = (*versionDeleterOnly)(nil)
+var _ store.VersionDeleter = (*versionDeleterOnly)(nil)
 
 func newVersionDeleterOnly() *versionDeleterOnly {
 	m := memstore.New()
@@ -80,16 +81,18 @@ func TestDisconnectConditionalDeleteWithoutLocker(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := newVersionDeleterOnly()
-			_, hasLocker := any(st).(oauthlink.Locker)
+			_, hasLocker := any(st).(store.Locker)
 			require.False(t, hasLocker, "the test store must not offer Locker")
-			e := newEnv(t, withStore(st), withConfig(func(c *oauthlink.Config) {
-				if tc.encrypted {
-					c.TokenKeys = []oauthlink.TokenKey{tokenKey("k1", 9)}
-				}
-			}))
+			var used store.TokenStore = st
+			if tc.encrypted {
+				enc, err := oauthlink.EncryptedStore(st, tokenKey("k1", 9))
+				require.NoError(t, err)
+				used = enc
+			}
+			e := newEnv(t, withStore(used))
 			link := e.links["mollie"]
 			old := e.connected("mollie", "shop-1")
-			oldTokens, err := link.Store().Load(context.Background(), "mollie", "shop-1")
+			oldTokens, err := used.Load(context.Background(), "mollie", "shop-1")
 			require.NoError(t, err)
 
 			var (
@@ -123,7 +126,7 @@ func TestDisconnectConditionalDeleteWithoutLocker(t *testing.T) {
 			if !tc.reconnect {
 				assert.Equal(t, 1, e.mollie.Revocations())
 				_, err := e.load("mollie", "shop-1")
-				assert.ErrorIs(t, err, oauthlink.ErrNotFound, "the marked record is deleted")
+				assert.ErrorIs(t, err, store.ErrNotFound, "the marked record is deleted")
 				return
 			}
 			// The reconnect cannot know that the disconnect's revocation
@@ -133,9 +136,9 @@ func TestDisconnectConditionalDeleteWithoutLocker(t *testing.T) {
 			assert.Equal(t, 2, e.mollie.Revocations())
 			require.NoError(t, getErr, "reconnect callback")
 			assert.Equal(t, http.StatusSeeOther, status, "reconnect callback")
-			stored, err := link.Store().Load(context.Background(), "mollie", "shop-1")
+			stored, err := used.Load(context.Background(), "mollie", "shop-1")
 			require.NoError(t, err, "the reconnect survives the disconnect")
-			assert.Equal(t, oauthlink.StatusActive, stored.Status)
+			assert.Equal(t, store.StatusActive, stored.Status)
 			assert.Equal(t, old.Version+3, stored.Version, "marked, overwritten by the reconnect, then the retired grant dropped")
 			assert.Empty(t, stored.Retired, "the retired grant's revocation was confirmed")
 			assert.True(t, e.mollie.AccessTokenValid(stored.AccessToken.Reveal()), "the stored token is the new grant's")

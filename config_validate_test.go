@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/gorilla/sessions"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -55,8 +54,6 @@ func TestNewRefusesUnsafeConfig(t *testing.T) {
 		{"APIURL with userinfo", func(c *oauthlink.Config) { c.Provider.APIURL = "https://user:pw@api.provider.example" }, []string{"APIURL"}},
 		{"APIURL not absolute", func(c *oauthlink.Config) { c.Provider.APIURL = "/v2" }, []string{"APIURL"}},
 		{"typed-nil Store", func(c *oauthlink.Config) { c.Store = (*memstore.Store)(nil) }, []string{"Store"}},
-		{"typed-nil ReplayGuard", func(c *oauthlink.Config) { c.ReplayGuard = (*memstore.Store)(nil) }, []string{"ReplayGuard"}},
-		{"typed-nil Sessions", func(c *oauthlink.Config) { c.Sessions = (*sessions.CookieStore)(nil) }, []string{"Sessions"}},
 		{"typed-nil HTTPClient.Transport", func(c *oauthlink.Config) {
 			c.HTTPClient = &http.Client{Transport: (*http.Transport)(nil)}
 		}, []string{"HTTPClient.Transport"}},
@@ -127,7 +124,7 @@ func TestNewAcceptsSafeConfig(t *testing.T) {
 	t.Run("AuthURL's own parameters are sent once", func(t *testing.T) {
 		cfg := validConfig()
 		cfg.Provider.AuthURL += "?audience=shops&prompt=consent"
-		cfg.AuthParams = func(r *http.Request) (url.Values, error) {
+		cfg.Flow.AuthParams = func(r *http.Request) (url.Values, error) {
 			return url.Values{"locale": {r.FormValue("locale")}}, nil
 		}
 		link, err := oauthlink.New(cfg)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // countingBody is a request body that counts what the handler reads.
@@ -45,7 +46,7 @@ func assertStillConnected(t *testing.T, e *env, provider, owner string, conn *oa
 	t.Helper()
 	stored, err := e.load(provider, owner)
 	require.NoError(t, err, "still connected")
-	assert.Equal(t, oauthlink.StatusActive, stored.Status)
+	assert.Equal(t, store.StatusActive, stored.Status)
 	assert.Equal(t, conn.Version, stored.Version)
 	assert.Zero(t, e.fakes[provider].Revocations(), "nothing revoked")
 }
@@ -107,7 +108,7 @@ func TestDisconnectHandlerReadsSmallForms(t *testing.T) {
 			assert.Equal(t, http.StatusSeeOther, h.StatusCode)
 			assert.Equal(t, "/settings", h.Header.Get("Location"))
 			_, err := e.load("qonto", "shop-1")
-			assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+			assert.ErrorIs(t, err, store.ErrNotFound)
 		})
 	}
 }
@@ -169,7 +170,7 @@ func TestDisconnectHandlerRefusesCrossSite(t *testing.T) {
 				assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
 				assert.Equal(t, "/done", resp.Header.Get("Location"))
 				_, err := e.load("mollie", "shop-1")
-				assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+				assert.ErrorIs(t, err, store.ErrNotFound)
 				return
 			}
 			assert.Equal(t, http.StatusForbidden, resp.StatusCode)
@@ -186,8 +187,19 @@ func TestDisconnectHandlerCrossOriginOptions(t *testing.T) {
 	e := newEnv(t)
 	cop := http.NewCrossOriginProtection()
 	require.NoError(t, cop.AddTrustedOrigin("https://shop.example"))
-	e.mux.Handle("/trusting/qonto/disconnect", e.links["qonto"].DisconnectHandlerWith(oauthlink.DisconnectOptions{CrossOrigin: cop}))
-	e.mux.Handle("/unchecked/qonto/disconnect", e.links["qonto"].DisconnectHandlerWith(oauthlink.DisconnectOptions{SkipCrossOriginCheck: true}))
+	trusting := e.cfgs["qonto"]
+	trusting.Flow.CrossOrigin = cop
+	// An app whose own CSRF protection covers the route turns the check
+	// off for it.
+	bypass := http.NewCrossOriginProtection()
+	bypass.AddInsecureBypassPattern("/unchecked/qonto/disconnect")
+	unchecked := e.cfgs["qonto"]
+	unchecked.Flow.CrossOrigin = bypass
+	for path, cfg := range map[string]oauthlink.Config{"/trusting/qonto/disconnect": trusting, "/unchecked/qonto/disconnect": unchecked} {
+		c, err := oauthlink.New(cfg)
+		require.NoError(t, err)
+		e.mux.Handle(path, c.DisconnectHandler())
+	}
 	post := func(path string, header http.Header) int {
 		req := httptest.NewRequest(http.MethodPost, e.app.URL+path, strings.NewReader(""))
 		req.Header.Set("Cookie", "user=shop-1")
@@ -204,10 +216,10 @@ func TestDisconnectHandlerCrossOriginOptions(t *testing.T) {
 	assertStillConnected(t, e, "qonto", "shop-1", conn)
 	assert.Equal(t, http.StatusSeeOther, post("/trusting/qonto/disconnect", http.Header{"Origin": {"https://shop.example"}}))
 	_, err := e.load("qonto", "shop-1")
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+	assert.ErrorIs(t, err, store.ErrNotFound)
 
 	e.connected("qonto", "shop-1")
 	assert.Equal(t, http.StatusSeeOther, post("/unchecked/qonto/disconnect", http.Header{"Sec-Fetch-Site": {"cross-site"}}))
 	_, err = e.load("qonto", "shop-1")
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+	assert.ErrorIs(t, err, store.ErrNotFound)
 }

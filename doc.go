@@ -11,7 +11,7 @@
 //     (a Mollie client link).
 //   - CallbackHandler verifies the flow, reports a provider error to the
 //     app's hook, exchanges the code once, and commits the Connection to the
-//     TokenStore before OnConnected runs.
+//     store.TokenStore before OnConnected runs.
 //   - Load and Require are middleware that put the owner's connection with a
 //     fresh token in the request context; Client returns an *http.Client that
 //     calls the provider's API with it; Fresh and TokenSource do the same for
@@ -47,7 +47,7 @@
 //   - the callback is bound to the owner who started the flow (connection
 //     CSRF), to the provider and route (mix-up), and is single-use on the
 //     server as well as in the browser;
-//   - return-to accepts relative paths only (ValidReturnTo);
+//   - return-to accepts relative paths only (validReturnTo);
 //   - the redirect_uri is configured, never derived from Host headers;
 //   - client authentication is pinned per provider, never probed; token
 //     endpoints get a timeout, a 1 MiB body cap, no redirects and no retry
@@ -56,7 +56,7 @@
 //     Referrer-Policy: no-referrer; the default error page escapes the little
 //     provider text it shows and never renders error_uri;
 //   - tokens, codes, states, verifiers, the client secret and keys never
-//     appear in logs, errors or formatted values: Secret, Connection,
+//     appear in logs, errors or formatted values: store.Secret, Connection,
 //     Config, Connector and Provider redact themselves, and handed-out
 //     *oauth2.Token values never carry the refresh token;
 //   - provider endpoints and the API origin are https (http only with
@@ -67,12 +67,12 @@
 //
 // # Stores
 //
-// A TokenStore persists connections; storetest.Run is the conformance suite
+// A store.TokenStore persists connections; storetest.Run is the conformance suite
 // every store passes. store/memstore keeps them in memory (tests, demos, one
 // instance). store/sqlstore uses database/sql with SQLite (the embedded
 // default, pure Go via modernc.org/sqlite) or PostgreSQL; store/redisstore
-// uses Redis. Stores that implement Locker and ReplayGuard coordinate
-// refreshes and replay protection across instances; VersionDeleter (a
+// uses Redis. Stores that implement store.Locker and store.ReplayGuard coordinate
+// refreshes and replay protection across instances; store.VersionDeleter (a
 // delete conditional on the version read) keeps a disconnect from removing
 // a reconnect that committed meanwhile. All three stores implement all
 // three.
@@ -82,7 +82,7 @@
 // Fresh refreshes a token ahead of expiry (60 s or half its lifetime,
 // whichever is less, plus jitter), once per connection however many callers
 // and instances ask: one singleflight per connection in the process (a
-// forced Refresh joins it), and across processes the store's Locker, a
+// forced Refresh joins it), and across processes the store's store.Locker, a
 // lease of Config.LockTTL that the holder renews while it works, so a
 // refresh that waits out Retry-After or retries its save keeps it, and a
 // killed holder loses it within LockTTL. The holder re-reads the record
@@ -90,7 +90,7 @@
 // only while it can vouch for its lease, and writes with compare-and-swap
 // under a context the caller's cancellation cannot abort. Rotated refresh
 // tokens (Qonto) are never replayed outside the provider's grace window; a
-// refused refresh marks the connection StatusReauthRequired and never
+// refused refresh marks the connection store.StatusReauthRequired and never
 // deletes it.
 //
 // Client refreshes on a 401 from the provider's API (once, and retries the

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // TokenKey is one AES-256 key for encrypting tokens at rest.
@@ -91,13 +93,13 @@ type EncryptedStoreOptions struct {
 // the inner store, but has no key, cannot make oauthlink use a token or a
 // token setting of their choice. keys[0] encrypts; every key decrypts.
 // It is NewEncryptedStore with only Keys set, and Config.TokenKeys applies
-// it for you. The wrapper passes VersionDeleter, Locker, ReplayGuard and
-// Pinger through Unwrap.
+// it for you. The wrapper passes store.VersionDeleter, store.Locker, store.ReplayGuard and
+// store.Pinger through Unwrap.
 //
 // What is sealed and what is bound: every token value gets a random 96-bit
 // nonce, and associated data binding the provider, the owner, the field
 // (a retired token: its position in the list) and the connection's
-// security-relevant metadata: Status, Expiry (to the millisecond, the
+// security-relevant metadata: store.Status, Expiry (to the millisecond, the
 // precision stores keep; Save stores it so truncated), RedirectURI,
 // AccountID, Scopes, TokenType, every retired grant's Kind and Since, and
 // which token fields are set. A ciphertext copied to another row or
@@ -139,14 +141,14 @@ type EncryptedStoreOptions struct {
 // for a value that cannot be decrypted or is not sealed, and every method
 // returns the inner store's errors as they are (a Connector reports those
 // as ErrStore).
-func EncryptedStore(inner TokenStore, keys ...TokenKey) (TokenStore, error) {
+func EncryptedStore(inner store.TokenStore, keys ...TokenKey) (store.TokenStore, error) {
 	return NewEncryptedStore(inner, EncryptedStoreOptions{Keys: keys})
 }
 
 // NewEncryptedStore is EncryptedStore with options: see EncryptedStore for
 // what is encrypted and authenticated, and EncryptedStoreOptions for the
 // plaintext migration.
-func NewEncryptedStore(inner TokenStore, opts EncryptedStoreOptions) (TokenStore, error) {
+func NewEncryptedStore(inner store.TokenStore, opts EncryptedStoreOptions) (store.TokenStore, error) {
 	keys := opts.Keys
 	if inner == nil {
 		return nil, fmt.Errorf("%w: EncryptedStore needs a store", ErrConfig)
@@ -180,14 +182,14 @@ func NewEncryptedStore(inner TokenStore, opts EncryptedStoreOptions) (TokenStore
 }
 
 type sealedStore struct {
-	inner   TokenStore
+	inner   store.TokenStore
 	current string
 	aeads   map[string]cipher.AEAD
 	migrate bool // EncryptedStoreOptions.MigratePlaintext
 }
 
 // Unwrap returns the wrapped store, for capability discovery.
-func (s *sealedStore) Unwrap() TokenStore { return s.inner }
+func (s *sealedStore) Unwrap() store.TokenStore { return s.inner }
 
 // secretRef is one secret field of a connection.
 type secretRef struct {
@@ -197,7 +199,7 @@ type secretRef struct {
 	// v1 is the field as the previous format bound it: every retired
 	// token was "retired".
 	v1 string
-	v  *Secret
+	v  *store.Secret
 }
 
 // secretRefs lists c's secret fields, in a fixed order.
@@ -223,7 +225,7 @@ const (
 	formatV2
 )
 
-func formatOf(v Secret) sealFormat {
+func formatOf(v store.Secret) sealFormat {
 	switch raw := v.Reveal(); {
 	case raw == "":
 		return formatEmpty
@@ -251,7 +253,7 @@ func appendTime(b []byte, t time.Time) []byte {
 	return binary.AppendVarint(append(b, 1), t.UnixMilli())
 }
 
-func appendSet(b []byte, v Secret) []byte {
+func appendSet(b []byte, v store.Secret) []byte {
 	if v == "" {
 		return append(b, 0)
 	}
@@ -299,7 +301,7 @@ func associatedData(provider, owner, field string, meta []byte) []byte {
 	return append(ad, meta...)
 }
 
-func (s *sealedStore) seal(ad []byte, v Secret) (Secret, error) {
+func (s *sealedStore) seal(ad []byte, v store.Secret) (store.Secret, error) {
 	if v == "" {
 		return "", nil
 	}
@@ -309,12 +311,12 @@ func (s *sealedStore) seal(ad []byte, v Secret) (Secret, error) {
 		return "", fmt.Errorf("oauthlink: reading nonce: %w", err)
 	}
 	out := aead.Seal(nonce, nonce, []byte(v.Reveal()), ad)
-	return Secret(sealPrefix + s.current + ":" + base64.RawStdEncoding.EncodeToString(out)), nil
+	return store.Secret(sealPrefix + s.current + ":" + base64.RawStdEncoding.EncodeToString(out)), nil
 }
 
 // open decrypts a value of format f (formatV1 or formatV2). Its errors
 // name the field and the connection, never the value.
-func (s *sealedStore) open(c *Connection, r secretRef, f sealFormat, meta []byte) (Secret, error) {
+func (s *sealedStore) open(c *Connection, r secretRef, f sealFormat, meta []byte) (store.Secret, error) {
 	raw, prefix, field := r.v.Reveal(), sealPrefix, r.name
 	if f == formatV1 {
 		prefix, field, meta = sealPrefixV1, r.v1, nil
@@ -342,7 +344,7 @@ func (s *sealedStore) open(c *Connection, r secretRef, f sealFormat, meta []byte
 			"redirect URI, account, scopes, token type or retired grants, were changed outside oauthlink, or the value was taken from another connection or field",
 			ErrDecrypt, r.name, c.Provider, c.Owner)
 	}
-	return Secret(plain), nil
+	return store.Secret(plain), nil
 }
 
 // openConn decrypts c's secret fields in place. A record is written whole
@@ -375,7 +377,7 @@ func (s *sealedStore) openConn(c *Connection) (*Connection, error) {
 	if format == formatV2 {
 		meta = boundMetadata(c)
 	}
-	opened := make([]Secret, len(refs))
+	opened := make([]store.Secret, len(refs))
 	for i, r := range refs {
 		switch f := formatOf(*r.v); {
 		case f == formatEmpty:
@@ -468,12 +470,12 @@ const resealLockTTL = 30 * time.Second
 // names the owners.
 //
 // Each record is rewritten with compare-and-swap, under the connection's
-// Locker lease when the store has one, so it never overwrites a concurrent
+// store.Locker lease when the store has one, so it never overwrites a concurrent
 // refresh or reconnect (it waits for them, within ctx). It returns how
 // many records it rewrote, and every failure joined, each naming its
 // connection (a record that cannot be read, e.g. unencrypted without
 // MigratePlaintext, is reported and left as it is); ctx ending stops it.
-func ResealConnections(ctx context.Context, s TokenStore, owners ...string) (resealed int, err error) {
+func ResealConnections(ctx context.Context, s store.TokenStore, owners ...string) (resealed int, err error) {
 	ss, ok := capability[*sealedStore](s)
 	if !ok {
 		return 0, fmt.Errorf("%w: ResealConnections needs a store made by EncryptedStore or NewEncryptedStore", ErrConfig)
@@ -520,9 +522,9 @@ func (s *sealedStore) stale(raw *Connection) bool {
 }
 
 // reseal rewrites one record if it is still stale, under its lease when
-// the store has a Locker, and reports whether it wrote.
+// the store has a store.Locker, and reports whether it wrote.
 func (s *sealedStore) reseal(ctx context.Context, provider, owner string) (bool, error) {
-	if l, ok := capability[Locker](s.inner); ok {
+	if l, ok := capability[store.Locker](s.inner); ok {
 		lease, err := l.Lock(ctx, provider, owner, resealLockTTL)
 		if err != nil {
 			return false, fmt.Errorf("%w: connection lock: %w", ErrStore, err)
@@ -538,7 +540,7 @@ func (s *sealedStore) reseal(ctx context.Context, provider, owner string) (bool,
 	// the write: read again and retry, a few times.
 	for range 3 {
 		raw, err := s.inner.Load(ctx, provider, owner)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return false, nil // deleted meanwhile
 		}
 		if err != nil {
@@ -552,22 +554,22 @@ func (s *sealedStore) reseal(ctx context.Context, provider, owner string) (bool,
 			return false, err
 		}
 		err = s.Save(ctx, c)
-		if errors.Is(err, ErrVersionConflict) {
+		if errors.Is(err, store.ErrVersionConflict) {
 			continue
 		}
 		return err == nil, err
 	}
-	return false, fmt.Errorf("%w: written concurrently on every attempt; run again", ErrVersionConflict)
+	return false, fmt.Errorf("%w: written concurrently on every attempt; run again", store.ErrVersionConflict)
 }
 
 // capability finds an optional capability on s or on the stores it wraps
-// (through an Unwrap() TokenStore method).
-func capability[T any](s TokenStore) (T, bool) {
+// (through an Unwrap() store.TokenStore method).
+func capability[T any](s store.TokenStore) (T, bool) {
 	for s != nil {
 		if v, ok := s.(T); ok {
 			return v, true
 		}
-		u, ok := s.(interface{ Unwrap() TokenStore })
+		u, ok := s.(interface{ Unwrap() store.TokenStore })
 		if !ok {
 			break
 		}

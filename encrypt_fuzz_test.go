@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oauthlink/oauthlink/store"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -33,9 +35,9 @@ func FuzzEncryptedStoreOpen(f *testing.F) {
 		ctx := context.Background()
 		inner := memstore.New()
 		c := fullConn("shop-fuzz")
-		c.AccessToken, c.RefreshToken, c.Extra = oauthlink.Secret(access), oauthlink.Secret(refresh), oauthlink.Secret(extra)
+		c.AccessToken, c.RefreshToken, c.Extra = store.Secret(access), store.Secret(refresh), store.Secret(extra)
 		c.Retired = c.Retired[:1]
-		c.Retired[0].Token = oauthlink.Secret(retired)
+		c.Retired[0].Token = store.Secret(retired)
 		require.NoError(t, inner.Save(ctx, c))
 		s, err := oauthlink.NewEncryptedStore(inner, oauthlink.EncryptedStoreOptions{Keys: keys, MigratePlaintext: migrate})
 		require.NoError(t, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -28,7 +29,7 @@ func fullConn(owner string) *oauthlink.Connection {
 	c.Scopes = []string{"offline_access", "organization.read"}
 	c.RedirectURI = "https://app.example/connect/qonto/callback"
 	since := time.Date(2030, 5, 6, 7, 8, 9, 123_000_000, time.UTC)
-	c.Retired = []oauthlink.RetiredToken{
+	c.Retired = []store.RetiredToken{
 		{Token: "ory_rt_PLAINTEXT_OLD1", Kind: "refresh_token", Since: since},
 		{Token: "ory_at_PLAINTEXT_OLD2", Kind: "access_token", Since: since.Add(time.Hour)},
 	}
@@ -37,7 +38,7 @@ func fullConn(owner string) *oauthlink.Connection {
 
 // plant writes raw, as it is, into the inner store: what an UPDATE by a
 // database writer does.
-func plant(t *testing.T, inner oauthlink.TokenStore, raw *oauthlink.Connection) {
+func plant(t *testing.T, inner store.TokenStore, raw *oauthlink.Connection) {
 	t.Helper()
 	require.NoError(t, inner.Save(context.Background(), raw))
 }
@@ -45,7 +46,7 @@ func plant(t *testing.T, inner oauthlink.TokenStore, raw *oauthlink.Connection) 
 // refused checks that both Load and List refuse the record with an error
 // wrapping ErrDecrypt that names the connection and the field and carries
 // none of the secrets, and that the refusal changed nothing stored.
-func refused(t *testing.T, s, inner oauthlink.TokenStore, owner, field string, secrets ...string) {
+func refused(t *testing.T, s, inner store.TokenStore, owner, field string, secrets ...string) {
 	t.Helper()
 	ctx := context.Background()
 	before, err := inner.Load(ctx, "qonto", owner)
@@ -73,11 +74,11 @@ func refused(t *testing.T, s, inner oauthlink.TokenStore, owner, field string, s
 // values.
 func TestEncryptedStoreRefusesPlaintext(t *testing.T) {
 	ctx := context.Background()
-	fields := map[string]func(c *oauthlink.Connection, v oauthlink.Secret){
-		"access_token":  func(c *oauthlink.Connection, v oauthlink.Secret) { c.AccessToken = v },
-		"refresh_token": func(c *oauthlink.Connection, v oauthlink.Secret) { c.RefreshToken = v },
-		"extra":         func(c *oauthlink.Connection, v oauthlink.Secret) { c.Extra = v },
-		"retired[1]":    func(c *oauthlink.Connection, v oauthlink.Secret) { c.Retired[1].Token = v },
+	fields := map[string]func(c *oauthlink.Connection, v store.Secret){
+		"access_token":  func(c *oauthlink.Connection, v store.Secret) { c.AccessToken = v },
+		"refresh_token": func(c *oauthlink.Connection, v store.Secret) { c.RefreshToken = v },
+		"extra":         func(c *oauthlink.Connection, v store.Secret) { c.Extra = v },
+		"retired[1]":    func(c *oauthlink.Connection, v store.Secret) { c.Retired[1].Token = v },
 	}
 	for field, set := range fields {
 		t.Run(field+" planted in a sealed record", func(t *testing.T) {
@@ -103,8 +104,8 @@ func TestEncryptedStoreRefusesPlaintext(t *testing.T) {
 	})
 	t.Run("only a retired token unencrypted", func(t *testing.T) {
 		inner := memstore.New()
-		c := &oauthlink.Connection{Provider: "qonto", Owner: "shop-3", Status: oauthlink.StatusDisconnected,
-			Retired: []oauthlink.RetiredToken{{Token: "ory_rt_PLANTED", Kind: "refresh_token"}}}
+		c := &oauthlink.Connection{Provider: "qonto", Owner: "shop-3", Status: store.StatusDisconnected,
+			Retired: []store.RetiredToken{{Token: "ory_rt_PLANTED", Kind: "refresh_token"}}}
 		plant(t, inner, c)
 		s, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
 		require.NoError(t, err)
@@ -112,12 +113,12 @@ func TestEncryptedStoreRefusesPlaintext(t *testing.T) {
 	})
 	t.Run("a record without tokens still reads", func(t *testing.T) {
 		inner := memstore.New()
-		plant(t, inner, &oauthlink.Connection{Provider: "qonto", Owner: "shop-4", Status: oauthlink.StatusReauthRequired})
+		plant(t, inner, &oauthlink.Connection{Provider: "qonto", Owner: "shop-4", Status: store.StatusReauthRequired})
 		s, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
 		require.NoError(t, err)
 		got, err := s.Load(ctx, "qonto", "shop-4")
 		require.NoError(t, err, "nothing to decrypt, nothing planted")
-		assert.Equal(t, oauthlink.StatusReauthRequired, got.Status)
+		assert.Equal(t, store.StatusReauthRequired, got.Status)
 	})
 }
 
@@ -125,9 +126,7 @@ func TestEncryptedStoreRefusesPlaintext(t *testing.T) {
 // before any use of it.
 func TestConnectorRefusesPlantedToken(t *testing.T) {
 	inner := memstore.New()
-	e := newEnv(t, withStore(inner), withConfig(func(c *oauthlink.Config) {
-		c.TokenKeys = []oauthlink.TokenKey{tokenKey("k1", 7)}
-	}))
+	e := newEnv(t, withStore(sealedOver(t, inner, tokenKey("k1", 7))))
 	e.connected("qonto", "shop-1")
 	raw, err := inner.Load(context.Background(), "qonto", "shop-1")
 	require.NoError(t, err)
@@ -135,7 +134,7 @@ func TestConnectorRefusesPlantedToken(t *testing.T) {
 	raw.Expiry = e.clk.Now().Add(24 * time.Hour)
 	plant(t, inner, raw)
 
-	conn, err := e.links["qonto"].Fresh(context.Background(), "shop-1")
+	conn, err := e.links["qonto"].Connection(context.Background(), "shop-1")
 	require.ErrorIs(t, err, oauthlink.ErrDecrypt)
 	assert.Nil(t, conn)
 	assert.NotContains(t, err.Error(), "PLANTED")
@@ -150,7 +149,7 @@ func TestConnectorRefusesPlantedToken(t *testing.T) {
 func TestEncryptedStoreAuthenticatesMetadata(t *testing.T) {
 	ctx := context.Background()
 	changes := map[string]func(c *oauthlink.Connection){
-		"status":             func(c *oauthlink.Connection) { c.Status = oauthlink.StatusActive },
+		"status":             func(c *oauthlink.Connection) { c.Status = store.StatusActive },
 		"expiry":             func(c *oauthlink.Connection) { c.Expiry = c.Expiry.Add(30 * 24 * time.Hour) },
 		"expiry zeroed":      func(c *oauthlink.Connection) { c.Expiry = time.Time{} },
 		"redirect_uri":       func(c *oauthlink.Connection) { c.RedirectURI = "https://attacker.example/cb" },
@@ -173,7 +172,7 @@ func TestEncryptedStoreAuthenticatesMetadata(t *testing.T) {
 			s, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
 			require.NoError(t, err)
 			c := fullConn("shop-1")
-			c.Status = oauthlink.StatusReauthRequired
+			c.Status = store.StatusReauthRequired
 			require.NoError(t, s.Save(ctx, c))
 			raw, err := inner.Load(ctx, "qonto", "shop-1")
 			require.NoError(t, err)
@@ -236,7 +235,7 @@ const (
 func fullOldConn() *oauthlink.Connection {
 	c := sealedConn("shop-v1")
 	c.AccessToken, c.RefreshToken, c.Extra = oldAccess, oldRefresh, oldExtra
-	c.Retired = []oauthlink.RetiredToken{{Token: oldRetired, Kind: "refresh_token",
+	c.Retired = []store.RetiredToken{{Token: oldRetired, Kind: "refresh_token",
 		Since: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}}
 	return c
 }
@@ -254,12 +253,12 @@ func TestEncryptedStoreReadsPreviousFormat(t *testing.T) {
 	assert.Equal(t, want.RefreshToken, got.RefreshToken)
 	assert.Equal(t, want.Extra, got.Extra)
 	require.Len(t, got.Retired, 1)
-	assert.Equal(t, oauthlink.Secret("ory_rt_PLAINTEXT_OLD"), got.Retired[0].Token)
+	assert.Equal(t, store.Secret("ory_rt_PLAINTEXT_OLD"), got.Retired[0].Token)
 
 	require.NoError(t, s.Save(ctx, got))
 	raw, err := inner.Load(ctx, "qonto", "shop-v1")
 	require.NoError(t, err)
-	for _, v := range []oauthlink.Secret{raw.AccessToken, raw.RefreshToken, raw.Extra, raw.Retired[0].Token} {
+	for _, v := range []store.Secret{raw.AccessToken, raw.RefreshToken, raw.Extra, raw.Retired[0].Token} {
 		assert.True(t, strings.HasPrefix(v.Reveal(), "olk2:k1:"), "upgraded on the next write")
 	}
 	again, err := s.Load(ctx, "qonto", "shop-v1")
@@ -275,7 +274,7 @@ func TestEncryptedStoreReadsPreviousFormat(t *testing.T) {
 	}
 	t.Run("upgraded records authenticate their metadata", func(t *testing.T) {
 		tampered := current(t)
-		tampered.Status = oauthlink.StatusDisconnected
+		tampered.Status = store.StatusDisconnected
 		plant(t, inner, tampered)
 		_, err := s.Load(ctx, "qonto", "shop-v1")
 		require.ErrorIs(t, err, oauthlink.ErrDecrypt)

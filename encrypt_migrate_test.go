@@ -11,11 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 	"github.com/oauthlink/oauthlink/storetest"
 )
 
-func migratingStore(t *testing.T, inner oauthlink.TokenStore, keys ...oauthlink.TokenKey) oauthlink.TokenStore {
+func migratingStore(t *testing.T, inner store.TokenStore, keys ...oauthlink.TokenKey) store.TokenStore {
 	t.Helper()
 	s, err := oauthlink.NewEncryptedStore(inner, oauthlink.EncryptedStoreOptions{Keys: keys, MigratePlaintext: true})
 	require.NoError(t, err)
@@ -25,7 +26,7 @@ func migratingStore(t *testing.T, inner oauthlink.TokenStore, keys ...oauthlink.
 // The migration store is a TokenStore like any other, and writes only
 // ciphertext.
 func TestMigratingEncryptedStoreConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) oauthlink.TokenStore {
+	storetest.Run(t, func(t *testing.T) store.TokenStore {
 		return migratingStore(t, memstore.New(), tokenKey("k1", 1))
 	})
 }
@@ -51,7 +52,7 @@ func TestEncryptedStoreMigratePlaintext(t *testing.T) {
 	require.NoError(t, s.Save(ctx, got))
 	raw, err := inner.Load(ctx, "qonto", "shop-1")
 	require.NoError(t, err)
-	for _, v := range []oauthlink.Secret{raw.AccessToken, raw.RefreshToken, raw.Extra, raw.Retired[0].Token, raw.Retired[1].Token} {
+	for _, v := range []store.Secret{raw.AccessToken, raw.RefreshToken, raw.Extra, raw.Retired[0].Token, raw.Retired[1].Token} {
 		assert.True(t, strings.HasPrefix(v.Reveal(), "olk2:k1:"), "sealed by the next write")
 	}
 	strict, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
@@ -82,7 +83,7 @@ func TestResealConnections(t *testing.T) {
 	current, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
 	require.NoError(t, err)
 	require.NoError(t, current.Save(ctx, fullConn("current")))
-	plant(t, inner, &oauthlink.Connection{Provider: "qonto", Owner: "no-tokens", Status: oauthlink.StatusReauthRequired})
+	plant(t, inner, &oauthlink.Connection{Provider: "qonto", Owner: "no-tokens", Status: store.StatusReauthRequired})
 	owners := []string{"plain", "shop-v1", "old-key", "current", "no-tokens", "nobody"}
 	versions := func() map[string]int64 {
 		v := map[string]int64{}
@@ -109,7 +110,7 @@ func TestResealConnections(t *testing.T) {
 	for _, o := range owners[:4] {
 		raw, err := inner.Load(ctx, "qonto", o)
 		require.NoError(t, err)
-		for _, v := range []oauthlink.Secret{raw.AccessToken, raw.RefreshToken, raw.Extra} {
+		for _, v := range []store.Secret{raw.AccessToken, raw.RefreshToken, raw.Extra} {
 			assert.True(t, strings.HasPrefix(v.Reveal(), "olk2:k1:"), "%s is current", o)
 		}
 		got, err := onlyNew.Load(ctx, "qonto", o)
@@ -175,7 +176,7 @@ func TestResealConnectionsWaitsForTheLease(t *testing.T) {
 // racingStore is a store without Locker on which another writer saves the
 // record right after ResealConnections read it, once.
 type racingStore struct {
-	oauthlink.TokenStore
+	store.TokenStore
 	once sync.Once
 	race func()
 }
@@ -208,12 +209,12 @@ func TestResealConnectionsRereadsAfterAConflict(t *testing.T) {
 	require.NoError(t, err)
 	got, err := strict.Load(ctx, "qonto", "shop-1")
 	require.NoError(t, err)
-	assert.Equal(t, oauthlink.Secret("ory_at_PLAINTEXT_NEWER"), got.AccessToken, "the newer write is the one sealed")
+	assert.Equal(t, store.Secret("ory_at_PLAINTEXT_NEWER"), got.AccessToken, "the newer write is the one sealed")
 	assert.Equal(t, int64(3), got.Version)
 }
 
 // The documented migration for an app that stored tokens unencrypted:
-// reseal through a MigratePlaintext store, then run with Config.TokenKeys.
+// reseal through a MigratePlaintext store, then run on the encrypting store.
 func TestConnectorPlaintextMigration(t *testing.T) {
 	inner := memstore.New()
 	e := newEnv(t, withStore(inner)) // no TokenKeys: stored unencrypted
@@ -227,19 +228,19 @@ func TestConnectorPlaintextMigration(t *testing.T) {
 	assert.Equal(t, 1, n)
 
 	f := e.fakes["qonto"]
+	sealed := sealedOver(t, inner, tokenKey("k1", 7))
 	c, err := oauthlink.New(oauthlink.Config{Provider: f.Provider(), ClientID: f.ClientID(), ClientSecret: f.ClientSecret(),
-		RedirectURL: e.app.URL + "/connect/qonto/callback", Store: inner, Owner: ownerFromCookie,
-		CookieSecrets: [][]byte{e.secret}, HTTPClient: f.Client(), Now: e.clk.Now,
-		TokenKeys: []oauthlink.TokenKey{tokenKey("k1", 7)}})
+		RedirectURL: e.app.URL + "/connect/qonto/callback", Store: sealed, Owner: ownerFromCookie,
+		CookieSecrets: [][]byte{e.secret}, HTTPClient: f.Client(), Now: e.clk.Now})
 	require.NoError(t, err)
-	conn, err := c.Fresh(context.Background(), "shop-1")
+	conn, err := c.Connection(context.Background(), "shop-1")
 	require.NoError(t, err)
 	assert.Equal(t, raw.AccessToken, conn.AccessToken)
 	assert.True(t, e.qonto.AccessTokenValid(conn.AccessToken.Reveal()))
 
-	// Connector.Store is the encrypting store: ResealConnections accepts
+	// The encrypting store the Connector uses: ResealConnections accepts
 	// it, and finds nothing left to do.
-	n, err = oauthlink.ResealConnections(context.Background(), c.Store(), "shop-1")
+	n, err = oauthlink.ResealConnections(context.Background(), sealed, "shop-1")
 	require.NoError(t, err)
 	assert.Zero(t, n)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 	"github.com/oauthlink/oauthlink/storetest"
 )
@@ -23,7 +24,7 @@ func tokenKey(id string, b byte) oauthlink.TokenKey {
 }
 
 func TestEncryptedStoreConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) oauthlink.TokenStore {
+	storetest.Run(t, func(t *testing.T) store.TokenStore {
 		s, err := oauthlink.EncryptedStore(memstore.New(), tokenKey("k1", 1))
 		require.NoError(t, err)
 		return s
@@ -32,7 +33,7 @@ func TestEncryptedStoreConformance(t *testing.T) {
 
 func sealedConn(owner string) *oauthlink.Connection {
 	return &oauthlink.Connection{Provider: "qonto", Owner: owner, AccessToken: "ory_at_PLAINTEXT_A",
-		RefreshToken: "ory_rt_PLAINTEXT_R", Extra: `{"id_token":"PLAINTEXT_ID"}`, Status: oauthlink.StatusActive}
+		RefreshToken: "ory_rt_PLAINTEXT_R", Extra: `{"id_token":"PLAINTEXT_ID"}`, Status: store.StatusActive}
 }
 
 // J36: nothing readable in the inner store; ciphertexts do not move between
@@ -45,11 +46,11 @@ func TestJ36_EncryptionAtRest(t *testing.T) {
 	c := sealedConn("shop-1")
 	require.NoError(t, s.Save(ctx, c))
 	assert.Equal(t, int64(1), c.Version)
-	assert.Equal(t, oauthlink.Secret("ory_at_PLAINTEXT_A"), c.AccessToken, "the caller keeps its plaintext")
+	assert.Equal(t, store.Secret("ory_at_PLAINTEXT_A"), c.AccessToken, "the caller keeps its plaintext")
 
 	raw, err := inner.Load(ctx, "qonto", "shop-1")
 	require.NoError(t, err)
-	for _, v := range []oauthlink.Secret{raw.AccessToken, raw.RefreshToken, raw.Extra} {
+	for _, v := range []store.Secret{raw.AccessToken, raw.RefreshToken, raw.Extra} {
 		assert.True(t, strings.HasPrefix(v.Reveal(), "olk2:k1:"))
 		assert.NotContains(t, v.Reveal(), "PLAINTEXT")
 	}
@@ -130,7 +131,7 @@ func TestEncryptedStoreRetiredTokens(t *testing.T) {
 	since := time.Date(2030, 5, 6, 7, 8, 9, 123_000_000, time.UTC)
 	withRetired := func(owner string) *oauthlink.Connection {
 		c := sealedConn(owner)
-		c.Retired = []oauthlink.RetiredToken{
+		c.Retired = []store.RetiredToken{
 			{Token: "ory_rt_PLAINTEXT_OLD1", Kind: "refresh_token", Since: since},
 			{Token: "ory_at_PLAINTEXT_OLD2", Kind: "access_token", Since: since.Add(time.Hour)},
 			{Token: "", Kind: "refresh_token", Since: since.Add(2 * time.Hour)},
@@ -222,13 +223,11 @@ func TestEncryptedStoreConfigErrors(t *testing.T) {
 	}
 }
 
-// Config.TokenKeys: a real flow and refresh store only ciphertext, and the
+// An encrypting store: a real flow and refresh store only ciphertext, and the
 // store's capabilities (lock, replay guard) still work through the wrapper.
 func TestConnectorEncryptsTokens(t *testing.T) {
 	inner := memstore.New()
-	e := newEnv(t, withStore(inner), withConfig(func(c *oauthlink.Config) {
-		c.TokenKeys = []oauthlink.TokenKey{tokenKey("k1", 7)}
-	}))
+	e := newEnv(t, withStore(sealedOver(t, inner, tokenKey("k1", 7))))
 	b := e.browser("shop-1")
 	cb := b.authorize("qonto", "")
 	saved := b.cookieHeader()
@@ -236,7 +235,7 @@ func TestConnectorEncryptsTokens(t *testing.T) {
 	raw, err := inner.Load(context.Background(), "qonto", "shop-1")
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(raw.AccessToken.Reveal(), "olk2:k1:"))
-	conn, err := e.links["qonto"].Fresh(context.Background(), "shop-1")
+	conn, err := e.links["qonto"].Connection(context.Background(), "shop-1")
 	require.NoError(t, err)
 	assert.True(t, e.qonto.AccessTokenValid(conn.AccessToken.Reveal()))
 
@@ -246,9 +245,8 @@ func TestConnectorEncryptsTokens(t *testing.T) {
 	// the provider, which answers invalid_grant: 502).
 	f := e.fakes["qonto"]
 	second, err := oauthlink.New(oauthlink.Config{Provider: f.Provider(), ClientID: f.ClientID(), ClientSecret: f.ClientSecret(),
-		RedirectURL: e.app.URL + "/connect/qonto/callback", Store: inner, Owner: ownerFromCookie,
-		CookieSecrets: [][]byte{e.secret}, HTTPClient: f.Client(), Now: e.clk.Now,
-		TokenKeys: []oauthlink.TokenKey{tokenKey("k1", 7)}})
+		RedirectURL: e.app.URL + "/connect/qonto/callback", Store: sealedOver(t, inner, tokenKey("k1", 7)), Owner: ownerFromCookie,
+		CookieSecrets: [][]byte{e.secret}, HTTPClient: f.Client(), Now: e.clk.Now})
 	require.NoError(t, err)
 	e.mux.Handle("/second/qonto/callback", second.CallbackHandler())
 	calls := e.qonto.Calls(oauthlinktest.EndpointToken)

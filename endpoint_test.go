@@ -16,6 +16,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/oauthlink/oauthlink/store"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -56,8 +58,8 @@ func endpointConnector(t *testing.T, style AuthStyle, client *http.Client) *Conn
 	return c
 }
 
-// nopStore satisfies TokenStore for tests that never reach the store.
-type nopStore struct{ TokenStore }
+// nopStore satisfies store.TokenStore for tests that never reach the store.
+type nopStore struct{ store.TokenStore }
 
 func TestEndpointClientAuthentication(t *testing.T) {
 	form := func() formBody { return formBody(nil).add("grant_type", "refresh_token").add("refresh_token", "r t&x") }
@@ -65,7 +67,7 @@ func TestEndpointClientAuthentication(t *testing.T) {
 	t.Run("basic: credentials form-encoded, then base64 (RFC 6749 2.3.1)", func(t *testing.T) {
 		rt := &scriptedTransport{}
 		c := endpointConnector(t, AuthStyleBasic, &http.Client{Transport: rt})
-		_, err := c.tokenRequest(context.Background(), c.newForm().add("grant_type", "refresh_token").add("refresh_token", "r t&x"))
+		_, err := c.e.tokenRequest(context.Background(), c.e.newForm().add("grant_type", "refresh_token").add("refresh_token", "r t&x"))
 		require.NoError(t, err)
 		require.Len(t, rt.seen, 1)
 		want := "Basic " + base64.StdEncoding.EncodeToString([]byte("app+id%261:s3cr%3At%2F%2B%3D"))
@@ -82,7 +84,7 @@ func TestEndpointClientAuthentication(t *testing.T) {
 	t.Run("body: credentials in the form, no Authorization header", func(t *testing.T) {
 		rt := &scriptedTransport{}
 		c := endpointConnector(t, AuthStyleBody, &http.Client{Transport: rt})
-		require.NoError(t, c.revoke(context.Background(), "tok", "refresh_token"))
+		require.NoError(t, c.e.revoke(context.Background(), "tok", "refresh_token"))
 		require.Len(t, rt.seen, 1)
 		assert.Empty(t, rt.seen[0].Header.Values("Authorization"))
 		got, err := url.ParseQuery(rt.bodies[0])
@@ -94,10 +96,10 @@ func TestEndpointClientAuthentication(t *testing.T) {
 	t.Run("the form is not modified, so a retry sends the same body", func(t *testing.T) {
 		rt := &scriptedTransport{}
 		c := endpointConnector(t, AuthStyleBody, &http.Client{Transport: rt})
-		f := c.newForm().add("grant_type", "refresh_token")
+		f := c.e.newForm().add("grant_type", "refresh_token")
 		before := string(f)
 		for range 2 {
-			_, err := c.tokenRequest(context.Background(), f)
+			_, err := c.e.tokenRequest(context.Background(), f)
 			require.NoError(t, err)
 		}
 		assert.Equal(t, before, string(f))
@@ -117,8 +119,8 @@ func TestEndpointUsesTransportNotClient(t *testing.T) {
 		jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: "jar-cookie"}})
 		client := &http.Client{Transport: rt, Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}
 		c := endpointConnector(t, AuthStyleBasic, client)
-		_, err = c.tokenRequest(context.Background(), c.newForm().add("grant_type", "authorization_code"))
-		require.ErrorIs(t, err, ErrTokenResponse)
+		_, err = c.e.tokenRequest(context.Background(), c.e.newForm().add("grant_type", "authorization_code"))
+		require.ErrorIs(t, err, errTokenResponse)
 		require.Len(t, rt.seen, 1, "the redirect was not followed")
 		assert.Empty(t, rt.seen[0].Header.Values("Cookie"))
 	})
@@ -126,7 +128,7 @@ func TestEndpointUsesTransportNotClient(t *testing.T) {
 	t.Run("a transport answering nothing is an error, not a panic", func(t *testing.T) {
 		rt := &scriptedTransport{answer: func(*http.Request) (*http.Response, error) { return nil, nil }}
 		c := endpointConnector(t, AuthStyleBasic, &http.Client{Transport: rt})
-		_, err := c.tokenRequest(context.Background(), c.newForm())
+		_, err := c.e.tokenRequest(context.Background(), c.e.newForm())
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "no response")
 	})
@@ -136,8 +138,8 @@ func TestEndpointUsesTransportNotClient(t *testing.T) {
 			return &http.Response{StatusCode: 200, Header: http.Header{}}, nil
 		}}
 		c := endpointConnector(t, AuthStyleBasic, &http.Client{Transport: rt})
-		_, err := c.tokenRequest(context.Background(), c.newForm())
-		require.ErrorIs(t, err, ErrTokenResponse)
+		_, err := c.e.tokenRequest(context.Background(), c.e.newForm())
+		require.ErrorIs(t, err, errTokenResponse)
 	})
 
 	t.Run("an error with a response closes its body", func(t *testing.T) {
@@ -146,7 +148,7 @@ func TestEndpointUsesTransportNotClient(t *testing.T) {
 			return &http.Response{StatusCode: 200, Body: body}, errors.New("broken transport")
 		}}
 		c := endpointConnector(t, AuthStyleBasic, &http.Client{Transport: rt})
-		_, err := c.tokenRequest(context.Background(), c.newForm())
+		_, err := c.e.tokenRequest(context.Background(), c.e.newForm())
 		require.ErrorContains(t, err, "broken transport")
 		assert.True(t, body.closed)
 	})
@@ -180,7 +182,7 @@ func TestEndpointHTTPClientTimeout(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				c := endpointConnector(t, AuthStyleBasic, tc.client)
 				start := time.Now()
-				_, err := c.tokenRequest(context.Background(), c.newForm())
+				_, err := c.e.tokenRequest(context.Background(), c.e.newForm())
 				require.ErrorIs(t, err, context.DeadlineExceeded)
 				assert.Equal(t, tc.want, time.Since(start))
 			})
@@ -191,7 +193,7 @@ func TestEndpointHTTPClientTimeout(t *testing.T) {
 // TestStillBefore: the cache's expiry check reads the monotonic clock on
 // the real clock and the injected clock otherwise.
 func TestStillBefore(t *testing.T) {
-	real := &Connector{cfg: Config{Now: time.Now}, realClock: true}
+	real := &engine{clock: time.Now, realClock: true}
 	now := time.Now()
 	assert.True(t, real.stillBefore(now.Add(time.Hour)))
 	assert.False(t, real.stillBefore(now.Add(-time.Nanosecond)))
@@ -199,7 +201,7 @@ func TestStillBefore(t *testing.T) {
 	assert.False(t, real.stillBefore(now.Add(-time.Second).Round(0)))
 
 	fake := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	injected := &Connector{cfg: Config{Now: func() time.Time { return fake }}}
+	injected := &engine{clock: func() time.Time { return fake }}
 	assert.True(t, injected.stillBefore(fake.Add(time.Second)))
 	assert.False(t, injected.stillBefore(fake), "the injected clock decides, not the real one")
 	assert.True(t, injected.stillBefore(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)))

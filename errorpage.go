@@ -139,9 +139,9 @@ func pageFor(err error, status int) (kind pageKind, pe *ProviderError, param str
 		return pageOwnerMismatch, nil, ""
 	case errors.Is(err, ErrNoOwner):
 		return pageNoOwner, nil, ""
-	case errors.Is(err, ErrCrossOrigin):
+	case errors.Is(err, errCrossOrigin):
 		return pageCrossOrigin, nil, ""
-	case errors.Is(err, ErrTooManyFlows):
+	case errors.Is(err, errTooManyFlows):
 		return pageTooManyFlows, nil, ""
 	case errors.Is(err, ErrStateExpired):
 		return pageExpired, nil, ""
@@ -151,13 +151,13 @@ func pageFor(err error, status int) (kind pageKind, pe *ProviderError, param str
 		return pageAlreadyConnected, nil, ""
 	case errors.Is(err, ErrStateReplayed):
 		return pageReplayed, nil, ""
-	case errors.Is(err, ErrIssuerMissing):
+	case errors.Is(err, errIssuerMissing):
 		return pageIssuerMissing, nil, ""
-	case errors.Is(err, ErrIssuerMismatch):
+	case errors.Is(err, errIssuerMismatch):
 		return pageIssuerMismatch, nil, ""
 	case errors.Is(err, ErrInvalidState):
 		return pageInvalidState, nil, ""
-	case errors.Is(err, ErrInvalidParam):
+	case errors.Is(err, errInvalidParam):
 		if param := paramOf(err); param != "" {
 			return pageInvalidParam, nil, param
 		}
@@ -173,7 +173,7 @@ func pageFor(err error, status int) (kind pageKind, pe *ProviderError, param str
 }
 
 // paramOf is the name of the parameter a *ParamError in err names, bounded
-// for the page; "" without one. Called only for ErrInvalidParam, so other
+// for the page; "" without one. Called only for errInvalidParam, so other
 // errors do not pay for errors.As's target.
 func paramOf(err error) string {
 	var pe *ParamError
@@ -183,13 +183,16 @@ func paramOf(err error) string {
 	return ""
 }
 
-// findProviderError is errors.As for *ProviderError without the
-// allocation errors.As makes for its target.
+// findProviderError finds the callback's *ProviderError (StatusCode 0) in
+// err: errors.As without the allocation errors.As makes for its target.
 func findProviderError(err error) *ProviderError {
 	switch e := err.(type) {
 	case nil:
 		return nil
 	case *ProviderError:
+		if e.StatusCode != 0 {
+			return nil // an endpoint's answer: reported through ErrExchange and the like
+		}
 		return e
 	case interface{ Unwrap() error }:
 		return findProviderError(e.Unwrap())

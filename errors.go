@@ -18,7 +18,7 @@ var (
 	// ErrInvalidState: the callback's state is missing, malformed, does
 	// not match its cookie, belongs to another provider or route, the
 	// cookie is missing (ErrNoFlowCookie) or fails authentication, or the
-	// issuer is missing or wrong (ErrIssuerMissing, ErrIssuerMismatch).
+	// issuer is missing or wrong (ErrIssuer).
 	// HTTP 400.
 	ErrInvalidState = errors.New("oauthlink: invalid state")
 	// ErrStateExpired: the flow is older than Config.FlowTTL. HTTP 400.
@@ -34,7 +34,7 @@ var (
 	ErrNoOwner = errors.New("oauthlink: no authenticated owner")
 	// ErrBadRequest: the callback, start or disconnect request is malformed
 	// (repeated or oversized parameters, both code and error, no code, an
-	// oversized form, and ErrInvalidParam: a return-to that is not a
+	// oversized form, and errInvalidParam: a return-to that is not a
 	// relative path, an extra parameter not allowed), or a request through
 	// Connector.Client goes to a host other than the provider's API.
 	// HTTP 400.
@@ -44,28 +44,28 @@ var (
 	ErrExchange = errors.New("oauthlink: token exchange failed")
 	// ErrRefresh: the provider did not refresh the token: no answer
 	// (network, timeout), an error status other than a refused grant (that
-	// is ErrReauthRequired), or a malformed answer (ErrTokenResponse). A
-	// *TokenError stays in the chain when the provider answered. The stored
+	// is ErrReauthRequired), or a malformed answer (errTokenResponse). A
+	// *ProviderError stays in the chain when the provider answered. The stored
 	// connection is unchanged; a later call tries again. HTTP 502.
 	ErrRefresh = errors.New("oauthlink: refresh failed")
 	// ErrRevoke: the provider did not confirm the revocation of a grant
-	// (no answer, an error status); a *TokenError stays in the chain when
+	// (no answer, an error status); a *ProviderError stays in the chain when
 	// the provider answered. Disconnect keeps the record as
-	// StatusDisconnected with the grants still to revoke; calling it again
+	// store.StatusDisconnected with the grants still to revoke; calling it again
 	// retries. HTTP 502.
 	ErrRevoke = errors.New("oauthlink: revocation failed")
-	// ErrStore: the TokenStore failed, or Config.Sessions could not keep a
+	// ErrStore: the store.TokenStore failed, or Config.Sessions could not keep a
 	// new flow. HTTP 500 (503 when unreachable before the code was spent).
 	ErrStore = errors.New("oauthlink: token store failed")
-	// ErrCookieTooLarge: the encoded state cookie would exceed the 4096-byte
+	// errCookieTooLarge: the encoded state cookie would exceed the 4096-byte
 	// browser limit. HTTP 400.
-	ErrCookieTooLarge = errors.New("oauthlink: state cookie too large")
-	// ErrTokenResponse: the token endpoint answered something that is not a
+	errCookieTooLarge = errors.New("oauthlink: state cookie too large")
+	// errTokenResponse: the token endpoint answered something that is not a
 	// usable token (not JSON, no access_token, wrong token type, body too
 	// large). The body is never included in the error.
-	ErrTokenResponse = errors.New("oauthlink: malformed token response")
+	errTokenResponse = errors.New("oauthlink: malformed token response")
 	// ErrReauthRequired: the provider refused the refresh token and no newer
-	// token exists; the connection is marked StatusReauthRequired and the
+	// token exists; the connection is marked store.StatusReauthRequired and the
 	// user must connect again.
 	ErrReauthRequired = errors.New("oauthlink: reconnect required")
 	// ErrDisconnected: the connection was disconnected.
@@ -76,7 +76,7 @@ var (
 	// changed; the access token is used until it expires or the provider
 	// rejects it.
 	ErrNoRefreshToken = errors.New("oauthlink: connection has no refresh token")
-	// ErrTooManyFlows: the owner already has MaxFlowsPerOwner callbacks
+	// errTooManyFlows: the owner already has maxFlowsPerOwner callbacks
 	// recorded in the replay guard that have not expired (each stays
 	// FlowTTL plus a minute), so this callback is refused before its state
 	// is recorded or its code spent. It keeps one signed-in user from
@@ -84,54 +84,44 @@ var (
 	// unaffected, and the owner can connect again once the window has
 	// passed. A person connecting an account never comes near the limit.
 	// HTTP 429.
-	ErrTooManyFlows = errors.New("oauthlink: too many connect flows for this account; try again later")
+	errTooManyFlows = errors.New("oauthlink: too many connect flows for this account; try again later")
 )
 
-// ProviderError is the error a provider reported on the callback
-// (RFC 6749 §4.1.2.1): error, error_description and error_uri. Description
-// and URI are sanitised to RFC 6749 Appendix A characters and at most 200
+// ProviderError is an OAuth error answer from the provider: on the
+// callback (RFC 6749 §4.1.2.1: error, error_description, error_uri), where
+// StatusCode is 0, or from the token or revocation endpoint (RFC 6749
+// §5.2), or a non-2xx status without an error body there. Description and
+// URI are sanitised to RFC 6749 Appendix A characters and at most 200
 // characters, but remain provider text: render them escaped, never as a
-// link.
+// link. A response body is never included.
 type ProviderError struct {
-	Code        string
-	Description string
-	URI         string
-}
-
-func (e *ProviderError) Error() string {
-	if e.Description != "" {
-		return fmt.Sprintf("oauthlink: provider returned %s: %s", e.Code, e.Description)
-	}
-	return "oauthlink: provider returned " + e.Code
-}
-
-// Cancelled reports whether the user declined (access_denied), as opposed to
-// every other failure.
-func (e *ProviderError) Cancelled() bool { return e.Code == "access_denied" }
-
-// TokenError is an error answer from the token or revocation endpoint
-// (RFC 6749 §5.2), or a non-2xx status without one. The response body is
-// never included.
-type TokenError struct {
-	// StatusCode is the HTTP status.
+	// StatusCode is the token or revocation endpoint's HTTP status; 0 for
+	// an error the provider sent back on the callback.
 	StatusCode int
-	// Code is the OAuth error code ("invalid_grant"), or Mollie's legacy
-	// error type; empty when the body carried none.
+	// Code is the OAuth error code ("access_denied", "invalid_grant"), or
+	// Mollie's legacy error type; empty when the answer carried none.
 	Code string
-	// Description is the sanitised error_description or legacy message.
+	// Description is the sanitised error_description (or legacy message).
 	Description string
-	// RetryAfter is the parsed Retry-After header (whole seconds or an
-	// HTTP date; malformed or past values give 0, anything over an hour
-	// gives one hour), else 0.
+	// URI is the sanitised error_uri of a callback error.
+	URI string
+	// RetryAfter is the endpoint's parsed Retry-After header (whole
+	// seconds or an HTTP date; malformed or past values give 0, anything
+	// over an hour gives one hour), else 0.
 	RetryAfter time.Duration
 }
 
-func (e *TokenError) Error() string {
+func (e *ProviderError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "oauthlink: token endpoint answered %d", e.StatusCode)
-	if e.Code != "" {
-		b.WriteString(" ")
+	if e.StatusCode == 0 {
+		b.WriteString("oauthlink: provider returned ")
 		b.WriteString(e.Code)
+	} else {
+		fmt.Fprintf(&b, "oauthlink: token endpoint answered %d", e.StatusCode)
+		if e.Code != "" {
+			b.WriteString(" ")
+			b.WriteString(e.Code)
+		}
 	}
 	if e.Description != "" {
 		b.WriteString(": ")
@@ -140,12 +130,17 @@ func (e *TokenError) Error() string {
 	return b.String()
 }
 
-// InvalidGrant reports whether the provider rejected the grant (expired,
-// revoked or reused code or refresh token).
-func (e *TokenError) InvalidGrant() bool { return e.Code == "invalid_grant" }
+// Cancelled reports whether the user declined on the provider's consent
+// page (access_denied on the callback), as opposed to every other failure.
+func (e *ProviderError) Cancelled() bool { return e.StatusCode == 0 && e.Code == "access_denied" }
 
-// Temporary reports whether the failure may pass: 429 or a 5xx status.
-func (e *TokenError) Temporary() bool {
+// InvalidGrant reports whether the provider rejected the grant (an expired,
+// revoked or reused code or refresh token).
+func (e *ProviderError) InvalidGrant() bool { return e.Code == "invalid_grant" }
+
+// Temporary reports whether an endpoint's failure may pass: 429 or a 5xx
+// status.
+func (e *ProviderError) Temporary() bool {
 	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
 }
 
@@ -154,15 +149,15 @@ func (e *TokenError) Temporary() bool {
 func HTTPStatus(err error) int {
 	pe := findProviderError(err)
 	switch {
-	case errors.Is(err, ErrOwnerMismatch), errors.Is(err, ErrCrossOrigin):
+	case errors.Is(err, ErrOwnerMismatch), errors.Is(err, errCrossOrigin):
 		return http.StatusForbidden
-	case errors.Is(err, ErrTooManyFlows):
+	case errors.Is(err, errTooManyFlows):
 		return http.StatusTooManyRequests
 	case errors.Is(err, ErrNoOwner):
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrInvalidState), errors.Is(err, ErrStateExpired),
 		errors.Is(err, ErrStateReplayed), errors.Is(err, ErrBadRequest),
-		errors.Is(err, ErrCookieTooLarge):
+		errors.Is(err, errCookieTooLarge):
 		return http.StatusBadRequest
 	case pe != nil:
 		if pe.Cancelled() {
@@ -196,26 +191,27 @@ var (
 	// changed; the app may simply show the connection. Wraps
 	// ErrStateReplayed. HTTP 400.
 	ErrAlreadyConnected = fmt.Errorf("%w: the account is already connected", ErrStateReplayed)
-	// ErrIssuerMissing: the provider has an issuer that is required
-	// (Provider.IssuerRequired) and the callback carried no iss parameter
-	// (RFC 9207). Wraps ErrInvalidState. HTTP 400.
-	ErrIssuerMissing = fmt.Errorf("%w: no iss parameter (RFC 9207)", ErrInvalidState)
-	// ErrIssuerMismatch: the callback's iss parameter is not the provider's
-	// issuer (RFC 9207): the answer may come from another authorization
+	// ErrIssuer: the callback's iss parameter (RFC 9207) is missing where
+	// the provider requires one (Provider.IssuerRequired), or is not the
+	// provider's issuer: the answer may come from another authorization
 	// server (a mix-up attack). Wraps ErrInvalidState. HTTP 400.
-	ErrIssuerMismatch = fmt.Errorf("%w: issuer does not match (RFC 9207)", ErrInvalidState)
-	// ErrInvalidParam: a parameter of the start request is invalid; the
+	ErrIssuer = fmt.Errorf("%w: issuer check failed (RFC 9207)", ErrInvalidState)
+	// errIssuerMissing and errIssuerMismatch are ErrIssuer's two cases;
+	// the default error page gives each its own sentence.
+	errIssuerMissing  = fmt.Errorf("%w: no iss parameter", ErrIssuer)
+	errIssuerMismatch = fmt.Errorf("%w: issuer does not match", ErrIssuer)
+	// errInvalidParam: a parameter of the start request is invalid; the
 	// error is a *ParamError naming it. Wraps ErrBadRequest. HTTP 400.
-	ErrInvalidParam = fmt.Errorf("%w: invalid parameter", ErrBadRequest)
-	// ErrCrossOrigin: DisconnectHandler refused a request another site
+	errInvalidParam = fmt.Errorf("%w: invalid parameter", ErrBadRequest)
+	// errCrossOrigin: DisconnectHandler refused a request another site
 	// made the browser send (see DisconnectOptions). Nothing was changed.
 	// HTTP 403.
-	ErrCrossOrigin = errors.New("oauthlink: cross-origin request refused")
+	errCrossOrigin = errors.New("oauthlink: cross-origin request refused")
 )
 
 // ParamError names an invalid parameter of a start request: the
 // return-to parameter, or an authorization parameter. It matches
-// ErrInvalidParam (and so ErrBadRequest) and Err with errors.Is.
+// errInvalidParam (and so ErrBadRequest) and Err with errors.Is.
 //
 // Config.AuthParams may return one to have its parameter named on the
 // error page. Param is a name, never the rejected value: the value is the
@@ -235,12 +231,12 @@ func (e *ParamError) Error() string {
 	return s
 }
 
-// Unwrap returns ErrInvalidParam and Err.
+// Unwrap returns errInvalidParam and Err.
 func (e *ParamError) Unwrap() []error {
 	if e.Err == nil {
-		return []error{ErrInvalidParam}
+		return []error{errInvalidParam}
 	}
-	return []error{ErrInvalidParam, e.Err}
+	return []error{errInvalidParam, e.Err}
 }
 
 // paramName bounds a parameter name for messages and pages: printable

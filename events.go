@@ -1,7 +1,6 @@
 package oauthlink
 
 import (
-	"context"
 	"time"
 )
 
@@ -30,12 +29,4 @@ type Event struct {
 	// Err is the failure for *_failed and reauth events, else nil.
 	Err  error
 	Time time.Time
-}
-
-func (c *Connector) emit(ctx context.Context, e Event) {
-	if c.cfg.OnEvent == nil {
-		return
-	}
-	e.Time = c.now()
-	c.cfg.OnEvent(ctx, e)
 }

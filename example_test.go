@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/mollie"
@@ -30,17 +32,13 @@ func ExampleNew() {
 	mux.Handle("GET /connect/mollie", link.StartHandler())
 	mux.Handle("GET /connect/mollie/callback", link.CallbackHandler())
 	mux.Handle("POST /connect/mollie/disconnect", link.DisconnectHandler())
-	fmt.Println(link.Scopes())
-	// Output: [organizations.read onboarding.read]
-}
 
-func ExampleValidReturnTo() {
-	for _, s := range []string{"/settings?tab=1", "//evil.example", "/\\evil", "https://evil.example"} {
-		fmt.Println(s, oauthlink.ValidReturnTo(s))
-	}
-	// Output:
-	// /settings?tab=1 true
-	// //evil.example false
-	// /\evil false
-	// https://evil.example false
+	// A signed-in user who starts a flow is sent to Mollie's consent page.
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodGet, "https://shop.example.com/connect/mollie", nil)
+	r.Header.Set("X-User", "shop-1")
+	mux.ServeHTTP(w, r)
+	to, _ := url.Parse(w.Header().Get("Location"))
+	fmt.Println(w.Code, to.Host, to.Query().Get("scope"))
+	// Output: 303 my.mollie.com organizations.read onboarding.read
 }

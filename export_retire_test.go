@@ -4,5 +4,5 @@ import "context"
 
 // RevokeRetired is revokeRetired, for the external tests.
 func RevokeRetired(c *Connector, ctx context.Context, owner string) error {
-	return c.revokeRetired(ctx, owner)
+	return c.e.revokeRetired(ctx, owner)
 }

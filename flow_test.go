@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/sessions"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -35,7 +35,7 @@ func TestFullFlow(t *testing.T) {
 			f := e.fakes[provider]
 			assert.True(t, f.AccessTokenValid(conn.AccessToken.Reveal()))
 			assert.True(t, f.RefreshTokenValid(conn.RefreshToken.Reveal()))
-			assert.Equal(t, oauthlink.StatusActive, conn.Status)
+			assert.Equal(t, store.StatusActive, conn.Status)
 			assert.Equal(t, e.app.URL+"/connect/"+provider+"/callback", conn.RedirectURI)
 			assert.Equal(t, "Bearer", conn.TokenType)
 			assert.WithinDuration(t, e.clk.Now().Add(time.Hour), conn.Expiry, time.Second)
@@ -60,7 +60,7 @@ func TestAuthorizeURL(t *testing.T) {
 	e := newEnv(t, withConfig(func(c *oauthlink.Config) {
 		c.Scopes = []string{"organizations.read", "payments.read"}
 		if c.Provider.Name == "mollie" {
-			c.AuthParams = func(*http.Request) (url.Values, error) {
+			c.Flow.AuthParams = func(*http.Request) (url.Values, error) {
 				return url.Values{"locale": {"nl_NL"}, "approval_prompt": {"force"}}, nil
 			}
 		}
@@ -84,7 +84,7 @@ func TestAuthorizeURL(t *testing.T) {
 
 func TestStartRejectsDisallowedParams(t *testing.T) {
 	e := newEnv(t, withConfig(func(c *oauthlink.Config) {
-		c.AuthParams = func(*http.Request) (url.Values, error) { return url.Values{"redirect_uri": {"https://evil"}}, nil }
+		c.Flow.AuthParams = func(*http.Request) (url.Values, error) { return url.Values{"redirect_uri": {"https://evil"}}, nil }
 	}))
 	h := e.browser("shop-1").get(e.app.URL + "/connect/qonto")
 	assert.Equal(t, http.StatusBadRequest, h.Status)
@@ -199,9 +199,9 @@ func TestA5_OwnerMismatch(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, h.Status)
 	assert.ErrorIs(t, e.lastErr(), oauthlink.ErrOwnerMismatch)
 	_, err := e.load("mollie", "victim")
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+	assert.ErrorIs(t, err, store.ErrNotFound)
 	_, err = e.load("mollie", "attacker")
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+	assert.ErrorIs(t, err, store.ErrNotFound)
 	assert.Zero(t, e.tokenCalls())
 
 	anon := e.browser("")
@@ -273,26 +273,6 @@ func TestB9_InsecureDevelopmentCookies(t *testing.T) {
 	assert.Contains(t, e.logs.String(), "AllowInsecureHTTP")
 }
 
-// B9 with the app's gorilla/sessions store: our options are enforced.
-func TestB9_SessionsStoreOption(t *testing.T) {
-	store := sessions.NewCookieStore(make32(1), make32(2))
-	store.Options.SameSite = http.SameSiteNoneMode // unsafe defaults are overridden
-	store.Options.HttpOnly = false
-	store.Options.MaxAge = 86400 * 30
-	e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.Sessions = store }))
-	b := e.browser("shop-1")
-	start := b.get(e.app.URL + "/connect/mollie")
-	c := (&http.Response{Header: start.Header}).Cookies()[0]
-	assert.True(t, c.HttpOnly)
-	assert.True(t, c.Secure)
-	assert.Equal(t, http.SameSiteLaxMode, c.SameSite)
-	assert.Equal(t, 3600, c.MaxAge, "FlowTTL plus the cookie's linger, not the store's 30 days")
-	h := b.get(b.get(start.Header.Get("Location")).Header.Get("Location"))
-	assert.Equal(t, http.StatusSeeOther, h.Status, h.Body)
-	_, err := e.load("mollie", "shop-1")
-	assert.NoError(t, err)
-}
-
 func make32(b byte) []byte {
 	k := make([]byte, 32)
 	for i := range k {
@@ -319,9 +299,7 @@ func TestB11_CookieSizeAndKeyRotation(t *testing.T) {
 	// connector whose first secret is new.
 	b = e.browser("shop-1")
 	cb := b.authorize("mollie", "")
-	old := e.links["mollie"]
-	p := old.Provider()
-	rotated, err := oauthlink.New(oauthlink.Config{Provider: p, ClientID: e.mollie.ClientID(), ClientSecret: e.mollie.ClientSecret(),
+	rotated, err := oauthlink.New(oauthlink.Config{Provider: e.cfgs["mollie"].Provider, ClientID: e.mollie.ClientID(), ClientSecret: e.mollie.ClientSecret(),
 		RedirectURL: e.app.URL + "/connect/mollie/callback", Store: e.store, Owner: ownerFromCookie,
 		CookieSecrets: [][]byte{make32(9), e.secret}, HTTPClient: e.mollie.Client(), Now: e.clk.Now, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
@@ -495,14 +473,14 @@ func TestF20_OversizedOrRepeatedParams(t *testing.T) {
 
 // G21: a hanging token endpoint is cut off by ExchangeTimeout.
 func TestG21_TokenEndpointHang(t *testing.T) {
-	e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.ExchangeTimeout = 200 * time.Millisecond }))
+	e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.Tokens.ExchangeTimeout = 200 * time.Millisecond }))
 	e.mollie.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Delay: time.Minute})
 	b := e.browser("shop-1")
 	h := b.connect("mollie", "")
 	assert.Equal(t, http.StatusBadGateway, h.Status)
 	assert.ErrorIs(t, e.lastErr(), context.DeadlineExceeded)
 	_, err := e.load("mollie", "shop-1")
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+	assert.ErrorIs(t, err, store.ErrNotFound)
 }
 
 // G22: a dropped connection during the exchange is not retried.
@@ -546,7 +524,7 @@ func TestG24_G26_BadTokenAnswers(t *testing.T) {
 			assert.NotContains(t, e.lastErr().Error(), "OneLogin")
 			assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(16<<20), "body read is capped")
 			_, err := e.load("qonto", "shop-1")
-			assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+			assert.ErrorIs(t, err, store.ErrNotFound)
 			assert.Equal(t, 1, e.qonto.Calls(oauthlinktest.EndpointToken))
 		})
 	}
@@ -554,7 +532,7 @@ func TestG24_G26_BadTokenAnswers(t *testing.T) {
 
 // failingStore fails Ping or Save on demand.
 type failingStore struct {
-	oauthlink.TokenStore
+	store.TokenStore
 	pingErr, saveErr error
 }
 
@@ -586,7 +564,7 @@ func TestI34_StoreDownDuringCallback(t *testing.T) {
 		assert.NotContains(t, h.Body, "connected")
 		assert.Equal(t, 1, e.mollie.Revocations())
 		_, err := fs.TokenStore.Load(context.Background(), "mollie", "shop-1")
-		assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+		assert.ErrorIs(t, err, store.ErrNotFound)
 	})
 }
 

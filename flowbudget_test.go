@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -60,10 +61,13 @@ func TestFlowBudgetPerOwner(t *testing.T) {
 }
 
 // The Connector enforces the budget before it calls the guard, so it holds
-// whatever guard is configured (here one of the app's own).
+// whatever guard the store offers (here one of the app's own).
 func TestFlowBudgetAppliesToEveryGuard(t *testing.T) {
 	g := &countingGuard{ReplayGuard: memstore.New()}
-	e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.ReplayGuard = g }))
+	e := newEnv(t, withStore(struct {
+		store.TokenStore
+		*countingGuard
+	}{memstore.New(), g}))
 	p := newInProcess(t, e, "qonto")
 	for range oauthlink.MaxFlowsPerOwner {
 		state, cookie := p.flow("mallory")

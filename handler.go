@@ -11,12 +11,14 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // BeginOptions are the per-request choices of one flow.
 type BeginOptions struct {
 	// ReturnTo is where the callback sends the browser after connecting;
-	// a relative path (see ValidReturnTo). Default "/".
+	// a relative path (see validReturnTo). Default "/".
 	ReturnTo string
 	// Params are extra authorization parameters; each name must be listed in
 	// Provider.AuthParams.
@@ -27,10 +29,10 @@ type BeginOptions struct {
 type Flow struct {
 	// AuthURL is the provider's authorization URL with every parameter.
 	// It carries the state: do not log it.
-	AuthURL Secret
+	AuthURL store.Secret
 	// State is the flow's state parameter, for redirect targets built
 	// elsewhere (Mollie client links).
-	State Secret
+	State store.Secret
 }
 
 // Begin starts a flow for the current request's owner: it mints the state
@@ -39,14 +41,14 @@ type Flow struct {
 // redirect; use Begin to send the browser somewhere else (a Mollie client
 // link) with the same state. Errors: ErrNoOwner, ErrInvalidOwner,
 // ErrBadRequest (a return-to that is not a relative path, a parameter not
-// in Provider.AuthParams), ErrCookieTooLarge, or ErrStore (Config.Sessions
+// in Provider.AuthParams), errCookieTooLarge, or ErrStore (Config.Sessions
 // could not save the flow).
 func (c *Connector) Begin(w http.ResponseWriter, r *http.Request, opts BeginOptions) (*Flow, error) {
 	authURL, state, err := c.begin(w, r, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &Flow{AuthURL: Secret(authURL), State: Secret(state)}, nil
+	return &Flow{AuthURL: store.Secret(authURL), State: store.Secret(state)}, nil
 }
 
 func (c *Connector) begin(w http.ResponseWriter, r *http.Request, opts BeginOptions) (authURL, state string, err error) {
@@ -58,8 +60,8 @@ func (c *Connector) begin(w http.ResponseWriter, r *http.Request, opts BeginOpti
 	if returnTo == "" {
 		returnTo = "/"
 	}
-	if !ValidReturnTo(returnTo) {
-		return "", "", &ParamError{Param: c.cfg.ReturnToParam, Err: errNotRelative}
+	if !validReturnTo(returnTo) {
+		return "", "", &ParamError{Param: c.cfg.Flow.ReturnToParam, Err: errNotRelative}
 	}
 	for name, vs := range opts.Params {
 		if !slices.Contains(c.provider.AuthParams, name) {
@@ -76,7 +78,7 @@ func (c *Connector) begin(w http.ResponseWriter, r *http.Request, opts BeginOpti
 	}
 	f := &flow{
 		Provider: c.provider.Name, Route: c.cfg.RedirectURL, Owner: owner,
-		State: state, ReturnTo: returnTo, Issued: c.now().Unix(),
+		State: state, ReturnTo: returnTo, Issued: c.e.now().Unix(),
 	}
 	var b strings.Builder
 	b.Grow(len(c.authPrefix) + 160)
@@ -101,7 +103,7 @@ func (c *Connector) begin(w http.ResponseWriter, r *http.Request, opts BeginOpti
 	if err := c.saveFlow(w, r, c.flowName(state), f); err != nil {
 		return "", "", err
 	}
-	c.emit(r.Context(), Event{Kind: EventFlowStarted, Provider: c.provider.Name, Owner: owner})
+	c.e.emit(r.Context(), Event{Kind: EventFlowStarted, Provider: c.provider.Name, Owner: owner})
 	return b.String(), state, nil
 }
 
@@ -131,14 +133,14 @@ func (c *Connector) startOptions(r *http.Request) (BeginOptions, error) {
 	var vs []string
 	switch r.Method {
 	case http.MethodGet:
-		if c.cfg.AuthParams != nil {
+		if c.cfg.Flow.AuthParams != nil {
 			// The hook may read r.Form; parse it for the hook's sake.
 			if err := r.ParseForm(); err != nil {
 				return opts, fmt.Errorf("%w: malformed query", ErrBadRequest)
 			}
 		}
 		// Read only the one parameter, without building a url.Values.
-		v, n, err := queryParam(r.URL.RawQuery, c.cfg.ReturnToParam)
+		v, n, err := queryParam(r.URL.RawQuery, c.cfg.Flow.ReturnToParam)
 		if err != nil {
 			return opts, fmt.Errorf("%w: malformed query", ErrBadRequest)
 		}
@@ -151,19 +153,19 @@ func (c *Connector) startOptions(r *http.Request) (BeginOptions, error) {
 		if err := r.ParseForm(); err != nil {
 			return opts, fmt.Errorf("%w: unreadable form", ErrBadRequest)
 		}
-		vs = r.Form[c.cfg.ReturnToParam]
+		vs = r.Form[c.cfg.Flow.ReturnToParam]
 	default:
 		return opts, fmt.Errorf("%w: method %s", ErrBadRequest, r.Method)
 	}
 	if len(vs) > 1 {
-		return opts, &ParamError{Param: c.cfg.ReturnToParam, Err: errRepeated}
+		return opts, &ParamError{Param: c.cfg.Flow.ReturnToParam, Err: errRepeated}
 	} else if len(vs) == 1 {
 		opts.ReturnTo = vs[0]
 	}
-	if c.cfg.AuthParams != nil {
-		params, err := c.cfg.AuthParams(r)
+	if c.cfg.Flow.AuthParams != nil {
+		params, err := c.cfg.Flow.AuthParams(r)
 		if err != nil {
-			if errors.Is(err, ErrInvalidParam) { // a *ParamError: it names the parameter
+			if errors.Is(err, errInvalidParam) { // a *ParamError: it names the parameter
 				return opts, err
 			}
 			return opts, fmt.Errorf("%w: %w", ErrBadRequest, err)
@@ -303,13 +305,13 @@ func parseCallbackQuery(raw string) (*callbackQuery, error) {
 //     the flow by 50 minutes, so a late callback is told that rather than
 //     ErrNoFlowCookie.
 //  7. The issuer (iss, RFC 9207) is present and equal, where the provider
-//     has one (ErrIssuerMissing, ErrIssuerMismatch).
+//     has one (errIssuerMissing, errIssuerMismatch).
 //  8. A provider error (error=access_denied, ...) is reported, only now
 //     that the state is verified (RFC 9700 §4.7). Nothing was spent, so
 //     nothing is recorded in the replay guard.
 //  9. A callback without a code is refused, likewise recording nothing.
-//  10. The owner may have at most MaxFlowsPerOwner states recorded in the
-//     replay guard at a time; beyond that ErrTooManyFlows (429).
+//  10. The owner may have at most maxFlowsPerOwner states recorded in the
+//     replay guard at a time; beyond that errTooManyFlows (429).
 //  11. The state is recorded in the replay guard, once: a replayed callback
 //     fails here, with ErrAlreadyConnected while the owner's connection is
 //     active (a reload sent before the first answer arrived), else
@@ -332,9 +334,9 @@ func parseCallbackQuery(raw string) (*callbackQuery, error) {
 // Every response carries Cache-Control: no-store and Referrer-Policy:
 // no-referrer. Failures go to Config.OnError: ErrBadRequest,
 // ErrInvalidState, ErrStateExpired, ErrOwnerMismatch, ErrNoOwner,
-// ErrInvalidOwner, a *ProviderError, ErrTooManyFlows, ErrStateReplayed,
+// ErrInvalidOwner, a *ProviderError, errTooManyFlows, ErrStateReplayed,
 // ErrStoreUnavailable (nothing was spent), ErrExchange (with the
-// provider's *TokenError or ErrTokenResponse), or ErrStore (the new grant
+// provider's *ProviderError or errTokenResponse), or ErrStore (the new grant
 // could not be saved and was revoked).
 func (c *Connector) CallbackHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -346,7 +348,7 @@ func (c *Connector) CallbackHandler() http.Handler {
 			c.fail(w, r, err)
 			return
 		}
-		c.cfg.OnConnected(w, r, conn, returnTo)
+		c.cfg.Hooks.OnConnected(w, r, conn, returnTo)
 	})
 }
 
@@ -404,8 +406,8 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 	}
 	// 6. Within its lifetime.
 	issued := time.Unix(f.Issued, 0)
-	now := c.now()
-	if now.Sub(issued) > c.cfg.FlowTTL {
+	now := c.e.now()
+	if now.Sub(issued) > c.cfg.Flow.TTL {
 		return nil, "", ErrStateExpired
 	}
 	if issued.Sub(now) > time.Minute {
@@ -429,9 +431,9 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 		return nil, "", fmt.Errorf("%w: no code parameter", ErrBadRequest)
 	}
 	// 10. The owner's share of the replay guard.
-	expires := issued.Add(c.cfg.FlowTTL + time.Minute)
-	if !c.flows.budget.take(owner, now, expires, MaxFlowsPerOwner) {
-		return nil, "", ErrTooManyFlows
+	expires := issued.Add(c.cfg.Flow.TTL + time.Minute)
+	if !c.flows.budget.take(owner, now, expires, maxFlowsPerOwner) {
+		return nil, "", errTooManyFlows
 	}
 	// 11. The state, once. The guard is usually the store: bound it like
 	// the store check, and report a failure as unavailable, since nothing
@@ -452,7 +454,7 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 		return nil, "", err
 	}
 	// 12 and 13. The exchange and the commit.
-	conn, err := c.exchangeAndSave(r.Context(), sctx, owner, code, f.Verifier)
+	conn, err := c.e.connect(r.Context(), sctx, owner, code, f.Verifier)
 	if err != nil {
 		return nil, "", err
 	}
@@ -467,8 +469,8 @@ func (c *Connector) callback(w http.ResponseWriter, r *http.Request) (*Connectio
 func (c *Connector) replayed(ctx context.Context, owner string) error {
 	ctx, cancel := within(ctx, storeCheckTimeout)
 	defer cancel()
-	conn, err := c.store.Load(ctx, c.provider.Name, owner)
-	if err == nil && conn.Status == StatusActive {
+	conn, err := c.e.store.Load(ctx, c.provider.Name, owner)
+	if err == nil && conn.Status == store.StatusActive {
 		return ErrAlreadyConnected
 	}
 	return ErrStateReplayed
@@ -482,9 +484,9 @@ func (c *Connector) checkIssuer(q *callbackQuery) error {
 	}
 	switch has := q.has[pIss]; {
 	case !has && c.provider.IssuerRequired:
-		return ErrIssuerMissing
+		return errIssuerMissing
 	case has && q.get(pIss) != c.provider.Issuer:
-		return ErrIssuerMismatch
+		return errIssuerMismatch
 	}
 	return nil
 }
@@ -502,45 +504,45 @@ const storeCheckTimeout = 5 * time.Second
 // replaced are revoked (retireReplaced).
 // storeCtx bounds the pre-exchange store check (shared with the replay
 // guard's call).
-func (c *Connector) exchangeAndSave(ctx, storeCtx context.Context, owner, code, verifier string) (*Connection, error) {
-	if p, ok := capability[Pinger](c.store); ok {
+func (e *engine) connect(ctx, storeCtx context.Context, owner, code, verifier string) (*Connection, error) {
+	if p, ok := capability[store.Pinger](e.store); ok {
 		if err := p.Ping(storeCtx); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 		}
 	}
 	ctx = context.WithoutCancel(ctx)
-	form := c.newExchangeForm().add("code", code)
+	form := e.newExchangeForm().add("code", code)
 	if verifier != "" {
 		form = form.add("code_verifier", verifier)
 	}
-	tok, err := c.tokenRequest(ctx, form)
+	tok, err := e.tokenRequest(ctx, form)
 	if err != nil {
-		c.log.Warn("oauthlink: code exchange failed", "provider", c.provider.Name, "owner", owner, "error", err)
+		e.log.Warn("oauthlink: code exchange failed", "provider", e.provider.Name, "owner", owner, "error", err)
 		return nil, fmt.Errorf("%w: %w", ErrExchange, err)
 	}
-	if c.provider.RequireRefreshToken && tok.RefreshToken == "" {
-		c.revokeQuietly(ctx, tok)
-		return nil, fmt.Errorf("%w: %w: no refresh_token issued (is the offline scope granted?)", ErrExchange, ErrTokenResponse)
+	if e.provider.RequireRefreshToken && tok.RefreshToken == "" {
+		e.revokeQuietly(ctx, tok)
+		return nil, fmt.Errorf("%w: %w: no refresh_token issued (is the offline scope granted?)", ErrExchange, errTokenResponse)
 	}
-	sctx, cancel := context.WithTimeout(ctx, 2*c.cfg.ExchangeTimeout)
+	sctx, cancel := context.WithTimeout(ctx, 2*e.opts.ExchangeTimeout)
 	defer cancel()
-	now := c.now()
+	now := e.now()
 	conn := &Connection{
-		Provider: c.provider.Name, Owner: owner,
-		AccessToken: Secret(tok.AccessToken), RefreshToken: Secret(tok.RefreshToken),
-		TokenType: tok.TokenType, Expiry: c.tokenExpiry(now, tok, tok.RefreshToken),
-		Scopes: c.grantedScopes(tok), Extra: Secret(tok.Extra),
-		RedirectURI: c.cfg.RedirectURL, Status: StatusActive,
+		Provider: e.provider.Name, Owner: owner,
+		AccessToken: store.Secret(tok.AccessToken), RefreshToken: store.Secret(tok.RefreshToken),
+		TokenType: tok.TokenType, Expiry: e.tokenExpiry(now, tok, tok.RefreshToken),
+		Scopes: e.grantedScopes(tok), Extra: store.Secret(tok.Extra),
+		RedirectURI: e.redirectURL, Status: store.StatusActive,
 	}
-	if c.cfg.Identify != nil {
-		if err := c.cfg.Identify(sctx, conn); err != nil {
-			c.revokeQuietly(ctx, tok)
+	if e.identify != nil {
+		if err := e.identify(sctx, conn); err != nil {
+			e.revokeQuietly(ctx, tok)
 			return nil, fmt.Errorf("%w: identifying the account: %w", ErrExchange, err)
 		}
 	}
-	if err := c.commitNew(sctx, conn); err != nil {
-		c.log.Error("oauthlink: saving new connection failed; revoking the new grant", "provider", c.provider.Name, "owner", owner, "error", err)
-		c.revokeQuietly(ctx, tok)
+	if err := e.commitNew(sctx, conn); err != nil {
+		e.log.Error("oauthlink: saving new connection failed; revoking the new grant", "provider", e.provider.Name, "owner", owner, "error", err)
+		e.revokeQuietly(ctx, tok)
 		if !errors.Is(err, ErrStore) {
 			err = fmt.Errorf("%w: %w", ErrStore, err)
 		}
@@ -548,13 +550,13 @@ func (c *Connector) exchangeAndSave(ctx, storeCtx context.Context, owner, code, 
 	}
 	// The old token may be cached here for CacheTTL: drop it before anyone
 	// reads it again.
-	c.forget(owner)
-	if c.log.Enabled(ctx, slog.LevelInfo) { // the args cost allocations even when discarded
-		c.log.Info("oauthlink: connected", "provider", c.provider.Name, "owner", owner, "account", conn.AccountID)
+	e.forget(owner)
+	if e.log.Enabled(ctx, slog.LevelInfo) { // the args cost allocations even when discarded
+		e.log.Info("oauthlink: connected", "provider", e.provider.Name, "owner", owner, "account", conn.AccountID)
 	}
-	c.emit(ctx, Event{Kind: EventConnected, Provider: c.provider.Name, Owner: owner})
+	e.emit(ctx, Event{Kind: EventConnected, Provider: e.provider.Name, Owner: owner})
 	if len(conn.Retired) > 0 {
-		conn = c.retireReplaced(ctx, conn)
+		conn = e.retireReplaced(ctx, conn)
 	}
 	return conn, nil
 }
@@ -562,7 +564,7 @@ func (c *Connector) exchangeAndSave(ctx, storeCtx context.Context, owner, code, 
 // commitNew saves conn over whatever the owner had (a reconnect replaces an
 // old or reauth_required grant), retrying version conflicts and store
 // errors a bounded number of times.
-func (c *Connector) commitNew(ctx context.Context, conn *Connection) error {
+func (e *engine) commitNew(ctx context.Context, conn *Connection) error {
 	var err error
 	for attempt := range 4 {
 		if attempt > 0 {
@@ -570,7 +572,7 @@ func (c *Connector) commitNew(ctx context.Context, conn *Connection) error {
 				return errors.Join(err, werr)
 			}
 		}
-		if err = c.commitOnce(ctx, conn); err == nil {
+		if err = e.commitOnce(ctx, conn); err == nil {
 			return nil
 		}
 	}
@@ -586,8 +588,8 @@ func (c *Connector) commitNew(ctx context.Context, conn *Connection) error {
 // The grants conn replaces go into conn.Retired in the same save (see
 // retiring), so there is no moment in which a replaced grant is live at
 // the provider and recorded nowhere.
-func (c *Connector) commitOnce(ctx context.Context, conn *Connection) error {
-	lk, err := c.lockConn(ctx, conn.Owner)
+func (e *engine) commitOnce(ctx context.Context, conn *Connection) error {
+	lk, err := e.lockConn(ctx, conn.Owner)
 	if err != nil {
 		return err
 	}
@@ -595,57 +597,45 @@ func (c *Connector) commitOnce(ctx context.Context, conn *Connection) error {
 	conn.Version, conn.CreatedAt, conn.Retired = 0, time.Time{}, nil
 	var key string
 	var ps *pendingSave
-	if !c.pending.empty() { // spares building the key on every callback
+	if !e.pending.empty() { // spares building the key on every callback
 		key = connKey(conn.Provider, conn.Owner)
-		ps = c.pending.get(key)
+		ps = e.pending.get(key)
 	}
-	old, err := c.store.Load(ctx, conn.Provider, conn.Owner)
+	old, err := e.store.Load(ctx, conn.Provider, conn.Owner)
 	switch {
 	case err == nil:
 		conn.Version, conn.CreatedAt = old.Version, old.CreatedAt
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		old = nil
 	default:
 		return err
 	}
-	conn.Retired = c.retiring(conn, old, ps, c.now())
-	if err := c.store.Save(ctx, conn); err != nil {
+	conn.Retired = e.retiring(conn, old, ps, e.now())
+	if err := e.store.Save(ctx, conn); err != nil {
 		return err
 	}
-	if ps != nil && c.pending.get(key) == ps {
-		c.pending.put(key, nil) // retired with the old grant
+	if ps != nil && e.pending.get(key) == ps {
+		e.pending.put(key, nil) // retired with the old grant
 	}
 	return nil
 }
 
-func (c *Connector) revokeQuietly(ctx context.Context, tok *tokenResponse) {
+func (e *engine) revokeQuietly(ctx context.Context, tok *tokenResponse) {
 	ctx = context.WithoutCancel(ctx)
 	kind, value := "access_token", tok.AccessToken
 	if tok.RefreshToken != "" {
 		kind, value = "refresh_token", tok.RefreshToken
 	}
-	if err := c.revoke(ctx, value, kind); err != nil {
-		c.log.Error("oauthlink: revoking an unsaved grant failed", "provider", c.provider.Name, "error", err)
+	if err := e.revoke(ctx, value, kind); err != nil {
+		e.log.Error("oauthlink: revoking an unsaved grant failed", "provider", e.provider.Name, "error", err)
 	}
 }
 
-func (c *Connector) grantedScopes(tok *tokenResponse) []string {
+func (e *engine) grantedScopes(tok *tokenResponse) []string {
 	if tok.ScopeSet {
 		return strings.Fields(tok.Scope)
 	}
-	return slices.Clone(c.scopes)
-}
-
-// sleepCtx waits d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return slices.Clone(e.scopes)
 }
 
 func (c *Connector) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -658,12 +648,12 @@ func (c *Connector) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if c.log.Enabled(r.Context(), level) {
 		c.log.Log(r.Context(), level, "oauthlink: flow failed", "provider", c.provider.Name, "status", HTTPStatus(err), "error", err)
 	}
-	c.emit(r.Context(), Event{Kind: EventFlowFailed, Provider: c.provider.Name, Err: err})
-	c.cfg.OnError(w, r, err)
+	c.e.emit(r.Context(), Event{Kind: EventFlowFailed, Provider: c.provider.Name, Err: err})
+	c.cfg.Hooks.OnError(w, r, err)
 }
 
 func defaultConnected(w http.ResponseWriter, r *http.Request, _ *Connection, returnTo string) {
-	if !ValidReturnTo(returnTo) {
+	if !validReturnTo(returnTo) {
 		returnTo = "/"
 	}
 	w.Header().Set("Location", returnTo)

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -23,13 +24,13 @@ const refreshCanary = "rt-CANARY-refresh-token"
 // storedConnector is a Connector with one fresh connection for shop-1 whose
 // refresh token is refreshCanary and whose token response carried an
 // id_token and another extra field.
-func storedConnector(t *testing.T) (*oauthlink.Connector, *oauthlink.Connection) {
+func storedConnector(t *testing.T) (*oauthlink.Connector, *oauthlink.Connection, store.TokenStore) {
 	t.Helper()
 	st := memstore.New()
 	now := time.Now()
 	conn := &oauthlink.Connection{
 		Provider: "p", Owner: "shop-1", AccessToken: "at-1", RefreshToken: refreshCanary,
-		TokenType: "Bearer", Expiry: now.Add(time.Hour).Round(time.Second), Status: oauthlink.StatusActive,
+		TokenType: "Bearer", Expiry: now.Add(time.Hour).Round(time.Second), Status: store.StatusActive,
 		Extra:     `{"id_token":"eyJhbGciOiJub25lIn0.eyJzdWIiOiJzaG9wLTEifQ.","organization":{"id":"org_1"}}`,
 		CreatedAt: now, UpdatedAt: now,
 	}
@@ -38,7 +39,7 @@ func storedConnector(t *testing.T) (*oauthlink.Connector, *oauthlink.Connection)
 	cfg.Store = st
 	link, err := oauthlink.New(cfg)
 	require.NoError(t, err)
-	return link, conn
+	return link, conn, st
 }
 
 // assertHandedOut checks a token handed out by the library: the access
@@ -61,35 +62,33 @@ func assertHandedOut(t *testing.T, tok *oauth2.Token, conn *oauthlink.Connection
 }
 
 // Every *oauth2.Token the library hands out (Connection.OAuth2Token,
-// TokenSource.Token and TokenContext, TokenFromContext) carries the access
+// Connector.Connection, ConnectionFromContext) carries the access
 // token, its expiry and Extra, never the refresh token.
 func TestHandedOutTokensCarryNoRefreshToken(t *testing.T) {
-	link, conn := storedConnector(t)
+	link, conn, st := storedConnector(t)
 	t.Run("Connection.OAuth2Token", func(t *testing.T) {
 		assertHandedOut(t, conn.OAuth2Token(), conn)
 	})
-	t.Run("TokenSource.Token", func(t *testing.T) {
-		tok, err := link.TokenSource("shop-1").Token()
+	t.Run("Connector.Connection", func(t *testing.T) {
+		got, err := link.Connection(context.Background(), "shop-1")
 		require.NoError(t, err)
-		assertHandedOut(t, tok, conn)
+		assertHandedOut(t, got.OAuth2Token(), conn)
 	})
-	t.Run("TokenSource.TokenContext", func(t *testing.T) {
-		tok, err := link.TokenSource("shop-1").TokenContext(context.Background())
-		require.NoError(t, err)
-		assertHandedOut(t, tok, conn)
-	})
-	t.Run("TokenFromContext", func(t *testing.T) {
+	t.Run("ConnectionFromContext", func(t *testing.T) {
 		var tok *oauth2.Token
 		var terr error
-		h := link.Load(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			tok, terr = oauthlink.TokenFromContext(r.Context(), "p")
+		h := link.LoadConnection(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			var got *oauthlink.Connection
+			if got, terr = oauthlink.ConnectionFromContext(r.Context(), "p"); terr == nil {
+				tok = got.OAuth2Token()
+			}
 		}))
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
 		require.NoError(t, terr)
 		assertHandedOut(t, tok, conn)
 	})
 	t.Run("the stored connection keeps its refresh token", func(t *testing.T) {
-		stored, err := link.Store().Load(context.Background(), "p", "shop-1")
+		stored, err := st.Load(context.Background(), "p", "shop-1")
 		require.NoError(t, err)
 		assert.Equal(t, refreshCanary, stored.RefreshToken.Reveal())
 	})
@@ -104,9 +103,9 @@ func TestHandedOutTokensCarryNoRefreshToken(t *testing.T) {
 }
 
 // Against the fake Qonto, end to end: the id_token of the exchange reaches
-// the handed-out token, and a TokenSource refreshes past expiry (the
+// the handed-out token, and Connection refreshes past expiry (the
 // refresh token is used inside the library) while handing out none.
-func TestTokenSourceRefreshesWithoutHandingOutRefreshToken(t *testing.T) {
+func TestConnectionRefreshesWithoutHandingOutRefreshToken(t *testing.T) {
 	e := newEnv(t, withConfig(func(c *oauthlink.Config) {
 		if c.Provider.Name == "qonto" {
 			c.Scopes = []string{"organization.read", "openid"}
@@ -114,15 +113,21 @@ func TestTokenSourceRefreshesWithoutHandingOutRefreshToken(t *testing.T) {
 	}))
 	conn := e.connected("qonto", "shop-1")
 	require.NotEmpty(t, conn.RefreshToken.Reveal())
-	ts := e.links["qonto"].TokenSource("shop-1")
-	tok, err := ts.Token()
+	token := func() (*oauth2.Token, error) {
+		c, err := e.links["qonto"].Connection(context.Background(), "shop-1")
+		if err != nil {
+			return nil, err
+		}
+		return c.OAuth2Token(), nil
+	}
+	tok, err := token()
 	require.NoError(t, err)
 	assert.Empty(t, tok.RefreshToken)
 	idToken, _ := tok.Extra("id_token").(string)
 	assert.NotEmpty(t, idToken, "the exchange's id_token is handed out")
 
 	e.clk.Advance(2 * time.Hour)
-	tok2, err := ts.Token()
+	tok2, err := token()
 	require.NoError(t, err)
 	assert.Equal(t, 1, e.qonto.Refreshes())
 	assert.NotEqual(t, tok.AccessToken, tok2.AccessToken)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -77,10 +78,11 @@ type env struct {
 	clk    *clock
 	app    *httptest.Server
 	mux    *http.ServeMux
-	store  oauthlink.TokenStore
+	store  store.TokenStore
 	mollie *oauthlinktest.Mollie
 	qonto  *oauthlinktest.Qonto
 	links  map[string]*oauthlink.Connector
+	cfgs   map[string]oauthlink.Config // each link's Config, for variants
 	fakes  map[string]fake
 	logs   *syncBuffer
 	secret []byte
@@ -92,14 +94,14 @@ type env struct {
 type envOption func(*envConfig)
 
 type envConfig struct {
-	store    oauthlink.TokenStore
+	store    store.TokenStore
 	qonto    oauthlinktest.QontoOptions
 	mollie   oauthlinktest.MollieOptions
 	cfg      func(*oauthlink.Config)
 	provider func(*oauthlink.Provider)
 }
 
-func withStore(s oauthlink.TokenStore) envOption { return func(c *envConfig) { c.store = s } }
+func withStore(s store.TokenStore) envOption { return func(c *envConfig) { c.store = s } }
 func withConfig(f func(*oauthlink.Config)) envOption {
 	return func(c *envConfig) { c.cfg = f }
 }
@@ -115,7 +117,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		o(&ec)
 	}
 	e := &env{t: t, clk: newClock(), mux: http.NewServeMux(), logs: &syncBuffer{},
-		links: map[string]*oauthlink.Connector{}, fakes: map[string]fake{}, secret: bytes.Repeat([]byte{0x42}, 32)}
+		links: map[string]*oauthlink.Connector{}, cfgs: map[string]oauthlink.Config{}, fakes: map[string]fake{}, secret: bytes.Repeat([]byte{0x42}, 32)}
 	e.app = httptest.NewTLSServer(e.mux)
 	t.Cleanup(e.app.Close)
 	e.store = ec.store
@@ -151,13 +153,14 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 			HTTPClient:    f.Client(),
 			Logger:        slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 			Now:           e.clk.Now,
-			RetryBase:     time.Millisecond,
-			RetryMax:      5 * time.Millisecond,
-			OnError: func(w http.ResponseWriter, r *http.Request, err error) {
-				e.mu.Lock()
-				e.errs = append(e.errs, err)
-				e.mu.Unlock()
-				oauthlink.DefaultErrorHandler(w, r, err)
+			Tokens:        oauthlink.TokenOptions{RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond},
+			Hooks: oauthlink.Hooks{
+				OnError: func(w http.ResponseWriter, r *http.Request, err error) {
+					e.mu.Lock()
+					e.errs = append(e.errs, err)
+					e.mu.Unlock()
+					oauthlink.DefaultErrorHandler(w, r, err)
+				},
 			},
 		}
 		if ec.cfg != nil {
@@ -166,6 +169,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		c, err := oauthlink.New(cfg)
 		require.NoError(t, err)
 		e.links[name] = c
+		e.cfgs[name] = cfg
 		e.mux.Handle("/connect/"+name, c.StartHandler())
 		e.mux.Handle("/connect/"+name+"/callback", c.CallbackHandler())
 		e.mux.Handle("/connect/"+name+"/disconnect", c.DisconnectHandler())
@@ -292,4 +296,20 @@ func (b *browser) cookieHeader() string {
 		parts = append(parts, c.Name+"="+c.Value)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// encryptedMemstore is a memstore behind the encrypting wrapper.
+func encryptedMemstore(t *testing.T, keys ...oauthlink.TokenKey) store.TokenStore {
+	t.Helper()
+	return sealedOver(t, memstore.New(), keys...)
+}
+
+// sealedOver is inner behind the encrypting wrapper.
+func sealedOver(t *testing.T, inner store.TokenStore, keys ...oauthlink.TokenKey) store.TokenStore {
+	t.Helper()
+	enc, err := oauthlink.EncryptedStore(inner, keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enc
 }

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // The connection lock, and why one refresh token is sent at most once.
 //
 // A refresh token may be sent to the provider only by the process that
-// holds the connection's lease (Locker), and only while that process can
+// holds the connection's lease (store.Locker), and only while that process can
 // vouch that the lease is still its own. heldLock enforces both halves:
 //
 //   - While the holder works, a timer renews the lease every quarter of
@@ -42,9 +44,9 @@ import (
 // heldLock is a lease on one connection held by this process, renewed in
 // the background until release.
 type heldLock struct {
-	lease Lease // nil: the store has no Locker; nothing to vouch for
+	lease store.Lease // nil: the store has no store.Locker; nothing to vouch for
 	ttl   time.Duration
-	// ctx is cancelled (cause ErrLeaseLost) once the lease can no longer
+	// ctx is cancelled (cause store.ErrLeaseLost) once the lease can no longer
 	// be vouched for. Provider calls under the lease use it.
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -61,19 +63,19 @@ type heldLock struct {
 }
 
 // lockConn takes the store's lease on the owner's connection when the
-// store has a Locker, waiting at most twice ExchangeTimeout (and no longer
-// than ctx), and starts renewing it. Without a Locker it returns a lock
+// store has a store.Locker, waiting at most twice ExchangeTimeout (and no longer
+// than ctx), and starts renewing it. Without a store.Locker it returns a lock
 // that coordinates nothing: singleflight alone serialises this process.
-func (c *Connector) lockConn(ctx context.Context, owner string) (*heldLock, error) {
-	h := &heldLock{ttl: c.cfg.LockTTL}
+func (e *engine) lockConn(ctx context.Context, owner string) (*heldLock, error) {
+	h := &heldLock{ttl: e.opts.LockTTL}
 	h.ctx, h.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
-	l, ok := capability[Locker](c.store)
+	l, ok := capability[store.Locker](e.store)
 	if !ok {
 		return h, nil
 	}
-	lctx, cancel := within(ctx, c.cfg.ExchangeTimeout*2)
+	lctx, cancel := within(ctx, e.opts.ExchangeTimeout*2)
 	defer cancel()
-	lease, err := l.Lock(lctx, c.provider.Name, owner, c.cfg.LockTTL)
+	lease, err := l.Lock(lctx, e.provider.Name, owner, e.opts.LockTTL)
 	if err != nil {
 		h.cancel(err)
 		return nil, fmt.Errorf("%w: connection lock: %w", ErrStore, err)
@@ -105,13 +107,13 @@ func (h *heldLock) renew() {
 
 	left := time.Until(h.lease.Deadline()) - h.margin()
 	if left <= 0 {
-		h.cancel(fmt.Errorf("%w: not renewed in time", ErrLeaseLost))
+		h.cancel(fmt.Errorf("%w: not renewed in time", store.ErrLeaseLost))
 		return
 	}
 	rctx, cancel := context.WithTimeout(context.Background(), left)
 	err := h.lease.Renew(rctx, h.ttl)
 	cancel()
-	if errors.Is(err, ErrLeaseLost) {
+	if errors.Is(err, store.ErrLeaseLost) {
 		h.cancel(err)
 		return
 	}

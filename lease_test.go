@@ -8,11 +8,13 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/oauthlink/oauthlink/store"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// scriptLease is a Lease whose Renew answers renewErr (nil: success, which
+// scriptLease is a store.Lease whose Renew answers renewErr (nil: success, which
 // moves Deadline as a store would).
 type scriptLease struct {
 	mu       sync.Mutex
@@ -59,11 +61,11 @@ func (l *scriptLease) set(err error) {
 
 // scriptLocker hands out one scriptLease.
 type scriptLocker struct {
-	TokenStore
+	store.TokenStore
 	lease *scriptLease
 }
 
-func (s scriptLocker) Lock(_ context.Context, _, _ string, ttl time.Duration) (Lease, error) {
+func (s scriptLocker) Lock(_ context.Context, _, _ string, ttl time.Duration) (store.Lease, error) {
 	s.lease.mu.Lock()
 	s.lease.deadline = time.Now().Add(ttl)
 	s.lease.mu.Unlock()
@@ -72,14 +74,14 @@ func (s scriptLocker) Lock(_ context.Context, _, _ string, ttl time.Duration) (L
 
 func leaseConnector(t *testing.T, l *scriptLease) *Connector {
 	t.Helper()
-	return &Connector{cfg: Config{LockTTL: 4 * time.Second, ExchangeTimeout: time.Second}, store: scriptLocker{lease: l}}
+	return &Connector{e: &engine{opts: TokenOptions{LockTTL: 4 * time.Second, ExchangeTimeout: time.Second}, store: scriptLocker{lease: l}}}
 }
 
 func TestHeldLockRenews(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := &scriptLease{}
 		c := leaseConnector(t, l)
-		lk, err := c.lockConn(t.Context(), "shop-1")
+		lk, err := c.e.lockConn(t.Context(), "shop-1")
 		require.NoError(t, err)
 		time.Sleep(60 * time.Second) // fifteen times the lease
 		assert.True(t, lk.valid(), "a holder whose renewals succeed keeps the lease")
@@ -97,13 +99,13 @@ func TestHeldLockLost(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := &scriptLease{}
 		c := leaseConnector(t, l)
-		lk, err := c.lockConn(t.Context(), "shop-1")
+		lk, err := c.e.lockConn(t.Context(), "shop-1")
 		require.NoError(t, err)
 		time.Sleep(3 * time.Second)
-		l.set(errors.Join(errors.New("taken"), ErrLeaseLost))
+		l.set(errors.Join(errors.New("taken"), store.ErrLeaseLost))
 		time.Sleep(time.Second + time.Millisecond)
 		assert.False(t, lk.valid(), "lost at the first renewal that says so")
-		assert.ErrorIs(t, context.Cause(lk.ctx), ErrLeaseLost)
+		assert.ErrorIs(t, context.Cause(lk.ctx), store.ErrLeaseLost)
 		lk.release()
 	})
 }
@@ -114,7 +116,7 @@ func TestHeldLockStoreDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := &scriptLease{}
 		c := leaseConnector(t, l)
-		lk, err := c.lockConn(t.Context(), "shop-1")
+		lk, err := c.e.lockConn(t.Context(), "shop-1")
 		require.NoError(t, err)
 		time.Sleep(2 * time.Second) // one renewal at 1 s confirms until 5 s
 		l.set(errors.New("connection refused"))
@@ -124,7 +126,7 @@ func TestHeldLockStoreDown(t *testing.T) {
 		time.Sleep(2 * time.Millisecond)
 		synctest.Wait()
 		assert.False(t, lk.valid(), "no longer vouched for at Deadline minus the margin")
-		assert.ErrorIs(t, context.Cause(lk.ctx), ErrLeaseLost)
+		assert.ErrorIs(t, context.Cause(lk.ctx), store.ErrLeaseLost)
 		lk.release()
 	})
 }

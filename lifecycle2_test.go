@@ -15,6 +15,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -27,9 +28,9 @@ func TestG25_RefreshWithoutRefreshTokenKeepsOld(t *testing.T) {
 	e.clk.Advance(2 * time.Hour)
 	e.mollie.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Status: 200, ContentType: "application/json",
 		Body: `{"access_token":"access_new_without_refresh","token_type":"bearer","expires_in":3600}`})
-	conn, err := e.links["mollie"].Fresh(context.Background(), "shop-1")
+	conn, err := e.links["mollie"].Connection(context.Background(), "shop-1")
 	require.NoError(t, err)
-	assert.Equal(t, oauthlink.Secret("access_new_without_refresh"), conn.AccessToken)
+	assert.Equal(t, store.Secret("access_new_without_refresh"), conn.AccessToken)
 	assert.Equal(t, old.RefreshToken, conn.RefreshToken, "a provider that does not rotate: the old refresh token stays (RFC 6749 §6)")
 	stored, err := e.load("mollie", "shop-1")
 	require.NoError(t, err)
@@ -45,7 +46,7 @@ func TestG27_EachRefreshTokenPresentedOnce(t *testing.T) {
 	e.clk.Advance(2 * time.Hour)
 	var wg sync.WaitGroup
 	for range 50 {
-		wg.Go(func() { _, _ = e.links["qonto"].Fresh(context.Background(), "shop-1") })
+		wg.Go(func() { _, _ = e.links["qonto"].Connection(context.Background(), "shop-1") })
 	}
 	wg.Wait()
 	assert.Equal(t, 1, e.qonto.Presented(old.RefreshToken.Reveal()))
@@ -56,7 +57,7 @@ func TestG27_EachRefreshTokenPresentedOnce(t *testing.T) {
 
 // noLock hides the store's Locker, as an instance whose lock expired (or
 // a store without locks) would behave.
-type noLock struct{ oauthlink.TokenStore }
+type noLock struct{ store.TokenStore }
 
 // H29: instance A's refresh outlives its lock; B refreshes and saves in
 // the meantime. A's late write is rejected by compare-and-swap and A uses
@@ -74,7 +75,7 @@ func TestH29_LateWriteRejected(t *testing.T) {
 	}
 	aDone := make(chan result, 1)
 	go func() {
-		c, err := a.Fresh(context.Background(), "shop-1")
+		c, err := a.Connection(context.Background(), "shop-1")
 		aDone <- result{c, err}
 	}()
 	require.Eventually(t, func() bool { return e.qonto.Refreshes() == 1 }, 10*time.Second, time.Millisecond)
@@ -84,7 +85,7 @@ func TestH29_LateWriteRejected(t *testing.T) {
 		RedirectURL: e.app.URL + "/connect/qonto/callback", Store: noLock{e.store}, Owner: ownerFromCookie,
 		CookieSecrets: [][]byte{e.secret}, HTTPClient: f.Client(), Now: e.clk.Now, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
-	bConn, err := b.Fresh(context.Background(), "shop-1")
+	bConn, err := b.Connection(context.Background(), "shop-1")
 	require.NoError(t, err)
 
 	close(release)
@@ -105,7 +106,7 @@ func TestH29_LateWriteRejected(t *testing.T) {
 
 // countingStore counts Loads, so a test can tell when every caller has read.
 type countingStore struct {
-	oauthlink.TokenStore
+	store.TokenStore
 	loads atomic.Int64
 }
 
@@ -114,7 +115,7 @@ func (s *countingStore) Load(ctx context.Context, p, o string) (*oauthlink.Conne
 	return s.TokenStore.Load(ctx, p, o)
 }
 
-func (s *countingStore) Unwrap() oauthlink.TokenStore { return s.TokenStore }
+func (s *countingStore) Unwrap() store.TokenStore { return s.TokenStore }
 
 // Refresh refreshes a token that is not due, once for callers that overlap:
 // the provider holds its answer until all 20 callers have read the store,
@@ -129,7 +130,7 @@ func TestForcedRefresh(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
-			conn, err := e.links["qonto"].Refresh(context.Background(), "shop-1")
+			conn, err := e.links["qonto"].ForceRefresh(context.Background(), "shop-1")
 			assert.NoError(t, err)
 			if err == nil {
 				assert.NotEqual(t, old.AccessToken, conn.AccessToken)
@@ -144,15 +145,15 @@ func TestForcedRefresh(t *testing.T) {
 	stored, err := e.load("qonto", "shop-1")
 	require.NoError(t, err)
 	assert.Equal(t, old.Version+1, stored.Version)
-	_, err = e.links["qonto"].Refresh(context.Background(), "nobody")
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+	_, err = e.links["qonto"].ForceRefresh(context.Background(), "nobody")
+	assert.ErrorIs(t, err, store.ErrNotFound)
 }
 
 // AuthParams may read r.Form on a GET start.
 func TestAuthParamsSeesForm(t *testing.T) {
 	e := newEnv(t, withConfig(func(c *oauthlink.Config) {
 		if c.Provider.Name == "qonto" {
-			c.AuthParams = func(r *http.Request) (url.Values, error) {
+			c.Flow.AuthParams = func(r *http.Request) (url.Values, error) {
 				return url.Values{"organization_id": {r.Form.Get("organization_id")}}, nil
 			}
 		}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -36,7 +37,7 @@ func rotating(p *oauthlink.Provider) {
 }
 
 // noLocker hides the store's Locker, as a store without one would.
-type noLocker struct{ oauthlink.TokenStore }
+type noLocker struct{ store.TokenStore }
 
 // A forced Refresh and a due Fresh of one connection in one process share
 // one flight, even on a store without Locker.
@@ -55,10 +56,10 @@ func TestForcedAndDueShareOneFlight(t *testing.T) {
 	var wg sync.WaitGroup
 	var due, forced *oauthlink.Connection
 	var errDue, errForced error
-	wg.Go(func() { due, errDue = link.Fresh(ctx, "shop-1") })
+	wg.Go(func() { due, errDue = link.Connection(ctx, "shop-1") })
 	require.Eventually(t, func() bool { return e.qonto.Calls(oauthlinktest.EndpointToken) > calls }, 10*time.Second, time.Millisecond,
 		"the due refresh is at the provider")
-	wg.Go(func() { forced, errForced = link.Refresh(ctx, "shop-1") })
+	wg.Go(func() { forced, errForced = link.ForceRefresh(ctx, "shop-1") })
 	// Give a second, separate flight every chance to reach the provider
 	// while the first answer is held; one shared flight never does.
 	time.Sleep(200 * time.Millisecond)
@@ -86,9 +87,9 @@ func TestOwnerKeyRules(t *testing.T) {
 	link := e.links["qonto"]
 	ctx := context.Background()
 	for _, owner := range []string{"alice\x00forced", "\xff\xfe", strings.Repeat("o", oauthlink.MaxOwnerLen+1)} {
-		_, err := link.Fresh(ctx, owner)
+		_, err := link.Connection(ctx, owner)
 		assert.ErrorIs(t, err, oauthlink.ErrInvalidOwner, "Fresh(%q)", owner)
-		_, err = link.Refresh(ctx, owner)
+		_, err = link.ForceRefresh(ctx, owner)
 		assert.ErrorIs(t, err, oauthlink.ErrInvalidOwner, "Refresh(%q)", owner)
 		assert.ErrorIs(t, link.Disconnect(ctx, owner), oauthlink.ErrInvalidOwner, "Disconnect(%q)", owner)
 	}
@@ -128,7 +129,7 @@ func TestUnauthorizedForcesOneRefresh(t *testing.T) {
 	stored, err := e.load("qonto", "shop-1")
 	require.NoError(t, err)
 	assert.NotEqual(t, old.AccessToken, stored.AccessToken)
-	assert.Equal(t, oauthlink.StatusActive, stored.Status)
+	assert.Equal(t, store.StatusActive, stored.Status)
 }
 
 // A 401 whose forced refresh the provider refuses marks the connection
@@ -144,7 +145,7 @@ func TestUnauthorizedRefreshRefused(t *testing.T) {
 	require.ErrorIs(t, err, oauthlink.ErrReauthRequired)
 	stored, err := e.load("qonto", "shop-1")
 	require.NoError(t, err)
-	assert.Equal(t, oauthlink.StatusReauthRequired, stored.Status, "never deleted, marked for reconnection")
+	assert.Equal(t, store.StatusReauthRequired, stored.Status, "never deleted, marked for reconnection")
 }
 
 // scripted is a minimal provider whose token endpoint answers from a
@@ -194,7 +195,7 @@ func newScripted(t *testing.T, answers ...map[string]any) *scripted {
 
 // scriptedConnector is a Connector on s with conn stored as its one
 // connection.
-func scriptedConnector(t *testing.T, s *scripted, clk *clock, logs *syncBuffer, conn *oauthlink.Connection) (*oauthlink.Connector, oauthlink.TokenStore) {
+func scriptedConnector(t *testing.T, s *scripted, clk *clock, logs *syncBuffer, conn *oauthlink.Connection) (*oauthlink.Connector, store.TokenStore) {
 	t.Helper()
 	st := memstore.New()
 	link, err := oauthlink.New(oauthlink.Config{
@@ -203,11 +204,11 @@ func scriptedConnector(t *testing.T, s *scripted, clk *clock, logs *syncBuffer, 
 		ClientID: "client", ClientSecret: "secret", RedirectURL: "https://app.example/cb", Store: st,
 		Owner:         func(*http.Request) (string, error) { return "shop-1", nil },
 		CookieSecrets: [][]byte{make([]byte, 32)}, HTTPClient: s.srv.Client(), Now: clk.Now,
-		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Tokens: oauthlink.TokenOptions{RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond},
 	})
 	require.NoError(t, err)
-	conn.Provider, conn.Owner, conn.Status, conn.TokenType = "hydra", "shop-1", oauthlink.StatusActive, "Bearer"
+	conn.Provider, conn.Owner, conn.Status, conn.TokenType = "hydra", "shop-1", store.StatusActive, "Bearer"
 	require.NoError(t, st.Save(context.Background(), conn))
 	return link, st
 }
@@ -224,19 +225,19 @@ func TestRotationWithoutRefreshToken(t *testing.T) {
 		AccessToken: "at-1", RefreshToken: "rt-1", Expiry: clk.Now().Add(-time.Second)})
 	ctx := context.Background()
 
-	conn, err := link.Fresh(ctx, "shop-1")
+	conn, err := link.Connection(ctx, "shop-1")
 	require.NoError(t, err)
 	assert.Equal(t, "at-2", conn.AccessToken.Reveal())
 	assert.Empty(t, conn.RefreshToken.Reveal(), "the consumed refresh token is not kept")
 
 	clk.Advance(2 * time.Hour)
-	_, err = link.Fresh(ctx, "shop-1")
+	_, err = link.Connection(ctx, "shop-1")
 	require.ErrorIs(t, err, oauthlink.ErrReauthRequired)
 	assert.Zero(t, s.reuse.Load(), "the spent refresh token was never replayed")
 	assert.Equal(t, int64(1), s.calls.Load())
 	stored, err := st.Load(ctx, "hydra", "shop-1")
 	require.NoError(t, err)
-	assert.Equal(t, oauthlink.StatusReauthRequired, stored.Status)
+	assert.Equal(t, store.StatusReauthRequired, stored.Status)
 	assert.Contains(t, logs.String(), "no refresh token", "the cause is logged")
 }
 
@@ -250,16 +251,16 @@ func TestLongLivedTokenNeverExpiresByGuess(t *testing.T) {
 	ctx := context.Background()
 
 	clk.Advance(10 * 365 * 24 * time.Hour)
-	conn, err := link.Fresh(ctx, "shop-1")
+	conn, err := link.Connection(ctx, "shop-1")
 	require.NoError(t, err, "a token without expiry is not due")
 	assert.Equal(t, "at-forever", conn.AccessToken.Reveal())
 	assert.True(t, conn.Expiry.IsZero())
 
-	_, err = link.Refresh(ctx, "shop-1")
+	_, err = link.ForceRefresh(ctx, "shop-1")
 	require.ErrorIs(t, err, oauthlink.ErrNoRefreshToken)
 	stored, err := st.Load(ctx, "hydra", "shop-1")
 	require.NoError(t, err)
-	assert.Equal(t, oauthlink.StatusActive, stored.Status, "Refresh changed nothing")
+	assert.Equal(t, store.StatusActive, stored.Status, "Refresh changed nothing")
 	assert.Equal(t, conn.Version, stored.Version)
 	assert.Zero(t, s.calls.Load(), "no provider call")
 }
@@ -279,5 +280,5 @@ func TestLongLivedTokenRejected(t *testing.T) {
 	assert.Equal(t, int64(1), s.apiCalls.Load(), "no retry without a new token")
 	stored, err := st.Load(context.Background(), "hydra", "shop-1")
 	require.NoError(t, err)
-	assert.Equal(t, oauthlink.StatusReauthRequired, stored.Status)
+	assert.Equal(t, store.StatusReauthRequired, stored.Status)
 }

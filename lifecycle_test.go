@@ -18,10 +18,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/oauth2"
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // connected runs a flow for owner and returns the stored connection.
@@ -43,8 +43,8 @@ func (e *env) instance(provider string) *oauthlink.Connector {
 		Provider: f.Provider(), ClientID: f.ClientID(), ClientSecret: f.ClientSecret(),
 		RedirectURL: e.app.URL + "/connect/" + provider + "/callback", Store: e.store, Owner: ownerFromCookie,
 		CookieSecrets: [][]byte{e.secret}, HTTPClient: f.Client(), Now: e.clk.Now,
-		Logger:    slog.New(slog.NewTextHandler(e.logs, nil)),
-		RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
+		Tokens: oauthlink.TokenOptions{RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond},
 	})
 	require.NoError(e.t, err)
 	return c
@@ -62,7 +62,7 @@ func TestH28_RefreshStorm(t *testing.T) {
 	errs := make([]error, 500)
 	for i := range 500 {
 		wg.Go(func() {
-			conn, err := link.Fresh(context.Background(), "shop-1")
+			conn, err := link.Connection(context.Background(), "shop-1")
 			errs[i] = err
 			if err == nil {
 				tokens[i] = conn.AccessToken.Reveal()
@@ -97,7 +97,7 @@ func TestH28_HydraNoGraceAcrossInstances(t *testing.T) {
 		for _, inst := range instances {
 			for range 25 {
 				wg.Go(func() {
-					if _, err := inst.Fresh(context.Background(), "shop-1"); err != nil {
+					if _, err := inst.Connection(context.Background(), "shop-1"); err != nil {
 						failures.Add(1)
 					}
 				})
@@ -111,7 +111,7 @@ func TestH28_HydraNoGraceAcrossInstances(t *testing.T) {
 	stored, err := e.load("qonto", "shop-1")
 	require.NoError(t, err)
 	for _, inst := range instances {
-		conn, err := inst.Fresh(context.Background(), "shop-1")
+		conn, err := inst.Connection(context.Background(), "shop-1")
 		require.NoError(t, err)
 		assert.Equal(t, stored.AccessToken, conn.AccessToken, "all instances end on one token")
 	}
@@ -131,7 +131,7 @@ func TestH30_CancelAfterProviderAnswered(t *testing.T) {
 	e.clk.Advance(2 * time.Hour)
 	ctx, c := context.WithCancel(context.Background())
 	cancel.Store(&c)
-	_, err := e.links["qonto"].Fresh(ctx, "shop-1")
+	_, err := e.links["qonto"].Connection(ctx, "shop-1")
 	assert.ErrorIs(t, err, context.Canceled)
 
 	require.Eventually(t, func() bool {
@@ -142,7 +142,7 @@ func TestH30_CancelAfterProviderAnswered(t *testing.T) {
 	assert.NotEqual(t, old.RefreshToken, stored.RefreshToken)
 	assert.True(t, e.qonto.RefreshTokenValid(stored.RefreshToken.Reveal()))
 	assert.False(t, e.qonto.RefreshTokenValid(old.RefreshToken.Reveal()))
-	conn, err := e.links["qonto"].Fresh(context.Background(), "shop-1")
+	conn, err := e.links["qonto"].Connection(context.Background(), "shop-1")
 	require.NoError(t, err)
 	assert.Equal(t, stored.AccessToken, conn.AccessToken)
 	assert.Zero(t, e.qonto.ReuseDetections())
@@ -155,7 +155,7 @@ func TestH31_InvalidGrantMarksReauth(t *testing.T) {
 	var events []oauthlink.EventKind
 	var mu sync.Mutex
 	e := newEnv(t, withConfig(func(c *oauthlink.Config) {
-		c.OnEvent = func(_ context.Context, ev oauthlink.Event) {
+		c.Hooks.OnEvent = func(_ context.Context, ev oauthlink.Event) {
 			mu.Lock()
 			events = append(events, ev.Kind)
 			mu.Unlock()
@@ -164,16 +164,16 @@ func TestH31_InvalidGrantMarksReauth(t *testing.T) {
 	e.connected("mollie", "shop-1")
 	e.clk.Advance(2 * time.Hour)
 	e.mollie.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Status: 400, Body: `{"error":"invalid_grant","error_description":"revoked"}`})
-	_, err := e.links["mollie"].Fresh(context.Background(), "shop-1")
+	_, err := e.links["mollie"].Connection(context.Background(), "shop-1")
 	require.ErrorIs(t, err, oauthlink.ErrReauthRequired)
-	var te *oauthlink.TokenError
+	var te *oauthlink.ProviderError
 	require.ErrorAs(t, err, &te)
 	assert.True(t, te.InvalidGrant())
 
 	stored, err := e.load("mollie", "shop-1")
 	require.NoError(t, err, "never deleted")
-	assert.Equal(t, oauthlink.StatusReauthRequired, stored.Status)
-	_, err = e.links["mollie"].Fresh(context.Background(), "shop-1")
+	assert.Equal(t, store.StatusReauthRequired, stored.Status)
+	_, err = e.links["mollie"].Connection(context.Background(), "shop-1")
 	assert.ErrorIs(t, err, oauthlink.ErrReauthRequired)
 	assert.Equal(t, 1, e.mollie.Calls(oauthlinktest.EndpointToken)-1, "no second refresh attempt")
 	mu.Lock()
@@ -182,14 +182,14 @@ func TestH31_InvalidGrantMarksReauth(t *testing.T) {
 
 	// Reconnecting replaces it with an active connection.
 	conn := e.connected("mollie", "shop-1")
-	assert.Equal(t, oauthlink.StatusActive, conn.Status)
+	assert.Equal(t, store.StatusActive, conn.Status)
 	assert.Equal(t, stored.CreatedAt, conn.CreatedAt)
 }
 
 // staleStore serves an old snapshot for the first n loads, as an instance
 // that read just before a peer's refresh would see.
 type staleStore struct {
-	oauthlink.TokenStore
+	store.TokenStore
 	mu    sync.Mutex
 	stale *oauthlink.Connection
 	n     int
@@ -231,7 +231,7 @@ func testPeerRotatedUseNewer(t *testing.T, rotates bool) {
 	e := newEnv(t)
 	old := e.connected("qonto", "shop-1")
 	e.clk.Advance(2 * time.Hour)
-	_, err := e.links["qonto"].Fresh(context.Background(), "shop-1")
+	_, err := e.links["qonto"].Connection(context.Background(), "shop-1")
 	require.NoError(t, err)
 
 	f := e.fakes["qonto"]
@@ -243,18 +243,18 @@ func testPeerRotatedUseNewer(t *testing.T, rotates bool) {
 		CookieSecrets: [][]byte{e.secret}, HTTPClient: f.Client(), Now: e.clk.Now})
 	require.NoError(t, err)
 	e.qonto.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Status: 400, Body: `{"error":"invalid_grant","error_description":"The refresh token was already used."}`})
-	conn, err := b.Fresh(context.Background(), "shop-1")
+	conn, err := b.Connection(context.Background(), "shop-1")
 	stored, _ := e.load("qonto", "shop-1")
 	if rotates {
-		var te *oauthlink.TokenError
+		var te *oauthlink.ProviderError
 		require.ErrorAs(t, err, &te)
 		assert.True(t, te.InvalidGrant())
 		assert.Nil(t, conn, "no token it cannot vouch for")
-		conn, err = b.Fresh(context.Background(), "shop-1")
+		conn, err = b.Connection(context.Background(), "shop-1")
 	}
 	require.NoError(t, err)
 	assert.Equal(t, stored.AccessToken, conn.AccessToken)
-	assert.Equal(t, oauthlink.StatusActive, stored.Status, "no flag")
+	assert.Equal(t, store.StatusActive, stored.Status, "no flag")
 	assert.Equal(t, 1, e.qonto.Refreshes(), "no extra refresh")
 	assert.True(t, e.qonto.AccessTokenValid(conn.AccessToken.Reveal()))
 }
@@ -268,7 +268,7 @@ func TestG23_RefreshRetriesTransientFailures(t *testing.T) {
 		oauthlinktest.Fault{Status: 503, Body: "busy"},
 		oauthlinktest.Fault{Status: 429, RetryAfter: "0", Body: `{"error":"rate_limited"}`},
 		oauthlinktest.Fault{Status: 503})
-	conn, err := e.links["mollie"].Fresh(context.Background(), "shop-1")
+	conn, err := e.links["mollie"].Connection(context.Background(), "shop-1")
 	require.NoError(t, err)
 	assert.True(t, e.mollie.AccessTokenValid(conn.AccessToken.Reveal()))
 	assert.Equal(t, 1+4, e.mollie.Calls(oauthlinktest.EndpointToken))
@@ -277,13 +277,13 @@ func TestG23_RefreshRetriesTransientFailures(t *testing.T) {
 	e.clk.Advance(2 * time.Hour)
 	e.mollie.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Status: 503}, oauthlinktest.Fault{Status: 503},
 		oauthlinktest.Fault{Status: 503}, oauthlinktest.Fault{Status: 503})
-	_, err = e.links["mollie"].Fresh(context.Background(), "shop-1")
-	var te *oauthlink.TokenError
+	_, err = e.links["mollie"].Connection(context.Background(), "shop-1")
+	var te *oauthlink.ProviderError
 	require.ErrorAs(t, err, &te)
 	assert.True(t, te.Temporary())
 	stored, err := e.load("mollie", "shop-1")
 	require.NoError(t, err)
-	assert.Equal(t, oauthlink.StatusActive, stored.Status, "a transient failure does not flag the connection")
+	assert.Equal(t, store.StatusActive, stored.Status, "a transient failure does not flag the connection")
 }
 
 // Mollie resends the exchange's redirect_uri on refresh; the fake refuses
@@ -292,36 +292,36 @@ func TestMollieRefreshResendsRedirectURI(t *testing.T) {
 	e := newEnv(t)
 	old := e.connected("mollie", "shop-1")
 	e.clk.Advance(2 * time.Hour)
-	conn, err := e.links["mollie"].Fresh(context.Background(), "shop-1")
+	conn, err := e.links["mollie"].Connection(context.Background(), "shop-1")
 	require.NoError(t, err)
 	assert.NotEqual(t, old.AccessToken, conn.AccessToken)
 	assert.Equal(t, old.RefreshToken, conn.RefreshToken, "Mollie does not rotate; the old refresh token is kept")
 }
 
 func TestRefreshAheadOfExpiry(t *testing.T) {
-	e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.RefreshJitter = -1 }))
+	e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.Tokens.RefreshJitter = -1 }))
 	e.connected("mollie", "shop-1")
 	link := e.links["mollie"]
 	e.clk.Advance(58 * time.Minute)
-	_, err := link.Fresh(context.Background(), "shop-1")
+	_, err := link.Connection(context.Background(), "shop-1")
 	require.NoError(t, err)
 	assert.Zero(t, e.mollie.Refreshes(), "2 minutes left: not yet")
 	e.clk.Advance(61 * time.Second)
-	_, err = link.Fresh(context.Background(), "shop-1")
+	_, err = link.Connection(context.Background(), "shop-1")
 	require.NoError(t, err)
 	assert.Equal(t, 1, e.mollie.Refreshes(), "59 s left: refreshed ahead")
 }
 
-func TestTokenSource(t *testing.T) {
+func TestConnectionOAuth2Token(t *testing.T) {
 	e := newEnv(t)
 	conn := e.connected("qonto", "shop-1")
-	var ts oauth2.TokenSource = e.links["qonto"].TokenSource("shop-1")
-	tok, err := ts.Token()
+	got, err := e.links["qonto"].Connection(context.Background(), "shop-1")
 	require.NoError(t, err)
+	tok := got.OAuth2Token()
 	assert.Equal(t, conn.AccessToken.Reveal(), tok.AccessToken)
 	assert.True(t, tok.Valid())
-	_, err = e.links["qonto"].TokenSource("nobody").Token()
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+	_, err = e.links["qonto"].Connection(context.Background(), "nobody")
+	assert.ErrorIs(t, err, store.ErrNotFound)
 }
 
 func TestMiddleware(t *testing.T) {
@@ -329,12 +329,12 @@ func TestMiddleware(t *testing.T) {
 	e.connected("mollie", "shop-1")
 	link := e.links["mollie"]
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, err := oauthlink.TokenFromContext(r.Context(), "mollie")
+		conn, err := oauthlink.ConnectionFromContext(r.Context(), "mollie")
 		if err != nil {
-			fmt.Fprintf(w, "none: %v", errors.Is(err, oauthlink.ErrNotFound))
+			fmt.Fprintf(w, "none: %v", errors.Is(err, store.ErrNotFound))
 			return
 		}
-		fmt.Fprint(w, "token:", len(tok.AccessToken) > 0)
+		fmt.Fprint(w, "token:", len(conn.OAuth2Token().AccessToken) > 0)
 	})
 	serve := func(h http.Handler, user, accept string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodGet, "/orders?x=1", nil)
@@ -347,12 +347,12 @@ func TestMiddleware(t *testing.T) {
 		return w
 	}
 	t.Run("load never rejects", func(t *testing.T) {
-		assert.Equal(t, "token:true", serve(link.Load(handler), "shop-1", "").Body.String())
-		assert.Equal(t, "none: true", serve(link.Load(handler), "shop-2", "").Body.String())
-		assert.Equal(t, "none: false", serve(link.Load(handler), "", "").Body.String())
+		assert.Equal(t, "token:true", serve(link.LoadConnection(handler), "shop-1", "").Body.String())
+		assert.Equal(t, "none: true", serve(link.LoadConnection(handler), "shop-2", "").Body.String())
+		assert.Equal(t, "none: false", serve(link.LoadConnection(handler), "", "").Body.String())
 	})
 	t.Run("require", func(t *testing.T) {
-		req := link.Require("/connect/mollie")(handler)
+		req := link.RequireConnection("/connect/mollie")(handler)
 		assert.Equal(t, "token:true", serve(req, "shop-1", "").Body.String())
 		html := serve(req, "shop-2", "text/html,application/xhtml+xml")
 		assert.Equal(t, http.StatusSeeOther, html.Code)
@@ -382,7 +382,7 @@ func (e *env) peerRefresh(provider string, conn *oauthlink.Connection) *oauthlin
 	}
 	require.NoError(e.t, json.NewDecoder(resp.Body).Decode(&tok))
 	next := conn.Clone()
-	next.AccessToken, next.RefreshToken = oauthlink.Secret(tok.AccessToken), oauthlink.Secret(tok.RefreshToken)
+	next.AccessToken, next.RefreshToken = store.Secret(tok.AccessToken), store.Secret(tok.RefreshToken)
 	require.NoError(e.t, e.store.Save(context.Background(), next))
 	return next
 }
@@ -391,7 +391,7 @@ func (e *env) peerRefresh(provider string, conn *oauthlink.Connection) *oauthlin
 // replaced) makes the client reload from the store and retry once, with no
 // refresh of its own.
 func TestH31_Client401ReloadAndRetry(t *testing.T) {
-	e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.CacheTTL = time.Hour }))
+	e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.Tokens.CacheTTL = time.Hour }))
 	conn := e.connected("qonto", "shop-1")
 	client := e.links["qonto"].Client("shop-1")
 	get := func() int {
@@ -409,7 +409,7 @@ func TestH31_Client401ReloadAndRetry(t *testing.T) {
 	assert.Equal(t, http.StatusOK, get())
 	assert.Equal(t, 2, e.qonto.Calls(oauthlinktest.EndpointAPI)-calls, "one 401, one retry")
 	assert.Equal(t, 1, e.qonto.Refreshes(), "only the peer refreshed")
-	cur, err := e.links["qonto"].Fresh(context.Background(), "shop-1")
+	cur, err := e.links["qonto"].Connection(context.Background(), "shop-1")
 	require.NoError(t, err)
 	assert.Equal(t, peer.AccessToken, cur.AccessToken)
 }
@@ -451,7 +451,7 @@ func TestL38_DisconnectRetriesRevocation(t *testing.T) {
 	assert.False(t, e.mollie.RefreshTokenValid(conn.RefreshToken.Reveal()))
 	assert.False(t, e.mollie.AccessTokenValid(conn.AccessToken.Reveal()))
 	_, err := e.load("mollie", "shop-1")
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+	assert.ErrorIs(t, err, store.ErrNotFound)
 }
 
 func TestL38_DisconnectKeepsRecordWhenRevocationFails(t *testing.T) {
@@ -464,13 +464,13 @@ func TestL38_DisconnectKeepsRecordWhenRevocationFails(t *testing.T) {
 	require.Error(t, err)
 	stored, lerr := e.load("qonto", "shop-1")
 	require.NoError(t, lerr, "never a silent loss")
-	assert.Equal(t, oauthlink.StatusDisconnected, stored.Status)
-	_, ferr := e.links["qonto"].Fresh(context.Background(), "shop-1")
+	assert.Equal(t, store.StatusDisconnected, stored.Status)
+	_, ferr := e.links["qonto"].Connection(context.Background(), "shop-1")
 	assert.ErrorIs(t, ferr, oauthlink.ErrDisconnected)
 
 	require.NoError(t, e.links["qonto"].Disconnect(context.Background(), "shop-1"), "retry succeeds")
 	_, lerr = e.load("qonto", "shop-1")
-	assert.ErrorIs(t, lerr, oauthlink.ErrNotFound)
+	assert.ErrorIs(t, lerr, store.ErrNotFound)
 	assert.NoError(t, e.links["qonto"].Disconnect(context.Background(), "shop-1"), "idempotent")
 }
 
@@ -484,7 +484,7 @@ func TestL38_DisconnectRacingRefresh(t *testing.T) {
 	e.qonto.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{HoldUntil: release})
 	refreshed := make(chan error, 1)
 	go func() {
-		_, err := e.links["qonto"].Fresh(context.Background(), "shop-1")
+		_, err := e.links["qonto"].Connection(context.Background(), "shop-1")
 		refreshed <- err
 	}()
 	require.Eventually(t, func() bool { return e.qonto.Refreshes() == 1 }, 10*time.Second, time.Millisecond, "refresh reached the provider")
@@ -492,7 +492,7 @@ func TestL38_DisconnectRacingRefresh(t *testing.T) {
 	go func() { disconnected <- e.instance("qonto").Disconnect(context.Background(), "shop-1") }()
 	require.Eventually(t, func() bool {
 		s, err := e.load("qonto", "shop-1")
-		return err == nil && s.Status == oauthlink.StatusDisconnected
+		return err == nil && s.Status == store.StatusDisconnected
 	}, 10*time.Second, time.Millisecond, "marked disconnected while the refresh is held")
 	close(release)
 	for name, ch := range map[string]chan error{"refresh": refreshed, "disconnect": disconnected} {
@@ -508,7 +508,7 @@ func TestL38_DisconnectRacingRefresh(t *testing.T) {
 		}
 	}
 	_, err := e.load("qonto", "shop-1")
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound, "the refresh did not resurrect the connection")
+	assert.ErrorIs(t, err, store.ErrNotFound, "the refresh did not resurrect the connection")
 }
 
 // A reconnect while an old grant's refresh is still in flight keeps the new
@@ -524,7 +524,7 @@ func TestReconnectDuringInFlightRefresh(t *testing.T) {
 	e.mollie.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{HoldUntil: release})
 	refreshed := make(chan error, 1)
 	go func() {
-		_, err := e.links["mollie"].Fresh(context.Background(), "shop-1")
+		_, err := e.links["mollie"].Connection(context.Background(), "shop-1")
 		refreshed <- err
 	}()
 	require.Eventually(t, func() bool { return e.mollie.Refreshes() == 1 }, 10*time.Second, time.Millisecond)
@@ -562,7 +562,7 @@ func TestReconnectDuringInFlightRefresh(t *testing.T) {
 	}
 	stored, err := e.load("mollie", "shop-1")
 	require.NoError(t, err, "the new connection survives")
-	assert.Equal(t, oauthlink.StatusActive, stored.Status)
+	assert.Equal(t, store.StatusActive, stored.Status)
 	assert.True(t, e.mollie.AccessTokenValid(stored.AccessToken.Reveal()), "the stored token is the new grant's")
 	assert.True(t, e.mollie.RefreshTokenValid(stored.RefreshToken.Reveal()))
 }
@@ -570,7 +570,7 @@ func TestReconnectDuringInFlightRefresh(t *testing.T) {
 // K37: canary tokens never appear in formatted output, slog or JSON.
 func TestK37_Redaction(t *testing.T) {
 	conn := &oauthlink.Connection{Provider: "mollie", Owner: "o", AccessToken: "access_CANARY1", RefreshToken: "refresh_CANARY2",
-		Extra: `{"id_token":"CANARY3"}`, Status: oauthlink.StatusActive}
+		Extra: `{"id_token":"CANARY3"}`, Status: store.StatusActive}
 	var buf bytes.Buffer
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
 		fmt.Fprintf(&buf, verb+"\n", conn)

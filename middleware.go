@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/oauth2"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // ctxKey is the request-context key of one provider's loaded connection.
@@ -41,43 +41,43 @@ type loaded struct {
 // per-request path neither reads the store nor allocates.
 type tokenCache struct{ m sync.Map }
 
-func (c *Connector) cached(ctx context.Context, owner string) *loaded {
-	if c.cfg.CacheTTL > 0 {
-		if v, ok := c.cache.m.Load(owner); ok {
-			if e := v.(*loaded); c.stillBefore(e.until) {
-				return e
+func (e *engine) cached(ctx context.Context, owner string) *loaded {
+	if e.opts.CacheTTL > 0 {
+		if v, ok := e.cache.m.Load(owner); ok {
+			if l := v.(*loaded); e.stillBefore(l.until) {
+				return l
 			}
 		}
 	}
-	now := c.now()
-	conn, err := c.Fresh(ctx, owner)
+	now := e.now()
+	conn, err := e.fresh(ctx, owner)
 	if err != nil {
 		return &loaded{err: err}
 	}
 	// Kept for CacheTTL, never past the point where the token is due for
 	// refresh; until is now plus a duration, so on the real clock it keeps
 	// now's monotonic reading for stillBefore.
-	ttl := c.cfg.CacheTTL
+	ttl := e.opts.CacheTTL
 	if conn.Expiry.IsZero() {
 		// No known expiry: nothing to refresh ahead of.
-	} else if due := conn.Expiry.Add(-min(c.cfg.RefreshAhead, conn.Expiry.Sub(conn.UpdatedAt)/2)); due.Sub(now) < ttl {
+	} else if due := conn.Expiry.Add(-min(e.opts.RefreshAhead, conn.Expiry.Sub(conn.UpdatedAt)/2)); due.Sub(now) < ttl {
 		ttl = due.Sub(now)
 	}
-	e := &loaded{conn: conn, until: now.Add(ttl)}
-	if c.cfg.CacheTTL > 0 {
-		c.cache.m.Store(owner, e)
+	l := &loaded{conn: conn, until: now.Add(ttl)}
+	if e.opts.CacheTTL > 0 {
+		e.cache.m.Store(owner, l)
 	}
-	return e
+	return l
 }
 
-func (c *Connector) forget(owner string) { c.cache.m.Delete(owner) }
+func (e *engine) forget(owner string) { e.cache.m.Delete(owner) }
 
 // Load is middleware that loads the current owner's connection for this
 // provider, refreshing its token when due, and puts it in the request
 // context for ConnectionFromContext and TokenFromContext. It never rejects
 // a request: a missing owner, a missing connection or a failed refresh
 // travel in the context as the error. Use Require to enforce.
-func (c *Connector) Load(next http.Handler) http.Handler {
+func (c *Connector) LoadConnection(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), c.ctxKey, c.load(r))))
 	})
@@ -96,7 +96,7 @@ func (c *Connector) load(r *http.Request) *loaded {
 		}
 		return noOwner
 	}
-	return c.cached(r.Context(), owner)
+	return c.e.cached(r.Context(), owner)
 }
 
 // Require is middleware that lets a request through only when the owner
@@ -109,7 +109,7 @@ func (c *Connector) load(r *http.Request) *loaded {
 //
 // A store or provider failure answers 503 instead, since reconnecting would
 // not help.
-func (c *Connector) Require(startURL string) func(http.Handler) http.Handler {
+func (c *Connector) RequireConnection(startURL string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			v := c.load(r)
@@ -125,18 +125,18 @@ func (c *Connector) Require(startURL string) func(http.Handler) http.Handler {
 				reason = "disconnected"
 			case errors.Is(v.err, ErrNoOwner):
 				reason = "not_authenticated"
-			case errors.Is(v.err, ErrNotFound):
+			case errors.Is(v.err, store.ErrNotFound):
 			default:
 				reason, status = "unavailable", http.StatusServiceUnavailable
 			}
 			if status == http.StatusUnauthorized && reason != "not_authenticated" && wantsHTML(r) {
 				target := startURL
-				if ValidReturnTo(r.URL.RequestURI()) {
+				if validReturnTo(r.URL.RequestURI()) {
 					sep := "?"
 					if strings.Contains(target, "?") {
 						sep = "&"
 					}
-					target += sep + c.cfg.ReturnToParam + "=" + url.QueryEscape(r.URL.RequestURI())
+					target += sep + c.cfg.Flow.ReturnToParam + "=" + url.QueryEscape(r.URL.RequestURI())
 				}
 				w.Header().Set("Location", target)
 				w.WriteHeader(http.StatusSeeOther)
@@ -165,18 +165,4 @@ func ConnectionFromContext(ctx context.Context, provider string) (*Connection, e
 		return nil, fmt.Errorf("%w: no connection loaded for %s (is the Load middleware mounted?)", ErrConfig, provider)
 	}
 	return v.conn, v.err
-}
-
-// TokenFromContext returns the fresh token Load or Require put in ctx for
-// provider, as an *oauth2.Token with the access token, its expiry and the
-// extra response fields but never the refresh token (see
-// Connection.OAuth2Token). Each call returns a new value the caller may
-// keep. Errors: those of
-// ConnectionFromContext.
-func TokenFromContext(ctx context.Context, provider string) (*oauth2.Token, error) {
-	conn, err := ConnectionFromContext(ctx, provider)
-	if err != nil {
-		return nil, err
-	}
-	return conn.OAuth2Token(), nil
 }

@@ -43,7 +43,7 @@ func TestOriginHas(t *testing.T) {
 	}
 	_, err := apiOrigin(&Provider{Name: "p"})
 	assert.ErrorIs(t, err, ErrConfig)
-	assert.ErrorIs(t, err, ErrNotAPIOrigin)
+	assert.ErrorIs(t, err, errNotAPIOrigin)
 	var zero origin
 	assert.False(t, zero.has(&url.URL{Scheme: "https", Host: ""}), "no API origin matches nothing")
 }

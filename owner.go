@@ -7,23 +7,23 @@ import (
 	"unicode/utf8"
 )
 
-// MaxOwnerLen is the longest owner id oauthlink accepts, in bytes.
-const MaxOwnerLen = 1024
+// maxOwnerLen is the longest owner id oauthlink accepts, in bytes.
+const maxOwnerLen = 1024
 
 // ErrInvalidOwner: an owner id that no store can keep apart from another
-// one: empty, longer than MaxOwnerLen, not valid UTF-8, or containing NUL
-// (the TokenStore contract's key rules). Config.Owner returning one is an
+// one: empty, longer than maxOwnerLen, not valid UTF-8, or containing NUL
+// (the store.TokenStore contract's key rules). Config.Owner returning one is an
 // application bug: HTTP 500.
 var ErrInvalidOwner = fmt.Errorf("%w: invalid owner id", ErrConfig)
 
-// checkOwner applies the TokenStore key rules to an owner id, so that two
+// checkOwner applies the store.TokenStore key rules to an owner id, so that two
 // owners never share a store record, a lock, a cache entry or a refresh.
 func checkOwner(owner string) error {
 	switch {
 	case owner == "":
 		return fmt.Errorf("%w: empty", ErrInvalidOwner)
-	case len(owner) > MaxOwnerLen:
-		return fmt.Errorf("%w: longer than %d bytes", ErrInvalidOwner, MaxOwnerLen)
+	case len(owner) > maxOwnerLen:
+		return fmt.Errorf("%w: longer than %d bytes", ErrInvalidOwner, maxOwnerLen)
 	case !utf8.ValidString(owner):
 		return fmt.Errorf("%w: not valid UTF-8", ErrInvalidOwner)
 	case strings.IndexByte(owner, 0) >= 0:

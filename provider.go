@@ -1,9 +1,7 @@
 package oauthlink
 
 import (
-	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -20,15 +18,15 @@ import (
 type AuthStyle int
 
 const (
-	// AuthStyleUnset is the zero value and is rejected by Provider.Validate.
-	AuthStyleUnset AuthStyle = iota
 	// AuthStyleBasic sends client_id:client_secret as HTTP Basic credentials.
-	AuthStyleBasic
+	// The zero AuthStyle is no style: New rejects it.
+	AuthStyleBasic AuthStyle = iota + 1
 	// AuthStyleBody sends client_id and client_secret as form fields.
 	AuthStyleBody
 )
 
-func (s AuthStyle) String() string {
+// authStyleName names s in descriptions.
+func authStyleName(s AuthStyle) string {
 	switch s {
 	case AuthStyleBasic:
 		return "basic"
@@ -145,7 +143,7 @@ var reservedAuthParams = []string{
 var providerName = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
 
 // Validate reports the first problem with p, or nil.
-func (p *Provider) Validate() error {
+func (p *Provider) validate() error {
 	if !providerName.MatchString(p.Name) {
 		return fmt.Errorf("%w: provider name %q must match [a-z0-9_-]{1,32}", ErrConfig, p.Name)
 	}
@@ -262,121 +260,3 @@ func (p Provider) withDefaults() Provider {
 	}
 	return p
 }
-
-// Provider prints, logs and marshals itself with the values of Header
-// redacted: headers carry credentials (Qonto's X-Qonto-Staging-Token). The
-// names stay visible. A URL's userinfo (which Validate refuses anyway) is
-// masked.
-
-// redactedHeader returns h with every value replaced by "[redacted]".
-func redactedHeader(h http.Header) http.Header {
-	if h == nil {
-		return nil
-	}
-	out := make(http.Header, len(h))
-	for k, vs := range h {
-		r := make([]string, len(vs))
-		for i := range r {
-			r[i] = redacted
-		}
-		out[k] = r
-	}
-	return out
-}
-
-// redactedURL is raw with its userinfo, user name and password alike,
-// replaced by "redacted". A URL that does not parse is replaced whole when
-// it has an '@' (it might hold userinfo).
-func redactedURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		if strings.Contains(raw, "@") {
-			return redacted
-		}
-		return raw
-	}
-	if u.User == nil {
-		return raw
-	}
-	u.User = url.User("redacted")
-	return u.String()
-}
-
-// String describes the provider with its header values redacted.
-func (p Provider) String() string {
-	names := make([]string, 0, len(p.Header))
-	for k := range p.Header {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	return fmt.Sprintf("oauthlink.Provider{Name:%q AuthURL:%q TokenURL:%q RevokeURL:%q RevokeMethod:%q AuthStyle:%s "+
-		"DefaultScopes:%q RequiredScopes:%q PKCE:%t AuthParams:%q Header:%s ResendRedirectURIOnRefresh:%t "+
-		"RequireRefreshToken:%t DefaultTokenLifetime:%s MaxTokenLifetime:%s RotatesRefreshTokens:%t RefreshGrace:%s "+
-		"Issuer:%q IssuerRequired:%t APIURL:%q}",
-		p.Name, redactedURL(p.AuthURL), redactedURL(p.TokenURL), redactedURL(p.RevokeURL), p.RevokeMethod, p.AuthStyle,
-		p.DefaultScopes, p.RequiredScopes, p.PKCE, p.AuthParams, headerNames(names), p.ResendRedirectURIOnRefresh,
-		p.RequireRefreshToken, p.DefaultTokenLifetime, p.MaxTokenLifetime, p.RotatesRefreshTokens, p.RefreshGrace,
-		p.Issuer, p.IssuerRequired, redactedURL(p.APIURL))
-}
-
-// headerNames prints header names with redacted values.
-type headerNames []string
-
-func (h headerNames) String() string {
-	var b strings.Builder
-	b.WriteString("map[")
-	for i, k := range h {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(k)
-		b.WriteString(":" + redacted)
-	}
-	b.WriteString("]")
-	return b.String()
-}
-
-// GoString is String: %#v must not print the header values either.
-func (p Provider) GoString() string { return p.String() }
-
-// Format prints String for every verb, so no verb reveals a header value.
-func (p Provider) Format(f fmt.State, verb rune) { fmt.Fprint(f, p.String()) }
-
-// LogValue logs the provider's endpoints and settings, without header
-// values.
-func (p Provider) LogValue() slog.Value {
-	names := make([]string, 0, len(p.Header))
-	for k := range p.Header {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	return slog.GroupValue(
-		slog.String("name", p.Name),
-		slog.String("auth_url", redactedURL(p.AuthURL)),
-		slog.String("token_url", redactedURL(p.TokenURL)),
-		slog.String("revoke_url", redactedURL(p.RevokeURL)),
-		slog.String("api_url", redactedURL(p.APIURL)),
-		slog.String("auth_style", p.AuthStyle.String()),
-		slog.Bool("pkce", p.PKCE),
-		slog.Any("header_names", names),
-	)
-}
-
-// MarshalJSON writes the provider as encoding/json would, field for field,
-// with every header value "[redacted]".
-func (p Provider) MarshalJSON() ([]byte, error) {
-	type plain Provider // no methods: marshals field by field
-	q := plain(p)
-	q.Header = redactedHeader(p.Header)
-	for _, u := range []*string{&q.AuthURL, &q.TokenURL, &q.RevokeURL, &q.APIURL} {
-		*u = redactedURL(*u)
-	}
-	return json.Marshal(q)
-}
-
-var (
-	_ fmt.Formatter  = Provider{}
-	_ fmt.GoStringer = Provider{}
-	_ slog.LogValuer = Provider{}
-	_ json.Marshaler = Provider{}
-)

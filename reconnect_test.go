@@ -16,6 +16,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -26,7 +27,7 @@ type events struct {
 }
 
 func (ev *events) config(c *oauthlink.Config) {
-	c.OnEvent = func(_ context.Context, e oauthlink.Event) {
+	c.Hooks.OnEvent = func(_ context.Context, e oauthlink.Event) {
 		ev.mu.Lock()
 		ev.kinds = append(ev.kinds, e.Kind)
 		ev.mu.Unlock()
@@ -70,7 +71,7 @@ func TestReconnectRevokesReplacedGrant(t *testing.T) {
 			assert.True(t, f.RefreshTokenValid(cur.RefreshToken.Reveal()), "the new grant is not")
 			assert.True(t, f.AccessTokenValid(cur.AccessToken.Reveal()))
 			assert.Equal(t, 1, f.Revocations())
-			assert.Equal(t, oauthlink.StatusActive, cur.Status)
+			assert.Equal(t, store.StatusActive, cur.Status)
 			assert.Empty(t, cur.Retired, "the revocation was confirmed")
 			assert.Equal(t, old.CreatedAt, cur.CreatedAt, "the same connection, reconnected")
 		})
@@ -93,7 +94,7 @@ func TestReconnectKeepsUnrevokedGrantInRetired(t *testing.T) {
 	assert.Equal(t, "refresh_token", cur.Retired[0].Kind)
 	assert.True(t, at.Equal(cur.Retired[0].Since), "retired at the commit: %v", cur.Retired[0].Since)
 	assert.True(t, e.mollie.RefreshTokenValid(old.RefreshToken.Reveal()), "still live at the provider")
-	assert.Equal(t, oauthlink.StatusActive, cur.Status, "the reconnect itself succeeded")
+	assert.Equal(t, store.StatusActive, cur.Status, "the reconnect itself succeeded")
 	assert.Equal(t, 1, ev.count(oauthlink.EventRevokeFailed))
 	assert.NotContains(t, e.logs.String(), old.RefreshToken.Reveal())
 	assert.Contains(t, e.logs.String(), "Connection.Retired")
@@ -102,7 +103,7 @@ func TestReconnectKeepsUnrevokedGrantInRetired(t *testing.T) {
 	assert.False(t, e.mollie.RefreshTokenValid(old.RefreshToken.Reveal()), "the retired grant is revoked")
 	assert.False(t, e.mollie.RefreshTokenValid(cur.RefreshToken.Reveal()), "and the connection's own")
 	_, err := e.load("mollie", "shop-1")
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound, "deleted once both were confirmed")
+	assert.ErrorIs(t, err, store.ErrNotFound, "deleted once both were confirmed")
 }
 
 // revokeRetired (which the refresh engine calls after a refresh) retries
@@ -120,7 +121,7 @@ func TestRevokeRetiredRetries(t *testing.T) {
 	failRevocations(e.qonto)
 	err := oauthlink.RevokeRetired(link, context.Background(), "shop-1")
 	require.Error(t, err)
-	var te *oauthlink.TokenError
+	var te *oauthlink.ProviderError
 	require.ErrorAs(t, err, &te)
 	assert.True(t, te.Temporary())
 	assert.NotContains(t, err.Error(), old.RefreshToken.Reveal())
@@ -169,14 +170,14 @@ func TestReconnectOverFailedDisconnect(t *testing.T) {
 			require.Error(t, link.Disconnect(context.Background(), "shop-1"))
 			marked, err := e.load("qonto", "shop-1")
 			require.NoError(t, err)
-			require.Equal(t, oauthlink.StatusDisconnected, marked.Status)
+			require.Equal(t, store.StatusDisconnected, marked.Status)
 			require.True(t, e.qonto.RefreshTokenValid(old.RefreshToken.Reveal()), "the disconnected grant is still live")
 
 			if down {
 				failRevocations(e.qonto)
 			}
 			cur := e.connected("qonto", "shop-1")
-			assert.Equal(t, oauthlink.StatusActive, cur.Status)
+			assert.Equal(t, store.StatusActive, cur.Status)
 			if !down {
 				assert.False(t, e.qonto.RefreshTokenValid(old.RefreshToken.Reveal()), "revoked by the reconnect")
 				assert.Empty(t, cur.Retired)
@@ -235,28 +236,28 @@ func TestDisconnectPartialRevocation(t *testing.T) {
 	assert.True(t, e.mollie.RefreshTokenValid(old.RefreshToken.Reveal()))
 	stored, lerr := e.load("mollie", "shop-1")
 	require.NoError(t, lerr, "kept: a grant is still live")
-	assert.Equal(t, oauthlink.StatusDisconnected, stored.Status)
+	assert.Equal(t, store.StatusDisconnected, stored.Status)
 	require.Len(t, stored.Retired, 1)
 	assert.Equal(t, old.RefreshToken, stored.Retired[0].Token)
 
 	require.NoError(t, link.Disconnect(context.Background(), "shop-1"))
 	assert.False(t, e.mollie.RefreshTokenValid(old.RefreshToken.Reveal()))
 	_, lerr = e.load("mollie", "shop-1")
-	assert.ErrorIs(t, lerr, oauthlink.ErrNotFound)
+	assert.ErrorIs(t, lerr, store.ErrNotFound)
 }
 
 // The connector that commits a reconnect serves the new token at once,
 // however long its cache keeps tokens.
 func TestReconnectReplacesCachedToken(t *testing.T) {
-	e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.CacheTTL = time.Hour }))
+	e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.Tokens.CacheTTL = time.Hour }))
 	link := e.links["mollie"]
-	var seen oauthlink.Secret
-	h := link.Load(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+	var seen store.Secret
+	h := link.LoadConnection(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		conn, err := oauthlink.ConnectionFromContext(r.Context(), "mollie")
 		require.NoError(t, err)
 		seen = conn.AccessToken
 	}))
-	serve := func() oauthlink.Secret {
+	serve := func() store.Secret {
 		r := httptest.NewRequest(http.MethodGet, "/orders", nil)
 		r.AddCookie(&http.Cookie{Name: "user", Value: "shop-1"})
 		h.ServeHTTP(httptest.NewRecorder(), r)
@@ -275,7 +276,7 @@ func TestReconnectReplacesCachedToken(t *testing.T) {
 
 // toggleStore fails Save while failing is set.
 type toggleStore struct {
-	oauthlink.TokenStore
+	store.TokenStore
 	failing atomic.Bool
 }
 
@@ -286,7 +287,7 @@ func (s *toggleStore) Save(ctx context.Context, c *oauthlink.Connection) error {
 	return s.TokenStore.Save(ctx, c)
 }
 
-func (s *toggleStore) Unwrap() oauthlink.TokenStore { return s.TokenStore }
+func (s *toggleStore) Unwrap() store.TokenStore { return s.TokenStore }
 
 // A refresh whose save failed leaves a rotated pair in this process's
 // memory only; a reconnect retires it with the stored grant, so that grant
@@ -295,12 +296,12 @@ func TestReconnectRetiresUnsavedRotatedPair(t *testing.T) {
 	ts := &toggleStore{TokenStore: memstore.New()}
 	// The failing save is retried for the longer of ExchangeTimeout and
 	// LockTTL: keep both short.
-	e := newEnv(t, withStore(ts), withConfig(func(c *oauthlink.Config) { c.ExchangeTimeout, c.LockTTL = time.Second, time.Second }))
+	e := newEnv(t, withStore(ts), withConfig(func(c *oauthlink.Config) { c.Tokens.ExchangeTimeout, c.Tokens.LockTTL = time.Second, time.Second }))
 	link := e.links["qonto"]
 	old := e.connected("qonto", "shop-1")
 	e.clk.Advance(2 * time.Hour)
 	ts.failing.Store(true)
-	_, err := link.Fresh(context.Background(), "shop-1")
+	_, err := link.Connection(context.Background(), "shop-1")
 	require.ErrorIs(t, err, oauthlink.ErrStore, "refreshed at the provider, not saved")
 	ts.failing.Store(false)
 	require.Equal(t, 1, e.qonto.Refreshes())
@@ -332,24 +333,23 @@ func TestReconnectSameGrantNotRetired(t *testing.T) {
 	e.connected("mollie", "shop-1")
 	e.mollie.Fault(oauthlinktest.EndpointToken, answer("access_two"))
 	cur := e.connected("mollie", "shop-1")
-	assert.Equal(t, oauthlink.Secret("access_two"), cur.AccessToken)
+	assert.Equal(t, store.Secret("access_two"), cur.AccessToken)
 	assert.Empty(t, cur.Retired)
 	assert.Zero(t, e.mollie.Calls(oauthlinktest.EndpointRevoke))
 }
 
-// With TokenKeys the retired tokens go through the encrypting store like
+// With an encrypting store the retired tokens go through the encrypting store like
 // the others: the Connector reads them back and revokes the real token.
-func TestRetiredWithTokenKeys(t *testing.T) {
-	e := newEnv(t, withConfig(func(c *oauthlink.Config) {
-		c.TokenKeys = []oauthlink.TokenKey{tokenKey("k1", 7)}
-	}))
+func TestRetiredWithEncryptedStore(t *testing.T) {
+	sealed := encryptedMemstore(t, tokenKey("k1", 7))
+	e := newEnv(t, withStore(sealed))
 	link := e.links["mollie"]
 	e.connected("mollie", "shop-1")
-	old, err := link.Store().Load(context.Background(), "mollie", "shop-1")
+	old, err := sealed.Load(context.Background(), "mollie", "shop-1")
 	require.NoError(t, err)
 	failRevocations(e.mollie)
 	e.connected("mollie", "shop-1")
-	cur, err := link.Store().Load(context.Background(), "mollie", "shop-1")
+	cur, err := sealed.Load(context.Background(), "mollie", "shop-1")
 	require.NoError(t, err)
 	require.Len(t, cur.Retired, 1)
 	assert.Equal(t, old.RefreshToken, cur.Retired[0].Token)
@@ -359,16 +359,14 @@ func TestRetiredWithTokenKeys(t *testing.T) {
 	assert.True(t, e.mollie.RefreshTokenValid(cur.RefreshToken.Reveal()))
 }
 
-// Retired tokens are secrets like the connection's own: with TokenKeys
+// Retired tokens are secrets like the connection's own: with encryption
 // they are sealed at rest.
 func TestRetiredSealedAtRest(t *testing.T) {
 	inner := memstore.New()
-	e := newEnv(t, withStore(inner), withConfig(func(c *oauthlink.Config) {
-		c.TokenKeys = []oauthlink.TokenKey{tokenKey("k1", 7)}
-	}))
-	link := e.links["mollie"]
+	sealed := sealedOver(t, inner, tokenKey("k1", 7))
+	e := newEnv(t, withStore(sealed))
 	e.connected("mollie", "shop-1")
-	old, err := link.Store().Load(context.Background(), "mollie", "shop-1")
+	old, err := sealed.Load(context.Background(), "mollie", "shop-1")
 	require.NoError(t, err)
 	failRevocations(e.mollie)
 	e.connected("mollie", "shop-1")
@@ -377,7 +375,7 @@ func TestRetiredSealedAtRest(t *testing.T) {
 	require.Len(t, raw.Retired, 1)
 	assert.NotContains(t, raw.Retired[0].Token.Reveal(), old.RefreshToken.Reveal(), "sealed in the store")
 	assert.Equal(t, "refresh_token", raw.Retired[0].Kind)
-	cur, err := link.Store().Load(context.Background(), "mollie", "shop-1")
+	cur, err := sealed.Load(context.Background(), "mollie", "shop-1")
 	require.NoError(t, err)
 	assert.Equal(t, old.RefreshToken, cur.Retired[0].Token, "opened by the Connector")
 }
@@ -394,7 +392,7 @@ func TestRefreshRetriesRetired(t *testing.T) {
 	require.True(t, e.qonto.RefreshTokenValid(old.RefreshToken.Reveal()), "still live at the provider")
 
 	e.clk.Advance(2 * time.Hour)
-	conn, err := link.Fresh(context.Background(), "shop-1")
+	conn, err := link.Connection(context.Background(), "shop-1")
 	require.NoError(t, err)
 	assert.Empty(t, conn.Retired, "the refresh hands out the record without the revoked token")
 	assert.False(t, e.qonto.RefreshTokenValid(old.RefreshToken.Reveal()), "revoked on the next refresh")

@@ -7,12 +7,12 @@ import (
 	"time"
 )
 
-// memoryGuard is the default ReplayGuard when the store offers none: correct
+// memoryGuard is the default store.ReplayGuard when the store offers none: correct
 // for one instance. It holds at most max entries, sweeping expired ones when
 // full and refusing (an error, so the callback fails closed) beyond that.
 // Only callbacks that reach the code exchange record a state, and at most
-// MaxFlowsPerOwner of them per owner at a time, so filling it takes
-// max/MaxFlowsPerOwner signed-in owners, not one.
+// maxFlowsPerOwner of them per owner at a time, so filling it takes
+// max/maxFlowsPerOwner signed-in owners, not one.
 type memoryGuard struct {
 	mu   sync.Mutex
 	seen map[string]time.Time

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/oauthlink/oauthlink/internal/retry"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // Retiring replaced grants.
@@ -27,11 +28,11 @@ import (
 
 // grantToken returns the token that revokes conn's grant (RFC 7009): its
 // refresh token, or its access token when it has none.
-func grantToken(conn *Connection) RetiredToken {
+func grantToken(conn *Connection) store.RetiredToken {
 	if conn.RefreshToken != "" {
-		return RetiredToken{Token: conn.RefreshToken, Kind: "refresh_token"}
+		return store.RetiredToken{Token: conn.RefreshToken, Kind: "refresh_token"}
 	}
-	return RetiredToken{Token: conn.AccessToken, Kind: "access_token"}
+	return store.RetiredToken{Token: conn.AccessToken, Kind: "access_token"}
 }
 
 // retiring returns the Retired list of next, the record that replaces old
@@ -41,11 +42,11 @@ func grantToken(conn *Connection) RetiredToken {
 // is never retired (a provider that answers a new consent with the refresh
 // token it already issued keeps one grant), and nothing is added when the
 // provider has no revocation endpoint: no one could ever revoke it.
-func (c *Connector) retiring(next, old *Connection, ps *pendingSave, now time.Time) []RetiredToken {
-	var out []RetiredToken
-	add := func(rt RetiredToken) {
+func (e *engine) retiring(next, old *Connection, ps *pendingSave, now time.Time) []store.RetiredToken {
+	var out []store.RetiredToken
+	add := func(rt store.RetiredToken) {
 		if rt.Token == "" || rt.Token == next.RefreshToken || rt.Token == next.AccessToken ||
-			slices.ContainsFunc(out, func(o RetiredToken) bool { return o.Token == rt.Token }) {
+			slices.ContainsFunc(out, func(o store.RetiredToken) bool { return o.Token == rt.Token }) {
 			return
 		}
 		out = append(out, rt)
@@ -55,7 +56,7 @@ func (c *Connector) retiring(next, old *Connection, ps *pendingSave, now time.Ti
 			add(rt)
 		}
 	}
-	if c.provider.RevokeURL == "" {
+	if e.provider.RevokeURL == "" {
 		return out
 	}
 	if old != nil {
@@ -76,11 +77,11 @@ func (c *Connector) retiring(next, old *Connection, ps *pendingSave, now time.Ti
 // confirmed ones were removed (conn itself when that record is no longer
 // conn's grant, or could not be read). Failures stay in Retired and are
 // logged and reported by revokeRetired; the connection stands either way.
-func (c *Connector) retireReplaced(ctx context.Context, conn *Connection) *Connection {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ExchangeTimeout)
+func (e *engine) retireReplaced(ctx context.Context, conn *Connection) *Connection {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opts.ExchangeTimeout)
 	defer cancel()
-	cur, _ := c.retire(rctx, conn.Owner)
-	c.forget(conn.Owner)
+	cur, _ := e.retire(rctx, conn.Owner)
+	e.forget(conn.Owner)
 	if cur == nil || cur.AccessToken != conn.AccessToken || cur.RefreshToken != conn.RefreshToken {
 		return conn
 	}
@@ -100,16 +101,16 @@ func (c *Connector) retireReplaced(ctx context.Context, conn *Connection) *Conne
 // The removal of confirmed tokens runs even when ctx has just ended. Call
 // it without holding the connection lock (lockConn); it takes the lock for
 // the removal.
-func (c *Connector) revokeRetired(ctx context.Context, owner string) error {
-	_, err := c.retire(ctx, owner)
+func (e *engine) revokeRetired(ctx context.Context, owner string) error {
+	_, err := e.retire(ctx, owner)
 	return err
 }
 
 // retire is revokeRetired, returning the record after the removal (nil when
 // there is none).
-func (c *Connector) retire(ctx context.Context, owner string) (*Connection, error) {
-	conn, err := c.store.Load(ctx, c.provider.Name, owner)
-	if errors.Is(err, ErrNotFound) {
+func (e *engine) retire(ctx context.Context, owner string) (*Connection, error) {
+	conn, err := e.store.Load(ctx, e.provider.Name, owner)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -118,14 +119,14 @@ func (c *Connector) retire(ctx context.Context, owner string) (*Connection, erro
 	if len(conn.Retired) == 0 {
 		return conn, nil
 	}
-	done, rerr := c.revokeAll(ctx, conn.Retired)
-	cur, derr := c.dropRetired(ctx, owner, done)
+	done, rerr := e.revokeAll(ctx, conn.Retired)
+	cur, derr := e.dropRetired(ctx, owner, done)
 	if rerr != nil {
 		left := len(conn.Retired) - len(done)
-		c.log.Error("oauthlink: revoking replaced grants failed; kept in Connection.Retired for a retry",
-			"provider", c.provider.Name, "owner", owner, "pending", left, "error", rerr)
-		c.emit(ctx, Event{Kind: EventRevokeFailed, Provider: c.provider.Name, Owner: owner, Err: rerr})
-		return cur, fmt.Errorf("%w: %d replaced grant(s) at %s: %w", ErrRevoke, left, c.provider.Name, rerr)
+		e.log.Error("oauthlink: revoking replaced grants failed; kept in Connection.Retired for a retry",
+			"provider", e.provider.Name, "owner", owner, "pending", left, "error", rerr)
+		e.emit(ctx, Event{Kind: EventRevokeFailed, Provider: e.provider.Name, Owner: owner, Err: rerr})
+		return cur, fmt.Errorf("%w: %d replaced grant(s) at %s: %w", ErrRevoke, left, e.provider.Name, rerr)
 	}
 	if derr != nil {
 		return cur, derr
@@ -138,20 +139,20 @@ func (c *Connector) retire(ctx context.Context, owner string) (*Connection, erro
 // failed for a reason that is not the token's own (the endpoint is down,
 // rate-limited or unreachable, or ctx ended), the rest are not tried: they
 // wait for the next attempt instead of each waiting out the same outage.
-func (c *Connector) revokeAll(ctx context.Context, toks []RetiredToken) (map[Secret]bool, error) {
-	done := make(map[Secret]bool, len(toks))
+func (e *engine) revokeAll(ctx context.Context, toks []store.RetiredToken) (map[store.Secret]bool, error) {
+	done := make(map[store.Secret]bool, len(toks))
 	var errs []error
 	for _, rt := range toks {
 		if rt.Token == "" || done[rt.Token] {
 			continue
 		}
-		err := c.revokeTokenWithRetry(ctx, rt.Token.Reveal(), rt.Kind)
+		err := e.revokeTokenWithRetry(ctx, rt.Token.Reveal(), rt.Kind)
 		if err == nil {
 			done[rt.Token] = true
 			continue
 		}
 		errs = append(errs, err)
-		var te *TokenError
+		var te *ProviderError
 		if !errors.As(err, &te) || te.Temporary() || ctx.Err() != nil {
 			break
 		}
@@ -163,13 +164,13 @@ func (c *Connector) revokeAll(ctx context.Context, toks []RetiredToken) (map[Sec
 // failures with capped, jittered exponential backoff that honours
 // Retry-After. invalid_token and invalid_grant mean the token is already
 // dead: the goal is met.
-func (c *Connector) revokeTokenWithRetry(ctx context.Context, value, kind string) error {
+func (e *engine) revokeTokenWithRetry(ctx context.Context, value, kind string) error {
 	var err error
-	for attempt := 0; attempt < c.cfg.RefreshAttempts; attempt++ {
-		if err = c.revoke(ctx, value, kind); err == nil {
+	for attempt := 0; attempt < e.opts.RefreshAttempts; attempt++ {
+		if err = e.revoke(ctx, value, kind); err == nil {
 			return nil
 		}
-		var te *TokenError
+		var te *ProviderError
 		var wait time.Duration
 		if errors.As(err, &te) {
 			if te.Code == "invalid_token" || te.Code == "invalid_grant" {
@@ -180,10 +181,10 @@ func (c *Connector) revokeTokenWithRetry(ctx context.Context, value, kind string
 			}
 			wait = te.RetryAfter
 		}
-		if attempt+1 == c.cfg.RefreshAttempts || ctx.Err() != nil {
+		if attempt+1 == e.opts.RefreshAttempts || ctx.Err() != nil {
 			break
 		}
-		if werr := sleepCtx(ctx, retry.Backoff(attempt, c.cfg.RetryBase, c.cfg.RetryMax, wait)); werr != nil {
+		if werr := sleepCtx(ctx, retry.Backoff(attempt, e.opts.RetryBase, e.opts.RetryMax, wait)); werr != nil {
 			return errors.Join(err, werr)
 		}
 	}
@@ -198,23 +199,23 @@ func (c *Connector) revokeTokenWithRetry(ctx context.Context, value, kind string
 // cancellation (bounded on its own), so a revocation the provider confirmed
 // is recorded even when ctx ended right after it. It returns the record as
 // it stands afterwards.
-func (c *Connector) dropRetired(ctx context.Context, owner string, done map[Secret]bool) (*Connection, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ExchangeTimeout*3)
+func (e *engine) dropRetired(ctx context.Context, owner string, done map[store.Secret]bool) (*Connection, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opts.ExchangeTimeout*3)
 	defer cancel()
 	if len(done) == 0 {
-		return c.loadOrNil(ctx, owner)
+		return e.loadOrNil(ctx, owner)
 	}
-	lk, err := c.lockConn(ctx, owner)
+	lk, err := e.lockConn(ctx, owner)
 	if err != nil {
 		return nil, err
 	}
 	defer lk.release()
 	for range 8 {
-		cur, err := c.loadOrNil(ctx, owner)
+		cur, err := e.loadOrNil(ctx, owner)
 		if cur == nil || err != nil {
 			return nil, err
 		}
-		keep := slices.DeleteFunc(slices.Clone(cur.Retired), func(rt RetiredToken) bool { return done[rt.Token] })
+		keep := slices.DeleteFunc(slices.Clone(cur.Retired), func(rt store.RetiredToken) bool { return done[rt.Token] })
 		if len(keep) == len(cur.Retired) {
 			return cur, nil
 		}
@@ -223,22 +224,22 @@ func (c *Connector) dropRetired(ctx context.Context, owner string, done map[Secr
 		}
 		next := cur.Clone()
 		next.Retired = keep
-		err = c.store.Save(ctx, next)
+		err = e.store.Save(ctx, next)
 		if err == nil {
 			return next, nil
 		}
-		if !errors.Is(err, ErrVersionConflict) {
+		if !errors.Is(err, store.ErrVersionConflict) {
 			return nil, fmt.Errorf("%w: removing revoked grants: %w", ErrStore, err)
 		}
 	}
-	return nil, fmt.Errorf("%w: removing revoked grants: %w", ErrStore, ErrVersionConflict)
+	return nil, fmt.Errorf("%w: removing revoked grants: %w", ErrStore, store.ErrVersionConflict)
 }
 
 // loadOrNil loads the owner's record, nil without an error when there is
 // none.
-func (c *Connector) loadOrNil(ctx context.Context, owner string) (*Connection, error) {
-	conn, err := c.store.Load(ctx, c.provider.Name, owner)
-	if errors.Is(err, ErrNotFound) {
+func (e *engine) loadOrNil(ctx context.Context, owner string) (*Connection, error) {
+	conn, err := e.store.Load(ctx, e.provider.Name, owner)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 )
 
 // TestRetryAfterIsCappedNeverOverflows: a Retry-After on a refused refresh
-// becomes TokenError.RetryAfter; any count of seconds above the cap,
+// becomes ProviderError.RetryAfter; any count of seconds above the cap,
 // including counts whose nanoseconds overflow time.Duration or whose digits
 // overflow int64, is the cap (one hour), never a wrapped-around value or 0.
 func TestRetryAfterIsCappedNeverOverflows(t *testing.T) {
@@ -36,12 +36,12 @@ func TestRetryAfterIsCappedNeverOverflows(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.header, func(t *testing.T) {
-			e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.RefreshAttempts = 1 }))
+			e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.Tokens.RefreshAttempts = 1 }))
 			e.connected("mollie", "shop-1")
 			e.clk.Advance(2 * time.Hour)
 			e.mollie.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Status: http.StatusTooManyRequests, RetryAfter: tt.header})
-			_, err := e.links["mollie"].Fresh(context.Background(), "shop-1")
-			var te *oauthlink.TokenError
+			_, err := e.links["mollie"].Connection(context.Background(), "shop-1")
+			var te *oauthlink.ProviderError
 			require.ErrorAs(t, err, &te)
 			assert.Equal(t, tt.want, te.RetryAfter)
 		})
@@ -59,7 +59,7 @@ func TestRetryBackoffNeverOverflows(t *testing.T) {
 		unavailable[i] = oauthlinktest.Fault{Status: http.StatusServiceUnavailable}
 	}
 	e := newEnv(t, withConfig(func(c *oauthlink.Config) {
-		c.RefreshAttempts, c.RetryBase, c.RetryMax = attempts, time.Nanosecond, time.Nanosecond
+		c.Tokens.RefreshAttempts, c.Tokens.RetryBase, c.Tokens.RetryMax = attempts, time.Nanosecond, time.Nanosecond
 	}))
 	e.connected("mollie", "shop-1")
 
@@ -67,8 +67,8 @@ func TestRetryBackoffNeverOverflows(t *testing.T) {
 		e.clk.Advance(2 * time.Hour)
 		before := e.mollie.Calls(oauthlinktest.EndpointToken)
 		e.mollie.Fault(oauthlinktest.EndpointToken, unavailable...)
-		_, err := e.links["mollie"].Fresh(context.Background(), "shop-1")
-		var te *oauthlink.TokenError
+		_, err := e.links["mollie"].Connection(context.Background(), "shop-1")
+		var te *oauthlink.ProviderError
 		require.ErrorAs(t, err, &te)
 		assert.True(t, te.Temporary())
 		assert.Equal(t, attempts, e.mollie.Calls(oauthlinktest.EndpointToken)-before, "every attempt made, none skipped")
@@ -77,7 +77,7 @@ func TestRetryBackoffNeverOverflows(t *testing.T) {
 		before := e.mollie.Calls(oauthlinktest.EndpointRevoke)
 		e.mollie.Fault(oauthlinktest.EndpointRevoke, unavailable...)
 		err := e.links["mollie"].Disconnect(context.Background(), "shop-1")
-		var te *oauthlink.TokenError
+		var te *oauthlink.ProviderError
 		require.True(t, errors.As(err, &te), "%v", err)
 		assert.True(t, te.Temporary())
 		assert.GreaterOrEqual(t, e.mollie.Calls(oauthlinktest.EndpointRevoke)-before, attempts)

@@ -9,7 +9,7 @@ import (
 // the browser's 4096-byte limit.
 const maxReturnTo = 2048
 
-// ValidReturnTo reports whether s is a safe post-connect destination: a
+// validReturnTo reports whether s is a safe post-connect destination: a
 // relative path on the app's own host (security.md E16). It requires
 // exactly one leading '/', and rejects "//" and "/\" (protocol-relative to
 // browsers), backslashes anywhere, control characters and non-ASCII bytes
@@ -17,7 +17,7 @@ const maxReturnTo = 2048
 // a scheme, a host or userinfo, and the same tricks hidden behind one level
 // of percent-encoding. The empty string is not valid; callers default it to
 // "/".
-func ValidReturnTo(s string) bool {
+func validReturnTo(s string) bool {
 	if len(s) == 0 || len(s) > maxReturnTo || s[0] != '/' {
 		return false
 	}

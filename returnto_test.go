@@ -17,14 +17,14 @@ func TestValidReturnTo(t *testing.T) {
 		"/a\\b", " /x", "/x y", "/\x7f", "/" + strings.Repeat("a", 3000), "/%zz",
 	}
 	for _, s := range good {
-		assert.True(t, ValidReturnTo(s), "%q should be accepted", s)
+		assert.True(t, validReturnTo(s), "%q should be accepted", s)
 	}
 	for _, s := range bad {
-		assert.False(t, ValidReturnTo(s), "%q should be rejected", s)
+		assert.False(t, validReturnTo(s), "%q should be rejected", s)
 	}
 }
 
-// FuzzReturnTo checks that whatever ValidReturnTo accepts resolves, as a
+// FuzzReturnTo checks that whatever validReturnTo accepts resolves, as a
 // browser would resolve a Location header, to the app's own origin.
 func FuzzReturnTo(f *testing.F) {
 	for _, s := range []string{"/", "//evil", "/\\evil", "/%09/evil", "https:evil", "/a?b=//c", "/\uff0f"} {
@@ -32,7 +32,7 @@ func FuzzReturnTo(f *testing.F) {
 	}
 	base, _ := url.Parse("https://app.example.com/connect/mollie/callback")
 	f.Fuzz(func(t *testing.T, s string) {
-		if !ValidReturnTo(s) {
+		if !validReturnTo(s) {
 			return
 		}
 		// Browsers drop tabs and newlines and treat '\' as '/'.

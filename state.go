@@ -17,8 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/gorilla/sessions"
 )
 
 // flow is what the start handler remembers for its callback. It travels
@@ -126,7 +124,7 @@ type flowKey struct {
 // flowCodec seals and opens flow records with key rotation: the first key
 // seals, every key opens (chosen by key id). It also carries the
 // Connector's per-owner flow budget, which the callback checks before it
-// records a state in the replay guard (see MaxFlowsPerOwner).
+// records a state in the replay guard (see maxFlowsPerOwner).
 type flowCodec struct {
 	keys   []flowKey
 	budget *flowBudget
@@ -324,42 +322,20 @@ func cookieValue(r *http.Request, name string) string {
 	return ""
 }
 
-func (c *Connector) sessionOptions(maxAge int) *sessions.Options {
-	return &sessions.Options{
-		Path: "/", MaxAge: maxAge, HttpOnly: true,
-		Secure: !c.cfg.AllowInsecureHTTP, SameSite: http.SameSiteLaxMode,
-	}
-}
-
-const sessionFlowKey = "oauthlink.flow"
-
-// saveFlow stores the sealed flow in its cookie (or the app's session
-// store), failing closed when the cookie would exceed the browser limit.
+// saveFlow stores the sealed flow in its cookie, failing closed when the cookie would exceed the browser limit.
 func (c *Connector) saveFlow(w http.ResponseWriter, r *http.Request, name string, f *flow) error {
 	// Sealed and base64'd, a record over a quarter of the limit leaves too
 	// little room once the name and attributes are added: reject it before
 	// spending the crypto.
 	if f.size() > maxCookieBytes*3/4-len(name)-len(c.cookieAttrs)-sealHeader-sealTagLen {
-		return ErrCookieTooLarge
+		return errCookieTooLarge
 	}
 	value, err := c.flows.seal(name, f)
 	if err != nil {
 		return err
 	}
 	if len(name)+1+len(value)+len(c.cookieAttrs) > maxCookieBytes {
-		return ErrCookieTooLarge
-	}
-	if c.cfg.Sessions != nil {
-		s, err := c.cfg.Sessions.New(r, name)
-		if s == nil {
-			return fmt.Errorf("%w: session store: %w", ErrStore, err)
-		}
-		s.Values[sessionFlowKey] = value
-		s.Options = c.sessionOptions(cookieMaxAge(c.cfg.FlowTTL))
-		if err := s.Save(r, w); err != nil {
-			return fmt.Errorf("%w: saving flow session: %w", ErrStore, err)
-		}
-		return nil
+		return errCookieTooLarge
 	}
 	c.setFlowCookie(w.Header(), name, value, false)
 	return nil
@@ -367,16 +343,7 @@ func (c *Connector) saveFlow(w http.ResponseWriter, r *http.Request, name string
 
 // loadFlow reads and authenticates the flow cookie named name.
 func (c *Connector) loadFlow(r *http.Request, name string) (*flow, error) {
-	var value string
-	if c.cfg.Sessions != nil {
-		s, err := c.cfg.Sessions.Get(r, name)
-		if err != nil || s == nil {
-			return nil, fmt.Errorf("%w: no flow session", ErrInvalidState)
-		}
-		value, _ = s.Values[sessionFlowKey].(string)
-	} else {
-		value = cookieValue(r, name)
-	}
+	value := cookieValue(r, name)
 	if value == "" {
 		return nil, ErrNoFlowCookie
 	}
@@ -419,16 +386,6 @@ func (c *Connector) endFlow(w http.ResponseWriter, r *http.Request, name string,
 // clearFlow deletes the flow cookie (or session): on every callback
 // outcome but success, and when pruning.
 func (c *Connector) clearFlow(w http.ResponseWriter, r *http.Request, name string) {
-	if c.cfg.Sessions != nil {
-		if s, _ := c.cfg.Sessions.Get(r, name); s != nil {
-			s.Options = c.sessionOptions(-1)
-			s.Values = map[any]any{}
-			if err := s.Save(r, w); err != nil {
-				c.log.Warn("oauthlink: clearing flow session failed", "provider", c.provider.Name, "error", err)
-			}
-			return
-		}
-	}
 	c.setFlowCookie(w.Header(), name, "", true)
 }
 
@@ -445,7 +402,7 @@ func (c *Connector) pruneFlows(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	excess := len(names) - (c.cfg.MaxFlows - 1)
+	excess := len(names) - (c.cfg.Flow.MaxPerBrowser - 1)
 	if excess <= 0 {
 		return
 	}

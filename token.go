@@ -160,7 +160,7 @@ func skipValue(doc []byte, i int) int {
 func parseTokenResponse(status int, header http.Header, body []byte, p *Provider, now time.Time) (*tokenResponse, error) {
 	fields, isObject := readTokenFields(body)
 	if status < 200 || status > 299 {
-		te := &TokenError{StatusCode: status, RetryAfter: parseRetryAfter(header.Get("Retry-After"), now)}
+		te := &ProviderError{StatusCode: status, RetryAfter: parseRetryAfter(header.Get("Retry-After"), now)}
 		if isObject {
 			te.Code, te.Description = errorFields(fields.errCode, fields.errDesc)
 		}
@@ -169,23 +169,23 @@ func parseTokenResponse(status int, header http.Header, body []byte, p *Provider
 	if !isObject {
 		mt, _, _ := mime.ParseMediaType(header.Get("Content-Type"))
 		return nil, fmt.Errorf("%w: status %d body is not a JSON object (content type %q, %d bytes)",
-			ErrTokenResponse, status, sanitize(mt, 64), len(body))
+			errTokenResponse, status, sanitize(mt, 64), len(body))
 	}
 	if fields.errCode != nil {
-		te := &TokenError{StatusCode: status}
+		te := &ProviderError{StatusCode: status}
 		te.Code, te.Description = errorFields(fields.errCode, fields.errDesc)
 		return nil, te
 	}
 	t := &tokenResponse{}
 	if !jsonString(fields.access, &t.AccessToken) || t.AccessToken == "" {
-		return nil, fmt.Errorf("%w: missing access_token", ErrTokenResponse)
+		return nil, fmt.Errorf("%w: missing access_token", errTokenResponse)
 	}
 	if raw := fields.refresh; raw != nil && string(raw) != "null" && !jsonString(raw, &t.RefreshToken) {
-		return nil, fmt.Errorf("%w: refresh_token is not a string", ErrTokenResponse)
+		return nil, fmt.Errorf("%w: refresh_token is not a string", errTokenResponse)
 	}
 	t.TokenType = "Bearer"
 	if raw := fields.tokenType; raw != nil && string(raw) != "null" && !isBearer(raw) {
-		return nil, fmt.Errorf("%w: token_type is not bearer", ErrTokenResponse)
+		return nil, fmt.Errorf("%w: token_type is not bearer", errTokenResponse)
 	}
 	if raw := fields.scope; raw != nil && string(raw) != "null" {
 		t.ScopeSet = jsonString(raw, &t.Scope)
@@ -279,12 +279,12 @@ func normaliseLifetime(raw json.RawMessage, max time.Duration) time.Duration {
 //     zero time. Such a token is used until the provider's API rejects it
 //     (a 401 through Client marks the connection reauth_required); it is
 //     never expired by guess.
-func (c *Connector) tokenExpiry(now time.Time, tok *tokenResponse, refreshToken string) time.Time {
+func (e *engine) tokenExpiry(now time.Time, tok *tokenResponse, refreshToken string) time.Time {
 	switch {
 	case tok.Lifetime > 0:
 		return now.Add(tok.Lifetime)
 	case refreshToken != "":
-		return now.Add(c.provider.DefaultTokenLifetime)
+		return now.Add(e.provider.DefaultTokenLifetime)
 	}
 	return time.Time{}
 }
@@ -366,14 +366,14 @@ func (f formBody) add(name, value string) formBody {
 
 // newForm starts a token or revocation request body; with AuthStyleBody it
 // already holds client_id and client_secret.
-func (c *Connector) newForm() formBody {
-	return append(make(formBody, 0, 384), c.endpoint.baseForm...)
+func (e *engine) newForm() formBody {
+	return append(make(formBody, 0, 384), e.endpoint.baseForm...)
 }
 
 // newExchangeForm starts a code exchange's body: newForm's, with grant_type
 // and redirect_uri (escaped once, in New).
-func (c *Connector) newExchangeForm() formBody {
-	return append(make(formBody, 0, 384), c.endpoint.exchangeForm...)
+func (e *engine) newExchangeForm() formBody {
+	return append(make(formBody, 0, 384), e.endpoint.exchangeForm...)
 }
 
 // endpoint is what New precomputes for the calls to the token and
@@ -426,25 +426,25 @@ var (
 // redirect (a 307/308 would replay the code, secret or refresh token) and
 // reads at most maxTokenBody bytes. form is not modified, so a caller may
 // send it again.
-func (c *Connector) endpointCall(ctx context.Context, method, endpoint string, form formBody) (status int, header http.Header, body []byte, err error) {
-	if c.endpoint.timeout > 0 {
+func (e *engine) endpointCall(ctx context.Context, method, endpoint string, form formBody) (status int, header http.Header, body []byte, err error) {
+	if e.endpoint.timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = within(ctx, c.endpoint.timeout)
+		ctx, cancel = within(ctx, e.endpoint.timeout)
 		defer cancel()
 	}
 	req, err := http.NewRequestWithContext(ctx, method, endpoint, bytes.NewReader(form))
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("oauthlink: building token request: %w", err)
 	}
-	for k, vs := range c.provider.Header {
+	for k, vs := range e.provider.Header {
 		req.Header[k] = vs
 	}
 	req.Header["Content-Type"] = hdrFormContent
 	req.Header["Accept"] = hdrAcceptJSON
-	if c.endpoint.authorization != nil {
-		req.Header["Authorization"] = c.endpoint.authorization
+	if e.endpoint.authorization != nil {
+		req.Header["Authorization"] = e.endpoint.authorization
 	}
-	resp, err := c.endpoint.rt.RoundTrip(req)
+	resp, err := e.endpoint.rt.RoundTrip(req)
 	if err == nil && resp == nil {
 		err = errors.New("transport returned no response")
 	}
@@ -459,14 +459,14 @@ func (c *Connector) endpointCall(ctx context.Context, method, endpoint string, f
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
-		return resp.StatusCode, resp.Header, nil, fmt.Errorf("%w: endpoint answered redirect %d, not followed", ErrTokenResponse, resp.StatusCode)
+		return resp.StatusCode, resp.Header, nil, fmt.Errorf("%w: endpoint answered redirect %d, not followed", errTokenResponse, resp.StatusCode)
 	}
 	body, err = io.ReadAll(io.LimitReader(resp.Body, maxTokenBody+1))
 	if err != nil {
 		return resp.StatusCode, resp.Header, nil, fmt.Errorf("oauthlink: reading token response: %w", err)
 	}
 	if len(body) > maxTokenBody {
-		return resp.StatusCode, resp.Header, nil, fmt.Errorf("%w: body larger than %d bytes", ErrTokenResponse, maxTokenBody)
+		return resp.StatusCode, resp.Header, nil, fmt.Errorf("%w: body larger than %d bytes", errTokenResponse, maxTokenBody)
 	}
 	return resp.StatusCode, resp.Header, body, nil
 }
@@ -494,33 +494,33 @@ func redactURL(raw string) string {
 // tokenRequest performs one grant at the token endpoint. It is never retried
 // here: a retried code makes the provider revoke what it issued
 // (RFC 6749 §4.1.2), and refresh retries are decided by the caller.
-func (c *Connector) tokenRequest(ctx context.Context, form formBody) (*tokenResponse, error) {
-	ctx, cancel := within(ctx, c.cfg.ExchangeTimeout)
+func (e *engine) tokenRequest(ctx context.Context, form formBody) (*tokenResponse, error) {
+	ctx, cancel := within(ctx, e.opts.ExchangeTimeout)
 	defer cancel()
-	status, header, body, err := c.endpointCall(ctx, http.MethodPost, c.provider.TokenURL, form)
+	status, header, body, err := e.endpointCall(ctx, http.MethodPost, e.provider.TokenURL, form)
 	if err != nil {
 		return nil, err
 	}
-	return parseTokenResponse(status, header, body, &c.provider, c.now())
+	return parseTokenResponse(status, header, body, &e.provider, e.now())
 }
 
 // revoke revokes one token (RFC 7009 §2.1; Mollie: DELETE with a body,
 // 204). hint is "access_token" or "refresh_token".
-func (c *Connector) revoke(ctx context.Context, token, hint string) error {
-	if c.provider.RevokeURL == "" {
+func (e *engine) revoke(ctx context.Context, token, hint string) error {
+	if e.provider.RevokeURL == "" {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.ExchangeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, e.opts.ExchangeTimeout)
 	defer cancel()
-	form := c.newForm().add("token", token).add("token_type_hint", hint)
-	status, header, body, err := c.endpointCall(ctx, c.provider.RevokeMethod, c.provider.RevokeURL, form)
+	form := e.newForm().add("token", token).add("token_type_hint", hint)
+	status, header, body, err := e.endpointCall(ctx, e.provider.RevokeMethod, e.provider.RevokeURL, form)
 	if err != nil {
 		return err
 	}
 	if status >= 200 && status <= 299 {
 		return nil
 	}
-	te := &TokenError{StatusCode: status, RetryAfter: parseRetryAfter(header.Get("Retry-After"), c.now())}
+	te := &ProviderError{StatusCode: status, RetryAfter: parseRetryAfter(header.Get("Retry-After"), e.now())}
 	if f, ok := readTokenFields(body); ok {
 		te.Code, te.Description = errorFields(f.errCode, f.errDesc)
 	}

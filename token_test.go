@@ -28,7 +28,7 @@ func TestParseTokenResponse(t *testing.T) {
 		scopeSet        bool
 		extra           string
 		errIs           error
-		tokenErr        *TokenError
+		tokenErr        *ProviderError
 	}
 	cases := []struct {
 		name   string
@@ -51,24 +51,24 @@ func TestParseTokenResponse(t *testing.T) {
 		{"expires_in absurd", 200, "", `{"access_token":"a","expires_in":1e300}`, want{access: "a", lifetime: 90 * 24 * time.Hour}},
 		{"expires_in fraction", 200, "", `{"access_token":"a","expires_in":0.5}`, want{access: "a", lifetime: 0}},
 		{"no token_type means bearer", 200, "", `{"access_token":"a","expires_in":60}`, want{access: "a", lifetime: time.Minute}},
-		{"empty access_token", 200, "", `{"access_token":"","token_type":"bearer"}`, want{errIs: ErrTokenResponse}},
-		{"missing access_token", 200, "", `{"token_type":"bearer"}`, want{errIs: ErrTokenResponse}},
-		{"access_token not string", 200, "", `{"access_token":5}`, want{errIs: ErrTokenResponse}},
-		{"mac token type", 200, "", `{"access_token":"a","token_type":"mac"}`, want{errIs: ErrTokenResponse}},
-		{"refresh not string", 200, "", `{"access_token":"a","refresh_token":[1]}`, want{errIs: ErrTokenResponse}},
-		{"html with 200 (qonto sandbox without staging header)", 200, "text/html", `<html><body>OneLogin</body></html>`, want{errIs: ErrTokenResponse}},
-		{"json array", 200, "application/json", `[1,2]`, want{errIs: ErrTokenResponse}},
-		{"null", 200, "application/json", `null`, want{errIs: ErrTokenResponse}},
-		{"empty body", 200, "application/json", ``, want{errIs: ErrTokenResponse}},
+		{"empty access_token", 200, "", `{"access_token":"","token_type":"bearer"}`, want{errIs: errTokenResponse}},
+		{"missing access_token", 200, "", `{"token_type":"bearer"}`, want{errIs: errTokenResponse}},
+		{"access_token not string", 200, "", `{"access_token":5}`, want{errIs: errTokenResponse}},
+		{"mac token type", 200, "", `{"access_token":"a","token_type":"mac"}`, want{errIs: errTokenResponse}},
+		{"refresh not string", 200, "", `{"access_token":"a","refresh_token":[1]}`, want{errIs: errTokenResponse}},
+		{"html with 200 (qonto sandbox without staging header)", 200, "text/html", `<html><body>OneLogin</body></html>`, want{errIs: errTokenResponse}},
+		{"json array", 200, "application/json", `[1,2]`, want{errIs: errTokenResponse}},
+		{"null", 200, "application/json", `null`, want{errIs: errTokenResponse}},
+		{"empty body", 200, "application/json", ``, want{errIs: errTokenResponse}},
 		{"error inside 200", 200, "application/json", `{"error":"invalid_grant","error_description":"nope"}`,
-			want{tokenErr: &TokenError{StatusCode: 200, Code: "invalid_grant", Description: "nope"}}},
+			want{tokenErr: &ProviderError{StatusCode: 200, Code: "invalid_grant", Description: "nope"}}},
 		{"rfc6749 error", 400, "application/json", `{"error":"invalid_grant","error_description":"The refresh token was already used."}`,
-			want{tokenErr: &TokenError{StatusCode: 400, Code: "invalid_grant", Description: "The refresh token was already used."}}},
+			want{tokenErr: &ProviderError{StatusCode: 400, Code: "invalid_grant", Description: "The refresh token was already used."}}},
 		{"mollie legacy error", 401, "application/json", `{"error":{"type":"request","message":"Missing authentication","field":"x"}}`,
-			want{tokenErr: &TokenError{StatusCode: 401, Code: "request", Description: "Missing authentication"}}},
-		{"html 502", 502, "text/html", `<h1>Bad gateway</h1>`, want{tokenErr: &TokenError{StatusCode: 502}}},
+			want{tokenErr: &ProviderError{StatusCode: 401, Code: "request", Description: "Missing authentication"}}},
+		{"html 502", 502, "text/html", `<h1>Bad gateway</h1>`, want{tokenErr: &ProviderError{StatusCode: 502}}},
 		{"description sanitised", 400, "", `{"error":"invalid_request","error_description":"<script>\"x\"</script>\u0000\u00e9"}`,
-			want{tokenErr: &TokenError{StatusCode: 400, Code: "invalid_request", Description: "<script>x</script>"}}},
+			want{tokenErr: &ProviderError{StatusCode: 400, Code: "invalid_request", Description: "<script>x</script>"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,7 +76,7 @@ func TestParseTokenResponse(t *testing.T) {
 			tok, err := parseTokenResponse(tc.status, h, []byte(tc.body), p, now)
 			switch {
 			case tc.want.tokenErr != nil:
-				var te *TokenError
+				var te *ProviderError
 				require.ErrorAs(t, err, &te)
 				assert.Equal(t, tc.want.tokenErr, te)
 				assert.Nil(t, tok)
@@ -144,7 +144,7 @@ func FuzzParseTokenResponse(f *testing.F) {
 			}
 			return
 		}
-		var te *TokenError
+		var te *ProviderError
 		if errors.As(err, &te) {
 			for _, s := range []string{te.Code, te.Description} {
 				if sanitize(s, 200) != s {

@@ -115,21 +115,17 @@ func childMain() int {
 	}
 	defer closeStore()
 	link, err := oauthlink.New(oauthlink.Config{
-		Provider:        cfg.Provider,
-		ClientID:        cfg.ClientID,
-		ClientSecret:    cfg.ClientSecret,
-		RedirectURL:     cfg.RedirectURL,
-		Store:           st,
-		Owner:           ownerFromCookie,
-		CookieSecrets:   [][]byte{make([]byte, 32)},
-		HTTPClient:      &http.Client{Transport: transport},
-		Logger:          slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("instance", cfg.Name),
-		Now:             clk.Now,
-		LockTTL:         cfg.LockTTL,
-		ExchangeTimeout: cfg.ExchangeTimeout,
-		RetryBase:       cfg.RetryBase,
-		RetryMax:        cfg.RetryMax,
-		RefreshAttempts: cfg.RefreshAttempts,
+		Provider:      cfg.Provider,
+		ClientID:      cfg.ClientID,
+		ClientSecret:  cfg.ClientSecret,
+		RedirectURL:   cfg.RedirectURL,
+		Store:         st,
+		Owner:         ownerFromCookie,
+		CookieSecrets: [][]byte{make([]byte, 32)},
+		HTTPClient:    &http.Client{Transport: transport},
+		Logger:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("instance", cfg.Name),
+		Now:           clk.Now,
+		Tokens:        oauthlink.TokenOptions{LockTTL: cfg.LockTTL, ExchangeTimeout: cfg.ExchangeTimeout, RetryBase: cfg.RetryBase, RetryMax: cfg.RetryMax, RefreshAttempts: cfg.RefreshAttempts},
 	})
 	if err != nil {
 		return fail(err)
@@ -161,7 +157,7 @@ func childMain() int {
 			switch cmd.Op {
 			case "fresh":
 				var conn *oauthlink.Connection
-				if conn, err = link.Fresh(ctx, cmd.Owner); err == nil {
+				if conn, err = link.Connection(ctx, cmd.Owner); err == nil {
 					r.Access = conn.AccessToken.Reveal()
 				}
 			case "api":
@@ -230,8 +226,8 @@ func (c *cluster) startChild(name string, cfg oauthlink.Config) *child {
 		Name: name, Backend: c.be.spec, Provider: c.qonto.Provider(),
 		ClientID: c.qonto.ClientID(), ClientSecret: c.qonto.ClientSecret(),
 		RedirectURL: c.app.URL + "/connect/qonto/callback", CAFile: caFile, Now: c.clk.Now(),
-		LockTTL: cfg.LockTTL, ExchangeTimeout: cfg.ExchangeTimeout, RetryBase: cfg.RetryBase,
-		RetryMax: cfg.RetryMax, RefreshAttempts: cfg.RefreshAttempts,
+		LockTTL: cfg.Tokens.LockTTL, ExchangeTimeout: cfg.Tokens.ExchangeTimeout, RetryBase: cfg.Tokens.RetryBase,
+		RetryMax: cfg.Tokens.RetryMax, RefreshAttempts: cfg.Tokens.RefreshAttempts,
 	}
 	raw, err := json.Marshal(cc)
 	require.NoError(t, err)

@@ -56,6 +56,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 const (
@@ -273,7 +274,7 @@ type local struct {
 func (l local) Name() string { return l.name }
 
 func (l local) Fresh(ctx context.Context, owner string) (string, error) {
-	conn, err := l.link.Fresh(ctx, owner)
+	conn, err := l.link.Connection(ctx, owner)
 	if err != nil {
 		return "", err
 	}
@@ -318,19 +319,19 @@ func runRow(t *testing.T, be *backend, row faultRow) {
 	f := &fixture{t: t, row: row, be: be, proxies: map[string]*proxy{}, tap: &refreshTap{},
 		tokenOwner: map[string]string{}, dropped: map[string]bool{}, lost: map[string]bool{}}
 	set := func(cfg *oauthlink.Config) {
-		cfg.LockTTL = row.lockTTL
-		cfg.ExchangeTimeout = row.exchangeTimeout
+		cfg.Tokens.LockTTL = row.lockTTL
+		cfg.Tokens.ExchangeTimeout = row.exchangeTimeout
 		if row.retryMax > 0 {
-			cfg.RetryMax = row.retryMax
+			cfg.Tokens.RetryMax = row.retryMax
 		}
-		cfg.RefreshAttempts = row.attempts
+		cfg.Tokens.RefreshAttempts = row.attempts
 	}
 	f.c = newCluster(t, be, clusterOptions{
 		qonto:     oauthlinktest.QontoOptions{Grace: grace, AccessTokenLifetime: tokenLifetime, TLS: true},
 		cfg:       set,
 		transport: f.tap.wrap,
 	})
-	f.cfg = oauthlink.Config{RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond}
+	f.cfg = oauthlink.Config{Tokens: oauthlink.TokenOptions{RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond}}
 	set(&f.cfg)
 	locals := tableMembers
 	if row.child {
@@ -420,7 +421,7 @@ func cause(err error) string {
 // final reports whether err ends a caller's retries: the connection
 // needs a new consent or is gone.
 func final(err error) bool {
-	return errors.Is(err, oauthlink.ErrReauthRequired) || errors.Is(err, oauthlink.ErrNotFound) || errors.Is(err, oauthlink.ErrDisconnected)
+	return errors.Is(err, oauthlink.ErrReauthRequired) || errors.Is(err, store.ErrNotFound) || errors.Is(err, oauthlink.ErrDisconnected)
 }
 
 // storm sends, from every member at once, tableCallers concurrent Fresh
@@ -718,14 +719,14 @@ func (f *fixture) verify() {
 		if !assert.NoError(t, err, "%s: the record is still stored", o) {
 			continue
 		}
-		if raw.Status != oauthlink.StatusActive {
+		if raw.Status != store.StatusActive {
 			reauth = append(reauth, o)
 		}
 		if f.lost[o] {
-			assert.Equal(t, oauthlink.StatusReauthRequired, raw.Status, "%s: lost with its answer", o)
+			assert.Equal(t, store.StatusReauthRequired, raw.Status, "%s: lost with its answer", o)
 			continue
 		}
-		assert.Equal(t, oauthlink.StatusActive, raw.Status, "%s: status", o)
+		assert.Equal(t, store.StatusActive, raw.Status, "%s: status", o)
 	}
 
 	// At most one refresh per rotation: each refresh token presented once

@@ -77,6 +77,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // onFirstRefresh runs f inside the fake's token endpoint for the first
@@ -124,7 +125,7 @@ func recovered(t *testing.T, inst *instance) (*oauthlink.Connection, error) {
 	require.Eventually(t, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		conn, err = inst.link.Fresh(ctx, owner)
+		conn, err = inst.link.Connection(ctx, owner)
 		return !errors.Is(err, oauthlink.ErrStore) && !isStoreErr(err)
 	}, 25*time.Second, 10*time.Millisecond, "Fresh once the store is back")
 	return conn, err
@@ -167,7 +168,7 @@ func TestFaultKillBetweenAnswerAndSave(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, pair.Refresh, st.RefreshToken.Reveal(), "the rotated pair is stored")
 		assert.Equal(t, old.Version+1, st.Version)
-		assert.Equal(t, oauthlink.StatusActive, st.Status)
+		assert.Equal(t, store.StatusActive, st.Status)
 		assert.True(t, c.qonto.RefreshTokenValid(pair.Refresh))
 		assert.True(t, c.qonto.AccessTokenValid(pair.Access))
 		assert.False(t, c.qonto.RefreshTokenValid(old.RefreshToken.Reveal()))
@@ -195,8 +196,8 @@ func downPastGrace(t *testing.T, be *backend, outage time.Duration) (*cluster, *
 		// Short, so the three save attempts and a lock lease that could
 		// not be released during the outage end quickly.
 		cfg: func(cfg *oauthlink.Config) {
-			cfg.ExchangeTimeout = 1500 * time.Millisecond
-			cfg.LockTTL = 2 * time.Second
+			cfg.Tokens.ExchangeTimeout = 1500 * time.Millisecond
+			cfg.Tokens.LockTTL = 2 * time.Second
 		},
 	})
 	px := newProxy(t, be.addr)
@@ -218,7 +219,7 @@ func downPastGrace(t *testing.T, be *backend, outage time.Duration) (*cluster, *
 	raw, err := be.inspect.Load(testContext(t), provider, owner)
 	require.NoError(t, err, "step 4: never deleted")
 	assert.Equal(t, old.RefreshToken, raw.RefreshToken, "step 4: the row still holds the old pair")
-	assert.Equal(t, oauthlink.StatusActive, raw.Status)
+	assert.Equal(t, store.StatusActive, raw.Status)
 
 	for range 2 {
 		_, err := fresh(a)
@@ -251,7 +252,7 @@ func TestFaultStoreDownPastGrace(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, pair.Refresh, raw.RefreshToken.Reveal(), "step 6: stored")
 		assert.Equal(t, old.Version+1, raw.Version)
-		assert.Equal(t, oauthlink.StatusActive, raw.Status)
+		assert.Equal(t, store.StatusActive, raw.Status)
 		assert.Equal(t, 1, c.qonto.Refreshes(), "no second refresh")
 		assert.Equal(t, 1, c.qonto.Presented(old.RefreshToken.Reveal()), "the retired token was never replayed")
 		assert.Zero(t, c.qonto.ReuseDetections())
@@ -299,8 +300,8 @@ func TestFaultPeerWithoutTheKeptPair(t *testing.T) {
 					// must end within the peer's wait for the lock
 					// (2 × ExchangeTimeout).
 					cfg: func(cfg *oauthlink.Config) {
-						cfg.ExchangeTimeout = 1500 * time.Millisecond
-						cfg.LockTTL = 2 * time.Second
+						cfg.Tokens.ExchangeTimeout = 1500 * time.Millisecond
+						cfg.Tokens.LockTTL = 2 * time.Second
 					},
 				})
 				px := newProxy(t, be.addr)
@@ -326,7 +327,7 @@ func TestFaultPeerWithoutTheKeptPair(t *testing.T) {
 					require.NoError(t, perr)
 					require.NoError(t, aerr)
 					assert.Zero(t, c.qonto.ReuseDetections())
-					assert.Equal(t, oauthlink.StatusActive, raw.Status)
+					assert.Equal(t, store.StatusActive, raw.Status)
 					assert.NotEqual(t, kept.Refresh, raw.RefreshToken.Reveal(), "the peer's pair, the kept one dropped")
 					assert.Equal(t, raw.AccessToken, pc.AccessToken)
 					assert.Equal(t, raw.AccessToken, ac.AccessToken, "the keeper ends on the stored token")
@@ -336,7 +337,7 @@ func TestFaultPeerWithoutTheKeptPair(t *testing.T) {
 					assert.ErrorIs(t, perr, oauthlink.ErrReauthRequired)
 					assert.ErrorIs(t, aerr, oauthlink.ErrReauthRequired)
 					assert.Equal(t, 1, c.qonto.ReuseDetections(), "Hydra revoked the grant")
-					assert.Equal(t, oauthlink.StatusReauthRequired, raw.Status)
+					assert.Equal(t, store.StatusReauthRequired, raw.Status)
 					assert.False(t, c.qonto.RefreshTokenValid(kept.Refresh), "the kept pair died with the grant")
 				}
 				t.Logf("status=%s refreshes=%d reuse=%d presented(old)=%d", raw.Status, c.qonto.Refreshes(),
@@ -391,7 +392,7 @@ func TestFaultKillWhilePeerWaitsForLock(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, ac.AccessToken, bc.AccessToken, "both instances on a's pair")
 		assert.Equal(t, raw.RefreshToken.Reveal(), c.rotatedPair().Refresh)
-		assert.Equal(t, oauthlink.StatusActive, raw.Status)
+		assert.Equal(t, store.StatusActive, raw.Status)
 		assert.True(t, c.qonto.AccessTokenValid(ac.AccessToken.Reveal()))
 	})
 }

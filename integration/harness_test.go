@@ -21,6 +21,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 const (
@@ -73,7 +74,7 @@ type clusterOptions struct {
 	// qonto configures the fake; Now, RedirectURIs and BeforeTokenResponse
 	// are set by newCluster.
 	qonto oauthlinktest.QontoOptions
-	// encrypt sets Config.TokenKeys on every instance.
+	// encrypt wraps every instance's store in the encrypting store.
 	encrypt bool
 	// cfg adjusts every instance's Config.
 	cfg func(*oauthlink.Config)
@@ -135,7 +136,8 @@ func (c *cluster) onToken(f func(r *http.Request, grantType string)) {
 // instance is one process of the app.
 type instance struct {
 	name  string
-	store *observedStore // the instance's own pool or client
+	store *observedStore   // the instance's own pool or client
+	view  store.TokenStore // store, decrypting when the cluster encrypts
 	link  *oauthlink.Connector
 }
 
@@ -152,25 +154,33 @@ func (c *cluster) instance(name, addr string) *instance {
 	if c.wrap != nil {
 		client.Transport = c.wrap(name, client.Transport)
 	}
+	// view is what the Connector uses: the instance's store, behind the
+	// encrypting wrapper when the cluster encrypts.
+	var view store.TokenStore = st
+	if len(c.keys) > 0 {
+		sealed, err := oauthlink.EncryptedStore(st, c.keys...)
+		require.NoError(c.t, err)
+		view = sealed
+	}
 	cfg := oauthlink.Config{
 		Provider:      c.qonto.Provider(),
 		ClientID:      c.qonto.ClientID(),
 		ClientSecret:  c.qonto.ClientSecret(),
 		RedirectURL:   c.app.URL + "/connect/qonto/callback",
-		Store:         st,
-		TokenKeys:     c.keys,
+		Store:         view,
 		Owner:         ownerFromCookie,
 		CookieSecrets: [][]byte{bytes.Repeat([]byte{0x42}, 32)},
 		HTTPClient:    &client,
 		Logger:        slog.New(slog.NewTextHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("instance", name),
 		Now:           c.clk.Now,
-		RetryBase:     time.Millisecond,
-		RetryMax:      5 * time.Millisecond,
-		OnError: func(w http.ResponseWriter, r *http.Request, err error) {
-			c.mu.Lock()
-			c.errs = append(c.errs, err)
-			c.mu.Unlock()
-			oauthlink.DefaultErrorHandler(w, r, err)
+		Tokens:        oauthlink.TokenOptions{RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond},
+		Hooks: oauthlink.Hooks{
+			OnError: func(w http.ResponseWriter, r *http.Request, err error) {
+				c.mu.Lock()
+				c.errs = append(c.errs, err)
+				c.mu.Unlock()
+				oauthlink.DefaultErrorHandler(w, r, err)
+			},
 		},
 	}
 	if c.cfg != nil {
@@ -178,7 +188,7 @@ func (c *cluster) instance(name, addr string) *instance {
 	}
 	link, err := oauthlink.New(cfg)
 	require.NoError(c.t, err)
-	return &instance{name: name, store: st, link: link}
+	return &instance{name: name, store: st, view: view, link: link}
 }
 
 // serve makes inst answer the browser: start and callback handlers, and a
@@ -224,7 +234,7 @@ func (c *cluster) connectAs(inst *instance, user string) *oauthlink.Connection {
 	c.serve(inst)
 	h := c.browser(user).connect()
 	require.Equal(c.t, http.StatusSeeOther, h.Status, h.Body)
-	conn, err := inst.link.Store().Load(testContext(c.t), provider, user)
+	conn, err := inst.view.Load(testContext(c.t), provider, user)
 	require.NoError(c.t, err)
 	return conn
 }
@@ -233,14 +243,14 @@ func (c *cluster) connectAs(inst *instance, user string) *oauthlink.Connection {
 func (c *cluster) stored(inst *instance) (*oauthlink.Connection, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return inst.link.Store().Load(ctx, provider, owner)
+	return inst.view.Load(ctx, provider, owner)
 }
 
 // fresh calls Fresh with a bounded context.
 func fresh(inst *instance) (*oauthlink.Connection, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	return inst.link.Fresh(ctx, owner)
+	return inst.link.Connection(ctx, owner)
 }
 
 // browser is a cookie-jar client that follows redirects one hop at a time,
@@ -355,7 +365,7 @@ func (rt *recordingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 // tell when each lock was acquired. Unwrap passes the ReplayGuard and
 // Pinger capabilities through.
 type observedStore struct {
-	oauthlink.TokenStore
+	store.TokenStore
 	mu    sync.Mutex
 	saves []error
 	loads []error
@@ -368,12 +378,12 @@ type observedStore struct {
 
 // Lock counts the call and takes the wrapped store's lock (both real
 // stores have one), handing out a lease that reports its release.
-func (o *observedStore) Lock(ctx context.Context, p, ow string, ttl time.Duration) (oauthlink.Lease, error) {
+func (o *observedStore) Lock(ctx context.Context, p, ow string, ttl time.Duration) (store.Lease, error) {
 	o.mu.Lock()
 	o.locks++
 	o.busy++
 	o.mu.Unlock()
-	lease, err := o.TokenStore.(oauthlink.Locker).Lock(ctx, p, ow, ttl)
+	lease, err := o.TokenStore.(store.Locker).Lock(ctx, p, ow, ttl)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if err != nil {
@@ -403,7 +413,7 @@ func (o *observedStore) Acquired(ow string) []time.Time {
 
 // observedLease is a lease handed out by observedStore.
 type observedLease struct {
-	oauthlink.Lease
+	store.Lease
 	o    *observedStore
 	once sync.Once
 }
@@ -424,7 +434,7 @@ func (o *observedStore) Locks() int {
 	return o.locks
 }
 
-func (o *observedStore) Unwrap() oauthlink.TokenStore { return o.TokenStore }
+func (o *observedStore) Unwrap() store.TokenStore { return o.TokenStore }
 
 func (o *observedStore) Save(ctx context.Context, conn *oauthlink.Connection) error {
 	err := o.TokenStore.Save(ctx, conn)

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 const (
@@ -35,7 +35,7 @@ func instanceName(role string) string {
 // grant. For each of several expiries, 4 × 50 concurrent Fresh calls must
 // cost exactly one refresh, all succeed with the one new token, never
 // trigger reuse detection, and leave every instance on the stored token.
-// The encrypted variants run the same with Config.TokenKeys and check the
+// The encrypted variants run the same on an encrypting store and check the
 // store holds only ciphertext.
 func TestManyInstances(t *testing.T) {
 	for _, k := range backendKinds {
@@ -92,7 +92,7 @@ func testStorm(t *testing.T, be *backend, encrypt bool) {
 		require.Equal(t, round, c.qonto.Refreshes(), "exactly one refresh per rotation")
 		require.Zero(t, c.qonto.ReuseDetections(), "round %d", round)
 		require.Equal(t, prev.Version+1, stored.Version, "one write per rotation")
-		require.Equal(t, oauthlink.StatusActive, stored.Status)
+		require.Equal(t, store.StatusActive, stored.Status)
 		assert.True(t, c.qonto.AccessTokenValid(stored.AccessToken.Reveal()))
 		assert.True(t, c.qonto.RefreshTokenValid(stored.RefreshToken.Reveal()))
 		assert.False(t, c.qonto.RefreshTokenValid(prev.RefreshToken.Reveal()), "grace 0: the rotated token is dead")
@@ -115,7 +115,7 @@ func testStorm(t *testing.T, be *backend, encrypt bool) {
 	raw, err := be.inspect.Load(testContext(t), provider, owner)
 	require.NoError(t, err)
 	if encrypt {
-		for field, v := range map[string]oauthlink.Secret{"access": raw.AccessToken, "refresh": raw.RefreshToken} {
+		for field, v := range map[string]store.Secret{"access": raw.AccessToken, "refresh": raw.RefreshToken} {
 			assert.True(t, strings.HasPrefix(v.Reveal(), "olk2:k1:"), "%s token is stored encrypted", field)
 		}
 		assert.NotContains(t, raw.AccessToken.Reveal(), prev.AccessToken.Reveal())

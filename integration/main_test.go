@@ -18,8 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/redisstore"
 	"github.com/oauthlink/oauthlink/store/sqlstore"
 )
@@ -120,7 +120,7 @@ type backend struct {
 	// open returns a new instance's store on its own pool or client, whose
 	// server connections carry name (PostgreSQL application_name, Redis
 	// client name) and go to addr (the server, or a proxy in front of it).
-	open func(t testing.TB, name, addr string, now func() time.Time) oauthlink.TokenStore
+	open func(t testing.TB, name, addr string, now func() time.Time) store.TokenStore
 	// kill terminates every server connection of the instance called name
 	// (pg_terminate_backend, CLIENT KILL) and returns how many it ended.
 	kill func(ctx context.Context, name string) (int, error)
@@ -129,7 +129,7 @@ type backend struct {
 	connections func(ctx context.Context, name string) (int, error)
 	// inspect is a store without encryption on its own pool, to read what
 	// is really stored.
-	inspect oauthlink.TokenStore
+	inspect store.TokenStore
 }
 
 // backendSpec names a backend for another process: the server comes from
@@ -143,7 +143,7 @@ type backendSpec struct {
 // openSpec opens an instance's store on the backend spec names, on a pool
 // or client of its own whose connections carry name, outside any test (a
 // child process); closeFn closes the pool or client.
-func openSpec(ctx context.Context, spec backendSpec, name string, now func() time.Time) (st oauthlink.TokenStore, closeFn func() error, err error) {
+func openSpec(ctx context.Context, spec backendSpec, name string, now func() time.Time) (st store.TokenStore, closeFn func() error, err error) {
 	switch spec.Kind {
 	case "postgres":
 		u, err := url.Parse(postgresURL())
@@ -251,7 +251,7 @@ func newPostgres(t testing.TB) *backend {
 		name: "postgres",
 		spec: backendSpec{Kind: "postgres", Schema: schema},
 		addr: base.Host,
-		open: func(t testing.TB, name, addr string, now func() time.Time) oauthlink.TokenStore {
+		open: func(t testing.TB, name, addr string, now func() time.Time) store.TokenStore {
 			return newStore(t, open(t, name, addr), now)
 		},
 		kill: func(ctx context.Context, name string) (int, error) {
@@ -349,7 +349,7 @@ func newRedis(t testing.TB) *backend {
 		name: "redis",
 		spec: backendSpec{Kind: "redis", Prefix: prefix},
 		addr: base.Addr,
-		open: func(t testing.TB, name, addr string, _ func() time.Time) oauthlink.TokenStore {
+		open: func(t testing.TB, name, addr string, _ func() time.Time) store.TokenStore {
 			// redisstore stamps UpdatedAt with the real clock; it has no
 			// clock option.
 			return newStore(t, client(t, name, addr))

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // Sentinel errors of the API client. Test with errors.Is; an error answer
@@ -52,9 +52,9 @@ type Client struct {
 	// travels in every request.
 	BaseURL string
 	// Token is the bearer token sent as "Authorization: Bearer". Required.
-	// It is an oauthlink.Secret, so printing or logging the Client never
+	// It is an store.Secret, so printing or logging the Client never
 	// shows it, and no error of this package contains it.
-	Token oauthlink.Secret
+	Token store.Secret
 	// HTTPClient sends the requests. Default: a client with a 30-second
 	// timeout. Its CheckRedirect is replaced on a copy: redirects are never
 	// followed, so the token is never forwarded to another host.
@@ -139,7 +139,7 @@ func (c *Client) browserHosts() (hostSet, error) {
 
 // checkToken refuses an empty token or one that cannot travel in a header;
 // the value itself never appears in the error.
-func checkToken(t oauthlink.Secret) error {
+func checkToken(t store.Secret) error {
 	v := t.Reveal()
 	if v == "" {
 		return fmt.Errorf("%w: Token is required", ErrClientConfig)

@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -81,7 +82,7 @@ func TestCreateClientLinkErrors(t *testing.T) {
 	tests := []struct {
 		name   string
 		answer answer
-		token  oauthlink.Secret
+		token  store.Secret
 		check  func(t *testing.T, err error)
 	}{
 		{
@@ -281,7 +282,7 @@ func TestClientConfig(t *testing.T) {
 	tests := []struct {
 		name  string
 		base  string
-		token oauthlink.Secret
+		token store.Secret
 	}{
 		{"no token", "", ""},
 		{"token with newline", "", "access_a\nInjected: 1"},

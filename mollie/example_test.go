@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/oauthlink/oauthlink/store"
+
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/mollie"
 )
@@ -31,7 +33,7 @@ func ExampleNewClientLinkHandler() {
 	// Scopes onboarding.read onboarding.write organizations.read and
 	// Identify: mollie.Identify(mollie.APIURL, nil).
 
-	partner := &mollie.Client{Token: oauthlink.Secret(os.Getenv("MOLLIE_ORG_TOKEN"))}
+	partner := &mollie.Client{Token: store.Secret(os.Getenv("MOLLIE_ORG_TOKEN"))}
 	build := func(r *http.Request) (mollie.ClientLinkRequest, error) {
 		f := r.PostForm // parsed by the handler
 		if f.Get("terms") != "on" {

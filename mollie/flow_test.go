@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oauthlink/oauthlink/store"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -30,7 +32,7 @@ func TestClientLinkFlowEndToEnd(t *testing.T) {
 	fake := oauthlinktest.NewMollie(oauthlinktest.MollieOptions{TLS: true, RedirectURIs: []string{app.URL + "/connect/mollie/callback"}})
 	defer fake.Close()
 
-	store := memstore.New()
+	ms := memstore.New()
 	p := fake.Provider()
 	p.DefaultScopes = []string{"onboarding.read", "onboarding.write", "organizations.read"}
 	owner := func(r *http.Request) (string, error) {
@@ -42,9 +44,9 @@ func TestClientLinkFlowEndToEnd(t *testing.T) {
 	}
 	conn, err := oauthlink.New(oauthlink.Config{
 		Provider: p, ClientID: fake.ClientID(), ClientSecret: fake.ClientSecret(),
-		RedirectURL: app.URL + "/connect/mollie/callback", Store: store, Owner: owner,
+		RedirectURL: app.URL + "/connect/mollie/callback", Store: ms, Owner: owner,
 		CookieSecrets: [][]byte{[]byte("0123456789abcdef0123456789abcdef")}, HTTPClient: fake.Client(),
-		Identify: mollie.Identify(fake.APIURL(), fake.Client()),
+		Hooks: oauthlink.Hooks{Identify: mollie.Identify(fake.APIURL(), fake.Client())},
 	})
 	require.NoError(t, err)
 	api := &mollie.Client{BaseURL: fake.URL(), Token: oauthlinktest.DefaultOrganizationToken, HTTPClient: fake.Client()}
@@ -100,11 +102,11 @@ func TestClientLinkFlowEndToEnd(t *testing.T) {
 	assert.Equal(t, http.StatusSeeOther, final.StatusCode)
 	assert.Equal(t, "/welcome", final.Header.Get("Location"))
 
-	stored, err := store.Load(context.Background(), "mollie", "shop-1")
+	stored, err := ms.Load(context.Background(), "mollie", "shop-1")
 	require.NoError(t, err)
 	assert.Equal(t, fake.ClientLinks()[0].AccountID, stored.AccountID, "identified as the organization the link created")
 	assert.True(t, strings.HasPrefix(stored.AccountID, "org_"))
-	assert.Equal(t, oauthlink.StatusActive, stored.Status)
+	assert.Equal(t, store.StatusActive, stored.Status)
 
 	merchant := &mollie.Client{BaseURL: fake.URL(), Token: stored.AccessToken, HTTPClient: fake.Client()}
 	ob, err := merchant.Onboarding(context.Background())

@@ -1,9 +1,12 @@
 package mollie
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/oauthlink/oauthlink"
 )
@@ -69,19 +72,21 @@ type clientLinkHandler struct {
 //  5. checks the link: an https URL on the host of conn's authorization
 //     endpoint (Provider.AuthURL; my.mollie.com for Mollie) or one of
 //     api.BrowserHosts, else ErrResponse wrapping ErrHostNotAllowed (502);
-//  6. starts the flow with conn.Begin, exactly as the connector's start
-//     handler does (same flow cookie, bound to the same owner);
-//  7. answers 303 See Other to the link with client_id, state, and
-//     conn.Scopes() appended (ClientLinkURL).
+//  6. answers 303 See Other to the link with the client id, the state and
+//     the connector's scopes appended (ClientLinkURL), setting the flow
+//     cookie.
 //
-// Nothing is set on our side until the link exists and passed its checks: a
-// failed creation, or a link on a host that is not allowed, leaves no flow
-// cookie behind and no state is minted, so a spoofed or misconfigured answer
-// cannot carry the state (which, without PKCE, is all an attacker needs to
-// complete the merchant's flow with a code of their own) to another site.
-// A link created for a request whose Begin then fails
-// (nobody signed in) is simply never used; it expires after 30 days. Check
-// sign-in in build to avoid that. The connector's CallbackHandler completes
+// The flow itself is started with conn.Begin before the link is created,
+// exactly as the connector's start handler does (same flow cookie, bound to
+// the same owner), so that nobody signed in is refused before Mollie is
+// called; its cookie is held back until step 6.
+//
+// Nothing reaches the browser until the link exists and passed its checks:
+// a failed creation, or a link on a host that is not allowed, sets no flow
+// cookie and the minted state never leaves the server, so a spoofed or
+// misconfigured answer cannot carry the state (which, without PKCE, is all
+// an attacker needs to complete the merchant's flow with a code of their
+// own) to another site. The connector's CallbackHandler completes
 // the flow, exchanging the code at once (Mollie codes live 30 seconds).
 //
 // Mollie recommends the scopes onboarding.read onboarding.write for client
@@ -101,25 +106,20 @@ func NewClientLinkHandler(conn *oauthlink.Connector, api *Client, build BuildFun
 	case build == nil:
 		return nil, fmt.Errorf("%w: mollie: client link handler needs a build function", oauthlink.ErrConfig)
 	}
-	if opts.ClientID == "" {
-		opts.ClientID = conn.ClientID()
-	}
 	if _, err := api.base(); err != nil {
 		return nil, fmt.Errorf("%w: %w", oauthlink.ErrConfig, err)
 	}
 	if err := checkToken(api.Token); err != nil {
 		return nil, fmt.Errorf("%w: %w", oauthlink.ErrConfig, err)
 	}
-	authHost, err := hostOfURL(conn.Provider().AuthURL)
-	if err != nil {
-		return nil, fmt.Errorf("%w: mollie: connector's AuthURL: %w", oauthlink.ErrConfig, err)
-	}
-	hosts, err := hostSet{entries: []hostEntry{authHost}}.withHosts(api.BrowserHosts)
+	hosts, err := hostSet{}.withHosts(api.BrowserHosts)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", oauthlink.ErrConfig, err)
 	}
-	// Check client id, scopes and prompt once, against a well-formed href.
-	if _, err := linkURLBuilder("https://my.mollie.com/dashboard/client-link/cl_check", opts.ClientID, conn.Scopes(), opts.ApprovalPrompt); err != nil {
+	// Check the client id (when set here) and prompt once, against a
+	// well-formed href; the connector's own client id and scopes are
+	// checked by oauthlink.New.
+	if _, err := linkURLBuilder("https://my.mollie.com/dashboard/client-link/cl_check", cmp.Or(opts.ClientID, "app_check"), []string{ScopeOrganizationsRead}, opts.ApprovalPrompt); err != nil {
 		return nil, fmt.Errorf("%w: %w", oauthlink.ErrConfig, err)
 	}
 	if opts.ReturnToParam == "" {
@@ -163,13 +163,19 @@ func (h *clientLinkHandler) serve(w http.ResponseWriter, r *http.Request) (strin
 		return "", fmt.Errorf("%w: repeated %s", oauthlink.ErrBadRequest, h.opts.ReturnToParam)
 	} else if len(vs) == 1 {
 		returnTo = vs[0]
-		if !oauthlink.ValidReturnTo(returnTo) {
-			return "", fmt.Errorf("%w: return-to must be a relative path", oauthlink.ErrBadRequest)
-		}
 	}
-	// Nobody signed in: refuse before a link is created at Mollie.
-	if _, err := h.conn.Owner(r); err != nil {
+	// Begin checks the owner (nobody signed in: refused before a link is
+	// created at Mollie) and the return-to, and mints the state. It writes
+	// its flow cookie into a buffer: the browser gets it only once the
+	// link exists and passed its checks.
+	buf := headerBuffer{}
+	flow, err := h.conn.Begin(buf, r, oauthlink.BeginOptions{ReturnTo: returnTo})
+	if err != nil {
 		return "", err
+	}
+	auth, err := readAuthURL(flow.AuthURL.Reveal())
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", oauthlink.ErrConfig, err)
 	}
 	req, err := h.build(r)
 	if err != nil {
@@ -181,19 +187,48 @@ func (h *clientLinkHandler) serve(w http.ResponseWriter, r *http.Request) (strin
 	}
 	// Checked before Begin, so a bad href mints no state and sets no flow
 	// cookie.
-	if err := h.hosts.check(link.Href); err != nil {
+	hosts := hostSet{entries: append([]hostEntry{auth.host}, h.hosts.entries...), loopback: h.hosts.loopback}
+	if err := hosts.check(link.Href); err != nil {
 		return "", fmt.Errorf("%w: client link href: %w", ErrResponse, err)
 	}
-	withState, err := linkURLBuilder(link.Href, h.opts.ClientID, h.conn.Scopes(), h.opts.ApprovalPrompt)
+	withState, err := linkURLBuilder(link.Href, cmp.Or(h.opts.ClientID, auth.clientID), auth.scopes, h.opts.ApprovalPrompt)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrResponse, err)
 	}
-	flow, err := h.conn.Begin(w, r, oauthlink.BeginOptions{ReturnTo: returnTo})
-	if err != nil {
-		return "", err
+	for _, c := range buf["Set-Cookie"] {
+		w.Header().Add("Set-Cookie", c)
 	}
 	if h.opts.OnCreated != nil {
 		h.opts.OnCreated(r, link)
 	}
 	return withState(flow.State.Reveal()), nil
+}
+
+// headerBuffer is a ResponseWriter that keeps only headers: Begin writes
+// its flow cookie there until the handler knows the flow may start.
+type headerBuffer http.Header
+
+func (b headerBuffer) Header() http.Header       { return http.Header(b) }
+func (headerBuffer) Write(p []byte) (int, error) { return len(p), nil }
+func (headerBuffer) WriteHeader(int)             {}
+
+// authRequest is what a client link repeats of the connector's
+// authorization request.
+type authRequest struct {
+	host     hostEntry
+	clientID string
+	scopes   []string
+}
+
+// readAuthURL reads the connector's authorization URL (from Begin): its
+// host, where a client link may send the browser, and its client id and
+// scopes, which the link carries.
+func readAuthURL(raw string) (authRequest, error) {
+	host, err := hostOfURL(raw)
+	if err != nil {
+		return authRequest{}, fmt.Errorf("mollie: connector's AuthURL: %w", err)
+	}
+	u, _ := url.Parse(raw)
+	q := u.Query()
+	return authRequest{host: host, clientID: q.Get("client_id"), scopes: strings.Fields(q.Get("scope"))}, nil
 }

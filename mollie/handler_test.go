@@ -79,15 +79,17 @@ func newRig(t *testing.T, opts ClientLinkOptions, build BuildFunc) *rig {
 		Store:         memstore.New(),
 		Owner:         ownerFromHeader,
 		CookieSecrets: [][]byte{bytes.Repeat([]byte("k"), 32)},
-		Identify:      Identify(rg.f.URL(), nil),
-		OnError: func(w http.ResponseWriter, r *http.Request, err error) {
-			rg.mu.Lock()
-			rg.errs = append(rg.errs, err)
-			rg.mu.Unlock()
-			oauthlink.DefaultErrorHandler(w, r, err)
+		Logger:        slog.New(slog.NewTextHandler(rg.logs, nil)),
+		Now:           func() time.Time { return testNow },
+		Hooks: oauthlink.Hooks{
+			Identify: Identify(rg.f.URL(), nil),
+			OnError: func(w http.ResponseWriter, r *http.Request, err error) {
+				rg.mu.Lock()
+				rg.errs = append(rg.errs, err)
+				rg.mu.Unlock()
+				oauthlink.DefaultErrorHandler(w, r, err)
+			},
 		},
-		Logger: slog.New(slog.NewTextHandler(rg.logs, nil)),
-		Now:    func() time.Time { return testNow },
 	})
 	require.NoError(t, err)
 	rg.conn = conn

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthlink/oauthlink/store"
+
 	"github.com/oauthlink/oauthlink"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -149,7 +151,7 @@ func TestIdentify(t *testing.T) {
 	tests := []struct {
 		name    string
 		scopes  []string
-		token   oauthlink.Secret
+		token   store.Secret
 		queue   *answer
 		account string
 		calls   int

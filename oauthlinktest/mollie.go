@@ -105,113 +105,18 @@ func NewMollie(opts MollieOptions) *Mollie {
 			return &account{id: fmt.Sprintf("org_%d", n), name: fmt.Sprintf("Test Organization %d", n),
 				email: fmt.Sprintf("merchant%d@example.test", n), locale: "en_US", onboarding: opts.Onboarding}
 		},
+		// Basic or body credentials, a form or JSON body; refresh tokens
+		// that neither rotate nor expire; revoking an access token
+		// revokes only that one.
+		token: tokenEndpoint{basicAuth: true, jsonBody: true, contentType: opts.TokenContentType,
+			revokeMethod: http.MethodDelete, revokeStatus: http.StatusNoContent},
 		beforeTokenResponse: opts.BeforeTokenResponse,
 	}
 	m := &Mollie{server: newServer(cfg, opts.TLS), opts: opts, links: map[string]*clientLink{}}
-	m.handle("POST /oauth2/tokens", EndpointToken, m.token)
-	m.handle("DELETE /oauth2/tokens", EndpointRevoke, m.revoke)
 	m.handle("GET /v2/organizations/me", EndpointAPI, m.organization)
 	m.handle("GET /v2/onboarding/me", EndpointAPI, m.onboarding)
 	m.handle("POST /v2/client-links", EndpointAPI, m.createClientLink)
 	m.handle("GET /v2/client-links/{id}", EndpointAPI, m.getClientLink)
 	m.handle("GET /dashboard/client-link/{id}", EndpointAuthorize, m.clientLinkPage)
 	return m
-}
-
-// token serves POST /oauth2/tokens: Basic or body credentials, a form or
-// JSON body.
-func (m *Mollie) token(w http.ResponseWriter, r *http.Request) {
-	params, oerr := readParams(r, true)
-	if oerr != nil {
-		writeOAuthError(w, oerr)
-		return
-	}
-	m.countPresented(params)
-	if oerr := m.authenticateClient(EndpointToken, r, params, true); oerr != nil {
-		writeOAuthError(w, oerr)
-		return
-	}
-	grantType := params["grant_type"]
-	var resp tokenResponse
-	m.mu.Lock()
-	switch grantType {
-	case "":
-		oerr = badRequest("invalid_request", "The 'grant_type' parameter is required.")
-	case "authorization_code":
-		var g *grant
-		if g, oerr = m.exchangeLocked(params); oerr == nil {
-			resp = m.tokenResponse(g, "", "")
-			resp.AccessToken, resp.RefreshToken = m.issueLocked(g, true)
-		}
-	case "refresh_token":
-		resp, oerr = m.refreshLocked(params)
-	default:
-		oerr = badRequest("unsupported_grant_type", "The grant_type must be authorization_code or refresh_token.")
-	}
-	m.mu.Unlock()
-	m.beforeResponse(r, grantType)
-	if oerr != nil {
-		writeOAuthError(w, oerr)
-		return
-	}
-	writeJSON(w, http.StatusOK, m.opts.TokenContentType, resp)
-}
-
-// refreshLocked: Mollie's refresh tokens do not rotate and do not expire;
-// redirect_uri is required when the code exchange sent one. m.mu must be
-// held.
-func (m *Mollie) refreshLocked(params map[string]string) (tokenResponse, *oauthError) {
-	m.refreshes++
-	value := params["refresh_token"]
-	if value == "" {
-		return tokenResponse{}, badRequest("invalid_request", "The 'refresh_token' parameter is required.")
-	}
-	rt := m.refresh[value]
-	if rt == nil || rt.revoked {
-		return tokenResponse{}, invalidGrant("The refresh token is invalid or has been revoked.")
-	}
-	g := rt.grant
-	redirect, sent := params["redirect_uri"]
-	switch {
-	case g.exchangeRedirect != "" && !sent:
-		return tokenResponse{}, badRequest("invalid_request", "The 'redirect_uri' parameter is required because the code exchange included it.")
-	case sent && redirect != g.redirect:
-		return tokenResponse{}, invalidGrant("The 'redirect_uri' does not match the one used for the code exchange.")
-	}
-	access, _ := m.issueLocked(g, false)
-	return m.tokenResponse(g, access, value), nil
-}
-
-// revoke serves DELETE /oauth2/tokens: token and token_type_hint in a form
-// or JSON body; 204. Revoking a refresh token revokes every access token of
-// its authorization; revoking an access token revokes only that one.
-func (m *Mollie) revoke(w http.ResponseWriter, r *http.Request) {
-	params, oerr := readParams(r, true)
-	if oerr == nil {
-		oerr = m.authenticateClient(EndpointRevoke, r, params, true)
-	}
-	if oerr == nil && params["token"] == "" {
-		oerr = badRequest("invalid_request", "The 'token' parameter is required.")
-	}
-	if oerr != nil {
-		writeOAuthError(w, oerr)
-		return
-	}
-	value := params["token"]
-	m.mu.Lock()
-	m.revocations++
-	if t := m.refresh[value]; t != nil {
-		t.grant.revokeAll()
-	} else if t := m.access[value]; t != nil {
-		t.revoked = true
-	}
-	m.mu.Unlock()
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func durationOr(v, def time.Duration) time.Duration {
-	if v <= 0 {
-		return def
-	}
-	return v
 }

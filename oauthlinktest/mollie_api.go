@@ -95,8 +95,7 @@ func (m *Mollie) onboarding(w http.ResponseWriter, r *http.Request) {
 func (m *Mollie) authorizeAPI(w http.ResponseWriter, r *http.Request, scope string) (account, bool) {
 	g, acct, ok := m.bearer(r)
 	if !ok {
-		writeInvalidToken(w)
-		m.halError(w, http.StatusUnauthorized, "Unauthorized Request", "Missing authentication, or failed to authenticate")
+		m.unauthorized(w)
 		return account{}, false
 	}
 	if !g.hasScope(scope) {
@@ -104,6 +103,12 @@ func (m *Mollie) authorizeAPI(w http.ResponseWriter, r *http.Request, scope stri
 		return account{}, false
 	}
 	return acct, true
+}
+
+// unauthorized writes Mollie's 401 for a missing or bad Bearer token.
+func (m *Mollie) unauthorized(w http.ResponseWriter) {
+	writeInvalidToken(w)
+	m.halError(w, http.StatusUnauthorized, "Unauthorized Request", "Missing authentication, or failed to authenticate")
 }
 
 // halError writes Mollie's error shape: status, title, detail, _links.

@@ -44,10 +44,7 @@ var countryCode = regexp.MustCompile(`^[A-Z]{2}$`)
 // clientLink href already carries a query; 401/422 in Mollie's HAL error
 // shape.
 func (m *Mollie) createClientLink(w http.ResponseWriter, r *http.Request) {
-	scheme, value, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(value), []byte(m.opts.OrganizationToken)) != 1 {
-		writeInvalidToken(w)
-		m.halError(w, http.StatusUnauthorized, "Unauthorized Request", "Missing authentication, or failed to authenticate")
+	if !m.organizationTokenOK(w, r) {
 		return
 	}
 	var body struct {
@@ -95,6 +92,17 @@ func (m *Mollie) createClientLink(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, "application/hal+json", m.linkResource(link))
 }
 
+// organizationTokenOK reports whether r carries the partner's organization
+// token as Bearer, answering Mollie's 401 when it does not.
+func (m *Mollie) organizationTokenOK(w http.ResponseWriter, r *http.Request) bool {
+	scheme, value, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(value), []byte(m.opts.OrganizationToken)) == 1 {
+		return true
+	}
+	m.unauthorized(w)
+	return false
+}
+
 func validEmail(s string) bool {
 	a, err := mail.ParseAddress(s)
 	return err == nil && a.Address == s && strings.Contains(s[strings.LastIndex(s, "@"):], ".")
@@ -116,10 +124,7 @@ func (m *Mollie) linkResource(link *clientLink) map[string]any {
 
 // getClientLink serves GET /v2/client-links/{id}: the link, or a 404.
 func (m *Mollie) getClientLink(w http.ResponseWriter, r *http.Request) {
-	scheme, value, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(value), []byte(m.opts.OrganizationToken)) != 1 {
-		writeInvalidToken(w)
-		m.halError(w, http.StatusUnauthorized, "Unauthorized Request", "Missing authentication, or failed to authenticate")
+	if !m.organizationTokenOK(w, r) {
 		return
 	}
 	m.mu.Lock()

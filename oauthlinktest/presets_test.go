@@ -1,6 +1,8 @@
 package oauthlinktest_test
 
 import (
+	"log/slog"
+	"net/http"
 	"reflect"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/oauthlink/oauthlink/mollie"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 	"github.com/oauthlink/oauthlink/qonto"
+	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
 // fieldKind says how a Provider field of a fake's descriptor relates to
@@ -103,7 +106,12 @@ func TestFakeDescriptorsMatchPresets(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got := tc.fake(t)
-			if err := got.Validate(); err != nil {
+			if _, err := oauthlink.New(oauthlink.Config{
+				Provider: got, ClientID: "app_test", ClientSecret: "secret", RedirectURL: "https://app.example/callback",
+				Store: memstore.New(), Owner: func(*http.Request) (string, error) { return "shop-1", nil },
+				CookieSecrets: [][]byte{[]byte("0123456789abcdef0123456789abcdef")}, AllowInsecureHTTP: true,
+				Logger: slog.New(slog.DiscardHandler),
+			}); err != nil {
 				t.Fatalf("the fake's descriptor is invalid: %v", err)
 			}
 			gv, wv := reflect.ValueOf(got), reflect.ValueOf(tc.want)

@@ -4,12 +4,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store/memstore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -18,7 +20,7 @@ func TestProvider(t *testing.T) {
 	t.Run("mollie", func(t *testing.T) {
 		m := newTestMollie(t, MollieOptions{})
 		p := m.Provider()
-		require.NoError(t, p.Validate())
+		requireValidProvider(t, p)
 		assert.Equal(t, "mollie", p.Name)
 		assert.Equal(t, m.AuthURL(), p.AuthURL)
 		assert.Equal(t, m.URL()+"/oauth2/tokens", p.TokenURL)
@@ -46,7 +48,7 @@ func TestProvider(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			q := newTestQonto(t, tc.opts)
 			p := q.Provider()
-			require.NoError(t, p.Validate())
+			requireValidProvider(t, p)
 			assert.Equal(t, "qonto", p.Name)
 			assert.Equal(t, q.URL()+"/oauth2/auth", p.AuthURL)
 			assert.Equal(t, q.URL()+"/oauth2/token", p.TokenURL)
@@ -135,4 +137,17 @@ func TestCertificate(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "reached the token endpoint (no client credentials)")
+}
+
+// requireValidProvider fails unless oauthlink.New accepts p: New validates
+// every provider it is given.
+func requireValidProvider(t *testing.T, p oauthlink.Provider) {
+	t.Helper()
+	_, err := oauthlink.New(oauthlink.Config{
+		Provider: p, ClientID: "app_test", ClientSecret: "secret", RedirectURL: "https://app.example/callback",
+		Store: memstore.New(), Owner: func(*http.Request) (string, error) { return "shop-1", nil },
+		CookieSecrets: [][]byte{[]byte("0123456789abcdef0123456789abcdef")}, AllowInsecureHTTP: true,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	require.NoError(t, err)
 }

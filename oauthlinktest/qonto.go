@@ -2,8 +2,6 @@ package oauthlinktest
 
 import (
 	"cmp"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -114,128 +112,18 @@ func NewQonto(opts QontoOptions) *Qonto {
 			return &account{id: id, name: fmt.Sprintf("Sandbox Company %d", n),
 				slug: fmt.Sprintf("sandbox-company-%d-%s", n, id[:4]), locale: "fr"}
 		},
+		// Form bodies with body credentials only; a refresh token only
+		// with offline_access, rotated by Hydra's rules; revoking either
+		// token revokes the whole grant, as fosite does.
+		token: tokenEndpoint{contentType: "application/json;charset=UTF-8",
+			refreshScope: "offline_access", idTokenScope: "openid", rotate: true,
+			revokeMethod: http.MethodPost, revokeStatus: http.StatusOK, revokeGrant: true},
 		beforeTokenResponse: opts.BeforeTokenResponse,
 	}
 	q := &Qonto{server: newServer(cfg, opts.TLS), opts: opts}
-	q.handle("POST /oauth2/token", EndpointToken, q.token)
-	q.handle("POST /oauth2/revoke", EndpointRevoke, q.revoke)
 	q.handle("GET /v2/organization", EndpointAPI, q.organization)
 	return q
 }
 
 // Grace returns the effective refresh-token grace window (0 with NoGrace).
 func (q *Qonto) Grace() time.Duration { return q.cfg.grace }
-
-// token serves POST /oauth2/token: form body, body credentials only.
-func (q *Qonto) token(w http.ResponseWriter, r *http.Request) {
-	params, oerr := readParams(r, false)
-	if oerr != nil {
-		writeOAuthError(w, oerr)
-		return
-	}
-	q.countPresented(params)
-	if oerr := q.authenticateClient(EndpointToken, r, params, false); oerr != nil {
-		writeOAuthError(w, oerr)
-		return
-	}
-	grantType := params["grant_type"]
-	var resp tokenResponse
-	q.mu.Lock()
-	switch grantType {
-	case "":
-		oerr = badRequest("invalid_request", "The 'grant_type' parameter is required.")
-	case "authorization_code":
-		var g *grant
-		if g, oerr = q.exchangeLocked(params); oerr == nil {
-			resp = q.tokenResponse(g, "", "")
-			resp.AccessToken, resp.RefreshToken = q.issueLocked(g, g.hasScope("offline_access"))
-			if g.hasScope("openid") {
-				resp.IDToken = q.idToken(g)
-			}
-		}
-	case "refresh_token":
-		resp, oerr = q.refreshLocked(params)
-	default:
-		oerr = badRequest("unsupported_grant_type", "The grant_type must be authorization_code or refresh_token.")
-	}
-	q.mu.Unlock()
-	q.beforeResponse(r, grantType)
-	if oerr != nil {
-		writeOAuthError(w, oerr)
-		return
-	}
-	writeJSON(w, http.StatusOK, "application/json;charset=UTF-8", resp)
-}
-
-// refreshLocked applies Hydra's rules (fosite flow_refresh.go): every
-// refresh rotates both tokens and revokes the access token issued with the
-// used refresh token; the used refresh token stays valid for the grace
-// window; presenting it later, or presenting a revoked one, revokes the
-// whole grant. q.mu must be held.
-func (q *Qonto) refreshLocked(params map[string]string) (tokenResponse, *oauthError) {
-	q.refreshes++
-	value := params["refresh_token"]
-	if value == "" {
-		return tokenResponse{}, badRequest("invalid_request", "The 'refresh_token' parameter is required.")
-	}
-	rt := q.refresh[value]
-	now := q.now()
-	switch {
-	case rt == nil:
-		return tokenResponse{}, invalidGrant("The refresh token is malformed or not valid.")
-	case rt.revoked || (!rt.usedAt.IsZero() && !now.Before(rt.usedAt.Add(q.cfg.grace))):
-		rt.grant.revokeAll()
-		q.reuses++
-		return tokenResponse{}, invalidGrant("The refresh token was already used.")
-	case rt.expired(now):
-		return tokenResponse{}, invalidGrant("The refresh token expired.")
-	}
-	if rt.usedAt.IsZero() {
-		rt.usedAt = now
-		rt.access.revoked = true
-	}
-	g := rt.grant
-	access, refresh := q.issueLocked(g, true)
-	return q.tokenResponse(g, access, refresh), nil
-}
-
-// idToken returns an ID-token-shaped JWT. Its signature is random: it
-// cannot be verified and is only there to be carried along.
-func (q *Qonto) idToken(g *grant) string {
-	enc := func(v any) string {
-		b, _ := json.Marshal(v)
-		return base64.RawURLEncoding.EncodeToString(b)
-	}
-	now := q.now()
-	claims := map[string]any{"iss": q.URL(), "sub": g.account.id, "aud": []string{g.clientID},
-		"iat": now.Unix(), "exp": now.Add(q.cfg.accessLifetime).Unix()}
-	return enc(map[string]string{"alg": "RS256", "typ": "JWT", "kid": "oauthlinktest"}) + "." +
-		enc(claims) + "." + randomAlnum(43)
-}
-
-// revoke serves POST /oauth2/revoke (RFC 7009 §2.1): form body, body
-// credentials; 200 even for an unknown token (§2.2). Revoking either token
-// revokes the whole grant, as fosite does.
-func (q *Qonto) revoke(w http.ResponseWriter, r *http.Request) {
-	params, oerr := readParams(r, false)
-	if oerr == nil {
-		oerr = q.authenticateClient(EndpointRevoke, r, params, false)
-	}
-	if oerr == nil && params["token"] == "" {
-		oerr = badRequest("invalid_request", "The 'token' parameter is required.")
-	}
-	if oerr != nil {
-		writeOAuthError(w, oerr)
-		return
-	}
-	value := params["token"]
-	q.mu.Lock()
-	q.revocations++
-	if t := q.refresh[value]; t != nil {
-		t.grant.revokeAll()
-	} else if t := q.access[value]; t != nil {
-		t.grant.revokeAll()
-	}
-	q.mu.Unlock()
-	w.WriteHeader(http.StatusOK)
-}

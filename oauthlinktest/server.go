@@ -36,6 +36,7 @@ type config struct {
 	newCode               func() string
 	newAccess, newRefresh func() string
 	newAccount            func(n int) *account
+	token                 tokenEndpoint
 	beforeTokenResponse   func(r *http.Request, grantType string)
 }
 
@@ -100,6 +101,8 @@ func newServer(cfg config, useTLS bool) *server {
 	}
 	s.handle("GET "+cfg.authPath, EndpointAuthorize, s.authorize)
 	s.handle("POST "+cfg.authPath, EndpointAuthorize, s.authorize)
+	s.handle("POST "+cfg.tokenPath, EndpointToken, s.token)
+	s.handle(cfg.token.revokeMethod+" "+cfg.revokePath, EndpointRevoke, s.revoke)
 	s.srv = httptest.NewUnstartedServer(s.mux)
 	if useTLS {
 		s.srv.StartTLS()
@@ -199,4 +202,12 @@ func (s *server) testHooks() testHooks {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.hooks
+}
+
+// durationOr returns v, or def when v is not positive.
+func durationOr(v, def time.Duration) time.Duration {
+	if v <= 0 {
+		return def
+	}
+	return v
 }

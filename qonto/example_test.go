@@ -22,7 +22,7 @@ func newConnector(authParams func(*http.Request) (url.Values, error)) *oauthlink
 		Store:         memstore.New(),
 		Owner:         func(*http.Request) (string, error) { return "user-1", nil }, // the app's session user
 		CookieSecrets: [][]byte{[]byte("an example key of 32 bytes......")},
-		AuthParams:    authParams,
+		Flow:          oauthlink.FlowOptions{AuthParams: authParams},
 	})
 	if err != nil {
 		log.Fatal(err)

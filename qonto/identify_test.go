@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oauthlink/oauthlink/store"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -24,11 +26,11 @@ func TestIdentify(t *testing.T) {
 	require.NoError(t, err)
 	tok := exchange(t, fake, p, cb.Query().Get("code"))
 
-	conn := &oauthlink.Connection{AccessToken: oauthlink.Secret(tok), Scopes: []string{"organization.read", "offline_access"}}
+	conn := &oauthlink.Connection{AccessToken: store.Secret(tok), Scopes: []string{"organization.read", "offline_access"}}
 	require.NoError(t, qonto.Identify(fake.APIURL(), fake.Client(), p.Header)(context.Background(), conn))
 	assert.Equal(t, fake.LastAuthorize().AccountID, conn.AccountID)
 
-	err = qonto.Identify(fake.APIURL(), fake.Client(), nil)(context.Background(), &oauthlink.Connection{AccessToken: oauthlink.Secret(tok), Scopes: []string{"organization.read"}})
+	err = qonto.Identify(fake.APIURL(), fake.Client(), nil)(context.Background(), &oauthlink.Connection{AccessToken: store.Secret(tok), Scopes: []string{"organization.read"}})
 	assert.ErrorIs(t, err, qonto.ErrIdentify, "without the staging header the sandbox answers a login page")
 
 	none := &oauthlink.Connection{AccessToken: "x", Scopes: []string{"offline_access"}}

@@ -20,7 +20,8 @@ var ErrInvalidID = errors.New("qonto: id must be a UUID")
 // WithRegistration returns the authorization parameters that pre-select the
 // organization created by a partner onboarding registration:
 // registration_id=id, where id is the registration.id from POST
-// /register/registrations on Qonto's Onboarding API (providers.md §B6). The
+// /register/registrations on Qonto's Onboarding API (the partner
+// onboarding flow that creates an organization for a new customer). The
 // user is then not asked to pick an organization. Use the result as
 // oauthlink.BeginOptions.Params or return it from oauthlink.Config.AuthParams.
 // id must be a UUID (either case; sent in lower case, the canonical form of

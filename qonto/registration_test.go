@@ -67,11 +67,13 @@ func TestParamsReachAuthorizeURL(t *testing.T) {
 		Store:         memstore.New(),
 		Owner:         func(*http.Request) (string, error) { return "user-1", nil },
 		CookieSecrets: [][]byte{make([]byte, 32)},
-		AuthParams: func(*http.Request) (url.Values, error) {
-			if id == "" {
-				return nil, nil
-			}
-			return WithRegistration(id)
+		Flow: oauthlink.FlowOptions{
+			AuthParams: func(*http.Request) (url.Values, error) {
+				if id == "" {
+					return nil, nil
+				}
+				return WithRegistration(id)
+			},
 		},
 	})
 	require.NoError(t, err)

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // mutate changes every field of c in place, including the elements of its
@@ -22,12 +23,12 @@ func mutate(c *oauthlink.Connection) {
 	}
 	c.Scopes = append(c.Scopes[:len(c.Scopes):cap(c.Scopes)], "appended")
 	for i := range c.Retired {
-		c.Retired[i] = oauthlink.RetiredToken{Token: "mutated", Kind: "mutated", Since: c.Retired[i].Since.Add(1)}
+		c.Retired[i] = store.RetiredToken{Token: "mutated", Kind: "mutated", Since: c.Retired[i].Since.Add(1)}
 	}
-	c.Retired = append(c.Retired[:len(c.Retired):cap(c.Retired)], oauthlink.RetiredToken{Token: "appended"})
+	c.Retired = append(c.Retired[:len(c.Retired):cap(c.Retired)], store.RetiredToken{Token: "appended"})
 	c.Extra = "mutated"
 	c.RedirectURI = "mutated"
-	c.Status = oauthlink.StatusDisconnected
+	c.Status = store.StatusDisconnected
 	c.Version = 99
 	c.CreatedAt = c.CreatedAt.Add(1)
 	c.UpdatedAt = c.UpdatedAt.Add(1)
@@ -41,16 +42,16 @@ func (s suite) testNoAliasing(t *testing.T) {
 		name string
 		// run returns the connection the store must still hold after
 		// mutating what it got or returned.
-		run func(t *testing.T, st oauthlink.TokenStore) *oauthlink.Connection
+		run func(t *testing.T, st store.TokenStore) *oauthlink.Connection
 	}{
-		{"LoadResult", func(t *testing.T, st oauthlink.TokenStore) *oauthlink.Connection {
+		{"LoadResult", func(t *testing.T, st store.TokenStore) *oauthlink.Connection {
 			want := create(t, st, withRetired(NewConnection("mollie", "owner-1"))).Clone()
 			got, err := st.Load(testContext(t), "mollie", "owner-1")
 			require.NoError(t, err)
 			mutate(got)
 			return want
 		}},
-		{"ListResult", func(t *testing.T, st oauthlink.TokenStore) *oauthlink.Connection {
+		{"ListResult", func(t *testing.T, st store.TokenStore) *oauthlink.Connection {
 			want := create(t, st, withRetired(NewConnection("mollie", "owner-1"))).Clone()
 			list, err := st.List(testContext(t), "owner-1")
 			require.NoError(t, err)
@@ -58,20 +59,20 @@ func (s suite) testNoAliasing(t *testing.T) {
 			mutate(list[0])
 			return want
 		}},
-		{"SaveInputAfterCreate", func(t *testing.T, st oauthlink.TokenStore) *oauthlink.Connection {
+		{"SaveInputAfterCreate", func(t *testing.T, st store.TokenStore) *oauthlink.Connection {
 			c := withRetired(NewConnection("mollie", "owner-1"))
 			c.Scopes = append(make([]string, 0, 10), c.Scopes...) // spare capacity to write into
-			c.Retired = append(make([]oauthlink.RetiredToken, 0, 10), c.Retired...)
+			c.Retired = append(make([]store.RetiredToken, 0, 10), c.Retired...)
 			require.NoError(t, st.Save(testContext(t), c))
 			want := c.Clone()
 			mutate(c)
 			return want
 		}},
-		{"SaveInputAfterUpdate", func(t *testing.T, st oauthlink.TokenStore) *oauthlink.Connection {
+		{"SaveInputAfterUpdate", func(t *testing.T, st store.TokenStore) *oauthlink.Connection {
 			c := create(t, st, withRetired(NewConnection("mollie", "owner-1")))
 			c.AccessToken = "access_updated"
 			c.Scopes = append(make([]string, 0, 10), "a", "b")
-			c.Retired = append(make([]oauthlink.RetiredToken, 0, 10), retiredGrants(2)...)
+			c.Retired = append(make([]store.RetiredToken, 0, 10), retiredGrants(2)...)
 			require.NoError(t, st.Save(testContext(t), c))
 			want := c.Clone()
 			mutate(c)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // testConcurrentWriters has writers load, modify and save one record in a
@@ -57,13 +58,13 @@ func (s suite) testConcurrentWriters(t *testing.T) {
 					return
 				}
 				c.Scopes = append(c.Scopes, scope)
-				c.AccessToken = oauthlink.Secret("access_" + scope)
+				c.AccessToken = store.Secret("access_" + scope)
 				err = st.Save(ctx, c)
 				if err == nil {
 					results[i] = result{version: c.Version, attempts: attempt}
 					return
 				}
-				if !errors.Is(err, oauthlink.ErrVersionConflict) {
+				if !errors.Is(err, store.ErrVersionConflict) {
 					results[i] = result{attempts: attempt, err: fmt.Errorf("save: %w", err)}
 					return
 				}
@@ -107,13 +108,13 @@ func (s suite) testExactlyOneWinner(t *testing.T) {
 	)
 	tests := []struct {
 		name  string
-		setup func(t *testing.T, st oauthlink.TokenStore, owner string) *oauthlink.Connection // nil: create
+		setup func(t *testing.T, st store.TokenStore, owner string) *oauthlink.Connection // nil: create
 	}{
-		{"Create", func(t *testing.T, st oauthlink.TokenStore, owner string) *oauthlink.Connection { return nil }},
-		{"Update", func(t *testing.T, st oauthlink.TokenStore, owner string) *oauthlink.Connection {
+		{"Create", func(t *testing.T, st store.TokenStore, owner string) *oauthlink.Connection { return nil }},
+		{"Update", func(t *testing.T, st store.TokenStore, owner string) *oauthlink.Connection {
 			return create(t, st, NewConnection("mollie", owner))
 		}},
-		{"UpdateFromVersion2", func(t *testing.T, st oauthlink.TokenStore, owner string) *oauthlink.Connection {
+		{"UpdateFromVersion2", func(t *testing.T, st store.TokenStore, owner string) *oauthlink.Connection {
 			c := create(t, st, NewConnection("mollie", owner))
 			require.NoError(t, st.Save(testContext(t), c))
 			return c
@@ -136,7 +137,7 @@ func (s suite) testExactlyOneWinner(t *testing.T) {
 					if read != nil {
 						c = read.Clone()
 					}
-					c.AccessToken = oauthlink.Secret(fmt.Sprintf("access_saver_%02d", i))
+					c.AccessToken = store.Secret(fmt.Sprintf("access_saver_%02d", i))
 					conns[i] = c
 				}
 				untouched := make([]*oauthlink.Connection, savers)
@@ -144,25 +145,13 @@ func (s suite) testExactlyOneWinner(t *testing.T) {
 					untouched[i] = c.Clone()
 				}
 				errs := make([]error, savers)
-				start := make(chan struct{})
-				g := newGroup(t)
-				for i := range savers {
-					g.Go(func() {
-						<-start
-						errs[i] = st.Save(ctx, conns[i])
-					})
-				}
-				close(start)
-				g.wait("racing savers")
+				race(t, "racing savers", times(savers, func(i int) { errs[i] = st.Save(ctx, conns[i]) })...)
 
-				var winners []int
+				winners := succeeded(t, errs, round, "saver")
 				for i, err := range errs {
-					if err == nil {
-						winners = append(winners, i)
-						continue
+					if err != nil {
+						AssertConnectionEqual(t, untouched[i], conns[i], "round %d: a losing Save changed the caller's connection", round)
 					}
-					assert.ErrorIs(t, err, oauthlink.ErrVersionConflict, "round %d, saver %d", round, i)
-					AssertConnectionEqual(t, untouched[i], conns[i], "round %d: a losing Save changed the caller's connection", round)
 				}
 				if !assert.Len(t, winners, 1, "round %d: savers that succeeded with version %d", round, version) {
 					continue
@@ -188,10 +177,10 @@ func (s suite) testAtomicSave(t *testing.T) {
 	gen := func(c *oauthlink.Connection, k int) {
 		n := strconv.Itoa(k)
 		c.AccountID = "org_" + n
-		c.AccessToken = oauthlink.Secret("access_" + n)
-		c.RefreshToken = oauthlink.Secret("refresh_" + n)
+		c.AccessToken = store.Secret("access_" + n)
+		c.RefreshToken = store.Secret("refresh_" + n)
 		c.Scopes = []string{"scope_" + n, "offline_access"}
-		c.Extra = oauthlink.Secret(`{"generation":` + n + `}`)
+		c.Extra = store.Secret(`{"generation":` + n + `}`)
 		c.RedirectURI = "https://app.example.com/callback/" + n
 	}
 	consistent := func(c *oauthlink.Connection) error {

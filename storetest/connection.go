@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // NewConnection returns a connection for (provider, owner) ready to create
@@ -24,14 +25,14 @@ func NewConnection(provider, owner string) *oauthlink.Connection {
 		Provider:     provider,
 		Owner:        owner,
 		AccountID:    "org_" + rand.Text()[:12],
-		AccessToken:  oauthlink.Secret("access_" + rand.Text()),
-		RefreshToken: oauthlink.Secret("refresh_" + rand.Text()),
+		AccessToken:  store.Secret("access_" + rand.Text()),
+		RefreshToken: store.Secret("refresh_" + rand.Text()),
 		TokenType:    "Bearer",
 		Expiry:       time.Now().UTC().Add(time.Hour).Truncate(Precision),
 		Scopes:       []string{"organizations.read", "payments.read", "offline_access"},
-		Extra:        oauthlink.Secret(`{"id_token":"eyJhbGciOiJSUzI1NiJ9.` + rand.Text() + `.sig"}`),
+		Extra:        store.Secret(`{"id_token":"eyJhbGciOiJSUzI1NiJ9.` + rand.Text() + `.sig"}`),
 		RedirectURI:  "https://app.example.com/oauth/" + url.PathEscape(provider) + "/callback",
-		Status:       oauthlink.StatusActive,
+		Status:       store.StatusActive,
 	}
 }
 
@@ -58,7 +59,7 @@ func AssertConnectionEqual(t assert.TestingT, want, got *oauthlink.Connection, m
 			diffs = append(diffs, fmt.Sprintf("%s: want %s, got %s", field, abbrev(w), abbrev(g)))
 		}
 	}
-	secret := func(field string, w, g oauthlink.Secret) {
+	secret := func(field string, w, g store.Secret) {
 		if w != g {
 			diffs = append(diffs, fmt.Sprintf("%s: %s", field, secretDiff(w.Reveal(), g.Reveal())))
 		}
@@ -187,14 +188,14 @@ func OddKeys() []string {
 // tokens, kinds alternating between refresh_token and access_token, and
 // whole-millisecond Since times in another zone, not in time order (a
 // store must keep the list's order, not sort it).
-func retiredGrants(n int) []oauthlink.RetiredToken {
+func retiredGrants(n int) []store.RetiredToken {
 	zone := time.FixedZone("UTC-3", -3*3600)
 	base := time.Now().Add(-24 * time.Hour).Truncate(Precision)
 	kinds := []string{"refresh_token", "access_token"}
-	out := make([]oauthlink.RetiredToken, n)
+	out := make([]store.RetiredToken, n)
 	for i := range out {
-		out[i] = oauthlink.RetiredToken{
-			Token: oauthlink.Secret("retired_" + rand.Text()),
+		out[i] = store.RetiredToken{
+			Token: store.Secret("retired_" + rand.Text()),
 			Kind:  kinds[i%2],
 			Since: base.Add(time.Duration((i*7)%n)*time.Hour + time.Duration(i)*time.Millisecond).In(zone),
 		}

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // testCancelledContext calls every method with a context that is already
@@ -33,19 +33,19 @@ func (s suite) testCancelledContext(t *testing.T) {
 	methods := []struct {
 		name string
 		// call uses done, then checks with a live context that nothing changed.
-		call func(t *testing.T, st oauthlink.TokenStore, done context.Context) error
+		call func(t *testing.T, st store.TokenStore, done context.Context) error
 	}{
-		{"Load", func(t *testing.T, st oauthlink.TokenStore, done context.Context) error {
+		{"Load", func(t *testing.T, st store.TokenStore, done context.Context) error {
 			create(t, st, NewConnection("mollie", "owner-1"))
 			_, err := st.Load(done, "mollie", "owner-1")
 			return err
 		}},
-		{"List", func(t *testing.T, st oauthlink.TokenStore, done context.Context) error {
+		{"List", func(t *testing.T, st store.TokenStore, done context.Context) error {
 			create(t, st, NewConnection("mollie", "owner-1"))
 			_, err := st.List(done, "owner-1")
 			return err
 		}},
-		{"SaveCreate", func(t *testing.T, st oauthlink.TokenStore, done context.Context) error {
+		{"SaveCreate", func(t *testing.T, st store.TokenStore, done context.Context) error {
 			c := NewConnection("mollie", "owner-1")
 			untouched := c.Clone()
 			err := st.Save(done, c)
@@ -53,7 +53,7 @@ func (s suite) testCancelledContext(t *testing.T) {
 			assertAbsent(t, st, "mollie", "owner-1")
 			return err
 		}},
-		{"SaveUpdate", func(t *testing.T, st oauthlink.TokenStore, done context.Context) error {
+		{"SaveUpdate", func(t *testing.T, st store.TokenStore, done context.Context) error {
 			stored := create(t, st, NewConnection("mollie", "owner-1"))
 			c := stored.Clone()
 			c.AccessToken = "access_should_not_be_stored"
@@ -63,26 +63,26 @@ func (s suite) testCancelledContext(t *testing.T) {
 			assertStored(t, st, stored)
 			return err
 		}},
-		{"Delete", func(t *testing.T, st oauthlink.TokenStore, done context.Context) error {
+		{"Delete", func(t *testing.T, st store.TokenStore, done context.Context) error {
 			stored := create(t, st, NewConnection("mollie", "owner-1"))
 			err := st.Delete(done, "mollie", "owner-1")
 			assertStored(t, st, stored)
 			return err
 		}},
-		{"DeleteVersion", func(t *testing.T, st oauthlink.TokenStore, done context.Context) error {
-			vd, ok := st.(oauthlink.VersionDeleter)
+		{"DeleteVersion", func(t *testing.T, st store.TokenStore, done context.Context) error {
+			vd, ok := st.(store.VersionDeleter)
 			if !ok {
-				t.Skip("store does not implement oauthlink.VersionDeleter")
+				t.Skip("store does not implement store.VersionDeleter")
 			}
 			stored := create(t, st, NewConnection("mollie", "owner-1"))
 			err := vd.DeleteVersion(done, "mollie", "owner-1", stored.Version)
 			assertStored(t, st, stored)
 			return err
 		}},
-		{"Lock", func(t *testing.T, st oauthlink.TokenStore, done context.Context) error {
-			lk, ok := st.(oauthlink.Locker)
+		{"Lock", func(t *testing.T, st store.TokenStore, done context.Context) error {
+			lk, ok := st.(store.Locker)
 			if !ok {
-				t.Skip("store does not implement oauthlink.Locker")
+				t.Skip("store does not implement store.Locker")
 			}
 			unlock, err := lk.Lock(done, "mollie", "owner-1", time.Minute)
 			if err == nil {
@@ -94,25 +94,25 @@ func (s suite) testCancelledContext(t *testing.T) {
 			unlock2.Release()
 			return err
 		}},
-		{"Renew", func(t *testing.T, st oauthlink.TokenStore, done context.Context) error {
-			lk, ok := st.(oauthlink.Locker)
+		{"Renew", func(t *testing.T, st store.TokenStore, done context.Context) error {
+			lk, ok := st.(store.Locker)
 			if !ok {
-				t.Skip("store does not implement oauthlink.Locker")
+				t.Skip("store does not implement store.Locker")
 			}
 			lease := lockWithin(t, lk, "mollie", "owner-1", time.Minute)
 			deadline := lease.Deadline()
 			err := lease.Renew(done, time.Minute)
-			assert.NotErrorIs(t, err, oauthlink.ErrLeaseLost, "a done ctx does not lose the lease")
+			assert.NotErrorIs(t, err, store.ErrLeaseLost, "a done ctx does not lose the lease")
 			assert.True(t, lease.Deadline().Equal(deadline), "a failed Renew moved Deadline")
 			// The failed call left the lease held and renewable.
 			require.NoError(t, lease.Renew(testContext(t), time.Minute), "Renew after a Renew with a done ctx")
 			assertLockBusy(t, lk, "mollie", "owner-1", "a Renew with a done ctx released the lock")
 			return err
 		}},
-		{"Consume", func(t *testing.T, st oauthlink.TokenStore, done context.Context) error {
-			rg, ok := st.(oauthlink.ReplayGuard)
+		{"Consume", func(t *testing.T, st store.TokenStore, done context.Context) error {
+			rg, ok := st.(store.ReplayGuard)
 			if !ok {
-				t.Skip("store does not implement oauthlink.ReplayGuard")
+				t.Skip("store does not implement store.ReplayGuard")
 			}
 			_, err := rg.Consume(done, "key", time.Now().Add(time.Hour))
 			first, err2 := rg.Consume(testContext(t), "key", time.Now().Add(time.Hour))
@@ -120,10 +120,10 @@ func (s suite) testCancelledContext(t *testing.T) {
 			assert.True(t, first, "a Consume with a done context recorded the key")
 			return err
 		}},
-		{"Ping", func(t *testing.T, st oauthlink.TokenStore, done context.Context) error {
-			p, ok := st.(oauthlink.Pinger)
+		{"Ping", func(t *testing.T, st store.TokenStore, done context.Context) error {
+			p, ok := st.(store.Pinger)
 			if !ok {
-				t.Skip("store does not implement oauthlink.Pinger")
+				t.Skip("store does not implement store.Pinger")
 			}
 			return p.Ping(done)
 		}},

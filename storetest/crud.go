@@ -11,10 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // create saves c as a new record and returns the stored copy read back.
-func create(t *testing.T, st oauthlink.TokenStore, c *oauthlink.Connection) *oauthlink.Connection {
+func create(t *testing.T, st store.TokenStore, c *oauthlink.Connection) *oauthlink.Connection {
 	t.Helper()
 	ctx := testContext(t)
 	require.NoError(t, st.Save(ctx, c), "create %q for %q", c.Provider, c.Owner)
@@ -24,7 +25,7 @@ func create(t *testing.T, st oauthlink.TokenStore, c *oauthlink.Connection) *oau
 }
 
 // assertStored checks that the store holds exactly want for want's key.
-func assertStored(t *testing.T, st oauthlink.TokenStore, want *oauthlink.Connection) {
+func assertStored(t *testing.T, st store.TokenStore, want *oauthlink.Connection) {
 	t.Helper()
 	got, err := st.Load(testContext(t), want.Provider, want.Owner)
 	if assert.NoError(t, err, "load %q for %q", want.Provider, want.Owner) {
@@ -33,10 +34,10 @@ func assertStored(t *testing.T, st oauthlink.TokenStore, want *oauthlink.Connect
 }
 
 // assertAbsent checks that nothing is stored for (provider, owner).
-func assertAbsent(t *testing.T, st oauthlink.TokenStore, provider, owner string) {
+func assertAbsent(t *testing.T, st store.TokenStore, provider, owner string) {
 	t.Helper()
 	got, err := st.Load(testContext(t), provider, owner)
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound, "load %q for %q", provider, owner)
+	assert.ErrorIs(t, err, store.ErrNotFound, "load %q for %q", provider, owner)
 	assert.Nil(t, got, "Load returned a connection with an error")
 }
 
@@ -107,8 +108,8 @@ func (s suite) testRoundTrip(t *testing.T) {
 		{"scope order and odd scope tokens kept", func(c *oauthlink.Connection) {
 			c.Scopes = []string{"z.write", "a.read", "x:y/z", "a,b", "{}[]", "offline_access"}
 		}},
-		{"reauth required", func(c *oauthlink.Connection) { c.Status = oauthlink.StatusReauthRequired }},
-		{"disconnected", func(c *oauthlink.Connection) { c.Status = oauthlink.StatusDisconnected }},
+		{"reauth required", func(c *oauthlink.Connection) { c.Status = store.StatusReauthRequired }},
+		{"disconnected", func(c *oauthlink.Connection) { c.Status = store.StatusDisconnected }},
 		{"unicode in extra", func(c *oauthlink.Connection) {
 			c.Extra = `{"id_token":"ey.x.y","name":"Zoë 🚀 東京","nested":{"a":[1,2,{"b":null}]}}`
 		}},
@@ -118,16 +119,16 @@ func (s suite) testRoundTrip(t *testing.T) {
 		{"zero expiry", func(c *oauthlink.Connection) { c.Expiry = time.Time{} }},
 		{"retired grants", func(c *oauthlink.Connection) { c.Retired = retiredGrants(4) }},
 		{"retired grants with odd values", func(c *oauthlink.Connection) {
-			c.Retired = []oauthlink.RetiredToken{
+			c.Retired = []store.RetiredToken{
 				{Token: `ory_rt_"quoted",\back{}[]`, Kind: "refresh_token", Since: time.Date(2001, 2, 3, 4, 5, 6, 7_000_000, time.UTC)},
 				{Token: "", Kind: "", Since: time.Time{}},
-				{Token: oauthlink.Secret("Zoë 🚀 東京 " + strings.Repeat("x", 4096)), Kind: "access_token",
+				{Token: store.Secret("Zoë 🚀 東京 " + strings.Repeat("x", 4096)), Kind: "access_token",
 					Since: time.Date(2107, 1, 1, 0, 0, 0, 999_000_000, time.UTC)},
 				{Token: "dup", Kind: "refresh_token", Since: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)},
 				{Token: "dup", Kind: "refresh_token", Since: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)},
 			}
 		}},
-		{"empty retired list", func(c *oauthlink.Connection) { c.Retired = []oauthlink.RetiredToken{} }},
+		{"empty retired list", func(c *oauthlink.Connection) { c.Retired = []store.RetiredToken{} }},
 		{"qonto style tokens", func(c *oauthlink.Connection) {
 			c.AccessToken = "ory_at_fake.Zq3-AmDV_n2Rk5yOkNp0uVbFDqGjQrIsx8XcfY7EasyVw"
 			c.RefreshToken = "ory_rt_fake.YB0s-PnNc_z1zzv8gKeSXvC8Wj1CGmX9uTJ6V2YGmUfpI"
@@ -189,7 +190,7 @@ func (s suite) testVersion(t *testing.T) {
 		second := NewConnection("mollie", "owner-1")
 		untouched := second.Clone()
 		err := st.Save(testContext(t), second)
-		assert.ErrorIs(t, err, oauthlink.ErrVersionConflict)
+		assert.ErrorIs(t, err, store.ErrVersionConflict)
 		AssertConnectionEqual(t, untouched, second, "a conflicting Save changed the caller's connection")
 		assertStored(t, st, first)
 	})
@@ -203,7 +204,7 @@ func (s suite) testVersion(t *testing.T) {
 			c, err := st.Load(ctx, "mollie", "owner-1")
 			require.NoError(t, err)
 			next := NewConnection("mollie", "owner-1") // every field new
-			next.Status = oauthlink.StatusReauthRequired
+			next.Status = store.StatusReauthRequired
 			next.Scopes = append(next.Scopes, "refresh-"+strconv.FormatInt(want, 10))
 			next.Version, next.CreatedAt, next.UpdatedAt = c.Version, c.CreatedAt, stale
 			before := time.Now()
@@ -230,22 +231,22 @@ func (s suite) testVersion(t *testing.T) {
 		b.AccessToken = "access_from_b"
 		b.Scopes = []string{"b"}
 		untouched := b.Clone()
-		assert.ErrorIs(t, st.Save(ctx, b), oauthlink.ErrVersionConflict)
+		assert.ErrorIs(t, st.Save(ctx, b), store.ErrVersionConflict)
 		AssertConnectionEqual(t, untouched, b, "a conflicting Save changed the caller's connection")
 		assertStored(t, st, a)
 	})
 
 	conflicts := []struct {
 		name    string
-		setup   func(t *testing.T, st oauthlink.TokenStore) // may store a record
+		setup   func(t *testing.T, st store.TokenStore) // may store a record
 		version int64
 		stored  bool // whether a record exists and must stay as it was
 	}{
-		{"VersionAheadConflicts", func(t *testing.T, st oauthlink.TokenStore) {
+		{"VersionAheadConflicts", func(t *testing.T, st store.TokenStore) {
 			create(t, st, NewConnection("mollie", "owner-1"))
 		}, 7, true},
-		{"UpdateOfMissingConflicts", func(t *testing.T, st oauthlink.TokenStore) {}, 3, false},
-		{"UpdateAfterDeleteConflicts", func(t *testing.T, st oauthlink.TokenStore) {
+		{"UpdateOfMissingConflicts", func(t *testing.T, st store.TokenStore) {}, 3, false},
+		{"UpdateAfterDeleteConflicts", func(t *testing.T, st store.TokenStore) {
 			create(t, st, NewConnection("mollie", "owner-1"))
 			require.NoError(t, st.Delete(testContext(t), "mollie", "owner-1"))
 		}, 1, false},
@@ -263,7 +264,7 @@ func (s suite) testVersion(t *testing.T) {
 			c := NewConnection("mollie", "owner-1")
 			c.Version = tc.version
 			untouched := c.Clone()
-			assert.ErrorIs(t, st.Save(testContext(t), c), oauthlink.ErrVersionConflict)
+			assert.ErrorIs(t, st.Save(testContext(t), c), store.ErrVersionConflict)
 			AssertConnectionEqual(t, untouched, c, "a conflicting Save changed the caller's connection")
 			if tc.stored {
 				assertStored(t, st, before)
@@ -377,7 +378,7 @@ func (s suite) testList(t *testing.T) {
 func (s suite) testRetired(t *testing.T) {
 	tests := []struct {
 		name          string
-		before, after []oauthlink.RetiredToken
+		before, after []store.RetiredToken
 	}{
 		{"AddedOnUpdate", nil, retiredGrants(2)},
 		{"ReplacedOnUpdate", retiredGrants(3), nil}, // after: set below
@@ -385,7 +386,7 @@ func (s suite) testRetired(t *testing.T) {
 		{"ClearedOnUpdate", retiredGrants(3), nil},
 	}
 	tests[1].after = append(retiredGrants(1), tests[1].before[2], tests[1].before[0]) // new, kept, reordered
-	tests[2].after = []oauthlink.RetiredToken{tests[2].before[0], tests[2].before[2]}
+	tests[2].after = []store.RetiredToken{tests[2].before[0], tests[2].before[2]}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			st := s.store(t)

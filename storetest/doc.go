@@ -1,6 +1,6 @@
-// Package storetest is the conformance suite every oauthlink.TokenStore
+// Package storetest is the conformance suite every store.TokenStore
 // runs: one Run call checks a store against the contract written on
-// oauthlink.TokenStore and on the optional VersionDeleter, Locker,
+// store.TokenStore and on the optional VersionDeleter, Locker,
 // ReplayGuard and Pinger capabilities, in the manner of gocloud's drivertest
 // and x/net's nettest.
 //
@@ -12,12 +12,12 @@
 // test that needs a store, and never shares a store between two tests.
 // memstore's own test is the smallest complete example:
 //
-//	storetest.Run(t, func(t *testing.T) oauthlink.TokenStore { return memstore.New() })
+//	storetest.Run(t, func(t *testing.T) store.TokenStore { return memstore.New() })
 //
 // A store backed by a server looks like this:
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) oauthlink.TokenStore {
+//		storetest.Run(t, func(t *testing.T) store.TokenStore {
 //			db := openEmptyTestDB(t) // your helper: a fresh schema on loopback
 //			st, err := sqlstore.New(db)
 //			require.NoError(t, err)
@@ -97,7 +97,7 @@
 //     quarter of a short ttl stays held past that ttl, and one renewed
 //     with a long ttl outlasts its first one. A Renew that returned before Deadline must not report the
 //     lease lost. Renew after the lease expired, was taken by another
-//     caller or was released wraps oauthlink.ErrLeaseLost, and every
+//     caller or was released wraps store.ErrLeaseLost, and every
 //     later Renew does too; neither it nor Release touches the next
 //     holder's lock. A Renew with a done ctx is not ErrLeaseLost and
 //     leaves the lease held. Renew and Deadline are safe for concurrent

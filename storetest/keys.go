@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oauthlink/oauthlink/store"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -131,9 +133,9 @@ func (s suite) testBigValues(t *testing.T) {
 	ctx := testContext(t)
 
 	c := NewConnection("qonto", "owner-1")
-	c.AccessToken = oauthlink.Secret(randomText(1, tokenSize))
-	c.RefreshToken = oauthlink.Secret(randomText(2, tokenSize))
-	c.Extra = oauthlink.Secret(bigExtra(3, extraSize))
+	c.AccessToken = store.Secret(randomText(1, tokenSize))
+	c.RefreshToken = store.Secret(randomText(2, tokenSize))
+	c.Extra = store.Secret(bigExtra(3, extraSize))
 	for i := range 256 {
 		c.Scopes = append(c.Scopes, fmt.Sprintf("scope.%03d.read", i))
 	}
@@ -141,9 +143,9 @@ func (s suite) testBigValues(t *testing.T) {
 	require.NoError(t, st.Save(ctx, c))
 	assertStored(t, st, c)
 
-	c.AccessToken = oauthlink.Secret(randomText(4, tokenSize))
-	c.RefreshToken = oauthlink.Secret(randomText(5, tokenSize))
-	c.Extra = oauthlink.Secret(bigExtra(6, extraSize))
+	c.AccessToken = store.Secret(randomText(4, tokenSize))
+	c.RefreshToken = store.Secret(randomText(5, tokenSize))
+	c.Extra = store.Secret(bigExtra(6, extraSize))
 	require.NoError(t, st.Save(ctx, c), "update with new big values")
 	assertStored(t, st, c)
 

@@ -6,13 +6,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 func (s suite) testPinger(t *testing.T) {
-	p, ok := s.store(t).(oauthlink.Pinger)
+	p, ok := s.store(t).(store.Pinger)
 	if !ok {
-		t.Skip("store does not implement oauthlink.Pinger")
+		t.Skip("store does not implement store.Pinger")
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
 	defer cancel()

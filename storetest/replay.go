@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // replayExpiryWait bounds how long after its expiry (plus expirySlack) a
@@ -24,11 +24,11 @@ func digest(s string) string {
 }
 
 func (s suite) testReplayGuard(t *testing.T) {
-	if _, ok := s.store(t).(oauthlink.ReplayGuard); !ok {
-		t.Skip("store does not implement oauthlink.ReplayGuard")
+	if _, ok := s.store(t).(store.ReplayGuard); !ok {
+		t.Skip("store does not implement store.ReplayGuard")
 	}
-	guard := func(t *testing.T) oauthlink.ReplayGuard { return s.store(t).(oauthlink.ReplayGuard) }
-	consume := func(t *testing.T, rg oauthlink.ReplayGuard, key string, expires time.Time) bool {
+	guard := func(t *testing.T) store.ReplayGuard { return s.store(t).(store.ReplayGuard) }
+	consume := func(t *testing.T, rg store.ReplayGuard, key string, expires time.Time) bool {
 		t.Helper()
 		first, err := rg.Consume(testContext(t), key, expires)
 		require.NoError(t, err, "Consume")
@@ -66,16 +66,7 @@ func (s suite) testReplayGuard(t *testing.T) {
 			key := digest(fmt.Sprint("race-", round))
 			firsts := make([]bool, callers)
 			errs := make([]error, callers)
-			start := make(chan struct{})
-			g := newGroup(t)
-			for i := range callers {
-				g.Go(func() {
-					<-start
-					firsts[i], errs[i] = rg.Consume(ctx, key, later())
-				})
-			}
-			close(start)
-			g.wait("concurrent Consume")
+			race(t, "concurrent Consume", times(callers, func(i int) { firsts[i], errs[i] = rg.Consume(ctx, key, later()) })...)
 			n := 0
 			for i := range callers {
 				if assert.NoError(t, errs[i]) && firsts[i] {

@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // Precision is the time precision a store must keep for Expiry, CreatedAt
@@ -30,7 +31,7 @@ const waitTimeout = 30 * time.Second
 // subtest uses; newStore registers the store's cleanup with t.Cleanup. See
 // the package documentation for an example and for what the suite expects
 // where the contract leaves room.
-func Run(t *testing.T, newStore func(t *testing.T) oauthlink.TokenStore) {
+func Run(t *testing.T, newStore func(t *testing.T) store.TokenStore) {
 	t.Helper()
 	s := suite{newStore: newStore}
 	t.Run("NotFound", s.testNotFound)
@@ -55,11 +56,11 @@ func Run(t *testing.T, newStore func(t *testing.T) oauthlink.TokenStore) {
 
 // suite carries the factory to every subtest.
 type suite struct {
-	newStore func(t *testing.T) oauthlink.TokenStore
+	newStore func(t *testing.T) store.TokenStore
 }
 
 // store returns a fresh store for t.
-func (s suite) store(t *testing.T) oauthlink.TokenStore {
+func (s suite) store(t *testing.T) store.TokenStore {
 	t.Helper()
 	st := s.newStore(t)
 	require.NotNil(t, st, "storetest: newStore returned nil")
@@ -116,4 +117,46 @@ func (g *group) wait(what string) {
 	case <-time.After(waitTimeout):
 		g.t.Fatalf("storetest: %s did not finish within %s", what, waitTimeout)
 	}
+}
+
+// race runs every call in a goroutine of its own, all released at once so
+// that they reach the store together, and waits for them as group.wait
+// does. The calls must not call t.FailNow (require).
+func race(t *testing.T, what string, calls ...func()) {
+	t.Helper()
+	start := make(chan struct{})
+	g := newGroup(t)
+	for _, call := range calls {
+		g.Go(func() {
+			<-start
+			call()
+		})
+	}
+	close(start)
+	g.wait(what)
+}
+
+// times returns n calls of f, with i from 0 to n-1, for race.
+func times(n int, f func(i int)) []func() {
+	calls := make([]func(), n)
+	for i := range calls {
+		calls[i] = func() { f(i) }
+	}
+	return calls
+}
+
+// succeeded returns the indexes of the calls whose error is nil, checking
+// that every other one failed with store.ErrVersionConflict. who names
+// the calls in failure messages ("saver").
+func succeeded(t *testing.T, errs []error, round int, who string) []int {
+	t.Helper()
+	var ok []int
+	for i, err := range errs {
+		if err == nil {
+			ok = append(ok, i)
+			continue
+		}
+		assert.ErrorIs(t, err, store.ErrVersionConflict, "round %d, %s %d", round, who, i)
+	}
+	return ok
 }

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 	"github.com/oauthlink/oauthlink/storetest"
 )
@@ -26,7 +27,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestRunMemstore is the control for TestSuiteCatchesFaults: the suite
 // passes on a correct store.
 func TestRunMemstore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) oauthlink.TokenStore { return memstore.New() })
+	storetest.Run(t, func(t *testing.T) store.TokenStore { return memstore.New() })
 }
 
 // faultEnv names the fault TestFaultyStore injects.
@@ -128,7 +129,7 @@ func TestFaultyStore(t *testing.T) {
 	if fault == "" {
 		t.Skip("helper for TestSuiteCatchesFaults")
 	}
-	storetest.Run(t, func(t *testing.T) oauthlink.TokenStore {
+	storetest.Run(t, func(t *testing.T) store.TokenStore {
 		f := &faulty{Store: memstore.New(), fault: fault}
 		switch fault {
 		case "no-capabilities":
@@ -141,7 +142,7 @@ func TestFaultyStore(t *testing.T) {
 }
 
 // tokenStoreOnly hides every optional capability.
-type tokenStoreOnly struct{ oauthlink.TokenStore }
+type tokenStoreOnly struct{ store.TokenStore }
 
 // faulty wraps memstore with one defect.
 type faulty struct {
@@ -154,7 +155,7 @@ type faulty struct {
 	saving chan struct{}                       // delete-version-check-then-delete: closed by the next Save
 	// alias-retired: the Retired slice each Save was given, which Load
 	// hands out as is.
-	retired map[[2]string][]oauthlink.RetiredToken
+	retired map[[2]string][]store.RetiredToken
 }
 
 func (f *faulty) ctx(ctx context.Context) context.Context {
@@ -220,7 +221,7 @@ func (f *faulty) Save(ctx context.Context, c *oauthlink.Connection) error {
 	case "drop-retired":
 		rec.Retired = nil
 	case "retired-sorted":
-		slices.SortStableFunc(rec.Retired, func(a, b oauthlink.RetiredToken) int { return a.Since.Compare(b.Since) })
+		slices.SortStableFunc(rec.Retired, func(a, b store.RetiredToken) int { return a.Since.Compare(b.Since) })
 	case "zero-expiry-as-epoch":
 		if rec.Expiry.IsZero() {
 			rec.Expiry = time.Unix(0, 0).UTC()
@@ -233,7 +234,7 @@ func (f *faulty) Save(ctx context.Context, c *oauthlink.Connection) error {
 		}
 	}
 	err := f.Store.Save(f.ctx(ctx), rec)
-	if errors.Is(err, oauthlink.ErrVersionConflict) {
+	if errors.Is(err, store.ErrVersionConflict) {
 		cur, lerr := f.Store.Load(ctx, rec.Provider, rec.Owner)
 		switch {
 		case f.fault == "blind-write" && c.Version != 0 && lerr == nil:
@@ -242,7 +243,7 @@ func (f *faulty) Save(ctx context.Context, c *oauthlink.Connection) error {
 		case f.fault == "create-overwrites" && c.Version == 0 && lerr == nil:
 			_ = f.Store.Delete(ctx, rec.Provider, rec.Owner)
 			err = f.Store.Save(ctx, rec)
-		case f.fault == "update-missing-creates" && errors.Is(lerr, oauthlink.ErrNotFound):
+		case f.fault == "update-missing-creates" && errors.Is(lerr, store.ErrNotFound):
 			rec.Version = 0
 			err = f.Store.Save(ctx, rec)
 		}
@@ -263,7 +264,7 @@ func (f *faulty) Save(ctx context.Context, c *oauthlink.Connection) error {
 	}
 	if f.fault == "alias-retired" {
 		if f.retired == nil {
-			f.retired = map[[2]string][]oauthlink.RetiredToken{}
+			f.retired = map[[2]string][]store.RetiredToken{}
 		}
 		f.retired[[2]string{c.Provider, c.Owner}] = c.Retired // the caller's backing array
 	}
@@ -295,14 +296,14 @@ func (f *faulty) DeleteVersion(ctx context.Context, provider, owner string, vers
 		return f.Store.Delete(ctx, p, o)
 	case "delete-version-check-then-delete":
 		cur, err := f.Store.Load(ctx, p, o)
-		if errors.Is(err, oauthlink.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
 		if cur.Version != version {
-			return oauthlink.ErrVersionConflict
+			return store.ErrVersionConflict
 		}
 		// Hold the gap between the check and the delete open until a
 		// Save lands in it (bounded: there may be none).
@@ -351,7 +352,7 @@ type toyHold struct {
 	expires time.Time
 }
 
-func (l *toyLocker) Lock(ctx context.Context, provider, owner string, ttl time.Duration) (oauthlink.Lease, error) {
+func (l *toyLocker) Lock(ctx context.Context, provider, owner string, ttl time.Duration) (store.Lease, error) {
 	k := [2]string{provider, owner}
 	for {
 		l.mu.Lock()
@@ -405,7 +406,7 @@ func (e *toyLease) Renew(ctx context.Context, ttl time.Duration) error {
 	}
 	if e.lost || !ok || cur.id != e.id || !now.Before(cur.expires) {
 		e.lost = true
-		return oauthlink.ErrLeaseLost
+		return store.ErrLeaseLost
 	}
 	e.l.held[e.k] = toyHold{e.id, now.Add(ttl)}
 	e.deadline = now.Add(ttl)
@@ -461,7 +462,7 @@ func (r *recorder) Errorf(format string, args ...any) {
 func TestAssertConnectionEqual(t *testing.T) {
 	base := storetest.NewConnection("mollie", "owner-1")
 	base.Version, base.CreatedAt, base.UpdatedAt = 3, time.Now().Round(0), time.Now().Round(0)
-	base.Retired = []oauthlink.RetiredToken{
+	base.Retired = []store.RetiredToken{
 		{Token: "retired_SECRET_1", Kind: "refresh_token", Since: time.Now().Round(0)},
 		{Token: "retired_SECRET_2", Kind: "access_token", Since: time.Now().Round(0)},
 	}
@@ -481,7 +482,7 @@ func TestAssertConnectionEqual(t *testing.T) {
 	})
 	t.Run("NilAndEmptyRetired", func(t *testing.T) {
 		a, b := base.Clone(), base.Clone()
-		a.Retired, b.Retired = nil, []oauthlink.RetiredToken{}
+		a.Retired, b.Retired = nil, []store.RetiredToken{}
 		var r recorder
 		assert.True(t, storetest.AssertConnectionEqual(&r, a, b))
 	})
@@ -502,7 +503,7 @@ func TestAssertConnectionEqual(t *testing.T) {
 		"Scopes":       func(c *oauthlink.Connection) { c.Scopes = slices.Clone(c.Scopes[1:]) },
 		"Extra":        func(c *oauthlink.Connection) { c.Extra = "{}" },
 		"RedirectURI":  func(c *oauthlink.Connection) { c.RedirectURI += "/" },
-		"Status":       func(c *oauthlink.Connection) { c.Status = oauthlink.StatusDisconnected },
+		"Status":       func(c *oauthlink.Connection) { c.Status = store.StatusDisconnected },
 		"Version":      func(c *oauthlink.Connection) { c.Version++ },
 		"CreatedAt":    func(c *oauthlink.Connection) { c.CreatedAt = c.CreatedAt.Add(1) },
 		"UpdatedAt":    func(c *oauthlink.Connection) { c.UpdatedAt = time.Time{} },
@@ -527,7 +528,7 @@ func TestAssertConnectionEqual(t *testing.T) {
 			require.Len(t, r.msgs, 1)
 			name, _, _ := strings.Cut(field, "/")
 			assert.Contains(t, r.msgs[0], name+":")
-			secrets := []oauthlink.Secret{base.AccessToken, base.RefreshToken, got.AccessToken, base.Extra}
+			secrets := []store.Secret{base.AccessToken, base.RefreshToken, got.AccessToken, base.Extra}
 			for _, rt := range append(slices.Clone(base.Retired), got.Retired...) {
 				secrets = append(secrets, rt.Token)
 			}

@@ -10,31 +10,32 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // updated creates a record for (provider, owner) and saves it once more, so
 // that it is at version 2: a version a record created again after a delete
 // does not start at.
-func updated(t *testing.T, st oauthlink.TokenStore, provider, owner string) *oauthlink.Connection {
+func updated(t *testing.T, st store.TokenStore, provider, owner string) *oauthlink.Connection {
 	t.Helper()
 	c := create(t, st, NewConnection(provider, owner))
-	c.AccessToken = oauthlink.Secret("access_updated_" + owner)
+	c.AccessToken = store.Secret("access_updated_" + owner)
 	require.NoError(t, st.Save(testContext(t), c), "update %q for %q", provider, owner)
 	require.EqualValues(t, 2, c.Version, "version after create and update")
 	return c
 }
 
 func (s suite) testVersionDeleter(t *testing.T) {
-	if _, ok := s.store(t).(oauthlink.VersionDeleter); !ok {
-		t.Skip("store does not implement oauthlink.VersionDeleter")
+	if _, ok := s.store(t).(store.VersionDeleter); !ok {
+		t.Skip("store does not implement store.VersionDeleter")
 	}
-	store := func(t *testing.T) (oauthlink.TokenStore, oauthlink.VersionDeleter) {
+	open := func(t *testing.T) (store.TokenStore, store.VersionDeleter) {
 		st := s.store(t)
-		return st, st.(oauthlink.VersionDeleter)
+		return st, st.(store.VersionDeleter)
 	}
 
 	t.Run("MatchingVersionDeletes", func(t *testing.T) {
-		st, vd := store(t)
+		st, vd := open(t)
 		ctx := testContext(t)
 		target := updated(t, st, "mollie", "owner-1")
 		neighbours := []*oauthlink.Connection{
@@ -60,11 +61,11 @@ func (s suite) testVersionDeleter(t *testing.T) {
 			version int64
 		}{{"Behind", 1}, {"Ahead", 3}, {"FarAhead", 1 << 40}} {
 			t.Run(tc.name, func(t *testing.T) {
-				st, vd := store(t)
+				st, vd := open(t)
 				ctx := testContext(t)
 				before := updated(t, st, "mollie", "owner-1")
 				err := vd.DeleteVersion(ctx, "mollie", "owner-1", tc.version)
-				assert.ErrorIs(t, err, oauthlink.ErrVersionConflict, "DeleteVersion(%d) of a record at version 2", tc.version)
+				assert.ErrorIs(t, err, store.ErrVersionConflict, "DeleteVersion(%d) of a record at version 2", tc.version)
 				assertStored(t, st, before)
 				list, err := st.List(ctx, "owner-1")
 				require.NoError(t, err)
@@ -76,7 +77,7 @@ func (s suite) testVersionDeleter(t *testing.T) {
 	})
 
 	t.Run("MissingIsNil", func(t *testing.T) {
-		st, vd := store(t)
+		st, vd := open(t)
 		ctx := testContext(t)
 		neighbour := create(t, st, NewConnection("qonto", "owner-1"))
 		assert.NoError(t, vd.DeleteVersion(ctx, "mollie", "owner-1", 1), "never stored")
@@ -91,14 +92,14 @@ func (s suite) testVersionDeleter(t *testing.T) {
 	})
 
 	t.Run("NonPositiveVersionFails", func(t *testing.T) {
-		st, vd := store(t)
+		st, vd := open(t)
 		ctx := testContext(t)
 		stored := create(t, st, NewConnection("mollie", "owner-1"))
 		for _, v := range []int64{0, -1} {
 			for _, owner := range []string{"owner-1", "owner-2"} { // stored, missing
 				err := vd.DeleteVersion(ctx, "mollie", owner, v)
 				if assert.Error(t, err, "DeleteVersion(%d) for %q", v, owner) {
-					assert.NotErrorIs(t, err, oauthlink.ErrVersionConflict, "a version below 1 is a caller's mistake, not a conflict")
+					assert.NotErrorIs(t, err, store.ErrVersionConflict, "a version below 1 is a caller's mistake, not a conflict")
 				}
 			}
 		}
@@ -109,13 +110,13 @@ func (s suite) testVersionDeleter(t *testing.T) {
 	// A record deleted and created again starts over at version 1; a
 	// DeleteVersion carrying the old record's version 2 must leave it.
 	t.Run("CreatedAgainKept", func(t *testing.T) {
-		st, vd := store(t)
+		st, vd := open(t)
 		ctx := testContext(t)
 		old := updated(t, st, "mollie", "owner-1")
 		require.NoError(t, st.Delete(ctx, "mollie", "owner-1"))
 		again := create(t, st, NewConnection("mollie", "owner-1"))
 		require.NotEqual(t, old.Version, again.Version)
-		assert.ErrorIs(t, vd.DeleteVersion(ctx, "mollie", "owner-1", old.Version), oauthlink.ErrVersionConflict)
+		assert.ErrorIs(t, vd.DeleteVersion(ctx, "mollie", "owner-1", old.Version), store.ErrVersionConflict)
 		assertStored(t, st, again)
 	})
 
@@ -133,7 +134,7 @@ func (s suite) testDeleteVersionRacesUpdate(t *testing.T) {
 		each   = 8 // deleters and savers
 	)
 	st := s.store(t)
-	vd := st.(oauthlink.VersionDeleter)
+	vd := st.(store.VersionDeleter)
 	ctx := testContext(t)
 	for round := range rounds {
 		owner := "owner-" + strconv.Itoa(round)
@@ -141,40 +142,15 @@ func (s suite) testDeleteVersionRacesUpdate(t *testing.T) {
 		conns := make([]*oauthlink.Connection, each)
 		for i := range conns {
 			conns[i] = read.Clone()
-			conns[i].AccessToken = oauthlink.Secret(fmt.Sprintf("access_saver_%02d", i))
+			conns[i].AccessToken = store.Secret(fmt.Sprintf("access_saver_%02d", i))
 		}
 		saveErrs, delErrs := make([]error, each), make([]error, each)
-		start := make(chan struct{})
-		g := newGroup(t)
-		for i := range each {
-			g.Go(func() {
-				<-start
-				delErrs[i] = vd.DeleteVersion(ctx, "mollie", owner, read.Version)
-			})
-			g.Go(func() {
-				<-start
-				saveErrs[i] = st.Save(ctx, conns[i])
-			})
-		}
-		close(start)
-		g.wait("racing deleters and savers")
+		deleters := times(each, func(i int) { delErrs[i] = vd.DeleteVersion(ctx, "mollie", owner, read.Version) })
+		savers := times(each, func(i int) { saveErrs[i] = st.Save(ctx, conns[i]) })
+		race(t, "racing deleters and savers", append(deleters, savers...)...)
 
-		var saved []int
-		for i, err := range saveErrs {
-			if err == nil {
-				saved = append(saved, i)
-			} else {
-				assert.ErrorIs(t, err, oauthlink.ErrVersionConflict, "round %d, saver %d", round, i)
-			}
-		}
-		deleted := 0
-		for i, err := range delErrs {
-			if err == nil {
-				deleted++
-			} else {
-				assert.ErrorIs(t, err, oauthlink.ErrVersionConflict, "round %d, deleter %d", round, i)
-			}
-		}
+		saved := succeeded(t, saveErrs, round, "saver")
+		deleted := len(succeeded(t, delErrs, round, "deleter"))
 		switch {
 		case len(saved) == 1 && deleted == 0:
 			assertStored(t, st, conns[saved[0]])
@@ -198,7 +174,7 @@ func (s suite) testDeleteVersionRacesDeleteAndCreate(t *testing.T) {
 		deleters = 4
 	)
 	st := s.store(t)
-	vd := st.(oauthlink.VersionDeleter)
+	vd := st.(store.VersionDeleter)
 	ctx := testContext(t)
 	for round := range rounds {
 		owner := "owner-" + strconv.Itoa(round)
@@ -206,16 +182,7 @@ func (s suite) testDeleteVersionRacesDeleteAndCreate(t *testing.T) {
 		again := NewConnection("mollie", owner)
 		delErrs := make([]error, deleters)
 		var writeErr error
-		start := make(chan struct{})
-		g := newGroup(t)
-		for i := range deleters {
-			g.Go(func() {
-				<-start
-				delErrs[i] = vd.DeleteVersion(ctx, "mollie", owner, old.Version)
-			})
-		}
-		g.Go(func() {
-			<-start
+		recreate := func() {
 			if err := st.Delete(ctx, "mollie", owner); err != nil {
 				writeErr = fmt.Errorf("delete: %w", err)
 				return
@@ -223,13 +190,13 @@ func (s suite) testDeleteVersionRacesDeleteAndCreate(t *testing.T) {
 			if err := st.Save(ctx, again); err != nil {
 				writeErr = fmt.Errorf("create again: %w", err)
 			}
-		})
-		close(start)
-		g.wait("deleters racing a delete and create")
+		}
+		race(t, "deleters racing a delete and create",
+			append(times(deleters, func(i int) { delErrs[i] = vd.DeleteVersion(ctx, "mollie", owner, old.Version) }), recreate)...)
 
 		require.NoError(t, writeErr, "round %d", round)
 		for i, err := range delErrs {
-			if err != nil && !errors.Is(err, oauthlink.ErrVersionConflict) {
+			if err != nil && !errors.Is(err, store.ErrVersionConflict) {
 				assert.NoError(t, err, "round %d, deleter %d", round, i)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // connectionJSON is what /api/connections shows of a connection: never a
@@ -55,7 +56,7 @@ func (a *app) apiOrganization(p *provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.conn.Provider().APIURL+p.orgPath, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.apiURL+p.orgPath, nil)
 		if err != nil {
 			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "bad_api_url"})
 			return
@@ -67,7 +68,7 @@ func (a *app) apiOrganization(p *provider) http.Handler {
 			switch {
 			case errors.Is(err, oauthlink.ErrReauthRequired):
 				reason, status = "reauth_required", http.StatusUnauthorized
-			case errors.Is(err, oauthlink.ErrNotFound), errors.Is(err, oauthlink.ErrDisconnected):
+			case errors.Is(err, store.ErrNotFound), errors.Is(err, oauthlink.ErrDisconnected):
 				reason, status = "not_connected", http.StatusUnauthorized
 			}
 			a.log.Warn("organization call failed", "provider", p.name, "error", err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/mollie"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // home is the login page, or the dashboard once logged in.
@@ -51,7 +52,7 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request, status int, user
 
 // store0 is the store as the connectors see it (tokens decrypted); every
 // connector wraps the same store with the same key.
-func (a *app) store0() oauthlink.TokenStore { return a.providers[0].conn.Store() }
+func (a *app) store0() store.TokenStore { return a.store }
 
 // login is POST /login: form field user.
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
@@ -85,20 +86,20 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 func (a *app) refresh(p *provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user := a.sessions.user(r)
-		st := p.conn.Store()
+		st := a.store
 		c, err := st.Load(r.Context(), p.name, user)
-		if errors.Is(err, oauthlink.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			a.errorPage(w, r, http.StatusNotFound, "Nothing to refresh", p.title+" is not connected.", "")
 			return
 		}
-		if err == nil && c.Status == oauthlink.StatusActive {
+		if err == nil && c.Status == store.StatusActive {
 			c.Expiry = a.now().Add(-time.Second)
-			if err = st.Save(r.Context(), c); errors.Is(err, oauthlink.ErrVersionConflict) {
+			if err = st.Save(r.Context(), c); errors.Is(err, store.ErrVersionConflict) {
 				err = nil // someone else wrote (a refresh, most likely): fine
 			}
 		}
 		if err == nil {
-			_, err = p.conn.Fresh(r.Context(), user)
+			_, err = p.conn.Connection(r.Context(), user)
 		}
 		switch {
 		case err == nil:
@@ -125,7 +126,7 @@ func (a *app) flowError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &pe) && pe.Cancelled():
 		title, msg = "Connection cancelled", "The connection was declined at the provider. Nothing was changed."
-	case errors.As(err, &pe):
+	case errors.As(err, &pe) && pe.StatusCode == 0: // on the callback, not from the token endpoint
 		msg, detail = "The provider refused the connection. Nothing was saved.", pe.Description
 		if detail == "" {
 			detail = pe.Code
@@ -134,7 +135,7 @@ func (a *app) flowError(w http.ResponseWriter, r *http.Request, err error) {
 		msg = "This connection was started by another user. Log in as that user, or start again."
 	case errors.Is(err, oauthlink.ErrNoOwner):
 		msg = "Please log in, then start the connection again."
-	case errors.Is(err, oauthlink.ErrCrossOrigin):
+	case status == http.StatusForbidden: // a cross-site request (the cancelled and other-user cases come first)
 		title, msg = "Request refused", "This form must be sent from the demo's own pages. Please open the dashboard and try again."
 	case errors.Is(err, oauthlink.ErrStateExpired):
 		msg = "This connection attempt took too long and expired. Please start again."
@@ -145,10 +146,8 @@ func (a *app) flowError(w http.ResponseWriter, r *http.Request, err error) {
 		msg = "This link was already used, and it connected the account: there is nothing more to do. The connection is on the dashboard."
 	case errors.Is(err, oauthlink.ErrStateReplayed):
 		msg = "This link was already used. Please start the connection again."
-	case errors.Is(err, oauthlink.ErrIssuerMissing):
-		msg = "The provider's answer did not say which server sent it, so it was refused. Please start the connection again."
-	case errors.Is(err, oauthlink.ErrIssuerMismatch):
-		msg = "The answer did not come from the provider this connection was started with, so it was refused. Please start the connection again."
+	case errors.Is(err, oauthlink.ErrIssuer):
+		msg = "The answer did not say it came from the provider this connection was started with, so it was refused. Please start the connection again."
 	case errors.As(err, &param):
 		// The parameter's name only: its value is the request's.
 		msg = "The start request's " + param.Param + " parameter is invalid. Nothing was started; please check it and try again."
@@ -156,7 +155,7 @@ func (a *app) flowError(w http.ResponseWriter, r *http.Request, err error) {
 		msg = "This request is invalid or was already used. Please start the connection again from the dashboard."
 	case errors.Is(err, oauthlink.ErrExchange):
 		msg = "The provider did not complete the connection (its token endpoint failed). Nothing was saved; please try again."
-	case errors.Is(err, oauthlink.ErrStoreUnavailable):
+	case status == http.StatusServiceUnavailable: // the store check before the code is spent
 		msg = "The token store is unavailable, so the connection was not attempted. Please try again in a moment."
 	case errors.Is(err, oauthlink.ErrStore):
 		msg = "The token store failed, so the connection was not saved (a grant already issued is revoked). Please try again."

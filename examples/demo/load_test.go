@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // Load shape of BenchmarkAPIConnections: loadClients logged-in users, each
@@ -78,9 +79,9 @@ func benchAPIConnections(b *testing.B, storeURL string) {
 	for i := range clients {
 		user := fmt.Sprintf("load-%s-%d", run, i)
 		if err := a.store0().Save(ctx, &oauthlink.Connection{
-			Provider: "qonto", Owner: user, AccessToken: oauthlink.Secret("access-" + user), RefreshToken: oauthlink.Secret("refresh-" + user),
+			Provider: "qonto", Owner: user, AccessToken: store.Secret("access-" + user), RefreshToken: store.Secret("refresh-" + user),
 			TokenType: "Bearer", Expiry: time.Now().Add(time.Hour), Scopes: []string{"organization.read", "offline_access"},
-			Status: oauthlink.StatusActive, AccountID: "org-" + user,
+			Status: store.StatusActive, AccountID: "org-" + user,
 		}); err != nil {
 			b.Fatal(err)
 		}

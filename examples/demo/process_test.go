@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // TestBinaryDefaults builds the demo, runs it as `go run ./examples/demo`
@@ -102,7 +103,7 @@ func TestBinaryDefaults(t *testing.T) {
 
 // openDemoStore opens the demo's default SQLite store in dir as the demo
 // does, decrypting with the key kept beside it.
-func openDemoStore(t *testing.T, dir string) oauthlink.TokenStore {
+func openDemoStore(t *testing.T, dir string) store.TokenStore {
 	t.Helper()
 	spec := storeSpec{Kind: "sqlite", Path: filepath.Join(dir, "oauthlink-demo.db")}
 	k, err := resolveKeys(config{}, spec)

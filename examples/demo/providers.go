@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oauthlink/oauthlink/store"
+
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/mollie"
 	"github.com/oauthlink/oauthlink/qonto"
@@ -23,8 +25,9 @@ type provider struct {
 	// sandbox is the fake's browser-facing URL, "" against the real
 	// provider.
 	sandbox string
-	// orgPath is the API path of the connected organization.
-	orgPath string
+	// apiURL is the provider's API base URL; orgPath is the API path of
+	// the connected organization.
+	apiURL, orgPath string
 	// clientLinks is the Mollie client-link handler; nil for Qonto, or
 	// when MOLLIE_ORG_TOKEN is missing.
 	clientLinks http.Handler
@@ -41,7 +44,7 @@ func (a *app) mollieProvider(env providerEnv) (oauthlink.Provider, string, strin
 		a.closers = append(a.closers, func() error { f.Close(); return nil })
 		p := f.Provider()
 		p.AuthURL = browserURL(p.AuthURL, a.sandboxHost)
-		return p, f.ClientID(), f.ClientSecret(), &mollie.Client{BaseURL: f.APIURL(), Token: oauthlink.Secret(token)}
+		return p, f.ClientID(), f.ClientSecret(), &mollie.Client{BaseURL: f.APIURL(), Token: store.Secret(token)}
 	}
 	p := mollie.Provider()
 	if env.AuthURL != "" {
@@ -55,7 +58,7 @@ func (a *app) mollieProvider(env providerEnv) (oauthlink.Provider, string, strin
 	}
 	var api *mollie.Client
 	if env.OrgToken != "" {
-		api = &mollie.Client{BaseURL: p.APIURL, Token: oauthlink.Secret(env.OrgToken)}
+		api = &mollie.Client{BaseURL: p.APIURL, Token: store.Secret(env.OrgToken)}
 	}
 	return p, env.ClientID, env.ClientSecret, api
 }
@@ -114,24 +117,23 @@ func (a *app) newProviders() error {
 			RedirectURL:       a.callback(p.Name),
 			Scopes:            scopes,
 			Store:             a.store,
-			TokenKeys:         []oauthlink.TokenKey{a.keys.token},
 			CookieSecrets:     [][]byte{a.keys.flow},
 			AllowInsecureHTTP: a.cfg.insecure() || plainEndpoint(p),
 			Owner:             a.sessions.owner,
-			OnError:           a.flowError,
-			OnEvent:           a.event,
 			Logger:            a.libLog,
+			Flow:              oauthlink.FlowOptions{CrossOrigin: a.crossOrigin},
+			Hooks:             oauthlink.Hooks{OnError: a.flowError, OnEvent: a.event},
 		}
 	}
 
 	mp, mid, msecret, partner := a.mollieProvider(a.cfg.Mollie)
 	mcfg := base(mp, mid, msecret, a.cfg.Mollie.Scopes)
-	mcfg.Identify = mollie.Identify(mp.APIURL, nil) // Connection.AccountID = "org_…"
+	mcfg.Hooks.Identify = mollie.Identify(mp.APIURL, nil) // Connection.AccountID = "org_…"
 	mconn, err := oauthlink.New(mcfg)
 	if err != nil {
 		return fmt.Errorf("mollie: %w", err)
 	}
-	m := &provider{name: "mollie", title: "Mollie", conn: mconn, orgPath: "/v2/organizations/me"}
+	m := &provider{name: "mollie", title: "Mollie", conn: mconn, apiURL: mp.APIURL, orgPath: "/v2/organizations/me"}
 	if a.cfg.Mollie.sandbox() {
 		m.sandbox = strings.TrimSuffix(mp.AuthURL, "/oauth2/authorize")
 	}
@@ -148,13 +150,13 @@ func (a *app) newProviders() error {
 
 	qp, qid, qsecret := a.qontoProvider(a.cfg.Qonto)
 	qcfg := base(qp, qid, qsecret, a.cfg.Qonto.Scopes)
-	qcfg.AuthParams = qontoParams
-	qcfg.Identify = qontoIdentify(qp)
+	qcfg.Flow.AuthParams = qontoParams
+	qcfg.Hooks.Identify = qontoIdentify(qp)
 	qconn, err := oauthlink.New(qcfg)
 	if err != nil {
 		return fmt.Errorf("qonto: %w", err)
 	}
-	q := &provider{name: "qonto", title: "Qonto", conn: qconn, orgPath: "/v2/organization"}
+	q := &provider{name: "qonto", title: "Qonto", conn: qconn, apiURL: qp.APIURL, orgPath: "/v2/organization"}
 	if a.cfg.Qonto.sandbox() {
 		q.sandbox = strings.TrimSuffix(qp.AuthURL, "/oauth2/auth")
 	}

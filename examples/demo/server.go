@@ -9,6 +9,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // app is the demo: two connectors on one store, the login, the pages.
@@ -16,7 +17,7 @@ type app struct {
 	cfg         config
 	log         *slog.Logger
 	libLog      *slog.Logger // for the connectors; see init
-	store       oauthlink.TokenStore
+	store       store.TokenStore
 	keys        keys
 	sessions    *sessions
 	crossOrigin *http.CrossOriginProtection
@@ -84,8 +85,11 @@ func (a *app) init(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.store = st
 	a.closers = append(a.closers, closeStore)
+	// Tokens are encrypted at rest; the cookie key seals the flow cookies.
+	if a.store, err = oauthlink.EncryptedStore(st, a.keys.token); err != nil {
+		return err
+	}
 	a.log.Info("store: " + spec.String())
 	a.log.Info(a.keys.tokenNote)
 	a.log.Info(a.keys.cookieNote)
@@ -122,7 +126,7 @@ func (a *app) init(ctx context.Context) error {
 		if p.sandbox != "" {
 			a.log.Info(p.title+": sandbox (built-in fake; click Approve on its consent page)", "url", p.sandbox)
 		} else {
-			a.log.Info(p.title+": live provider", "authorize", p.conn.Provider().AuthURL, "redirect_url", a.callback(p.name))
+			a.log.Info(p.title+": live provider", "api", p.apiURL, "redirect_url", a.callback(p.name))
 		}
 	}
 	return nil
@@ -142,15 +146,16 @@ func (a *app) routes() http.Handler {
 		page := a.sessions.page
 		mux.Handle("GET /connect/"+p.name, page(p.conn.StartHandler()))
 		mux.Handle("GET /connect/"+p.name+"/callback", page(p.conn.CallbackHandler()))
-		// The handler refuses cross-site posts itself; give it the demo's
-		// policy, which also trusts the public origin.
-		mux.Handle("POST /connections/"+p.name+"/disconnect", page(p.conn.DisconnectHandlerWith(oauthlink.DisconnectOptions{CrossOrigin: a.crossOrigin})))
+		// The handler refuses cross-site posts itself, with the demo's
+		// policy (Config.Flow.CrossOrigin), which also trusts the public
+		// origin.
+		mux.Handle("POST /connections/"+p.name+"/disconnect", page(p.conn.DisconnectHandler()))
 		mux.Handle("POST /connections/"+p.name+"/refresh", page(a.refresh(p)))
 		// Require loads the connection (refreshing its token when due) and
 		// answers 401 JSON when there is none; the handler then calls the
 		// provider through Connector.Client.
 		mux.Handle("GET /api/"+p.name+"/organization",
-			a.sessions.api(p.conn.Require("/connect/"+p.name)(a.apiOrganization(p))))
+			a.sessions.api(p.conn.RequireConnection("/connect/"+p.name)(a.apiOrganization(p))))
 		if p.name == "mollie" {
 			mux.Handle("POST /connect/mollie/client-link", page(a.clientLink(p)))
 		}

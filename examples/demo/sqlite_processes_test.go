@@ -23,6 +23,7 @@ import (
 	"modernc.org/sqlite"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // Environment of a TestSQLiteChild process.
@@ -143,7 +144,7 @@ func TestSQLiteProcessesKilled(t *testing.T) {
 	}
 	for _, owner := range paused {
 		_, err := st.Load(ctx, "qonto", owner)
-		assert.ErrorIs(t, err, oauthlink.ErrNotFound, "the save killed inside its transaction left nothing: %s", owner)
+		assert.ErrorIs(t, err, store.ErrNotFound, "the save killed inside its transaction left nothing: %s", owner)
 	}
 	assert.Len(t, paused, kills/2)
 	t.Logf("%d kills (%d inside a paused save; of the others, %d inside a save), "+
@@ -183,13 +184,13 @@ func TestSQLiteChild(t *testing.T) {
 		}
 		owner := fmt.Sprintf("%s-%d", prefix, i)
 		c := &oauthlink.Connection{
-			Provider: "qonto", Owner: owner, AccessToken: oauthlink.Secret(owner + "-v1"),
-			RefreshToken: oauthlink.Secret("refresh-" + owner), TokenType: "Bearer",
-			Expiry: time.Now().Add(time.Hour), Scopes: []string{"organization.read"}, Status: oauthlink.StatusActive,
+			Provider: "qonto", Owner: owner, AccessToken: store.Secret(owner + "-v1"),
+			RefreshToken: store.Secret("refresh-" + owner), TokenType: "Bearer",
+			Expiry: time.Now().Add(time.Hour), Scopes: []string{"organization.read"}, Status: store.StatusActive,
 		}
 		for v := range 2 {
 			if v == 1 {
-				c.AccessToken = oauthlink.Secret(owner + "-v2")
+				c.AccessToken = store.Secret(owner + "-v2")
 			}
 			fmt.Printf("begin %s\n", owner)
 			if err := st.Save(ctx, c); err != nil {

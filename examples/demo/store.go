@@ -14,7 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
 
-	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 	"github.com/oauthlink/oauthlink/store/redisstore"
 	"github.com/oauthlink/oauthlink/store/sqlstore"
@@ -66,11 +66,11 @@ func (s storeSpec) String() string {
 func (s storeSpec) shared() bool { return s.Kind == "postgres" || s.Kind == "redis" }
 
 // openStore opens the store and returns it with the function that closes
-// what it opened. Every store here also implements oauthlink.Locker,
-// oauthlink.ReplayGuard and oauthlink.Pinger, which the connectors pick up
+// what it opened. Every store here also implements store.Locker,
+// store.ReplayGuard and store.Pinger, which the connectors pick up
 // by themselves: on PostgreSQL and Redis, refresh locks and the replay guard
 // are shared by every instance. Warnings about the store go to log.
-func openStore(ctx context.Context, s storeSpec, log *slog.Logger) (oauthlink.TokenStore, func() error, error) {
+func openStore(ctx context.Context, s storeSpec, log *slog.Logger) (store.TokenStore, func() error, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	switch s.Kind {
@@ -136,7 +136,7 @@ func sizePostgresPool(db *sql.DB) {
 	db.SetConnMaxIdleTime(pgConnMaxIdleTime)
 }
 
-func newSQLStore(ctx context.Context, db *sql.DB, s storeSpec) (oauthlink.TokenStore, func() error, error) {
+func newSQLStore(ctx context.Context, db *sql.DB, s storeSpec) (store.TokenStore, func() error, error) {
 	st, err := sqlstore.New(ctx, db, sqlstore.Options{})
 	if err != nil {
 		db.Close()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 //go:embed templates/*.html
@@ -49,8 +50,8 @@ type connView struct {
 
 func newConnView(c *oauthlink.Connection, now time.Time) *connView {
 	v := &connView{
-		Status: string(c.Status), Active: c.Status == oauthlink.StatusActive,
-		Reauth: c.Status == oauthlink.StatusReauthRequired, Account: c.AccountID, Scopes: c.Scopes,
+		Status: string(c.Status), Active: c.Status == store.StatusActive,
+		Reauth: c.Status == store.StatusReauthRequired, Account: c.AccountID, Scopes: c.Scopes,
 		ExpiresAt: c.Expiry.UTC().Format(time.RFC3339),
 	}
 	if !c.CreatedAt.IsZero() {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -21,7 +22,7 @@ func Example() {
 		RefreshToken: "refresh_example",
 		TokenType:    "Bearer",
 		Expiry:       time.Now().Add(time.Hour),
-		Status:       oauthlink.StatusActive,
+		Status:       store.StatusActive,
 	}
 	if err := st.Save(ctx, c); err != nil { // Version 0: create
 		panic(err)
@@ -36,7 +37,7 @@ func Example() {
 	fmt.Println("updated to version", c.Version)
 
 	err := st.Save(ctx, stale) // still Version 1: another writer won
-	fmt.Println("stale write conflicts:", errors.Is(err, oauthlink.ErrVersionConflict))
+	fmt.Println("stale write conflicts:", errors.Is(err, store.ErrVersionConflict))
 
 	got, _ := st.Load(ctx, "mollie", "shop-42")
 	fmt.Println("stored token:", got.AccessToken.Reveal(), "printed:", got.AccessToken)

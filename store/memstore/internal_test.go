@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 func (s *Store) stateCount() int {
@@ -222,13 +223,13 @@ func TestDeleteDropsEmptyOwner(t *testing.T) {
 	require.NoError(t, s.Delete(t.Context(), "mollie", "o"))
 	assert.Empty(t, s.conns, "an owner without connections leaves no map behind")
 	_, err := s.Load(t.Context(), "mollie", "o")
-	assert.True(t, errors.Is(err, oauthlink.ErrNotFound))
+	assert.True(t, errors.Is(err, store.ErrNotFound))
 }
 
 func TestDeleteVersionDropsEmptyOwner(t *testing.T) {
 	s := New()
 	require.NoError(t, s.Save(t.Context(), &oauthlink.Connection{Provider: "mollie", Owner: "o"}))
-	require.ErrorIs(t, s.DeleteVersion(t.Context(), "mollie", "o", 2), oauthlink.ErrVersionConflict)
+	require.ErrorIs(t, s.DeleteVersion(t.Context(), "mollie", "o", 2), store.ErrVersionConflict)
 	require.NotEmpty(t, s.conns, "a conflict keeps the record")
 	require.NoError(t, s.DeleteVersion(t.Context(), "mollie", "o", 1))
 	assert.Empty(t, s.conns, "an owner without connections leaves no map behind")

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // lockSweepInterval is how often Lock drops lock entries whose holder let
@@ -33,14 +33,14 @@ type lockEntry struct {
 	released chan struct{}
 }
 
-// Deadline implements oauthlink.Lease.
+// Deadline implements store.Lease.
 func (e *lockEntry) Deadline() time.Time {
 	e.t.mu.Lock()
 	defer e.t.mu.Unlock()
 	return e.deadline
 }
 
-// Renew implements oauthlink.Lease: it extends the lock to ttl from now
+// Renew implements store.Lease: it extends the lock to ttl from now
 // while it is still this entry's and has not expired.
 func (e *lockEntry) Renew(ctx context.Context, ttl time.Duration) error {
 	if ttl <= 0 {
@@ -54,14 +54,14 @@ func (e *lockEntry) Renew(ctx context.Context, ttl time.Duration) error {
 	defer t.mu.Unlock()
 	now := time.Now()
 	if t.held[e.key] != e || !now.Before(e.expires) {
-		return fmt.Errorf("memstore: renew: %w", oauthlink.ErrLeaseLost)
+		return fmt.Errorf("memstore: renew: %w", store.ErrLeaseLost)
 	}
 	e.expires = now.Add(ttl)
 	e.deadline = e.expires
 	return nil
 }
 
-// Release implements oauthlink.Lease: it releases the lock if it is still
+// Release implements store.Lease: it releases the lock if it is still
 // this entry's; later calls, and calls after the lock expired and was
 // taken over, do nothing.
 func (e *lockEntry) Release() {
@@ -74,11 +74,11 @@ func (e *lockEntry) Release() {
 }
 
 // Lock takes the lock for (provider, owner) within this process
-// (oauthlink.Locker). It blocks until the lock is free, ctx is done (the
+// (store.Locker). It blocks until the lock is free, ctx is done (the
 // error wraps ctx.Err()), or the current holder's ttl runs out. The lease
 // expires by itself after ttl unless renewed; Release ends it early, only
 // while it is still this caller's. ttl must be positive.
-func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Duration) (oauthlink.Lease, error) {
+func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Duration) (store.Lease, error) {
 	if ttl <= 0 {
 		return nil, errors.New("memstore: lock: ttl must be positive")
 	}

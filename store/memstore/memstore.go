@@ -1,4 +1,4 @@
-// Package memstore is an in-memory oauthlink.TokenStore.
+// Package memstore is an in-memory store.TokenStore.
 //
 // It is meant for tests, demos and single-instance apps: everything lives in
 // the process's memory, so every connection is lost on restart and nothing is
@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // DefaultMaxStates is the default Options.MaxStates.
@@ -65,11 +66,11 @@ type Store struct {
 }
 
 var (
-	_ oauthlink.TokenStore     = (*Store)(nil)
-	_ oauthlink.VersionDeleter = (*Store)(nil)
-	_ oauthlink.Locker         = (*Store)(nil)
-	_ oauthlink.ReplayGuard    = (*Store)(nil)
-	_ oauthlink.Pinger         = (*Store)(nil)
+	_ store.TokenStore     = (*Store)(nil)
+	_ store.VersionDeleter = (*Store)(nil)
+	_ store.Locker         = (*Store)(nil)
+	_ store.ReplayGuard    = (*Store)(nil)
+	_ store.Pinger         = (*Store)(nil)
 )
 
 // New returns an empty Store with the default Options.
@@ -92,7 +93,7 @@ func NewWithOptions(o Options) *Store {
 type connKey struct{ provider, owner string }
 
 // Load returns a copy of the connection for (provider, owner), or an error
-// wrapping oauthlink.ErrNotFound.
+// wrapping store.ErrNotFound.
 func (s *Store) Load(ctx context.Context, provider, owner string) (*oauthlink.Connection, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: load: %w", err)
@@ -101,7 +102,7 @@ func (s *Store) Load(ctx context.Context, provider, owner string) (*oauthlink.Co
 	defer s.mu.RUnlock()
 	c := s.conns[owner][provider]
 	if c == nil {
-		return nil, fmt.Errorf("memstore: load %q for %q: %w", provider, owner, oauthlink.ErrNotFound)
+		return nil, fmt.Errorf("memstore: load %q for %q: %w", provider, owner, store.ErrNotFound)
 	}
 	return c.Clone(), nil
 }
@@ -124,9 +125,9 @@ func (s *Store) List(ctx context.Context, owner string) ([]*oauthlink.Connection
 }
 
 // Save stores a copy of c with compare-and-swap on c.Version, as described
-// by oauthlink.TokenStore: Version 0 creates, any other value must match the
+// by store.TokenStore: Version 0 creates, any other value must match the
 // stored version. A mismatch returns an error wrapping
-// oauthlink.ErrVersionConflict and changes nothing. On success c.Version,
+// store.ErrVersionConflict and changes nothing. On success c.Version,
 // c.UpdatedAt and, on create, c.CreatedAt are set; an update keeps the
 // stored CreatedAt.
 func (s *Store) Save(ctx context.Context, c *oauthlink.Connection) error {
@@ -141,12 +142,12 @@ func (s *Store) Save(ctx context.Context, c *oauthlink.Connection) error {
 	cur := s.conns[c.Owner][c.Provider]
 	switch {
 	case c.Version == 0 && cur != nil:
-		return fmt.Errorf("memstore: create %q for %q: already exists: %w", c.Provider, c.Owner, oauthlink.ErrVersionConflict)
+		return fmt.Errorf("memstore: create %q for %q: already exists: %w", c.Provider, c.Owner, store.ErrVersionConflict)
 	case c.Version != 0 && cur == nil:
-		return fmt.Errorf("memstore: update %q for %q: no record: %w", c.Provider, c.Owner, oauthlink.ErrVersionConflict)
+		return fmt.Errorf("memstore: update %q for %q: no record: %w", c.Provider, c.Owner, store.ErrVersionConflict)
 	case c.Version != 0 && cur.Version != c.Version:
 		return fmt.Errorf("memstore: update %q for %q: version %d, stored %d: %w",
-			c.Provider, c.Owner, c.Version, cur.Version, oauthlink.ErrVersionConflict)
+			c.Provider, c.Owner, c.Version, cur.Version, store.ErrVersionConflict)
 	}
 
 	now := time.Now().Round(0) // drop the monotonic reading, as a database would
@@ -196,8 +197,8 @@ func (s *Store) Delete(ctx context.Context, provider, owner string) error {
 }
 
 // DeleteVersion removes the connection for (provider, owner) only if its
-// Version is version, as described by oauthlink.VersionDeleter: another
-// stored version returns an error wrapping oauthlink.ErrVersionConflict and
+// Version is version, as described by store.VersionDeleter: another
+// stored version returns an error wrapping store.ErrVersionConflict and
 // changes nothing, and a missing connection returns nil. A version below 1
 // is an error.
 func (s *Store) DeleteVersion(ctx context.Context, provider, owner string, version int64) error {
@@ -216,7 +217,7 @@ func (s *Store) DeleteVersion(ctx context.Context, provider, owner string, versi
 	}
 	if cur.Version != version {
 		return fmt.Errorf("memstore: delete %q for %q: version %d, stored %d: %w",
-			provider, owner, version, cur.Version, oauthlink.ErrVersionConflict)
+			provider, owner, version, cur.Version, store.ErrVersionConflict)
 	}
 	delete(byProvider, provider)
 	if len(byProvider) == 0 {

@@ -7,7 +7,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 	"github.com/oauthlink/oauthlink/storetest"
 )
@@ -15,7 +15,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) oauthlink.TokenStore { return memstore.New() })
+	storetest.Run(t, func(t *testing.T) store.TokenStore { return memstore.New() })
 }
 
 func BenchmarkSaveLoad(b *testing.B) {

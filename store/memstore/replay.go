@@ -20,7 +20,7 @@ type replayGuard struct {
 }
 
 // Consume records key until expires and reports whether this call was the
-// first to do so (oauthlink.ReplayGuard). Expired keys are swept first, so
+// first to do so (store.ReplayGuard). Expired keys are swept first, so
 // a key whose record expired is accepted again. An expires that is not in
 // the future records nothing: the key would be forgotten at once. When
 // Options.MaxStates unexpired keys are already recorded, Consume returns

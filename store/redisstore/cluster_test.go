@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/storetest"
 )
 
@@ -26,14 +27,14 @@ func TestCluster(t *testing.T) {
 	rc := startCluster(t)
 	t.Run("Conformance", func(t *testing.T) {
 		t.Parallel()
-		storetest.Run(t, func(t *testing.T) oauthlink.TokenStore {
+		storetest.Run(t, func(t *testing.T) store.TokenStore {
 			s, _ := rc.newStore(t, Options{})
 			return s
 		})
 	})
 	t.Run("ConformanceWaitReplicas", func(t *testing.T) {
 		t.Parallel()
-		storetest.Run(t, func(t *testing.T) oauthlink.TokenStore {
+		storetest.Run(t, func(t *testing.T) store.TokenStore {
 			s, _ := rc.newStore(t, Options{WaitReplicas: 1, WaitTimeout: 5 * time.Second})
 			return s
 		})
@@ -70,7 +71,7 @@ func testClusterHashTags(t *testing.T, rc *redisCluster) {
 	owners = append(owners, slices.Sorted(maps.Values(ownerOnEachPrimary(t, ctx, s, c)))...)
 	providers := []string{"mollie", "qonto", "a:b", "{p}", "}"}
 	ownerOf := map[string]string{} // every key the Store should have written
-	var unlocks []oauthlink.Lease
+	var unlocks []store.Lease
 	for _, o := range owners {
 		for _, p := range providers {
 			require.NoError(t, s.Save(ctx, &oauthlink.Connection{Provider: p, Owner: o, AccessToken: "at"}))

@@ -1,7 +1,7 @@
-// Package redisstore is an oauthlink.TokenStore on Redis, with
+// Package redisstore is an store.TokenStore on Redis, with
 // github.com/redis/go-redis/v9. It also implements the optional
-// oauthlink.VersionDeleter, oauthlink.Locker, oauthlink.ReplayGuard and
-// oauthlink.Pinger capabilities, so several instances sharing one Redis
+// store.VersionDeleter, store.Locker, store.ReplayGuard and
+// store.Pinger capabilities, so several instances sharing one Redis
 // refresh each token once and refuse a replayed callback at any instance.
 //
 // # Usage
@@ -9,7 +9,7 @@
 //	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 //	st, err := redisstore.New(client, redisstore.Options{Prefix: "myapp:oauthlink:"})
 //	if err != nil { ... }
-//	// st is an oauthlink.TokenStore, VersionDeleter, Locker, ReplayGuard
+//	// st is an store.TokenStore, VersionDeleter, Locker, ReplayGuard
 //	// and Pinger.
 //
 // Any redis.UniversalClient works: a single server, Sentinel (failover) or
@@ -162,13 +162,13 @@
 // when the connection fails before the reply arrives, and an acquire whose
 // success was lost on the wire must not make its caller wait for its own
 // lock to expire. It is retried with jittered exponential backoff (2 ms to
-// 200 ms) until it succeeds or ctx ends. It returns an oauthlink.Lease. Release is a script that deletes
+// 200 ms) until it succeeds or ctx ends. It returns an store.Lease. Release is a script that deletes
 // the key only if it still holds that value, so a holder whose lock
 // expired cannot release its successor's. Renew is a script that sets the
 // key's PX to the new ttl (PEXPIRE) only if GET still returns that value:
 // an expired key reads as nil and a successor's key holds another value,
 // so a holder whose lock expired or was taken gets an error wrapping
-// oauthlink.ErrLeaseLost and cannot extend the successor's lock (then,
+// store.ErrLeaseLost and cannot extend the successor's lock (then,
 // and after Release, every later Renew fails the same way without asking
 // Redis). Lease.Deadline is this process's clock reading taken just before
 // the SET or the last successful renewal was sent, plus its ttl (rounded

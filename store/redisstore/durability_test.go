@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // startRedis starts a standalone redis-server with args, in a temp dir of
@@ -119,7 +120,7 @@ func TestDurability(t *testing.T) {
 				s, err = New(c, Options{AllowVolatile: true})
 				require.NoError(t, err, "AllowVolatile accepts the server")
 			}
-			conn := &oauthlink.Connection{Provider: "qonto", Owner: "o", AccessToken: "at", Status: oauthlink.StatusActive}
+			conn := &oauthlink.Connection{Provider: "qonto", Owner: "o", AccessToken: "at", Status: store.StatusActive}
 			require.NoError(t, s.Save(ctx, conn))
 			got, err := s.Load(ctx, "qonto", "o")
 			require.NoError(t, err)

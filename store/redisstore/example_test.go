@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/redisstore"
 )
 
@@ -28,7 +29,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	c := &oauthlink.Connection{Provider: "qonto", Owner: "shop-42", AccessToken: "access_example",
-		RefreshToken: "refresh_example", Expiry: time.Now().Add(time.Hour), Status: oauthlink.StatusActive}
+		RefreshToken: "refresh_example", Expiry: time.Now().Add(time.Hour), Status: store.StatusActive}
 	if err := st.Save(ctx, c); err != nil {
 		log.Fatal(err)
 	}
@@ -71,5 +72,5 @@ func Example_allowVolatile() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	var _ oauthlink.TokenStore = st
+	var _ store.TokenStore = st
 }

@@ -10,8 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/internal/retry"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // acquireScript takes the lock: it sets the key to the caller's value
@@ -63,11 +63,11 @@ func roundTTL(ttl time.Duration) time.Duration {
 }
 
 // Lock takes the lock for (provider, owner) across every process sharing
-// the Redis (oauthlink.Locker): acquireScript, SET key value PX ttl unless
+// the Redis (store.Locker): acquireScript, SET key value PX ttl unless
 // another value holds the key, with a random value (an acquire resent by
 // go-redis after a lost reply finds its own value and succeeds), retried with jittered exponential backoff (2 ms to 200 ms) until it
 // succeeds, ctx ends (the error wraps ctx.Err()) or Redis fails. The lock
-// is a lease of ttl: the returned oauthlink.Lease renews it (Renew, a
+// is a lease of ttl: the returned store.Lease renews it (Renew, a
 // script that extends the key only while it holds this caller's value)
 // and releases it early (Release, a script that deletes it only while it
 // holds this caller's value), so a holder whose lock expired and was taken
@@ -75,7 +75,7 @@ func roundTTL(ttl time.Duration) time.Duration {
 // called more than once. ttl must be positive; it is rounded up to whole
 // milliseconds. ctx bounds only the wait: the lock, once held, does not
 // end with ctx.
-func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Duration) (oauthlink.Lease, error) {
+func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Duration) (store.Lease, error) {
 	if ttl <= 0 {
 		return nil, errors.New("redisstore: lock: ttl must be positive")
 	}
@@ -101,7 +101,7 @@ func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Durat
 	}
 }
 
-// lease is a held lock key (oauthlink.Lease), identified by its random
+// lease is a held lock key (store.Lease), identified by its random
 // value.
 type lease struct {
 	s          *Store
@@ -118,7 +118,7 @@ type lease struct {
 	released bool
 }
 
-// Deadline implements oauthlink.Lease: the moment the SET or the last
+// Deadline implements store.Lease: the moment the SET or the last
 // successful renewal was sent, plus its ttl, on this process's clock.
 func (l *lease) Deadline() time.Time {
 	l.mu.Lock()
@@ -126,7 +126,7 @@ func (l *lease) Deadline() time.Time {
 	return l.deadline
 }
 
-// Renew implements oauthlink.Lease: renewScript sets the key's PX to ttl
+// Renew implements store.Lease: renewScript sets the key's PX to ttl
 // (rounded up to whole milliseconds) only while it still holds this
 // lease's value. A key that expired or holds another value means the lease
 // is lost, for good.
@@ -145,7 +145,7 @@ func (l *lease) Renew(ctx context.Context, ttl time.Duration) error {
 		return fail(ctx, "renew", ctx.Err())
 	}
 	if l.isLost() {
-		return fmt.Errorf("redisstore: renew %s: %w", l.key, oauthlink.ErrLeaseLost)
+		return fmt.Errorf("redisstore: renew %s: %w", l.key, store.ErrLeaseLost)
 	}
 	sent := time.Now()
 	n, err := renewScript.Run(ctx, l.s.client, []string{l.key}, l.value, ttl.Milliseconds()).Int64()
@@ -156,7 +156,7 @@ func (l *lease) Renew(ctx context.Context, ttl time.Duration) error {
 	defer l.mu.Unlock()
 	if n != 1 || l.released {
 		l.lost = true
-		return fmt.Errorf("redisstore: renew %s: %w", l.key, oauthlink.ErrLeaseLost)
+		return fmt.Errorf("redisstore: renew %s: %w", l.key, store.ErrLeaseLost)
 	}
 	l.deadline = sent.Add(ttl)
 	return nil
@@ -168,7 +168,7 @@ func (l *lease) isLost() bool {
 	return l.lost
 }
 
-// Release implements oauthlink.Lease: unlockScript deletes the key only
+// Release implements store.Lease: unlockScript deletes the key only
 // while it holds this lease's value. Only the first call does anything; it
 // is best effort, bounded by releaseTimeout: if it fails, the lock still
 // expires after its ttl.
@@ -205,7 +205,7 @@ func (b *backoff) wait(ctx context.Context) error {
 }
 
 // Consume records key until expires and reports whether this call was the
-// first to do so (oauthlink.ReplayGuard): consumeScript, SET NX with a
+// first to do so (store.ReplayGuard): consumeScript, SET NX with a
 // random value and PX set to the time left until expires, so that Redis
 // forgets the key when it expires and the application's and Redis's clocks
 // need not agree; a call resent after its reply was lost finds its own
@@ -248,7 +248,7 @@ return 0
 // pingTTL is how long the key Ping writes lives.
 const pingTTL = 10 * time.Second
 
-// Ping checks that Redis is reachable and accepts writes (oauthlink.Pinger):
+// Ping checks that Redis is reachable and accepts writes (store.Pinger):
 // PING and a SET of the prefix's ping key in one pipelined round trip. A
 // read-only replica or a server out of memory (maxmemory with noeviction)
 // refuses the SET.

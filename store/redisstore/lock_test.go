@@ -10,11 +10,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 type lockResult struct {
-	unlock oauthlink.Lease
+	unlock store.Lease
 	err    error
 }
 
@@ -256,19 +256,19 @@ func TestLeaseRenew(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "the key did not expire within 10s")
 		time.Sleep(10 * time.Millisecond)
 	}
-	assert.ErrorIs(t, lease1.Renew(ctx, time.Hour), oauthlink.ErrLeaseLost)
+	assert.ErrorIs(t, lease1.Renew(ctx, time.Hour), store.ErrLeaseLost)
 	assert.Zero(t, c.Exists(ctx, key).Val(), "a refused renewal does not bring the key back")
 
 	lease2, err := s2.Lock(ctx, "p", "o", time.Minute)
 	require.NoError(t, err)
-	assert.ErrorIs(t, lease1.Renew(ctx, time.Hour), oauthlink.ErrLeaseLost, "a lost lease stays lost")
+	assert.ErrorIs(t, lease1.Renew(ctx, time.Hour), store.ErrLeaseLost, "a lost lease stays lost")
 	lease1.Release()
 	pttl := c.PTTL(ctx, key).Val()
 	assert.True(t, pttl > 0 && pttl <= time.Minute, "the successor's key keeps its own expiry (PTTL %v)", pttl)
 	require.NoError(t, lease2.Renew(ctx, time.Minute), "the successor still holds its lease")
 	lease2.Release()
 	assert.Zero(t, c.Exists(ctx, key).Val(), "Release deleted the key")
-	assert.ErrorIs(t, lease2.Renew(ctx, time.Minute), oauthlink.ErrLeaseLost, "Renew after Release")
+	assert.ErrorIs(t, lease2.Renew(ctx, time.Minute), store.ErrLeaseLost, "Renew after Release")
 	assert.Zero(t, c.Exists(ctx, key).Val(), "Renew after Release does not bring the key back")
 }
 
@@ -284,11 +284,11 @@ func TestLeaseRenewErrors(t *testing.T) {
 	for _, ttl := range []time.Duration{0, -time.Second} {
 		err := held.Renew(ctx, ttl)
 		require.Error(t, err, "ttl %v", ttl)
-		assert.NotErrorIs(t, err, oauthlink.ErrLeaseLost)
+		assert.NotErrorIs(t, err, store.ErrLeaseLost)
 	}
 	err = held.Renew(canceled(ctx), time.Minute)
 	assert.ErrorIs(t, err, context.Canceled)
-	assert.NotErrorIs(t, err, oauthlink.ErrLeaseLost)
+	assert.NotErrorIs(t, err, store.ErrLeaseLost)
 	assert.Equal(t, deadline, held.Deadline(), "a failed Renew leaves Deadline alone")
 	require.NoError(t, held.Renew(ctx, time.Minute), "the lease is still held")
 	held.Release()
@@ -298,7 +298,7 @@ func TestLeaseRenewErrors(t *testing.T) {
 	offline := &lease{s: down, key: down.lockKey("p", "o"), value: "v", renewing: make(chan struct{}, 1)}
 	err = offline.Renew(ctx, time.Minute)
 	require.Error(t, err)
-	assert.NotErrorIs(t, err, oauthlink.ErrLeaseLost, "an unreachable server is not a lost lease")
+	assert.NotErrorIs(t, err, store.ErrLeaseLost, "an unreachable server is not a lost lease")
 	offline.Release() // best effort: returns
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // DefaultPrefix is the default Options.Prefix.
@@ -70,11 +71,11 @@ type Store struct {
 }
 
 var (
-	_ oauthlink.TokenStore     = (*Store)(nil)
-	_ oauthlink.VersionDeleter = (*Store)(nil)
-	_ oauthlink.Locker         = (*Store)(nil)
-	_ oauthlink.ReplayGuard    = (*Store)(nil)
-	_ oauthlink.Pinger         = (*Store)(nil)
+	_ store.TokenStore     = (*Store)(nil)
+	_ store.VersionDeleter = (*Store)(nil)
+	_ store.Locker         = (*Store)(nil)
+	_ store.ReplayGuard    = (*Store)(nil)
+	_ store.Pinger         = (*Store)(nil)
 )
 
 // New returns a Store that keeps its data in client under opts.Prefix.
@@ -198,12 +199,12 @@ func decode(provider, owner string, h map[string]string) (*oauthlink.Connection,
 		Provider:     provider,
 		Owner:        owner,
 		AccountID:    h[fAccountID],
-		AccessToken:  oauthlink.Secret(h[fAccess]),
-		RefreshToken: oauthlink.Secret(h[fRefresh]),
+		AccessToken:  store.Secret(h[fAccess]),
+		RefreshToken: store.Secret(h[fRefresh]),
 		TokenType:    h[fTokenType],
-		Extra:        oauthlink.Secret(h[fExtra]),
+		Extra:        store.Secret(h[fExtra]),
 		RedirectURI:  h[fRedirectURI],
-		Status:       oauthlink.Status(h[fStatus]),
+		Status:       store.Status(h[fStatus]),
 	}
 	var err error
 	if c.Version, err = strconv.ParseInt(h[fVersion], 10, 64); err != nil {
@@ -223,7 +224,7 @@ func decode(provider, owner string, h map[string]string) (*oauthlink.Connection,
 	return c, nil
 }
 
-// storedRetired is the stored form of one oauthlink.RetiredToken, an
+// storedRetired is the stored form of one store.RetiredToken, an
 // element of the retired field's JSON array. The token is a byte string
 // (base64 in JSON), so any bytes round-trip exactly; Since is RFC 3339
 // with nanoseconds, as every stored time.
@@ -235,7 +236,7 @@ type storedRetired struct {
 
 // encodeRetired returns the retired field's value: "" for no retired
 // grant, a JSON array otherwise. Kinds must be valid UTF-8.
-func encodeRetired(rs []oauthlink.RetiredToken) (string, error) {
+func encodeRetired(rs []store.RetiredToken) (string, error) {
 	if len(rs) == 0 {
 		return "", nil
 	}
@@ -255,7 +256,7 @@ func encodeRetired(rs []oauthlink.RetiredToken) (string, error) {
 
 // decodeRetired reads the retired field: nil for "" (or a record written
 // before the field existed).
-func decodeRetired(v string) ([]oauthlink.RetiredToken, error) {
+func decodeRetired(v string) ([]store.RetiredToken, error) {
 	if v == "" {
 		return nil, nil
 	}
@@ -266,19 +267,19 @@ func decodeRetired(v string) ([]oauthlink.RetiredToken, error) {
 	if len(stored) == 0 {
 		return nil, nil
 	}
-	rs := make([]oauthlink.RetiredToken, len(stored))
+	rs := make([]store.RetiredToken, len(stored))
 	for i, r := range stored {
 		since, err := time.Parse(time.RFC3339Nano, r.Since)
 		if err != nil {
 			return nil, fmt.Errorf("bad retired token %d: since: %w", i, err)
 		}
-		rs[i] = oauthlink.RetiredToken{Token: oauthlink.Secret(r.Token), Kind: r.Kind, Since: since}
+		rs[i] = store.RetiredToken{Token: store.Secret(r.Token), Kind: r.Kind, Since: since}
 	}
 	return rs, nil
 }
 
 // Load returns the connection for (provider, owner), or an error wrapping
-// oauthlink.ErrNotFound. Times are in UTC.
+// store.ErrNotFound. Times are in UTC.
 func (s *Store) Load(ctx context.Context, provider, owner string) (*oauthlink.Connection, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fail(ctx, "load", err)
@@ -288,7 +289,7 @@ func (s *Store) Load(ctx context.Context, provider, owner string) (*oauthlink.Co
 		return nil, fail(ctx, "load", err)
 	}
 	if len(h) == 0 {
-		return nil, fmt.Errorf("redisstore: load %q for %q: %w", provider, owner, oauthlink.ErrNotFound)
+		return nil, fmt.Errorf("redisstore: load %q for %q: %w", provider, owner, store.ErrNotFound)
 	}
 	c, err := decode(provider, owner, h)
 	if err != nil {
@@ -387,9 +388,9 @@ return 1
 `)
 
 // Save writes c with compare-and-swap on c.Version (see
-// oauthlink.TokenStore): Version 0 creates the record, any other value must
+// store.TokenStore): Version 0 creates the record, any other value must
 // be the stored version. A mismatch, or an update of a deleted record,
-// returns an error wrapping oauthlink.ErrVersionConflict and changes
+// returns an error wrapping store.ErrVersionConflict and changes
 // nothing. On success c.Version, c.UpdatedAt and, on create, c.CreatedAt are
 // set (UTC); an update keeps the stored CreatedAt. A negative Version is an
 // error.
@@ -434,10 +435,10 @@ func (s *Store) Save(ctx context.Context, c *oauthlink.Connection) error {
 	}
 	if !written {
 		if c.Version == 0 {
-			return fmt.Errorf("redisstore: create %q for %q: already exists: %w", c.Provider, c.Owner, oauthlink.ErrVersionConflict)
+			return fmt.Errorf("redisstore: create %q for %q: already exists: %w", c.Provider, c.Owner, store.ErrVersionConflict)
 		}
 		return fmt.Errorf("redisstore: update %q for %q: version %d is not the stored one: %w",
-			c.Provider, c.Owner, c.Version, oauthlink.ErrVersionConflict)
+			c.Provider, c.Owner, c.Version, store.ErrVersionConflict)
 	}
 	if c.Version == 0 {
 		c.CreatedAt = now
@@ -465,8 +466,8 @@ func (s *Store) Delete(ctx context.Context, provider, owner string) error {
 
 // DeleteVersion removes the connection for (provider, owner) and its index
 // entry atomically, only if its Version is version, as described by
-// oauthlink.VersionDeleter: another stored version returns an error
-// wrapping oauthlink.ErrVersionConflict and changes nothing, and a missing
+// store.VersionDeleter: another stored version returns an error
+// wrapping store.ErrVersionConflict and changes nothing, and a missing
 // connection returns nil. A version below 1 is an error. With
 // Options.WaitReplicas, see Save on ErrNotReplicated; a conflict is
 // reported before it, since nothing was written.
@@ -483,7 +484,7 @@ func (s *Store) DeleteVersion(ctx context.Context, provider, owner string, versi
 	}
 	if !deleted {
 		return fmt.Errorf("redisstore: delete %q for %q: version %d is not the stored one: %w",
-			provider, owner, version, oauthlink.ErrVersionConflict)
+			provider, owner, version, store.ErrVersionConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("redisstore: delete %q for %q: %w", provider, owner, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 func TestNewOptions(t *testing.T) {
@@ -129,15 +130,15 @@ func TestBytesRoundTrip(t *testing.T) {
 	for i, p := range providers {
 		c := &oauthlink.Connection{
 			Provider: p, Owner: owner, AccountID: "acc\x00\xfe",
-			AccessToken: oauthlink.Secret("at\x00\xff" + p), TokenType: "Bearer",
+			AccessToken: store.Secret("at\x00\xff" + p), TokenType: "Bearer",
 			Expiry: time.Unix(1_700_000_000, 123_456_789).UTC(), Scopes: []string{"a", "b:c"},
-			Extra: `{"id_token":"x"}`, RedirectURI: "https://x/cb?\x00", Status: oauthlink.StatusActive,
+			Extra: `{"id_token":"x"}`, RedirectURI: "https://x/cb?\x00", Status: store.StatusActive,
 		}
 		if i%2 == 1 {
 			c.Scopes = nil
 		} else {
-			c.Retired = []oauthlink.RetiredToken{
-				{Token: oauthlink.Secret("rt\x00\xff" + p), Kind: "refresh_token", Since: time.Unix(1_600_000_000, 654_321_987).UTC()},
+			c.Retired = []store.RetiredToken{
+				{Token: store.Secret("rt\x00\xff" + p), Kind: "refresh_token", Since: time.Unix(1_600_000_000, 654_321_987).UTC()},
 				{Token: "", Kind: "", Since: time.Time{}},
 				{Token: `"[{\u0000}]"`, Kind: "access_token", Since: time.Unix(1_600_000_001, 0).UTC()},
 			}
@@ -159,9 +160,9 @@ func TestBytesRoundTrip(t *testing.T) {
 
 	assert.Error(t, s.Save(ctx, &oauthlink.Connection{Provider: "x", Owner: owner, Scopes: []string{"\xff"}}))
 	assert.Error(t, s.Save(ctx, &oauthlink.Connection{Provider: "x", Owner: owner,
-		Retired: []oauthlink.RetiredToken{{Token: "t", Kind: "\xff"}}}), "a retired kind that is not UTF-8")
+		Retired: []store.RetiredToken{{Token: "t", Kind: "\xff"}}}), "a retired kind that is not UTF-8")
 	_, err = s.Load(ctx, "x", owner)
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound, "a rejected save stores nothing")
+	assert.ErrorIs(t, err, store.ErrNotFound, "a rejected save stores nothing")
 	assert.Error(t, s.Save(ctx, &oauthlink.Connection{Provider: "x", Owner: owner, Version: -1}))
 	assert.Error(t, s.Save(ctx, nil))
 }
@@ -193,7 +194,7 @@ func TestDeleteVersionIndex(t *testing.T) {
 		require.NoError(t, s.Save(ctx, &oauthlink.Connection{Provider: p, Owner: "o"}))
 	}
 	keys := []string{s.connKey("a", "o"), s.connKey("b", "o"), s.indexKey("o")}
-	assert.ErrorIs(t, s.DeleteVersion(ctx, "a", "o", 2), oauthlink.ErrVersionConflict)
+	assert.ErrorIs(t, s.DeleteVersion(ctx, "a", "o", 2), store.ErrVersionConflict)
 	assert.ElementsMatch(t, keys, scanKeys(t, ctx, c, s.prefix), "a conflict changes nothing")
 	assert.Equal(t, []string{"a", "b"}, c.ZRange(ctx, s.indexKey("o"), 0, -1).Val())
 
@@ -222,7 +223,7 @@ func TestCompareAndSwapAcrossClients(t *testing.T) {
 			st := []*Store{s1, s2}[i%2]
 			wg.Go(func() {
 				errs[i] = st.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o", Version: version,
-					AccessToken: oauthlink.Secret(strconv.Itoa(i))})
+					AccessToken: store.Secret(strconv.Itoa(i))})
 			})
 		}
 		wg.Wait()
@@ -231,7 +232,7 @@ func TestCompareAndSwapAcrossClients(t *testing.T) {
 			if err == nil {
 				won++
 			} else {
-				assert.ErrorIs(t, err, oauthlink.ErrVersionConflict)
+				assert.ErrorIs(t, err, store.ErrVersionConflict)
 			}
 		}
 		assert.Equal(t, 1, won, "version %d", version)
@@ -280,11 +281,11 @@ func TestWaitReplicas(t *testing.T) {
 
 	stale := *c
 	stale.Version = 7
-	assert.ErrorIs(t, s.Save(ctx, &stale), oauthlink.ErrVersionConflict)
+	assert.ErrorIs(t, s.Save(ctx, &stale), store.ErrVersionConflict)
 
 	assert.ErrorIs(t, s.Delete(ctx, "p", "o"), ErrNotReplicated)
 	_, err = s.Load(ctx, "p", "o")
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+	assert.ErrorIs(t, err, store.ErrNotFound)
 }
 
 // TestWaitReplicasDeleteVersion: without replicas, a conflicting
@@ -297,12 +298,12 @@ func TestWaitReplicasDeleteVersion(t *testing.T) {
 	require.ErrorIs(t, s.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o"}), ErrNotReplicated)
 
 	err := s.DeleteVersion(ctx, "p", "o", 7)
-	assert.ErrorIs(t, err, oauthlink.ErrVersionConflict)
+	assert.ErrorIs(t, err, store.ErrVersionConflict)
 	assert.NotErrorIs(t, err, ErrNotReplicated)
 	_, err = s.Load(ctx, "p", "o")
 	require.NoError(t, err)
 
 	assert.ErrorIs(t, s.DeleteVersion(ctx, "p", "o", 1), ErrNotReplicated)
 	_, err = s.Load(ctx, "p", "o")
-	assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+	assert.ErrorIs(t, err, store.ErrNotFound)
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 func benchConn() *oauthlink.Connection {
@@ -12,7 +13,7 @@ func benchConn() *oauthlink.Connection {
 		Provider: "qonto", Owner: "shop-42", AccessToken: "access_0123456789abcdef0123456789abcdef",
 		RefreshToken: "refresh_0123456789abcdef0123456789abcdef", TokenType: "Bearer",
 		Expiry: time.Now().Add(time.Hour), Scopes: []string{"offline_access", "organization.read"},
-		Status: oauthlink.StatusActive,
+		Status: store.StatusActive,
 	}
 }
 

@@ -3,7 +3,7 @@ package sqlstore
 import (
 	"testing"
 
-	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/storetest"
 )
 
@@ -13,7 +13,7 @@ func TestConformance(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			storetest.Run(t, func(t *testing.T) oauthlink.TokenStore {
+			storetest.Run(t, func(t *testing.T) store.TokenStore {
 				s, _ := newTestStore(t, b, nil)
 				return s
 			})

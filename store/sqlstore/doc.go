@@ -1,6 +1,6 @@
-// Package sqlstore is an oauthlink.TokenStore over database/sql for SQLite
-// and PostgreSQL. It also implements the optional oauthlink.VersionDeleter,
-// oauthlink.Locker, oauthlink.ReplayGuard and oauthlink.Pinger
+// Package sqlstore is an store.TokenStore over database/sql for SQLite
+// and PostgreSQL. It also implements the optional store.VersionDeleter,
+// store.Locker, store.ReplayGuard and store.Pinger
 // capabilities, so several instances sharing one database refresh each
 // token once and refuse a replayed callback at any instance.
 //
@@ -20,7 +20,7 @@
 //	if err != nil { ... }
 //	st, err := sqlstore.New(ctx, db, sqlstore.Options{})
 //	if err != nil { ... }
-//	// st is an oauthlink.TokenStore, VersionDeleter, Locker, ReplayGuard
+//	// st is an store.TokenStore, VersionDeleter, Locker, ReplayGuard
 //	// and Pinger.
 //
 // PostgreSQL is the same with sql.Open("pgx", "postgres://...") and, if the
@@ -51,7 +51,7 @@
 // record or the new one, never a mix. Save is a compare-and-swap: an update is
 // "UPDATE … WHERE provider = ? AND owner = ? AND version = ?" and a create is
 // "INSERT … ON CONFLICT DO NOTHING"; zero rows affected means
-// oauthlink.ErrVersionConflict. DeleteVersion is "DELETE … WHERE provider = ?
+// store.ErrVersionConflict. DeleteVersion is "DELETE … WHERE provider = ?
 // AND owner = ? AND version = ?"; when it deletes nothing, a SELECT of the
 // version tells a missing row from a conflict.
 //
@@ -79,7 +79,7 @@
 // # Locks
 //
 // Lock takes the cross-instance lock the refresher holds while it spends a
-// refresh token. The lock is a lease (oauthlink.Lease) of the ttl given to
+// refresh token. The lock is a lease (store.Lease) of the ttl given to
 // Lock: a row holding a random owner token and an expiry. Its holder
 // renews it while it works and releases it when done; a holder that dies
 // stops renewing, and the lease expires after at most one ttl.
@@ -118,7 +118,7 @@
 // the lease only while the row still carries the holder's token and has
 // not expired; when it updates no row the lease expired or another
 // instance took it, and Renew returns an error wrapping
-// oauthlink.ErrLeaseLost (then, and after Release, every later Renew does
+// store.ErrLeaseLost (then, and after Release, every later Renew does
 // too, without asking the database). A failed statement leaves the lease
 // as it was. Lease.Deadline is this process's clock reading taken just
 // before the acquiring or last successful renewing statement was sent,

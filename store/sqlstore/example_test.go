@@ -13,6 +13,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/sqlstore"
 )
 
@@ -38,7 +39,7 @@ func Example_sqlite() {
 	c := &oauthlink.Connection{
 		Provider: "mollie", Owner: "shop-42",
 		AccessToken: "access_example", RefreshToken: "refresh_example",
-		TokenType: "Bearer", Expiry: time.Now().Add(time.Hour), Status: oauthlink.StatusActive,
+		TokenType: "Bearer", Expiry: time.Now().Add(time.Hour), Status: store.StatusActive,
 	}
 	if err := st.Save(ctx, c); err != nil { // Version 0: create
 		log.Fatal(err)
@@ -46,7 +47,7 @@ func Example_sqlite() {
 	stale := *c
 	stale.Version = 0
 	err = st.Save(ctx, &stale) // a second create loses
-	fmt.Println(c.Version, errors.Is(err, oauthlink.ErrVersionConflict))
+	fmt.Println(c.Version, errors.Is(err, store.ErrVersionConflict))
 	// Output: 1 true
 }
 
@@ -74,7 +75,7 @@ func Example_postgres() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	var _ oauthlink.TokenStore = st
+	var _ store.TokenStore = st
 }
 
 // Refreshing under the cross-instance lock: re-read after locking, renew
@@ -97,11 +98,11 @@ func ExampleStore_Lock() {
 	}
 	// ... spend c.RefreshToken at the provider. Work that may outlast the
 	// ttl renews the lease first, and stops if it was lost:
-	if err := lease.Renew(ctx, 30*time.Second); errors.Is(err, oauthlink.ErrLeaseLost) {
+	if err := lease.Renew(ctx, 30*time.Second); errors.Is(err, store.ErrLeaseLost) {
 		return // expired or taken: another instance may be refreshing
 	}
 	// ... then:
-	if err := st.Save(ctx, c); errors.Is(err, oauthlink.ErrVersionConflict) {
+	if err := st.Save(ctx, c); errors.Is(err, store.ErrVersionConflict) {
 		// someone else wrote first: reload and use their token
 	}
 }

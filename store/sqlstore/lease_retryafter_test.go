@@ -28,6 +28,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 	"github.com/oauthlink/oauthlink/store/sqlstore"
 	_ "modernc.org/sqlite"
@@ -50,7 +51,7 @@ func TestLeaseOutlivesRetryAfter(t *testing.T) {
 
 // openSQLite opens a store with a pool of its own on the SQLite file at
 // path, as one more process would.
-func openSQLite(t *testing.T, path string) oauthlink.TokenStore {
+func openSQLite(t *testing.T, path string) store.TokenStore {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
 	require.NoError(t, err)
@@ -60,14 +61,14 @@ func openSQLite(t *testing.T, path string) oauthlink.TokenStore {
 	return st
 }
 
-func testLeaseOutlivesRetryAfter(t *testing.T, st, peerStore oauthlink.TokenStore) {
+func testLeaseOutlivesRetryAfter(t *testing.T, st, peerStore store.TokenStore) {
 	short := func(c *oauthlink.Config) {
-		c.ExchangeTimeout = time.Second // the old lock lived 2 x ExchangeTimeout
+		c.Tokens.ExchangeTimeout = time.Second // the old lock lived 2 x ExchangeTimeout
 		// Shorter than Retry-After, so the holder must renew while it
 		// waits; long enough that a renewal slowed by a loaded machine
 		// (SQLite under -race) still lands in time.
-		c.LockTTL = 3 * time.Second
-		c.RetryMax = 10 * time.Second
+		c.Tokens.LockTTL = 3 * time.Second
+		c.Tokens.RetryMax = 10 * time.Second
 	}
 	e := newEnv(t, withStore(st), withQonto(oauthlinktest.QontoOptions{Grace: oauthlinktest.NoGrace, AccessTokenLifetime: 5 * time.Minute}),
 		withProvider(rotating), withConfig(short))
@@ -79,10 +80,11 @@ func testLeaseOutlivesRetryAfter(t *testing.T, st, peerStore oauthlink.TokenStor
 		Provider: p, ClientID: f.ClientID(), ClientSecret: f.ClientSecret(),
 		RedirectURL: e.app.URL + "/connect/qonto/callback", Store: peerStore, Owner: ownerFromCookie,
 		CookieSecrets: [][]byte{e.secret}, HTTPClient: f.Client(), Now: e.clk.Now,
-		Logger: slog.New(slog.NewTextHandler(e.logs, nil)), RetryBase: time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
+		Tokens: oauthlink.TokenOptions{RetryBase: time.Millisecond},
 	}
 	short(&cfg)
-	cfg.ExchangeTimeout = 15 * time.Second // the peer waits up to 30 s for the lock
+	cfg.Tokens.ExchangeTimeout = 15 * time.Second // the peer waits up to 30 s for the lock
 	peer, err := oauthlink.New(cfg)
 	require.NoError(t, err)
 	e.clk.Advance(5 * time.Minute)
@@ -94,13 +96,13 @@ func testLeaseOutlivesRetryAfter(t *testing.T, st, peerStore oauthlink.TokenStor
 	var wg sync.WaitGroup
 	var first, second *oauthlink.Connection
 	var err1, err2 error
-	wg.Go(func() { first, err1 = e.links["qonto"].Fresh(ctx, "shop-1") })
+	wg.Go(func() { first, err1 = e.links["qonto"].Connection(ctx, "shop-1") })
 	require.Eventually(t, func() bool { return e.qonto.Calls(oauthlinktest.EndpointToken) >= 2 }, 10*time.Second, time.Millisecond,
 		"the first refresh reached the provider and got its 429")
 	// Start the peer well inside the first holder's Retry-After wait, so
 	// that a lease that is not renewed has lapsed while it waits.
 	time.Sleep(500 * time.Millisecond)
-	wg.Go(func() { second, err2 = peer.Fresh(ctx, "shop-1") })
+	wg.Go(func() { second, err2 = peer.Connection(ctx, "shop-1") })
 	wg.Wait()
 	require.NoError(t, err1)
 	require.NoError(t, err2)
@@ -139,7 +141,7 @@ type env struct {
 	clk    *clock
 	app    *httptest.Server
 	mux    *http.ServeMux
-	store  oauthlink.TokenStore
+	store  store.TokenStore
 	qonto  *oauthlinktest.Qonto
 	links  map[string]*oauthlink.Connector
 	fakes  map[string]*oauthlinktest.Qonto
@@ -150,13 +152,13 @@ type env struct {
 type envOption func(*envConfig)
 
 type envConfig struct {
-	store    oauthlink.TokenStore
+	store    store.TokenStore
 	qonto    oauthlinktest.QontoOptions
 	cfg      func(*oauthlink.Config)
 	provider func(*oauthlink.Provider)
 }
 
-func withStore(s oauthlink.TokenStore) envOption { return func(c *envConfig) { c.store = s } }
+func withStore(s store.TokenStore) envOption { return func(c *envConfig) { c.store = s } }
 func withConfig(f func(*oauthlink.Config)) envOption {
 	return func(c *envConfig) { c.cfg = f }
 }
@@ -204,8 +206,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 			HTTPClient:    f.Client(),
 			Logger:        slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 			Now:           e.clk.Now,
-			RetryBase:     time.Millisecond,
-			RetryMax:      5 * time.Millisecond,
+			Tokens:        oauthlink.TokenOptions{RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond},
 		}
 		if ec.cfg != nil {
 			ec.cfg(&cfg)

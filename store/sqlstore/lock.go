@@ -9,21 +9,21 @@ import (
 	"sync"
 	"time"
 
-	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // Lock takes the lock for (provider, owner) across every process sharing
-// the database (oauthlink.Locker). It blocks until the lock is held, ctx
+// the database (store.Locker). It blocks until the lock is held, ctx
 // ends (the error wraps ctx.Err()) or the database fails. The lock is a
-// lease of ttl: the returned oauthlink.Lease renews it (Renew) and
+// lease of ttl: the returned store.Lease renews it (Renew) and
 // releases it (Release, which may be called more than once); otherwise it
 // ends by itself after ttl. Once expired, and perhaps taken by another
 // caller, this lease can no longer be renewed (Renew reports
-// oauthlink.ErrLeaseLost) and its Release does not release the new
+// store.ErrLeaseLost) and its Release does not release the new
 // holder's lock. ttl must be positive. ctx bounds only the wait: the lock,
 // once held, does not end with ctx. The package documentation describes
 // the PostgreSQL and SQLite designs.
-func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Duration) (oauthlink.Lease, error) {
+func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Duration) (store.Lease, error) {
 	if ttl <= 0 {
 		return nil, errors.New("sqlstore: lock: ttl must be positive")
 	}
@@ -119,7 +119,7 @@ func (s *Store) lockSQLite(ctx context.Context, l *lease, ttl time.Duration) err
 	}
 }
 
-// lease is a held lock row (oauthlink.Lease), identified by its random
+// lease is a held lock row (store.Lease), identified by its random
 // token.
 type lease struct {
 	s                      *Store
@@ -136,7 +136,7 @@ type lease struct {
 	released bool
 }
 
-// Deadline implements oauthlink.Lease: the moment the acquiring or last
+// Deadline implements store.Lease: the moment the acquiring or last
 // successful renewing statement was sent, plus its ttl, on this process's
 // clock.
 func (l *lease) Deadline() time.Time {
@@ -145,7 +145,7 @@ func (l *lease) Deadline() time.Time {
 	return l.deadline
 }
 
-// Renew implements oauthlink.Lease: one conditional UPDATE moves the
+// Renew implements store.Lease: one conditional UPDATE moves the
 // expiry to ttl from now (the server's clock on PostgreSQL, Options.Now
 // on SQLite) only while the row still carries this lease's token and has
 // not expired. No row updated means the lease is lost, for good.
@@ -163,7 +163,7 @@ func (l *lease) Renew(ctx context.Context, ttl time.Duration) error {
 		return l.s.fail(ctx, "renew", ctx.Err())
 	}
 	if l.isLost() {
-		return fmt.Errorf("sqlstore: renew %q for %q: %w", l.provider, l.owner, oauthlink.ErrLeaseLost)
+		return fmt.Errorf("sqlstore: renew %q for %q: %w", l.provider, l.owner, store.ErrLeaseLost)
 	}
 	var sent time.Time
 	var n int64
@@ -180,7 +180,7 @@ func (l *lease) Renew(ctx context.Context, ttl time.Duration) error {
 	defer l.mu.Unlock()
 	if n != 1 || l.released {
 		l.lost = true
-		return fmt.Errorf("sqlstore: renew %q for %q: %w", l.provider, l.owner, oauthlink.ErrLeaseLost)
+		return fmt.Errorf("sqlstore: renew %q for %q: %w", l.provider, l.owner, store.ErrLeaseLost)
 	}
 	l.deadline = sent.Add(ttl)
 	return nil
@@ -231,7 +231,7 @@ func (s *Store) renewSQLite(ctx context.Context, l *lease, ttl time.Duration) (s
 	return sent, n, err
 }
 
-// Release implements oauthlink.Lease: it deletes the row only while it
+// Release implements store.Lease: it deletes the row only while it
 // still carries this lease's token, so a holder whose lease expired cannot
 // release a successor's lock. Only the first call does anything; it is
 // best effort, bounded by releaseTimeout, and the lease still expires after

@@ -11,11 +11,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 type lockResult struct {
-	unlock oauthlink.Lease
+	unlock store.Lease
 	err    error
 }
 
@@ -249,16 +249,16 @@ func TestLeaseRenewSQLiteClock(t *testing.T) {
 	require.NoError(t, lease1.Renew(ctx, time.Minute), "renewed again before the new expiry")
 
 	clk.Advance(time.Minute) // exactly at the expiry: expired
-	assert.ErrorIs(t, lease1.Renew(ctx, time.Minute), oauthlink.ErrLeaseLost, "a renewal at the expiry is too late")
+	assert.ErrorIs(t, lease1.Renew(ctx, time.Minute), store.ErrLeaseLost, "a renewal at the expiry is too late")
 	lease2, err := s2.Lock(ctx, "p", "o", time.Minute)
 	require.NoError(t, err, "the expired lease is free")
-	assert.ErrorIs(t, lease1.Renew(ctx, time.Hour), oauthlink.ErrLeaseLost, "a lost lease stays lost")
+	assert.ErrorIs(t, lease1.Renew(ctx, time.Hour), store.ErrLeaseLost, "a lost lease stays lost")
 	lease1.Release()
 	clk.Advance(30 * time.Second)
 	require.NoError(t, lease2.Renew(ctx, time.Minute), "the old holder left the new lease alone")
 	busy("the old holder's Release did not release the new lease")
 	lease2.Release()
-	assert.ErrorIs(t, lease2.Renew(ctx, time.Minute), oauthlink.ErrLeaseLost, "Renew after Release")
+	assert.ErrorIs(t, lease2.Renew(ctx, time.Minute), store.ErrLeaseLost, "Renew after Release")
 	lease3, err := s1.Lock(ctx, "p", "o", time.Minute)
 	require.NoError(t, err)
 	lease3.Release()
@@ -316,11 +316,11 @@ func TestLeaseRenewErrors(t *testing.T) {
 		for _, ttl := range []time.Duration{0, -time.Second} {
 			err := lease.Renew(ctx, ttl)
 			require.Error(t, err, "ttl %v", ttl)
-			assert.NotErrorIs(t, err, oauthlink.ErrLeaseLost)
+			assert.NotErrorIs(t, err, store.ErrLeaseLost)
 		}
 		err = lease.Renew(canceled(ctx), time.Minute)
 		assert.ErrorIs(t, err, context.Canceled)
-		assert.NotErrorIs(t, err, oauthlink.ErrLeaseLost)
+		assert.NotErrorIs(t, err, store.ErrLeaseLost)
 		assert.Equal(t, deadline, lease.Deadline(), "a failed Renew leaves Deadline alone")
 		require.NoError(t, lease.Renew(ctx, time.Minute), "the lease is still held")
 		assert.True(t, lease.Deadline().After(deadline))

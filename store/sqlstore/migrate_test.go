@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // appliedVersions returns the versions recorded in the migrations table.
@@ -95,7 +96,7 @@ func TestMigrateUpgrade(t *testing.T) {
 			old.bin("p"), old.bin("o"), old.bin(""), old.bin("at"), old.bin(""), old.bin(""),
 			micros(time.Time{}), old.bin(""), old.bin(""), micros(created), micros(created))
 		require.NoError(t, err)
-		c := &oauthlink.Connection{Provider: "p", Owner: "o", AccessToken: "at", Status: oauthlink.StatusActive,
+		c := &oauthlink.Connection{Provider: "p", Owner: "o", AccessToken: "at", Status: store.StatusActive,
 			Version: 1, CreatedAt: created, UpdatedAt: created}
 
 		s := newOn(t, db.DB, db, nil)
@@ -119,8 +120,8 @@ func TestMigrateRetiredColumn(t *testing.T) {
 		s, _ := newTestStore(t, b, nil)
 		ctx := testContext(t)
 		since := time.Date(2030, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
-		c := &oauthlink.Connection{Provider: "p", Owner: "o", AccessToken: "at", Status: oauthlink.StatusActive,
-			Retired: []oauthlink.RetiredToken{{Token: "rt-old", Kind: "refresh_token", Since: since}}}
+		c := &oauthlink.Connection{Provider: "p", Owner: "o", AccessToken: "at", Status: store.StatusActive,
+			Retired: []store.RetiredToken{{Token: "rt-old", Kind: "refresh_token", Since: since}}}
 		require.NoError(t, s.Save(ctx, c))
 
 		_, err := s.db.ExecContext(ctx, s.rebind("UPDATE "+s.table("connections")+
@@ -129,7 +130,7 @@ func TestMigrateRetiredColumn(t *testing.T) {
 		require.NoError(t, err)
 		got, err := s.Load(ctx, "p", "o")
 		require.NoError(t, err)
-		assert.Equal(t, oauthlink.Secret("at2"), got.AccessToken)
+		assert.Equal(t, store.Secret("at2"), got.AccessToken)
 		assert.Equal(t, c.Retired, got.Retired)
 
 		_, err = s.db.ExecContext(ctx, s.rebind("INSERT INTO "+s.table("connections")+

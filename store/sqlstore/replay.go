@@ -10,7 +10,7 @@ import (
 const sweepInterval = time.Minute
 
 // Consume records key until expires and reports whether this call was the
-// first to do so (oauthlink.ReplayGuard). Of concurrent calls with one key,
+// first to do so (store.ReplayGuard). Of concurrent calls with one key,
 // on one instance or many, exactly one sees true. A key whose record
 // expired is accepted again. An expires that is not in the future records
 // nothing and returns true: the record would be forgotten at once.
@@ -54,7 +54,7 @@ func (s *Store) sweep(ctx context.Context, nowUS int64) error {
 }
 
 // Ping checks that the database is reachable and writable
-// (oauthlink.Pinger) by deleting expired replay records: a real write
+// (store.Pinger) by deleting expired replay records: a real write
 // statement, cheap when there is nothing to delete, which a read-only
 // replica, a read-only session or file, or a database locked beyond the
 // busy timeout refuses.

@@ -51,7 +51,7 @@ var migrations = []migration{
 	expires_us BIGINT NOT NULL,
 	PRIMARY KEY (provider, owner)
 )`}},
-	// retired: the connection's retired grants (oauthlink.RetiredToken) as
+	// retired: the connection's retired grants (store.RetiredToken) as
 	// a JSON array, '' when there are none, which is also what rows
 	// written before this migration (or by an older release) hold.
 	{"connections_retired", []string{`ALTER TABLE {t:connections} ADD COLUMN retired {bin} NOT NULL DEFAULT ''`}},

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 // Dialect names the SQL dialect a Store speaks.
@@ -73,11 +74,11 @@ type Store struct {
 }
 
 var (
-	_ oauthlink.TokenStore     = (*Store)(nil)
-	_ oauthlink.VersionDeleter = (*Store)(nil)
-	_ oauthlink.Locker         = (*Store)(nil)
-	_ oauthlink.ReplayGuard    = (*Store)(nil)
-	_ oauthlink.Pinger         = (*Store)(nil)
+	_ store.TokenStore     = (*Store)(nil)
+	_ store.VersionDeleter = (*Store)(nil)
+	_ store.Locker         = (*Store)(nil)
+	_ store.ReplayGuard    = (*Store)(nil)
+	_ store.Pinger         = (*Store)(nil)
 )
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -237,21 +238,21 @@ func scanConn(sc interface{ Scan(...any) error }) (*oauthlink.Connection, error)
 		return nil, err
 	}
 	c.AccountID, c.TokenType, c.RedirectURI = accountID, tokenType, redirectURI
-	c.AccessToken, c.RefreshToken, c.Extra = oauthlink.Secret(access), oauthlink.Secret(refresh), oauthlink.Secret(extra)
-	c.Status = oauthlink.Status(status)
+	c.AccessToken, c.RefreshToken, c.Extra = store.Secret(access), store.Secret(refresh), store.Secret(extra)
+	c.Status = store.Status(status)
 	c.Expiry, c.CreatedAt, c.UpdatedAt = fromMicros(expiryUS), fromMicros(createdUS), fromMicros(updatedUS)
 	return &c, nil
 }
 
 // Load returns the connection for (provider, owner), or an error wrapping
-// oauthlink.ErrNotFound. Times are in UTC.
+// store.ErrNotFound. Times are in UTC.
 func (s *Store) Load(ctx context.Context, provider, owner string) (*oauthlink.Connection, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, s.fail(ctx, "load", err)
 	}
 	c, err := scanConn(s.db.QueryRowContext(ctx, s.q.load, s.bin(provider), s.bin(owner)))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlstore: load %q for %q: %w", provider, owner, oauthlink.ErrNotFound)
+		return nil, fmt.Errorf("sqlstore: load %q for %q: %w", provider, owner, store.ErrNotFound)
 	}
 	if err != nil {
 		return nil, s.fail(ctx, "load", err)
@@ -285,9 +286,9 @@ func (s *Store) List(ctx context.Context, owner string) ([]*oauthlink.Connection
 }
 
 // Save writes c with compare-and-swap on c.Version (see
-// oauthlink.TokenStore): Version 0 creates the row, any other value must be
+// store.TokenStore): Version 0 creates the row, any other value must be
 // the stored version. A mismatch, or an update of a deleted row, returns an
-// error wrapping oauthlink.ErrVersionConflict and changes nothing. On
+// error wrapping store.ErrVersionConflict and changes nothing. On
 // success c.Version, c.UpdatedAt and, on create, c.CreatedAt are set to the
 // stored values (UTC, truncated to the microsecond); an update keeps the
 // stored CreatedAt. A negative Version is an error.
@@ -337,10 +338,10 @@ func (s *Store) Save(ctx context.Context, c *oauthlink.Connection) error {
 	}
 	if n != 1 {
 		if c.Version == 0 {
-			return fmt.Errorf("sqlstore: create %q for %q: already exists: %w", c.Provider, c.Owner, oauthlink.ErrVersionConflict)
+			return fmt.Errorf("sqlstore: create %q for %q: already exists: %w", c.Provider, c.Owner, store.ErrVersionConflict)
 		}
 		return fmt.Errorf("sqlstore: update %q for %q: version %d is not the stored one: %w",
-			c.Provider, c.Owner, c.Version, oauthlink.ErrVersionConflict)
+			c.Provider, c.Owner, c.Version, store.ErrVersionConflict)
 	}
 	if c.Version == 0 {
 		c.CreatedAt = now
@@ -363,8 +364,8 @@ func (s *Store) Delete(ctx context.Context, provider, owner string) error {
 }
 
 // DeleteVersion removes the connection for (provider, owner) only if its
-// Version is version, as described by oauthlink.VersionDeleter: another
-// stored version returns an error wrapping oauthlink.ErrVersionConflict and
+// Version is version, as described by store.VersionDeleter: another
+// stored version returns an error wrapping store.ErrVersionConflict and
 // changes nothing, and a missing connection returns nil. A version below 1
 // is an error.
 //
@@ -400,10 +401,10 @@ func (s *Store) DeleteVersion(ctx context.Context, provider, owner string, versi
 		return s.fail(ctx, "delete", err)
 	}
 	return fmt.Errorf("sqlstore: delete %q for %q: version %d, stored %d: %w",
-		provider, owner, version, stored, oauthlink.ErrVersionConflict)
+		provider, owner, version, stored, store.ErrVersionConflict)
 }
 
-// storedRetired is the stored form of one oauthlink.RetiredToken, an
+// storedRetired is the stored form of one store.RetiredToken, an
 // element of the retired column's JSON array. The token is a byte string
 // (base64 in JSON), so any bytes round-trip exactly; Since is microseconds
 // since the Unix epoch, as every stored time.
@@ -415,7 +416,7 @@ type storedRetired struct {
 
 // encodeRetired returns the retired column's value: "" for no retired
 // grant, a JSON array otherwise. Kinds must be valid UTF-8.
-func encodeRetired(rs []oauthlink.RetiredToken) (string, error) {
+func encodeRetired(rs []store.RetiredToken) (string, error) {
 	if len(rs) == 0 {
 		return "", nil
 	}
@@ -434,7 +435,7 @@ func encodeRetired(rs []oauthlink.RetiredToken) (string, error) {
 }
 
 // decodeRetired reads the retired column: nil for "".
-func decodeRetired(v string) ([]oauthlink.RetiredToken, error) {
+func decodeRetired(v string) ([]store.RetiredToken, error) {
 	if v == "" {
 		return nil, nil
 	}
@@ -445,9 +446,9 @@ func decodeRetired(v string) ([]oauthlink.RetiredToken, error) {
 	if len(stored) == 0 {
 		return nil, nil
 	}
-	rs := make([]oauthlink.RetiredToken, len(stored))
+	rs := make([]store.RetiredToken, len(stored))
 	for i, r := range stored {
-		rs[i] = oauthlink.RetiredToken{Token: oauthlink.Secret(r.Token), Kind: r.Kind, Since: fromMicros(r.SinceUS)}
+		rs[i] = store.RetiredToken{Token: store.Secret(r.Token), Kind: r.Kind, Since: fromMicros(r.SinceUS)}
 	}
 	return rs, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 )
 
 func TestNewOptions(t *testing.T) {
@@ -64,16 +65,16 @@ func TestBytesRoundTrip(t *testing.T) {
 		for i, p := range providers {
 			c := &oauthlink.Connection{
 				Provider: p, Owner: owner, AccountID: "acc\x00\xfe",
-				AccessToken: oauthlink.Secret("at\x00\xff" + p), RefreshToken: "",
+				AccessToken: store.Secret("at\x00\xff" + p), RefreshToken: "",
 				TokenType: "Bearer", Expiry: time.UnixMicro(1_700_000_000_123_456).UTC(),
 				Scopes: []string{"a", "b:c"}, Extra: `{"id_token":"x"}`, RedirectURI: "https://x/cb?\x00",
-				Status: oauthlink.StatusActive,
+				Status: store.StatusActive,
 			}
 			if i%2 == 1 {
 				c.Scopes = nil
 			} else {
-				c.Retired = []oauthlink.RetiredToken{
-					{Token: oauthlink.Secret("rt\x00\xff" + p), Kind: "refresh_token", Since: time.UnixMicro(1_600_000_000_654_321).UTC()},
+				c.Retired = []store.RetiredToken{
+					{Token: store.Secret("rt\x00\xff" + p), Kind: "refresh_token", Since: time.UnixMicro(1_600_000_000_654_321).UTC()},
 					{Token: "", Kind: "", Since: time.Time{}},
 					{Token: `"[{\u0000}]"`, Kind: "access_token", Since: time.UnixMicro(1_600_000_001_000_000).UTC()},
 				}
@@ -85,7 +86,7 @@ func TestBytesRoundTrip(t *testing.T) {
 		}
 		// A different split of the same bytes is a different key.
 		_, err := s.Load(ctx, "b", "a:")
-		assert.ErrorIs(t, err, oauthlink.ErrNotFound)
+		assert.ErrorIs(t, err, store.ErrNotFound)
 
 		list, err := s.List(ctx, owner)
 		require.NoError(t, err)
@@ -105,7 +106,7 @@ func TestSaveSetsStoredTimes(t *testing.T) {
 		clk.Advance(123456789 * time.Nanosecond) // sub-microsecond part to drop
 		s, _ := newTestStore(t, b, clk.Now)
 		ctx := testContext(t)
-		c := &oauthlink.Connection{Provider: "p", Owner: "o", Status: oauthlink.StatusActive, Expiry: clk.Now()}
+		c := &oauthlink.Connection{Provider: "p", Owner: "o", Status: store.StatusActive, Expiry: clk.Now()}
 		require.NoError(t, s.Save(ctx, c))
 		created := c.CreatedAt
 		assert.Equal(t, clk.Now().Truncate(time.Microsecond), created)
@@ -133,9 +134,9 @@ func TestSaveRejects(t *testing.T) {
 		assert.Error(t, s.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o", Version: -1}))
 		assert.Error(t, s.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o", Scopes: []string{"\xff"}}))
 		assert.Error(t, s.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o",
-			Retired: []oauthlink.RetiredToken{{Token: "t", Kind: "\xff"}}}), "a retired kind that is not UTF-8")
+			Retired: []store.RetiredToken{{Token: "t", Kind: "\xff"}}}), "a retired kind that is not UTF-8")
 		_, err := s.Load(ctx, "p", "o")
-		assert.ErrorIs(t, err, oauthlink.ErrNotFound, "a rejected save stores nothing")
+		assert.ErrorIs(t, err, store.ErrNotFound, "a rejected save stores nothing")
 	})
 }
 
@@ -155,7 +156,7 @@ func TestCompareAndSwapAcrossPools(t *testing.T) {
 				st := []*Store{s1, s2}[i%2]
 				wg.Go(func() {
 					errs[i] = st.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o", Version: version,
-						AccessToken: oauthlink.Secret(string(rune('a' + i)))})
+						AccessToken: store.Secret(string(rune('a' + i)))})
 				})
 			}
 			wg.Wait()
@@ -164,7 +165,7 @@ func TestCompareAndSwapAcrossPools(t *testing.T) {
 				if err == nil {
 					won++
 				} else {
-					assert.ErrorIs(t, err, oauthlink.ErrVersionConflict)
+					assert.ErrorIs(t, err, store.ErrVersionConflict)
 				}
 			}
 			assert.Equal(t, 1, won, "version %d", version)

@@ -1,4 +1,4 @@
-package oauthlink
+package store
 
 import (
 	"encoding/json"
