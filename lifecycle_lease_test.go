@@ -3,17 +3,17 @@ package oauthlink_test
 // Lifecycle defects found by trying the library as an attacker and as a
 // real peer would: each test here failed before the lease lock, the single
 // flight per connection, the 401 refresh, the rotation-without-refresh-token
-// rule and the no-expiry rule.
+// rule and the no-expiry rule. TestLeaseOutlivesRetryAfter, which also
+// runs two instances on one SQLite file, lives in store/sqlstore's module
+// (lease_retryafter_test.go), so this module needs no database driver.
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,8 +27,6 @@ import (
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
-	"github.com/oauthlink/oauthlink/store/sqlstore"
-	_ "modernc.org/sqlite"
 )
 
 // rotating is the Qonto fake's descriptor with the rotation it performs
@@ -36,83 +34,6 @@ import (
 func rotating(p *oauthlink.Provider) {
 	p.RotatesRefreshTokens = true
 	p.RefreshGrace = 0
-}
-
-// A refresh that waits out Retry-After longer than the lock's lease keeps
-// the lease (renewal): a second instance waits instead of sending the same
-// refresh token, and Hydra at grace 0 sees no reuse. The instances share a
-// memstore, or each has its own pool on one SQLite file.
-func TestLeaseOutlivesRetryAfter(t *testing.T) {
-	t.Run("memstore", func(t *testing.T) {
-		st := memstore.New()
-		testLeaseOutlivesRetryAfter(t, st, st)
-	})
-	t.Run("sqlite", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "oauthlink.db")
-		testLeaseOutlivesRetryAfter(t, openSQLite(t, path), openSQLite(t, path))
-	})
-}
-
-// openSQLite opens a store with a pool of its own on the SQLite file at
-// path, as one more process would.
-func openSQLite(t *testing.T, path string) store.TokenStore {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	st, err := sqlstore.New(context.Background(), db, sqlstore.Options{})
-	require.NoError(t, err)
-	return st
-}
-
-func testLeaseOutlivesRetryAfter(t *testing.T, st, peerStore store.TokenStore) {
-	short := func(c *oauthlink.Config) {
-		c.Tokens.ExchangeTimeout = time.Second // the old lock lived 2 x ExchangeTimeout
-		// Shorter than Retry-After, so the holder must renew while it
-		// waits; long enough that a renewal slowed by a loaded machine
-		// (SQLite under -race) still lands in time.
-		c.Tokens.LockTTL = 3 * time.Second
-		c.Tokens.RetryMax = 10 * time.Second
-	}
-	e := newEnv(t, withStore(st), withQonto(oauthlinktest.QontoOptions{Grace: oauthlinktest.NoGrace, AccessTokenLifetime: 5 * time.Minute}),
-		withProvider(rotating), withConfig(short))
-	e.connected("qonto", "shop-1")
-	f := e.fakes["qonto"]
-	p := f.Provider()
-	rotating(&p)
-	cfg := oauthlink.Config{
-		Provider: p, ClientID: f.ClientID(), ClientSecret: f.ClientSecret(),
-		RedirectURL: e.app.URL + "/connect/qonto/callback", Store: peerStore, Owner: ownerFromCookie,
-		CookieSecrets: [][]byte{e.secret}, HTTPClient: f.Client(), Now: e.clk.Now,
-		Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
-		Tokens: oauthlink.TokenOptions{RetryBase: time.Millisecond},
-	}
-	short(&cfg)
-	cfg.Tokens.ExchangeTimeout = 15 * time.Second // the peer waits up to 30 s for the lock
-	peer, err := oauthlink.New(cfg)
-	require.NoError(t, err)
-	e.clk.Advance(5 * time.Minute)
-	e.qonto.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "5",
-		Body: `{"error":"slow_down"}`, ContentType: "application/json"})
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	var first, second *oauthlink.Connection
-	var err1, err2 error
-	wg.Go(func() { first, err1 = e.links["qonto"].Connection(ctx, "shop-1") })
-	require.Eventually(t, func() bool { return e.qonto.Calls(oauthlinktest.EndpointToken) >= 2 }, 10*time.Second, time.Millisecond,
-		"the first refresh reached the provider and got its 429")
-	// Start the peer well inside the first holder's Retry-After wait, so
-	// that a lease that is not renewed has lapsed while it waits.
-	time.Sleep(500 * time.Millisecond)
-	wg.Go(func() { second, err2 = peer.Connection(ctx, "shop-1") })
-	wg.Wait()
-	require.NoError(t, err1)
-	require.NoError(t, err2)
-	assert.Zero(t, e.qonto.ReuseDetections(), "no refresh token was sent twice")
-	assert.Equal(t, 1, e.qonto.Refreshes(), "one refresh for one rotation")
-	assert.Equal(t, first.AccessToken, second.AccessToken, "both instances end on one token")
 }
 
 // noLocker hides the store's Locker, as a store without one would.

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -286,7 +287,7 @@ func BenchmarkReference(b *testing.B) {
 		for b.Loop() {
 			conn := &oauthlink.Connection{Provider: providerName, Owner: "shop-1",
 				AccessToken: "access_bench", RefreshToken: "refresh_bench", TokenType: "bearer",
-				Scopes: scopes, Status: oauthlink.StatusActive}
+				Scopes: scopes, Status: store.StatusActive}
 			if old, err := st.Load(ctx, providerName, conn.Owner); err == nil {
 				conn.Version, conn.CreatedAt = old.Version, old.CreatedAt
 			}
