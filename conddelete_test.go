@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
@@ -85,9 +84,7 @@ func TestDisconnectConditionalDeleteWithoutLocker(t *testing.T) {
 			require.False(t, hasLocker, "the test store must not offer Locker")
 			var used store.TokenStore = st
 			if tc.encrypted {
-				enc, err := oauthlink.EncryptedStore(st, tokenKey("k1", 9))
-				require.NoError(t, err)
-				used = enc
+				used = sealedOver(t, st, tokenKey("k1", 9))
 			}
 			e := newEnv(t, withStore(used))
 			link := e.links["mollie"]

@@ -20,6 +20,7 @@ import (
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 	"github.com/oauthlink/oauthlink/store"
+	"github.com/oauthlink/oauthlink/store/encrypted"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -299,15 +300,15 @@ func (b *browser) cookieHeader() string {
 }
 
 // encryptedMemstore is a memstore behind the encrypting wrapper.
-func encryptedMemstore(t *testing.T, keys ...oauthlink.TokenKey) store.TokenStore {
+func encryptedMemstore(t *testing.T, keys ...encrypted.Key) store.TokenStore {
 	t.Helper()
 	return sealedOver(t, memstore.New(), keys...)
 }
 
 // sealedOver is inner behind the encrypting wrapper.
-func sealedOver(t *testing.T, inner store.TokenStore, keys ...oauthlink.TokenKey) store.TokenStore {
+func sealedOver(t *testing.T, inner store.TokenStore, keys ...encrypted.Key) store.TokenStore {
 	t.Helper()
-	enc, err := oauthlink.EncryptedStore(inner, keys...)
+	enc, err := encrypted.New(inner, encrypted.Options{Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}

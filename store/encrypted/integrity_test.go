@@ -1,4 +1,4 @@
-package oauthlink_test
+package encrypted_test
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/store"
+	"github.com/oauthlink/oauthlink/store/encrypted"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -21,7 +21,7 @@ import (
 
 // fullConn is a connection with every sealed field and every piece of
 // authenticated metadata set, including two retired grants.
-func fullConn(owner string) *oauthlink.Connection {
+func fullConn(owner string) *store.Connection {
 	c := sealedConn(owner)
 	c.AccountID = "org_1"
 	c.TokenType = "Bearer"
@@ -38,7 +38,7 @@ func fullConn(owner string) *oauthlink.Connection {
 
 // plant writes raw, as it is, into the inner store: what an UPDATE by a
 // database writer does.
-func plant(t *testing.T, inner store.TokenStore, raw *oauthlink.Connection) {
+func plant(t *testing.T, inner store.TokenStore, raw *store.Connection) {
 	t.Helper()
 	require.NoError(t, inner.Save(context.Background(), raw))
 }
@@ -52,7 +52,7 @@ func refused(t *testing.T, s, inner store.TokenStore, owner, field string, secre
 	before, err := inner.Load(ctx, "qonto", owner)
 	require.NoError(t, err)
 	got, err := s.Load(ctx, "qonto", owner)
-	require.ErrorIs(t, err, oauthlink.ErrDecrypt)
+	require.ErrorIs(t, err, encrypted.ErrDecrypt)
 	assert.Nil(t, got)
 	for _, want := range []string{`"qonto"`, `"` + owner + `"`, field} {
 		assert.Contains(t, err.Error(), want, "the error names the connection and the field")
@@ -61,7 +61,7 @@ func refused(t *testing.T, s, inner store.TokenStore, owner, field string, secre
 		assert.NotContains(t, err.Error(), v, "the error never carries a value")
 	}
 	list, err := s.List(ctx, owner)
-	require.ErrorIs(t, err, oauthlink.ErrDecrypt)
+	require.ErrorIs(t, err, encrypted.ErrDecrypt)
 	assert.Nil(t, list)
 	after, err := inner.Load(ctx, "qonto", owner)
 	require.NoError(t, err)
@@ -72,18 +72,18 @@ func refused(t *testing.T, s, inner store.TokenStore, owner, field string, secre
 // plaintext: a database writer cannot plant a token of its choice, neither
 // in a record written before encryption was enabled nor next to sealed
 // values.
-func TestEncryptedStoreRefusesPlaintext(t *testing.T) {
+func TestRefusesPlaintext(t *testing.T) {
 	ctx := context.Background()
-	fields := map[string]func(c *oauthlink.Connection, v store.Secret){
-		"access_token":  func(c *oauthlink.Connection, v store.Secret) { c.AccessToken = v },
-		"refresh_token": func(c *oauthlink.Connection, v store.Secret) { c.RefreshToken = v },
-		"extra":         func(c *oauthlink.Connection, v store.Secret) { c.Extra = v },
-		"retired[1]":    func(c *oauthlink.Connection, v store.Secret) { c.Retired[1].Token = v },
+	fields := map[string]func(c *store.Connection, v store.Secret){
+		"access_token":  func(c *store.Connection, v store.Secret) { c.AccessToken = v },
+		"refresh_token": func(c *store.Connection, v store.Secret) { c.RefreshToken = v },
+		"extra":         func(c *store.Connection, v store.Secret) { c.Extra = v },
+		"retired[1]":    func(c *store.Connection, v store.Secret) { c.Retired[1].Token = v },
 	}
 	for field, set := range fields {
 		t.Run(field+" planted in a sealed record", func(t *testing.T) {
 			inner := memstore.New()
-			s, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+			s, err := newStore(inner, tokenKey("k1", 1))
 			require.NoError(t, err)
 			require.NoError(t, s.Save(ctx, fullConn("shop-1")))
 			raw, err := inner.Load(ctx, "qonto", "shop-1")
@@ -96,7 +96,7 @@ func TestEncryptedStoreRefusesPlaintext(t *testing.T) {
 	t.Run("a record stored unencrypted", func(t *testing.T) {
 		inner := memstore.New()
 		plant(t, inner, fullConn("shop-2"))
-		s, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+		s, err := newStore(inner, tokenKey("k1", 1))
 		require.NoError(t, err)
 		refused(t, s, inner, "shop-2", "access_token", "ory_at_PLAINTEXT_A", "ory_rt_PLAINTEXT_R")
 		_, err = s.Load(ctx, "qonto", "shop-2")
@@ -104,17 +104,17 @@ func TestEncryptedStoreRefusesPlaintext(t *testing.T) {
 	})
 	t.Run("only a retired token unencrypted", func(t *testing.T) {
 		inner := memstore.New()
-		c := &oauthlink.Connection{Provider: "qonto", Owner: "shop-3", Status: store.StatusDisconnected,
+		c := &store.Connection{Provider: "qonto", Owner: "shop-3", Status: store.StatusDisconnected,
 			Retired: []store.RetiredToken{{Token: "ory_rt_PLANTED", Kind: "refresh_token"}}}
 		plant(t, inner, c)
-		s, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+		s, err := newStore(inner, tokenKey("k1", 1))
 		require.NoError(t, err)
 		refused(t, s, inner, "shop-3", "retired[0]", "ory_rt_PLANTED")
 	})
 	t.Run("a record without tokens still reads", func(t *testing.T) {
 		inner := memstore.New()
-		plant(t, inner, &oauthlink.Connection{Provider: "qonto", Owner: "shop-4", Status: store.StatusReauthRequired})
-		s, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+		plant(t, inner, &store.Connection{Provider: "qonto", Owner: "shop-4", Status: store.StatusReauthRequired})
+		s, err := newStore(inner, tokenKey("k1", 1))
 		require.NoError(t, err)
 		got, err := s.Load(ctx, "qonto", "shop-4")
 		require.NoError(t, err, "nothing to decrypt, nothing planted")
@@ -122,54 +122,35 @@ func TestEncryptedStoreRefusesPlaintext(t *testing.T) {
 	})
 }
 
-// The Connector hands out no planted token: Fresh refuses the record
-// before any use of it.
-func TestConnectorRefusesPlantedToken(t *testing.T) {
-	inner := memstore.New()
-	e := newEnv(t, withStore(sealedOver(t, inner, tokenKey("k1", 7))))
-	e.connected("qonto", "shop-1")
-	raw, err := inner.Load(context.Background(), "qonto", "shop-1")
-	require.NoError(t, err)
-	raw.AccessToken = "ory_at_PLANTED_by_a_db_writer"
-	raw.Expiry = e.clk.Now().Add(24 * time.Hour)
-	plant(t, inner, raw)
-
-	conn, err := e.links["qonto"].Connection(context.Background(), "shop-1")
-	require.ErrorIs(t, err, oauthlink.ErrDecrypt)
-	assert.Nil(t, conn)
-	assert.NotContains(t, err.Error(), "PLANTED")
-	assert.NotContains(t, e.logs.String(), "PLANTED")
-}
-
 // The metadata that decides how a token is used (status, expiry, redirect
 // URI, account, scopes, token type) and the retired grants' list are
 // authenticated with the sealed values: a record changed outside oauthlink
 // is refused. Version and the timestamps change on every write and are
 // not bound.
-func TestEncryptedStoreAuthenticatesMetadata(t *testing.T) {
+func TestAuthenticatesMetadata(t *testing.T) {
 	ctx := context.Background()
-	changes := map[string]func(c *oauthlink.Connection){
-		"status":             func(c *oauthlink.Connection) { c.Status = store.StatusActive },
-		"expiry":             func(c *oauthlink.Connection) { c.Expiry = c.Expiry.Add(30 * 24 * time.Hour) },
-		"expiry zeroed":      func(c *oauthlink.Connection) { c.Expiry = time.Time{} },
-		"redirect_uri":       func(c *oauthlink.Connection) { c.RedirectURI = "https://attacker.example/cb" },
-		"account id":         func(c *oauthlink.Connection) { c.AccountID = "org_attacker" },
-		"scopes":             func(c *oauthlink.Connection) { c.Scopes = append(c.Scopes, "payments.write") },
-		"scopes dropped":     func(c *oauthlink.Connection) { c.Scopes = nil },
-		"token type":         func(c *oauthlink.Connection) { c.TokenType = "MAC" },
-		"retired kind":       func(c *oauthlink.Connection) { c.Retired[0].Kind = "access_token" },
-		"retired since":      func(c *oauthlink.Connection) { c.Retired[0].Since = c.Retired[0].Since.Add(time.Hour) },
-		"retired dropped":    func(c *oauthlink.Connection) { c.Retired = c.Retired[:1] },
-		"retired reordered":  func(c *oauthlink.Connection) { slices.Reverse(c.Retired) },
-		"retired emptied":    func(c *oauthlink.Connection) { c.Retired[1].Token = "" },
-		"access token gone":  func(c *oauthlink.Connection) { c.AccessToken = "" },
-		"refresh token gone": func(c *oauthlink.Connection) { c.RefreshToken = "" },
-		"extra gone":         func(c *oauthlink.Connection) { c.Extra = "" },
+	changes := map[string]func(c *store.Connection){
+		"status":             func(c *store.Connection) { c.Status = store.StatusActive },
+		"expiry":             func(c *store.Connection) { c.Expiry = c.Expiry.Add(30 * 24 * time.Hour) },
+		"expiry zeroed":      func(c *store.Connection) { c.Expiry = time.Time{} },
+		"redirect_uri":       func(c *store.Connection) { c.RedirectURI = "https://attacker.example/cb" },
+		"account id":         func(c *store.Connection) { c.AccountID = "org_attacker" },
+		"scopes":             func(c *store.Connection) { c.Scopes = append(c.Scopes, "payments.write") },
+		"scopes dropped":     func(c *store.Connection) { c.Scopes = nil },
+		"token type":         func(c *store.Connection) { c.TokenType = "MAC" },
+		"retired kind":       func(c *store.Connection) { c.Retired[0].Kind = "access_token" },
+		"retired since":      func(c *store.Connection) { c.Retired[0].Since = c.Retired[0].Since.Add(time.Hour) },
+		"retired dropped":    func(c *store.Connection) { c.Retired = c.Retired[:1] },
+		"retired reordered":  func(c *store.Connection) { slices.Reverse(c.Retired) },
+		"retired emptied":    func(c *store.Connection) { c.Retired[1].Token = "" },
+		"access token gone":  func(c *store.Connection) { c.AccessToken = "" },
+		"refresh token gone": func(c *store.Connection) { c.RefreshToken = "" },
+		"extra gone":         func(c *store.Connection) { c.Extra = "" },
 	}
 	for name, change := range changes {
 		t.Run(name, func(t *testing.T) {
 			inner := memstore.New()
-			s, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+			s, err := newStore(inner, tokenKey("k1", 1))
 			require.NoError(t, err)
 			c := fullConn("shop-1")
 			c.Status = store.StatusReauthRequired
@@ -179,7 +160,7 @@ func TestEncryptedStoreAuthenticatesMetadata(t *testing.T) {
 			change(raw)
 			plant(t, inner, raw)
 			_, err = s.Load(ctx, "qonto", "shop-1")
-			require.ErrorIs(t, err, oauthlink.ErrDecrypt)
+			require.ErrorIs(t, err, encrypted.ErrDecrypt)
 			assert.Contains(t, err.Error(), `"qonto"`)
 			assert.Contains(t, err.Error(), `"shop-1"`)
 			assert.NotContains(t, err.Error(), "PLAINTEXT")
@@ -187,7 +168,7 @@ func TestEncryptedStoreAuthenticatesMetadata(t *testing.T) {
 	}
 	t.Run("version and timestamps are not bound", func(t *testing.T) {
 		inner := memstore.New()
-		s, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+		s, err := newStore(inner, tokenKey("k1", 1))
 		require.NoError(t, err)
 		c := fullConn("shop-1")
 		require.NoError(t, s.Save(ctx, c))
@@ -204,7 +185,7 @@ func TestEncryptedStoreAuthenticatesMetadata(t *testing.T) {
 		// A store keeps times to the millisecond: what Save binds must be
 		// what Load reads back, whatever precision the caller had.
 		inner := memstore.New()
-		s, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+		s, err := newStore(inner, tokenKey("k1", 1))
 		require.NoError(t, err)
 		c := fullConn("shop-1")
 		c.Expiry = c.Expiry.Add(999_999 * time.Nanosecond)
@@ -232,7 +213,7 @@ const (
 	oldRetired = "olk1:k1:ZWlQbMshAOicRP6vauE1NkhUZr7li7yc59rE/zGc/jQTOSn/HTE42lF329aQxvpp"
 )
 
-func fullOldConn() *oauthlink.Connection {
+func fullOldConn() *store.Connection {
 	c := sealedConn("shop-v1")
 	c.AccessToken, c.RefreshToken, c.Extra = oldAccess, oldRefresh, oldExtra
 	c.Retired = []store.RetiredToken{{Token: oldRetired, Kind: "refresh_token",
@@ -240,11 +221,11 @@ func fullOldConn() *oauthlink.Connection {
 	return c
 }
 
-func TestEncryptedStoreReadsPreviousFormat(t *testing.T) {
+func TestReadsPreviousFormat(t *testing.T) {
 	ctx := context.Background()
 	inner := memstore.New()
 	plant(t, inner, fullOldConn())
-	s, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+	s, err := newStore(inner, tokenKey("k1", 1))
 	require.NoError(t, err)
 	got, err := s.Load(ctx, "qonto", "shop-v1")
 	require.NoError(t, err, "the previous format still reads")
@@ -265,7 +246,7 @@ func TestEncryptedStoreReadsPreviousFormat(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want.AccessToken, again.AccessToken)
 
-	current := func(t *testing.T) *oauthlink.Connection {
+	current := func(t *testing.T) *store.Connection {
 		t.Helper()
 		cur, err := inner.Load(ctx, "qonto", "shop-v1")
 		require.NoError(t, err)
@@ -277,7 +258,7 @@ func TestEncryptedStoreReadsPreviousFormat(t *testing.T) {
 		tampered.Status = store.StatusDisconnected
 		plant(t, inner, tampered)
 		_, err := s.Load(ctx, "qonto", "shop-v1")
-		require.ErrorIs(t, err, oauthlink.ErrDecrypt)
+		require.ErrorIs(t, err, encrypted.ErrDecrypt)
 	})
 	t.Run("a previous-format value put back into an upgraded record", func(t *testing.T) {
 		// The old refresh token of this very row, restored next to
@@ -286,7 +267,7 @@ func TestEncryptedStoreReadsPreviousFormat(t *testing.T) {
 		rolled.RefreshToken = oldRefresh
 		plant(t, inner, rolled)
 		_, err := s.Load(ctx, "qonto", "shop-v1")
-		require.ErrorIs(t, err, oauthlink.ErrDecrypt)
+		require.ErrorIs(t, err, encrypted.ErrDecrypt)
 		assert.Contains(t, err.Error(), "refresh_token")
 	})
 }

@@ -1,4 +1,4 @@
-package oauthlink_test
+package encrypted_test
 
 import (
 	"context"
@@ -10,22 +10,22 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/store"
+	"github.com/oauthlink/oauthlink/store/encrypted"
 	"github.com/oauthlink/oauthlink/store/memstore"
 	"github.com/oauthlink/oauthlink/storetest"
 )
 
-func migratingStore(t *testing.T, inner store.TokenStore, keys ...oauthlink.TokenKey) store.TokenStore {
+func migratingStore(t *testing.T, inner store.TokenStore, keys ...encrypted.Key) store.TokenStore {
 	t.Helper()
-	s, err := oauthlink.NewEncryptedStore(inner, oauthlink.EncryptedStoreOptions{Keys: keys, MigratePlaintext: true})
+	s, err := encrypted.New(inner, encrypted.Options{Keys: keys, MigratePlaintext: true})
 	require.NoError(t, err)
 	return s
 }
 
 // The migration store is a TokenStore like any other, and writes only
 // ciphertext.
-func TestMigratingEncryptedStoreConformance(t *testing.T) {
+func TestMigratingConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.TokenStore {
 		return migratingStore(t, memstore.New(), tokenKey("k1", 1))
 	})
@@ -34,7 +34,7 @@ func TestMigratingEncryptedStoreConformance(t *testing.T) {
 // The migration mode reads a record written before encryption was enabled
 // and its next write seals it; it still refuses a record that mixes
 // unencrypted and sealed values, which no oauthlink write produces.
-func TestEncryptedStoreMigratePlaintext(t *testing.T) {
+func TestMigratePlaintext(t *testing.T) {
 	ctx := context.Background()
 	inner := memstore.New()
 	plant(t, inner, fullConn("shop-1"))
@@ -55,7 +55,7 @@ func TestEncryptedStoreMigratePlaintext(t *testing.T) {
 	for _, v := range []store.Secret{raw.AccessToken, raw.RefreshToken, raw.Extra, raw.Retired[0].Token, raw.Retired[1].Token} {
 		assert.True(t, strings.HasPrefix(v.Reveal(), "olk2:k1:"), "sealed by the next write")
 	}
-	strict, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+	strict, err := newStore(inner, tokenKey("k1", 1))
 	require.NoError(t, err)
 	again, err := strict.Load(ctx, "qonto", "shop-1")
 	require.NoError(t, err)
@@ -70,20 +70,20 @@ func TestEncryptedStoreMigratePlaintext(t *testing.T) {
 	})
 }
 
-// ResealConnections finishes a plaintext migration, a format upgrade and a
+// Reseal finishes a plaintext migration, a format upgrade and a
 // key rotation in one pass, and rewrites nothing that is already current.
-func TestResealConnections(t *testing.T) {
+func TestReseal(t *testing.T) {
 	ctx := context.Background()
 	inner := memstore.New()
 	plant(t, inner, fullConn("plain"))
 	plant(t, inner, fullOldConn()) // owner shop-v1, previous format
-	oldKey, err := oauthlink.EncryptedStore(inner, tokenKey("k0", 9))
+	oldKey, err := newStore(inner, tokenKey("k0", 9))
 	require.NoError(t, err)
 	require.NoError(t, oldKey.Save(ctx, fullConn("old-key")))
-	current, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+	current, err := newStore(inner, tokenKey("k1", 1))
 	require.NoError(t, err)
 	require.NoError(t, current.Save(ctx, fullConn("current")))
-	plant(t, inner, &oauthlink.Connection{Provider: "qonto", Owner: "no-tokens", Status: store.StatusReauthRequired})
+	plant(t, inner, &store.Connection{Provider: "qonto", Owner: "no-tokens", Status: store.StatusReauthRequired})
 	owners := []string{"plain", "shop-v1", "old-key", "current", "no-tokens", "nobody"}
 	versions := func() map[string]int64 {
 		v := map[string]int64{}
@@ -97,7 +97,7 @@ func TestResealConnections(t *testing.T) {
 	before := versions()
 
 	s := migratingStore(t, inner, tokenKey("k1", 1), tokenKey("k0", 9))
-	n, err := oauthlink.ResealConnections(ctx, s, owners...)
+	n, err := encrypted.Reseal(ctx, s, owners...)
 	require.NoError(t, err)
 	assert.Equal(t, 3, n, "plain, shop-v1 and old-key")
 	after := versions()
@@ -105,7 +105,7 @@ func TestResealConnections(t *testing.T) {
 	assert.Equal(t, before["no-tokens"], after["no-tokens"], "nor one without tokens")
 	assert.Equal(t, before["plain"]+1, after["plain"])
 
-	onlyNew, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+	onlyNew, err := newStore(inner, tokenKey("k1", 1))
 	require.NoError(t, err)
 	for _, o := range owners[:4] {
 		raw, err := inner.Load(ctx, "qonto", o)
@@ -118,22 +118,22 @@ func TestResealConnections(t *testing.T) {
 		assert.Equal(t, sealedConn(o).AccessToken, got.AccessToken)
 		assert.Equal(t, sealedConn(o).RefreshToken, got.RefreshToken)
 	}
-	n, err = oauthlink.ResealConnections(ctx, s, owners...)
+	n, err = encrypted.Reseal(ctx, s, owners...)
 	require.NoError(t, err)
 	assert.Zero(t, n, "nothing left to reseal")
 }
 
 // Without the migration mode an unencrypted record is reported, named,
 // and left as it is; the other records are still resealed.
-func TestResealConnectionsRefusesPlaintext(t *testing.T) {
+func TestResealRefusesPlaintext(t *testing.T) {
 	ctx := context.Background()
 	inner := memstore.New()
 	plant(t, inner, fullConn("plain"))
 	plant(t, inner, fullOldConn())
-	strict, err := oauthlink.EncryptedStore(inner, tokenKey("k1", 1))
+	strict, err := newStore(inner, tokenKey("k1", 1))
 	require.NoError(t, err)
-	n, err := oauthlink.ResealConnections(ctx, strict, "plain", "shop-v1")
-	require.ErrorIs(t, err, oauthlink.ErrDecrypt)
+	n, err := encrypted.Reseal(ctx, strict, "plain", "shop-v1")
+	require.ErrorIs(t, err, encrypted.ErrDecrypt)
 	assert.Contains(t, err.Error(), `"qonto"/"plain"`)
 	assert.NotContains(t, err.Error(), "PLAINTEXT")
 	assert.Equal(t, 1, n, "the previous-format record is still upgraded")
@@ -143,15 +143,15 @@ func TestResealConnectionsRefusesPlaintext(t *testing.T) {
 	assert.Equal(t, fullConn("plain").AccessToken, raw.AccessToken)
 }
 
-func TestResealConnectionsNeedsEncryptedStore(t *testing.T) {
-	_, err := oauthlink.ResealConnections(context.Background(), memstore.New(), "shop-1")
-	require.ErrorIs(t, err, oauthlink.ErrConfig)
+func TestResealNeedsEncryptedStore(t *testing.T) {
+	_, err := encrypted.Reseal(context.Background(), memstore.New(), "shop-1")
+	require.ErrorContains(t, err, "needs a store made by encrypted.New")
 }
 
-// ResealConnections takes the connection's lease, as every oauthlink
+// Reseal takes the connection's lease, as every oauthlink
 // writer that may race a refresh does: while a refresh holds it, the
 // record is not touched.
-func TestResealConnectionsWaitsForTheLease(t *testing.T) {
+func TestResealWaitsForTheLease(t *testing.T) {
 	inner := memstore.New()
 	plant(t, inner, fullConn("shop-1"))
 	s := migratingStore(t, inner, tokenKey("k1", 1))
@@ -160,7 +160,7 @@ func TestResealConnectionsWaitsForTheLease(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	n, err := oauthlink.ResealConnections(ctx, s, "shop-1")
+	n, err := encrypted.Reseal(ctx, s, "shop-1")
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Zero(t, n)
 	raw, err := inner.Load(context.Background(), "qonto", "shop-1")
@@ -168,20 +168,20 @@ func TestResealConnectionsWaitsForTheLease(t *testing.T) {
 	assert.Equal(t, int64(1), raw.Version, "untouched while the lease is held")
 
 	lease.Release()
-	n, err = oauthlink.ResealConnections(context.Background(), s, "shop-1")
+	n, err = encrypted.Reseal(context.Background(), s, "shop-1")
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
 }
 
 // racingStore is a store without Locker on which another writer saves the
-// record right after ResealConnections read it, once.
+// record right after Reseal read it, once.
 type racingStore struct {
 	store.TokenStore
 	once sync.Once
 	race func()
 }
 
-func (r *racingStore) Load(ctx context.Context, provider, owner string) (*oauthlink.Connection, error) {
+func (r *racingStore) Load(ctx context.Context, provider, owner string) (*store.Connection, error) {
 	c, err := r.TokenStore.Load(ctx, provider, owner)
 	r.once.Do(r.race)
 	return c, err
@@ -190,7 +190,7 @@ func (r *racingStore) Load(ctx context.Context, provider, owner string) (*oauthl
 // Without a lease, a write that lands between the read and the write is
 // never overwritten: the compare-and-swap fails and the record is read
 // again.
-func TestResealConnectionsRereadsAfterAConflict(t *testing.T) {
+func TestResealRereadsAfterAConflict(t *testing.T) {
 	ctx := context.Background()
 	mem := memstore.New()
 	plant(t, mem, fullConn("shop-1"))
@@ -202,45 +202,13 @@ func TestResealConnectionsRereadsAfterAConflict(t *testing.T) {
 		require.NoError(t, mem.Save(ctx, c))
 	}
 	s := migratingStore(t, rs, tokenKey("k1", 1))
-	n, err := oauthlink.ResealConnections(ctx, s, "shop-1")
+	n, err := encrypted.Reseal(ctx, s, "shop-1")
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
-	strict, err := oauthlink.EncryptedStore(mem, tokenKey("k1", 1))
+	strict, err := newStore(mem, tokenKey("k1", 1))
 	require.NoError(t, err)
 	got, err := strict.Load(ctx, "qonto", "shop-1")
 	require.NoError(t, err)
 	assert.Equal(t, store.Secret("ory_at_PLAINTEXT_NEWER"), got.AccessToken, "the newer write is the one sealed")
 	assert.Equal(t, int64(3), got.Version)
-}
-
-// The documented migration for an app that stored tokens unencrypted:
-// reseal through a MigratePlaintext store, then run on the encrypting store.
-func TestConnectorPlaintextMigration(t *testing.T) {
-	inner := memstore.New()
-	e := newEnv(t, withStore(inner)) // no TokenKeys: stored unencrypted
-	e.connected("qonto", "shop-1")
-	raw, err := inner.Load(context.Background(), "qonto", "shop-1")
-	require.NoError(t, err)
-	require.False(t, strings.HasPrefix(raw.AccessToken.Reveal(), "olk"))
-
-	n, err := oauthlink.ResealConnections(context.Background(), migratingStore(t, inner, tokenKey("k1", 7)), "shop-1")
-	require.NoError(t, err)
-	assert.Equal(t, 1, n)
-
-	f := e.fakes["qonto"]
-	sealed := sealedOver(t, inner, tokenKey("k1", 7))
-	c, err := oauthlink.New(oauthlink.Config{Provider: f.Provider(), ClientID: f.ClientID(), ClientSecret: f.ClientSecret(),
-		RedirectURL: e.app.URL + "/connect/qonto/callback", Store: sealed, Owner: ownerFromCookie,
-		CookieSecrets: [][]byte{e.secret}, HTTPClient: f.Client(), Now: e.clk.Now})
-	require.NoError(t, err)
-	conn, err := c.Connection(context.Background(), "shop-1")
-	require.NoError(t, err)
-	assert.Equal(t, raw.AccessToken, conn.AccessToken)
-	assert.True(t, e.qonto.AccessTokenValid(conn.AccessToken.Reveal()))
-
-	// The encrypting store the Connector uses: ResealConnections accepts
-	// it, and finds nothing left to do.
-	n, err = oauthlink.ResealConnections(context.Background(), sealed, "shop-1")
-	require.NoError(t, err)
-	assert.Zero(t, n)
 }

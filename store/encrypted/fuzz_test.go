@@ -1,25 +1,24 @@
-package oauthlink_test
+package encrypted_test
 
 import (
 	"context"
 	"strings"
 	"testing"
 
-	"github.com/oauthlink/oauthlink/store"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store"
+	"github.com/oauthlink/oauthlink/store/encrypted"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
-// FuzzEncryptedStoreOpen: whatever a database writer puts in a record's
+// FuzzOpen: whatever a database writer puts in a record's
 // token fields, reading it through the encrypting store never panics,
 // never hands out a value it did not seal (no key-less input opens), and
 // never repeats a value in its error. With MigratePlaintext, a record
 // whose values are all unencrypted reads as it is, and nothing else.
-func FuzzEncryptedStoreOpen(f *testing.F) {
+func FuzzOpen(f *testing.F) {
 	f.Add("ory_at_PLANTED", "", "", "", false)
 	f.Add("ory_at_PLANTED", "ory_rt_PLANTED", `{"id_token":"x"}`, "ory_rt_OLD", true)
 	f.Add("olk2:", "", "", "", false)
@@ -30,7 +29,7 @@ func FuzzEncryptedStoreOpen(f *testing.F) {
 	f.Add(oldAccess, "ory_rt_PLANTED", "", "", true)
 	f.Add("", "", "", "olk1:k1:", false)
 	f.Add("olk1:SECRET_TOKEN_IN_THE_KEY_ID_POSITION:AAAA", "", "", "", false)
-	keys := []oauthlink.TokenKey{tokenKey("k1", 1)}
+	keys := []encrypted.Key{tokenKey("k1", 1)}
 	f.Fuzz(func(t *testing.T, access, refresh, extra, retired string, migrate bool) {
 		ctx := context.Background()
 		inner := memstore.New()
@@ -39,13 +38,13 @@ func FuzzEncryptedStoreOpen(f *testing.F) {
 		c.Retired = c.Retired[:1]
 		c.Retired[0].Token = store.Secret(retired)
 		require.NoError(t, inner.Save(ctx, c))
-		s, err := oauthlink.NewEncryptedStore(inner, oauthlink.EncryptedStoreOptions{Keys: keys, MigratePlaintext: migrate})
+		s, err := encrypted.New(inner, encrypted.Options{Keys: keys, MigratePlaintext: migrate})
 		require.NoError(t, err)
 
 		got, err := s.Load(ctx, "qonto", "shop-fuzz")
 		values := []string{access, refresh, extra, retired}
 		if err != nil {
-			require.ErrorIs(t, err, oauthlink.ErrDecrypt)
+			require.ErrorIs(t, err, encrypted.ErrDecrypt)
 			assert.Nil(t, got)
 			for _, v := range values {
 				if len(v) >= 20 { // shorter ones may be words of the message
