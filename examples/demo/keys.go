@@ -13,13 +13,13 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store/encrypted"
 )
 
 // keys are the demo's secrets, resolved once at start-up.
 type keys struct {
-	// token encrypts tokens at rest (oauthlink.Config.TokenKeys).
-	token oauthlink.TokenKey
+	// token encrypts tokens at rest (the store is wrapped by encrypted.New).
+	token encrypted.Key
 	// flow signs and encrypts oauthlink's flow cookies
 	// (oauthlink.Config.CookieSecrets); login signs the demo's own login
 	// cookie. Both are derived from OAUTHLINK_COOKIE_KEY with HKDF, so one
@@ -38,7 +38,7 @@ func resolveKeys(cfg config, s storeSpec) (keys, error) {
 	sum := sha256.Sum256(tok)
 	// The id names the key inside every ciphertext; a fingerprint makes a
 	// wrong key recognisable without revealing it.
-	k.token = oauthlink.TokenKey{ID: "demo-" + hex.EncodeToString(sum[:4]), Key: tok}
+	k.token = encrypted.Key{ID: "demo-" + hex.EncodeToString(sum[:4]), Key: tok}
 	k.tokenNote = note
 
 	cookie := cfg.CookieKey

@@ -18,8 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/store"
+	"github.com/oauthlink/oauthlink/store/encrypted"
 )
 
 // TestBinaryDefaults builds the demo, runs it as `go run ./examples/demo`
@@ -111,7 +111,7 @@ func openDemoStore(t *testing.T, dir string) store.TokenStore {
 	raw, closeStore, err := openStore(t.Context(), spec, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	t.Cleanup(func() { closeStore() })
-	st, err := oauthlink.EncryptedStore(raw, k.token)
+	st, err := encrypted.New(raw, encrypted.Options{Keys: []encrypted.Key{k.token}})
 	require.NoError(t, err)
 	return st
 }

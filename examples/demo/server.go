@@ -10,6 +10,7 @@ import (
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 	"github.com/oauthlink/oauthlink/store"
+	"github.com/oauthlink/oauthlink/store/encrypted"
 )
 
 // app is the demo: two connectors on one store, the login, the pages.
@@ -87,9 +88,11 @@ func (a *app) init(ctx context.Context) error {
 	}
 	a.closers = append(a.closers, closeStore)
 	// Tokens are encrypted at rest; the cookie key seals the flow cookies.
-	if a.store, err = oauthlink.EncryptedStore(st, a.keys.token); err != nil {
+	enc, err := encrypted.New(st, encrypted.Options{Keys: []encrypted.Key{a.keys.token}})
+	if err != nil {
 		return err
 	}
+	a.store = enc
 	a.log.Info("store: " + spec.String())
 	a.log.Info(a.keys.tokenNote)
 	a.log.Info(a.keys.cookieNote)

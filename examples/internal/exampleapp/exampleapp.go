@@ -19,6 +19,7 @@ import (
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 	"github.com/oauthlink/oauthlink/store"
+	"github.com/oauthlink/oauthlink/store/encrypted"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -75,7 +76,7 @@ func owner(*http.Request) (string, error) { return "demo-user", nil }
 // Public/connect/{name}/callback.
 func (a *App) connector(p oauthlink.Provider, clientID, clientSecret string) (*oauthlink.Connector, error) {
 	// Tokens are encrypted at rest.
-	sealed, err := oauthlink.EncryptedStore(a.Store, oauthlink.TokenKey{ID: "k1", Key: a.tokenKey})
+	sealed, err := encrypted.New(a.Store, encrypted.Options{Keys: []encrypted.Key{{ID: "k1", Key: a.tokenKey}}})
 	if err != nil {
 		return nil, err
 	}
