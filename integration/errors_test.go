@@ -49,6 +49,7 @@ import (
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 	"github.com/oauthlink/oauthlink/store"
+	"github.com/oauthlink/oauthlink/store/encrypted"
 	"github.com/oauthlink/oauthlink/store/memstore"
 	"github.com/oauthlink/oauthlink/store/redisstore"
 	"github.com/oauthlink/oauthlink/store/sqlstore"
@@ -231,7 +232,7 @@ var errCases = []errCase{
 		_, err := h.link.Connection(h.ctx(), h.owner)
 		return err
 	}},
-	{method: "Fresh", name: "sealed with another key", is: []error{oauthlink.ErrStore, oauthlink.ErrDecrypt}, run: func(h *errHarness) error {
+	{method: "Fresh", name: "sealed with another key", is: []error{oauthlink.ErrStore, encrypted.ErrDecrypt}, run: func(h *errHarness) error {
 		h.connect(h.newLink(func(c *oauthlink.Config) { c.Store = h.sealed(tokenKey("k1")) }))
 		other := h.newLink(func(c *oauthlink.Config) { c.Store = h.sealed(tokenKey("k2")) })
 		_, err := other.Connection(h.ctx(), h.owner)
@@ -372,7 +373,8 @@ var errCases = []errCase{
 		})
 	}},
 
-	// New and EncryptedStore
+	// New, and package encrypted's store (its constructor's errors wrap no
+	// root sentinel: the package does not depend on the root)
 	{method: "New", name: "no client secret", is: []error{oauthlink.ErrConfig}, run: func(h *errHarness) error {
 		_, err := oauthlink.New(h.config(func(c *oauthlink.Config) { c.ClientSecret = "" }))
 		return err
@@ -381,34 +383,30 @@ var errCases = []errCase{
 		_, err := oauthlink.New(h.config(func(c *oauthlink.Config) { c.CookieSecrets = [][]byte{[]byte("short")} }))
 		return err
 	}},
-	{method: "EncryptedStore", name: "bad token key", is: []error{oauthlink.ErrConfig}, run: func(h *errHarness) error {
-		_, err := oauthlink.EncryptedStore(h.store, oauthlink.TokenKey{ID: "k1", Key: []byte("short")})
+	{method: "encrypted.New", name: "bad token key", run: func(h *errHarness) error {
+		_, err := encrypted.New(h.store, encrypted.Options{Keys: []encrypted.Key{{ID: "k1", Key: []byte("short")}}})
 		return err
 	}},
 	{method: "New", name: "bad provider", is: []error{oauthlink.ErrConfig}, run: func(h *errHarness) error {
 		_, err := oauthlink.New(h.config(func(c *oauthlink.Config) { c.Provider.TokenURL = "ftp://x" }))
 		return err
 	}},
-	{method: "EncryptedStore", name: "no keys", is: []error{oauthlink.ErrConfig}, run: func(h *errHarness) error {
-		_, err := oauthlink.EncryptedStore(h.store)
+	{method: "encrypted.New", name: "no keys", run: func(h *errHarness) error {
+		_, err := encrypted.New(h.store, encrypted.Options{})
 		return err
 	}},
-	{method: "EncryptedStore", name: "Load, sealed with another key", is: []error{oauthlink.ErrDecrypt}, run: func(h *errHarness) error {
+	{method: "encrypted.Store", name: "Load, sealed with another key", is: []error{encrypted.ErrDecrypt}, run: func(h *errHarness) error {
 		h.connect(h.newLink(func(c *oauthlink.Config) { c.Store = h.sealed(tokenKey("k1")) }))
-		other, err := oauthlink.EncryptedStore(h.store, tokenKey("k2"))
-		require.NoError(h.t, err)
-		_, err = other.Load(h.ctx(), "qonto", h.owner)
+		_, err := h.sealed(tokenKey("k2")).Load(h.ctx(), "qonto", h.owner)
 		return err
 	}},
-	{method: "EncryptedStore", name: "List, tampered", is: []error{oauthlink.ErrDecrypt}, run: func(h *errHarness) error {
+	{method: "encrypted.Store", name: "List, tampered", is: []error{encrypted.ErrDecrypt}, run: func(h *errHarness) error {
 		k1 := tokenKey("k1")
 		h.connect(h.newLink(func(c *oauthlink.Config) { c.Store = h.sealed(k1) }))
 		// The same key id with other bytes: the ciphertexts fail
 		// authentication.
 		k1.Key = []byte(strings.Repeat("z", 32))
-		other, err := oauthlink.EncryptedStore(h.store, k1)
-		require.NoError(h.t, err)
-		_, err = other.List(h.ctx(), h.owner)
+		_, err := h.sealed(k1).List(h.ctx(), h.owner)
 		return err
 	}},
 
@@ -729,8 +727,8 @@ func (h *errHarness) throughLoad(owner string, f func(context.Context) error) er
 	return err
 }
 
-func tokenKey(id string) oauthlink.TokenKey {
-	return oauthlink.TokenKey{ID: id, Key: []byte(strings.Repeat(id[len(id)-1:], 32))}
+func tokenKey(id string) encrypted.Key {
+	return encrypted.Key{ID: id, Key: []byte(strings.Repeat(id[len(id)-1:], 32))}
 }
 
 // downStore is a memstore whose every call fails once down is set, as a
@@ -889,9 +887,9 @@ func (p *cutProxy) Close() {
 }
 
 // sealed is the case's store behind the encrypting wrapper with keys.
-func (h *errHarness) sealed(keys ...oauthlink.TokenKey) store.TokenStore {
+func (h *errHarness) sealed(keys ...encrypted.Key) store.TokenStore {
 	h.t.Helper()
-	s, err := oauthlink.EncryptedStore(h.store, keys...)
+	s, err := encrypted.New(h.store, encrypted.Options{Keys: keys})
 	require.NoError(h.t, err)
 	return s
 }

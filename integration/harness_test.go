@@ -22,6 +22,7 @@ import (
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 	"github.com/oauthlink/oauthlink/store"
+	"github.com/oauthlink/oauthlink/store/encrypted"
 )
 
 const (
@@ -58,7 +59,7 @@ type cluster struct {
 	be    *backend
 	qonto *oauthlinktest.Qonto
 	app   *httptest.Server
-	keys  []oauthlink.TokenKey
+	keys  []encrypted.Key
 	logs  *syncBuffer
 	seen  *tokenLog
 	hook  atomic.Pointer[func(r *http.Request, grantType string)]
@@ -110,7 +111,7 @@ func newCluster(t testing.TB, be *backend, opts clusterOptions) *cluster {
 	if opts.encrypt {
 		key := make([]byte, 32)
 		rand.Read(key)
-		c.keys = []oauthlink.TokenKey{{ID: "k1", Key: key}}
+		c.keys = []encrypted.Key{{ID: "k1", Key: key}}
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -158,7 +159,7 @@ func (c *cluster) instance(name, addr string) *instance {
 	// encrypting wrapper when the cluster encrypts.
 	var view store.TokenStore = st
 	if len(c.keys) > 0 {
-		sealed, err := oauthlink.EncryptedStore(st, c.keys...)
+		sealed, err := encrypted.New(st, encrypted.Options{Keys: c.keys})
 		require.NoError(c.t, err)
 		view = sealed
 	}
