@@ -33,8 +33,8 @@ import (
 // bounds how long the caller waits; the refresh itself runs detached from
 // the caller's cancellation. Errors: store.ErrNotFound, ErrReauthRequired,
 // ErrDisconnected, ErrStore (the store failed, or the outcome of a refresh
-// could not be saved: no token is handed out then; ErrDecrypt too when a
-// stored token cannot be decrypted), ErrRefresh (the provider did not
+// could not be saved: no token is handed out then; encrypted.ErrDecrypt too
+// when a stored token cannot be decrypted), ErrRefresh (the provider did not
 // refresh; with its *ProviderError when it answered), ErrInvalidOwner, or
 // ctx's error.
 func (c *Connector) Connection(ctx context.Context, owner string) (*Connection, error) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/encrypted"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
@@ -107,4 +108,32 @@ func TestConnectorPlaintextMigration(t *testing.T) {
 	n, err = encrypted.Reseal(context.Background(), sealed, "shop-1")
 	require.NoError(t, err)
 	assert.Zero(t, n)
+}
+
+// decorated is an app's own store decorator, which exposes what it wraps.
+type decorated struct{ store.TokenStore }
+
+func (d decorated) Unwrap() store.TokenStore { return d.TokenStore }
+
+// New warns about tokens stored unencrypted unless a store made by
+// encrypted.New is somewhere in the store's Unwrap chain.
+func TestPlaintextWarning(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		store func(t *testing.T) store.TokenStore
+		warns bool
+	}{
+		{"plain", func(*testing.T) store.TokenStore { return memstore.New() }, true},
+		{"decorated plain", func(*testing.T) store.TokenStore { return decorated{memstore.New()} }, true},
+		{"encrypted", func(t *testing.T) store.TokenStore { return encryptedMemstore(t, tokenKey("k1", 7)) }, false},
+		{"decorated encrypted", func(t *testing.T) store.TokenStore {
+			return decorated{encryptedMemstore(t, tokenKey("k1", 7))}
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			oauthlink.ResetPlaintextWarning()
+			e := newEnv(t, withStore(tc.store(t)))
+			assert.Equal(t, tc.warns, strings.Contains(e.logs.String(), "does not encrypt tokens at rest"), e.logs.String())
+		})
+	}
 }

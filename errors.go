@@ -11,9 +11,8 @@ import (
 // Sentinel errors. Test with errors.Is; the handlers wrap them with context
 // that never contains a secret.
 var (
-	// ErrConfig reports an invalid Config or Provider, from New and
-	// EncryptedStore, or an app wired wrongly (ConnectionFromContext
-	// without the Load middleware).
+	// ErrConfig reports an invalid Config or Provider, from New, or an app
+	// wired wrongly (ConnectionFromContext without the Load middleware).
 	ErrConfig = errors.New("oauthlink: invalid configuration")
 	// ErrInvalidState: the callback's state is missing, malformed, does
 	// not match its cookie, belongs to another provider or route, the

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/store/encrypted"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -155,7 +156,7 @@ func TestProviderJSONShape(t *testing.T) {
 // canaryStore encrypts with a canary key, so the Store's description is
 // checked not to reveal it either.
 func canaryStore() store.TokenStore {
-	s, err := oauthlink.EncryptedStore(memstore.New(), oauthlink.TokenKey{ID: "k1", Key: []byte(canaryTokenKey)})
+	s, err := encrypted.New(memstore.New(), encrypted.Options{Keys: []encrypted.Key{{ID: "k1", Key: []byte(canaryTokenKey)}}})
 	if err != nil {
 		panic(err)
 	}
