@@ -65,7 +65,7 @@ func (s *versionDeleterOnly) DeleteVersion(ctx context.Context, provider, owner 
 // VersionDeleter: it deletes the record it marked, and when a reconnect
 // commits between the disconnect's re-read and its delete (the store runs
 // the reconnect's callback just before the delete reaches it), the new
-// connection survives. With TokenKeys the store sits behind the encrypting
+// connection survives. Encrypted, the store sits behind the encrypting
 // wrapper, whose Unwrap must lead the disconnect to DeleteVersion.
 func TestDisconnectConditionalDeleteWithoutLocker(t *testing.T) {
 	for _, tc := range []struct {
