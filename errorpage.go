@@ -42,6 +42,8 @@ const (
 	pageInvalidParam // rendered with the parameter's name
 	pageCrossOrigin
 	pageTooManyFlows
+	pageUnprocessable
+	pageBusy
 	pageCount
 )
 
@@ -68,7 +70,9 @@ var pageViews = [pageCount]errorView{
 	pageInvalidParam: {Title: "Connection failed"},
 	pageCrossOrigin: {Title: "Request refused", Message: "This request was sent from another site, so it was refused. " +
 		"Nothing was changed; please use the button on our own page."},
-	pageTooManyFlows: {Title: "Connection failed", Message: "There have been too many connection attempts for this account. Nothing was changed; please try again in a few minutes."},
+	pageTooManyFlows:  {Title: "Connection failed", Message: "There have been too many connection attempts for this account. Nothing was changed; please try again in a few minutes."},
+	pageUnprocessable: {Title: "Connection failed", Message: "The provider did not accept the details that were sent. Nothing was changed; please check them and try again."},
+	pageBusy:          {Title: "Connection failed", Message: "The provider is busy right now. Nothing was changed; please try again in a moment."},
 }
 
 var renderedPages = func() (out [pageCount][]byte) {
@@ -98,7 +102,10 @@ var (
 // a reload after the account was connected, a used link, a missing or
 // wrong issuer, a link that does not belong to this browser's flow, an
 // invalid start parameter (named, never its value), a malformed request, a
-// cross-site request, too many attempts, and the store failing.
+// cross-site request, too many attempts, the store failing, and, for errors
+// that choose their status (see HTTPStatus), details the provider did not
+// accept (422) and a provider that is busy (503). An error that chooses 422
+// and wraps a *ParamError gets the page that names the parameter.
 //
 // The only request or provider text it shows is a ParamError's parameter
 // name and a ProviderError's sanitised description, both HTML-escaped; the
@@ -168,6 +175,10 @@ func pageFor(err error, status int) (kind pageKind, pe *ProviderError, param str
 		return pageStoreUnavailable, nil, ""
 	case errors.Is(err, ErrStore):
 		return pageStoreFailed, nil, ""
+	case status == http.StatusUnprocessableEntity: // chosen by the error (HTTPStatus)
+		return pageUnprocessable, nil, ""
+	case status == http.StatusServiceUnavailable:
+		return pageBusy, nil, ""
 	}
 	return pageGeneric, nil, ""
 }
@@ -186,22 +197,15 @@ func paramOf(err error) string {
 // findProviderError finds the callback's *ProviderError (StatusCode 0) in
 // err: errors.As without the allocation errors.As makes for its target.
 func findProviderError(err error) *ProviderError {
-	switch e := err.(type) {
-	case nil:
-		return nil
-	case *ProviderError:
-		if e.StatusCode != 0 {
-			return nil // an endpoint's answer: reported through ErrExchange and the like
+	var found *ProviderError
+	inChain(err, func(e error) bool {
+		// A StatusCode is an endpoint's answer, reported through
+		// ErrExchange and the like.
+		if pe, ok := e.(*ProviderError); ok && pe.StatusCode == 0 {
+			found = pe
+			return true
 		}
-		return e
-	case interface{ Unwrap() error }:
-		return findProviderError(e.Unwrap())
-	case interface{ Unwrap() []error }:
-		for _, x := range e.Unwrap() {
-			if pe := findProviderError(x); pe != nil {
-				return pe
-			}
-		}
-	}
-	return nil
+		return false
+	})
+	return found
 }

@@ -145,9 +145,17 @@ func (e *ProviderError) Temporary() bool {
 	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
 }
 
-// HTTPStatus maps an error from this package to the status the default error
-// hook answers with.
+// HTTPStatus maps an error to the status the default error hook answers
+// with. An error of another package may choose its own: the first error in
+// err's chain (outermost first, as errors.As walks it) that has a method
+// HTTPStatus() int returning 400 to 599 decides. The mollie package's
+// client-link errors do so: 422 for a form Mollie would refuse, 502 or 503
+// when Mollie fails. Otherwise this package's sentinels decide, as each
+// one's documentation says; anything else is 500.
 func HTTPStatus(err error) int {
+	if status := chosenStatus(err); status != 0 {
+		return status
+	}
 	pe := findProviderError(err)
 	switch {
 	case errors.Is(err, ErrOwnerMismatch), errors.Is(err, errCrossOrigin):
@@ -171,6 +179,46 @@ func HTTPStatus(err error) int {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
+}
+
+// chosenStatus returns the status chosen by the first error in err's chain
+// with an HTTPStatus() int method returning 400 to 599, else 0.
+func chosenStatus(err error) (status int) {
+	inChain(err, func(e error) bool {
+		if s, ok := e.(interface{ HTTPStatus() int }); ok {
+			if v := s.HTTPStatus(); v >= 400 && v <= 599 {
+				status = v
+				return true
+			}
+		}
+		return false
+	})
+	return status
+}
+
+// inChain calls match on err and on every error it wraps, depth first as
+// errors.As does, until match returns true; it returns that error, or nil.
+// It does not allocate.
+func inChain(err error, match func(error) bool) error {
+	for err != nil {
+		if match(err) {
+			return err
+		}
+		switch e := err.(type) {
+		case interface{ Unwrap() error }:
+			err = e.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, x := range e.Unwrap() {
+				if found := inChain(x, match); found != nil {
+					return found
+				}
+			}
+			return nil
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 // ErrStoreUnavailable: the store failed its pre-exchange check, so the code
@@ -208,6 +256,11 @@ var (
 	// made the browser send (see Config.Flow.CrossOrigin). Nothing was changed.
 	// HTTP 403.
 	errCrossOrigin = errors.New("oauthlink: cross-origin request refused")
+	// ErrCrossOrigin is errCrossOrigin, for handlers of other packages that
+	// refuse cross-site requests the same way (the mollie package's
+	// client-link handler), so their refusal gets the same status (403) and
+	// page, and for apps that tell it apart.
+	ErrCrossOrigin = errCrossOrigin
 )
 
 // ParamError names an invalid parameter of a start request: the

@@ -14,7 +14,6 @@ var (
 	ErrIssuerMissing  = errIssuerMissing
 	ErrIssuerMismatch = errIssuerMismatch
 	ErrTooManyFlows   = errTooManyFlows
-	ErrCrossOrigin    = errCrossOrigin
 )
 
 // Limits the external tests probe.
