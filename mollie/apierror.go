@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/internal/apiclient"
 	"github.com/oauthlink/oauthlink/internal/retry"
 )
 
@@ -70,6 +72,32 @@ func (e *APIError) Temporary() bool {
 	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
 }
 
+// HTTPStatus is the status oauthlink.HTTPStatus, and so the Connector's
+// error page, answers for this error: 422 when Mollie refused the data
+// (the user can fix the form), 503 when Mollie throttles (429: try again
+// later), and 502 for every other refusal or failure (Mollie failed, or
+// refused our credentials: nothing the user can fix).
+func (e *APIError) HTTPStatus() int {
+	switch e.StatusCode {
+	case http.StatusUnprocessableEntity:
+		return http.StatusUnprocessableEntity
+	case http.StatusTooManyRequests:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadGateway
+}
+
+// Unwrap returns, for a 422 that names a Field, an *oauthlink.ParamError
+// naming it (so errors.Is(err, oauthlink.ErrBadRequest) holds and the
+// Connector's default error page names the field Mollie refused, not its
+// detail); else nil.
+func (e *APIError) Unwrap() error {
+	if e.StatusCode == http.StatusUnprocessableEntity && e.Field != "" {
+		return &oauthlink.ParamError{Param: e.Field}
+	}
+	return nil
+}
+
 // Caps on the provider text kept in an APIError.
 const (
 	maxTitle  = 100
@@ -120,9 +148,9 @@ func readErrorFields(e *APIError, fields map[string]json.RawMessage) {
 			field = firstNonEmpty(field, legacy.Field)
 		}
 	}
-	e.Title = sanitize(title, maxTitle)
-	e.Detail = sanitize(detail, maxDetail)
-	e.Field = sanitize(field, maxField)
+	e.Title = apiclient.Sanitize(title, maxTitle)
+	e.Detail = apiclient.Sanitize(detail, maxDetail)
+	e.Field = apiclient.Sanitize(field, maxField)
 	var links struct {
 		Documentation struct {
 			Href string `json:"href"`
@@ -135,7 +163,7 @@ func readErrorFields(e *APIError, fields map[string]json.RawMessage) {
 
 // docURL keeps an https URL of sane length, else "".
 func docURL(s string) string {
-	if len(s) > maxDocURL || sanitize(s, maxDocURL) != s {
+	if len(s) > maxDocURL || apiclient.Sanitize(s, maxDocURL) != s {
 		return ""
 	}
 	u, err := url.Parse(s)
@@ -154,20 +182,4 @@ func firstNonEmpty(a, b string) string {
 
 func jsonString(raw json.RawMessage, dst *string) bool {
 	return len(raw) > 0 && json.Unmarshal(raw, dst) == nil
-}
-
-// sanitize keeps only printable ASCII without '"' and '\' (the characters
-// RFC 6749 Appendix A allows in error descriptions, as the root package
-// does) and at most n of them, so provider text cannot carry markup quotes,
-// control bytes, terminal escapes or Unicode look-alikes into logs or pages.
-// Callers still escape on output.
-func sanitize(s string, n int) string {
-	var b strings.Builder
-	for i := 0; i < len(s) && b.Len() < n; i++ {
-		c := s[i]
-		if c >= 0x20 && c <= 0x7e && c != '"' && c != '\\' {
-			b.WriteByte(c)
-		}
-	}
-	return strings.TrimSpace(b.String())
 }

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/oauthlink/oauthlink/internal/apiclient"
 )
 
 // ClientLinkLifetime is how long a client link may be used after creation:
@@ -19,8 +21,10 @@ const ClientLinkLifetime = 30 * 24 * time.Hour
 // describes the merchant's organization; when it already exists at Mollie,
 // the merchant simply logs in and consents.
 type ClientLinkRequest struct {
-	// Owner is the person who will own the organization. Required.
-	Owner Owner `json:"owner"`
+	// OrganizationOwner is the person who will own the organization at
+	// Mollie (Mollie's "owner"; not the platform account that oauthlink
+	// calls the owner). Required.
+	OrganizationOwner OrganizationOwner `json:"owner"`
 	// Name is the organization's name. Required.
 	Name string `json:"name"`
 	// Address is the organization's address; Country is required.
@@ -38,8 +42,9 @@ type ClientLinkRequest struct {
 	IncorporationDate string `json:"incorporationDate,omitempty"`
 }
 
-// Owner is the organization owner of a ClientLinkRequest.
-type Owner struct {
+// OrganizationOwner is the person who will own the organization a
+// ClientLinkRequest describes: the "owner" object of Mollie's request.
+type OrganizationOwner struct {
 	// Email is required; internationalised domains in Punycode.
 	Email string `json:"email"`
 	// GivenName and FamilyName are required.
@@ -89,8 +94,8 @@ func (l *ClientLink) Expired(now time.Time) bool { return !now.Before(l.ExpiresA
 const maxLinkID = 128
 
 // CreateClientLink creates a client link (POST /v2/client-links). The
-// Client's Token must be the partner's organization access token with
-// clients.write. req is trimmed of surrounding spaces and validated first:
+// Client must authenticate with the partner's organization access token
+// holding clients.write (NewTokenClient). req is trimmed of surrounding spaces and validated first:
 // a problem is a *ValidationError and nothing is sent. Mollie's refusals are
 // *APIError (422 names the field; 429 carries RetryAfter; 404 when the
 // account may not use client links, a beta feature for partners). The call
@@ -131,10 +136,11 @@ func (c *Client) createClientLink(ctx context.Context, req ClientLinkRequest) (*
 			} `json:"clientLink"`
 		} `json:"_links"`
 	}
-	if err := c.do(ctx, http.MethodPost, "/v2/client-links", nil, req, &resp, http.StatusCreated); err != nil {
+	call := apiclient.Call{Method: http.MethodPost, Path: "/v2/client-links", In: req, Want: http.StatusCreated, Out: &resp}
+	if err := c.call(ctx, call); err != nil {
 		return nil, err
 	}
-	if resp.ID == "" || len(resp.ID) > maxLinkID || sanitize(resp.ID, maxLinkID) != resp.ID || strings.Contains(resp.ID, " ") {
+	if !apiclient.Opaque(resp.ID, maxLinkID) {
 		return nil, fmt.Errorf("%w: client link without a usable id", ErrResponse)
 	}
 	if err := checkHref(resp.Links.ClientLink.Href); err != nil {
@@ -166,7 +172,7 @@ func checkHref(href string) error {
 	if err != nil || u.Host == "" || u.Opaque != "" {
 		return fmt.Errorf("not an absolute URL")
 	}
-	if !secureScheme(u) {
+	if u.Scheme != "https" && (u.Scheme != "http" || !apiclient.IsLoopback(u.Hostname())) {
 		return fmt.Errorf("must be https")
 	}
 	if u.User != nil || u.Fragment != "" || strings.HasSuffix(href, "#") {
@@ -179,7 +185,7 @@ func checkHref(href string) error {
 // (form input often carries them).
 func (r ClientLinkRequest) trimmed() ClientLinkRequest {
 	for _, p := range []*string{
-		&r.Owner.Email, &r.Owner.GivenName, &r.Owner.FamilyName, &r.Owner.Locale,
+		&r.OrganizationOwner.Email, &r.OrganizationOwner.GivenName, &r.OrganizationOwner.FamilyName, &r.OrganizationOwner.Locale,
 		&r.Name, &r.Address.StreetAndNumber, &r.Address.PostalCode, &r.Address.City,
 		&r.Address.Country, &r.RegistrationNumber, &r.VATNumber, &r.LegalEntity,
 		&r.RegistrationOffice, &r.IncorporationDate,

@@ -30,31 +30,28 @@ func ExampleClientLinkURL() {
 
 func ExampleNewClientLinkHandler() {
 	var conn *oauthlink.Connector // from oauthlink.New with mollie.Provider(),
-	// Scopes onboarding.read onboarding.write organizations.read and
-	// Identify: mollie.Identify(mollie.APIURL, nil).
+	// Scopes onboarding.read onboarding.write organizations.read,
+	// Hooks.Identify: mollie.Identify(mollie.Client{}), and Hooks.OnError,
+	// which also gets every failure of the client-link handler.
 
-	partner := &mollie.Client{Token: store.Secret(os.Getenv("MOLLIE_ORG_TOKEN"))}
+	partner, err := mollie.NewTokenClient(store.Secret(os.Getenv("MOLLIE_ORG_TOKEN")), mollie.Client{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	build := func(r *http.Request) (mollie.ClientLinkRequest, error) {
 		f := r.PostForm // parsed by the handler
 		if f.Get("terms") != "on" {
+			// 422; the default error page names the field.
 			return mollie.ClientLinkRequest{}, &mollie.ValidationError{Field: "terms", Reason: "must be accepted"}
 		}
 		return mollie.ClientLinkRequest{
-			Owner:   mollie.Owner{Email: f.Get("email"), GivenName: f.Get("given_name"), FamilyName: f.Get("family_name")},
-			Name:    f.Get("company"),
-			Address: mollie.Address{Country: strings.ToUpper(f.Get("country"))},
+			OrganizationOwner: mollie.OrganizationOwner{Email: f.Get("email"), GivenName: f.Get("given_name"), FamilyName: f.Get("family_name")},
+			Name:              f.Get("company"),
+			Address:           mollie.Address{Country: strings.ToUpper(f.Get("country"))},
 		}, nil
 	}
 	h, err := mollie.NewClientLinkHandler(conn, partner, build, mollie.ClientLinkOptions{
 		ClientID: os.Getenv("MOLLIE_CLIENT_ID"), // the same as oauthlink.Config.ClientID
-		OnError: func(w http.ResponseWriter, r *http.Request, err error) {
-			var ve *mollie.ValidationError
-			if errors.As(err, &ve) {
-				// Re-render the signup form with the message next to ve.Field.
-				log.Printf("signup form: %s %s", ve.Field, ve.Reason)
-			}
-			mollie.DefaultClientLinkErrorHandler(w, r, err)
-		},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -62,4 +59,24 @@ func ExampleNewClientLinkHandler() {
 	mux := http.NewServeMux()
 	mux.Handle("POST /connect/mollie/signup", h) // behind the app's login and CSRF middleware
 	mux.Handle("GET /connect/mollie/callback", conn.CallbackHandler())
+}
+
+// A connected merchant's onboarding, read with the Connector's client: the
+// merchant's token is refreshed when it expires, and once more (with one
+// retry) when Mollie answers 401.
+func ExampleClient_Onboarding() {
+	var conn *oauthlink.Connector // from oauthlink.New with mollie.Provider()
+	var r *http.Request           // the app's request; owner is its platform account
+	owner := "shop-1"
+
+	api := &mollie.Client{HTTPClient: conn.Client(owner)}
+	st, err := api.Onboarding(r.Context())
+	switch {
+	case errors.Is(err, oauthlink.ErrReauthRequired):
+		// Send the owner to connect again.
+	case err != nil:
+		log.Print(err)
+	case st.Status != mollie.OnboardingCompleted && st.DashboardURL != "":
+		// Send the merchant to st.DashboardURL to finish onboarding.
+	}
 }

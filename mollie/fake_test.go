@@ -186,7 +186,7 @@ func halJSON(w http.ResponseWriter, status int, body string) {
 // validRequest is a request every check accepts.
 func validRequest() ClientLinkRequest {
 	return ClientLinkRequest{
-		Owner:              Owner{Email: "owner@shop.example", GivenName: "Anna", FamilyName: "de Vries", Locale: "nl_NL"},
+		OrganizationOwner:  OrganizationOwner{Email: "owner@shop.example", GivenName: "Anna", FamilyName: "de Vries", Locale: "nl_NL"},
 		Name:               "Shop B.V.",
 		Address:            Address{StreetAndNumber: "Keizersgracht 126", PostalCode: "1015 CW", City: "Amsterdam", Country: "NL"},
 		RegistrationNumber: "30204462", VATNumber: "NL815839091B01",

@@ -22,17 +22,24 @@ import (
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
-// TestClientLinkFlowEndToEnd: a signup form posted to the client-link
-// handler ends, through a cookie-jar browser and the fake Mollie, in a
-// stored connection identified with the organization the link created.
-func TestClientLinkFlowEndToEnd(t *testing.T) {
+// signupApp is an app with the client-link handler and the callback, in
+// front of the fake Mollie, and a cookie-jar browser signed in as shop-1.
+type signupApp struct {
+	url     string
+	fake    *oauthlinktest.Mollie
+	store   store.TokenStore
+	conn    *oauthlink.Connector
+	browser *http.Client
+}
+
+func newSignupApp(t *testing.T) *signupApp {
+	t.Helper()
 	mux := http.NewServeMux()
 	app := httptest.NewTLSServer(mux)
-	defer app.Close()
+	t.Cleanup(app.Close)
 	fake := oauthlinktest.NewMollie(oauthlinktest.MollieOptions{TLS: true, RedirectURIs: []string{app.URL + "/connect/mollie/callback"}})
-	defer fake.Close()
-
-	ms := memstore.New()
+	t.Cleanup(fake.Close)
+	a := &signupApp{url: app.URL, fake: fake, store: memstore.New()}
 	p := fake.Provider()
 	p.DefaultScopes = []string{"onboarding.read", "onboarding.write", "organizations.read"}
 	owner := func(r *http.Request) (string, error) {
@@ -42,76 +49,123 @@ func TestClientLinkFlowEndToEnd(t *testing.T) {
 		}
 		return c.Value, nil
 	}
-	conn, err := oauthlink.New(oauthlink.Config{
+	var err error
+	a.conn, err = oauthlink.New(oauthlink.Config{
 		Provider: p, ClientID: fake.ClientID(), ClientSecret: fake.ClientSecret(),
-		RedirectURL: app.URL + "/connect/mollie/callback", Store: ms, Owner: owner,
+		RedirectURL: app.URL + "/connect/mollie/callback", Store: a.store, Owner: owner,
 		CookieSecrets: [][]byte{[]byte("0123456789abcdef0123456789abcdef")}, HTTPClient: fake.Client(),
-		Hooks: oauthlink.Hooks{Identify: mollie.Identify(fake.APIURL(), fake.Client())},
+		Hooks: oauthlink.Hooks{Identify: mollie.Identify(mollie.Client{BaseURL: fake.APIURL(), HTTPClient: fake.Client()})},
 	})
 	require.NoError(t, err)
-	api := &mollie.Client{BaseURL: fake.URL(), Token: oauthlinktest.DefaultOrganizationToken, HTTPClient: fake.Client()}
+	api, err := mollie.NewTokenClient(oauthlinktest.DefaultOrganizationToken, mollie.Client{BaseURL: fake.URL(), HTTPClient: fake.Client()})
+	require.NoError(t, err)
 	build := func(r *http.Request) (mollie.ClientLinkRequest, error) {
 		return mollie.ClientLinkRequest{
-			Owner:   mollie.Owner{Email: r.PostForm.Get("email"), GivenName: r.PostForm.Get("given_name"), FamilyName: r.PostForm.Get("family_name")},
-			Name:    r.PostForm.Get("organization_name"),
-			Address: mollie.Address{Country: r.PostForm.Get("country")},
+			OrganizationOwner: mollie.OrganizationOwner{Email: r.PostForm.Get("email"), GivenName: r.PostForm.Get("given_name"), FamilyName: r.PostForm.Get("family_name")},
+			Name:              r.PostForm.Get("organization_name"),
+			Address:           mollie.Address{Country: r.PostForm.Get("country")},
 		}, nil
 	}
-	h, err := mollie.NewClientLinkHandler(conn, api, build, mollie.ClientLinkOptions{})
+	h, err := mollie.NewClientLinkHandler(a.conn, api, build, mollie.ClientLinkOptions{})
 	require.NoError(t, err)
 	mux.Handle("POST /connect/mollie/client-link", h)
-	mux.Handle("GET /connect/mollie/callback", conn.CallbackHandler())
+	mux.Handle("GET /connect/mollie/callback", a.conn.CallbackHandler())
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "home") })
 
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
 	appURL, _ := url.Parse(app.URL)
 	jar.SetCookies(appURL, []*http.Cookie{{Name: "user", Value: "shop-1", Path: "/"}})
-	browser := &http.Client{Jar: jar, Transport: app.Client().Transport,
+	a.browser = &http.Client{Jar: jar, Transport: app.Client().Transport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return a
+}
 
+// signUp posts the signup form and returns the client link it redirects to.
+func (a *signupApp) signUp(t *testing.T) *url.URL {
+	t.Helper()
 	form := url.Values{"email": {"anna@shop.example"}, "given_name": {"Anna"}, "family_name": {"de Vries"},
 		"organization_name": {"Anna's Shop"}, "country": {"NL"}, "return_to": {"/welcome"}}
-	resp, err := browser.PostForm(app.URL+"/connect/mollie/client-link", form)
+	resp, err := a.browser.PostForm(a.url+"/connect/mollie/client-link", form)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
-	link := resp.Header.Get("Location")
-	lu, err := url.Parse(link)
+	link, err := url.Parse(resp.Header.Get("Location"))
 	require.NoError(t, err)
-	assert.Equal(t, "/dashboard/client-link/"+fake.ClientLinks()[0].ID, lu.Path)
-	assert.Equal(t, "api", lu.Query().Get("utm_source"), "the href's own query is kept")
-	assert.Empty(t, lu.Query().Get("redirect_uri"))
-	assert.Contains(t, lu.RawQuery, "scope=onboarding.read%20onboarding.write%20organizations.read")
+	return link
+}
 
-	var final *http.Response
-	for target := link; ; {
-		final, err = browser.Get(target)
+// follow follows redirects from target until the app sends the browser to
+// /welcome, and returns that answer.
+func (a *signupApp) follow(t *testing.T, target string) *http.Response {
+	t.Helper()
+	for {
+		resp, err := a.browser.Get(target)
 		require.NoError(t, err)
-		final.Body.Close()
-		if final.StatusCode < 300 || final.StatusCode > 399 || strings.HasSuffix(target, "/welcome") {
-			break
+		resp.Body.Close()
+		if resp.StatusCode < 300 || resp.StatusCode > 399 {
+			return resp
 		}
-		next, err := final.Request.URL.Parse(final.Header.Get("Location"))
+		next, err := resp.Request.URL.Parse(resp.Header.Get("Location"))
 		require.NoError(t, err)
 		if next.Path == "/welcome" {
-			break
+			return resp
 		}
 		target = next.String()
 	}
+}
+
+// TestClientLinkFlowEndToEnd: a signup form posted to the client-link
+// handler ends, through a cookie-jar browser and the fake Mollie, in a
+// stored connection identified with the organization the link created.
+func TestClientLinkFlowEndToEnd(t *testing.T) {
+	a := newSignupApp(t)
+	link := a.signUp(t)
+	assert.Equal(t, "/dashboard/client-link/"+a.fake.ClientLinks()[0].ID, link.Path)
+	assert.Equal(t, "api", link.Query().Get("utm_source"), "the href's own query is kept")
+	assert.Empty(t, link.Query().Get("redirect_uri"))
+	assert.Contains(t, link.RawQuery, "scope=onboarding.read%20onboarding.write%20organizations.read")
+
+	final := a.follow(t, link.String())
 	assert.Equal(t, http.StatusSeeOther, final.StatusCode)
 	assert.Equal(t, "/welcome", final.Header.Get("Location"))
 
-	stored, err := ms.Load(context.Background(), "mollie", "shop-1")
+	stored, err := a.store.Load(context.Background(), "mollie", "shop-1")
 	require.NoError(t, err)
-	assert.Equal(t, fake.ClientLinks()[0].AccountID, stored.AccountID, "identified as the organization the link created")
+	assert.Equal(t, a.fake.ClientLinks()[0].AccountID, stored.AccountID, "identified as the organization the link created")
 	assert.True(t, strings.HasPrefix(stored.AccountID, "org_"))
 	assert.Equal(t, store.StatusActive, stored.Status)
+}
 
-	merchant := &mollie.Client{BaseURL: fake.URL(), Token: stored.AccessToken, HTTPClient: fake.Client()}
+// TestMerchantClient: a connected merchant's API calls go through the
+// Connector's client: when Mollie answers 401, it refreshes once and
+// retries; for an owner without a connection nothing is sent.
+func TestMerchantClient(t *testing.T) {
+	a := newSignupApp(t)
+	a.follow(t, a.signUp(t).String())
+	stored, err := a.store.Load(context.Background(), "mollie", "shop-1")
+	require.NoError(t, err)
+
+	merchant := &mollie.Client{HTTPClient: a.conn.Client("shop-1"), BaseURL: a.fake.URL()}
 	ob, err := merchant.Onboarding(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, mollie.OnboardingState("needs-data"), ob.Status)
+	assert.Zero(t, a.fake.Refreshes())
+	a.fake.Fault(oauthlinktest.EndpointAPI, oauthlinktest.Fault{Status: http.StatusUnauthorized, ContentType: "application/hal+json",
+		Body: `{"status":401,"title":"Unauthorized Request","detail":"Missing authentication, or failed to authenticate"}`})
+	org, err := merchant.Organization(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, stored.AccountID, org.ID)
+	assert.Equal(t, 1, a.fake.Refreshes(), "one refresh after the 401")
+	refreshed, err := a.store.Load(context.Background(), "mollie", "shop-1")
+	require.NoError(t, err)
+	assert.NotEqual(t, stored.AccessToken.Reveal(), refreshed.AccessToken.Reveal())
+
+	calls := a.fake.Calls(oauthlinktest.EndpointAPI)
+	_, err = (&mollie.Client{HTTPClient: a.conn.Client("nobody"), BaseURL: a.fake.URL()}).Organization(context.Background())
+	require.ErrorIs(t, err, mollie.ErrRequest)
+	assert.ErrorIs(t, err, store.ErrNotFound)
+	assert.Equal(t, calls, a.fake.Calls(oauthlinktest.EndpointAPI), "nothing sent")
 }
 
 // TestClientLinkHostPinned: the handler sends the browser only to a client
@@ -143,24 +197,24 @@ func TestClientLinkHostPinned(t *testing.T) {
 			require.NoError(t, err)
 			au.Host = net.JoinHostPort(tt.authHost, au.Port())
 			p.AuthURL = au.String()
+			var got error
 			conn, err := oauthlink.New(oauthlink.Config{
 				Provider: p, ClientID: fake.ClientID(), ClientSecret: fake.ClientSecret(),
 				RedirectURL: "https://platform.example/connect/mollie/callback", Store: memstore.New(),
 				Owner:         func(*http.Request) (string, error) { return "shop-1", nil },
 				CookieSecrets: [][]byte{[]byte("0123456789abcdef0123456789abcdef")}, HTTPClient: fake.Client(),
+				Hooks: oauthlink.Hooks{OnError: func(w http.ResponseWriter, r *http.Request, err error) {
+					got = err
+					oauthlink.DefaultErrorHandler(w, r, err)
+				}},
 			})
 			require.NoError(t, err)
-			api := &mollie.Client{BaseURL: fake.URL(), Token: oauthlinktest.DefaultOrganizationToken, HTTPClient: fake.Client()}
+			api, err := mollie.NewTokenClient(oauthlinktest.DefaultOrganizationToken, mollie.Client{BaseURL: fake.URL(), HTTPClient: fake.Client()})
+			require.NoError(t, err)
 			if tt.listed {
 				api.BrowserHosts = []string{net.JoinHostPort("localhost", au.Port())}
 			}
-			var got error
-			h, err := mollie.NewClientLinkHandler(conn, api, signupBuild, mollie.ClientLinkOptions{
-				OnError: func(w http.ResponseWriter, r *http.Request, err error) {
-					got = err
-					mollie.DefaultClientLinkErrorHandler(w, r, err)
-				},
-			})
+			h, err := mollie.NewClientLinkHandler(conn, api, signupBuild, mollie.ClientLinkOptions{})
 			require.NoError(t, err)
 
 			w := httptest.NewRecorder()
@@ -187,9 +241,9 @@ func TestClientLinkHostPinned(t *testing.T) {
 
 func signupBuild(r *http.Request) (mollie.ClientLinkRequest, error) {
 	return mollie.ClientLinkRequest{
-		Owner:   mollie.Owner{Email: r.PostForm.Get("email"), GivenName: "Anna", FamilyName: "de Vries"},
-		Name:    "Anna's Shop",
-		Address: mollie.Address{Country: "NL"},
+		OrganizationOwner: mollie.OrganizationOwner{Email: r.PostForm.Get("email"), GivenName: "Anna", FamilyName: "de Vries"},
+		Name:              "Anna's Shop",
+		Address:           mollie.Address{Country: "NL"},
 	}, nil
 }
 

@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/oauthlink/oauthlink"
 )
-
-// ErrCrossOrigin: the client-link form was posted from another origin
-// (ClientLinkOptions.CrossOrigin refused it). HTTP 403.
-var ErrCrossOrigin = errors.New("mollie: cross-origin request refused")
 
 // maxForm caps the signup form the handler reads, as the connector's start
 // handler does.
@@ -22,7 +20,8 @@ const maxForm = 64 << 10
 // BuildFunc builds a ClientLinkRequest from the incoming request, typically
 // from r.PostForm (already parsed, at most 64 KiB). Return a
 // *ValidationError to answer 422 naming the field, an error wrapping
-// oauthlink.ErrBadRequest for 400; any other error answers 500.
+// oauthlink.ErrBadRequest for 400; any other error answers 500 (see
+// oauthlink.HTTPStatus).
 type BuildFunc func(r *http.Request) (ClientLinkRequest, error)
 
 // ClientLinkOptions configure NewClientLinkHandler.
@@ -38,9 +37,10 @@ type ClientLinkOptions struct {
 	// destination, a relative path. Default "return_to", the connector's
 	// default; keep both alike.
 	ReturnToParam string
-	// CrossOrigin refuses signup forms posted from other origins. The form
-	// creates an organization owned by whatever email it carries and binds
-	// it to the signed-in owner, so a cross-site post must never run it.
+	// CrossOrigin refuses signup forms posted from other origins, with an
+	// error wrapping oauthlink.ErrCrossOrigin (403). The form creates an
+	// organization owned by whatever email it carries and binds it to the
+	// signed-in owner, so a cross-site post must never run it.
 	// Default http.NewCrossOriginProtection(), which trusts Sec-Fetch-Site
 	// and else compares Origin with the Host the server sees: behind a proxy
 	// that rewrites Host, add the public origin with AddTrustedOrigin. The
@@ -49,8 +49,6 @@ type ClientLinkOptions struct {
 	// OnCreated runs after the link is created and the flow started, before
 	// the redirect, e.g. to record link.ID for the owner. Optional.
 	OnCreated func(r *http.Request, link *ClientLink)
-	// OnError handles every failure. Default DefaultClientLinkErrorHandler.
-	OnError func(w http.ResponseWriter, r *http.Request, err error)
 }
 
 type clientLinkHandler struct {
@@ -90,13 +88,23 @@ type clientLinkHandler struct {
 // the flow, exchanging the code at once (Mollie codes live 30 seconds).
 //
 // Mollie recommends the scopes onboarding.read onboarding.write for client
-// links; add them to oauthlink.Config.Scopes. Every failure goes
-// to OnError, typed: *ValidationError, *APIError, or errors wrapping
-// ErrRequest, ErrResponse, ErrCrossOrigin or oauthlink's sentinels.
+// links; add them to oauthlink.Config.Scopes.
 //
-// A nil conn, api or build, a bad ApprovalPrompt, or an
-// unusable api configuration (including a malformed BrowserHosts entry) is
-// an error wrapping oauthlink.ErrConfig.
+// Every failure is reported with conn.HandleError, like the connector's own
+// handlers' (logged, EventFlowFailed, oauthlink.Config.Hooks.OnError), typed:
+// *ValidationError (422, naming the field), *APIError (422 when Mollie
+// refused the data, 503 with Mollie's Retry-After when it throttles, 502
+// otherwise), errors wrapping ErrRequest or ErrResponse (502), or
+// oauthlink's sentinels: oauthlink.ErrCrossOrigin (403),
+// oauthlink.ErrBadRequest (400), oauthlink.ErrNoOwner (401). Those are the
+// statuses oauthlink.HTTPStatus gives and oauthlink.DefaultErrorHandler
+// answers. When Mollie throttles, the Retry-After header is set on w before
+// the hook runs.
+//
+// api is the partner's client, from NewTokenClient. A nil conn, api or
+// build, an api without HTTPClient, a bad ApprovalPrompt, or an unusable
+// api configuration (including a malformed BrowserHosts entry) is an error
+// wrapping oauthlink.ErrConfig.
 func NewClientLinkHandler(conn *oauthlink.Connector, api *Client, build BuildFunc, opts ClientLinkOptions) (http.Handler, error) {
 	switch {
 	case conn == nil:
@@ -106,10 +114,10 @@ func NewClientLinkHandler(conn *oauthlink.Connector, api *Client, build BuildFun
 	case build == nil:
 		return nil, fmt.Errorf("%w: mollie: client link handler needs a build function", oauthlink.ErrConfig)
 	}
-	if _, err := api.base(); err != nil {
-		return nil, fmt.Errorf("%w: %w", oauthlink.ErrConfig, err)
+	if api.HTTPClient == nil {
+		return nil, fmt.Errorf("%w: mollie: client link handler needs a Client with an HTTPClient (NewTokenClient)", oauthlink.ErrConfig)
 	}
-	if err := checkToken(api.Token); err != nil {
+	if _, err := api.base(); err != nil {
 		return nil, fmt.Errorf("%w: %w", oauthlink.ErrConfig, err)
 	}
 	hosts, err := hostSet{}.withHosts(api.BrowserHosts)
@@ -128,9 +136,6 @@ func NewClientLinkHandler(conn *oauthlink.Connector, api *Client, build BuildFun
 	if opts.CrossOrigin == nil {
 		opts.CrossOrigin = http.NewCrossOriginProtection()
 	}
-	if opts.OnError == nil {
-		opts.OnError = DefaultClientLinkErrorHandler
-	}
 	return &clientLinkHandler{conn: conn, api: api, build: build, opts: opts, hosts: hosts}, nil
 }
 
@@ -140,7 +145,11 @@ func (h *clientLinkHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Referrer-Policy", "no-referrer")
 	target, err := h.serve(w, r)
 	if err != nil {
-		h.opts.OnError(w, r, err)
+		var ae *APIError
+		if errors.As(err, &ae) && ae.HTTPStatus() == http.StatusServiceUnavailable && ae.RetryAfter > 0 {
+			hd.Set("Retry-After", strconv.Itoa(int((ae.RetryAfter+time.Second-1)/time.Second)))
+		}
+		h.conn.HandleError(w, r, err)
 		return
 	}
 	hd.Set("Location", target)
@@ -152,7 +161,7 @@ func (h *clientLinkHandler) serve(w http.ResponseWriter, r *http.Request) (strin
 		return "", fmt.Errorf("%w: method %s (client links are created by POST)", oauthlink.ErrBadRequest, r.Method)
 	}
 	if err := h.opts.CrossOrigin.Check(r); err != nil {
-		return "", fmt.Errorf("%w: %w", ErrCrossOrigin, err)
+		return "", fmt.Errorf("mollie: client-link form: %w: %w", oauthlink.ErrCrossOrigin, err)
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {

@@ -2,6 +2,7 @@ package mollie
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,7 +29,8 @@ type rig struct {
 	h       http.Handler
 	logs    *syncBuffer
 	mu      sync.Mutex
-	errs    []error // what the connector's OnError saw (callback side)
+	errs    []error // what the connector's OnError saw: the callback's and the client-link handler's
+	events  []oauthlink.EventKind
 	created []*ClientLink
 }
 
@@ -61,9 +63,9 @@ func ownerFromHeader(r *http.Request) (string, error) {
 func formBuild(r *http.Request) (ClientLinkRequest, error) {
 	f := r.PostForm
 	return ClientLinkRequest{
-		Owner:   Owner{Email: f.Get("email"), GivenName: f.Get("given_name"), FamilyName: f.Get("family_name")},
-		Name:    f.Get("company"),
-		Address: Address{Country: f.Get("country")},
+		OrganizationOwner: OrganizationOwner{Email: f.Get("email"), GivenName: f.Get("given_name"), FamilyName: f.Get("family_name")},
+		Name:              f.Get("company"),
+		Address:           Address{Country: f.Get("country")},
 	}, nil
 }
 
@@ -82,12 +84,17 @@ func newRig(t *testing.T, opts ClientLinkOptions, build BuildFunc) *rig {
 		Logger:        slog.New(slog.NewTextHandler(rg.logs, nil)),
 		Now:           func() time.Time { return testNow },
 		Hooks: oauthlink.Hooks{
-			Identify: Identify(rg.f.URL(), nil),
+			Identify: Identify(Client{BaseURL: rg.f.URL(), AllowInsecureHTTP: true}),
 			OnError: func(w http.ResponseWriter, r *http.Request, err error) {
 				rg.mu.Lock()
 				rg.errs = append(rg.errs, err)
 				rg.mu.Unlock()
 				oauthlink.DefaultErrorHandler(w, r, err)
+			},
+			OnEvent: func(_ context.Context, e oauthlink.Event) {
+				rg.mu.Lock()
+				rg.events = append(rg.events, e.Kind)
+				rg.mu.Unlock()
 			},
 		},
 	})
@@ -106,7 +113,7 @@ func newRig(t *testing.T, opts ClientLinkOptions, build BuildFunc) *rig {
 	if build == nil {
 		build = formBuild
 	}
-	rg.h, err = NewClientLinkHandler(conn, orgClient(rg.f), build, opts)
+	rg.h, err = NewClientLinkHandler(conn, orgClient(t, rg.f), build, opts)
 	require.NoError(t, err)
 	return rg
 }
@@ -125,6 +132,16 @@ func post(form url.Values, owner string) *http.Request {
 		r.Header.Set("X-Owner", owner)
 	}
 	return r
+}
+
+// lastErr is the last error the connector's OnError saw, or nil.
+func (rg *rig) lastErr() error {
+	rg.mu.Lock()
+	defer rg.mu.Unlock()
+	if len(rg.errs) == 0 {
+		return nil
+	}
+	return rg.errs[len(rg.errs)-1]
 }
 
 func (rg *rig) serve(r *http.Request) *httptest.ResponseRecorder {
@@ -204,198 +221,12 @@ func TestClientLinkHandlerApprovalPrompt(t *testing.T) {
 	assert.True(t, strings.HasSuffix(w.Header().Get("Location"), "&approval_prompt=force"))
 }
 
-func TestClientLinkHandlerFailures(t *testing.T) {
-	tests := []struct {
-		name     string
-		req      func() *http.Request
-		script   *answer
-		build    BuildFunc
-		status   int
-		calls    int    // client-link creations the fake saw
-		body     string // must appear in the page
-		retry    string // Retry-After header
-		typeOK   func(t *testing.T, err error)
-		notInBod string
-	}{
-		{
-			name: "app validation: country missing", status: 422, calls: 0,
-			req:  func() *http.Request { f := signupForm(); f.Del("country"); return post(f, "user-1") },
-			body: "address.country is required",
-			typeOK: func(t *testing.T, err error) {
-				var ve *ValidationError
-				assert.ErrorAs(t, err, &ve)
-			},
-		},
-		{
-			name: "bad email", status: 422, calls: 0,
-			req:  func() *http.Request { f := signupForm(); f.Set("email", "<b>x</b>"); return post(f, "user-1") },
-			body: "owner.email must be an email address", notInBod: "<b>x</b>",
-		},
-		{
-			name: "Mollie 422 detail shown escaped", status: 422, calls: 1,
-			script:   &answer{422, map[string]string{"Content-Type": "application/hal+json"}, `{"status":422,"title":"Unprocessable Entity","detail":"The VAT number <script>alert(1)</script> is invalid","field":"vatNumber"}`},
-			req:      func() *http.Request { return post(signupForm(), "user-1") },
-			body:     "The VAT number &lt;script&gt;alert(1)&lt;/script&gt; is invalid",
-			notInBod: "<script>",
-			typeOK: func(t *testing.T, err error) {
-				var ae *APIError
-				require.ErrorAs(t, err, &ae)
-				assert.Equal(t, "vatNumber", ae.Field)
-			},
-		},
-		{
-			name: "Mollie 429 becomes 503 with Retry-After", status: 503, calls: 1, retry: "12",
-			script: &answer{429, map[string]string{"Retry-After": "12"}, `{"status":429,"title":"Too Many Requests"}`},
-			req:    func() *http.Request { return post(signupForm(), "user-1") },
-			body:   "Mollie is busy",
-		},
-		{
-			name: "Mollie 429 with Retry-After as HTTP date", status: 503, calls: 1, retry: "2",
-			script: &answer{429, map[string]string{"Retry-After": testNow.Add(2 * time.Second).Format(http.TimeFormat)}, ``},
-			req:    func() *http.Request { return post(signupForm(), "user-1") },
-		},
-		{
-			name: "Mollie 500 becomes 502", status: 502, calls: 1,
-			script: &answer{500, map[string]string{"Content-Type": "text/html"}, "<html>oops " + orgToken + "</html>"},
-			req:    func() *http.Request { return post(signupForm(), "user-1") }, body: "could not reach Mollie", notInBod: "oops",
-		},
-		{
-			name: "Mollie 401 (wrong partner token) becomes 502", status: 502, calls: 1,
-			script: &answer{401, nil, `{"status":401,"title":"Unauthorized Request","detail":"Missing authentication"}`},
-			req:    func() *http.Request { return post(signupForm(), "user-1") }, notInBod: "Missing authentication",
-		},
-		{
-			name: "unsafe href becomes 502 and sets no cookie", status: 502, calls: 1,
-			script: &answer{201, nil, `{"id":"cl_1","_links":{"clientLink":{"href":"https://my.mollie.com/cl/1?redirect_uri=https://evil.example"}}}`},
-			req:    func() *http.Request { return post(signupForm(), "user-1") },
-			typeOK: func(t *testing.T, err error) { assert.ErrorIs(t, err, ErrLinkURL) },
-		},
-		{
-			// The state would reach the attacker, who could then complete
-			// the victim's flow with a code of their own (Mollie has no PKCE).
-			name: "href on a foreign host becomes 502: no redirect, no flow cookie", status: 502, calls: 1,
-			script: &answer{201, nil, `{"id":"cl_1","_links":{"clientLink":{"href":"https://attacker.example/dashboard/client-link/cl_1"}}}`},
-			req:    func() *http.Request { return post(signupForm(), "user-1") },
-			body:   "We could not reach Mollie", notInBod: "attacker.example",
-			typeOK: func(t *testing.T, err error) {
-				assert.ErrorIs(t, err, ErrResponse)
-				assert.ErrorIs(t, err, ErrHostNotAllowed)
-				assert.Contains(t, err.Error(), "attacker.example", "the log names the refused host")
-			},
-		},
-		{
-			name: "cross-origin post refused", status: 403, calls: 0,
-			req: func() *http.Request {
-				r := post(signupForm(), "user-1")
-				r.Header.Set("Sec-Fetch-Site", "cross-site")
-				return r
-			},
-			typeOK: func(t *testing.T, err error) { assert.ErrorIs(t, err, ErrCrossOrigin) },
-		},
-		{
-			name: "cross-origin by Origin header refused", status: 403, calls: 0,
-			req: func() *http.Request {
-				r := post(signupForm(), "user-1")
-				r.Header.Set("Origin", "https://evil.example")
-				return r
-			},
-		},
-		{
-			name: "GET refused", status: 400, calls: 0,
-			req: func() *http.Request {
-				r := httptest.NewRequest(http.MethodGet, "/signup?"+signupForm().Encode(), nil)
-				r.Header.Set("X-Owner", "user-1")
-				return r
-			},
-		},
-		{
-			name: "open redirect in return_to refused before creating", status: 400, calls: 0,
-			req: func() *http.Request {
-				f := signupForm()
-				f.Set("return_to", "//evil.example")
-				return post(f, "user-1")
-			},
-		},
-		{
-			name: "repeated return_to refused", status: 400, calls: 0,
-			req: func() *http.Request { f := signupForm(); f.Add("return_to", "/b"); return post(f, "user-1") },
-		},
-		{
-			name: "oversized form refused", status: 400, calls: 0,
-			req: func() *http.Request {
-				f := signupForm()
-				f.Set("pad", strings.Repeat("x", maxForm))
-				return post(f, "user-1")
-			},
-		},
-		{
-			name: "build error wrapping ErrBadRequest is 400", status: 400, calls: 0,
-			build: func(*http.Request) (ClientLinkRequest, error) {
-				return ClientLinkRequest{}, fmt.Errorf("%w: unknown plan", oauthlink.ErrBadRequest)
-			},
-			req: func() *http.Request { return post(signupForm(), "user-1") },
-		},
-		{
-			name: "other build error is 500", status: 500, calls: 0,
-			build: func(*http.Request) (ClientLinkRequest, error) {
-				return ClientLinkRequest{}, errors.New("database down")
-			},
-			req: func() *http.Request { return post(signupForm(), "user-1") }, notInBod: "database down",
-		},
-		{
-			// The link exists at Mollie but nobody can use it; it expires.
-			name: "nobody signed in: 401 before any link is created, no cookie", status: 401, calls: 0,
-			req:    func() *http.Request { return post(signupForm(), "") },
-			typeOK: func(t *testing.T, err error) { assert.ErrorIs(t, err, oauthlink.ErrNoOwner) },
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got error
-			opts := ClientLinkOptions{OnError: func(w http.ResponseWriter, r *http.Request, err error) {
-				got = err
-				DefaultClientLinkErrorHandler(w, r, err)
-			}}
-			rg := newRig(t, opts, tt.build)
-			if tt.script != nil {
-				rg.f.queue("POST /v2/client-links", *tt.script)
-			}
-			w := rg.serve(tt.req())
-			assert.Equal(t, tt.status, w.Code, w.Body.String())
-			assert.Equal(t, tt.status, HTTPStatus(got))
-			assert.Equal(t, tt.calls, rg.f.count("POST /v2/client-links"))
-			assert.Empty(t, w.Result().Cookies(), "no flow cookie on failure")
-			assert.Empty(t, w.Header().Get("Location"))
-			assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
-			assert.Equal(t, "text/html; charset=utf-8", w.Header().Get("Content-Type"))
-			assert.Equal(t, tt.retry, w.Header().Get("Retry-After"))
-			if tt.body != "" {
-				assert.Contains(t, w.Body.String(), tt.body)
-			}
-			if tt.notInBod != "" {
-				assert.NotContains(t, w.Body.String(), tt.notInBod)
-			}
-			if tt.typeOK != nil {
-				tt.typeOK(t, got)
-			}
-			assert.Empty(t, rg.created)
-			noCanary(t, fmt.Sprint(w.Header(), w.Body.String(), got, rg.logs.String()))
-		})
-	}
-}
-
-func TestClientLinkHandlerNetworkError(t *testing.T) {
-	rg := newRig(t, ClientLinkOptions{}, nil)
-	rg.f.srv.Close()
-	w := rg.serve(post(signupForm(), "user-1"))
-	assert.Equal(t, http.StatusBadGateway, w.Code)
-	assert.Empty(t, w.Result().Cookies())
-	noCanary(t, w.Body.String())
-}
-
 func TestNewClientLinkHandlerConfig(t *testing.T) {
 	rg := newRig(t, ClientLinkOptions{}, nil)
-	good := orgClient(rg.f)
+	good := orgClient(t, rg.f)
+	plain := func(base string, hosts ...string) *Client {
+		return &Client{BaseURL: base, AllowInsecureHTTP: true, HTTPClient: http.DefaultClient, BrowserHosts: hosts}
+	}
 	tests := []struct {
 		name  string
 		conn  *oauthlink.Connector
@@ -407,11 +238,11 @@ func TestNewClientLinkHandlerConfig(t *testing.T) {
 		{"nil client", rg.conn, nil, formBuild, ClientLinkOptions{ClientID: testClientID}},
 		{"nil build", rg.conn, good, nil, ClientLinkOptions{ClientID: testClientID}},
 		{"bad approval prompt", rg.conn, good, formBuild, ClientLinkOptions{ClientID: testClientID, ApprovalPrompt: "sometimes"}},
-		{"no token", rg.conn, &Client{BaseURL: rg.f.URL()}, formBuild, ClientLinkOptions{ClientID: testClientID}},
-		{"insecure base", rg.conn, &Client{BaseURL: "http://api.mollie.com", Token: orgToken}, formBuild, ClientLinkOptions{ClientID: testClientID}},
-		{"browser host with a scheme", rg.conn, &Client{BaseURL: rg.f.URL(), Token: orgToken, BrowserHosts: []string{"https://links.example"}}, formBuild, ClientLinkOptions{ClientID: testClientID}},
-		{"browser host with a path", rg.conn, &Client{BaseURL: rg.f.URL(), Token: orgToken, BrowserHosts: []string{"links.example/cl"}}, formBuild, ClientLinkOptions{ClientID: testClientID}},
-		{"empty browser host", rg.conn, &Client{BaseURL: rg.f.URL(), Token: orgToken, BrowserHosts: []string{""}}, formBuild, ClientLinkOptions{ClientID: testClientID}},
+		{"no HTTPClient", rg.conn, &Client{BaseURL: rg.f.URL(), AllowInsecureHTTP: true}, formBuild, ClientLinkOptions{ClientID: testClientID}},
+		{"insecure base", rg.conn, plain("http://api.mollie.com"), formBuild, ClientLinkOptions{ClientID: testClientID}},
+		{"browser host with a scheme", rg.conn, plain(rg.f.URL(), "https://links.example"), formBuild, ClientLinkOptions{ClientID: testClientID}},
+		{"browser host with a path", rg.conn, plain(rg.f.URL(), "links.example/cl"), formBuild, ClientLinkOptions{ClientID: testClientID}},
+		{"empty browser host", rg.conn, plain(rg.f.URL(), ""), formBuild, ClientLinkOptions{ClientID: testClientID}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -426,7 +257,7 @@ func TestNewClientLinkHandlerConfig(t *testing.T) {
 // Without ClientLinkOptions.ClientID the connector's client id is used.
 func TestClientLinkHandlerDefaultsClientID(t *testing.T) {
 	rg := newRig(t, ClientLinkOptions{}, nil)
-	h, err := NewClientLinkHandler(rg.conn, orgClient(rg.f), formBuild, ClientLinkOptions{})
+	h, err := NewClientLinkHandler(rg.conn, orgClient(t, rg.f), formBuild, ClientLinkOptions{})
 	require.NoError(t, err)
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, post(signupForm(), "user-1"))
@@ -458,14 +289,9 @@ func TestClientLinkHandlerBrowserHosts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rg := newRig(t, ClientLinkOptions{}, nil)
-			api := orgClient(rg.f)
+			api := orgClient(t, rg.f)
 			api.BrowserHosts = tt.hosts
-			var got error
-			h, err := NewClientLinkHandler(rg.conn, api, formBuild, ClientLinkOptions{ClientID: testClientID,
-				OnError: func(w http.ResponseWriter, r *http.Request, err error) {
-					got = err
-					DefaultClientLinkErrorHandler(w, r, err)
-				}})
+			h, err := NewClientLinkHandler(rg.conn, api, formBuild, ClientLinkOptions{ClientID: testClientID})
 			require.NoError(t, err)
 			rg.f.queue("POST /v2/client-links", answer{201, nil, `{"id":"cl_1","_links":{"clientLink":{"href":"` + tt.href + `"}}}`})
 			w := httptest.NewRecorder()
@@ -476,16 +302,21 @@ func TestClientLinkHandlerBrowserHosts(t *testing.T) {
 				assert.Len(t, w.Result().Cookies(), 1)
 				return
 			}
-			assert.ErrorIs(t, got, ErrHostNotAllowed)
+			assert.ErrorIs(t, rg.lastErr(), ErrHostNotAllowed)
 			assert.Empty(t, w.Header().Get("Location"))
 			assert.Empty(t, w.Result().Cookies())
 		})
 	}
 }
 
-func TestHTTPStatusFallsBackToRoot(t *testing.T) {
-	assert.Equal(t, http.StatusUnauthorized, HTTPStatus(oauthlink.ErrNoOwner))
-	assert.Equal(t, http.StatusBadRequest, HTTPStatus(fmt.Errorf("x: %w", oauthlink.ErrBadRequest)))
-	assert.Equal(t, http.StatusInternalServerError, HTTPStatus(errors.New("other")))
-	assert.Equal(t, http.StatusUnprocessableEntity, HTTPStatus(fmt.Errorf("wrapped: %w", &ValidationError{"name", "is required"})))
+// TestValidationErrorStatus: a *ValidationError chooses 422 and names its
+// field through an *oauthlink.ParamError, however it is wrapped.
+func TestValidationErrorStatus(t *testing.T) {
+	err := fmt.Errorf("wrapped: %w", &ValidationError{"name", "is required"})
+	assert.Equal(t, http.StatusUnprocessableEntity, oauthlink.HTTPStatus(err))
+	assert.ErrorIs(t, err, oauthlink.ErrBadRequest)
+	var pe *oauthlink.ParamError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "name", pe.Param)
+	assert.Equal(t, "mollie: invalid client link request: name is required", err.Error()[len("wrapped: "):])
 }

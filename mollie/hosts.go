@@ -3,9 +3,10 @@ package mollie
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
+
+	"github.com/oauthlink/oauthlink/internal/apiclient"
 )
 
 // ErrHostNotAllowed: a URL from Mollie's answer, meant for a browser (a
@@ -36,7 +37,7 @@ func parseHostEntry(s string) (hostEntry, error) {
 	u, err := url.Parse("//" + s)
 	if err != nil || s == "" || u.Host != s || u.Hostname() == "" || u.User != nil || u.Path != "" ||
 		u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, ":") || strings.ContainsAny(s, " %") {
-		return hostEntry{}, fmt.Errorf("%w: BrowserHosts entry %q is not a host or host:port", ErrClientConfig, sanitize(s, 64))
+		return hostEntry{}, fmt.Errorf("%w: BrowserHosts entry %q is not a host or host:port", ErrClientConfig, apiclient.Sanitize(s, 64))
 	}
 	return hostEntry{host: strings.ToLower(u.Hostname()), port: u.Port()}, nil
 }
@@ -75,7 +76,7 @@ func (s hostSet) check(href string) error {
 	if s.allows(u) {
 		return nil
 	}
-	return fmt.Errorf("%w: %s (add it to Client.BrowserHosts if Mollie really uses it)", ErrHostNotAllowed, sanitize(u.Host, 255))
+	return fmt.Errorf("%w: %s (add it to Client.BrowserHosts if Mollie really uses it)", ErrHostNotAllowed, apiclient.Sanitize(u.Host, 255))
 }
 
 func (s hostSet) allows(u *url.URL) bool {
@@ -83,11 +84,11 @@ func (s hostSet) allows(u *url.URL) bool {
 	if host == "" {
 		return false
 	}
-	if s.loopback && isLoopback(host) {
+	if s.loopback && apiclient.IsLoopback(host) {
 		return true
 	}
 	port := u.Port()
-	def := defaultPort(u.Scheme)
+	def := apiclient.DefaultPort(u.Scheme)
 	for _, e := range s.entries {
 		if e.host != host {
 			continue
@@ -100,24 +101,6 @@ func (s hostSet) allows(u *url.URL) bool {
 		}
 	}
 	return false
-}
-
-func defaultPort(scheme string) string {
-	switch scheme {
-	case "https":
-		return "443"
-	case "http":
-		return "80"
-	}
-	return ""
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // defaultBrowserHost is the host of Mollie's authorization endpoint,

@@ -44,7 +44,7 @@ func TestBrowserHostsDefault(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.base+" "+tt.href, func(t *testing.T) {
-			hs, err := (&Client{BaseURL: tt.base, Token: orgToken, BrowserHosts: tt.hosts}).browserHosts()
+			hs, err := (&Client{BaseURL: tt.base, AllowInsecureHTTP: true, BrowserHosts: tt.hosts}).browserHosts()
 			require.NoError(t, err)
 			require.NoError(t, checkHref(tt.href))
 			err = hs.check(tt.href)
@@ -67,11 +67,12 @@ func TestBrowserHostsConfig(t *testing.T) {
 		"links.example?x", "links.example#x", "links example", ":443", "%6cinks.example", "links.example:https"} {
 		t.Run(bad, func(t *testing.T) {
 			f := newFake(t)
-			c := orgClient(f)
+			c := orgClient(t, f)
 			c.BrowserHosts = []string{"links.example", bad}
 			_, err := c.CreateClientLink(context.Background(), validRequest())
 			assert.ErrorIs(t, err, ErrClientConfig)
-			c.Token = merchantToken
+			c = merchantClient(t, f)
+			c.BrowserHosts = []string{"links.example", bad}
 			_, err = c.Organization(context.Background())
 			assert.ErrorIs(t, err, ErrClientConfig)
 			_, err = c.Onboarding(context.Background())

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/oauthlink/oauthlink/internal/apiclient"
 )
 
 // Values of the approval_prompt parameter (ParamApprovalPrompt).
@@ -74,7 +76,7 @@ func linkURLBuilder(href, clientID string, scopes []string, approvalPrompt strin
 	}
 	for _, s := range scopes {
 		if s == "" || strings.ContainsAny(s, " \"\\") {
-			return nil, fmt.Errorf("%w: scope %q is not a scope token (RFC 6749 §3.3)", ErrLinkURL, sanitize(s, 64))
+			return nil, fmt.Errorf("%w: scope %q is not a scope token (RFC 6749 §3.3)", ErrLinkURL, apiclient.Sanitize(s, 64))
 		}
 	}
 	switch approvalPrompt {

@@ -14,14 +14,16 @@
 // link (POST /v2/client-links, Client.CreateClientLink) takes the
 // merchant's details and returns a link that behaves like the authorization
 // page. It is authenticated with the partner's organization access token
-// holding clients.write, which is never an OAuth scope. ClientLinkURL adds
-// client_id, state, scope and optionally approval_prompt to the link (never
-// redirect_uri: Mollie uses the app's registered one); a link is valid for
-// 30 days. NewClientLinkHandler puts it together behind a signup form: it
-// validates the form's request, creates the link, starts a flow with
-// Connector.Begin (same state cookie and owner binding as the ordinary start
-// handler) and redirects to the link. The connector's ordinary callback
-// completes the flow.
+// holding clients.write, which is never an OAuth scope: NewTokenClient
+// builds the Client for it. ClientLinkURL adds client_id, state, scope and
+// optionally approval_prompt to the link (never redirect_uri: Mollie uses
+// the app's registered one); a link is valid for 30 days.
+// NewClientLinkHandler puts it together behind a signup form: it validates
+// the form's request, creates the link, starts a flow with Connector.Begin
+// (same state cookie and owner binding as the ordinary start handler) and
+// redirects to the link, reporting every failure through
+// Connector.HandleError. The connector's ordinary callback completes the
+// flow.
 //
 // The state travels in the link, and without PKCE whoever holds it can
 // finish the merchant's flow with a code of their own, linking the
@@ -34,15 +36,22 @@
 // # After connecting
 //
 // Mollie's token response carries no organization id; Identify, used as
-// oauthlink.Config.Identify, reads it from GET /v2/organizations/me when
-// organizations.read was granted. Client.Onboarding reads the merchant's
-// onboarding status (GET /v2/onboarding/me) with the connection's token.
+// oauthlink.Config.Hooks.Identify, reads it from GET /v2/organizations/me
+// when organizations.read was granted. For a connected merchant, a Client
+// whose HTTPClient is the Connector's Client(owner) reads the organization
+// (Client.Organization) and its onboarding status (Client.Onboarding,
+// GET /v2/onboarding/me) with the merchant's token, refreshed when it
+// expires and once more when Mollie answers 401:
+//
+//	api := &mollie.Client{HTTPClient: conn.Client(owner)}
+//	st, err := api.Onboarding(ctx)
 //
 // Every API call has a timeout, reads at most 1 MiB, never follows a
-// redirect (the bearer token is never forwarded to another host), and
-// reports Mollie's HAL+JSON errors as *APIError without echoing the body.
-// URLs in an answer that are meant for a browser (client links, dashboard
-// links) are kept only on an allowed host (Client.BrowserHosts).
+// redirect, never sends a token over plain http (but to a loopback fake
+// with AllowInsecureHTTP), and reports Mollie's HAL+JSON errors as
+// *APIError without echoing the body. URLs in an answer that are meant for
+// a browser (client links, dashboard links) are kept only on an allowed
+// host (Client.BrowserHosts).
 package mollie
 
 import (

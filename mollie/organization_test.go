@@ -13,13 +13,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func merchantClient(f *fakeMollie) *Client {
-	return &Client{BaseURL: f.URL(), Token: merchantToken}
-}
+func merchantClient(t *testing.T, f *fakeMollie) *Client { return tokenClient(t, f, merchantToken) }
 
 func TestOrganization(t *testing.T) {
 	f := newFake(t)
-	org, err := merchantClient(f).Organization(context.Background())
+	org, err := merchantClient(t, f).Organization(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, &Organization{
 		ID: "org_12345678", Name: "Shop B.V.", Email: "owner@shop.example",
@@ -31,11 +29,11 @@ func TestOrganization(t *testing.T) {
 
 func TestOnboarding(t *testing.T) {
 	f := newFake(t)
-	c := merchantClient(f)
+	c := merchantClient(t, f)
 	c.TestMode = true // must not reach onboarding/me, which takes no parameters
 	st, err := c.Onboarding(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, &OnboardingStatus{
+	assert.Equal(t, &Onboarding{
 		Name: "Shop B.V.", Status: OnboardingNeedsData,
 		CanReceivePayments: true, CanReceiveSettlements: false,
 		SignedUpAt:   time.Date(2018, 12, 20, 10, 49, 8, 0, time.UTC),
@@ -45,7 +43,7 @@ func TestOnboarding(t *testing.T) {
 }
 
 // normalise makes times comparable with assert.Equal.
-func normalise(st *OnboardingStatus) *OnboardingStatus {
+func normalise(st *Onboarding) *Onboarding {
 	cp := *st
 	cp.SignedUpAt = cp.SignedUpAt.UTC()
 	return &cp
@@ -55,12 +53,12 @@ func TestOnboardingAnswers(t *testing.T) {
 	tests := []struct {
 		name  string
 		a     answer
-		check func(t *testing.T, st *OnboardingStatus, err error)
+		check func(t *testing.T, st *Onboarding, err error)
 	}{
 		{
 			name: "payments-disabled, unparsable date, unsafe dashboard link",
 			a:    answer{200, nil, `{"status":"payments-disabled","signedUpAt":"yesterday","_links":{"dashboard":{"href":"javascript:alert(1)"}}}`},
-			check: func(t *testing.T, st *OnboardingStatus, err error) {
+			check: func(t *testing.T, st *Onboarding, err error) {
 				require.NoError(t, err)
 				assert.Equal(t, OnboardingPaymentsDisabled, st.Status)
 				assert.True(t, st.SignedUpAt.IsZero())
@@ -70,14 +68,14 @@ func TestOnboardingAnswers(t *testing.T) {
 		{
 			name: "no status",
 			a:    answer{200, nil, `{"name":"x"}`},
-			check: func(t *testing.T, st *OnboardingStatus, err error) {
+			check: func(t *testing.T, st *Onboarding, err error) {
 				assert.ErrorIs(t, err, ErrResponse)
 			},
 		},
 		{
 			name: "403 missing scope",
 			a:    answer{403, nil, `{"status":403,"title":"Forbidden","detail":"Missing scope onboarding.read"}`},
-			check: func(t *testing.T, st *OnboardingStatus, err error) {
+			check: func(t *testing.T, st *Onboarding, err error) {
 				var ae *APIError
 				require.ErrorAs(t, err, &ae)
 				assert.Equal(t, "Missing scope onboarding.read", ae.Detail)
@@ -88,7 +86,7 @@ func TestOnboardingAnswers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake(t)
 			f.queue("GET /v2/onboarding/me", tt.a)
-			st, err := merchantClient(f).Onboarding(context.Background())
+			st, err := merchantClient(t, f).Onboarding(context.Background())
 			tt.check(t, st, err)
 		})
 	}
@@ -117,11 +115,11 @@ func TestDashboardURLPinned(t *testing.T) {
 			link := `"_links":{"dashboard":{"href":"` + tt.href + `","type":"text/html"}}`
 			f.queue("GET /v2/organizations/me", answer{200, nil, `{"id":"org_1",` + link + `}`})
 			f.queue("GET /v2/onboarding/me", answer{200, nil, `{"status":"needs-data",` + link + `}`})
-			org, err := merchantClient(f).Organization(context.Background())
+			org, err := merchantClient(t, f).Organization(context.Background())
 			require.NoError(t, err)
 			assert.Equal(t, "org_1", org.ID)
 			assert.Equal(t, tt.want, org.DashboardURL)
-			st, err := merchantClient(f).Onboarding(context.Background())
+			st, err := merchantClient(t, f).Onboarding(context.Background())
 			require.NoError(t, err)
 			assert.Equal(t, OnboardingNeedsData, st.Status)
 			assert.Equal(t, tt.want, st.DashboardURL)
@@ -131,7 +129,7 @@ func TestDashboardURLPinned(t *testing.T) {
 
 func TestGetTestMode(t *testing.T) {
 	f := newFake(t)
-	c := merchantClient(f)
+	c := merchantClient(t, f)
 	var out struct {
 		Count int `json:"count"`
 	}
@@ -169,7 +167,7 @@ func TestIdentify(t *testing.T) {
 			if tt.queue != nil {
 				f.queue("GET /v2/organizations/me", *tt.queue)
 			}
-			identify := Identify(f.URL(), &http.Client{Timeout: 5 * time.Second})
+			identify := Identify(Client{BaseURL: f.URL(), AllowInsecureHTTP: true, HTTPClient: &http.Client{Timeout: 5 * time.Second}})
 			conn := &oauthlink.Connection{Provider: "mollie", Owner: "u1", AccessToken: tt.token, Scopes: tt.scopes}
 			err := identify(context.Background(), conn)
 			if tt.wantErr {
@@ -182,4 +180,19 @@ func TestIdentify(t *testing.T) {
 			assert.Equal(t, tt.calls, f.count("GET /v2/organizations/me"))
 		})
 	}
+}
+
+// TestIdentifyRefusesCleartext: Identify sends the new token to an http
+// API only on loopback and only with AllowInsecureHTTP; a refusal fails the
+// callback without sending anything.
+func TestIdentifyRefusesCleartext(t *testing.T) {
+	f := newFake(t)
+	for _, api := range []Client{{BaseURL: f.URL()}, {BaseURL: "http://api.mollie.com", AllowInsecureHTTP: true}} {
+		conn := &oauthlink.Connection{Provider: "mollie", Owner: "u1", AccessToken: merchantToken, Scopes: []string{ScopeOrganizationsRead}}
+		err := Identify(api)(context.Background(), conn)
+		require.ErrorIs(t, err, ErrClientConfig, api.BaseURL)
+		noCanary(t, err.Error())
+		assert.Empty(t, conn.AccountID)
+	}
+	assert.Zero(t, f.count("GET /v2/organizations/me"))
 }

@@ -2,6 +2,7 @@ package mollie
 
 import (
 	"fmt"
+	"net/http"
 	"net/mail"
 	"regexp"
 	"strings"
@@ -15,9 +16,13 @@ import (
 // ValidationError reports the first field of a ClientLinkRequest that would
 // not be accepted, before anything is sent to Mollie. Field uses Mollie's
 // JSON path ("owner.email", "address.country"); Reason is ours, never user
-// input, so both are safe to show. It wraps oauthlink.ErrBadRequest, so the
-// connector's default error page answers 400; the client-link handler's
-// default answers 422.
+// input, so both are safe to show. A BuildFunc may return one for a field
+// of its own form.
+//
+// It chooses HTTP 422 (HTTPStatus), which oauthlink.HTTPStatus and the
+// Connector's error page honour, and wraps an *oauthlink.ParamError naming
+// Field, so the default error page names the field (and errors.Is(err,
+// oauthlink.ErrBadRequest) holds).
 type ValidationError struct {
 	// Field is the JSON path of the offending field, e.g. "owner.email".
 	Field string
@@ -29,8 +34,11 @@ func (e *ValidationError) Error() string {
 	return fmt.Sprintf("mollie: invalid client link request: %s %s", e.Field, e.Reason)
 }
 
-// Unwrap returns oauthlink.ErrBadRequest.
-func (e *ValidationError) Unwrap() error { return oauthlink.ErrBadRequest }
+// HTTPStatus is 422: the form needs fixing.
+func (e *ValidationError) HTTPStatus() int { return http.StatusUnprocessableEntity }
+
+// Unwrap returns an *oauthlink.ParamError naming Field.
+func (e *ValidationError) Unwrap() error { return &oauthlink.ParamError{Param: e.Field} }
 
 // maxText caps free-text fields. Mollie documents no limits; this only
 // keeps absurd input from being sent.
@@ -69,10 +77,10 @@ func (r *ClientLinkRequest) Validate() error {
 		required     bool
 	}
 	for _, c := range []check{
-		{"owner.email", r.Owner.Email, true},
-		{"owner.givenName", r.Owner.GivenName, true},
-		{"owner.familyName", r.Owner.FamilyName, true},
-		{"owner.locale", r.Owner.Locale, false},
+		{"owner.email", r.OrganizationOwner.Email, true},
+		{"owner.givenName", r.OrganizationOwner.GivenName, true},
+		{"owner.familyName", r.OrganizationOwner.FamilyName, true},
+		{"owner.locale", r.OrganizationOwner.Locale, false},
 		{"name", r.Name, true},
 		{"address.streetAndNumber", r.Address.StreetAndNumber, false},
 		{"address.postalCode", r.Address.PostalCode, false},
@@ -88,10 +96,10 @@ func (r *ClientLinkRequest) Validate() error {
 			return err
 		}
 	}
-	if reason := emailProblem(r.Owner.Email); reason != "" {
+	if reason := emailProblem(r.OrganizationOwner.Email); reason != "" {
 		return &ValidationError{"owner.email", reason}
 	}
-	if r.Owner.Locale != "" && !localeShape.MatchString(r.Owner.Locale) {
+	if r.OrganizationOwner.Locale != "" && !localeShape.MatchString(r.OrganizationOwner.Locale) {
 		return &ValidationError{"owner.locale", "must look like nl_NL (language_COUNTRY)"}
 	}
 	if !countryShape.MatchString(r.Address.Country) {

@@ -18,31 +18,31 @@ func TestValidate(t *testing.T) {
 	}{
 		{"valid", func(r *ClientLinkRequest) {}, ""},
 		{"minimal", func(r *ClientLinkRequest) {
-			*r = ClientLinkRequest{Owner: Owner{Email: "a@b.nl", GivenName: "A", FamilyName: "B"}, Name: "N", Address: Address{Country: "DE"}}
+			*r = ClientLinkRequest{OrganizationOwner: OrganizationOwner{Email: "a@b.nl", GivenName: "A", FamilyName: "B"}, Name: "N", Address: Address{Country: "DE"}}
 		}, ""},
-		{"no email", func(r *ClientLinkRequest) { r.Owner.Email = "" }, "owner.email"},
-		{"blank email", func(r *ClientLinkRequest) { r.Owner.Email = "   " }, "owner.email"},
-		{"email without at", func(r *ClientLinkRequest) { r.Owner.Email = "owner.shop.example" }, "owner.email"},
-		{"email without dot in domain", func(r *ClientLinkRequest) { r.Owner.Email = "owner@localhost" }, "owner.email"},
-		{"email with display name", func(r *ClientLinkRequest) { r.Owner.Email = "Anna <owner@shop.example>" }, "owner.email"},
-		{"email with two ats", func(r *ClientLinkRequest) { r.Owner.Email = "a@b@shop.example" }, "owner.email"},
-		{"email with space", func(r *ClientLinkRequest) { r.Owner.Email = "an na@shop.example" }, "owner.email"},
-		{"email domain label with underscore", func(r *ClientLinkRequest) { r.Owner.Email = "a@sh_op.example" }, "owner.email"},
-		{"email empty label", func(r *ClientLinkRequest) { r.Owner.Email = "a@shop..example" }, "owner.email"},
-		{"email IDN unicode", func(r *ClientLinkRequest) { r.Owner.Email = "a@bücher.example" }, "owner.email"},
-		{"email IDN punycode", func(r *ClientLinkRequest) { r.Owner.Email = "a@xn--bcher-kva.example" }, ""},
-		{"email plus tag", func(r *ClientLinkRequest) { r.Owner.Email = "a+mollie@shop.example" }, ""},
-		{"email too long", func(r *ClientLinkRequest) { r.Owner.Email = strings.Repeat("a", 250) + "@b.nl" }, "owner.email"},
-		{"email local part too long", func(r *ClientLinkRequest) { r.Owner.Email = strings.Repeat("a", 65) + "@b.nl" }, "owner.email"},
-		{"no given name", func(r *ClientLinkRequest) { r.Owner.GivenName = "" }, "owner.givenName"},
-		{"no family name", func(r *ClientLinkRequest) { r.Owner.FamilyName = " \t" }, "owner.familyName"},
-		{"family name with newline", func(r *ClientLinkRequest) { r.Owner.FamilyName = "de\nVries" }, "owner.familyName"},
-		{"given name unicode", func(r *ClientLinkRequest) { r.Owner.GivenName = "Zoë" }, ""},
-		{"given name invalid utf8", func(r *ClientLinkRequest) { r.Owner.GivenName = "Zo\xff" }, "owner.givenName"},
-		{"locale lower country", func(r *ClientLinkRequest) { r.Owner.Locale = "nl_nl" }, "owner.locale"},
-		{"locale hyphen", func(r *ClientLinkRequest) { r.Owner.Locale = "nl-NL" }, "owner.locale"},
-		{"locale language only", func(r *ClientLinkRequest) { r.Owner.Locale = "nl" }, "owner.locale"},
-		{"locale en_US", func(r *ClientLinkRequest) { r.Owner.Locale = "en_US" }, ""},
+		{"no email", func(r *ClientLinkRequest) { r.OrganizationOwner.Email = "" }, "owner.email"},
+		{"blank email", func(r *ClientLinkRequest) { r.OrganizationOwner.Email = "   " }, "owner.email"},
+		{"email without at", func(r *ClientLinkRequest) { r.OrganizationOwner.Email = "owner.shop.example" }, "owner.email"},
+		{"email without dot in domain", func(r *ClientLinkRequest) { r.OrganizationOwner.Email = "owner@localhost" }, "owner.email"},
+		{"email with display name", func(r *ClientLinkRequest) { r.OrganizationOwner.Email = "Anna <owner@shop.example>" }, "owner.email"},
+		{"email with two ats", func(r *ClientLinkRequest) { r.OrganizationOwner.Email = "a@b@shop.example" }, "owner.email"},
+		{"email with space", func(r *ClientLinkRequest) { r.OrganizationOwner.Email = "an na@shop.example" }, "owner.email"},
+		{"email domain label with underscore", func(r *ClientLinkRequest) { r.OrganizationOwner.Email = "a@sh_op.example" }, "owner.email"},
+		{"email empty label", func(r *ClientLinkRequest) { r.OrganizationOwner.Email = "a@shop..example" }, "owner.email"},
+		{"email IDN unicode", func(r *ClientLinkRequest) { r.OrganizationOwner.Email = "a@bücher.example" }, "owner.email"},
+		{"email IDN punycode", func(r *ClientLinkRequest) { r.OrganizationOwner.Email = "a@xn--bcher-kva.example" }, ""},
+		{"email plus tag", func(r *ClientLinkRequest) { r.OrganizationOwner.Email = "a+mollie@shop.example" }, ""},
+		{"email too long", func(r *ClientLinkRequest) { r.OrganizationOwner.Email = strings.Repeat("a", 250) + "@b.nl" }, "owner.email"},
+		{"email local part too long", func(r *ClientLinkRequest) { r.OrganizationOwner.Email = strings.Repeat("a", 65) + "@b.nl" }, "owner.email"},
+		{"no given name", func(r *ClientLinkRequest) { r.OrganizationOwner.GivenName = "" }, "owner.givenName"},
+		{"no family name", func(r *ClientLinkRequest) { r.OrganizationOwner.FamilyName = " \t" }, "owner.familyName"},
+		{"family name with newline", func(r *ClientLinkRequest) { r.OrganizationOwner.FamilyName = "de\nVries" }, "owner.familyName"},
+		{"given name unicode", func(r *ClientLinkRequest) { r.OrganizationOwner.GivenName = "Zoë" }, ""},
+		{"given name invalid utf8", func(r *ClientLinkRequest) { r.OrganizationOwner.GivenName = "Zo\xff" }, "owner.givenName"},
+		{"locale lower country", func(r *ClientLinkRequest) { r.OrganizationOwner.Locale = "nl_nl" }, "owner.locale"},
+		{"locale hyphen", func(r *ClientLinkRequest) { r.OrganizationOwner.Locale = "nl-NL" }, "owner.locale"},
+		{"locale language only", func(r *ClientLinkRequest) { r.OrganizationOwner.Locale = "nl" }, "owner.locale"},
+		{"locale en_US", func(r *ClientLinkRequest) { r.OrganizationOwner.Locale = "en_US" }, ""},
 		{"no name", func(r *ClientLinkRequest) { r.Name = "" }, "name"},
 		{"name too long", func(r *ClientLinkRequest) { r.Name = strings.Repeat("é", 256) }, "name"},
 		{"name at limit", func(r *ClientLinkRequest) { r.Name = strings.Repeat("é", 255) }, ""},
@@ -87,7 +87,7 @@ func TestValidate(t *testing.T) {
 
 func TestValidationErrorDoesNotEchoInput(t *testing.T) {
 	r := validRequest()
-	r.Owner.Email = "<script>alert(1)</script>@x"
+	r.OrganizationOwner.Email = "<script>alert(1)</script>@x"
 	err := r.Validate()
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "<script>")
@@ -96,11 +96,11 @@ func TestValidationErrorDoesNotEchoInput(t *testing.T) {
 
 func TestTrimmedBeforeValidation(t *testing.T) {
 	r := validRequest()
-	r.Owner.Email = "  owner@shop.example\n"
+	r.OrganizationOwner.Email = "  owner@shop.example\n"
 	r.Address.Country = " NL "
 	require.Error(t, r.Validate(), "Validate checks the request as given")
 	tr := r.trimmed()
 	require.NoError(t, tr.Validate())
-	assert.Equal(t, "owner@shop.example", tr.Owner.Email)
-	assert.Equal(t, "  owner@shop.example\n", r.Owner.Email, "trimmed works on a copy")
+	assert.Equal(t, "owner@shop.example", tr.OrganizationOwner.Email)
+	assert.Equal(t, "  owner@shop.example\n", r.OrganizationOwner.Email, "trimmed works on a copy")
 }

@@ -115,10 +115,14 @@ func (a *app) refresh(p *provider) http.Handler {
 	})
 }
 
-// flowError is every connector's Config.OnError: a readable page with
+// flowError is every connector's Hooks.OnError, so it also gets the Mollie
+// client-link handler's failures (clientLinkError): a readable page with
 // oauthlink.HTTPStatus(err). The only provider text shown is the
 // description of a provider error, escaped by html/template.
 func (a *app) flowError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.URL.Path == clientLinkPath && a.clientLinkError(w, r, err) {
+		return
+	}
 	status := oauthlink.HTTPStatus(err)
 	title, msg, detail := "Connection failed", "Something went wrong while connecting the account. Nothing was saved; please try again.", ""
 	var pe *oauthlink.ProviderError
@@ -181,33 +185,37 @@ func (a *app) clientLink(p *provider) http.Handler {
 	})
 }
 
-// clientLinkError is the client-link handler's OnError: a form problem
-// re-renders the dashboard with the form and the bad field (422); anything
-// else gets the error page with mollie.HTTPStatus(err).
-func (a *app) clientLinkError(w http.ResponseWriter, r *http.Request, err error) {
+// clientLinkPath is where the Mollie client-link handler is served.
+const clientLinkPath = "/connect/mollie/client-link"
+
+// clientLinkError answers a failure of the client-link handler and reports
+// whether it did: a form problem re-renders the dashboard with the form and
+// the bad field (422); Mollie failing gets the signup's error page with
+// oauthlink.HTTPStatus(err) (502, or 503 when Mollie throttles). The
+// connector's own causes (nobody logged in, a bad return_to, a cross-site
+// post) are left to flowError.
+func (a *app) clientLinkError(w http.ResponseWriter, r *http.Request, err error) bool {
 	var ve *mollie.ValidationError
 	var ae *mollie.APIError
 	switch {
 	case errors.As(err, &ve):
 		a.signupProblem(w, r, ve.Field, ve.Reason)
-		return
+		return true
 	case errors.As(err, &ae) && ae.StatusCode == http.StatusUnprocessableEntity && formField(ae.Field) != "":
 		a.signupProblem(w, r, ae.Field, "was refused by Mollie: "+ae.Detail)
-		return
+		return true
 	}
-	status := mollie.HTTPStatus(err)
+	status := oauthlink.HTTPStatus(err)
 	msg := "The Mollie signup link could not be created. Nothing was created; please try again."
 	switch {
-	case errors.Is(err, mollie.ErrCrossOrigin):
-		msg = "This form must be sent from the demo's own pages."
 	case status == http.StatusServiceUnavailable:
 		msg = "Mollie is busy right now. Nothing was created; please try again in a moment."
 	case status < 500:
-		a.flowError(w, r, err)
-		return
+		return false
 	}
 	a.log.Warn("client link failed", "status", status, "error", err)
 	a.errorPage(w, r, status, "Could not start the Mollie signup", msg, "")
+	return true
 }
 
 // signupProblem shows the client-link form again, filled in as sent, with
@@ -233,8 +241,8 @@ func (a *app) signupProblem(w http.ResponseWriter, r *http.Request, molliePath, 
 func buildClientLink(r *http.Request) (mollie.ClientLinkRequest, error) {
 	f := r.PostForm
 	return mollie.ClientLinkRequest{
-		Owner: mollie.Owner{Email: f.Get("email"), GivenName: f.Get("given_name"), FamilyName: f.Get("family_name")},
-		Name:  f.Get("organization_name"),
+		OrganizationOwner: mollie.OrganizationOwner{Email: f.Get("email"), GivenName: f.Get("given_name"), FamilyName: f.Get("family_name")},
+		Name:              f.Get("organization_name"),
 		Address: mollie.Address{
 			StreetAndNumber: f.Get("street"), PostalCode: f.Get("postal_code"), City: f.Get("city"),
 			Country: strings.ToUpper(strings.TrimSpace(f.Get("country"))),

@@ -33,10 +33,10 @@ type provider struct {
 	clientLinks http.Handler
 }
 
-// mollieProvider returns the Mollie descriptor and its partner API client
-// (nil without an organization token) from the environment, or the
+// mollieProvider returns the Mollie descriptor and the partner's
+// organization token ("" without one) from the environment, or the
 // sandbox's.
-func (a *app) mollieProvider(env providerEnv) (oauthlink.Provider, string, string, *mollie.Client) {
+func (a *app) mollieProvider(env providerEnv) (oauthlink.Provider, string, string, store.Secret) {
 	if env.sandbox() {
 		token := sandboxOrgToken()
 		f := newSandboxMollie(a.callback("mollie"), token, a.sandboxHost)
@@ -44,7 +44,7 @@ func (a *app) mollieProvider(env providerEnv) (oauthlink.Provider, string, strin
 		a.closers = append(a.closers, func() error { f.Close(); return nil })
 		p := f.Provider()
 		p.AuthURL = browserURL(p.AuthURL, a.sandboxHost)
-		return p, f.ClientID(), f.ClientSecret(), &mollie.Client{BaseURL: f.APIURL(), Token: store.Secret(token)}
+		return p, f.ClientID(), f.ClientSecret(), store.Secret(token)
 	}
 	p := mollie.Provider()
 	if env.AuthURL != "" {
@@ -56,11 +56,7 @@ func (a *app) mollieProvider(env providerEnv) (oauthlink.Provider, string, strin
 	if env.APIURL != "" {
 		p.APIURL = strings.TrimRight(env.APIURL, "/")
 	}
-	var api *mollie.Client
-	if env.OrgToken != "" {
-		api = &mollie.Client{BaseURL: p.APIURL, Token: store.Secret(env.OrgToken)}
-	}
-	return p, env.ClientID, env.ClientSecret, api
+	return p, env.ClientID, env.ClientSecret, store.Secret(env.OrgToken)
 }
 
 // qontoProvider returns the Qonto descriptor from the environment (the
@@ -126,9 +122,10 @@ func (a *app) newProviders() error {
 		}
 	}
 
-	mp, mid, msecret, partner := a.mollieProvider(a.cfg.Mollie)
+	mp, mid, msecret, orgToken := a.mollieProvider(a.cfg.Mollie)
 	mcfg := base(mp, mid, msecret, a.cfg.Mollie.Scopes)
-	mcfg.Hooks.Identify = mollie.Identify(mp.APIURL, nil) // Connection.AccountID = "org_…"
+	mollieAPI := mollie.Client{BaseURL: mp.APIURL, AllowInsecureHTTP: mcfg.AllowInsecureHTTP}
+	mcfg.Hooks.Identify = mollie.Identify(mollieAPI) // Connection.AccountID = "org_…"
 	mconn, err := oauthlink.New(mcfg)
 	if err != nil {
 		return fmt.Errorf("mollie: %w", err)
@@ -137,12 +134,15 @@ func (a *app) newProviders() error {
 	if a.cfg.Mollie.sandbox() {
 		m.sandbox = strings.TrimSuffix(mp.AuthURL, "/oauth2/authorize")
 	}
-	if partner != nil {
-		m.clientLinks, err = mollie.NewClientLinkHandler(mconn, partner, buildClientLink, mollie.ClientLinkOptions{
-			ClientID:    mid,
-			CrossOrigin: a.crossOrigin,
-			OnError:     a.clientLinkError,
-		})
+	if orgToken != "" {
+		// Its failures go to the connector's Hooks.OnError, a.flowError.
+		partner, err := mollie.NewTokenClient(orgToken, mollieAPI)
+		if err == nil {
+			m.clientLinks, err = mollie.NewClientLinkHandler(mconn, partner, buildClientLink, mollie.ClientLinkOptions{
+				ClientID:    mid,
+				CrossOrigin: a.crossOrigin,
+			})
+		}
 		if err != nil {
 			return fmt.Errorf("mollie client links: %w", err)
 		}

@@ -160,7 +160,7 @@ func (a *app) routes() http.Handler {
 		mux.Handle("GET /api/"+p.name+"/organization",
 			a.sessions.api(p.conn.RequireConnection("/connect/"+p.name)(a.apiOrganization(p))))
 		if p.name == "mollie" {
-			mux.Handle("POST /connect/mollie/client-link", page(a.clientLink(p)))
+			mux.Handle("POST "+clientLinkPath, page(a.clientLink(p)))
 		}
 	}
 	return a.logRequests(securityHeaders(a.crossOrigin.Handler(mux)))
