@@ -1,14 +1,17 @@
 package qonto_test
 
 import (
+	"errors"
 	"fmt"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/qonto"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
@@ -92,4 +95,37 @@ func ExampleWithRegistration() {
 	// Output:
 	// registration_id=a584b060-8c96-488d-8bbb-74f0d3d2803c <nil>
 	// qonto: id must be a UUID: registration_id
+}
+
+// Record the organization id when connecting, and read the organization
+// later as the connected owner.
+func ExampleIdentify() {
+	provider := qonto.Provider(qonto.Options{Sandbox: true, StagingToken: os.Getenv("QONTO_STAGING_TOKEN")})
+	conn, err := oauthlink.New(oauthlink.Config{
+		Provider:      provider,
+		ClientID:      os.Getenv("QONTO_CLIENT_ID"),
+		ClientSecret:  os.Getenv("QONTO_CLIENT_SECRET"),
+		RedirectURL:   "https://platform.example/connect/qonto/callback",
+		Store:         memstore.New(),
+		Owner:         func(*http.Request) (string, error) { return "user-1", nil },
+		CookieSecrets: [][]byte{[]byte("an example key of 32 bytes......")},
+		// Connection.AccountID = the organization id; the sandbox needs its header.
+		Hooks: oauthlink.Hooks{Identify: qonto.Identify(qonto.Client{BaseURL: provider.APIURL}, provider.Header)},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	handler := func(w http.ResponseWriter, r *http.Request) {
+		api := &qonto.Client{HTTPClient: conn.Client("user-1"), BaseURL: provider.APIURL}
+		org, err := api.Organization(r.Context())
+		switch {
+		case errors.Is(err, oauthlink.ErrReauthRequired), errors.Is(err, store.ErrNotFound):
+			http.Redirect(w, r, "/connect/qonto", http.StatusSeeOther) // (re)connect
+		case err != nil:
+			http.Error(w, "Qonto is unavailable right now", http.StatusBadGateway)
+		default:
+			fmt.Fprintln(w, org.LegalName)
+		}
+	}
+	_ = handler
 }

@@ -2,71 +2,51 @@ package qonto
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
-	"strings"
-	"time"
 
 	"github.com/oauthlink/oauthlink"
 )
 
 // ErrIdentify reports that the organization could not be read after
-// connecting.
+// connecting. The cause (ErrClientConfig, ErrRequest, ErrResponse, an
+// *APIError) stays in the chain.
 var ErrIdentify = errors.New("qonto: cannot identify the organization")
 
-// Identify returns a function for oauthlink.Config.Identify that records
-// the Qonto organization id as Connection.AccountID, from
-// GET {apiURL}/v2/organization with the new access token (Qonto's token
-// response carries no organization id). It calls only when the granted
-// scopes include organization.read; otherwise it leaves AccountID empty. In
-// the sandbox it sends the preset's X-Qonto-Staging-Token (pass the
-// provider's Header). hc defaults to a client with a 30-second timeout; no
-// redirect is followed, so the token never reaches another host.
+// Identify returns a function for oauthlink.Config.Hooks.Identify that
+// records the Qonto organization id as Connection.AccountID, from
+// GET /v2/organization (Client.Organization) with the connection's new
+// access token: Qonto's token response carries no organization id, and
+// the connection is not stored yet, so the Connector's Client cannot be
+// used. It calls only when the granted scopes include organization.read;
+// otherwise it leaves AccountID empty.
 //
-// An error fails the callback, and the connector then revokes the new
-// grant.
-func Identify(apiURL string, hc *http.Client, header http.Header) func(ctx context.Context, conn *oauthlink.Connection) error {
-	client := &http.Client{Timeout: 30 * time.Second}
-	if hc != nil {
-		cp := *hc
-		client = &cp
-	}
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	base := strings.TrimRight(apiURL, "/")
+// api says where and how: BaseURL (default APIURL; pass the provider's
+// APIURL), AllowInsecureHTTP, Timeout and HTTPClient, which carries the
+// requests underneath (its Transport and Timeout; e.g. a test fake's
+// client). header is sent with the token: in the sandbox, the preset's
+// X-Qonto-Staging-Token (pass the provider's Header). The token goes only
+// to BaseURL's origin, never over plain http but to a loopback host with
+// AllowInsecureHTTP, and no redirect is followed.
+//
+// An error wraps ErrIdentify; it fails the callback, and the connector then
+// revokes the new grant.
+func Identify(api Client, header http.Header) func(ctx context.Context, conn *oauthlink.Connection) error {
 	return func(ctx context.Context, conn *oauthlink.Connection) error {
-		if !slices.Contains(conn.Scopes, "organization.read") {
+		if !slices.Contains(conn.Scopes, ScopeOrganizationRead) {
 			return nil
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v2/organization", nil)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrIdentify, err)
-		}
-		for k, vs := range header {
-			req.Header[k] = vs
-		}
-		req.Header.Set("Authorization", "Bearer "+conn.AccessToken.Reveal())
-		req.Header.Set("Accept", "application/json")
-		resp, err := client.Do(req)
+		c, err := api.withToken(conn.AccessToken, header)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrIdentify, err)
 		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%w: status %d", ErrIdentify, resp.StatusCode)
+		org, err := c.Organization(ctx)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrIdentify, err)
 		}
-		var body struct {
-			Organization struct {
-				ID string `json:"id"`
-			} `json:"organization"`
-		}
-		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil || body.Organization.ID == "" {
-			return fmt.Errorf("%w: the answer carries no organization id", ErrIdentify)
-		}
-		conn.AccountID = body.Organization.ID
+		conn.AccountID = org.ID
 		return nil
 	}
 }

@@ -43,6 +43,23 @@
 // The rest of the flow (state cookie, owner binding, callback, exchange) is
 // the ordinary one. Send the user's browser to the authorization URL; never
 // fetch it server-side (Hydra's CSRF cookie would be missing).
+//
+// # After connecting
+//
+// Qonto's token response carries no organization id; Identify, used as
+// oauthlink.Config.Hooks.Identify, reads it from GET /v2/organization when
+// organization.read was granted. For a connected organization, a Client
+// whose HTTPClient is the Connector's Client(owner) calls the API with the
+// owner's token (and the sandbox's staging header), refreshed when it
+// expires and once more when Qonto answers 401:
+//
+//	api := &qonto.Client{HTTPClient: conn.Client(owner), BaseURL: provider.APIURL}
+//	org, err := api.Organization(ctx)
+//
+// Every API call has a timeout, reads at most 1 MiB, never follows a
+// redirect, never sends a token over plain http (but to a loopback fake
+// with AllowInsecureHTTP), and reports Qonto's error answers as *APIError
+// without echoing the body.
 package qonto
 
 import (
