@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"time"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/mollie"
+	"github.com/oauthlink/oauthlink/qonto"
 	"github.com/oauthlink/oauthlink/store"
 )
 
@@ -45,52 +46,58 @@ func (a *app) apiConnections(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// maxAPIBody caps what the demo relays from a provider.
-const maxAPIBody = 1 << 20
+// apiTimeout bounds a provider API call the demo makes for a request.
+const apiTimeout = 30 * time.Second
 
 // apiOrganization is GET /api/{provider}/organization: it calls the
-// provider's organization endpoint as the logged-in user, through
-// Connector.Client (a fresh bearer token, refreshed as needed, sent only
-// to the provider's API host), and relays the provider's JSON.
+// provider's organization endpoint as the logged-in user with the provider
+// package's typed client over Connector.Client (a fresh bearer token,
+// refreshed as needed and once more on a 401, sent only to the provider's
+// API host), and relays the provider's JSON as it came.
 func (a *app) apiOrganization(p *provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), apiTimeout)
 		defer cancel()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.apiURL+p.orgPath, nil)
+		body, err := p.organization(ctx, p.conn.Client(a.sessions.user(r)))
 		if err != nil {
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "bad_api_url"})
-			return
-		}
-		req.Header.Set("Accept", "application/json")
-		resp, err := p.conn.Client(a.sessions.user(r)).Do(req)
-		if err != nil {
-			reason, status := "provider_unreachable", http.StatusBadGateway
-			switch {
-			case errors.Is(err, oauthlink.ErrReauthRequired):
-				reason, status = "reauth_required", http.StatusUnauthorized
-			case errors.Is(err, store.ErrNotFound), errors.Is(err, oauthlink.ErrDisconnected):
-				reason, status = "not_connected", http.StatusUnauthorized
-			}
 			a.log.Warn("organization call failed", "provider", p.name, "error", err)
-			writeJSON(w, status, map[string]string{"error": reason, "provider": p.name})
+			status, answer := organizationError(p.name, err)
+			writeJSON(w, status, answer)
 			return
 		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIBody+1))
-		switch {
-		case err != nil:
-			writeJSON(w, http.StatusBadGateway, map[string]string{"error": "provider_unreachable", "provider": p.name})
-		case resp.StatusCode != http.StatusOK:
-			writeJSON(w, http.StatusBadGateway, map[string]any{"error": "provider_error", "provider": p.name, "provider_status": resp.StatusCode})
-		case len(body) > maxAPIBody || !json.Valid(body):
-			writeJSON(w, http.StatusBadGateway, map[string]string{"error": "provider_malformed", "provider": p.name})
-		default:
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Cache-Control", "no-store")
-			w.WriteHeader(http.StatusOK)
-			w.Write(body)
-		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		w.Write(body)
 	})
+}
+
+// organizationError is the status and JSON answer for a failed
+// organization call.
+func organizationError(provider string, err error) (int, any) {
+	reason := func(r string) map[string]string { return map[string]string{"error": r, "provider": provider} }
+	var me *mollie.APIError
+	var qe *qonto.APIError
+	switch {
+	case errors.Is(err, oauthlink.ErrReauthRequired):
+		return http.StatusUnauthorized, reason("reauth_required")
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, oauthlink.ErrDisconnected):
+		return http.StatusUnauthorized, reason("not_connected")
+	case errors.As(err, &me):
+		return providerError(provider, me.StatusCode)
+	case errors.As(err, &qe):
+		return providerError(provider, qe.StatusCode)
+	case errors.Is(err, mollie.ErrResponse), errors.Is(err, qonto.ErrResponse):
+		return http.StatusBadGateway, reason("provider_malformed")
+	case errors.Is(err, mollie.ErrClientConfig), errors.Is(err, qonto.ErrClientConfig):
+		return http.StatusInternalServerError, map[string]string{"error": "bad_api_url"}
+	}
+	return http.StatusBadGateway, reason("provider_unreachable")
+}
+
+// providerError is the answer when the provider answered an error status.
+func providerError(provider string, status int) (int, any) {
+	return http.StatusBadGateway, map[string]any{"error": "provider_error", "provider": provider, "provider_status": status}
 }
 
 // writeJSON answers v as JSON with status.

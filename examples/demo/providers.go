@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/oauthlink/oauthlink/store"
 
@@ -25,9 +22,12 @@ type provider struct {
 	// sandbox is the fake's browser-facing URL, "" against the real
 	// provider.
 	sandbox string
-	// apiURL is the provider's API base URL; orgPath is the API path of
-	// the connected organization.
-	apiURL, orgPath string
+	// apiURL is the provider's API base URL.
+	apiURL string
+	// organization reads the connected organization's JSON, as the
+	// provider sent it, through the provider package's typed client whose
+	// HTTPClient is hc (the owner's Connector.Client).
+	organization func(ctx context.Context, hc *http.Client) (json.RawMessage, error)
 	// clientLinks is the Mollie client-link handler; nil for Qonto, or
 	// when MOLLIE_ORG_TOKEN is missing.
 	clientLinks http.Handler
@@ -130,7 +130,12 @@ func (a *app) newProviders() error {
 	if err != nil {
 		return fmt.Errorf("mollie: %w", err)
 	}
-	m := &provider{name: "mollie", title: "Mollie", conn: mconn, apiURL: mp.APIURL, orgPath: "/v2/organizations/me"}
+	m := &provider{name: "mollie", title: "Mollie", conn: mconn, apiURL: mp.APIURL}
+	m.organization = func(ctx context.Context, hc *http.Client) (raw json.RawMessage, err error) {
+		api := mollieAPI
+		api.HTTPClient, api.Timeout = hc, apiTimeout
+		return raw, api.Get(ctx, "/v2/organizations/me", nil, &raw)
+	}
 	if a.cfg.Mollie.sandbox() {
 		m.sandbox = strings.TrimSuffix(mp.AuthURL, "/oauth2/authorize")
 	}
@@ -151,12 +156,20 @@ func (a *app) newProviders() error {
 	qp, qid, qsecret := a.qontoProvider(a.cfg.Qonto)
 	qcfg := base(qp, qid, qsecret, a.cfg.Qonto.Scopes)
 	qcfg.Flow.AuthParams = qontoParams
-	qcfg.Hooks.Identify = qontoIdentify(qp)
+	qontoAPI := qonto.Client{BaseURL: qp.APIURL, AllowInsecureHTTP: qcfg.AllowInsecureHTTP}
+	// Connection.AccountID = the organization id; the sandbox's staging
+	// header goes with the new token.
+	qcfg.Hooks.Identify = qonto.Identify(qontoAPI, qp.Header)
 	qconn, err := oauthlink.New(qcfg)
 	if err != nil {
 		return fmt.Errorf("qonto: %w", err)
 	}
-	q := &provider{name: "qonto", title: "Qonto", conn: qconn, apiURL: qp.APIURL, orgPath: "/v2/organization"}
+	q := &provider{name: "qonto", title: "Qonto", conn: qconn, apiURL: qp.APIURL}
+	q.organization = func(ctx context.Context, hc *http.Client) (raw json.RawMessage, err error) {
+		api := qontoAPI
+		api.HTTPClient, api.Timeout = hc, apiTimeout
+		return raw, api.Get(ctx, "/v2/organization", &raw)
+	}
 	if a.cfg.Qonto.sandbox() {
 		q.sandbox = strings.TrimSuffix(qp.AuthURL, "/oauth2/auth")
 	}
@@ -193,69 +206,4 @@ func named(param string) func(url.Values, error) (url.Values, error) {
 		}
 		return params, nil
 	}
-}
-
-// qontoIdentify records the Qonto organization id as Connection.AccountID:
-// the token response carries none, so it asks GET /v2/organization with the
-// new token (and the sandbox's staging header), when organization.read was
-// granted. The qonto package has no such helper yet; this is the shape
-// mollie.Identify has.
-func qontoIdentify(p oauthlink.Provider) func(context.Context, *oauthlink.Connection) error {
-	client := &http.Client{
-		Timeout:       15 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	return func(ctx context.Context, conn *oauthlink.Connection) error {
-		if !slices.Contains(conn.Scopes, "organization.read") {
-			return nil
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.APIURL+"/v2/organization", nil)
-		if err != nil {
-			return err
-		}
-		for k, vs := range p.Header {
-			req.Header[k] = vs
-		}
-		req.Header.Set("Authorization", "Bearer "+conn.AccessToken.Reveal())
-		req.Header.Set("Accept", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			return fmt.Errorf("qonto: GET /v2/organization: %w", unwrapURL(err))
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("qonto: GET /v2/organization answered %d", resp.StatusCode)
-		}
-		var body struct {
-			Organization struct {
-				ID string `json:"id"`
-			} `json:"organization"`
-		}
-		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil || !printable(body.Organization.ID, 128) {
-			return fmt.Errorf("qonto: GET /v2/organization: no usable organization id")
-		}
-		conn.AccountID = body.Organization.ID
-		return nil
-	}
-}
-
-// unwrapURL drops *url.Error's repetition of the URL.
-func unwrapURL(err error) error {
-	if ue, ok := err.(*url.Error); ok {
-		return ue.Err
-	}
-	return err
-}
-
-// printable reports whether s is 1 to n printable ASCII characters.
-func printable(s string, n int) bool {
-	if s == "" || len(s) > n {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
