@@ -90,8 +90,8 @@ type ClientLink struct {
 // Expired reports whether the link can no longer be used at now.
 func (l *ClientLink) Expired(now time.Time) bool { return !now.Before(l.ExpiresAt) }
 
-// maxLinkID caps the opaque id we accept.
-const maxLinkID = 128
+// maxID caps the opaque ids (client links, organizations) we accept.
+const maxID = 128
 
 // CreateClientLink creates a client link (POST /v2/client-links). The
 // Client must authenticate with the partner's organization access token
@@ -140,7 +140,7 @@ func (c *Client) createClientLink(ctx context.Context, req ClientLinkRequest) (*
 	if err := c.call(ctx, call); err != nil {
 		return nil, err
 	}
-	if !apiclient.Opaque(resp.ID, maxLinkID) {
+	if !apiclient.Opaque(resp.ID, maxID) {
 		return nil, fmt.Errorf("%w: client link without a usable id", ErrResponse)
 	}
 	if err := checkHref(resp.Links.ClientLink.Href); err != nil {

@@ -111,7 +111,7 @@ func (c *Client) Organization(ctx context.Context) (*Organization, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !apiclient.Opaque(resp.ID, maxLinkID) {
+	if !apiclient.Opaque(resp.ID, maxID) {
 		return nil, fmt.Errorf("%w: organization without a usable id", ErrResponse)
 	}
 	org := resp.Organization

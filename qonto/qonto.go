@@ -115,7 +115,7 @@ func Provider(opts Options) oauthlink.Provider {
 		RevokeURL:            base + "/oauth2/revoke",
 		RevokeMethod:         http.MethodPost,
 		AuthStyle:            oauthlink.AuthStyleBody,
-		DefaultScopes:        []string{"organization.read"},
+		DefaultScopes:        []string{ScopeOrganizationRead},
 		RequiredScopes:       []string{"offline_access"},
 		AllowedAuthParams:    []string{ParamOrganizationID, ParamRegistrationID},
 		Header:               header,
