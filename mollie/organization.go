@@ -18,14 +18,21 @@ const ScopeOrganizationsRead = "organizations.read"
 // with Mollie's field names as JSON tags.
 type Organization struct {
 	// ID is the organization id, "org_…".
-	ID                 string  `json:"id"`
-	Name               string  `json:"name"`
-	Email              string  `json:"email"`
-	Locale             string  `json:"locale"`
-	Address            Address `json:"address"`
-	RegistrationNumber string  `json:"registrationNumber"`
-	VATNumber          string  `json:"vatNumber"`
-	VATRegulation      string  `json:"vatRegulation"`
+	ID string `json:"id"`
+	// Name is the organization's name.
+	Name string `json:"name"`
+	// Email is the organization's email address.
+	Email string `json:"email"`
+	// Locale is the organization's locale, e.g. "nl_NL".
+	Locale string `json:"locale"`
+	// Address is the organization's address.
+	Address Address `json:"address"`
+	// RegistrationNumber is the chamber-of-commerce number.
+	RegistrationNumber string `json:"registrationNumber"`
+	// VATNumber is the VAT number.
+	VATNumber string `json:"vatNumber"`
+	// VATRegulation says which country's VAT rules apply, e.g. "dutch".
+	VATRegulation string `json:"vatRegulation"`
 	// DashboardURL is _links.dashboard.href when it is an https URL on an
 	// allowed host (Client.BrowserHosts), else "".
 	DashboardURL string `json:"-"`
@@ -55,7 +62,8 @@ const (
 // Mollie's field names are its JSON tags.
 type Onboarding struct {
 	// Name is the organization's name.
-	Name   string          `json:"name"`
+	Name string `json:"name"`
+	// Status is where the onboarding stands.
 	Status OnboardingState `json:"status"`
 	// CanReceivePayments and CanReceiveSettlements say what the
 	// organization may do today, whatever Status says.
@@ -71,6 +79,7 @@ type Onboarding struct {
 	DashboardURL string `json:"-"`
 }
 
+// halLink is a link in a HAL answer's _links.
 type halLink struct {
 	Href string `json:"href"`
 }

@@ -149,10 +149,13 @@ func (c Client) withToken(token store.Secret, header http.Header) (*Client, erro
 // Qonto's field names as JSON tags.
 type Organization struct {
 	// ID is the organization's id.
-	ID        string `json:"id"`
-	Slug      string `json:"slug"`
+	ID string `json:"id"`
+	// Slug is the organization's short name at Qonto.
+	Slug string `json:"slug"`
+	// LegalName is the organization's registered name.
 	LegalName string `json:"legal_name"`
-	Locale    string `json:"locale"`
+	// Locale is the organization's language, e.g. "fr".
+	Locale string `json:"locale"`
 }
 
 // Organization returns the organization the Client's token belongs to
