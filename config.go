@@ -106,7 +106,7 @@ type FlowOptions struct {
 	AuthParams func(*http.Request) (url.Values, error)
 	// CrossOrigin refuses disconnect requests that another site made the
 	// browser send (a form on that site posting here with the user's
-	// cookies): such a request fails with errCrossOrigin (403) and
+	// cookies): such a request fails with ErrCrossOrigin (403) and
 	// disconnects nothing. Default http.NewCrossOriginProtection(), which
 	// trusts Sec-Fetch-Site and else compares Origin with the Host the
 	// server sees, and lets through requests with neither header (not sent

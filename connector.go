@@ -46,9 +46,9 @@ func (c *Connector) Connection(ctx context.Context, owner string) (*Connection, 
 // coordination as Connection: concurrent calls share one refresh, and when the
 // stored connection changed since ForceRefresh read it (a peer refreshed), that
 // newer connection is returned without calling the provider. A connection
-// without a refresh token cannot be refreshed: ForceRefresh returns
-// ErrNoRefreshToken and changes nothing. Errors: those of Connection, and
-// ErrNoRefreshToken.
+// without a refresh token cannot be refreshed: ForceRefresh returns an
+// error wrapping ErrRefresh that says so, and changes nothing. Errors: those
+// of Connection.
 func (c *Connector) ForceRefresh(ctx context.Context, owner string) (*Connection, error) {
 	return c.e.forceRefresh(ctx, owner)
 }

@@ -17,7 +17,7 @@ const maxDisconnectForm = 64 << 10
 // refuses:
 //
 //  1. a method other than POST (ErrBadRequest, 400, with Allow: POST);
-//  2. a request from another site (errCrossOrigin, 403; see
+//  2. a request from another site (ErrCrossOrigin, 403; see
 //     Config.Flow.CrossOrigin): a disconnect revokes the owner's grant, so
 //     a cross-site form must not be able to trigger one;
 //  3. a form over 64 KiB, urlencoded or multipart (ErrBadRequest, 400):
@@ -54,7 +54,7 @@ func (c *Connector) disconnectRequest(w http.ResponseWriter, r *http.Request, co
 	}
 	if cop != nil {
 		if err := cop.Check(r); err != nil {
-			return "", fmt.Errorf("%w: %w", errCrossOrigin, err)
+			return "", fmt.Errorf("%w: %w", ErrCrossOrigin, err)
 		}
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxDisconnectForm)

@@ -146,7 +146,7 @@ func pageFor(err error, status int) (kind pageKind, pe *ProviderError, param str
 		return pageOwnerMismatch, nil, ""
 	case errors.Is(err, ErrNoOwner):
 		return pageNoOwner, nil, ""
-	case errors.Is(err, errCrossOrigin):
+	case errors.Is(err, ErrCrossOrigin):
 		return pageCrossOrigin, nil, ""
 	case errors.Is(err, errTooManyFlows):
 		return pageTooManyFlows, nil, ""

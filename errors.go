@@ -69,12 +69,13 @@ var (
 	ErrReauthRequired = errors.New("oauthlink: reconnect required")
 	// ErrDisconnected: the connection was disconnected.
 	ErrDisconnected = errors.New("oauthlink: connection disconnected")
-	// ErrNoRefreshToken: ForceRefresh was asked of a connection that has no
+	// errNoRefreshToken: ForceRefresh was asked of a connection that has no
 	// refresh token (a provider that issues long-lived access tokens, or a
 	// rotating provider that answered a refresh without one). Nothing was
 	// changed; the access token is used until it expires or the provider
 	// rejects it.
-	ErrNoRefreshToken = errors.New("oauthlink: connection has no refresh token")
+	// It wraps ErrRefresh: there is nothing to refresh with.
+	errNoRefreshToken = fmt.Errorf("%w: connection has no refresh token", ErrRefresh)
 	// errTooManyFlows: the owner already has maxFlowsPerOwner callbacks
 	// recorded in the replay guard that have not expired (each stays
 	// FlowTTL plus a minute), so this callback is refused before its state
@@ -158,7 +159,7 @@ func HTTPStatus(err error) int {
 	}
 	pe := findProviderError(err)
 	switch {
-	case errors.Is(err, ErrOwnerMismatch), errors.Is(err, errCrossOrigin):
+	case errors.Is(err, ErrOwnerMismatch), errors.Is(err, ErrCrossOrigin):
 		return http.StatusForbidden
 	case errors.Is(err, errTooManyFlows):
 		return http.StatusTooManyRequests
@@ -252,15 +253,11 @@ var (
 	// errInvalidParam: a parameter of the start request is invalid; the
 	// error is a *ParamError naming it. Wraps ErrBadRequest. HTTP 400.
 	errInvalidParam = fmt.Errorf("%w: invalid parameter", ErrBadRequest)
-	// errCrossOrigin: DisconnectHandler refused a request another site
-	// made the browser send (see Config.Flow.CrossOrigin). Nothing was changed.
-	// HTTP 403.
-	errCrossOrigin = errors.New("oauthlink: cross-origin request refused")
-	// ErrCrossOrigin is errCrossOrigin, for handlers of other packages that
-	// refuse cross-site requests the same way (the mollie package's
-	// client-link handler), so their refusal gets the same status (403) and
-	// page, and for apps that tell it apart.
-	ErrCrossOrigin = errCrossOrigin
+	// ErrCrossOrigin: a handler refused a request another site made the
+	// browser send: DisconnectHandler (see Config.Flow.CrossOrigin), or a
+	// handler of another package built on Begin (the mollie client-link
+	// handler). Nothing was changed. HTTP 403.
+	ErrCrossOrigin = errors.New("oauthlink: cross-origin request refused")
 )
 
 // ParamError names an invalid parameter of a start request: the

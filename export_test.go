@@ -14,6 +14,7 @@ var (
 	ErrIssuerMissing  = errIssuerMissing
 	ErrIssuerMismatch = errIssuerMismatch
 	ErrTooManyFlows   = errTooManyFlows
+	ErrNoRefreshToken = errNoRefreshToken
 )
 
 // Limits the external tests probe.

@@ -49,7 +49,7 @@ func (e *engine) forceRefresh(ctx context.Context, owner string) (*Connection, e
 		return nil, err
 	}
 	if conn.RefreshToken == "" {
-		return nil, ErrNoRefreshToken
+		return nil, errNoRefreshToken
 	}
 	e.forget(owner)
 	return e.refresh(ctx, owner, conn.Version, refreshForced)
@@ -196,7 +196,7 @@ func (e *engine) lockAndRefresh(ctx context.Context, owner string, forcedAt int6
 	if conn.RefreshToken == "" {
 		switch {
 		case why == refreshForced:
-			return nil, ErrNoRefreshToken
+			return nil, errNoRefreshToken
 		case why == refreshUnauthorized:
 			return nil, e.markReauth(ctx, conn, errors.New("the provider rejected the access token and the connection has no refresh token"))
 		}

@@ -260,7 +260,7 @@ var errCases = []errCase{
 		_, err := h.link.ForceRefresh(h.ctx(), "")
 		return err
 	}},
-	{method: "Refresh", name: "no refresh token", is: []error{oauthlink.ErrNoRefreshToken}, run: func(h *errHarness) error {
+	{method: "Refresh", name: "no refresh token", is: []error{oauthlink.ErrRefresh}, says: "connection has no refresh token", run: func(h *errHarness) error {
 		h.connect(h.link)
 		h.edit(func(c *oauthlink.Connection) { c.RefreshToken = "" })
 		_, err := h.link.ForceRefresh(h.ctx(), h.owner)

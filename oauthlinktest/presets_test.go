@@ -45,7 +45,7 @@ var providerFields = map[string]fieldKind{
 	"DefaultScopes":              preset,
 	"RequiredScopes":             preset,
 	"PKCE":                       configured, // QontoOptions.RequirePKCE
-	"AuthParams":                 preset,
+	"AllowedAuthParams":          preset,
 	"Header":                     endpoint, // the sandbox's staging header
 	"ResendRedirectURIOnRefresh": preset,
 	"RequireRefreshToken":        preset,
