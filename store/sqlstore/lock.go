@@ -6,9 +6,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
+	"github.com/oauthlink/oauthlink/internal/storekit"
 	"github.com/oauthlink/oauthlink/store"
 )
 
@@ -30,7 +30,7 @@ func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Durat
 	if err := ctx.Err(); err != nil {
 		return nil, s.fail(ctx, "lock", err)
 	}
-	l := &lease{s: s, provider: provider, owner: owner, token: rand.Text(), renewing: make(chan struct{}, 1)}
+	l := &lease{s: s, provider: provider, owner: owner, token: rand.Text()}
 	var err error
 	if s.dialect == Postgres {
 		err = s.lockPostgres(ctx, l, ttl)
@@ -59,7 +59,7 @@ func (s *Store) lockPostgres(ctx context.Context, l *lease, ttl time.Duration) e
 		err := s.db.QueryRowContext(ctx, s.q.lockAcquirePG, s.bin(l.provider), s.bin(l.owner), l.token, ttl.Microseconds()).Scan(&got)
 		switch {
 		case err == nil && got == l.token:
-			l.deadline = sent.Add(ttl)
+			l.Acquired(sent.Add(ttl))
 			return nil
 		case err != nil && !errors.Is(err, sql.ErrNoRows):
 			return err
@@ -110,7 +110,7 @@ func (s *Store) lockSQLite(ctx context.Context, l *lease, ttl time.Duration) err
 			return err
 		}
 		if acquired {
-			l.deadline = sent.Add(ttl)
+			l.Acquired(sent.Add(ttl))
 			return nil
 		}
 		if err := b.wait(ctx, remaining); err != nil {
@@ -120,29 +120,13 @@ func (s *Store) lockSQLite(ctx context.Context, l *lease, ttl time.Duration) err
 }
 
 // lease is a held lock row (store.Lease), identified by its random
-// token.
-type lease struct {
-	s                      *Store
-	provider, owner, token string
-
-	// renewing serialises Renew calls (a semaphore, so that a waiting
-	// call still honours its ctx), so the Deadline of the last successful
-	// one matches the last expiry the database wrote.
-	renewing chan struct{}
-
-	mu       sync.Mutex
-	deadline time.Time
-	lost     bool // Renew found it expired or taken, or Release was called
-	released bool
-}
-
-// Deadline implements store.Lease: the moment the acquiring or last
+// token. LeaseState gives it Deadline: the moment the acquiring or last
 // successful renewing statement was sent, plus its ttl, on this process's
 // clock.
-func (l *lease) Deadline() time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.deadline
+type lease struct {
+	storekit.LeaseState
+	s                      *Store
+	provider, owner, token string
 }
 
 // Renew implements store.Lease: one conditional UPDATE moves the
@@ -153,43 +137,21 @@ func (l *lease) Renew(ctx context.Context, ttl time.Duration) error {
 	if ttl <= 0 {
 		return errors.New("sqlstore: renew: ttl must be positive")
 	}
-	if err := ctx.Err(); err != nil {
-		return l.s.fail(ctx, "renew", err)
-	}
-	select {
-	case l.renewing <- struct{}{}:
-		defer func() { <-l.renewing }()
-	case <-ctx.Done():
-		return l.s.fail(ctx, "renew", ctx.Err())
-	}
-	if l.isLost() {
-		return fmt.Errorf("sqlstore: renew %q for %q: %w", l.provider, l.owner, store.ErrLeaseLost)
-	}
-	var sent time.Time
-	var n int64
-	var err error
+	renew := l.s.renewSQLite
 	if l.s.dialect == Postgres {
-		sent, n, err = l.s.renewPostgres(ctx, l, ttl)
-	} else {
-		sent, n, err = l.s.renewSQLite(ctx, l, ttl)
+		renew = l.s.renewPostgres
 	}
-	if err != nil {
+	err := l.LeaseState.Renew(ctx, ttl, func(ctx context.Context) (time.Time, bool, error) {
+		sent, n, err := renew(ctx, l, ttl)
+		return sent, n == 1, err
+	})
+	switch {
+	case errors.Is(err, store.ErrLeaseLost):
+		return fmt.Errorf("sqlstore: renew %q for %q: %w", l.provider, l.owner, err)
+	case err != nil:
 		return l.s.fail(ctx, "renew", err)
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if n != 1 || l.released {
-		l.lost = true
-		return fmt.Errorf("sqlstore: renew %q for %q: %w", l.provider, l.owner, store.ErrLeaseLost)
-	}
-	l.deadline = sent.Add(ttl)
 	return nil
-}
-
-func (l *lease) isLost() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.lost
 }
 
 // renewPostgres extends the lease on the server's clock, and returns when
@@ -237,13 +199,9 @@ func (s *Store) renewSQLite(ctx context.Context, l *lease, ttl time.Duration) (s
 // best effort, bounded by releaseTimeout, and the lease still expires after
 // its ttl if every attempt fails.
 func (l *lease) Release() {
-	l.mu.Lock()
-	if l.released {
-		l.mu.Unlock()
+	if !l.LeaseState.Release() {
 		return
 	}
-	l.released, l.lost = true, true
-	l.mu.Unlock()
 	// Retried: the first attempt may land on a pooled connection the
 	// server already closed.
 	rctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
