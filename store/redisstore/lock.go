@@ -5,12 +5,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/oauthlink/oauthlink/internal/retry"
+	"github.com/oauthlink/oauthlink/internal/storekit"
 	"github.com/oauthlink/oauthlink/store"
 )
 
@@ -80,7 +80,7 @@ func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Durat
 		return nil, errors.New("redisstore: lock: ttl must be positive")
 	}
 	ttl = roundTTL(ttl)
-	l := &lease{s: s, key: s.lockKey(provider, owner), value: rand.Text(), renewing: make(chan struct{}, 1)}
+	l := &lease{s: s, key: s.lockKey(provider, owner), value: rand.Text()}
 	var b backoff
 	for {
 		if err := ctx.Err(); err != nil {
@@ -92,7 +92,7 @@ func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Durat
 			return nil, fail(ctx, "lock", err)
 		}
 		if n == 1 {
-			l.deadline = sent.Add(ttl)
+			l.Acquired(sent.Add(ttl))
 			return l, nil
 		}
 		if err := b.wait(ctx); err != nil {
@@ -102,28 +102,12 @@ func (s *Store) Lock(ctx context.Context, provider, owner string, ttl time.Durat
 }
 
 // lease is a held lock key (store.Lease), identified by its random
-// value.
+// value. LeaseState gives it Deadline: the moment the SET or the last
+// successful renewal was sent, plus its ttl, on this process's clock.
 type lease struct {
+	storekit.LeaseState
 	s          *Store
 	key, value string
-
-	// renewing serialises Renew calls (a semaphore, so that a waiting
-	// call still honours its ctx), so the Deadline of the last successful
-	// one matches the last expiry Redis set.
-	renewing chan struct{}
-
-	mu       sync.Mutex
-	deadline time.Time
-	lost     bool // Renew found it expired or taken, or Release was called
-	released bool
-}
-
-// Deadline implements store.Lease: the moment the SET or the last
-// successful renewal was sent, plus its ttl, on this process's clock.
-func (l *lease) Deadline() time.Time {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.deadline
 }
 
 // Renew implements store.Lease: renewScript sets the key's PX to ttl
@@ -135,37 +119,18 @@ func (l *lease) Renew(ctx context.Context, ttl time.Duration) error {
 		return errors.New("redisstore: renew: ttl must be positive")
 	}
 	ttl = roundTTL(ttl)
-	if err := ctx.Err(); err != nil {
+	err := l.LeaseState.Renew(ctx, ttl, func(ctx context.Context) (time.Time, bool, error) {
+		sent := time.Now()
+		n, err := renewScript.Run(ctx, l.s.client, []string{l.key}, l.value, ttl.Milliseconds()).Int64()
+		return sent, n == 1, err
+	})
+	switch {
+	case errors.Is(err, store.ErrLeaseLost):
+		return fmt.Errorf("redisstore: renew %s: %w", l.key, err)
+	case err != nil:
 		return fail(ctx, "renew", err)
 	}
-	select {
-	case l.renewing <- struct{}{}:
-		defer func() { <-l.renewing }()
-	case <-ctx.Done():
-		return fail(ctx, "renew", ctx.Err())
-	}
-	if l.isLost() {
-		return fmt.Errorf("redisstore: renew %s: %w", l.key, store.ErrLeaseLost)
-	}
-	sent := time.Now()
-	n, err := renewScript.Run(ctx, l.s.client, []string{l.key}, l.value, ttl.Milliseconds()).Int64()
-	if err != nil {
-		return fail(ctx, "renew", err)
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if n != 1 || l.released {
-		l.lost = true
-		return fmt.Errorf("redisstore: renew %s: %w", l.key, store.ErrLeaseLost)
-	}
-	l.deadline = sent.Add(ttl)
 	return nil
-}
-
-func (l *lease) isLost() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.lost
 }
 
 // Release implements store.Lease: unlockScript deletes the key only
@@ -173,13 +138,9 @@ func (l *lease) isLost() bool {
 // is best effort, bounded by releaseTimeout: if it fails, the lock still
 // expires after its ttl.
 func (l *lease) Release() {
-	l.mu.Lock()
-	if l.released {
-		l.mu.Unlock()
+	if !l.LeaseState.Release() {
 		return
 	}
-	l.released, l.lost = true, true
-	l.mu.Unlock()
 	rctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
 	_ = unlockScript.Run(rctx, l.s.client, []string{l.key}, l.value).Err()

@@ -295,7 +295,7 @@ func TestLeaseRenewErrors(t *testing.T) {
 
 	down, err := New(newDownClient(t), Options{AllowVolatile: true})
 	require.NoError(t, err)
-	offline := &lease{s: down, key: down.lockKey("p", "o"), value: "v", renewing: make(chan struct{}, 1)}
+	offline := &lease{s: down, key: down.lockKey("p", "o"), value: "v"}
 	err = offline.Renew(ctx, time.Minute)
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, store.ErrLeaseLost, "an unreachable server is not a lost lease")
