@@ -32,7 +32,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/store"
 )
 
@@ -59,7 +58,7 @@ type Options struct {
 // usable.
 type Store struct {
 	mu    sync.RWMutex
-	conns map[string]map[string]*oauthlink.Connection // owner → provider → record
+	conns map[string]map[string]*store.Connection // owner → provider → record
 
 	locks lockTable
 	guard replayGuard
@@ -82,7 +81,7 @@ func NewWithOptions(o Options) *Store {
 		o.MaxStates = DefaultMaxStates
 	}
 	return &Store{
-		conns: make(map[string]map[string]*oauthlink.Connection),
+		conns: make(map[string]map[string]*store.Connection),
 		locks: lockTable{held: make(map[connKey]*lockEntry)},
 		guard: replayGuard{max: o.MaxStates, expires: make(map[string]time.Time)},
 	}
@@ -94,7 +93,7 @@ type connKey struct{ provider, owner string }
 
 // Load returns a copy of the connection for (provider, owner), or an error
 // wrapping store.ErrNotFound.
-func (s *Store) Load(ctx context.Context, provider, owner string) (*oauthlink.Connection, error) {
+func (s *Store) Load(ctx context.Context, provider, owner string) (*store.Connection, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: load: %w", err)
 	}
@@ -109,18 +108,18 @@ func (s *Store) Load(ctx context.Context, provider, owner string) (*oauthlink.Co
 
 // List returns copies of owner's connections ordered by provider (byte
 // order), or an empty slice when there are none.
-func (s *Store) List(ctx context.Context, owner string) ([]*oauthlink.Connection, error) {
+func (s *Store) List(ctx context.Context, owner string) ([]*store.Connection, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: list: %w", err)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	byProvider := s.conns[owner]
-	out := make([]*oauthlink.Connection, 0, len(byProvider))
+	out := make([]*store.Connection, 0, len(byProvider))
 	for _, c := range byProvider {
 		out = append(out, c.Clone())
 	}
-	slices.SortFunc(out, func(a, b *oauthlink.Connection) int { return strings.Compare(a.Provider, b.Provider) })
+	slices.SortFunc(out, func(a, b *store.Connection) int { return strings.Compare(a.Provider, b.Provider) })
 	return out, nil
 }
 
@@ -130,7 +129,7 @@ func (s *Store) List(ctx context.Context, owner string) ([]*oauthlink.Connection
 // store.ErrVersionConflict and changes nothing. On success c.Version,
 // c.UpdatedAt and, on create, c.CreatedAt are set; an update keeps the
 // stored CreatedAt.
-func (s *Store) Save(ctx context.Context, c *oauthlink.Connection) error {
+func (s *Store) Save(ctx context.Context, c *store.Connection) error {
 	if c == nil {
 		return errors.New("memstore: save: nil connection")
 	}
@@ -167,7 +166,7 @@ func (s *Store) Save(ctx context.Context, c *oauthlink.Connection) error {
 	}
 	byProvider := s.conns[c.Owner]
 	if byProvider == nil {
-		byProvider = make(map[string]*oauthlink.Connection)
+		byProvider = make(map[string]*store.Connection)
 		s.conns[c.Owner] = byProvider
 	}
 	byProvider[c.Provider] = rec
