@@ -89,19 +89,7 @@ func TestDurability(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			addr := startRedis(t, tc.args...)
-			opts := &redis.Options{Addr: addr, ContextTimeoutEnabled: true}
-			if tc.acl != "" {
-				admin := nodeClient(addr)
-				defer admin.Close()
-				rules := []any{"ACL", "SETUSER", "app", "on", ">secret", "~*", "&*", "+@all"}
-				for _, r := range strings.Fields(tc.acl) {
-					rules = append(rules, r)
-				}
-				require.NoError(t, admin.Do(testContext(t), rules...).Err())
-				opts.Username, opts.Password = "app", "secret"
-			}
-			c := redis.NewClient(opts)
-			t.Cleanup(func() { c.Close() })
+			c := aclClient(t, addr, tc.acl)
 			ctx := testContext(t)
 
 			s, err := New(c, Options{})
@@ -127,6 +115,26 @@ func TestDurability(t *testing.T) {
 			assert.Equal(t, "at", got.AccessToken.Reveal())
 		})
 	}
+}
+
+// aclClient returns a client on addr, closed at cleanup. With acl set it
+// connects as a user of its own whose rules are +@all then acl.
+func aclClient(t *testing.T, addr, acl string) *redis.Client {
+	t.Helper()
+	opts := &redis.Options{Addr: addr, ContextTimeoutEnabled: true}
+	if acl != "" {
+		admin := nodeClient(addr)
+		defer admin.Close()
+		rules := []any{"ACL", "SETUSER", "app", "on", ">secret", "~*", "&*", "+@all"}
+		for _, r := range strings.Fields(acl) {
+			rules = append(rules, r)
+		}
+		require.NoError(t, admin.Do(testContext(t), rules...).Err())
+		opts.Username, opts.Password = "app", "secret"
+	}
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // TestDurabilityUnreachable: without AllowVolatile New must ask the
