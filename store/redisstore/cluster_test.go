@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/storetest"
 )
@@ -64,7 +65,7 @@ func TestCluster(t *testing.T) {
 // names hold, so the scripts that touch several of them work on a cluster.
 func testClusterHashTags(t *testing.T, rc *redisCluster) {
 	s, c := rc.newStore(t, Options{})
-	ctx := testContext(t)
+	ctx := testutil.Context(t)
 	// Odd owners, and one more on each primary so that the client must
 	// route to all three.
 	owners := []string{"shop-42", "a:b", "{x}", "}{", "o{a}b:c}", "50%", "é\x00\xff", ""}
@@ -153,7 +154,7 @@ func clusterKeys(t *testing.T, ctx context.Context, c *redis.ClusterClient, pref
 // is already on that primary's replica.
 func testClusterWaitReplicas(t *testing.T, rc *redisCluster) {
 	s, c := rc.newStore(t, Options{WaitReplicas: 1, WaitTimeout: 5 * time.Second})
-	ctx := testContext(t)
+	ctx := testutil.Context(t)
 	replicas := replicaClients(t, ctx, rc)
 	ownerOn := ownerOnEachPrimary(t, ctx, s, c)
 	for primary, o := range ownerOn {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/oauthlink/oauthlink/store"
 )
 
@@ -90,7 +91,7 @@ func TestDurability(t *testing.T) {
 			t.Parallel()
 			addr := startRedis(t, tc.args...)
 			c := aclClient(t, addr, tc.acl)
-			ctx := testContext(t)
+			ctx := testutil.Context(t)
 
 			s, err := New(c, Options{})
 			checked := CheckDurability(ctx, c)
@@ -129,7 +130,7 @@ func aclClient(t *testing.T, addr, acl string) *redis.Client {
 		for _, r := range strings.Fields(acl) {
 			rules = append(rules, r)
 		}
-		require.NoError(t, admin.Do(testContext(t), rules...).Err())
+		require.NoError(t, admin.Do(testutil.Context(t), rules...).Err())
 		opts.Username, opts.Password = "app", "secret"
 	}
 	c := redis.NewClient(opts)

@@ -116,18 +116,6 @@ func secondInstance(t testing.TB, s *Store) *Store {
 	return s2
 }
 
-func testContext(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func canceled(ctx context.Context) context.Context {
-	ctx, cancel := context.WithCancel(ctx)
-	cancel()
-	return ctx
-}
-
 // newDownClient returns a client whose server address refuses connections
 // (a port just released on loopback).
 func newDownClient(t testing.TB) *redis.Client {

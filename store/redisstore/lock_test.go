@@ -10,56 +10,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/oauthlink/oauthlink/store"
 )
-
-type lockResult struct {
-	unlock store.Lease
-	err    error
-}
-
-// lockAsync calls Lock in a goroutine; the buffered channel receives the
-// result. The goroutine ends when Lock does, at the latest when ctx ends.
-func lockAsync(ctx context.Context, s *Store, provider, owner string, ttl time.Duration) <-chan lockResult {
-	ch := make(chan lockResult, 1)
-	go func() {
-		u, err := s.Lock(ctx, provider, owner, ttl)
-		ch <- lockResult{u, err}
-	}()
-	return ch
-}
-
-func awaitLock(t *testing.T, ch <-chan lockResult) lockResult {
-	t.Helper()
-	select {
-	case r := <-ch:
-		return r
-	case <-time.After(20 * time.Second):
-		t.Fatal("Lock did not return within 20s")
-		return lockResult{}
-	}
-}
-
-// assertStillWaiting checks that a lockAsync call has not acquired the lock
-// after a short grace. A correct store never fails this, whatever the
-// machine's speed.
-func assertStillWaiting(t *testing.T, ch <-chan lockResult) {
-	t.Helper()
-	select {
-	case r := <-ch:
-		t.Errorf("second Lock returned while the lock was held (err %v)", r.err)
-		if r.unlock != nil {
-			r.unlock.Release()
-		}
-	case <-time.After(150 * time.Millisecond):
-	}
-}
 
 func TestLockExclusiveAcrossClients(t *testing.T) {
 	t.Parallel()
 	s1, c := newTestStore(t, Options{})
 	s2 := secondInstance(t, s1)
-	ctx := testContext(t)
+	ctx := testutil.Context(t)
 
 	unlock1, err := s1.Lock(ctx, "p", "o", time.Minute)
 	require.NoError(t, err)
@@ -71,13 +30,13 @@ func TestLockExclusiveAcrossClients(t *testing.T) {
 		u.Release()
 	}
 
-	ch := lockAsync(ctx, s2, "p", "o", time.Minute)
-	assertStillWaiting(t, ch)
+	ch := testutil.LockAsync(ctx, s2, "p", "o", time.Minute)
+	testutil.AssertStillWaiting(t, ch)
 	unlock1.Release()
-	r := awaitLock(t, ch)
-	require.NoError(t, r.err)
-	r.unlock.Release()
-	r.unlock.Release()
+	r := testutil.AwaitLock(t, ch)
+	require.NoError(t, r.Err)
+	r.Lease.Release()
+	r.Lease.Release()
 	unlock1.Release()
 	assert.Empty(t, scanKeys(t, ctx, c, s1.prefix), "unlock deleted the lock key")
 }
@@ -86,22 +45,19 @@ func TestLockContextEnds(t *testing.T) {
 	t.Parallel()
 	s1, _ := newTestStore(t, Options{})
 	s2 := secondInstance(t, s1)
-	ctx := testContext(t)
+	ctx := testutil.Context(t)
 	unlock1, err := s1.Lock(ctx, "p", "o", time.Minute)
 	require.NoError(t, err)
 
-	dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-	_, err = s2.Lock(dctx, "p", "o", time.Minute)
-	cancel()
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	testutil.AssertLockHeld(t, ctx, s2, "p", "o", 100*time.Millisecond, "the first holder keeps the lock")
 
 	cctx, cancel := context.WithCancel(ctx)
-	ch := lockAsync(cctx, s2, "p", "o", time.Minute)
-	assertStillWaiting(t, ch)
+	ch := testutil.LockAsync(cctx, s2, "p", "o", time.Minute)
+	testutil.AssertStillWaiting(t, ch)
 	cancel()
-	r := awaitLock(t, ch)
-	assert.ErrorIs(t, r.err, context.Canceled)
-	assert.Nil(t, r.unlock)
+	r := testutil.AwaitLock(t, ch)
+	assert.ErrorIs(t, r.Err, context.Canceled)
+	assert.Nil(t, r.Lease)
 
 	unlock1.Release()
 	u, err := s2.Lock(ctx, "p", "o", time.Minute)
@@ -115,17 +71,14 @@ func TestLockExpires(t *testing.T) {
 	t.Parallel()
 	s1, _ := newTestStore(t, Options{})
 	s2 := secondInstance(t, s1)
-	ctx := testContext(t)
+	ctx := testutil.Context(t)
 
 	unlock1, err := s1.Lock(ctx, "p", "o", 200*time.Millisecond)
 	require.NoError(t, err)
 	unlock2, err := s2.Lock(ctx, "p", "o", time.Minute) // waits for the expiry
 	require.NoError(t, err)
 	unlock1.Release()
-	dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-	_, err = s1.Lock(dctx, "p", "o", time.Minute)
-	cancel()
-	assert.ErrorIs(t, err, context.DeadlineExceeded, "the second holder's lock survived the first's unlock")
+	testutil.AssertLockHeld(t, ctx, s1, "p", "o", 100*time.Millisecond, "the second holder's lock survived the first's unlock")
 	unlock2.Release()
 	u, err := s1.Lock(ctx, "p", "o", time.Minute)
 	require.NoError(t, err)
@@ -135,7 +88,7 @@ func TestLockExpires(t *testing.T) {
 func TestLockPanicAndBadTTL(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestStore(t, Options{})
-	ctx := testContext(t)
+	ctx := testutil.Context(t)
 	func() {
 		defer func() { assert.Equal(t, "boom", recover()) }()
 		unlock, err := s.Lock(ctx, "p", "o", time.Minute)
@@ -159,7 +112,7 @@ func TestConsume(t *testing.T) {
 	t.Parallel()
 	s1, c := newTestStore(t, Options{})
 	s2 := secondInstance(t, s1)
-	ctx := testContext(t)
+	ctx := testutil.Context(t)
 	consume := func(s *Store, key string, expires time.Time) bool {
 		t.Helper()
 		first, err := s.Consume(ctx, key, expires)
@@ -206,18 +159,18 @@ func TestConsume(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	_, err := s1.Consume(canceled(ctx), "x", exp)
+	_, err := s1.Consume(testutil.Canceled(ctx), "x", exp)
 	assert.ErrorIs(t, err, context.Canceled)
 }
 
 func TestPing(t *testing.T) {
 	t.Parallel()
 	s, c := newTestStore(t, Options{})
-	ctx := testContext(t)
+	ctx := testutil.Context(t)
 	require.NoError(t, s.Ping(ctx))
 	pttl := c.PTTL(ctx, s.prefix+"ping").Val()
 	assert.True(t, pttl > 0 && pttl <= pingTTL, "Ping wrote its key with a TTL (PTTL %v)", pttl)
-	assert.ErrorIs(t, s.Ping(canceled(ctx)), context.Canceled)
+	assert.ErrorIs(t, s.Ping(testutil.Canceled(ctx)), context.Canceled)
 
 	down, err := New(newDownClient(t), Options{AllowVolatile: true})
 	require.NoError(t, err)
@@ -232,7 +185,7 @@ func TestLeaseRenew(t *testing.T) {
 	t.Parallel()
 	s1, c := newTestStore(t, Options{})
 	s2 := secondInstance(t, s1)
-	ctx := testContext(t)
+	ctx := testutil.Context(t)
 	key := s1.lockKey("p", "o")
 
 	before := time.Now()
@@ -277,7 +230,7 @@ func TestLeaseRenew(t *testing.T) {
 func TestLeaseRenewErrors(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestStore(t, Options{})
-	ctx := testContext(t)
+	ctx := testutil.Context(t)
 	held, err := s.Lock(ctx, "p", "o", time.Minute)
 	require.NoError(t, err)
 	deadline := held.Deadline()
@@ -286,7 +239,7 @@ func TestLeaseRenewErrors(t *testing.T) {
 		require.Error(t, err, "ttl %v", ttl)
 		assert.NotErrorIs(t, err, store.ErrLeaseLost)
 	}
-	err = held.Renew(canceled(ctx), time.Minute)
+	err = held.Renew(testutil.Canceled(ctx), time.Minute)
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.NotErrorIs(t, err, store.ErrLeaseLost)
 	assert.Equal(t, deadline, held.Deadline(), "a failed Renew leaves Deadline alone")
@@ -317,7 +270,7 @@ func TestLockReplyLost(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, key, s.lockKey("p", "o"))
 
-	ctx, cancel := context.WithTimeout(testContext(t), 5*time.Second)
+	ctx, cancel := context.WithTimeout(testutil.Context(t), 5*time.Second)
 	defer cancel()
 	held, err := s.Lock(ctx, "p", "o", time.Minute)
 	require.NoError(t, err, "Lock waited for the lock it had taken itself")
@@ -343,7 +296,7 @@ func TestConsumeReplyLost(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, key, s.stateKey("k"))
 
-	ctx := testContext(t)
+	ctx := testutil.Context(t)
 	first, err := s.Consume(ctx, "k", time.Now().Add(time.Minute))
 	require.NoError(t, err)
 	require.EqualValues(t, 1, proxy.dropped.Load(), "the record's reply was lost once")

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/oauthlink/oauthlink/store"
 )
 
@@ -123,7 +123,7 @@ func TestKeysNeverCollide(t *testing.T) {
 func TestBytesRoundTrip(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestStore(t, Options{})
-	ctx := testContext(t)
+	ctx := testutil.Context(t)
 	owner := "own\x00er:{x}/\xff"
 	providers := []string{"", "B", "a", "a\x00", "a:b", "\xc3\xa9", "\xff\xfe"}
 	require.True(t, slices.IsSorted(providers))
@@ -170,7 +170,7 @@ func TestBytesRoundTrip(t *testing.T) {
 func TestDeleteRemovesIndexEntry(t *testing.T) {
 	t.Parallel()
 	s, c := newTestStore(t, Options{})
-	ctx := testContext(t)
+	ctx := testutil.Context(t)
 	for _, p := range []string{"a", "b"} {
 		require.NoError(t, s.Save(ctx, &oauthlink.Connection{Provider: p, Owner: "o"}))
 	}
@@ -189,7 +189,7 @@ func TestDeleteRemovesIndexEntry(t *testing.T) {
 func TestDeleteVersionIndex(t *testing.T) {
 	t.Parallel()
 	s, c := newTestStore(t, Options{})
-	ctx := testContext(t)
+	ctx := testutil.Context(t)
 	for _, p := range []string{"a", "b"} {
 		require.NoError(t, s.Save(ctx, &oauthlink.Connection{Provider: p, Owner: "o"}))
 	}
@@ -214,32 +214,7 @@ func TestCompareAndSwapAcrossClients(t *testing.T) {
 	t.Parallel()
 	s1, _ := newTestStore(t, Options{})
 	s2 := secondInstance(t, s1)
-	ctx := testContext(t)
-	const writers = 6
-	for _, version := range []int64{0, 1} {
-		var wg sync.WaitGroup
-		errs := make([]error, writers)
-		for i := range writers {
-			st := []*Store{s1, s2}[i%2]
-			wg.Go(func() {
-				errs[i] = st.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o", Version: version,
-					AccessToken: store.Secret(strconv.Itoa(i))})
-			})
-		}
-		wg.Wait()
-		won := 0
-		for _, err := range errs {
-			if err == nil {
-				won++
-			} else {
-				assert.ErrorIs(t, err, store.ErrVersionConflict)
-			}
-		}
-		assert.Equal(t, 1, won, "version %d", version)
-		got, err := s1.Load(ctx, "p", "o")
-		require.NoError(t, err)
-		assert.Equal(t, version+1, got.Version)
-	}
+	testutil.RaceCompareAndSwap(t, testutil.Context(t), []store.TokenStore{s1, s2}, 6)
 }
 
 // TestSaveScriptRetry: a resent save (go-redis retries a command whose
@@ -248,7 +223,7 @@ func TestCompareAndSwapAcrossClients(t *testing.T) {
 func TestSaveScriptRetry(t *testing.T) {
 	t.Parallel()
 	s, c := newTestStore(t, Options{})
-	ctx := testContext(t)
+	ctx := testutil.Context(t)
 	keys := []string{s.connKey("p", "o"), s.indexKey("o")}
 	args := func(writeID string) []any {
 		return []any{0, 1, "p", formatTime(time.Now()), writeID, fAccess, "at"}
@@ -270,7 +245,7 @@ func TestSaveScriptRetry(t *testing.T) {
 func TestWaitReplicas(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestStore(t, Options{WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
-	ctx := testContext(t)
+	ctx := testutil.Context(t)
 	c := &oauthlink.Connection{Provider: "p", Owner: "o", AccessToken: "at"}
 	err := s.Save(ctx, c)
 	require.ErrorIs(t, err, ErrNotReplicated)
@@ -294,7 +269,7 @@ func TestWaitReplicas(t *testing.T) {
 func TestWaitReplicasDeleteVersion(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestStore(t, Options{WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
-	ctx := testContext(t)
+	ctx := testutil.Context(t)
 	require.ErrorIs(t, s.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o"}), ErrNotReplicated)
 
 	err := s.DeleteVersion(ctx, "p", "o", 7)

@@ -2,20 +2,9 @@ package sqlstore
 
 import (
 	"testing"
-	"time"
 
-	"github.com/oauthlink/oauthlink"
-	"github.com/oauthlink/oauthlink/store"
+	"github.com/oauthlink/oauthlink/internal/testutil"
 )
-
-func benchConn() *oauthlink.Connection {
-	return &oauthlink.Connection{
-		Provider: "qonto", Owner: "shop-42", AccessToken: "access_0123456789abcdef0123456789abcdef",
-		RefreshToken: "refresh_0123456789abcdef0123456789abcdef", TokenType: "Bearer",
-		Expiry: time.Now().Add(time.Hour), Scopes: []string{"offline_access", "organization.read"},
-		Status: store.StatusActive,
-	}
-}
 
 // BenchmarkLoad reads one connection.
 func BenchmarkLoad(b *testing.B) {
@@ -23,7 +12,7 @@ func BenchmarkLoad(b *testing.B) {
 		b.Run(be.name, func(b *testing.B) {
 			s, _ := newTestStore(b, be, nil)
 			ctx := b.Context()
-			if err := s.Save(ctx, benchConn()); err != nil {
+			if err := s.Save(ctx, testutil.BenchConnection()); err != nil {
 				b.Fatal(err)
 			}
 			for b.Loop() {
@@ -41,7 +30,7 @@ func BenchmarkSave(b *testing.B) {
 		b.Run(be.name, func(b *testing.B) {
 			s, _ := newTestStore(b, be, nil)
 			ctx := b.Context()
-			c := benchConn()
+			c := testutil.BenchConnection()
 			for b.Loop() {
 				if err := s.Save(ctx, c); err != nil {
 					b.Fatal(err)

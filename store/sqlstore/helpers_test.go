@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -172,16 +173,9 @@ func newOn(t testing.TB, pool *sql.DB, db *testDB, now func() time.Time) *Store 
 	t.Helper()
 	opts := db.opts
 	opts.Now = now
-	s, err := New(testContext(t), pool, opts)
+	s, err := New(testutil.Context(t), pool, opts)
 	require.NoError(t, err)
 	return s
-}
-
-// testContext bounds a test's store calls so that a hang fails the test.
-func testContext(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // clock is a settable clock for Options.Now.

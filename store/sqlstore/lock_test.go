@@ -11,52 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/oauthlink/oauthlink/store"
 )
-
-type lockResult struct {
-	unlock store.Lease
-	err    error
-}
-
-// lockAsync calls Lock in a goroutine; the buffered channel receives the
-// result. The goroutine ends when Lock does, at the latest when ctx ends.
-func lockAsync(ctx context.Context, s *Store, provider, owner string, ttl time.Duration) <-chan lockResult {
-	ch := make(chan lockResult, 1)
-	go func() {
-		u, err := s.Lock(ctx, provider, owner, ttl)
-		ch <- lockResult{u, err}
-	}()
-	return ch
-}
-
-// awaitLock waits (boundedly) for a lockAsync result.
-func awaitLock(t *testing.T, ch <-chan lockResult) lockResult {
-	t.Helper()
-	select {
-	case r := <-ch:
-		return r
-	case <-time.After(20 * time.Second):
-		t.Fatal("Lock did not return within 20s")
-		return lockResult{}
-	}
-}
-
-// assertStillWaiting checks that a lockAsync call has not acquired the lock
-// after a short grace. A correct store never fails this, whatever the
-// machine's speed; a broken one is caught unless it is slower than the
-// grace.
-func assertStillWaiting(t *testing.T, ch <-chan lockResult) {
-	t.Helper()
-	select {
-	case r := <-ch:
-		t.Errorf("second Lock returned while the lock was held (err %v)", r.err)
-		if r.unlock != nil {
-			r.unlock.Release()
-		}
-	case <-time.After(150 * time.Millisecond):
-	}
-}
 
 func assertNoConnInUse(t *testing.T, pools ...*sql.DB) {
 	t.Helper()
@@ -70,7 +27,7 @@ func TestLockExclusiveAcrossPools(t *testing.T) {
 		s1, db := newTestStore(t, b, nil)
 		pool2 := db.reopen(t)
 		s2 := newOn(t, pool2, db, nil)
-		ctx := testContext(t)
+		ctx := testutil.Context(t)
 
 		unlock1, err := s1.Lock(ctx, "p", "o", time.Minute)
 		require.NoError(t, err)
@@ -81,13 +38,13 @@ func TestLockExclusiveAcrossPools(t *testing.T) {
 			u.Release()
 		}
 
-		ch := lockAsync(ctx, s2, "p", "o", time.Minute)
-		assertStillWaiting(t, ch)
+		ch := testutil.LockAsync(ctx, s2, "p", "o", time.Minute)
+		testutil.AssertStillWaiting(t, ch)
 		unlock1.Release()
-		r := awaitLock(t, ch)
-		require.NoError(t, r.err)
-		r.unlock.Release()
-		r.unlock.Release() // idempotent
+		r := testutil.AwaitLock(t, ch)
+		require.NoError(t, r.Err)
+		r.Lease.Release()
+		r.Lease.Release() // idempotent
 		unlock1.Release()
 		assertNoConnInUse(t, db.DB, pool2)
 	})
@@ -98,23 +55,20 @@ func TestLockContextEnds(t *testing.T) {
 		s1, db := newTestStore(t, b, nil)
 		pool2 := db.reopen(t)
 		s2 := newOn(t, pool2, db, nil)
-		ctx := testContext(t)
+		ctx := testutil.Context(t)
 
 		unlock1, err := s1.Lock(ctx, "p", "o", time.Minute)
 		require.NoError(t, err)
 
-		dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		_, err = s2.Lock(dctx, "p", "o", time.Minute)
-		cancel()
-		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		testutil.AssertLockHeld(t, ctx, s2, "p", "o", 100*time.Millisecond, "the first holder keeps the lock")
 
 		cctx, cancel := context.WithCancel(ctx)
-		ch := lockAsync(cctx, s2, "p", "o", time.Minute)
-		assertStillWaiting(t, ch)
+		ch := testutil.LockAsync(cctx, s2, "p", "o", time.Minute)
+		testutil.AssertStillWaiting(t, ch)
 		cancel()
-		r := awaitLock(t, ch)
-		assert.ErrorIs(t, r.err, context.Canceled)
-		assert.Nil(t, r.unlock)
+		r := testutil.AwaitLock(t, ch)
+		assert.ErrorIs(t, r.Err, context.Canceled)
+		assert.Nil(t, r.Lease)
 
 		_, err = s2.Lock(cctx, "p", "o", time.Minute)
 		assert.ErrorIs(t, err, context.Canceled, "a done context fails at once")
@@ -137,7 +91,7 @@ func TestLockExpires(t *testing.T) {
 		s1, db := newTestStore(t, b, clk.Now)
 		pool2 := db.reopen(t)
 		s2 := newOn(t, pool2, db, clk.Now)
-		ctx := testContext(t)
+		ctx := testutil.Context(t)
 
 		// SQLite leases follow Options.Now; PostgreSQL's lock ends with its
 		// transaction, on real time.
@@ -152,10 +106,7 @@ func TestLockExpires(t *testing.T) {
 		require.NoError(t, err)
 
 		unlock1.Release() // late: must not release s2's lock
-		dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		_, err = s1.Lock(dctx, "p", "o", time.Minute)
-		cancel()
-		assert.ErrorIs(t, err, context.DeadlineExceeded, "the second holder's lock survived the first's unlock")
+		testutil.AssertLockHeld(t, ctx, s1, "p", "o", 100*time.Millisecond, "the second holder's lock survived the first's unlock")
 
 		unlock2.Release()
 		u, err := s1.Lock(ctx, "p", "o", time.Minute)
@@ -168,7 +119,7 @@ func TestLockExpires(t *testing.T) {
 func TestLockPanicAndBadTTL(t *testing.T) {
 	forBackends(t, func(t *testing.T, b backend) {
 		s, db := newTestStore(t, b, nil)
-		ctx := testContext(t)
+		ctx := testutil.Context(t)
 		func() {
 			defer func() { assert.Equal(t, "boom", recover()) }()
 			unlock, err := s.Lock(ctx, "p", "o", time.Minute)
@@ -201,7 +152,7 @@ func TestLockHolderConnectionDies(t *testing.T) {
 	s1 := newOn(t, pool1, db, nil)
 	pool2 := db.reopen(t)
 	s2 := newOn(t, pool2, db, nil)
-	ctx := testContext(t)
+	ctx := testutil.Context(t)
 
 	unlock1, err := s1.Lock(ctx, "p", "o", time.Hour)
 	require.NoError(t, err)
@@ -210,10 +161,7 @@ func TestLockHolderConnectionDies(t *testing.T) {
 		WHERE application_name = $1`, app).Scan(&killed))
 	require.Positive(t, killed)
 
-	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	_, err = s2.Lock(wctx, "p", "o", time.Minute)
-	cancel()
-	assert.ErrorIs(t, err, context.DeadlineExceeded, "the lease outlives the killed session")
+	testutil.AssertLockHeld(t, ctx, s2, "p", "o", 300*time.Millisecond, "the lease outlives the killed session")
 	require.NoError(t, unlock1.Renew(ctx, time.Hour), "the holder renews over a fresh connection")
 
 	unlock1.Release()
@@ -231,13 +179,10 @@ func TestLeaseRenewSQLiteClock(t *testing.T) {
 	clk := newClock()
 	s1, db := newTestStore(t, backends[0], clk.Now)
 	s2 := newOn(t, db.reopen(t), db, clk.Now)
-	ctx := testContext(t)
+	ctx := testutil.Context(t)
 	busy := func(why string) {
 		t.Helper()
-		wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		defer cancel()
-		_, err := s2.Lock(wctx, "p", "o", time.Minute)
-		assert.ErrorIs(t, err, context.DeadlineExceeded, why)
+		testutil.AssertLockHeld(t, ctx, s2, "p", "o", 100*time.Millisecond, why)
 	}
 
 	lease1, err := s1.Lock(ctx, "p", "o", time.Minute)
@@ -270,7 +215,7 @@ func TestLeaseRenewSQLiteClock(t *testing.T) {
 func TestLeaseRenewPostgresServerClock(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestStore(t, backends[1], nil)
-	ctx := testContext(t)
+	ctx := testutil.Context(t)
 	left := func() time.Duration {
 		t.Helper()
 		var us int64
@@ -309,7 +254,7 @@ func assertBetween(t *testing.T, d, lo, hi time.Duration, msgAndArgs ...any) {
 func TestLeaseRenewErrors(t *testing.T) {
 	forBackends(t, func(t *testing.T, b backend) {
 		s, db := newTestStore(t, b, nil)
-		ctx := testContext(t)
+		ctx := testutil.Context(t)
 		lease, err := s.Lock(ctx, "p", "o", time.Minute)
 		require.NoError(t, err)
 		deadline := lease.Deadline()
@@ -318,7 +263,7 @@ func TestLeaseRenewErrors(t *testing.T) {
 			require.Error(t, err, "ttl %v", ttl)
 			assert.NotErrorIs(t, err, store.ErrLeaseLost)
 		}
-		err = lease.Renew(canceled(ctx), time.Minute)
+		err = lease.Renew(testutil.Canceled(ctx), time.Minute)
 		assert.ErrorIs(t, err, context.Canceled)
 		assert.NotErrorIs(t, err, store.ErrLeaseLost)
 		assert.Equal(t, deadline, lease.Deadline(), "a failed Renew leaves Deadline alone")

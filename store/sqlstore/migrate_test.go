@@ -10,13 +10,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/oauthlink/oauthlink/store"
 )
 
 // appliedVersions returns the versions recorded in the migrations table.
 func appliedVersions(t *testing.T, s *Store) []int {
 	t.Helper()
-	rows, err := s.db.QueryContext(testContext(t), "SELECT version FROM "+s.table("schema_migrations")+" ORDER BY version")
+	rows, err := s.db.QueryContext(testutil.Context(t), "SELECT version FROM "+s.table("schema_migrations")+" ORDER BY version")
 	require.NoError(t, err)
 	defer rows.Close()
 	var vs []int
@@ -40,12 +41,12 @@ func allVersions() []int {
 func TestMigrateIdempotent(t *testing.T) {
 	forBackends(t, func(t *testing.T, b backend) {
 		s, db := newTestStore(t, b, nil)
-		require.NoError(t, s.Save(testContext(t), &oauthlink.Connection{Provider: "p", Owner: "o"}))
+		require.NoError(t, s.Save(testutil.Context(t), &oauthlink.Connection{Provider: "p", Owner: "o"}))
 		s2 := newOn(t, db.DB, db, nil)
 		// Force the locked path too, not only the quick up-to-date check.
-		require.NoError(t, s2.migrateLocked(testContext(t), len(migrations)))
+		require.NoError(t, s2.migrateLocked(testutil.Context(t), len(migrations)))
 		assert.Equal(t, allVersions(), appliedVersions(t, s2))
-		_, err := s2.Load(testContext(t), "p", "o")
+		_, err := s2.Load(testutil.Context(t), "p", "o")
 		assert.NoError(t, err)
 	})
 }
@@ -61,7 +62,7 @@ func TestMigrateConcurrent(t *testing.T) {
 		for range instances - 1 {
 			pools = append(pools, db.reopen(t))
 		}
-		ctx := testContext(t)
+		ctx := testutil.Context(t)
 		var wg sync.WaitGroup
 		errs := make([]error, instances)
 		stores := make([]*Store, instances)
@@ -81,7 +82,7 @@ func TestMigrateConcurrent(t *testing.T) {
 func TestMigrateUpgrade(t *testing.T) {
 	forBackends(t, func(t *testing.T, b backend) {
 		db := b.open(t)
-		ctx := testContext(t)
+		ctx := testutil.Context(t)
 		old, err := newStore(db.DB, db.opts)
 		require.NoError(t, err)
 		require.NoError(t, old.migrate(ctx, 1))
@@ -118,7 +119,7 @@ func TestMigrateUpgrade(t *testing.T) {
 func TestMigrateRetiredColumn(t *testing.T) {
 	forBackends(t, func(t *testing.T, b backend) {
 		s, _ := newTestStore(t, b, nil)
-		ctx := testContext(t)
+		ctx := testutil.Context(t)
 		since := time.Date(2030, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
 		c := &oauthlink.Connection{Provider: "p", Owner: "o", AccessToken: "at", Status: store.StatusActive,
 			Retired: []store.RetiredToken{{Token: "rt-old", Kind: "refresh_token", Since: since}}}
@@ -150,7 +151,7 @@ func TestMigrateRetiredColumn(t *testing.T) {
 func TestMigrateNewerSchema(t *testing.T) {
 	forBackends(t, func(t *testing.T, b backend) {
 		s, db := newTestStore(t, b, nil)
-		_, err := s.db.ExecContext(testContext(t), s.rebind("INSERT INTO "+s.table("schema_migrations")+
+		_, err := s.db.ExecContext(testutil.Context(t), s.rebind("INSERT INTO "+s.table("schema_migrations")+
 			" (version, name, applied_us) VALUES (?, 'future', 0)"), len(migrations)+10)
 		require.NoError(t, err)
 		newOn(t, db.DB, db, nil)

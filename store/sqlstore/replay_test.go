@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauthlink/oauthlink/internal/testutil"
 )
 
 func TestConsume(t *testing.T) {
@@ -15,7 +17,7 @@ func TestConsume(t *testing.T) {
 		clk := newClock()
 		s1, db := newTestStore(t, b, clk.Now)
 		s2 := newOn(t, db.reopen(t), db, clk.Now)
-		ctx := testContext(t)
+		ctx := testutil.Context(t)
 		consume := func(s *Store, key string, expires time.Time) bool {
 			t.Helper()
 			first, err := s.Consume(ctx, key, expires)
@@ -55,7 +57,7 @@ func TestConsume(t *testing.T) {
 		}
 		assert.Equal(t, 1, n, "exactly one concurrent caller is first")
 
-		_, err := s1.Consume(canceled(ctx), "x", clk.Now().Add(time.Minute))
+		_, err := s1.Consume(testutil.Canceled(ctx), "x", clk.Now().Add(time.Minute))
 		assert.ErrorIs(t, err, context.Canceled)
 	})
 }
@@ -66,7 +68,7 @@ func TestConsumeSweeps(t *testing.T) {
 	forBackends(t, func(t *testing.T, b backend) {
 		clk := newClock()
 		s, _ := newTestStore(t, b, clk.Now)
-		ctx := testContext(t)
+		ctx := testutil.Context(t)
 		count := func() (n int) {
 			t.Helper()
 			require.NoError(t, s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+s.table("consumed_states")).Scan(&n))
@@ -93,9 +95,9 @@ func TestConsumeSweeps(t *testing.T) {
 func TestPing(t *testing.T) {
 	forBackends(t, func(t *testing.T, b backend) {
 		s, db := newTestStore(t, b, nil)
-		ctx := testContext(t)
+		ctx := testutil.Context(t)
 		require.NoError(t, s.Ping(ctx))
-		assert.ErrorIs(t, s.Ping(canceled(ctx)), context.Canceled)
+		assert.ErrorIs(t, s.Ping(testutil.Canceled(ctx)), context.Canceled)
 
 		// A read-only database still reads, but Ping reports it unusable.
 		ro := newOn(t, db.readOnly(t), db, nil)
@@ -105,10 +107,4 @@ func TestPing(t *testing.T) {
 		t.Logf("read-only ping: %v", err)
 		assert.Error(t, err)
 	})
-}
-
-func canceled(ctx context.Context) context.Context {
-	ctx, cancel := context.WithCancel(ctx)
-	cancel()
-	return ctx
 }

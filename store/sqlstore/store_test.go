@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"database/sql"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/oauthlink/oauthlink/store"
 )
 
@@ -32,7 +32,7 @@ func TestNewOptions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := New(testContext(t), tc.db, tc.opts)
+			_, err := New(testutil.Context(t), tc.db, tc.opts)
 			assert.Error(t, err)
 		})
 	}
@@ -41,7 +41,7 @@ func TestNewOptions(t *testing.T) {
 func TestDetectDialect(t *testing.T) {
 	t.Parallel()
 	db := backends[0].open(t)
-	s, err := New(testContext(t), db.DB, Options{})
+	s, err := New(testutil.Context(t), db.DB, Options{})
 	require.NoError(t, err)
 	assert.Equal(t, SQLite, s.Dialect())
 
@@ -58,7 +58,7 @@ func TestDetectDialect(t *testing.T) {
 func TestBytesRoundTrip(t *testing.T) {
 	forBackends(t, func(t *testing.T, b backend) {
 		s, _ := newTestStore(t, b, nil)
-		ctx := testContext(t)
+		ctx := testutil.Context(t)
 		owner := "own\x00er:/\xff"
 		providers := []string{"", "B", "a", "a\x00", "a:b", "\xc3\xa9", "\xff\xfe"}
 		require.True(t, slices.IsSorted(providers), "the test's providers are in byte order")
@@ -105,7 +105,7 @@ func TestSaveSetsStoredTimes(t *testing.T) {
 		clk := newClock()
 		clk.Advance(123456789 * time.Nanosecond) // sub-microsecond part to drop
 		s, _ := newTestStore(t, b, clk.Now)
-		ctx := testContext(t)
+		ctx := testutil.Context(t)
 		c := &oauthlink.Connection{Provider: "p", Owner: "o", Status: store.StatusActive, Expiry: clk.Now()}
 		require.NoError(t, s.Save(ctx, c))
 		created := c.CreatedAt
@@ -129,7 +129,7 @@ func TestSaveSetsStoredTimes(t *testing.T) {
 func TestSaveRejects(t *testing.T) {
 	forBackends(t, func(t *testing.T, b backend) {
 		s, _ := newTestStore(t, b, nil)
-		ctx := testContext(t)
+		ctx := testutil.Context(t)
 		assert.Error(t, s.Save(ctx, nil))
 		assert.Error(t, s.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o", Version: -1}))
 		assert.Error(t, s.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o", Scopes: []string{"\xff"}}))
@@ -147,31 +147,6 @@ func TestCompareAndSwapAcrossPools(t *testing.T) {
 	forBackends(t, func(t *testing.T, b backend) {
 		s1, db := newTestStore(t, b, nil)
 		s2 := newOn(t, db.reopen(t), db, nil)
-		ctx := testContext(t)
-		const writers = 6
-		for _, version := range []int64{0, 1} { // create, then update
-			var wg sync.WaitGroup
-			errs := make([]error, writers)
-			for i := range writers {
-				st := []*Store{s1, s2}[i%2]
-				wg.Go(func() {
-					errs[i] = st.Save(ctx, &oauthlink.Connection{Provider: "p", Owner: "o", Version: version,
-						AccessToken: store.Secret(string(rune('a' + i)))})
-				})
-			}
-			wg.Wait()
-			won := 0
-			for _, err := range errs {
-				if err == nil {
-					won++
-				} else {
-					assert.ErrorIs(t, err, store.ErrVersionConflict)
-				}
-			}
-			assert.Equal(t, 1, won, "version %d", version)
-			got, err := s1.Load(ctx, "p", "o")
-			require.NoError(t, err)
-			assert.Equal(t, version+1, got.Version)
-		}
+		testutil.RaceCompareAndSwap(t, testutil.Context(t), []store.TokenStore{s1, s2}, 6)
 	})
 }
