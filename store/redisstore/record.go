@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -55,8 +54,8 @@ func decode(provider, owner string, h map[string]string) (*store.Connection, err
 			return nil, fmt.Errorf("bad %s: %w", f, err)
 		}
 	}
-	if err := json.Unmarshal([]byte(h[fScopes]), &c.Scopes); err != nil {
-		return nil, fmt.Errorf("bad scopes: %w", err)
+	if c.Scopes, err = storekit.DecodeScopes(h[fScopes]); err != nil {
+		return nil, err
 	}
 	if c.Retired, err = storekit.DecodeRetired(h[fRetired], storekit.SinceRFC3339); err != nil {
 		return nil, err

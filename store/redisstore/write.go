@@ -3,11 +3,9 @@ package redisstore
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -77,33 +75,18 @@ return 1
 // primary applied the write (c is updated as on success) but too few
 // replicas confirmed it: the write may be lost on a failover.
 func (s *Store) Save(ctx context.Context, c *store.Connection) error {
-	if c == nil {
-		return errors.New("redisstore: save: nil connection")
-	}
-	if c.Version < 0 {
-		return fmt.Errorf("redisstore: save %q for %q: negative version %d", c.Provider, c.Owner, c.Version)
+	scopes, retired, err := storekit.EncodeSave("redisstore", c, storekit.SinceRFC3339)
+	if err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(ctx, "save", err)
-	}
-	for _, sc := range c.Scopes {
-		if !utf8.ValidString(sc) {
-			return fmt.Errorf("redisstore: save %q for %q: scope is not valid UTF-8", c.Provider, c.Owner)
-		}
-	}
-	scopes, err := json.Marshal(c.Scopes)
-	if err != nil {
-		return fmt.Errorf("redisstore: save: encode scopes: %w", err)
-	}
-	retired, err := storekit.EncodeRetired(c.Retired, storekit.SinceRFC3339)
-	if err != nil {
-		return fmt.Errorf("redisstore: save %q for %q: %w", c.Provider, c.Owner, err)
 	}
 	now := time.Now().Round(0).UTC()
 	args := []any{
 		c.Version, c.Version + 1, c.Provider, formatTime(now), rand.Text(),
 		fAccountID, c.AccountID, fAccess, c.AccessToken.Reveal(), fRefresh, c.RefreshToken.Reveal(),
-		fTokenType, c.TokenType, fExpiry, formatTime(c.Expiry), fScopes, string(scopes),
+		fTokenType, c.TokenType, fExpiry, formatTime(c.Expiry), fScopes, scopes,
 		fExtra, c.Extra.Reveal(), fRedirectURI, c.RedirectURI, fStatus, string(c.Status),
 		fRetired, retired,
 	}
@@ -112,17 +95,9 @@ func (s *Store) Save(ctx context.Context, c *store.Connection) error {
 		return fail(ctx, "save", werr)
 	}
 	if !written {
-		if c.Version == 0 {
-			return fmt.Errorf("redisstore: create %q for %q: already exists: %w", c.Provider, c.Owner, store.ErrVersionConflict)
-		}
-		return fmt.Errorf("redisstore: update %q for %q: version %d is not the stored one: %w",
-			c.Provider, c.Owner, c.Version, store.ErrVersionConflict)
+		return storekit.SaveConflict("redisstore", c)
 	}
-	if c.Version == 0 {
-		c.CreatedAt = now
-	}
-	c.Version++
-	c.UpdatedAt = now
+	storekit.Saved(c, now)
 	if werr != nil {
 		return fmt.Errorf("redisstore: save %q for %q: %w", c.Provider, c.Owner, werr)
 	}

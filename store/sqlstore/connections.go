@@ -3,11 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/oauthlink/oauthlink/internal/storekit"
 	"github.com/oauthlink/oauthlink/store"
@@ -29,10 +27,10 @@ func scanConn(sc interface{ Scan(...any) error }) (*store.Connection, error) {
 		&expiryUS, &scopes, &extra, &redirectURI, &status, &c.Version, &createdUS, &updatedUS, &retired); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(scopes), &c.Scopes); err != nil {
-		return nil, fmt.Errorf("decode scopes: %w", err)
-	}
 	var err error
+	if c.Scopes, err = storekit.DecodeScopes(scopes); err != nil {
+		return nil, err
+	}
 	if c.Retired, err = storekit.DecodeRetired(retired, storekit.SinceMicros); err != nil {
 		return nil, err
 	}
@@ -92,33 +90,18 @@ func (s *Store) List(ctx context.Context, owner string) ([]*store.Connection, er
 // stored values (UTC, truncated to the microsecond); an update keeps the
 // stored CreatedAt. A negative Version is an error.
 func (s *Store) Save(ctx context.Context, c *store.Connection) error {
-	if c == nil {
-		return errors.New("sqlstore: save: nil connection")
-	}
-	if c.Version < 0 {
-		return fmt.Errorf("sqlstore: save %q for %q: negative version %d", c.Provider, c.Owner, c.Version)
+	scopes, retired, err := storekit.EncodeSave("sqlstore", c, storekit.SinceMicros)
+	if err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return s.fail(ctx, "save", err)
-	}
-	for _, sc := range c.Scopes {
-		if !utf8.ValidString(sc) {
-			return fmt.Errorf("sqlstore: save %q for %q: scope is not valid UTF-8", c.Provider, c.Owner)
-		}
-	}
-	scopes, err := json.Marshal(c.Scopes)
-	if err != nil {
-		return fmt.Errorf("sqlstore: save: encode scopes: %w", err)
-	}
-	retired, err := storekit.EncodeRetired(c.Retired, storekit.SinceMicros)
-	if err != nil {
-		return fmt.Errorf("sqlstore: save %q for %q: %w", c.Provider, c.Owner, err)
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
 	nowUS := micros(now)
 	fields := []any{
 		s.bin(c.AccountID), s.bin(c.AccessToken.Reveal()), s.bin(c.RefreshToken.Reveal()), s.bin(c.TokenType),
-		micros(c.Expiry), string(scopes), s.bin(c.Extra.Reveal()), s.bin(c.RedirectURI), string(c.Status),
+		micros(c.Expiry), scopes, s.bin(c.Extra.Reveal()), s.bin(c.RedirectURI), string(c.Status),
 	}
 	var res sql.Result
 	if c.Version == 0 {
@@ -136,17 +119,9 @@ func (s *Store) Save(ctx context.Context, c *store.Connection) error {
 		return s.fail(ctx, "save", err)
 	}
 	if n != 1 {
-		if c.Version == 0 {
-			return fmt.Errorf("sqlstore: create %q for %q: already exists: %w", c.Provider, c.Owner, store.ErrVersionConflict)
-		}
-		return fmt.Errorf("sqlstore: update %q for %q: version %d is not the stored one: %w",
-			c.Provider, c.Owner, c.Version, store.ErrVersionConflict)
+		return storekit.SaveConflict("sqlstore", c)
 	}
-	if c.Version == 0 {
-		c.CreatedAt = now
-	}
-	c.Version++
-	c.UpdatedAt = now
+	storekit.Saved(c, now)
 	return nil
 }
 
