@@ -19,50 +19,17 @@ func TestLockExclusiveAcrossClients(t *testing.T) {
 	s1, c := newTestStore(t, Options{})
 	s2 := secondInstance(t, s1)
 	ctx := testutil.Context(t)
-
-	unlock1, err := s1.Lock(ctx, "p", "o", time.Minute)
-	require.NoError(t, err)
-	pttl := c.PTTL(ctx, s1.lockKey("p", "o")).Val()
-	assert.True(t, pttl > 0 && pttl <= time.Minute, "the lock key expires (PTTL %v)", pttl)
-	for _, k := range [][2]string{{"q", "o"}, {"o", "p"}, {"p", "o\x00"}} {
-		u, err := s2.Lock(ctx, k[0], k[1], time.Minute)
-		require.NoError(t, err, "key %q", k)
-		u.Release()
-	}
-
-	ch := testutil.LockAsync(ctx, s2, "p", "o", time.Minute)
-	testutil.AssertStillWaiting(t, ch)
-	unlock1.Release()
-	r := testutil.AwaitLock(t, ch)
-	require.NoError(t, r.Err)
-	r.Lease.Release()
-	r.Lease.Release()
-	unlock1.Release()
+	testutil.CheckExclusive(t, ctx, s1, s2, func() {
+		pttl := c.PTTL(ctx, s1.lockKey("p", "o")).Val()
+		assert.True(t, pttl > 0 && pttl <= time.Minute, "the lock key expires (PTTL %v)", pttl)
+	})
 	assert.Empty(t, scanKeys(t, ctx, c, s1.prefix), "unlock deleted the lock key")
 }
 
 func TestLockContextEnds(t *testing.T) {
 	t.Parallel()
 	s1, _ := newTestStore(t, Options{})
-	s2 := secondInstance(t, s1)
-	ctx := testutil.Context(t)
-	unlock1, err := s1.Lock(ctx, "p", "o", time.Minute)
-	require.NoError(t, err)
-
-	testutil.AssertLockHeld(t, ctx, s2, "p", "o", 100*time.Millisecond, "the first holder keeps the lock")
-
-	cctx, cancel := context.WithCancel(ctx)
-	ch := testutil.LockAsync(cctx, s2, "p", "o", time.Minute)
-	testutil.AssertStillWaiting(t, ch)
-	cancel()
-	r := testutil.AwaitLock(t, ch)
-	assert.ErrorIs(t, r.Err, context.Canceled)
-	assert.Nil(t, r.Lease)
-
-	unlock1.Release()
-	u, err := s2.Lock(ctx, "p", "o", time.Minute)
-	require.NoError(t, err)
-	u.Release()
+	testutil.CheckContextEnds(t, testutil.Context(t), s1, secondInstance(t, s1))
 }
 
 // TestLockExpires: a holder that never unlocks loses the lock after ttl,
@@ -89,21 +56,8 @@ func TestLockPanicAndBadTTL(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestStore(t, Options{})
 	ctx := testutil.Context(t)
-	func() {
-		defer func() { assert.Equal(t, "boom", recover()) }()
-		unlock, err := s.Lock(ctx, "p", "o", time.Minute)
-		require.NoError(t, err)
-		defer unlock.Release()
-		panic("boom")
-	}()
-	u, err := s.Lock(ctx, "p", "o", time.Minute)
-	require.NoError(t, err, "the panicking holder released the lock")
-	u.Release()
-	for _, ttl := range []time.Duration{0, -time.Second} {
-		_, err := s.Lock(ctx, "p", "o", ttl)
-		assert.Error(t, err, "ttl %v", ttl)
-	}
-	u, err = s.Lock(ctx, "p", "o", time.Microsecond) // rounded up to 1 ms
+	testutil.CheckPanicAndBadTTL(t, ctx, s)
+	u, err := s.Lock(ctx, "p", "o", time.Microsecond) // rounded up to 1 ms
 	require.NoError(t, err)
 	u.Release()
 }
@@ -231,20 +185,7 @@ func TestLeaseRenewErrors(t *testing.T) {
 	t.Parallel()
 	s, _ := newTestStore(t, Options{})
 	ctx := testutil.Context(t)
-	held, err := s.Lock(ctx, "p", "o", time.Minute)
-	require.NoError(t, err)
-	deadline := held.Deadline()
-	for _, ttl := range []time.Duration{0, -time.Second} {
-		err := held.Renew(ctx, ttl)
-		require.Error(t, err, "ttl %v", ttl)
-		assert.NotErrorIs(t, err, store.ErrLeaseLost)
-	}
-	err = held.Renew(testutil.Canceled(ctx), time.Minute)
-	assert.ErrorIs(t, err, context.Canceled)
-	assert.NotErrorIs(t, err, store.ErrLeaseLost)
-	assert.Equal(t, deadline, held.Deadline(), "a failed Renew leaves Deadline alone")
-	require.NoError(t, held.Renew(ctx, time.Minute), "the lease is still held")
-	held.Release()
+	testutil.CheckRenewErrors(t, ctx, s)
 
 	down, err := New(newDownClient(t), Options{AllowVolatile: true})
 	require.NoError(t, err)

@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"context"
 	"crypto/rand"
 	"database/sql"
 	"strings"
@@ -27,25 +26,7 @@ func TestLockExclusiveAcrossPools(t *testing.T) {
 		s1, db := newTestStore(t, b, nil)
 		pool2 := db.reopen(t)
 		s2 := newOn(t, pool2, db, nil)
-		ctx := testutil.Context(t)
-
-		unlock1, err := s1.Lock(ctx, "p", "o", time.Minute)
-		require.NoError(t, err)
-		// Other keys, including the same strings swapped, are free.
-		for _, k := range [][2]string{{"q", "o"}, {"o", "p"}, {"p", "o\x00"}} {
-			u, err := s2.Lock(ctx, k[0], k[1], time.Minute)
-			require.NoError(t, err, "key %q", k)
-			u.Release()
-		}
-
-		ch := testutil.LockAsync(ctx, s2, "p", "o", time.Minute)
-		testutil.AssertStillWaiting(t, ch)
-		unlock1.Release()
-		r := testutil.AwaitLock(t, ch)
-		require.NoError(t, r.Err)
-		r.Lease.Release()
-		r.Lease.Release() // idempotent
-		unlock1.Release()
+		testutil.CheckExclusive(t, testutil.Context(t), s1, s2, nil)
 		assertNoConnInUse(t, db.DB, pool2)
 	})
 }
@@ -55,30 +36,7 @@ func TestLockContextEnds(t *testing.T) {
 		s1, db := newTestStore(t, b, nil)
 		pool2 := db.reopen(t)
 		s2 := newOn(t, pool2, db, nil)
-		ctx := testutil.Context(t)
-
-		unlock1, err := s1.Lock(ctx, "p", "o", time.Minute)
-		require.NoError(t, err)
-
-		testutil.AssertLockHeld(t, ctx, s2, "p", "o", 100*time.Millisecond, "the first holder keeps the lock")
-
-		cctx, cancel := context.WithCancel(ctx)
-		ch := testutil.LockAsync(cctx, s2, "p", "o", time.Minute)
-		testutil.AssertStillWaiting(t, ch)
-		cancel()
-		r := testutil.AwaitLock(t, ch)
-		assert.ErrorIs(t, r.Err, context.Canceled)
-		assert.Nil(t, r.Lease)
-
-		_, err = s2.Lock(cctx, "p", "o", time.Minute)
-		assert.ErrorIs(t, err, context.Canceled, "a done context fails at once")
-
-		// The abandoned waits hold nothing: after the holder unlocks, the
-		// lock is free.
-		unlock1.Release()
-		u, err := s2.Lock(ctx, "p", "o", time.Minute)
-		require.NoError(t, err)
-		u.Release()
+		testutil.CheckContextEnds(t, testutil.Context(t), s1, s2)
 		assertNoConnInUse(t, db.DB, pool2)
 	})
 }
@@ -119,22 +77,7 @@ func TestLockExpires(t *testing.T) {
 func TestLockPanicAndBadTTL(t *testing.T) {
 	forBackends(t, func(t *testing.T, b backend) {
 		s, db := newTestStore(t, b, nil)
-		ctx := testutil.Context(t)
-		func() {
-			defer func() { assert.Equal(t, "boom", recover()) }()
-			unlock, err := s.Lock(ctx, "p", "o", time.Minute)
-			require.NoError(t, err)
-			defer unlock.Release()
-			panic("boom")
-		}()
-		u, err := s.Lock(ctx, "p", "o", time.Minute)
-		require.NoError(t, err, "the panicking holder released the lock")
-		u.Release()
-
-		for _, ttl := range []time.Duration{0, -time.Second} {
-			_, err := s.Lock(ctx, "p", "o", ttl)
-			assert.Error(t, err, "ttl %v", ttl)
-		}
+		testutil.CheckPanicAndBadTTL(t, testutil.Context(t), s)
 		assertNoConnInUse(t, db.DB)
 	})
 }
@@ -254,22 +197,7 @@ func assertBetween(t *testing.T, d, lo, hi time.Duration, msgAndArgs ...any) {
 func TestLeaseRenewErrors(t *testing.T) {
 	forBackends(t, func(t *testing.T, b backend) {
 		s, db := newTestStore(t, b, nil)
-		ctx := testutil.Context(t)
-		lease, err := s.Lock(ctx, "p", "o", time.Minute)
-		require.NoError(t, err)
-		deadline := lease.Deadline()
-		for _, ttl := range []time.Duration{0, -time.Second} {
-			err := lease.Renew(ctx, ttl)
-			require.Error(t, err, "ttl %v", ttl)
-			assert.NotErrorIs(t, err, store.ErrLeaseLost)
-		}
-		err = lease.Renew(testutil.Canceled(ctx), time.Minute)
-		assert.ErrorIs(t, err, context.Canceled)
-		assert.NotErrorIs(t, err, store.ErrLeaseLost)
-		assert.Equal(t, deadline, lease.Deadline(), "a failed Renew leaves Deadline alone")
-		require.NoError(t, lease.Renew(ctx, time.Minute), "the lease is still held")
-		assert.True(t, lease.Deadline().After(deadline))
-		lease.Release()
+		testutil.CheckRenewErrors(t, testutil.Context(t), s)
 		assertNoConnInUse(t, db.DB)
 	})
 }
