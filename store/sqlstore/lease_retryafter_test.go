@@ -26,12 +26,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	_ "modernc.org/sqlite"
+
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/memstore"
 	"github.com/oauthlink/oauthlink/store/sqlstore"
-	_ "modernc.org/sqlite"
 )
 
 // A refresh that waits out Retry-After longer than the lock's lease keeps
@@ -122,18 +124,6 @@ func rotating(p *oauthlink.Provider) {
 // expiry is tested without sleeping.
 type clock = oauthlinktest.Clock
 
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
 // env is an app on an httptest TLS server with a Qonto connector against
 // the fake.
 type env struct {
@@ -145,7 +135,7 @@ type env struct {
 	qonto  *oauthlinktest.Qonto
 	links  map[string]*oauthlink.Connector
 	fakes  map[string]*oauthlinktest.Qonto
-	logs   *syncBuffer
+	logs   *testutil.SyncBuffer
 	secret []byte
 }
 
@@ -173,7 +163,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	for _, o := range opts {
 		o(&ec)
 	}
-	e := &env{t: t, clk: oauthlinktest.NewClock(time.Time{}), mux: http.NewServeMux(), logs: &syncBuffer{},
+	e := &env{t: t, clk: oauthlinktest.NewClock(time.Time{}), mux: http.NewServeMux(), logs: &testutil.SyncBuffer{},
 		links: map[string]*oauthlink.Connector{}, fakes: map[string]*oauthlinktest.Qonto{}, secret: bytes.Repeat([]byte{0x42}, 32)}
 	e.app = httptest.NewTLSServer(e.mux)
 	t.Cleanup(e.app.Close)
