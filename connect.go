@@ -23,7 +23,7 @@ import (
 // storeCtx bounds the pre-exchange store check (shared with the replay
 // guard's call).
 func (e *engine) connect(ctx, storeCtx context.Context, owner, code, verifier string) (*Connection, error) {
-	if p, ok := capability[store.Pinger](e.store); ok {
+	if p, ok := store.Capability[store.Pinger](e.store); ok {
 		if err := p.Ping(storeCtx); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 		}

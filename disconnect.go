@@ -94,7 +94,7 @@ func (e *engine) deleteRevoked(ctx context.Context, marked *Connection, done map
 			return fmt.Errorf("%w at %s: the connection lists a grant that was not revoked yet; call Disconnect again", ErrRevoke, e.provider.Name)
 		}
 	}
-	if vd, ok := capability[store.VersionDeleter](e.store); ok {
+	if vd, ok := store.Capability[store.VersionDeleter](e.store); ok {
 		err = vd.DeleteVersion(ctx, e.provider.Name, marked.Owner, cur.Version)
 	} else {
 		err = e.store.Delete(ctx, e.provider.Name, marked.Owner)

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthlink/oauthlink/internal/testutil"
+
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -34,23 +36,8 @@ type clock = oauthlinktest.Clock
 
 func newClock() *clock { return oauthlinktest.NewClock(time.Time{}) }
 
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects concurrent log output for the test.
+type syncBuffer = testutil.SyncBuffer
 
 // fake is what both fake providers offer the tests.
 type fake interface {

@@ -69,7 +69,7 @@ type heldLock struct {
 func (e *engine) lockConn(ctx context.Context, owner string) (*heldLock, error) {
 	h := &heldLock{ttl: e.opts.LockTTL}
 	h.ctx, h.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
-	l, ok := capability[store.Locker](e.store)
+	l, ok := store.Capability[store.Locker](e.store)
 	if !ok {
 		return h, nil
 	}

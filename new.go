@@ -30,13 +30,13 @@ func New(cfg Config) (*Connector, error) {
 	c := &Connector{cfg: cfg, provider: cfg.Provider.withDefaults(), log: cfg.Logger}
 	c.api, c.apiErr = apiOrigin(&c.provider)
 	c.crossOrigin = cmp.Or(cfg.Flow.CrossOrigin, http.NewCrossOriginProtection())
-	if _, sealed := capability[interface{ EncryptsAtRest() bool }](cfg.Store); !sealed {
+	if _, sealed := store.Capability[interface{ EncryptsAtRest() bool }](cfg.Store); !sealed {
 		plaintextWarning.Do(func() {
 			c.log.Warn("oauthlink: the Store does not encrypt tokens at rest (wrap it with store/encrypted)")
 		})
 	}
 	c.e = newEngine(&c.cfg, c.provider)
-	if g, ok := capability[store.ReplayGuard](cfg.Store); ok {
+	if g, ok := store.Capability[store.ReplayGuard](cfg.Store); ok {
 		c.guard = g
 	} else {
 		c.guard = newMemoryGuard(100_000, c.e.now)

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthlink/oauthlink/internal/testutil"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
@@ -30,23 +32,8 @@ const (
 	owner    = "shop-1"
 )
 
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects concurrent log output for the test.
+type syncBuffer = testutil.SyncBuffer
 
 // cluster is one app deployed as several instances: each instance has its
 // own store pool or client and its own Connector (so its own singleflight,

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthlink/oauthlink/internal/testutil"
+
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/store/memstore"
 	"github.com/stretchr/testify/assert"
@@ -34,22 +36,8 @@ type rig struct {
 	created []*ClientLink
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects concurrent log output for the test.
+type syncBuffer = testutil.SyncBuffer
 
 func ownerFromHeader(r *http.Request) (string, error) {
 	if o := r.Header.Get("X-Owner"); o != "" {

@@ -159,3 +159,24 @@ type ReplayGuard interface {
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
+
+// Capability finds an optional capability T (Locker, VersionDeleter,
+// ReplayGuard, Pinger, or any interface) on s or on the stores it wraps: a
+// store that wraps another (an encrypting or instrumenting decorator)
+// exposes it with a method Unwrap() TokenStore, and oauthlink looks
+// through it. Decorators should implement Unwrap rather than forward each
+// capability.
+func Capability[T any](s TokenStore) (T, bool) {
+	for s != nil {
+		if v, ok := s.(T); ok {
+			return v, true
+		}
+		u, ok := s.(interface{ Unwrap() TokenStore })
+		if !ok {
+			break
+		}
+		s = u.Unwrap()
+	}
+	var zero T
+	return zero, false
+}

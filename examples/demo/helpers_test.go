@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"html"
@@ -13,9 +12,10 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/oauthlink/oauthlink/internal/testutil"
 
 	"github.com/stretchr/testify/require"
 )
@@ -55,23 +55,8 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// syncBuffer collects the demo's log for the no-secrets checks.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects concurrent log output for the test.
+type syncBuffer = testutil.SyncBuffer
 
 // browser is a cookie-jar client that records the redirects it follows.
 type browser struct {

@@ -33,7 +33,7 @@ const resealLockTTL = 30 * time.Second
 // without MigratePlaintext, is reported and left as it is); ctx ending
 // stops it.
 func Reseal(ctx context.Context, s store.TokenStore, owners ...string) (resealed int, err error) {
-	ss, ok := find[*Store](s)
+	ss, ok := store.Capability[*Store](s)
 	if !ok {
 		return 0, errors.New("oauthlink: encrypted.Reseal needs a store made by encrypted.New, or one that wraps it")
 	}
@@ -81,7 +81,7 @@ func (s *Store) stale(raw *store.Connection) bool {
 // reseal rewrites one record if it is still stale, under its lease when
 // the inner store has a store.Locker, and reports whether it wrote.
 func (s *Store) reseal(ctx context.Context, provider, owner string) (bool, error) {
-	if l, ok := find[store.Locker](s.inner); ok {
+	if l, ok := store.Capability[store.Locker](s.inner); ok {
 		lease, err := l.Lock(ctx, provider, owner, resealLockTTL)
 		if err != nil {
 			return false, fmt.Errorf("oauthlink: token store failed: connection lock: %w", err)
@@ -117,21 +117,4 @@ func (s *Store) reseal(ctx context.Context, provider, owner string) (bool, error
 		return err == nil, err
 	}
 	return false, fmt.Errorf("%w: written concurrently on every attempt; run again", store.ErrVersionConflict)
-}
-
-// find finds T on s or on the stores it wraps (through an Unwrap()
-// store.TokenStore method), as oauthlink discovers capabilities.
-func find[T any](s store.TokenStore) (T, bool) {
-	for s != nil {
-		if v, ok := s.(T); ok {
-			return v, true
-		}
-		u, ok := s.(interface{ Unwrap() store.TokenStore })
-		if !ok {
-			break
-		}
-		s = u.Unwrap()
-	}
-	var zero T
-	return zero, false
 }
