@@ -48,7 +48,7 @@ func BenchmarkExchangeInMemory(b *testing.B) {
 	b.ReportAllocs()
 	cpu0, cpuOK := processCPU()
 	for b.Loop() {
-		form := c.e.newExchangeForm().add("code", "auth_bench").add("code_verifier", verifier)
+		form := c.e.newExchangeForm().Add("code", "auth_bench").Add("code_verifier", verifier)
 		tok, err := c.e.tokenRequest(ctx, form)
 		if err != nil || tok.AccessToken != "access_bench" {
 			b.Fatalf("exchange: %v", err)

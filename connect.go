@@ -29,9 +29,9 @@ func (e *engine) connect(ctx, storeCtx context.Context, owner, code, verifier st
 		}
 	}
 	ctx = context.WithoutCancel(ctx)
-	form := e.newExchangeForm().add("code", code)
+	form := e.newExchangeForm().Add("code", code)
 	if verifier != "" {
-		form = form.add("code_verifier", verifier)
+		form = form.Add("code_verifier", verifier)
 	}
 	tok, err := e.tokenRequest(ctx, form)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/oauthlink/oauthlink/internal/tokenwire"
 	"github.com/oauthlink/oauthlink/store"
 )
 
@@ -41,7 +42,7 @@ type engine struct {
 	clock    func() time.Time
 	// realClock is set when Config.Now was left to time.Now.
 	realClock bool
-	endpoint  endpoint
+	endpoint  *tokenwire.Endpoint
 
 	flight  singleflight.Group
 	pending pendingSaves
@@ -60,7 +61,7 @@ func newEngine(cfg *Config, p Provider) *engine {
 	if e.clock == nil {
 		e.clock, e.realClock = time.Now, true
 	}
-	e.endpoint = newEndpoint(cfg, &e.provider)
+	e.endpoint = newEndpoint(cfg, &e.provider, e.now)
 	return e
 }
 

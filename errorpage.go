@@ -133,52 +133,63 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// pageFor picks the page for err, most precise cause first: the refined
-// sentinels wrap the broader ones.
+// causePages maps the sentinels to their pages, most precise cause first:
+// the refined sentinels wrap the broader ones.
+var causePages = []struct {
+	err  error
+	kind pageKind
+}{
+	{ErrOwnerMismatch, pageOwnerMismatch},
+	{ErrNoOwner, pageNoOwner},
+	{ErrCrossOrigin, pageCrossOrigin},
+	{errTooManyFlows, pageTooManyFlows},
+	{ErrStateExpired, pageExpired},
+	{ErrNoFlowCookie, pageNoFlowCookie},
+	{ErrAlreadyConnected, pageAlreadyConnected},
+	{ErrStateReplayed, pageReplayed},
+	{errIssuerMissing, pageIssuerMissing},
+	{errIssuerMismatch, pageIssuerMismatch},
+	{ErrInvalidState, pageInvalidState},
+}
+
+// statusPages are the pages of the errors no cause above claimed, by the
+// sentinel or the status (one an error chose through HTTPStatus).
+var statusPages = []struct {
+	err    error
+	status int
+	kind   pageKind
+}{
+	{nil, http.StatusBadRequest, pageBadRequest},
+	{ErrStoreUnavailable, 0, pageStoreUnavailable},
+	{ErrStore, 0, pageStoreFailed},
+	{nil, http.StatusUnprocessableEntity, pageUnprocessable},
+	{nil, http.StatusServiceUnavailable, pageBusy},
+}
+
+// pageFor picks the page for err: the provider's own error first, then the
+// most precise cause, then the status.
 func pageFor(err error, status int) (kind pageKind, pe *ProviderError, param string) {
-	pe = findProviderError(err)
-	switch {
-	case pe != nil && pe.Cancelled():
-		return pageCancelled, pe, ""
-	case pe != nil:
+	if pe = findProviderError(err); pe != nil {
+		if pe.Cancelled() {
+			return pageCancelled, pe, ""
+		}
 		return pageRefused, pe, ""
-	case errors.Is(err, ErrOwnerMismatch):
-		return pageOwnerMismatch, nil, ""
-	case errors.Is(err, ErrNoOwner):
-		return pageNoOwner, nil, ""
-	case errors.Is(err, ErrCrossOrigin):
-		return pageCrossOrigin, nil, ""
-	case errors.Is(err, errTooManyFlows):
-		return pageTooManyFlows, nil, ""
-	case errors.Is(err, ErrStateExpired):
-		return pageExpired, nil, ""
-	case errors.Is(err, ErrNoFlowCookie):
-		return pageNoFlowCookie, nil, ""
-	case errors.Is(err, ErrAlreadyConnected):
-		return pageAlreadyConnected, nil, ""
-	case errors.Is(err, ErrStateReplayed):
-		return pageReplayed, nil, ""
-	case errors.Is(err, errIssuerMissing):
-		return pageIssuerMissing, nil, ""
-	case errors.Is(err, errIssuerMismatch):
-		return pageIssuerMismatch, nil, ""
-	case errors.Is(err, ErrInvalidState):
-		return pageInvalidState, nil, ""
-	case errors.Is(err, errInvalidParam):
+	}
+	for _, c := range causePages {
+		if errors.Is(err, c.err) {
+			return c.kind, nil, ""
+		}
+	}
+	if errors.Is(err, errInvalidParam) {
 		if param := paramOf(err); param != "" {
 			return pageInvalidParam, nil, param
 		}
 		return pageBadRequest, nil, ""
-	case status == http.StatusBadRequest:
-		return pageBadRequest, nil, ""
-	case errors.Is(err, ErrStoreUnavailable):
-		return pageStoreUnavailable, nil, ""
-	case errors.Is(err, ErrStore):
-		return pageStoreFailed, nil, ""
-	case status == http.StatusUnprocessableEntity: // chosen by the error (HTTPStatus)
-		return pageUnprocessable, nil, ""
-	case status == http.StatusServiceUnavailable:
-		return pageBusy, nil, ""
+	}
+	for _, s := range statusPages {
+		if (s.err != nil && errors.Is(err, s.err)) || (s.err == nil && status == s.status) {
+			return s.kind, nil, ""
+		}
 	}
 	return pageGeneric, nil, ""
 }

@@ -17,14 +17,8 @@ import (
 // fresh is Connector.Connection: the stored connection, refreshed first
 // when due.
 func (e *engine) fresh(ctx context.Context, owner string) (*Connection, error) {
-	if err := checkOwner(owner); err != nil {
-		return nil, err
-	}
-	conn, err := e.loadConn(ctx, owner)
+	conn, err := e.loadActive(ctx, owner)
 	if err != nil {
-		return nil, err
-	}
-	if err := statusErr(conn); err != nil {
 		return nil, err
 	}
 	// A kept rotated pair means the stored access token was revoked by the
@@ -38,6 +32,20 @@ func (e *engine) fresh(ctx context.Context, owner string) (*Connection, error) {
 
 // forceRefresh is Connector.ForceRefresh.
 func (e *engine) forceRefresh(ctx context.Context, owner string) (*Connection, error) {
+	conn, err := e.loadActive(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	if conn.RefreshToken == "" {
+		return nil, errNoRefreshToken
+	}
+	e.forget(owner)
+	return e.refresh(ctx, owner, conn.Version, refreshForced)
+}
+
+// loadActive checks the owner id and reads the owner's connection, which
+// must be active (else ErrReauthRequired or ErrDisconnected).
+func (e *engine) loadActive(ctx context.Context, owner string) (*Connection, error) {
 	if err := checkOwner(owner); err != nil {
 		return nil, err
 	}
@@ -48,11 +56,7 @@ func (e *engine) forceRefresh(ctx context.Context, owner string) (*Connection, e
 	if err := statusErr(conn); err != nil {
 		return nil, err
 	}
-	if conn.RefreshToken == "" {
-		return nil, errNoRefreshToken
-	}
-	e.forget(owner)
-	return e.refresh(ctx, owner, conn.Version, refreshForced)
+	return conn, nil
 }
 
 // loadConn reads the owner's connection, classifying a store failure as
@@ -264,9 +268,9 @@ func (e *engine) loadWithin(ctx context.Context, owner string) (*Connection, err
 // call and wait runs under lk.ctx, which ends when the lease can no longer
 // be vouched for.
 func (e *engine) refreshGrant(ctx context.Context, lk *heldLock, conn *Connection) (tok *tokenResponse, moved *Connection, err error) {
-	form := e.newForm().add("grant_type", "refresh_token").add("refresh_token", conn.RefreshToken.Reveal())
+	form := e.newForm().Add("grant_type", "refresh_token").Add("refresh_token", conn.RefreshToken.Reveal())
 	if e.provider.ResendRedirectURIOnRefresh && conn.RedirectURI != "" {
-		form = form.add("redirect_uri", conn.RedirectURI)
+		form = form.Add("redirect_uri", conn.RedirectURI)
 	}
 	start := e.now()
 	for attempt := 0; attempt < e.opts.RefreshAttempts; attempt++ {

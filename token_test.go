@@ -1,9 +1,9 @@
 package oauthlink
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,253 +13,50 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func testProvider() *Provider {
-	p := Provider{Name: "test"}.withDefaults()
-	return &p
-}
+// TestTokenClientErrors: the token client's errors reach callers as this
+// package's types and texts: *ProviderError for an error answer,
+// errTokenResponse for an unusable one, the transport's cause otherwise.
+func TestTokenClientErrors(t *testing.T) {
+	reply := func(status int, header http.Header, body string) *scriptedTransport {
+		return &scriptedTransport{answer: func(*http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: status, Header: header, Body: io.NopCloser(strings.NewReader(body))}, nil
+		}}
+	}
 
-func TestParseTokenResponse(t *testing.T) {
-	p := testProvider()
-	now := time.Unix(1_700_000_000, 0)
-	type want struct {
-		access, refresh string
-		lifetime        time.Duration
-		scope           string
-		scopeSet        bool
-		extra           string
-		errIs           error
-		tokenErr        *ProviderError
-	}
-	cases := []struct {
-		name   string
-		status int
-		ctype  string
-		body   string
-		want   want
-	}{
-		{"mollie text/html", 200, "text/html", `{"access_token":"access_x","refresh_token":"refresh_y","expires_in":3600,"token_type":"bearer","scope":"organizations.read"}`,
-			want{access: "access_x", refresh: "refresh_y", lifetime: time.Hour, scope: "organizations.read", scopeSet: true}},
-		{"qonto with id_token extra", 200, "application/json", `{"access_token":"ory_at_x","refresh_token":"ory_rt_y","expires_in":3599,"token_type":"bearer","id_token":"eyJ"}`,
-			want{access: "ory_at_x", refresh: "ory_rt_y", lifetime: 3599 * time.Second, extra: `{"id_token":"eyJ"}`}},
-		{"expires_in missing", 200, "", `{"access_token":"a","token_type":"Bearer"}`, want{access: "a", lifetime: 0}},
-		{"expires_in zero", 200, "", `{"access_token":"a","expires_in":0}`, want{access: "a", lifetime: 0}},
-		{"expires_in negative", 200, "", `{"access_token":"a","expires_in":-5}`, want{access: "a", lifetime: 0}},
-		{"expires_in null", 200, "", `{"access_token":"a","expires_in":null}`, want{access: "a", lifetime: 0}},
-		{"expires_in numeric string", 200, "", `{"access_token":"a","expires_in":"120"}`, want{access: "a", lifetime: 2 * time.Minute}},
-		{"expires_in junk string", 200, "", `{"access_token":"a","expires_in":"soon"}`, want{access: "a", lifetime: 0}},
-		{"expires_in object", 200, "", `{"access_token":"a","expires_in":{}}`, want{access: "a", lifetime: 0}},
-		{"expires_in absurd", 200, "", `{"access_token":"a","expires_in":1e300}`, want{access: "a", lifetime: 90 * 24 * time.Hour}},
-		{"expires_in fraction", 200, "", `{"access_token":"a","expires_in":0.5}`, want{access: "a", lifetime: 0}},
-		{"no token_type means bearer", 200, "", `{"access_token":"a","expires_in":60}`, want{access: "a", lifetime: time.Minute}},
-		{"empty access_token", 200, "", `{"access_token":"","token_type":"bearer"}`, want{errIs: errTokenResponse}},
-		{"missing access_token", 200, "", `{"token_type":"bearer"}`, want{errIs: errTokenResponse}},
-		{"access_token not string", 200, "", `{"access_token":5}`, want{errIs: errTokenResponse}},
-		{"mac token type", 200, "", `{"access_token":"a","token_type":"mac"}`, want{errIs: errTokenResponse}},
-		{"refresh not string", 200, "", `{"access_token":"a","refresh_token":[1]}`, want{errIs: errTokenResponse}},
-		{"html with 200 (qonto sandbox without staging header)", 200, "text/html", `<html><body>OneLogin</body></html>`, want{errIs: errTokenResponse}},
-		{"json array", 200, "application/json", `[1,2]`, want{errIs: errTokenResponse}},
-		{"null", 200, "application/json", `null`, want{errIs: errTokenResponse}},
-		{"empty body", 200, "application/json", ``, want{errIs: errTokenResponse}},
-		{"error inside 200", 200, "application/json", `{"error":"invalid_grant","error_description":"nope"}`,
-			want{tokenErr: &ProviderError{StatusCode: 200, Code: "invalid_grant", Description: "nope"}}},
-		{"rfc6749 error", 400, "application/json", `{"error":"invalid_grant","error_description":"The refresh token was already used."}`,
-			want{tokenErr: &ProviderError{StatusCode: 400, Code: "invalid_grant", Description: "The refresh token was already used."}}},
-		{"mollie legacy error", 401, "application/json", `{"error":{"type":"request","message":"Missing authentication","field":"x"}}`,
-			want{tokenErr: &ProviderError{StatusCode: 401, Code: "request", Description: "Missing authentication"}}},
-		{"html 502", 502, "text/html", `<h1>Bad gateway</h1>`, want{tokenErr: &ProviderError{StatusCode: 502}}},
-		{"description sanitised", 400, "", `{"error":"invalid_request","error_description":"<script>\"x\"</script>\u0000\u00e9"}`,
-			want{tokenErr: &ProviderError{StatusCode: 400, Code: "invalid_request", Description: "<script>x</script>"}}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			h := http.Header{"Content-Type": {tc.ctype}}
-			tok, err := parseTokenResponse(tc.status, h, []byte(tc.body), p, now)
-			switch {
-			case tc.want.tokenErr != nil:
-				var te *ProviderError
-				require.ErrorAs(t, err, &te)
-				assert.Equal(t, tc.want.tokenErr, te)
-				assert.Nil(t, tok)
-			case tc.want.errIs != nil:
-				require.ErrorIs(t, err, tc.want.errIs)
-				assert.Nil(t, tok)
-				assert.NotContains(t, err.Error(), "OneLogin", "the body must never be echoed")
-			default:
-				require.NoError(t, err)
-				assert.Equal(t, tc.want.access, tok.AccessToken)
-				assert.Equal(t, tc.want.refresh, tok.RefreshToken)
-				assert.Equal(t, tc.want.lifetime, tok.Lifetime)
-				assert.Equal(t, "Bearer", tok.TokenType)
-				assert.Equal(t, tc.want.scope, tok.Scope)
-				assert.Equal(t, tc.want.scopeSet, tok.ScopeSet)
-				if tc.want.extra == "" {
-					assert.Nil(t, tok.Extra)
-				} else {
-					assert.JSONEq(t, tc.want.extra, string(tok.Extra))
-				}
-			}
-		})
-	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	cases := map[string]time.Duration{
-		"":                              0,
-		"7":                             7 * time.Second,
-		"-3":                            0,
-		"junk":                          0,
-		"99999999":                      time.Hour,
-		"Thu, 01 Jan 2026 00:00:30 GMT": 30 * time.Second,
-		"Wed, 31 Dec 2025 00:00:30 GMT": 0,
-	}
-	for in, want := range cases {
-		assert.Equal(t, want, parseRetryAfter(in, now), "Retry-After %q", in)
-	}
-}
-
-func TestSanitize(t *testing.T) {
-	assert.Equal(t, "abcdef", sanitize("abc\tdef\n\x00", 200), "control bytes are dropped")
-	assert.Equal(t, "<img src=x onerror=alert(1)>", sanitize(`"><img src=x onerror=alert(1)>`[2:], 200))
-	assert.Equal(t, strings.Repeat("a", 200), sanitize(strings.Repeat("a", 500), 200))
-	assert.Equal(t, "", sanitize("\u202e\uff0f", 10), "non-ASCII is dropped")
-	assert.Equal(t, "x", sanitize(`\"x`, 10), "quotes and backslashes are dropped")
-}
-
-func FuzzParseTokenResponse(f *testing.F) {
-	f.Add(200, "text/html", []byte(`{"access_token":"access_x","refresh_token":"refresh_y","expires_in":3600,"token_type":"bearer"}`))
-	f.Add(400, "application/json", []byte(`{"error":"invalid_grant"}`))
-	f.Add(200, "text/html", []byte(`<html></html>`))
-	f.Add(401, "", []byte(`{"error":{"type":"request","message":"m"}}`))
-	p := testProvider()
-	now := time.Unix(1_700_000_000, 0)
-	f.Fuzz(func(t *testing.T, status int, ctype string, body []byte) {
-		tok, err := parseTokenResponse(status, http.Header{"Content-Type": {ctype}}, body, p, now)
-		if err == nil {
-			if tok.AccessToken == "" || tok.Lifetime < 0 || tok.Lifetime > p.MaxTokenLifetime {
-				t.Fatalf("accepted an unusable token: lifetime %v", tok.Lifetime)
-			}
-			if status < 200 || status > 299 {
-				t.Fatalf("accepted a token with status %d", status)
-			}
-			return
-		}
+	t.Run("an error answer is a *ProviderError", func(t *testing.T) {
+		rt := reply(429, http.Header{"Retry-After": {"7"}}, `{"error":"slow_down","error_description":"wait \"now\""}`)
+		c := endpointConnector(t, AuthStyleBasic, &http.Client{Transport: rt})
+		_, err := c.e.tokenRequest(context.Background(), c.e.newForm())
 		var te *ProviderError
-		if errors.As(err, &te) {
-			for _, s := range []string{te.Code, te.Description} {
-				if sanitize(s, 200) != s {
-					t.Fatalf("unsanitised error text %q", s)
-				}
-			}
-		}
-		// The error may name the (sanitised) Content-Type header, so only
-		// body text that did not also arrive in that header counts.
-		if len(body) > 8 && strings.Contains(err.Error(), string(body)) && !strings.Contains(ctype, string(body)) {
-			t.Fatalf("error echoes the body")
-		}
-	})
-}
+		require.ErrorAs(t, err, &te)
+		assert.Equal(t, &ProviderError{StatusCode: 429, Code: "slow_down", Description: "wait now", RetryAfter: 7 * time.Second}, te)
+		assert.EqualError(t, err, "oauthlink: token endpoint answered 429 slow_down: wait now")
 
-// FuzzSanitize: whatever the provider sends, sanitised text holds only RFC
-// 6749 Appendix A characters minus quote and backslash, and is bounded.
-func FuzzSanitize(f *testing.F) {
-	for _, s := range []string{`<script>alert(1)</script>`, `"><img onerror=x>`, "a\x00b\nc", "\u202e\uff0f", `javascript:alert(1)`} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		out := sanitize(s, 200)
-		if len(out) > 200 {
-			t.Fatalf("too long: %d", len(out))
-		}
-		for i := 0; i < len(out); i++ {
-			if c := out[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-				t.Fatalf("kept byte %#x", c)
-			}
-		}
-		if sanitize(out, 200) != out {
-			t.Fatalf("not idempotent")
-		}
+		err = c.e.revoke(context.Background(), "tok", "access_token")
+		require.ErrorAs(t, err, &te)
+		assert.Equal(t, 429, te.StatusCode)
 	})
-}
 
-// FuzzJSONString: the fast path decodes exactly as encoding/json does.
-func FuzzJSONString(f *testing.F) {
-	for _, s := range []string{`"abc"`, `"a\"b"`, `"\u00e9"`, "\"\xff\"", `""`, `"é"`, `1`, `null`} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		var want string
-		if json.Unmarshal(raw, &want) != nil {
-			return
-		}
-		var got string
-		if !jsonString(raw, &got) || got != want {
-			t.Fatalf("jsonString(%q) = %q, encoding/json says %q", raw, got, want)
-		}
+	t.Run("an unusable answer is errTokenResponse", func(t *testing.T) {
+		rt := reply(200, http.Header{}, `{"token_type":"bearer","secret":"do not echo"}`)
+		c := endpointConnector(t, AuthStyleBasic, &http.Client{Transport: rt})
+		_, err := c.e.tokenRequest(context.Background(), c.e.newForm())
+		require.ErrorIs(t, err, errTokenResponse)
+		assert.EqualError(t, err, "oauthlink: malformed token response: missing access_token")
 	})
-}
 
-// FuzzReadTokenFields: splitting a JSON document without a map finds
-// exactly the members encoding/json finds when it decodes into a map (last
-// repeated member wins, escaped names decoded), and byte-for-byte the same
-// raw values.
-func FuzzReadTokenFields(f *testing.F) {
-	for _, s := range []string{
-		`{"access_token":"a","refresh_token":"r","expires_in":3600,"token_type":"bearer","scope":"x y"}`,
-		` { "access_token" : "a" , "expires_in" : 1e3 } `,
-		`{"access\u005ftoken":"escaped name","access_token":"later wins"}`,
-		`{"error":{"type":"request","message":"m","nested":[1,{"a":"}"}]},"error_description":"d"}`,
-		`{"id_token":"eyJ","x":[],"y":{},"z":null,"w":true,"v":"a\"b\\"}`,
-		`{}`, `[]`, `"s"`, `null`, `{"a":"\u00e9\ud83d\ude00"}`, "{\"\xff\":1}",
-	} {
-		f.Add([]byte(s))
-	}
-	known := map[string]func(*tokenFields) json.RawMessage{
-		"access_token":      func(t *tokenFields) json.RawMessage { return t.access },
-		"refresh_token":     func(t *tokenFields) json.RawMessage { return t.refresh },
-		"token_type":        func(t *tokenFields) json.RawMessage { return t.tokenType },
-		"expires_in":        func(t *tokenFields) json.RawMessage { return t.expiresIn },
-		"scope":             func(t *tokenFields) json.RawMessage { return t.scope },
-		"error":             func(t *tokenFields) json.RawMessage { return t.errCode },
-		"error_description": func(t *tokenFields) json.RawMessage { return t.errDesc },
-	}
-	f.Fuzz(func(t *testing.T, doc []byte) {
-		got, isObject := readTokenFields(doc) // any bytes: never a panic
-		var want map[string]json.RawMessage
-		err := json.Unmarshal(doc, &want)
-		if isObject != (err == nil && want != nil) {
-			t.Fatalf("isObject = %v, encoding/json: err %v, map %v", isObject, err, want != nil)
-		}
-		if !isObject {
-			return
-		}
-		other := false
-		for k := range want {
-			if _, ok := known[k]; !ok || k == "error_description" {
-				other = true
-			}
-		}
-		if got.other != other {
-			t.Fatalf("other = %v, want %v", got.other, other)
-		}
-		for name, field := range known {
-			w, present := want[name]
-			g := field(&got)
-			if present != (g != nil) || string(bytes.TrimSpace(w)) != string(g) {
-				t.Fatalf("%s: got %q, encoding/json has %q (present %v)", name, g, w, present)
-			}
-		}
+	t.Run("no answer keeps its cause", func(t *testing.T) {
+		cause := errors.New("broken transport")
+		rt := &scriptedTransport{answer: func(*http.Request) (*http.Response, error) { return nil, cause }}
+		c := endpointConnector(t, AuthStyleBasic, &http.Client{Transport: rt})
+		_, err := c.e.tokenRequest(context.Background(), c.e.newForm())
+		require.ErrorIs(t, err, cause)
+		assert.EqualError(t, err, "oauthlink: POST https://provider.example/token: broken transport")
+		assert.NotErrorIs(t, err, errTokenResponse)
 	})
-}
 
-func TestSmallSeconds(t *testing.T) {
-	for raw, want := range map[string]int{"0": 0, "7": 7, "3600": 3600, "123456789": 123456789} {
-		n, ok := smallSeconds([]byte(raw))
-		assert.True(t, ok, raw)
-		assert.Equal(t, want, n, raw)
-	}
-	for _, raw := range []string{"", "1234567890", "1.5", "1e3", "-1", "12 "} {
-		_, ok := smallSeconds([]byte(raw))
-		assert.False(t, ok, "%q must take strconv's path", raw)
-	}
+	t.Run("a 2xx revocation answer is success", func(t *testing.T) {
+		c := endpointConnector(t, AuthStyleBody, &http.Client{Transport: reply(200, http.Header{}, ``)})
+		require.NoError(t, c.e.revoke(context.Background(), "tok", "access_token"))
+	})
 }
