@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,33 +44,52 @@ func (q *callbackQuery) get(i int) string { return q.val[i] }
 // the provider is short, and nothing longer is parsed.
 const maxCallbackQuery = 8 << 10
 
-// parseCallbackQuery reads and bounds the callback query with
-// url.ParseQuery, which refuses a ';' separator (ambiguous between servers
-// and proxies) and malformed escapes.
+// parseCallbackQuery reads and bounds the callback query. It reads only the
+// parameters above, without building a url.Values for the whole query:
+// BenchmarkParseCallbackQuery measures it at about half the time and a
+// quarter of the allocations of url.ParseQuery on a callback's query, and
+// FuzzCallbackQueryMatchesParseQuery checks that it accepts, refuses and
+// reads exactly what the url.ParseQuery version does.
 func parseCallbackQuery(raw string) (*callbackQuery, error) {
 	q := &callbackQuery{}
 	if len(raw) > maxCallbackQuery {
 		return q, fmt.Errorf("%w: query too long", ErrBadRequest)
 	}
 	if strings.IndexByte(raw, ';') >= 0 {
+		// As net/url since Go 1.17: a ';' separator is ambiguous between
+		// servers and proxies, so the query is refused.
 		return q, fmt.Errorf("%w: semicolon in query", ErrBadRequest)
 	}
-	vals, err := url.ParseQuery(raw)
-	if err != nil {
-		return q, fmt.Errorf("%w: malformed query", ErrBadRequest)
-	}
 	var perr error
-	for i, name := range callbackParams {
-		vs, ok := vals[name]
-		if !ok {
+	stateCount := 0
+	for part := range strings.SplitSeq(raw, "&") {
+		if part == "" {
 			continue
 		}
-		if len(vs) > 1 && perr == nil {
-			perr = fmt.Errorf("%w: repeated %s parameter", ErrBadRequest, name)
+		k, v, _ := strings.Cut(part, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil {
+			return q, fmt.Errorf("%w: malformed query", ErrBadRequest)
 		}
-		q.has[i], q.val[i] = true, vs[len(vs)-1]
+		i := slices.Index(callbackParams[:], k)
+		if i < 0 {
+			if _, err := url.QueryUnescape(v); err != nil {
+				return q, fmt.Errorf("%w: malformed query", ErrBadRequest)
+			}
+			continue
+		}
+		if v, err = url.QueryUnescape(v); err != nil {
+			return q, fmt.Errorf("%w: malformed query", ErrBadRequest)
+		}
+		if i == pState {
+			stateCount++
+		}
+		if q.has[i] && perr == nil {
+			perr = fmt.Errorf("%w: repeated %s parameter", ErrBadRequest, k)
+		}
+		q.has[i], q.val[i] = true, v
 	}
-	q.stateOK = len(vals["state"]) == 1
+	q.stateOK = stateCount == 1
 	switch {
 	case perr != nil:
 		return q, perr
@@ -310,12 +330,12 @@ const storeCheckTimeout = 5 * time.Second
 func (c *Connector) fail(w http.ResponseWriter, r *http.Request, err error) {
 	// Client errors (bad, replayed or expired links) are routine and
 	// logged at Debug; server-side failures at Warn.
-	level := slog.LevelDebug
-	if status := HTTPStatus(err); status >= 500 {
+	level, status := slog.LevelDebug, HTTPStatus(err)
+	if status >= 500 {
 		level = slog.LevelWarn
 	}
 	if c.log.Enabled(r.Context(), level) {
-		c.log.Log(r.Context(), level, "oauthlink: flow failed", "provider", c.provider.Name, "status", HTTPStatus(err), "error", err)
+		c.log.Log(r.Context(), level, "oauthlink: flow failed", "provider", c.provider.Name, "status", status, "error", err)
 	}
 	c.e.emit(r.Context(), Event{Kind: EventFlowFailed, Provider: c.provider.Name, Err: err})
 	c.cfg.Hooks.OnError(w, r, err)

@@ -208,15 +208,6 @@ func paramOf(err error) string {
 // findProviderError finds the callback's *ProviderError (StatusCode 0) in
 // err: errors.As without the allocation errors.As makes for its target.
 func findProviderError(err error) *ProviderError {
-	var found *ProviderError
-	inChain(err, func(e error) bool {
-		// A StatusCode is an endpoint's answer, reported through
-		// ErrExchange and the like.
-		if pe, ok := e.(*ProviderError); ok && pe.StatusCode == 0 {
-			found = pe
-			return true
-		}
-		return false
-	})
-	return found
+	_, pe := chainFacts(err)
+	return pe
 }

@@ -154,10 +154,10 @@ func (e *ProviderError) Temporary() bool {
 // when Mollie fails. Otherwise this package's sentinels decide, as each
 // one's documentation says; anything else is 500.
 func HTTPStatus(err error) int {
-	if status := chosenStatus(err); status != 0 {
+	status, pe := chainFacts(err)
+	if status != 0 {
 		return status
 	}
-	pe := findProviderError(err)
 	switch {
 	case errors.Is(err, ErrOwnerMismatch), errors.Is(err, ErrCrossOrigin):
 		return http.StatusForbidden
@@ -182,44 +182,39 @@ func HTTPStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
-// chosenStatus returns the status chosen by the first error in err's chain
-// with an HTTPStatus() int method returning 400 to 599, else 0.
-func chosenStatus(err error) (status int) {
-	inChain(err, func(e error) bool {
-		if s, ok := e.(interface{ HTTPStatus() int }); ok {
+// chainFacts walks err's chain once, depth first as errors.As does, for
+// the status the first error that chooses one chooses (a method
+// HTTPStatus() int returning 400 to 599) and the callback's *ProviderError
+// (StatusCode 0). It does not allocate.
+func chainFacts(err error) (status int, pe *ProviderError) {
+	for err != nil {
+		if s, ok := err.(interface{ HTTPStatus() int }); ok && status == 0 {
 			if v := s.HTTPStatus(); v >= 400 && v <= 599 {
 				status = v
-				return true
 			}
 		}
-		return false
-	})
-	return status
-}
-
-// inChain calls match on err and on every error it wraps, depth first as
-// errors.As does, until match returns true; it returns that error, or nil.
-// It does not allocate.
-func inChain(err error, match func(error) bool) error {
-	for err != nil {
-		if match(err) {
-			return err
+		if p, ok := err.(*ProviderError); ok && pe == nil && p.StatusCode == 0 {
+			pe = p
 		}
 		switch e := err.(type) {
 		case interface{ Unwrap() error }:
 			err = e.Unwrap()
 		case interface{ Unwrap() []error }:
 			for _, x := range e.Unwrap() {
-				if found := inChain(x, match); found != nil {
-					return found
+				s, p := chainFacts(x)
+				if status == 0 {
+					status = s
+				}
+				if pe == nil {
+					pe = p
 				}
 			}
-			return nil
+			return status, pe
 		default:
-			return nil
+			return status, pe
 		}
 	}
-	return nil
+	return status, pe
 }
 
 // ErrStoreUnavailable: the store failed its pre-exchange check, so the code
