@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oauthlink/oauthlink/internal/replayguard"
 	"github.com/oauthlink/oauthlink/store"
 )
 
@@ -39,7 +40,7 @@ func New(cfg Config) (*Connector, error) {
 	if g, ok := store.Capability[store.ReplayGuard](cfg.Store); ok {
 		c.guard = g
 	} else {
-		c.guard = newMemoryGuard(100_000, c.e.now)
+		c.guard = replayguard.New(100_000, c.e.now) // correct for one instance
 	}
 	scopes := cfg.Scopes
 	if len(scopes) == 0 {

@@ -15,11 +15,7 @@ import (
 	"github.com/oauthlink/oauthlink/store"
 )
 
-func (s *Store) stateCount() int {
-	s.guard.mu.Lock()
-	defer s.guard.mu.Unlock()
-	return len(s.guard.expires)
-}
+func (s *Store) stateCount() int { return s.guard.Len() }
 
 func (s *Store) lockCount() int {
 	s.locks.mu.Lock()
@@ -29,10 +25,10 @@ func (s *Store) lockCount() int {
 
 func TestMaxStatesDefault(t *testing.T) {
 	for _, n := range []int{0, -1} {
-		assert.Equal(t, DefaultMaxStates, NewWithOptions(Options{MaxStates: n}).guard.max, "MaxStates %d", n)
+		assert.Equal(t, DefaultMaxStates, NewWithOptions(Options{MaxStates: n}).maxStates, "MaxStates %d", n)
 	}
-	assert.Equal(t, DefaultMaxStates, New().guard.max)
-	assert.Equal(t, 7, NewWithOptions(Options{MaxStates: 7}).guard.max)
+	assert.Equal(t, DefaultMaxStates, New().maxStates)
+	assert.Equal(t, 7, NewWithOptions(Options{MaxStates: 7}).maxStates)
 }
 
 func TestConsumeSweepsExpired(t *testing.T) {

@@ -32,6 +32,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oauthlink/oauthlink/internal/replayguard"
 	"github.com/oauthlink/oauthlink/store"
 )
 
@@ -60,8 +61,9 @@ type Store struct {
 	mu    sync.RWMutex
 	conns map[string]map[string]*store.Connection // owner → provider → record
 
-	locks lockTable
-	guard replayGuard
+	locks     lockTable
+	guard     *replayguard.Guard // the one in-memory guard, on the real clock
+	maxStates int
 }
 
 var (
@@ -83,7 +85,7 @@ func NewWithOptions(o Options) *Store {
 	return &Store{
 		conns: make(map[string]map[string]*store.Connection),
 		locks: lockTable{held: make(map[connKey]*lockEntry)},
-		guard: replayGuard{max: o.MaxStates, expires: make(map[string]time.Time)},
+		guard: replayguard.New(o.MaxStates, time.Now), maxStates: o.MaxStates,
 	}
 }
 
