@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oauthlink/oauthlink/internal/retry"
 	"github.com/oauthlink/oauthlink/store"
 )
 
@@ -62,8 +63,7 @@ func (e *engine) savePending(ctx context.Context, lk *heldLock, key string, base
 	// until one is needed.
 	var deadline time.Time
 	var err error
-	wait := 50 * time.Millisecond
-	for last := false; ; {
+	for attempt, last := 0, false; ; attempt++ {
 		sctx, cancel := context.WithTimeout(ctx, min(storeCallTimeout, e.opts.ExchangeTimeout))
 		err = e.store.Save(sctx, next)
 		cancel()
@@ -73,6 +73,7 @@ func (e *engine) savePending(ctx context.Context, lk *heldLock, key string, base
 		if deadline.IsZero() {
 			deadline = time.Now().Add(max(e.opts.ExchangeTimeout, e.opts.LockTTL))
 		}
+		wait := retry.Exponential(attempt, 50*time.Millisecond, time.Second)
 		t := time.NewTimer(max(min(wait, time.Until(deadline)), 0))
 		select {
 		case <-t.C:
@@ -81,7 +82,6 @@ func (e *engine) savePending(ctx context.Context, lk *heldLock, key string, base
 			last = true
 		}
 		t.Stop()
-		wait = min(2*wait, time.Second)
 	}
 	switch {
 	case err == nil:

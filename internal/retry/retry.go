@@ -77,16 +77,18 @@ func backoff(attempt int, base, limit, after time.Duration, draw func(time.Durat
 	if limit <= 0 {
 		return 0
 	}
-	d := exponential(attempt, base, limit)
+	d := Exponential(attempt, base, limit)
 	lo := d / 2
 	d = lo + draw(d-lo+1) // in [d/2, d]
 	return min(max(d, after), limit)
 }
 
-// exponential returns base doubled attempt times, capped at limit, without
-// jitter; 0 when base or limit is not positive, base when attempt is not
-// positive (capped at limit).
-func exponential(attempt int, base, limit time.Duration) time.Duration {
+// Exponential returns base doubled attempt times, capped at limit, without
+// jitter: for a single process retrying its own write, where there are no
+// peers to spread out and a predictable count of attempts matters. 0 when
+// base or limit is not positive, base when attempt is not positive (capped
+// at limit).
+func Exponential(attempt int, base, limit time.Duration) time.Duration {
 	if base <= 0 || limit <= 0 {
 		return 0
 	}
