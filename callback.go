@@ -11,8 +11,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/oauthlink/oauthlink/store"
 )
 
 // callbackParams are the single-valued parameters the callback reads; any
@@ -300,10 +298,7 @@ func (c *Connector) verifyFlow(r *http.Request, q *callbackQuery, f *flow, state
 // provider, else ErrStateReplayed. Either way nothing changes, so a store
 // that cannot answer in time gets the plain ErrStateReplayed.
 func (c *Connector) replayed(ctx context.Context, owner string) error {
-	ctx, cancel := within(ctx, storeCheckTimeout)
-	defer cancel()
-	conn, err := c.e.store.Load(ctx, c.provider.Name, owner)
-	if err == nil && conn.Status == store.StatusActive {
+	if c.e.connected(ctx, owner, storeCheckTimeout) {
 		return ErrAlreadyConnected
 	}
 	return ErrStateReplayed

@@ -51,11 +51,11 @@ type engine struct {
 	unauthorizedAt sync.Map
 }
 
-// newEngine builds the engine for a validated, normalised cfg and p, the
-// provider with its defaults applied.
-func newEngine(cfg *Config, p Provider) *engine {
+// newEngine builds the engine for a validated, normalised cfg, p (the
+// provider with its defaults applied) and the requested scopes.
+func newEngine(cfg *Config, p Provider, scopes []string) *engine {
 	e := &engine{
-		provider: p, store: cfg.Store, opts: cfg.Tokens, redirectURL: cfg.RedirectURL,
+		provider: p, store: cfg.Store, opts: cfg.Tokens, redirectURL: cfg.RedirectURL, scopes: scopes,
 		identify: cfg.Hooks.Identify, onEvent: cfg.Hooks.OnEvent, log: cfg.Logger, clock: cfg.Now,
 	}
 	if e.clock == nil {
@@ -76,6 +76,15 @@ func (e *engine) stillBefore(t time.Time) bool {
 		return time.Until(t) > 0
 	}
 	return e.now().Before(t)
+}
+
+// connected reports whether the owner has an active connection, asking the
+// store for at most d; a store that cannot answer in time says no.
+func (e *engine) connected(ctx context.Context, owner string, d time.Duration) bool {
+	ctx, cancel := within(ctx, d)
+	defer cancel()
+	conn, err := e.store.Load(ctx, e.provider.Name, owner)
+	return err == nil && conn.Status == store.StatusActive
 }
 
 // emit hands ev to Hooks.OnEvent, stamped with the clock.

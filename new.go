@@ -36,12 +36,6 @@ func New(cfg Config) (*Connector, error) {
 			c.log.Warn("oauthlink: the Store does not encrypt tokens at rest (wrap it with store/encrypted)")
 		})
 	}
-	c.e = newEngine(&c.cfg, c.provider)
-	if g, ok := store.Capability[store.ReplayGuard](cfg.Store); ok {
-		c.guard = g
-	} else {
-		c.guard = replayguard.New(100_000, c.e.now) // correct for one instance
-	}
 	scopes := cfg.Scopes
 	if len(scopes) == 0 {
 		scopes = c.provider.DefaultScopes
@@ -52,7 +46,14 @@ func New(cfg Config) (*Connector, error) {
 			return nil, fmt.Errorf("%w: scope %q is not a valid scope token (RFC 6749 §3.3)", ErrConfig, s)
 		}
 	}
-	c.e.scopes = c.scopes
+	c.e = newEngine(&c.cfg, c.provider, c.scopes)
+	if g, ok := store.Capability[store.ReplayGuard](cfg.Store); ok {
+		c.guard = g
+	} else {
+		// Correct for one instance; each owner may hold at most
+		// maxFlowsPerOwner entries, so filling it takes a thousand owners.
+		c.guard = replayguard.New(100_000, c.e.now)
+	}
 	flows, err := newFlowCodec(cfg.CookieSecrets)
 	if err != nil {
 		return nil, err
