@@ -155,6 +155,7 @@ type Hooks struct {
 	// Identify runs after a successful exchange and before the connection
 	// is saved, to fill Connection.AccountID (the mollie and qonto packages
 	// provide one). An error fails the callback and revokes the new tokens.
+	// Default none.
 	Identify func(ctx context.Context, conn *Connection) error
 	// OnConnected runs after the connection is committed to the store.
 	// Default: 303 See Other to returnTo.
@@ -167,6 +168,7 @@ type Hooks struct {
 	// OnEvent receives every Event (flow started, connected, refreshed,
 	// refresh failed, reauth required, disconnected...), synchronously, so
 	// apps can count them in their own metrics. It must not block.
+	// Default none.
 	OnEvent func(ctx context.Context, e Event)
 }
 

@@ -46,49 +46,56 @@ func authStyleName(s AuthStyle) string {
 // "[redacted]". A struct that embeds Provider inherits those methods and
 // prints and marshals as the Provider alone.
 type Provider struct {
-	// Name identifies the provider in routes, cookies, stores and logs. It
-	// must match [a-z0-9_-]{1,32}. One redirect URL per provider name.
+	// Name identifies the provider in routes, cookies, stores and logs.
+	// Required; it must match [a-z0-9_-]{1,32}. One redirect URL per
+	// provider name.
 	Name string
-	// AuthURL is the authorization endpoint (RFC 6749 §3.1).
+	// AuthURL is the authorization endpoint (RFC 6749 §3.1). Required.
 	AuthURL string
-	// TokenURL is the token endpoint (RFC 6749 §3.2).
+	// TokenURL is the token endpoint (RFC 6749 §3.2). Required.
 	TokenURL string
 	// RevokeURL is the revocation endpoint (RFC 7009); empty when the
 	// provider has none, in which case disconnecting only forgets the tokens.
+	// Default "".
 	RevokeURL string
 	// RevokeMethod is the HTTP method for revocation. Default POST
 	// (RFC 7009 §2.1); Mollie uses DELETE.
 	RevokeMethod string
 	// AuthStyle is the pinned client-authentication style. Required.
 	AuthStyle AuthStyle
-	// DefaultScopes are requested when Config.Scopes is empty.
+	// DefaultScopes are requested when Config.Scopes is empty. Default none.
 	DefaultScopes []string
 	// RequiredScopes are always added to the requested scopes (Qonto's
-	// offline_access, without which no refresh token is issued).
+	// offline_access, without which no refresh token is issued). Default
+	// none.
 	RequiredScopes []string
 	// PKCE sends an S256 code challenge (RFC 7636 §4.2) and the verifier at
-	// exchange. Never "plain".
+	// exchange. Never "plain". Default false.
 	PKCE bool
-	// AllowedAuthParams lists the extra authorization parameters an app may pass
-	// per request (Mollie approval_prompt and locale; Qonto organization_id
+	// AllowedAuthParams lists the extra authorization parameters an app may
+	// pass per request (Mollie approval_prompt and locale; Qonto organization_id
 	// and registration_id). Any other extra parameter is an error. It must
 	// not list a parameter oauthlink sets itself (response_type, client_id,
 	// redirect_uri, scope, state, code_challenge, code_challenge_method) or
 	// one AuthURL's query already carries: RFC 6749 §3.1 forbids a repeated
 	// parameter, and a provider that takes the first of two scopes or
 	// redirect URIs grants something other than what oauthlink checks.
+	// Default none.
 	AllowedAuthParams []string
 	// Header holds extra headers sent on every server-side call (token,
 	// revocation and API requests), e.g. Qonto's X-Qonto-Staging-Token.
+	// Default none.
 	Header http.Header
 	// ResendRedirectURIOnRefresh resends the redirect_uri used at exchange
 	// on every refresh (Mollie requires it when the exchange sent one).
+	// Default false.
 	ResendRedirectURIOnRefresh bool
 	// RequireRefreshToken makes a code exchange without a refresh token an
 	// error, for providers whose access tokens are short-lived (Mollie;
 	// Qonto, where it means the offline_access scope was not granted).
 	// Leave it unset for providers that issue long-lived access tokens and
 	// no refresh token (GoCardless, Shopify offline tokens).
+	// Default false.
 	RequireRefreshToken bool
 	// DefaultTokenLifetime is assumed when a token response that carries a
 	// refresh token gives no usable expires_in (missing, zero, negative or
@@ -111,6 +118,7 @@ type Provider struct {
 	// works until its new access token expires, then is reauth_required.
 	// Without rotation, a refresh answered without a refresh token keeps
 	// the old one (RFC 6749 §6).
+	// Default false.
 	RotatesRefreshTokens bool
 	// RefreshGrace is how long the provider accepts an already-rotated
 	// refresh token (Qonto/Hydra: 60 s; 0 for no rotation grace). A refresh
@@ -123,11 +131,13 @@ type Provider struct {
 	Issuer string
 	// IssuerRequired makes a callback without iss fail (for servers whose
 	// metadata sets authorization_response_iss_parameter_supported).
+	// Default false.
 	IssuerRequired bool
 	// APIURL is the base URL of the provider's REST API, used by the
 	// provider packages' helpers. Its origin (scheme, host and port) is the
 	// only place Connector.Client sends the bearer token; a Connector
 	// without it has a Client that refuses every request.
+	// Default "" (Client then refuses every request).
 	APIURL string
 }
 
