@@ -51,7 +51,7 @@ func (e *engine) connect(ctx, storeCtx context.Context, owner, code, verifier st
 		AccessToken: store.Secret(tok.AccessToken), RefreshToken: store.Secret(tok.RefreshToken),
 		TokenType: tok.TokenType, Expiry: e.tokenExpiry(now, tok, tok.RefreshToken),
 		Scopes: e.grantedScopes(tok), Extra: store.Secret(tok.Extra),
-		RedirectURI: e.redirectURL, Status: store.StatusActive,
+		RedirectURI: e.redirectURL, Status: store.StatusActive, RefreshedAt: now,
 	}
 	if e.identify != nil {
 		if err := e.identify(sctx, conn); err != nil {

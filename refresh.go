@@ -235,8 +235,9 @@ func (e *engine) lockAndRefresh(ctx context.Context, owner string, forcedAt int6
 		next.RefreshToken = ""
 		e.log.Warn("oauthlink: the provider rotates refresh tokens but answered a refresh without one; the connection works until its access token expires, then needs a reconnect", "provider", e.provider.Name, "owner", owner)
 	}
-	next.TokenType = tok.TokenType
-	next.Expiry = e.tokenExpiry(e.now(), tok, next.RefreshToken.Reveal())
+	now := e.now()
+	next.TokenType, next.RefreshedAt = tok.TokenType, now
+	next.Expiry = e.tokenExpiry(now, tok, next.RefreshToken.Reveal())
 	if tok.ScopeSet {
 		next.Scopes = strings.Fields(tok.Scope)
 	}

@@ -78,6 +78,13 @@ type Connection struct {
 	Retired []RetiredToken
 
 	Status Status
+	// RefreshedAt is when the tokens were last obtained from the provider:
+	// the code exchange or the last successful refresh. A refresh token
+	// that providers expire from disuse (Qonto: 90 days) dies that long
+	// after RefreshedAt unless the connection is refreshed; Scanner's
+	// RefreshedBefore finds those connections. Zero for a record written
+	// before oauthlink recorded it.
+	RefreshedAt time.Time
 	// Version is the compare-and-swap version; see TokenStore.Save.
 	Version   int64
 	CreatedAt time.Time

@@ -180,3 +180,70 @@ func Capability[T any](s TokenStore) (T, bool) {
 	var zero T
 	return zero, false
 }
+
+// Scanner is an optional TokenStore capability: it enumerates connections
+// across owners, a page at a time, for the work that is about the whole
+// fleet rather than one request: keeping idle connections alive, finding
+// the connections of a provider account a webhook names, and operators'
+// listings.
+//
+// Scan returns the connections that match q, at most q.Limit of them, in
+// q's order (see Query), starting after q.Cursor. Page.Next is the cursor
+// of the next page, "" after the last one. A cursor is opaque, stays valid
+// while records change (a page never repeats or skips a connection that
+// was present, unchanged, during the whole scan) and is only meaningful
+// with the same filters. The connections are the caller's to change, like
+// Load's. A store that encrypts tokens (store/encrypted) scans through its
+// inner store and opens each record.
+type Scanner interface {
+	Scan(ctx context.Context, q Query) (Page, error)
+}
+
+// Query selects connections for Scanner.Scan. A zero field selects
+// everything.
+type Query struct {
+	// Provider keeps the connections of this provider only.
+	Provider string
+	// Status keeps the connections in this status only.
+	Status Status
+	// AccountID keeps the connections to this provider account only
+	// (Connection.AccountID: a Mollie or Qonto organization id), as a
+	// webhook names it. It needs Provider.
+	AccountID string
+	// RefreshedBefore keeps the connections whose tokens were last
+	// obtained from the provider (Connection.RefreshedAt) before this
+	// time, zero RefreshedAt included, and orders the result by
+	// RefreshedAt, oldest first: the query for connections whose refresh
+	// token would otherwise expire from disuse. Without it the order is by
+	// provider, then owner, in byte order.
+	RefreshedBefore time.Time
+	// Cursor is the Page.Next of the previous page; "" for the first.
+	Cursor string
+	// Limit caps the page. Default 100; at most 1000.
+	Limit int
+}
+
+// Page is one page of a Scan.
+type Page struct {
+	// Connections are the page's connections, in the query's order.
+	Connections []*Connection
+	// Next is the cursor of the next page, "" when there is none.
+	Next string
+}
+
+// PageLimit returns the page size q asks for: q.Limit, or 100 when it is
+// not positive, and at most 1000. Stores use it so every store pages
+// alike.
+func (q Query) PageLimit() int {
+	switch {
+	case q.Limit <= 0:
+		return 100
+	case q.Limit > 1000:
+		return 1000
+	}
+	return q.Limit
+}
+
+// ErrBadCursor is returned by Scan for a cursor it did not issue (or one
+// issued for other filters).
+var ErrBadCursor = errors.New("oauthlink: invalid scan cursor")
