@@ -33,6 +33,7 @@ func NewConnection(provider, owner string) *oauthlink.Connection {
 		Extra:        store.Secret(`{"id_token":"eyJhbGciOiJSUzI1NiJ9.` + rand.Text() + `.sig"}`),
 		RedirectURI:  "https://app.example.com/oauth/" + url.PathEscape(provider) + "/callback",
 		Status:       store.StatusActive,
+		RefreshedAt:  time.Now().UTC().Add(-time.Minute).Truncate(Precision),
 	}
 }
 
@@ -100,6 +101,7 @@ func AssertConnectionEqual(t assert.TestingT, want, got *oauthlink.Connection, m
 		}
 	}
 	str("Status", string(want.Status), string(got.Status))
+	tm("RefreshedAt", want.RefreshedAt, got.RefreshedAt)
 	if want.Version != got.Version {
 		diffs = append(diffs, fmt.Sprintf("Version: want %d, got %d", want.Version, got.Version))
 	}

@@ -63,6 +63,7 @@ var doneCalls = []struct {
 	{"Renew", renewWithDone},
 	{"Consume", consumeWithDone},
 	{"Ping", pingWithDone},
+	{"Scan", scanWithDone},
 }
 
 // loadWithDone loads a stored record with done.

@@ -56,6 +56,10 @@ func roundTripCases() []roundTripCase {
 		{"minimal", func(c *oauthlink.Connection) {
 			c.AccountID, c.RefreshToken, c.Scopes, c.Extra, c.RedirectURI = "", "", nil, "", ""
 		}},
+		{"zero RefreshedAt (written before it was recorded)", func(c *oauthlink.Connection) { c.RefreshedAt = time.Time{} }},
+		{"RefreshedAt in another zone with milliseconds", func(c *oauthlink.Connection) {
+			c.RefreshedAt = time.Date(2026, 3, 29, 1, 59, 59, 999_000_000, cet)
+		}},
 		{"empty scopes", func(c *oauthlink.Connection) { c.Scopes = []string{} }},
 		{"scope order and odd scope tokens kept", func(c *oauthlink.Connection) {
 			c.Scopes = []string{"z.write", "a.read", "x:y/z", "a,b", "{}[]", "offline_access"}

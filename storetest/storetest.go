@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.TokenStore) {
 	t.Run("Locker", s.testLocker)
 	t.Run("ReplayGuard", s.testReplayGuard)
 	t.Run("Pinger", s.testPinger)
+	t.Run("Scanner", s.testScanner)
 }
 
 // suite carries the factory to every subtest.

@@ -257,6 +257,7 @@ func connectionEdits() map[string]func(c *oauthlink.Connection) {
 		"Extra":        func(c *oauthlink.Connection) { c.Extra = "{}" },
 		"RedirectURI":  func(c *oauthlink.Connection) { c.RedirectURI += "/" },
 		"Status":       func(c *oauthlink.Connection) { c.Status = store.StatusDisconnected },
+		"RefreshedAt":  func(c *oauthlink.Connection) { c.RefreshedAt = c.RefreshedAt.Add(time.Millisecond) },
 		"Version":      func(c *oauthlink.Connection) { c.Version++ },
 		"CreatedAt":    func(c *oauthlink.Connection) { c.CreatedAt = c.CreatedAt.Add(1) },
 		"UpdatedAt":    func(c *oauthlink.Connection) { c.UpdatedAt = time.Time{} },

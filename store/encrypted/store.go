@@ -97,6 +97,30 @@ func (s *Store) List(ctx context.Context, owner string) ([]*store.Connection, er
 	return cs, nil
 }
 
+// ErrNoScan is returned by Scan when the inner store cannot enumerate
+// connections (it does not implement store.Scanner).
+var ErrNoScan = errors.New("oauthlink: encrypted: the inner store cannot scan")
+
+// Scan scans the inner store (store.Scanner) and opens each connection, as
+// Load does: a record that fails to open fails the page with ErrDecrypt.
+// Filters work on the metadata, which is not encrypted.
+func (s *Store) Scan(ctx context.Context, q store.Query) (store.Page, error) {
+	sc, ok := store.Capability[store.Scanner](s.inner)
+	if !ok {
+		return store.Page{}, ErrNoScan
+	}
+	p, err := sc.Scan(ctx, q)
+	if err != nil {
+		return store.Page{}, err
+	}
+	for i, c := range p.Connections {
+		if p.Connections[i], err = s.openConn(c); err != nil {
+			return store.Page{}, err
+		}
+	}
+	return p, nil
+}
+
 // Save encrypts a copy of c with the newest key, in the current format,
 // binding c's metadata; on success c gets the new version and timestamps,
 // as the contract says, and keeps its plaintext. The copy's Expiry and

@@ -55,3 +55,26 @@ func TestResealThroughAWrapper(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
 }
+
+// Scan opens what the inner store's Scan returns, and says so when the
+// inner store cannot scan instead of answering an empty fleet.
+func TestScanOpensAndNeedsAScanner(t *testing.T) {
+	ctx := context.Background()
+	inner := memstore.New()
+	enc, err := encrypted.New(inner, encrypted.Options{Keys: []encrypted.Key{{ID: "k1", Key: make([]byte, 32)}}})
+	require.NoError(t, err)
+	c := &store.Connection{Provider: "mollie", Owner: "shop-1", AccessToken: "at-secret", Status: store.StatusActive}
+	require.NoError(t, enc.Save(ctx, c))
+	p, err := enc.Scan(ctx, store.Query{})
+	require.NoError(t, err)
+	require.Len(t, p.Connections, 1)
+	assert.Equal(t, "at-secret", p.Connections[0].AccessToken.Reveal(), "opened")
+	raw, err := inner.Scan(ctx, store.Query{})
+	require.NoError(t, err)
+	assert.NotEqual(t, "at-secret", raw.Connections[0].AccessToken.Reveal(), "sealed in the inner store")
+
+	blind, err := encrypted.New(struct{ store.TokenStore }{inner}, encrypted.Options{Keys: []encrypted.Key{{ID: "k1", Key: make([]byte, 32)}}})
+	require.NoError(t, err)
+	_, err = blind.Scan(ctx, store.Query{})
+	assert.ErrorIs(t, err, encrypted.ErrNoScan)
+}

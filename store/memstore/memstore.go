@@ -72,6 +72,7 @@ var (
 	_ store.Locker         = (*Store)(nil)
 	_ store.ReplayGuard    = (*Store)(nil)
 	_ store.Pinger         = (*Store)(nil)
+	_ store.Scanner        = (*Store)(nil)
 )
 
 // New returns an empty Store with the default Options.
@@ -154,7 +155,7 @@ func (s *Store) Save(ctx context.Context, c *store.Connection) error {
 	now := time.Now().Round(0) // drop the monotonic reading, as a database would
 	// Clone copies Scopes and Retired too: no backing array is shared.
 	rec := c.Clone()
-	rec.Expiry = rec.Expiry.Round(0)
+	rec.Expiry, rec.RefreshedAt = rec.Expiry.Round(0), rec.RefreshedAt.Round(0)
 	for i := range rec.Retired {
 		rec.Retired[i].Since = rec.Retired[i].Since.Round(0)
 	}
