@@ -118,7 +118,7 @@ func parseCallbackQuery(raw string) (*callbackQuery, error) {
 //  5. A completion marker means this browser already completed the flow:
 //     ErrAlreadyConnected while the owner's connection is active, else
 //     ErrStateReplayed.
-//  6. The flow is within FlowTTL (ErrStateExpired). The cookie outlives
+//  6. The flow is within Flow.TTL (ErrStateExpired). The cookie outlives
 //     the flow by 50 minutes, so a late callback is told that rather than
 //     ErrNoFlowCookie.
 //  7. The issuer (iss, RFC 9207) is present and equal, where the provider

@@ -54,13 +54,13 @@ func (c *Connector) setFlowCookie(h http.Header, name, value string, del bool) {
 	h["Set-Cookie"] = append(h["Set-Cookie"], b.String())
 }
 
-// flowCookieLinger is how long a flow cookie outlives its flow (FlowTTL).
+// flowCookieLinger is how long a flow cookie outlives its flow (Flow.TTL).
 // The callback refuses an expired flow whatever the cookie's age; the
 // lingering cookie only lets it say why: a callback that comes back late is
 // told the attempt expired (ErrStateExpired), and a reload after success
 // that the account is connected (the completion marker), instead of both
 // being told the browser has no record of the flow (ErrNoFlowCookie). At
-// the default FlowTTL a flow cookie lives one hour.
+// the default Flow.TTL a flow cookie lives one hour.
 const flowCookieLinger = 50 * time.Minute
 
 // cookieMaxAge is the Max-Age, in seconds, of a flow cookie for flows that
