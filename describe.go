@@ -214,11 +214,11 @@ func describeProvider(p Provider) string {
 	slices.Sort(names)
 	return fmt.Sprintf("oauthlink.Provider{Name:%q AuthURL:%q TokenURL:%q RevokeURL:%q RevokeMethod:%q AuthStyle:%s "+
 		"DefaultScopes:%q RequiredScopes:%q PKCE:%t AuthParams:%q Header:%s ResendRedirectURIOnRefresh:%t "+
-		"RequireRefreshToken:%t DefaultTokenLifetime:%s MaxTokenLifetime:%s RotatesRefreshTokens:%t RefreshGrace:%s "+
+		"RequireRefreshToken:%t DefaultTokenLifetime:%s MaxTokenLifetime:%s RotatesRefreshTokens:%t RefreshGrace:%s IdleLifetime:%s "+
 		"Issuer:%q IssuerRequired:%t APIURL:%q}",
 		p.Name, redactedURL(p.AuthURL), redactedURL(p.TokenURL), redactedURL(p.RevokeURL), p.RevokeMethod, authStyleName(p.AuthStyle),
 		p.DefaultScopes, p.RequiredScopes, p.PKCE, p.AllowedAuthParams, headerNames(names), p.ResendRedirectURIOnRefresh,
-		p.RequireRefreshToken, p.DefaultTokenLifetime, p.MaxTokenLifetime, p.RotatesRefreshTokens, p.RefreshGrace,
+		p.RequireRefreshToken, p.DefaultTokenLifetime, p.MaxTokenLifetime, p.RotatesRefreshTokens, p.RefreshGrace, p.IdleLifetime,
 		p.Issuer, p.IssuerRequired, redactedURL(p.APIURL))
 }
 

@@ -27,7 +27,8 @@ import (
 // tokens, refresh under the lease, pending saves), connect.go (the
 // exchange and commit of a new grant), retire.go (revoking replaced
 // grants), disconnect.go (Disconnect), lease.go (the lease), cache.go (the
-// cache and the 401 repair) and token.go (the token endpoint).
+// cache and the 401 repair), token.go (the token endpoint) and keeper.go
+// and keeper_pass.go (the Keeper's passes over the store).
 type engine struct {
 	provider    Provider
 	store       store.TokenStore
@@ -89,6 +90,7 @@ func (e *engine) connected(ctx context.Context, owner string, d time.Duration) b
 
 // emit hands ev to Hooks.OnEvent, stamped with the clock.
 func (e *engine) emit(ctx context.Context, ev Event) {
+	noteEvent(ctx, ev.Kind) // a Keeper's count of its own refreshes
 	if e.onEvent == nil {
 		return
 	}

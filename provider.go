@@ -125,6 +125,11 @@ type Provider struct {
 	// whose result could not be saved is retried with the old token only
 	// inside this window.
 	RefreshGrace time.Duration
+	// IdleLifetime is how long the provider keeps a refresh token nobody
+	// uses (Qonto/Hydra: 90 days); a Keeper refreshes connections before
+	// it runs out. Default 0: refresh tokens do not expire from disuse
+	// (Mollie), and a Keeper only retries pending revocations.
+	IdleLifetime time.Duration
 	// Issuer is the authorization server's issuer identifier (RFC 9207).
 	// When set, an iss parameter on the callback must equal it exactly.
 	// Neither Mollie nor Qonto sends one today. Default "".
@@ -178,7 +183,7 @@ func (p *Provider) validate() error {
 	default:
 		return fmt.Errorf("%w: provider %s: RevokeMethod must be POST or DELETE", ErrConfig, p.Name)
 	}
-	if p.DefaultTokenLifetime < 0 || p.MaxTokenLifetime < 0 || p.RefreshGrace < 0 {
+	if p.DefaultTokenLifetime < 0 || p.MaxTokenLifetime < 0 || p.RefreshGrace < 0 || p.IdleLifetime < 0 {
 		return fmt.Errorf("%w: provider %s: durations must not be negative", ErrConfig, p.Name)
 	}
 	return nil

@@ -53,6 +53,7 @@ var providerFields = map[string]fieldKind{
 	"MaxTokenLifetime":           preset,
 	"RotatesRefreshTokens":       preset,
 	"RefreshGrace":               configured, // QontoOptions.Grace
+	"IdleLifetime":               configured, // QontoOptions.RefreshTokenLifetime
 	"Issuer":                     preset,
 	"IssuerRequired":             preset,
 	"APIURL":                     endpoint,

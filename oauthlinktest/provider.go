@@ -32,7 +32,8 @@ func (m *Mollie) Provider() oauthlink.Provider {
 // token required, refresh tokens rotated on every refresh with the fake's
 // grace window (0 with NoGrace), organization_id and registration_id as
 // extra parameters, the staging header when the fake requires one, PKCE
-// only with RequirePKCE) with every URL pointing at the fake. Apart from
+// only with RequirePKCE, RefreshTokenLifetime as IdleLifetime) with every
+// URL pointing at the fake. Apart from
 // its URLs and what its options configure, it equals qonto.Provider.
 func (q *Qonto) Provider() oauthlink.Provider {
 	p := oauthlink.Provider{
@@ -50,6 +51,7 @@ func (q *Qonto) Provider() oauthlink.Provider {
 		DefaultTokenLifetime: q.cfg.accessLifetime,
 		RotatesRefreshTokens: true,
 		RefreshGrace:         q.cfg.grace,
+		IdleLifetime:         q.cfg.refreshLifetime,
 		APIURL:               q.APIURL(),
 	}
 	if q.opts.StagingToken != "" {

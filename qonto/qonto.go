@@ -4,6 +4,9 @@
 // tokens at /oauth2/token with client credentials in the form body (form
 // encoding only). Every refresh rotates the refresh token; the old one is
 // accepted for 60 seconds, and presenting it later revokes the whole grant.
+// A refresh token nobody uses for 90 days expires (Provider.IdleLifetime):
+// run an oauthlink.Keeper (Connector.Keeper) to refresh idle connections
+// before then.
 // offline_access is always requested, since without it no refresh token is
 // issued. The sandbox needs the X-Qonto-Staging-Token header on every
 // server-side call; without it the sandbox answers an HTML login page.
@@ -123,6 +126,7 @@ func Provider(opts Options) oauthlink.Provider {
 		DefaultTokenLifetime: time.Hour,
 		RotatesRefreshTokens: true,
 		RefreshGrace:         60 * time.Second,
+		IdleLifetime:         90 * 24 * time.Hour,
 		APIURL:               api,
 	}
 }

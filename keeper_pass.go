@@ -1,0 +1,199 @@
+package oauthlink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oauthlink/oauthlink/store"
+)
+
+// refreshIdle refreshes the active connections whose tokens are older
+// than Fraction × IdleLifetime, oldest first. Nothing is due without an
+// IdleLifetime.
+func (k *Keeper) refreshIdle(ctx context.Context, r *passReport, now time.Time) error {
+	idle := k.e.provider.IdleLifetime
+	if idle <= 0 {
+		return nil
+	}
+	cutoff := now.Add(-time.Duration(k.opts.Fraction * float64(idle)))
+	q := store.Query{Status: store.StatusActive, RefreshedBefore: cutoff}
+	return k.each(ctx, q, func(ctx context.Context, conn *Connection) {
+		if conn.RefreshToken == "" {
+			return // nothing to keep alive: its access token is all it has
+		}
+		r.add(func(r *KeeperReport) { r.Checked++ })
+		k.keep(ctx, r, conn)
+	})
+}
+
+// keep refreshes one due connection through the engine's refresh, forced
+// at the version the scan read: when a peer refreshed it since (the
+// version moved), the engine returns the peer's record without calling the
+// provider, so keepers on several instances refresh it once between them.
+func (k *Keeper) keep(ctx context.Context, r *passReport, conn *Connection) {
+	if err := k.pace.wait(ctx, k.sleep); err != nil {
+		return // the pass is over; this connection waits for the next one
+	}
+	tap := &eventTap{}
+	// Detached: a refresh once started is finished (bounded by the
+	// Tokens timeouts) and counted, so Pass leaves nothing running.
+	tctx := context.WithValue(context.WithoutCancel(ctx), eventTapKey{}, tap)
+	_, err := k.e.refresh(tctx, conn.Owner, conn.Version, refreshForced)
+	switch {
+	case err == nil && tap.refreshed.Load():
+		r.add(func(r *KeeperReport) { r.Refreshed++ })
+	case errors.Is(err, ErrReauthRequired) && tap.reauth.Load():
+		r.add(func(r *KeeperReport) { r.ReauthRequired++ })
+	case err == nil, errors.Is(err, ErrReauthRequired), errors.Is(err, ErrDisconnected), errors.Is(err, store.ErrNotFound):
+		r.add(func(r *KeeperReport) { r.AlreadyFresh++ })
+	default:
+		k.pauseOn(err)
+		r.fail(err)
+	}
+}
+
+// retryRevocations Disconnects again each disconnected record (its
+// revocation failed before) and revokes the grants other records still
+// list in Retired.
+func (k *Keeper) retryRevocations(ctx context.Context, r *passReport) error {
+	return k.each(ctx, store.Query{}, func(ctx context.Context, conn *Connection) {
+		if conn.Status != store.StatusDisconnected && len(conn.Retired) == 0 {
+			return
+		}
+		r.add(func(r *KeeperReport) { r.Checked++ })
+		if err := k.pace.wait(ctx, k.sleep); err != nil {
+			return
+		}
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.e.opts.ExchangeTimeout*4)
+		defer cancel()
+		var err error
+		completed := false
+		if conn.Status == store.StatusDisconnected {
+			err = k.e.disconnect(dctx, conn.Owner)
+			completed = err == nil
+		} else {
+			var cur *Connection
+			cur, err = k.e.retire(dctx, conn.Owner)
+			completed = err == nil && (cur == nil || len(cur.Retired) == 0)
+		}
+		if err != nil {
+			k.pauseOn(err)
+			r.fail(err)
+			return
+		}
+		if completed {
+			r.add(func(r *KeeperReport) { r.RevocationsCompleted++ })
+		}
+	})
+}
+
+// each scans the Connector's connections that q selects, page by page,
+// and runs work on each, at most Concurrency at once. It stops starting
+// work when ctx ends and returns once the work it started is done.
+func (k *Keeper) each(ctx context.Context, q store.Query, work func(context.Context, *Connection)) error {
+	q.Provider, q.Limit = k.e.provider.Name, k.opts.PageSize
+	sem := make(chan struct{}, k.opts.Concurrency)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		sctx, cancel := context.WithTimeout(ctx, min(storeCallTimeout*2, k.e.opts.ExchangeTimeout*2))
+		page, err := k.scan.Scan(sctx, q)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%w: keeper scan: %w", ErrStore, err)
+		}
+		for _, conn := range page.Connections {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				work(ctx, conn)
+			})
+		}
+		if page.Next == "" {
+			return ctx.Err()
+		}
+		q.Cursor = page.Next
+	}
+}
+
+// pauseOn pauses the pass's sends for the Retry-After of the provider's
+// answer in err, if any.
+func (k *Keeper) pauseOn(err error) {
+	var pe *ProviderError
+	if errors.As(err, &pe) && pe.RetryAfter > 0 {
+		k.pace.pause(k.e.now().Add(pe.RetryAfter))
+	}
+}
+
+// pacer spaces sends evenly at rate per second (a token bucket of one) on
+// the Connector's clock, and holds them all back until a Retry-After has
+// passed.
+type pacer struct {
+	mu   sync.Mutex
+	now  func() time.Time
+	rate float64 // per second; not positive: no limit
+	next time.Time
+}
+
+// wait reserves the next send slot and waits for it with sleep; it fails
+// only when ctx ends.
+func (p *pacer) wait(ctx context.Context, sleep func(context.Context, time.Duration) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	now := p.now()
+	slot := now
+	if p.next.After(slot) {
+		slot = p.next
+	}
+	if p.rate > 0 {
+		p.next = slot.Add(time.Duration(float64(time.Second) / p.rate))
+	}
+	p.mu.Unlock()
+	if d := slot.Sub(now); d > 0 {
+		return sleep(ctx, d)
+	}
+	return nil
+}
+
+// pause holds every send back until t.
+func (p *pacer) pause(t time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t.After(p.next) {
+		p.next = t
+	}
+}
+
+// eventTap records which events the engine emitted for one keeper call;
+// it rides in the call's context (engine.emit notes it), so the report
+// tells a refresh of its own from a peer's.
+type eventTap struct{ refreshed, reauth atomic.Bool }
+
+type eventTapKey struct{}
+
+// noteEvent records kind in ctx's eventTap, if it has one.
+func noteEvent(ctx context.Context, kind EventKind) {
+	t, ok := ctx.Value(eventTapKey{}).(*eventTap)
+	if !ok {
+		return
+	}
+	switch kind {
+	case EventRefreshed:
+		t.refreshed.Store(true)
+	case EventReauthRequired:
+		t.reauth.Store(true)
+	}
+}
