@@ -27,8 +27,8 @@ import (
 // tokens, refresh under the lease, pending saves), connect.go (the
 // exchange and commit of a new grant), retire.go (revoking replaced
 // grants), disconnect.go (Disconnect), lease.go (the lease), cache.go (the
-// cache and the 401 repair), token.go (the token endpoint) and keeper.go
-// and keeper_pass.go (the Keeper's passes over the store).
+// cache and the 401 repair), token.go (the token endpoint) and
+// lifecycle.go (what package fleet may ask of it).
 type engine struct {
 	provider    Provider
 	store       store.TokenStore

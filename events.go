@@ -17,9 +17,6 @@ const (
 	EventReauthRequired EventKind = "reauth_required"
 	EventDisconnected   EventKind = "disconnected"
 	EventRevokeFailed   EventKind = "revoke_failed"
-	// EventKeeperPass: a Keeper finished a pass (Err nil; its
-	// KeeperReport is what Pass returns and what the log line says).
-	EventKeeperPass EventKind = "keeper_pass"
 )
 
 // Event is one observable occurrence, for the app's metrics. It never

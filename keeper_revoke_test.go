@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthlink/oauthlink/fleet"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -25,7 +27,7 @@ func TestKeeperRetriesDisconnect(t *testing.T) {
 		e.qonto.Fault(oauthlinktest.EndpointRevoke, oauthlinktest.Fault{Status: http.StatusServiceUnavailable})
 	}
 	require.ErrorIs(t, e.links["qonto"].Disconnect(context.Background(), "shop-1"), oauthlink.ErrRevoke)
-	k, sl := e.keeper(e.links["qonto"], oauthlink.KeeperOptions{})
+	k, sl := e.keeper(e.links["qonto"], fleet.KeeperOptions{})
 
 	// Still failing, with Retry-After: counted, kept, and the pass's next
 	// send waits.
@@ -35,7 +37,7 @@ func TestKeeperRetriesDisconnect(t *testing.T) {
 	rep, err := k.Pass(passCtx(t))
 	require.NoError(t, err)
 	assert.Equal(t, 1, rep.Checked)
-	assert.Equal(t, map[string]int{oauthlink.KeeperFailRevoke: 1}, rep.Failed)
+	assert.Equal(t, map[string]int{fleet.KeeperFailRevoke: 1}, rep.Failed)
 	assert.Zero(t, rep.RevocationsCompleted)
 	stored, err := e.load("qonto", "shop-1")
 	require.NoError(t, err)
@@ -63,7 +65,7 @@ func TestKeeperRetriesRetired(t *testing.T) {
 	stored, err := e.load("qonto", "shop-1")
 	require.NoError(t, err)
 	require.Len(t, stored.Retired, 1)
-	k, _ := e.keeper(e.links["qonto"], oauthlink.KeeperOptions{})
+	k, _ := e.keeper(e.links["qonto"], fleet.KeeperOptions{})
 	rep, err := k.Pass(passCtx(t))
 	require.NoError(t, err)
 	assert.Equal(t, 1, rep.RevocationsCompleted)
@@ -80,12 +82,12 @@ func TestKeeperHonoursRetryAfterOnRefresh(t *testing.T) {
 	for range 4 { // every attempt of the first refresh
 		e.qonto.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "30"})
 	}
-	k, sl := e.keeper(e.links["qonto"], oauthlink.KeeperOptions{Concurrency: 1, Rate: -1})
+	k, sl := e.keeper(e.links["qonto"], fleet.KeeperOptions{Concurrency: 1, Rate: -1})
 	rep, err := k.Pass(passCtx(t))
 	require.NoError(t, err)
 	assert.Equal(t, 2, rep.Checked)
 	assert.Equal(t, 1, rep.Refreshed)
-	assert.Equal(t, map[string]int{oauthlink.KeeperFailRefresh: 1}, rep.Failed)
+	assert.Equal(t, map[string]int{fleet.KeeperFailRefresh: 1}, rep.Failed)
 	assert.Equal(t, []time.Duration{30 * time.Second}, sl.waits, "the second send waited out Retry-After")
 	rep, err = k.Pass(passCtx(t))
 	require.NoError(t, err)
@@ -95,7 +97,7 @@ func TestKeeperHonoursRetryAfterOnRefresh(t *testing.T) {
 func TestKeeperThroughEncryptedStore(t *testing.T) {
 	e := keeperEnv(t, withStore(encryptedMemstore(t, tokenKey("k1", 7))))
 	due, _ := e.fleet(2, 1)
-	k, _ := e.keeper(e.links["qonto"], oauthlink.KeeperOptions{})
+	k, _ := e.keeper(e.links["qonto"], fleet.KeeperOptions{})
 	rep, err := k.Pass(passCtx(t))
 	require.NoError(t, err)
 	assert.Equal(t, len(due), rep.Refreshed)

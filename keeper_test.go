@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthlink/oauthlink/fleet"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -70,12 +72,12 @@ func (s *clockSleep) sleep(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
-func (e *env) keeper(c *oauthlink.Connector, opts oauthlink.KeeperOptions) (*oauthlink.Keeper, *clockSleep) {
+func (e *env) keeper(c *oauthlink.Connector, opts fleet.KeeperOptions) (*fleet.Keeper, *clockSleep) {
 	e.t.Helper()
-	k, err := c.Keeper(opts)
-	require.NoError(e.t, err)
 	s := &clockSleep{clk: e.clk}
-	oauthlink.SetKeeperSleep(k, s.sleep)
+	opts.Sleep = s.sleep
+	k, err := fleet.NewKeeper(c, opts)
+	require.NoError(e.t, err)
 	return k, s
 }
 
@@ -94,7 +96,7 @@ func TestKeeperRefreshesExactlyTheDueConnections(t *testing.T) {
 		require.NoError(t, err)
 		before[o] = c
 	}
-	k, _ := e.keeper(e.links["qonto"], oauthlink.KeeperOptions{Rate: -1})
+	k, _ := e.keeper(e.links["qonto"], fleet.KeeperOptions{Rate: -1})
 	rep, err := k.Pass(passCtx(t))
 	require.NoError(t, err)
 	assert.Equal(t, 5, rep.Checked)
@@ -124,13 +126,13 @@ func TestKeeperFourInstancesRefreshOnce(t *testing.T) {
 	var passes atomic.Int32
 	e := keeperEnv(t, withConfig(func(c *oauthlink.Config) {
 		c.Hooks.OnEvent = func(_ context.Context, ev oauthlink.Event) {
-			if ev.Kind == oauthlink.EventKeeperPass {
+			if ev.Kind == fleet.EventKeeperPass {
 				passes.Add(1)
 			}
 		}
 	}))
 	due, _ := e.fleet(12, 4)
-	keepers := make([]*oauthlink.Keeper, 4)
+	keepers := make([]*fleet.Keeper, 4)
 	for i := range keepers {
 		c := e.links["qonto"]
 		if i > 0 {
@@ -138,9 +140,9 @@ func TestKeeperFourInstancesRefreshOnce(t *testing.T) {
 			c, err = oauthlink.New(e.cfgs["qonto"])
 			require.NoError(t, err)
 		}
-		keepers[i], _ = e.keeper(c, oauthlink.KeeperOptions{Rate: -1, PageSize: 5})
+		keepers[i], _ = e.keeper(c, fleet.KeeperOptions{Rate: -1, PageSize: 5})
 	}
-	reps := make([]oauthlink.KeeperReport, 4)
+	reps := make([]fleet.KeeperReport, 4)
 	var wg sync.WaitGroup
 	ctx := passCtx(t)
 	for i, k := range keepers {
@@ -193,7 +195,7 @@ func TestKeeperRateLimit(t *testing.T) {
 	e := keeperEnv(t, withQonto(qo))
 	clk = e.clk
 	due, _ := e.fleet(10, 0)
-	k, _ := e.keeper(e.links["qonto"], oauthlink.KeeperOptions{Rate: 5, Concurrency: 1})
+	k, _ := e.keeper(e.links["qonto"], fleet.KeeperOptions{Rate: 5, Concurrency: 1})
 	start := e.clk.Now()
 	rep, err := k.Pass(passCtx(t))
 	require.NoError(t, err)
@@ -219,7 +221,7 @@ func TestKeeperRateLimitConcurrent(t *testing.T) {
 	e := keeperEnv(t, withQonto(qo))
 	clk = e.clk
 	due, _ := e.fleet(10, 0)
-	k, _ := e.keeper(e.links["qonto"], oauthlink.KeeperOptions{Rate: 2})
+	k, _ := e.keeper(e.links["qonto"], fleet.KeeperOptions{Rate: 2})
 	start := e.clk.Now()
 	rep, err := k.Pass(passCtx(t))
 	require.NoError(t, err)
@@ -237,14 +239,14 @@ func TestKeeperRateLimitConcurrent(t *testing.T) {
 
 func TestKeeperRefusesStoreWithoutScanner(t *testing.T) {
 	e := keeperEnv(t, withStore(struct{ store.TokenStore }{memstore.New()}))
-	_, err := e.links["qonto"].Keeper(oauthlink.KeeperOptions{})
+	_, err := fleet.NewKeeper(e.links["qonto"], fleet.KeeperOptions{})
 	require.ErrorIs(t, err, oauthlink.ErrConfig)
 }
 
 func TestKeeperRefusesBadOptions(t *testing.T) {
 	e := keeperEnv(t)
-	for _, o := range []oauthlink.KeeperOptions{{Fraction: 1.5}, {Fraction: -1}, {Concurrency: -1}, {Interval: -1}, {PageSize: 5000}} {
-		_, err := e.links["qonto"].Keeper(o)
+	for _, o := range []fleet.KeeperOptions{{Fraction: 1.5}, {Fraction: -1}, {Concurrency: -1}, {Interval: -1}, {PageSize: 5000}} {
+		_, err := fleet.NewKeeper(e.links["qonto"], o)
 		assert.ErrorIs(t, err, oauthlink.ErrConfig, "%+v", o)
 	}
 }
@@ -253,7 +255,7 @@ func TestKeeperWithoutIdleLifetimeRefreshesNothing(t *testing.T) {
 	e := newEnv(t, withProvider(func(p *oauthlink.Provider) { p.IdleLifetime = 0 }))
 	e.connected("qonto", "shop-1")
 	e.clk.Advance(80 * 24 * time.Hour)
-	k, _ := e.keeper(e.links["qonto"], oauthlink.KeeperOptions{})
+	k, _ := e.keeper(e.links["qonto"], fleet.KeeperOptions{})
 	rep, err := k.Pass(passCtx(t))
 	require.NoError(t, err)
 	assert.Zero(t, rep.Checked)
@@ -264,7 +266,7 @@ func TestKeeperRunStopsCleanly(t *testing.T) {
 	var passes atomic.Int32
 	e := keeperEnv(t, withConfig(func(c *oauthlink.Config) {
 		c.Hooks.OnEvent = func(_ context.Context, ev oauthlink.Event) {
-			if ev.Kind == oauthlink.EventKeeperPass {
+			if ev.Kind == fleet.EventKeeperPass {
 				assert.NoError(t, ev.Err)
 				passes.Add(1)
 			}
@@ -272,7 +274,7 @@ func TestKeeperRunStopsCleanly(t *testing.T) {
 	}))
 	e.connected("qonto", "shop-1") // not due: the passes call no provider
 	ignore := goleak.IgnoreCurrent()
-	k, err := e.links["qonto"].Keeper(oauthlink.KeeperOptions{Interval: 5 * time.Millisecond})
+	k, err := fleet.NewKeeper(e.links["qonto"], fleet.KeeperOptions{Interval: 5 * time.Millisecond})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -316,7 +318,7 @@ func TestKeeperLeavesAPeersRefreshAlone(t *testing.T) {
 		_, err := peer.ForceRefresh(context.Background(), due[0])
 		require.NoError(t, err)
 	}
-	k, _ := e.keeper(e.links["qonto"], oauthlink.KeeperOptions{Rate: -1})
+	k, _ := e.keeper(e.links["qonto"], fleet.KeeperOptions{Rate: -1})
 	rep, err := k.Pass(passCtx(t))
 	require.NoError(t, err)
 	assert.Equal(t, 3, rep.Checked)

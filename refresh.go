@@ -222,6 +222,16 @@ func (e *engine) lockAndRefresh(ctx context.Context, owner string, forcedAt int6
 		}
 		return nil, fmt.Errorf("%w: %w", ErrRefresh, err)
 	}
+	next := e.applyRefresh(conn, tok)
+	ps := &pendingSave{oldRefresh: conn.RefreshToken.Reveal(), conn: next}
+	return e.savePending(ctx, lk, key, conn, ps)
+}
+
+// applyRefresh returns conn with the tokens of the provider's refresh
+// answer tok: a new refresh token replaces the sent one; a rotating
+// provider that issued none has consumed ours, which is dropped; the
+// others keep it (RFC 6749 §6).
+func (e *engine) applyRefresh(conn *Connection, tok *tokenResponse) *Connection {
 	next := conn.Clone()
 	next.AccessToken = store.Secret(tok.AccessToken)
 	switch {
@@ -233,7 +243,7 @@ func (e *engine) lockAndRefresh(ctx context.Context, owner string, forcedAt int6
 		// Hydra). Keep the new access token until it expires; then the
 		// connection is reauth_required.
 		next.RefreshToken = ""
-		e.log.Warn("oauthlink: the provider rotates refresh tokens but answered a refresh without one; the connection works until its access token expires, then needs a reconnect", "provider", e.provider.Name, "owner", owner)
+		e.log.Warn("oauthlink: the provider rotates refresh tokens but answered a refresh without one; the connection works until its access token expires, then needs a reconnect", "provider", e.provider.Name, "owner", conn.Owner)
 	}
 	now := e.now()
 	next.TokenType, next.RefreshedAt = tok.TokenType, now
@@ -244,8 +254,7 @@ func (e *engine) lockAndRefresh(ctx context.Context, owner string, forcedAt int6
 	if tok.Extra != nil {
 		next.Extra = store.Secret(tok.Extra)
 	}
-	ps := &pendingSave{oldRefresh: conn.RefreshToken.Reveal(), conn: next}
-	return e.savePending(ctx, lk, key, conn, ps)
+	return next
 }
 
 // storeCallTimeout bounds one store call of the refresh path, so a

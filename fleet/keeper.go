@@ -1,4 +1,4 @@
-package oauthlink
+package fleet
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/internal/lifecycle"
 	"github.com/oauthlink/oauthlink/store"
 )
 
@@ -48,13 +50,17 @@ type KeeperOptions struct {
 	// PageSize is how many connections a pass reads from the store at a
 	// time. Default 100; at most 1000.
 	PageSize int
+	// Sleep waits d or until ctx ends, between passes and for the rate
+	// limit. Default: a timer on the real clock. Tests that drive
+	// Config.Now inject one that advances their clock instead.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // withDefaults returns o with the defaults applied, or an error wrapping
 // ErrConfig.
 func (o KeeperOptions) withDefaults() (KeeperOptions, error) {
 	if o.Interval < 0 || o.Concurrency < 0 || o.PageSize < 0 || o.Fraction < 0 || o.Fraction > 1 || o.PageSize > 1000 {
-		return o, fmt.Errorf("%w: KeeperOptions: Interval, Concurrency and PageSize must not be negative, PageSize at most 1000, Fraction between 0 and 1", ErrConfig)
+		return o, fmt.Errorf("%w: fleet.KeeperOptions: Interval, Concurrency and PageSize must not be negative, PageSize at most 1000, Fraction between 0 and 1", oauthlink.ErrConfig)
 	}
 	if o.Interval == 0 {
 		o.Interval = 10 * time.Minute
@@ -74,13 +80,17 @@ func (o KeeperOptions) withDefaults() (KeeperOptions, error) {
 	return o, nil
 }
 
+// EventKeeperPass is the event a Keeper emits through Hooks.OnEvent at the
+// end of each pass (Err nil; the report is Pass's return value).
+const EventKeeperPass oauthlink.EventKind = "keeper_pass"
+
 // The reasons KeeperReport.Failed counts failures by.
 const (
-	// KeeperFailRefresh: the provider did not refresh (ErrRefresh).
+	// KeeperFailRefresh: the provider did not refresh (oauthlink.ErrRefresh).
 	KeeperFailRefresh = "refresh"
-	// KeeperFailStore: the store failed (ErrStore).
+	// KeeperFailStore: the store failed (oauthlink.ErrStore).
 	KeeperFailStore = "store"
-	// KeeperFailRevoke: a revocation failed (ErrRevoke); it is retried
+	// KeeperFailRevoke: a revocation failed (oauthlink.ErrRevoke); it is retried
 	// on the next pass.
 	KeeperFailRevoke = "revoke"
 	// KeeperFailOther: anything else (ctx ended, an unexpected error).
@@ -114,36 +124,45 @@ type KeeperReport struct {
 }
 
 // Keeper keeps a Connector's idle connections alive and retries its
-// pending revocations. Build it with Connector.Keeper; run one per
+// pending revocations. Build it with NewKeeper; run one per
 // instance (Run), or call Pass from the app's own scheduler. It is safe for
 // concurrent use.
 type Keeper struct {
-	e    *engine
-	scan store.Scanner
-	opts KeeperOptions
-	pace *pacer
-	// sleep waits between passes and for the pacer; tests replace it.
+	eng      lifecycle.Engine
+	provider string
+	idle     time.Duration
+	scan     store.Scanner
+	opts     KeeperOptions
+	pace     *pacer
+	// sleep waits between passes and for the pacer (KeeperOptions.Sleep).
 	sleep func(ctx context.Context, d time.Duration) error
 }
 
-// Keeper returns a Keeper for c with opts (see KeeperOptions for the
-// defaults). The Connector's store must implement store.Scanner (memstore
-// does, store/encrypted passes it through; see each store's
-// documentation): without it, or with invalid options, Keeper returns an
-// error wrapping ErrConfig.
-// A provider without IdleLifetime has nothing to keep alive: its passes
-// only retry pending revocations.
-func (c *Connector) Keeper(opts KeeperOptions) (*Keeper, error) {
-	sc, ok := store.Capability[store.Scanner](c.e.store)
+// NewKeeper returns a Keeper for c with opts (see KeeperOptions for the
+// defaults). The Connector's store must implement store.Scanner (memstore,
+// sqlstore and redisstore do, and store/encrypted passes it through):
+// without it, or with invalid options, NewKeeper returns an error wrapping
+// oauthlink.ErrConfig. A provider without Provider.IdleLifetime has
+// nothing to keep alive: its passes only retry pending revocations.
+func NewKeeper(c *oauthlink.Connector, opts KeeperOptions) (*Keeper, error) {
+	eng, ok := lifecycle.Of(c)
 	if !ok {
-		return nil, fmt.Errorf("%w: Keeper needs a store that implements store.Scanner", ErrConfig)
+		return nil, fmt.Errorf("%w: fleet.NewKeeper needs a Connector made by oauthlink.New", oauthlink.ErrConfig)
+	}
+	sc, ok := eng.Scanner()
+	if !ok {
+		return nil, fmt.Errorf("%w: Keeper needs a store that implements store.Scanner", oauthlink.ErrConfig)
 	}
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	k := &Keeper{e: c.e, scan: sc, opts: opts, sleep: sleepCtx}
-	k.pace = &pacer{now: c.e.now, rate: opts.Rate}
+	k := &Keeper{eng: eng, scan: sc, opts: opts, sleep: opts.Sleep}
+	k.provider, k.idle = eng.Provider()
+	if k.sleep == nil {
+		k.sleep = sleepCtx
+	}
+	k.pace = &pacer{now: eng.Now, rate: opts.Rate}
 	return k, nil
 }
 
@@ -154,7 +173,7 @@ func (c *Connector) Keeper(opts KeeperOptions) (*Keeper, error) {
 func (k *Keeper) Run(ctx context.Context) error {
 	for {
 		if _, err := k.Pass(ctx); err != nil && ctx.Err() == nil {
-			k.e.log.Warn("oauthlink: keeper pass failed", "provider", k.e.provider.Name, "error", err)
+			k.eng.Logger().Warn("oauthlink: keeper pass failed", "provider", k.provider, "error", err)
 		}
 		jitter := (rand.Float64()*0.2 - 0.1) * float64(k.opts.Interval)
 		if err := k.sleep(ctx, k.opts.Interval+time.Duration(jitter)); err != nil {
@@ -175,19 +194,19 @@ func (k *Keeper) Run(ctx context.Context) error {
 // EventRefreshed, EventRefreshFailed, EventReauthRequired,
 // EventDisconnected, EventRevokeFailed). Failures of single connections
 // are counted in the report, not returned; the error is the store's
-// failure to scan (wrapping ErrStore) or ctx's, with the report so far.
+// failure to scan (wrapping oauthlink.ErrStore) or ctx's, with the report so far.
 func (k *Keeper) Pass(ctx context.Context) (KeeperReport, error) {
-	start := k.e.now()
+	start := k.eng.Now()
 	r := &passReport{}
 	err := k.refreshIdle(ctx, r, start)
 	if err == nil {
 		err = k.retryRevocations(ctx, r)
 	}
-	rep := r.done(k.e.now().Sub(start))
-	k.e.log.Info("oauthlink: keeper pass", "provider", k.e.provider.Name, "checked", rep.Checked,
+	rep := r.done(k.eng.Now().Sub(start))
+	k.eng.Logger().Info("oauthlink: keeper pass", "provider", k.provider, "checked", rep.Checked,
 		"refreshed", rep.Refreshed, "already_fresh", rep.AlreadyFresh, "reauth_required", rep.ReauthRequired,
 		"revocations_completed", rep.RevocationsCompleted, "failed", rep.Failed, "duration", rep.Duration)
-	k.e.emit(ctx, Event{Kind: EventKeeperPass, Provider: k.e.provider.Name})
+	k.eng.Emit(ctx, string(EventKeeperPass))
 	return rep, err
 }
 
@@ -207,11 +226,11 @@ func (p *passReport) add(f func(*KeeperReport)) {
 func (p *passReport) fail(err error) {
 	reason := KeeperFailOther
 	switch {
-	case errors.Is(err, ErrStore):
+	case errors.Is(err, oauthlink.ErrStore):
 		reason = KeeperFailStore
-	case errors.Is(err, ErrRevoke):
+	case errors.Is(err, oauthlink.ErrRevoke):
 		reason = KeeperFailRevoke
-	case errors.Is(err, ErrRefresh):
+	case errors.Is(err, oauthlink.ErrRefresh):
 		reason = KeeperFailRefresh
 	}
 	p.add(func(r *KeeperReport) {
@@ -227,4 +246,16 @@ func (p *passReport) done(d time.Duration) KeeperReport {
 	defer p.mu.Unlock()
 	p.rep.Duration = d
 	return p.rep
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

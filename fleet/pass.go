@@ -1,13 +1,13 @@
-package oauthlink
+package fleet
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/store"
 )
 
@@ -15,13 +15,13 @@ import (
 // than Fraction × IdleLifetime, oldest first. Nothing is due without an
 // IdleLifetime.
 func (k *Keeper) refreshIdle(ctx context.Context, r *passReport, now time.Time) error {
-	idle := k.e.provider.IdleLifetime
+	idle := k.idle
 	if idle <= 0 {
 		return nil
 	}
 	cutoff := now.Add(-time.Duration(k.opts.Fraction * float64(idle)))
 	q := store.Query{Status: store.StatusActive, RefreshedBefore: cutoff}
-	return k.each(ctx, q, func(ctx context.Context, conn *Connection) {
+	return k.each(ctx, q, func(ctx context.Context, conn *store.Connection) {
 		if conn.RefreshToken == "" {
 			return // nothing to keep alive: its access token is all it has
 		}
@@ -34,21 +34,19 @@ func (k *Keeper) refreshIdle(ctx context.Context, r *passReport, now time.Time) 
 // at the version the scan read: when a peer refreshed it since (the
 // version moved), the engine returns the peer's record without calling the
 // provider, so keepers on several instances refresh it once between them.
-func (k *Keeper) keep(ctx context.Context, r *passReport, conn *Connection) {
+func (k *Keeper) keep(ctx context.Context, r *passReport, conn *store.Connection) {
 	if err := k.pace.wait(ctx, k.sleep); err != nil {
 		return // the pass is over; this connection waits for the next one
 	}
-	tap := &eventTap{}
 	// Detached: a refresh once started is finished (bounded by the
 	// Tokens timeouts) and counted, so Pass leaves nothing running.
-	tctx := context.WithValue(context.WithoutCancel(ctx), eventTapKey{}, tap)
-	_, err := k.e.refresh(tctx, conn.Owner, conn.Version, refreshForced)
+	refreshed, reauth, err := k.eng.RefreshAt(context.WithoutCancel(ctx), conn.Owner, conn.Version)
 	switch {
-	case err == nil && tap.refreshed.Load():
+	case err == nil && refreshed:
 		r.add(func(r *KeeperReport) { r.Refreshed++ })
-	case errors.Is(err, ErrReauthRequired) && tap.reauth.Load():
+	case errors.Is(err, oauthlink.ErrReauthRequired) && reauth:
 		r.add(func(r *KeeperReport) { r.ReauthRequired++ })
-	case err == nil, errors.Is(err, ErrReauthRequired), errors.Is(err, ErrDisconnected), errors.Is(err, store.ErrNotFound):
+	case err == nil, errors.Is(err, oauthlink.ErrReauthRequired), errors.Is(err, oauthlink.ErrDisconnected), errors.Is(err, store.ErrNotFound):
 		r.add(func(r *KeeperReport) { r.AlreadyFresh++ })
 	default:
 		k.pauseOn(err)
@@ -60,7 +58,7 @@ func (k *Keeper) keep(ctx context.Context, r *passReport, conn *Connection) {
 // revocation failed before) and revokes the grants other records still
 // list in Retired.
 func (k *Keeper) retryRevocations(ctx context.Context, r *passReport) error {
-	return k.each(ctx, store.Query{}, func(ctx context.Context, conn *Connection) {
+	return k.each(ctx, store.Query{}, func(ctx context.Context, conn *store.Connection) {
 		if conn.Status != store.StatusDisconnected && len(conn.Retired) == 0 {
 			return
 		}
@@ -68,16 +66,16 @@ func (k *Keeper) retryRevocations(ctx context.Context, r *passReport) error {
 		if err := k.pace.wait(ctx, k.sleep); err != nil {
 			return
 		}
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.e.opts.ExchangeTimeout*4)
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.eng.CallTimeout()*4)
 		defer cancel()
 		var err error
 		completed := false
 		if conn.Status == store.StatusDisconnected {
-			err = k.e.disconnect(dctx, conn.Owner)
+			err = k.eng.Disconnect(dctx, conn.Owner)
 			completed = err == nil
 		} else {
-			var cur *Connection
-			cur, err = k.e.retire(dctx, conn.Owner)
+			var cur *store.Connection
+			cur, err = k.eng.Retire(dctx, conn.Owner)
 			completed = err == nil && (cur == nil || len(cur.Retired) == 0)
 		}
 		if err != nil {
@@ -94,20 +92,20 @@ func (k *Keeper) retryRevocations(ctx context.Context, r *passReport) error {
 // each scans the Connector's connections that q selects, page by page,
 // and runs work on each, at most Concurrency at once. It stops starting
 // work when ctx ends and returns once the work it started is done.
-func (k *Keeper) each(ctx context.Context, q store.Query, work func(context.Context, *Connection)) error {
-	q.Provider, q.Limit = k.e.provider.Name, k.opts.PageSize
+func (k *Keeper) each(ctx context.Context, q store.Query, work func(context.Context, *store.Connection)) error {
+	q.Provider, q.Limit = k.provider, k.opts.PageSize
 	sem := make(chan struct{}, k.opts.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
-		sctx, cancel := context.WithTimeout(ctx, min(storeCallTimeout*2, k.e.opts.ExchangeTimeout*2))
+		sctx, cancel := context.WithTimeout(ctx, min(10*time.Second, k.eng.CallTimeout()*2))
 		page, err := k.scan.Scan(sctx, q)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("%w: keeper scan: %w", ErrStore, err)
+			return fmt.Errorf("%w: keeper scan: %w", oauthlink.ErrStore, err)
 		}
 		for _, conn := range page.Connections {
 			select {
@@ -130,9 +128,9 @@ func (k *Keeper) each(ctx context.Context, q store.Query, work func(context.Cont
 // pauseOn pauses the pass's sends for the Retry-After of the provider's
 // answer in err, if any.
 func (k *Keeper) pauseOn(err error) {
-	var pe *ProviderError
+	var pe *oauthlink.ProviderError
 	if errors.As(err, &pe) && pe.RetryAfter > 0 {
-		k.pace.pause(k.e.now().Add(pe.RetryAfter))
+		k.pace.pause(k.eng.Now().Add(pe.RetryAfter))
 	}
 }
 
@@ -174,26 +172,5 @@ func (p *pacer) pause(t time.Time) {
 	defer p.mu.Unlock()
 	if t.After(p.next) {
 		p.next = t
-	}
-}
-
-// eventTap records which events the engine emitted for one keeper call;
-// it rides in the call's context (engine.emit notes it), so the report
-// tells a refresh of its own from a peer's.
-type eventTap struct{ refreshed, reauth atomic.Bool }
-
-type eventTapKey struct{}
-
-// noteEvent records kind in ctx's eventTap, if it has one.
-func noteEvent(ctx context.Context, kind EventKind) {
-	t, ok := ctx.Value(eventTapKey{}).(*eventTap)
-	if !ok {
-		return
-	}
-	switch kind {
-	case EventRefreshed:
-		t.refreshed.Store(true)
-	case EventReauthRequired:
-		t.reauth.Store(true)
 	}
 }
