@@ -72,6 +72,26 @@ func (c *Connector) Disconnect(ctx context.Context, owner string) error {
 	return c.e.disconnect(ctx, owner)
 }
 
+// MarkRevoked records that the merchant revoked the app's consent at the
+// provider, as the provider's deauthorization webhook reports it (the qonto
+// package's WebhookHandler calls it; wire any other provider's webhook to
+// it). Under the connection lock it marks the connection
+// store.StatusRevoked and drops its tokens, extra fields and retired grants,
+// with compare-and-swap (re-reading on a conflict), drops the cached token,
+// and emits EventRevoked. It sends nothing to the provider: the grant is
+// already gone there.
+//
+// Afterwards Connection and Client fail with an error wrapping
+// ErrDisconnected, and RequireConnection treats the owner as not connected
+// (reason "disconnected"). The record is kept until the owner connects
+// again, which replaces it, or Disconnect deletes it. Calling MarkRevoked
+// again, or for an owner without a connection, returns nil. Errors:
+// ErrStore, ErrInvalidOwner, or ctx's error (wrapped in ErrStore when the
+// store gave up on it).
+func (c *Connector) MarkRevoked(ctx context.Context, owner string) error {
+	return c.e.markRevoked(ctx, owner)
+}
+
 // HandleError reports err the way the Connector's own handlers do: it logs
 // it (without secrets), emits EventFlowFailed and calls Hooks.OnError.
 // Handlers built on Begin (the mollie package's client links) use it, so

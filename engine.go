@@ -26,8 +26,9 @@ import (
 // Its files: engine.go (this type, the clock, events), refresh.go (fresh
 // tokens, refresh under the lease, pending saves), connect.go (the
 // exchange and commit of a new grant), retire.go (revoking replaced
-// grants), disconnect.go (Disconnect), lease.go (the lease), cache.go (the
-// cache and the 401 repair) and token.go (the token endpoint).
+// grants), disconnect.go (Disconnect), revoked.go (MarkRevoked), lease.go
+// (the lease), cache.go (the cache and the 401 repair) and token.go (the
+// token endpoint).
 type engine struct {
 	provider    Provider
 	store       store.TokenStore

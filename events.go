@@ -17,6 +17,9 @@ const (
 	EventReauthRequired EventKind = "reauth_required"
 	EventDisconnected   EventKind = "disconnected"
 	EventRevokeFailed   EventKind = "revoke_failed"
+	// EventRevoked: the merchant revoked consent at the provider and
+	// Connector.MarkRevoked recorded it.
+	EventRevoked EventKind = "revoked"
 )
 
 // Event is one observable occurrence, for the app's metrics. It never
