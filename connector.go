@@ -83,7 +83,9 @@ func (c *Connector) Disconnect(ctx context.Context, owner string) error {
 //
 // Afterwards Connection and Client fail with an error wrapping
 // ErrDisconnected, and RequireConnection treats the owner as not connected
-// (reason "disconnected"). The record is kept until the owner connects
+// (reason "disconnected"); other instances of the app stop using their
+// cached token within Config.Tokens.CacheTTL, or at the provider's first
+// 401, whichever comes first. The record is kept until the owner connects
 // again, which replaces it, or Disconnect deletes it. Calling MarkRevoked
 // again, or for an owner without a connection, returns nil. Errors:
 // ErrStore, ErrInvalidOwner, or ctx's error (wrapped in ErrStore when the

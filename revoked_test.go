@@ -6,11 +6,13 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/oauthlinktest"
 	"github.com/oauthlink/oauthlink/qonto"
 	"github.com/oauthlink/oauthlink/store"
 )
@@ -49,7 +51,7 @@ func TestMarkRevoked(t *testing.T) {
 	before := e.connected("mollie", "shop-1")
 	_, err := e.links["mollie"].Connection(ctx, "shop-1") // cached
 	require.NoError(t, err)
-	calls := e.mollie.Calls("revoke") + e.mollie.Calls("token")
+	calls := e.mollie.Calls(oauthlinktest.EndpointRevoke) + e.mollie.Calls(oauthlinktest.EndpointToken)
 
 	require.NoError(t, e.links["mollie"].MarkRevoked(ctx, "shop-1"))
 	got, err := e.load("mollie", "shop-1")
@@ -60,7 +62,7 @@ func TestMarkRevoked(t *testing.T) {
 	assert.Empty(t, got.Extra)
 	assert.Empty(t, got.Retired)
 	assert.Equal(t, before.AccountID, got.AccountID, "the account is kept")
-	assert.Equal(t, calls, e.mollie.Calls("revoke")+e.mollie.Calls("token"), "nothing sent to the provider")
+	assert.Equal(t, calls, e.mollie.Calls(oauthlinktest.EndpointRevoke)+e.mollie.Calls(oauthlinktest.EndpointToken), "nothing sent to the provider")
 	assert.Equal(t, 1, events.count(oauthlink.EventRevoked))
 
 	_, err = e.links["mollie"].Connection(ctx, "shop-1")
@@ -154,4 +156,35 @@ func TestQontoRevocationWebhook(t *testing.T) {
 	assert.NotEmpty(t, back.AccessToken)
 	assert.Equal(t, first.AccountID, back.AccountID)
 	assert.Equal(t, http.StatusOK, b.get(e.app.URL+"/api/qonto").Status)
+}
+
+// TestMarkRevokedDuringRefresh: a revocation that arrives while a refresh
+// holds the lock waits for it and then wins: the refreshed tokens are not
+// left in the record, and the owner is not connected.
+func TestMarkRevokedDuringRefresh(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.connected("qonto", "shop-1")
+	e.clk.Advance(2 * time.Hour)
+	release := make(chan struct{})
+	e.qonto.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{HoldUntil: release})
+	refreshed := make(chan error, 1)
+	go func() {
+		_, err := e.links["qonto"].Connection(ctx, "shop-1")
+		refreshed <- err
+	}()
+	require.Eventually(t, func() bool { return e.qonto.Refreshes() == 1 }, 10*time.Second, time.Millisecond)
+	revoked := make(chan error, 1)
+	go func() { revoked <- e.instance("qonto").MarkRevoked(ctx, "shop-1") }()
+	close(release)
+	require.NoError(t, <-refreshed)
+	require.NoError(t, <-revoked)
+
+	got, err := e.load("qonto", "shop-1")
+	require.NoError(t, err)
+	assert.Equal(t, store.StatusRevoked, got.Status)
+	assert.Empty(t, got.AccessToken)
+	assert.Empty(t, got.RefreshToken)
+	_, err = e.links["qonto"].Connection(ctx, "shop-1")
+	assert.ErrorIs(t, err, oauthlink.ErrDisconnected)
 }
