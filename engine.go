@@ -26,7 +26,8 @@ import (
 // Its files: engine.go (this type, the clock, events), refresh.go (fresh
 // tokens, refresh under the lease, pending saves), connect.go (the
 // exchange and commit of a new grant), retire.go (revoking replaced
-// grants), disconnect.go (Disconnect), lease.go (the lease), cache.go (the
+// grants), disconnect.go (Disconnect), revoked.go (a connection the
+// merchant revoked at the provider), lease.go (the lease), cache.go (the
 // cache and the 401 repair), token.go (the token endpoint) and
 // lifecycle.go (what package fleet may ask of it).
 type engine struct {

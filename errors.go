@@ -67,7 +67,9 @@ var (
 	// token exists; the connection is marked store.StatusReauthRequired and the
 	// user must connect again.
 	ErrReauthRequired = errors.New("oauthlink: reconnect required")
-	// ErrDisconnected: the connection was disconnected.
+	// ErrDisconnected: the connection was disconnected, or the merchant
+	// revoked consent at the provider (store.StatusRevoked; the message
+	// says so).
 	ErrDisconnected = errors.New("oauthlink: connection disconnected")
 	// errNoRefreshToken: ForceRefresh was asked of a connection that has no
 	// refresh token (a provider that issues long-lived access tokens, or a

@@ -51,6 +51,10 @@ func (l lifecycleEngine) Retire(ctx context.Context, owner string) (*store.Conne
 	return l.e.retire(ctx, owner)
 }
 
+func (l lifecycleEngine) MarkRevoked(ctx context.Context, owner string) error {
+	return l.e.markRevoked(ctx, owner)
+}
+
 func (l lifecycleEngine) Emit(ctx context.Context, kind string) {
 	l.e.emit(ctx, Event{Kind: EventKind(kind), Provider: l.e.provider.Name})
 }

@@ -84,6 +84,8 @@ func statusErr(conn *Connection) error {
 		return ErrReauthRequired
 	case store.StatusDisconnected:
 		return ErrDisconnected
+	case store.StatusRevoked:
+		return errRevoked
 	}
 	return nil
 }

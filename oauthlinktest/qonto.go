@@ -65,16 +65,22 @@ type QontoOptions struct {
 	// was processed (a refresh token already rotated) and before the
 	// answer is written. It runs without the fake's lock.
 	BeforeTokenResponse func(r *http.Request, grantType string)
+	// WebhookClient sends the fake's webhook deliveries (RevokeConsent,
+	// DeliverConsentRevocation) to the subscriptions' callback URLs; for an
+	// httptest TLS app, its Client(). Default http.DefaultClient.
+	WebhookClient *http.Client
 }
 
 // Qonto is a fake Qonto OAuth server, which is Ory Hydra: the
 // authorization endpoint /oauth2/auth, the token endpoint POST /oauth2/token
 // with Hydra's refresh-token rotation, grace window and reuse detection,
-// RFC 7009 revocation at POST /oauth2/revoke, and GET /v2/organization.
-// Every method is safe for concurrent use. Close it when done.
+// RFC 7009 revocation at POST /oauth2/revoke, GET /v2/organization, and
+// webhook subscriptions (POST /v2/webhook_subscriptions) with signed
+// consent revocations (RevokeConsent). Every method is safe for concurrent use. Close it when done.
 type Qonto struct {
 	*server
-	opts QontoOptions
+	opts     QontoOptions
+	webhooks qontoWebhooks
 }
 
 // NewQonto starts a fake Qonto server.
@@ -122,6 +128,7 @@ func NewQonto(opts QontoOptions) *Qonto {
 	}
 	q := &Qonto{server: newServer(cfg, opts.TLS), opts: opts}
 	q.handle("GET /v2/organization", EndpointAPI, q.organization)
+	q.handle("POST /v2/webhook_subscriptions", EndpointAPI, q.createWebhookSubscription)
 	return q
 }
 

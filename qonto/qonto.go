@@ -59,6 +59,17 @@
 //	api := &qonto.Client{HTTPClient: conn.Client(owner), BaseURL: provider.APIURL}
 //	org, err := api.Organization(ctx)
 //
+// # Revocation webhooks
+//
+// When a merchant revokes the app's consent, Qonto sends the
+// v1/consent-revocations webhook (organization_id, membership_id,
+// data.client_id, data.revoked_at) to the subscriptions of that
+// organization. Subscribe once per connection with the merchant's token
+// (scope webhook, on top of organization.read for Identify) through
+// Client.CreateWebhookSubscription, and serve NewWebhookHandler at the
+// callback URL: it verifies X-Qonto-Signature and marks every connection
+// to the organization revoked with fleet.MarkRevoked.
+//
 // Every API call has a timeout, reads at most 1 MiB, never follows a
 // redirect, never sends a token over plain http (but to a loopback fake
 // with AllowInsecureHTTP), and reports Qonto's error answers as *APIError

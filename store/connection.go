@@ -23,11 +23,17 @@ const (
 	// StatusDisconnected means the user disconnected; the record remains
 	// only until the provider confirmed revocation.
 	StatusDisconnected Status = "disconnected"
+	// StatusRevoked means the merchant revoked the app's consent at the
+	// provider (the provider said so, e.g. through a webhook): the tokens
+	// were dropped, nothing is left to revoke, and the owner must connect
+	// again. The record is kept, like StatusReauthRequired, so the app can
+	// show who must reconnect; a new connection replaces it.
+	StatusRevoked Status = "revoked"
 )
 
 // Valid reports whether s is one of the defined statuses.
 func (s Status) Valid() bool {
-	return s == StatusActive || s == StatusReauthRequired || s == StatusDisconnected
+	return s == StatusActive || s == StatusReauthRequired || s == StatusDisconnected || s == StatusRevoked
 }
 
 // Connection is one platform owner's link to one provider account.

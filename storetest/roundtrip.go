@@ -66,6 +66,7 @@ func roundTripCases() []roundTripCase {
 		}},
 		{"reauth required", func(c *oauthlink.Connection) { c.Status = store.StatusReauthRequired }},
 		{"disconnected", func(c *oauthlink.Connection) { c.Status = store.StatusDisconnected }},
+		{"revoked", func(c *oauthlink.Connection) { c.Status = store.StatusRevoked }},
 		{"unicode in extra", func(c *oauthlink.Connection) {
 			c.Extra = `{"id_token":"ey.x.y","name":"Zoë 🚀 東京","nested":{"a":[1,2,{"b":null}]}}`
 		}},

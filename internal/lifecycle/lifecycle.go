@@ -34,9 +34,15 @@ type Engine interface {
 	// Retire revokes the grants owner's connection lists in Retired and
 	// returns the record as it stands after.
 	Retire(ctx context.Context, owner string) (*store.Connection, error)
+	// MarkRevoked is fleet.MarkRevoked.
+	MarkRevoked(ctx context.Context, owner string) error
 	// Emit sends an event of kind to Hooks.OnEvent (Err nil).
 	Emit(ctx context.Context, kind string)
 }
+
+// KindRevoked is the event kind of a connection marked revoked
+// (fleet.EventRevoked).
+const KindRevoked = "revoked"
 
 // Of returns the engine of connector (an *oauthlink.Connector); the root
 // package sets it when it is initialised.

@@ -1,0 +1,240 @@
+package qonto
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/fleet"
+	"github.com/oauthlink/oauthlink/internal/apiclient"
+	"github.com/oauthlink/oauthlink/store"
+)
+
+// Webhook event types and the scope that subscribing needs.
+const (
+	// EventConsentRevocations is the webhook Qonto sends when a merchant
+	// revokes an app's OAuth consent.
+	EventConsentRevocations = "v1/consent-revocations"
+	// ScopeWebhook is the OAuth scope the webhook subscription endpoints
+	// need, on top of each event type's own scope.
+	ScopeWebhook = "webhook"
+)
+
+// Defaults of WebhookOptions.
+const (
+	// DefaultWebhookMaxBody caps a webhook's body: 64 KiB.
+	DefaultWebhookMaxBody = 64 << 10
+	// DefaultWebhookTimeout bounds the store work of one webhook, inside
+	// the 1 second Qonto waits for an answer.
+	DefaultWebhookTimeout = 800 * time.Millisecond
+)
+
+// WebhookOptions tune NewWebhookHandler. The zero value is the defaults.
+type WebhookOptions struct {
+	// ProviderName is the Connector's Provider.Name, under which its
+	// connections are stored. Default "qonto".
+	ProviderName string
+	// ClientID, when set, ignores (but acknowledges) revocations whose
+	// data.client_id names another app sharing the endpoint. Default ""
+	// (every revocation counts).
+	ClientID string
+	// MaxBody caps the request body; a larger one is refused with 413.
+	// Default DefaultWebhookMaxBody (64 KiB).
+	MaxBody int64
+	// Timeout bounds the store work (finding and marking the
+	// connections). Default DefaultWebhookTimeout (800 ms): Qonto waits 1
+	// second for the answer.
+	Timeout time.Duration
+	// Now is the clock the signature's timestamp is checked against.
+	// Default time.Now.
+	Now func() time.Time
+	// Logger receives the handler's failures and revocations, without
+	// secrets. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// WebhookEvent is the envelope of a Qonto webhook, with Qonto's field
+// names as JSON tags.
+type WebhookEvent struct {
+	// ID is the event's id; a retried delivery repeats it.
+	ID string `json:"id"`
+	// SubscriptionID is the subscription the event was sent for.
+	SubscriptionID string `json:"subscription_id"`
+	// OrganizationID is the organization the event is about.
+	OrganizationID string `json:"organization_id"`
+	// MembershipID is the membership (user of the organization) concerned.
+	MembershipID string `json:"membership_id"`
+	// Type is the event type, e.g. EventConsentRevocations.
+	Type string `json:"type"`
+	// CreatedAt is when Qonto created the event.
+	CreatedAt time.Time `json:"created_at"`
+	// Data is the type's payload.
+	Data json.RawMessage `json:"data"`
+}
+
+// ConsentRevocation is the Data of an EventConsentRevocations event.
+type ConsentRevocation struct {
+	// ClientID is the OAuth client whose consent was revoked.
+	ClientID string `json:"client_id"`
+	// RevokedAt is when the merchant revoked it.
+	RevokedAt time.Time `json:"revoked_at"`
+}
+
+// WebhookHandler receives Qonto's webhooks; see NewWebhookHandler.
+type WebhookHandler struct {
+	conn    *oauthlink.Connector
+	scanner store.Scanner
+	secrets [][]byte
+	opts    WebhookOptions
+}
+
+// NewWebhookHandler returns the handler for the callback_url of Qonto
+// webhook subscriptions (see Client.CreateWebhookSubscription). For each
+// POST it:
+//
+//   - reads at most opts.MaxBody bytes (64 KiB; more answers 413);
+//   - verifies X-Qonto-Signature with VerifySignature against secrets
+//     (the subscriptions' secrets: several while one is rotated) and
+//     opts.Now; a bad, old or future signature answers 401 and changes
+//     nothing;
+//   - on EventConsentRevocations, finds the connections to the event's
+//     organization_id (store.Scanner, Connection.AccountID as set by
+//     Identify) and calls fleet.MarkRevoked for each, within opts.Timeout
+//     (800 ms), then answers 204; a store failure answers 503 so that
+//     Qonto delivers again. Every owner connected to the organization is
+//     marked, whichever membership revoked;
+//   - answers 204 to every other event type, and to a repeated delivery
+//     (MarkRevoked is idempotent), without doing anything.
+//
+// st is the Connector's store (Config.Store); it must have the
+// store.Scanner capability (memstore, sqlstore, redisstore and the
+// encrypted wrapper do). secrets must hold at least one non-empty secret;
+// Qonto accepts secrets of 32 to 128 characters.
+func NewWebhookHandler(conn *oauthlink.Connector, st store.TokenStore, secrets [][]byte, opts WebhookOptions) (*WebhookHandler, error) {
+	if conn == nil {
+		return nil, errors.New("qonto: NewWebhookHandler needs a Connector")
+	}
+	sc, ok := store.Capability[store.Scanner](st)
+	if !ok {
+		return nil, errors.New("qonto: NewWebhookHandler needs a store with the store.Scanner capability")
+	}
+	h := &WebhookHandler{conn: conn, scanner: sc, opts: opts}
+	for _, s := range secrets {
+		if len(s) > 0 {
+			h.secrets = append(h.secrets, bytes.Clone(s))
+		}
+	}
+	if len(h.secrets) == 0 {
+		return nil, errors.New("qonto: NewWebhookHandler needs at least one webhook secret")
+	}
+	h.opts.ProviderName = cmp.Or(opts.ProviderName, "qonto")
+	h.opts.MaxBody = cmp.Or(opts.MaxBody, DefaultWebhookMaxBody)
+	h.opts.Timeout = cmp.Or(opts.Timeout, DefaultWebhookTimeout)
+	if h.opts.Now == nil {
+		h.opts.Now = time.Now
+	}
+	if h.opts.Logger == nil {
+		h.opts.Logger = slog.Default()
+	}
+	return h, nil
+}
+
+// ServeHTTP handles one webhook delivery.
+func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "cannot read body", http.StatusBadRequest)
+		return
+	}
+	if err := VerifySignature(r.Header.Get(SignatureHeader), body, h.opts.Now(), h.secrets...); err != nil {
+		h.opts.Logger.Warn("qonto: webhook refused", "error", err)
+		http.Error(w, "invalid signature", http.StatusUnauthorized)
+		return
+	}
+	var ev WebhookEvent
+	if err := json.Unmarshal(body, &ev); err != nil {
+		http.Error(w, "malformed event", http.StatusBadRequest)
+		return
+	}
+	if ev.Type != EventConsentRevocations {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	status, err := h.revoke(r.Context(), &ev)
+	if err != nil {
+		h.opts.Logger.Error("qonto: consent revocation webhook failed", "event", apiclient.Sanitize(ev.ID, 64), "error", err)
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// revoke handles a consent revocation: it marks every connection to the
+// event's organization revoked. It returns the status to answer with an
+// error.
+func (h *WebhookHandler) revoke(ctx context.Context, ev *WebhookEvent) (int, error) {
+	var data ConsentRevocation
+	if len(ev.Data) > 0 {
+		if err := json.Unmarshal(ev.Data, &data); err != nil {
+			return http.StatusBadRequest, fmt.Errorf("malformed data: %w", err)
+		}
+	}
+	if !apiclient.Opaque(ev.OrganizationID, 128) {
+		return http.StatusBadRequest, errors.New("no usable organization_id")
+	}
+	if h.opts.ClientID != "" && data.ClientID != h.opts.ClientID {
+		return http.StatusNoContent, nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.Timeout)
+	defer cancel()
+	owners, err := h.owners(ctx, ev.OrganizationID)
+	if err != nil {
+		return http.StatusServiceUnavailable, err
+	}
+	for _, owner := range owners {
+		if err := fleet.MarkRevoked(ctx, h.conn, owner); err != nil {
+			return http.StatusServiceUnavailable, err
+		}
+	}
+	h.opts.Logger.Info("qonto: consent revoked", "organization", ev.OrganizationID, "connections", len(owners))
+	return http.StatusNoContent, nil
+}
+
+// owners lists the owners connected to the organization, every page.
+func (h *WebhookHandler) owners(ctx context.Context, orgID string) ([]string, error) {
+	q := store.Query{Provider: h.opts.ProviderName, AccountID: orgID, Limit: 1000}
+	var owners []string
+	for {
+		page, err := h.scanner.Scan(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range page.Connections {
+			if c.Status != store.StatusRevoked {
+				owners = append(owners, c.Owner)
+			}
+		}
+		if page.Next == "" {
+			return owners, nil
+		}
+		q.Cursor = page.Next
+	}
+}

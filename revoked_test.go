@@ -1,0 +1,192 @@
+package oauthlink_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oauthlink/oauthlink/fleet"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/qonto"
+	"github.com/oauthlink/oauthlink/store"
+)
+
+// eventLog collects the events of a Connector.
+type eventLog struct {
+	mu    sync.Mutex
+	kinds []oauthlink.EventKind
+}
+
+func (l *eventLog) add(_ context.Context, ev oauthlink.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.kinds = append(l.kinds, ev.Kind)
+}
+
+func (l *eventLog) count(k oauthlink.EventKind) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, x := range l.kinds {
+		if x == k {
+			n++
+		}
+	}
+	return n
+}
+
+// TestMarkRevoked: the record stays, revoked, without tokens or retired
+// grants; nothing is sent to the provider; Connection and Client treat
+// the owner as not connected; calling it again, or for nobody, is nil.
+func TestMarkRevoked(t *testing.T) {
+	events := &eventLog{}
+	e := newEnv(t, withConfig(func(c *oauthlink.Config) { c.Hooks.OnEvent = events.add }))
+	ctx := context.Background()
+	before := e.connected("mollie", "shop-1")
+	_, err := e.links["mollie"].Connection(ctx, "shop-1") // cached
+	require.NoError(t, err)
+	calls := e.mollie.Calls(oauthlinktest.EndpointRevoke) + e.mollie.Calls(oauthlinktest.EndpointToken)
+
+	require.NoError(t, fleet.MarkRevoked(ctx, e.links["mollie"], "shop-1"))
+	got, err := e.load("mollie", "shop-1")
+	require.NoError(t, err)
+	assert.Equal(t, store.StatusRevoked, got.Status)
+	assert.Empty(t, got.AccessToken)
+	assert.Empty(t, got.RefreshToken)
+	assert.Empty(t, got.Extra)
+	assert.Empty(t, got.Retired)
+	assert.Equal(t, before.AccountID, got.AccountID, "the account is kept")
+	assert.Equal(t, calls, e.mollie.Calls(oauthlinktest.EndpointRevoke)+e.mollie.Calls(oauthlinktest.EndpointToken), "nothing sent to the provider")
+	assert.Equal(t, 1, events.count(fleet.EventRevoked))
+
+	_, err = e.links["mollie"].Connection(ctx, "shop-1")
+	require.ErrorIs(t, err, oauthlink.ErrDisconnected, "the cache was dropped")
+	assert.Contains(t, err.Error(), "revoked")
+	resp, err := e.links["mollie"].Client("shop-1").Get(e.mollie.APIURL() + "/v2/organizations/me")
+	if err == nil {
+		resp.Body.Close()
+	}
+	require.ErrorIs(t, err, oauthlink.ErrDisconnected)
+
+	require.NoError(t, fleet.MarkRevoked(ctx, e.links["mollie"], "shop-1"), "idempotent")
+	require.NoError(t, fleet.MarkRevoked(ctx, e.links["mollie"], "nobody"), "no connection")
+	assert.Equal(t, 1, events.count(fleet.EventRevoked), "no event for a no-op")
+	assert.ErrorIs(t, fleet.MarkRevoked(ctx, e.links["mollie"], ""), oauthlink.ErrInvalidOwner)
+
+	require.NoError(t, e.links["mollie"].Disconnect(ctx, "shop-1"), "a revoked record can be deleted")
+	_, err = e.load("mollie", "shop-1")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+}
+
+// TestQontoRevocationWebhook, end to end: connect through the callback,
+// subscribe to consent revocations with the merchant's token, revoke the
+// consent at the fake, which delivers the signed event to the app's
+// WebhookHandler: the record is revoked without tokens, RequireConnection
+// answers not connected, a duplicate delivery changes nothing, and the
+// merchant can connect again.
+func TestQontoRevocationWebhook(t *testing.T) {
+	var e *env
+	e = newEnv(t, withConfig(func(c *oauthlink.Config) {
+		if c.Provider.Name != "qonto" {
+			return
+		}
+		c.Scopes = []string{qonto.ScopeOrganizationRead, qonto.ScopeWebhook}
+		c.Hooks.Identify = func(ctx context.Context, conn *oauthlink.Connection) error {
+			api := qonto.Client{BaseURL: e.qonto.APIURL(), HTTPClient: e.qonto.Client()}
+			return qonto.Identify(api, nil)(ctx, conn)
+		}
+	}))
+	ctx := context.Background()
+	conn := e.links["qonto"]
+	secret := []byte("a webhook secret of at least 32 bytes")
+	wh, err := qonto.NewWebhookHandler(conn, e.store, [][]byte{[]byte("an older secret, being rotated out"), secret},
+		qonto.WebhookOptions{Now: e.clk.Now})
+	require.NoError(t, err)
+	hook := httptest.NewServer(wh)
+	t.Cleanup(hook.Close)
+	e.mux.Handle("/api/qonto", conn.RequireConnection("/connect/qonto")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok"))
+	})))
+
+	first := e.connected("qonto", "shop-1")
+	require.NotEmpty(t, first.AccountID, "Identify recorded the organization")
+	b := e.browser("shop-1")
+	require.Equal(t, http.StatusOK, b.get(e.app.URL+"/api/qonto").Status)
+
+	api := &qonto.Client{HTTPClient: conn.Client("shop-1"), BaseURL: e.qonto.APIURL()}
+	sub, err := api.CreateWebhookSubscription(ctx, qonto.NewWebhookSubscription{
+		CallbackURL: hook.URL, Types: []string{qonto.EventConsentRevocations}, Secret: store.Secret(secret)})
+	require.NoError(t, err)
+	assert.Equal(t, first.AccountID, sub.OrganizationID)
+	require.Len(t, e.qonto.WebhookSubscriptions(), 1)
+
+	deliveries, err := e.qonto.RevokeConsent(ctx, first.AccountID)
+	require.NoError(t, err)
+	require.Len(t, deliveries, 1)
+	require.NoError(t, deliveries[0].Err)
+	assert.Equal(t, http.StatusNoContent, deliveries[0].Status)
+	assert.False(t, e.qonto.RefreshTokenValid(first.RefreshToken.Reveal()), "the fake revoked the grant")
+
+	got, err := e.load("qonto", "shop-1")
+	require.NoError(t, err)
+	assert.Equal(t, store.StatusRevoked, got.Status)
+	assert.Empty(t, got.AccessToken)
+	assert.Empty(t, got.RefreshToken)
+	h := b.do(http.MethodGet, e.app.URL+"/api/qonto", http.Header{"Accept": {"application/json"}})
+	assert.Equal(t, http.StatusUnauthorized, h.Status)
+	assert.Contains(t, h.Body, `"not_connected"`)
+
+	again, err := e.qonto.DeliverConsentRevocation(ctx, first.AccountID)
+	require.NoError(t, err)
+	require.Len(t, again, 1)
+	assert.Equal(t, http.StatusNoContent, again[0].Status, "a duplicate is acknowledged")
+	dup, err := e.load("qonto", "shop-1")
+	require.NoError(t, err)
+	assert.Equal(t, got.Version, dup.Version, "a duplicate changes nothing")
+
+	e.qonto.ApproveNextAs(first.AccountID)
+	back := e.connected("qonto", "shop-1")
+	assert.Equal(t, store.StatusActive, back.Status)
+	assert.NotEmpty(t, back.AccessToken)
+	assert.Equal(t, first.AccountID, back.AccountID)
+	assert.Equal(t, http.StatusOK, b.get(e.app.URL+"/api/qonto").Status)
+}
+
+// TestMarkRevokedDuringRefresh: a revocation that arrives while a refresh
+// holds the lock waits for it and then wins: the refreshed tokens are not
+// left in the record, and the owner is not connected.
+func TestMarkRevokedDuringRefresh(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.connected("qonto", "shop-1")
+	e.clk.Advance(2 * time.Hour)
+	release := make(chan struct{})
+	e.qonto.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{HoldUntil: release})
+	refreshed := make(chan error, 1)
+	go func() {
+		_, err := e.links["qonto"].Connection(ctx, "shop-1")
+		refreshed <- err
+	}()
+	require.Eventually(t, func() bool { return e.qonto.Refreshes() == 1 }, 10*time.Second, time.Millisecond)
+	revoked := make(chan error, 1)
+	go func() { revoked <- fleet.MarkRevoked(ctx, e.instance("qonto"), "shop-1") }()
+	close(release)
+	require.NoError(t, <-refreshed)
+	require.NoError(t, <-revoked)
+
+	got, err := e.load("qonto", "shop-1")
+	require.NoError(t, err)
+	assert.Equal(t, store.StatusRevoked, got.Status)
+	assert.Empty(t, got.AccessToken)
+	assert.Empty(t, got.RefreshToken)
+	_, err = e.links["qonto"].Connection(ctx, "shop-1")
+	assert.ErrorIs(t, err, oauthlink.ErrDisconnected)
+}
