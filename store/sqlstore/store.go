@@ -210,3 +210,12 @@ func micros(t time.Time) int64 { return t.UnixMicro() }
 
 // fromMicros converts the stored form back, in UTC.
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// fromMillis reads refreshed_ms, which storekit.UnixMilli wrote: Unix
+// milliseconds in UTC, and 0 for the zero time.
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
