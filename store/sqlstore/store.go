@@ -56,9 +56,9 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Store is a TokenStore, VersionDeleter, Locker, ReplayGuard and Pinger over
-// a *sql.DB. Create one with New; it is safe for concurrent use. The
-// *sql.DB stays the caller's: the Store never closes it.
+// Store is a TokenStore, VersionDeleter, Locker, ReplayGuard, Pinger and
+// Scanner over a *sql.DB. Create one with New; it is safe for concurrent
+// use. The *sql.DB stays the caller's: the Store never closes it.
 type Store struct {
 	db      *sql.DB
 	dialect Dialect
@@ -76,6 +76,7 @@ var (
 	_ store.Locker         = (*Store)(nil)
 	_ store.ReplayGuard    = (*Store)(nil)
 	_ store.Pinger         = (*Store)(nil)
+	_ store.Scanner        = (*Store)(nil)
 )
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
