@@ -206,3 +206,20 @@ func TestMigrateRefreshedAt(t *testing.T) {
 		assert.True(t, got.RefreshedAt.IsZero())
 	})
 }
+
+// TestMigrateScanIndexBuiltBefore: an index of the fifth migration that
+// an operator built beforehand (CREATE INDEX CONCURRENTLY on a large
+// PostgreSQL table) does not fail the migration.
+func TestMigrateScanIndexBuiltBefore(t *testing.T) {
+	forBackends(t, func(t *testing.T, b backend) {
+		db := b.open(t)
+		ctx := testutil.Context(t)
+		old, err := newStore(db.DB, db.opts)
+		require.NoError(t, err)
+		require.NoError(t, old.migrate(ctx, 4))
+		_, err = db.ExecContext(ctx, old.expand(`CREATE INDEX {i:connections_account} ON {t:connections} (provider, account_id, owner)`))
+		require.NoError(t, err)
+		s := newOn(t, db.DB, db, nil)
+		assert.Equal(t, allVersions(), appliedVersions(t, s))
+	})
+}

@@ -63,10 +63,10 @@ var migrations = []migration{
 	// and by refresh time across providers and within one.
 	{"connections_scan", []string{
 		`ALTER TABLE {t:connections} ADD COLUMN refreshed_ms BIGINT NOT NULL DEFAULT 0`,
-		`CREATE INDEX {i:connections_status} ON {t:connections} (status, provider, owner)`,
-		`CREATE INDEX {i:connections_account} ON {t:connections} (provider, account_id, owner)`,
-		`CREATE INDEX {i:connections_refreshed} ON {t:connections} (refreshed_ms, provider, owner)`,
-		`CREATE INDEX {i:connections_provider_refreshed} ON {t:connections} (provider, refreshed_ms, owner)`,
+		`CREATE INDEX IF NOT EXISTS {i:connections_status} ON {t:connections} (status, provider, owner)`,
+		`CREATE INDEX IF NOT EXISTS {i:connections_account} ON {t:connections} (provider, account_id, owner)`,
+		`CREATE INDEX IF NOT EXISTS {i:connections_refreshed} ON {t:connections} (refreshed_ms, provider, owner)`,
+		`CREATE INDEX IF NOT EXISTS {i:connections_provider_refreshed} ON {t:connections} (provider, refreshed_ms, owner)`,
 	}},
 }
 
