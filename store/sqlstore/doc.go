@@ -111,11 +111,11 @@
 // INDEX CONCURRENTLY, under the names (with the table prefix, in the
 // store's schema) and definitions above.
 //
-// Measured by BenchmarkScan on that machine, over 100,000 connections in
-// pages of 1000: a full listing reads about 130,000 connections a second
-// on PostgreSQL and 175,000 on SQLite, the upkeep query of one provider
-// about 140,000 and 120,000, and an account lookup takes 0.12 ms and
-// 0.07 ms.
+// BenchmarkScan over 100,000 connections in pages of 1000, on that
+// machine while other work ran on it: a full listing read 130,000 to
+// 300,000 connections a second on PostgreSQL and 115,000 to 175,000 on
+// SQLite, the upkeep query of one provider 95,000 to 230,000 and 70,000
+// to 125,000, and an account lookup took 0.07 to 0.2 ms on either.
 //
 // # Locks
 //
