@@ -12,7 +12,7 @@ import (
 )
 
 const connColumns = `provider, owner, account_id, access_token, refresh_token, token_type,
-	expiry_us, scopes, extra, redirect_uri, status, version, created_us, updated_us, retired`
+	expiry_us, scopes, extra, redirect_uri, status, version, created_us, updated_us, retired, refreshed_ms`
 
 // scanConn reads one row of connColumns.
 func scanConn(sc interface{ Scan(...any) error }) (*store.Connection, error) {
@@ -21,10 +21,12 @@ func scanConn(sc interface{ Scan(...any) error }) (*store.Connection, error) {
 		access, refresh, extra, scopes    string
 		status, retired                   string
 		expiryUS, createdUS, updatedUS    int64
+		refreshedMS                       int64
 		accountID, tokenType, redirectURI string
 	)
 	if err := sc.Scan(&c.Provider, &c.Owner, &accountID, &access, &refresh, &tokenType,
-		&expiryUS, &scopes, &extra, &redirectURI, &status, &c.Version, &createdUS, &updatedUS, &retired); err != nil {
+		&expiryUS, &scopes, &extra, &redirectURI, &status, &c.Version, &createdUS, &updatedUS, &retired,
+		&refreshedMS); err != nil {
 		return nil, err
 	}
 	var err error
@@ -38,6 +40,7 @@ func scanConn(sc interface{ Scan(...any) error }) (*store.Connection, error) {
 	c.AccessToken, c.RefreshToken, c.Extra = store.Secret(access), store.Secret(refresh), store.Secret(extra)
 	c.Status = store.Status(status)
 	c.Expiry, c.CreatedAt, c.UpdatedAt = fromMicros(expiryUS), fromMicros(createdUS), fromMicros(updatedUS)
+	c.RefreshedAt = fromMillis(refreshedMS)
 	return &c, nil
 }
 
@@ -98,18 +101,11 @@ func (s *Store) Save(ctx context.Context, c *store.Connection) error {
 		return s.fail(ctx, "save", err)
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
-	nowUS := micros(now)
-	fields := []any{
-		s.bin(c.AccountID), s.bin(c.AccessToken.Reveal()), s.bin(c.RefreshToken.Reveal()), s.bin(c.TokenType),
-		micros(c.Expiry), scopes, s.bin(c.Extra.Reveal()), s.bin(c.RedirectURI), string(c.Status),
-	}
 	var res sql.Result
 	if c.Version == 0 {
-		args := append([]any{s.bin(c.Provider), s.bin(c.Owner)}, fields...)
-		res, err = s.db.ExecContext(ctx, s.q.insert, append(args, nowUS, nowUS, s.bin(retired))...)
+		res, err = s.db.ExecContext(ctx, s.q.insert, s.insertArgs(c, scopes, retired, micros(now))...)
 	} else {
-		args := append(fields, s.bin(retired), nowUS, s.bin(c.Provider), s.bin(c.Owner), c.Version)
-		res, err = s.db.ExecContext(ctx, s.q.update, args...)
+		res, err = s.db.ExecContext(ctx, s.q.update, s.updateArgs(c, scopes, retired, micros(now))...)
 	}
 	if err != nil {
 		return s.fail(ctx, "save", err)
@@ -123,6 +119,29 @@ func (s *Store) Save(ctx context.Context, c *store.Connection) error {
 	}
 	storekit.Saved(c, now)
 	return nil
+}
+
+// fields returns the values of the columns a Save writes, in the order of
+// the insert and update statements after (provider, owner).
+func (s *Store) fields(c *store.Connection, scopes string) []any {
+	return []any{
+		s.bin(c.AccountID), s.bin(c.AccessToken.Reveal()), s.bin(c.RefreshToken.Reveal()), s.bin(c.TokenType),
+		micros(c.Expiry), scopes, s.bin(c.Extra.Reveal()), s.bin(c.RedirectURI), string(c.Status),
+	}
+}
+
+// insertArgs returns the arguments of the insert statement that creates c
+// at nowUS, with scopes and retired as storekit.EncodeSave returned them.
+func (s *Store) insertArgs(c *store.Connection, scopes, retired string, nowUS int64) []any {
+	args := append([]any{s.bin(c.Provider), s.bin(c.Owner)}, s.fields(c, scopes)...)
+	return append(args, nowUS, nowUS, s.bin(retired), storekit.UnixMilli(c.RefreshedAt))
+}
+
+// updateArgs returns the arguments of the compare-and-swap update of c
+// at nowUS.
+func (s *Store) updateArgs(c *store.Connection, scopes, retired string, nowUS int64) []any {
+	return append(s.fields(c, scopes), s.bin(retired), storekit.UnixMilli(c.RefreshedAt), nowUS,
+		s.bin(c.Provider), s.bin(c.Owner), c.Version)
 }
 
 // Delete removes the connection for (provider, owner). Deleting a missing

@@ -1,8 +1,9 @@
 // Package sqlstore is an store.TokenStore over database/sql for SQLite
 // and PostgreSQL. It also implements the optional store.VersionDeleter,
-// store.Locker, store.ReplayGuard and store.Pinger
+// store.Locker, store.ReplayGuard, store.Pinger and store.Scanner
 // capabilities, so several instances sharing one database refresh each
-// token once and refuse a replayed callback at any instance.
+// token once and refuse a replayed callback at any instance, and fleet
+// work pages through every connection.
 //
 // The package imports no driver: the application opens the *sql.DB with the
 // driver it prefers and passes it to New. For SQLite we recommend
@@ -20,8 +21,8 @@
 //	if err != nil { ... }
 //	st, err := sqlstore.New(ctx, db, sqlstore.Options{})
 //	if err != nil { ... }
-//	// st is an store.TokenStore, VersionDeleter, Locker, ReplayGuard
-//	// and Pinger.
+//	// st is an store.TokenStore, VersionDeleter, Locker, ReplayGuard,
+//	// Pinger and Scanner.
 //
 // PostgreSQL is the same with sql.Open("pgx", "postgres://...") and, if the
 // tables belong in their own schema, Options{Schema: "oauthlink"} (the
@@ -75,6 +76,46 @@
 // bytes round-trip, as in the token columns; kinds must be valid UTF-8. A
 // release that predates the column leaves it alone when it updates a
 // row, so retired grants outlive a rolling deploy.
+//
+// The refreshed_ms column (added by the fifth migration) holds
+// Connection.RefreshedAt in Unix milliseconds, the precision it is kept
+// to, and 0 for the zero time: rows written before the column existed,
+// or inserted by an older release, read back as zero. An older release's
+// update leaves the column as it was, so a connection refreshed by it
+// during a rolling deploy looks older than it is and may be refreshed
+// once more by the upkeep, which is harmless.
+//
+// # Scans
+//
+// Scan (store.Scanner) pages by keyset, never by OFFSET: a page is
+// "WHERE filters AND (sort key) > (cursor's key) ORDER BY sort key LIMIT
+// n+1", the extra row telling whether another page follows. The sort key
+// is (provider, owner), compared as bytes like List's order; with
+// Query.RefreshedBefore it is (refreshed_ms, provider, owner), over the
+// rows with refreshed_ms below the cutoff, zero included. A Provider
+// filter drops provider from the key. Each shape has an index that yields
+// its rows in order from a range, so a page costs the same at the start
+// and the end of a scan; the fifth migration creates them beside the
+// primary key (provider, owner) and (owner, provider):
+//
+//	oauthlink_connections_status            (status, provider, owner)
+//	oauthlink_connections_account           (provider, account_id, owner)
+//	oauthlink_connections_refreshed         (refreshed_ms, provider, owner)
+//	oauthlink_connections_provider_refreshed (provider, refreshed_ms, owner)
+//
+// The migration builds them inside its transaction, which blocks writes
+// to the table while it runs: on a 2-core test machine, 100,000
+// connections took 0.6 s on PostgreSQL and 0.3 s on SQLite. It creates
+// each one only if no index of that name exists, so an operator of a
+// much larger PostgreSQL table can build them beforehand with CREATE
+// INDEX CONCURRENTLY, under the names (with the table prefix, in the
+// store's schema) and definitions above.
+//
+// BenchmarkScan over 100,000 connections in pages of 1000, on that
+// machine while other work ran on it: a full listing read 130,000 to
+// 300,000 connections a second on PostgreSQL and 115,000 to 175,000 on
+// SQLite, the upkeep query of one provider 95,000 to 230,000 and 70,000
+// to 125,000, and an account lookup took 0.07 to 0.2 ms on either.
 //
 // # Locks
 //

@@ -157,3 +157,69 @@ func TestMigrateNewerSchema(t *testing.T) {
 		newOn(t, db.DB, db, nil)
 	})
 }
+
+// TestMigrateRefreshedAt upgrades a database created at the schema before
+// refreshed_us (four migrations) that holds rows: they read RefreshedAt
+// as the zero time, a later Save stores it, and an older release's
+// INSERT, which does not name the column, leaves it zero.
+func TestMigrateRefreshedAt(t *testing.T) {
+	forBackends(t, func(t *testing.T, b backend) {
+		db := b.open(t)
+		ctx := testutil.Context(t)
+		old, err := newStore(db.DB, db.opts)
+		require.NoError(t, err)
+		require.NoError(t, old.migrate(ctx, 4))
+		for _, owner := range []string{"o1", "o2"} {
+			_, err = db.ExecContext(ctx, old.rebind("INSERT INTO "+old.table("connections")+
+				` (provider, owner, account_id, access_token, refresh_token, token_type, expiry_us, scopes,
+				extra, redirect_uri, status, version, created_us, updated_us, retired)
+				VALUES (?, ?, ?, ?, ?, ?, 0, '[]', ?, ?, 'active', 1, 0, 0, ?)`),
+				old.bin("p"), old.bin(owner), old.bin("acct"), old.bin("at"), old.bin("rt"), old.bin("Bearer"),
+				old.bin(""), old.bin(""), old.bin(""))
+			require.NoError(t, err)
+		}
+
+		s := newOn(t, db.DB, db, nil)
+		assert.Equal(t, allVersions(), appliedVersions(t, s))
+		got, err := s.Load(ctx, "p", "o1")
+		require.NoError(t, err)
+		assert.True(t, got.RefreshedAt.IsZero(), "a row from before the upgrade: %v", got.RefreshedAt)
+		page, err := s.Scan(ctx, store.Query{RefreshedBefore: time.Unix(1, 0)})
+		require.NoError(t, err)
+		assert.Len(t, page.Connections, 2, "zero RefreshedAt is before any time")
+
+		refreshed := time.Date(2031, 5, 6, 7, 8, 9, 123_000_000, time.UTC)
+		got.RefreshedAt = refreshed
+		require.NoError(t, s.Save(ctx, got))
+		got, err = s.Load(ctx, "p", "o1")
+		require.NoError(t, err)
+		assert.True(t, refreshed.Equal(got.RefreshedAt), "got %v", got.RefreshedAt)
+
+		_, err = db.ExecContext(ctx, s.rebind("INSERT INTO "+s.table("connections")+
+			` (provider, owner, account_id, access_token, refresh_token, token_type, expiry_us, scopes,
+			extra, redirect_uri, status, version, created_us, updated_us)
+			VALUES (?, ?, ?, ?, ?, ?, 0, '[]', ?, ?, 'active', 1, 0, 0)`),
+			s.bin("p"), s.bin("o3"), s.bin(""), s.bin("at"), s.bin(""), s.bin(""), s.bin(""), s.bin(""))
+		require.NoError(t, err)
+		got, err = s.Load(ctx, "p", "o3")
+		require.NoError(t, err)
+		assert.True(t, got.RefreshedAt.IsZero())
+	})
+}
+
+// TestMigrateScanIndexBuiltBefore: an index of the fifth migration that
+// an operator built beforehand (CREATE INDEX CONCURRENTLY on a large
+// PostgreSQL table) does not fail the migration.
+func TestMigrateScanIndexBuiltBefore(t *testing.T) {
+	forBackends(t, func(t *testing.T, b backend) {
+		db := b.open(t)
+		ctx := testutil.Context(t)
+		old, err := newStore(db.DB, db.opts)
+		require.NoError(t, err)
+		require.NoError(t, old.migrate(ctx, 4))
+		_, err = db.ExecContext(ctx, old.expand(`CREATE INDEX {i:connections_account} ON {t:connections} (provider, account_id, owner)`))
+		require.NoError(t, err)
+		s := newOn(t, db.DB, db, nil)
+		assert.Equal(t, allVersions(), appliedVersions(t, s))
+	})
+}

@@ -55,6 +55,19 @@ var migrations = []migration{
 	// a JSON array, '' when there are none, which is also what rows
 	// written before this migration (or by an older release) hold.
 	{"connections_retired", []string{`ALTER TABLE {t:connections} ADD COLUMN retired {bin} NOT NULL DEFAULT ''`}},
+	// refreshed_ms: Connection.RefreshedAt in Unix milliseconds, 0 for
+	// the zero time (storekit.UnixMilli), which is also what rows written
+	// before this migration, or by an older release's INSERT, hold: they
+	// read back as zero and come first in Scan's upkeep order. The
+	// indexes serve Scan's keyset pages: by status, by provider account,
+	// and by refresh time across providers and within one.
+	{"connections_scan", []string{
+		`ALTER TABLE {t:connections} ADD COLUMN refreshed_ms BIGINT NOT NULL DEFAULT 0`,
+		`CREATE INDEX IF NOT EXISTS {i:connections_status} ON {t:connections} (status, provider, owner)`,
+		`CREATE INDEX IF NOT EXISTS {i:connections_account} ON {t:connections} (provider, account_id, owner)`,
+		`CREATE INDEX IF NOT EXISTS {i:connections_refreshed} ON {t:connections} (refreshed_ms, provider, owner)`,
+		`CREATE INDEX IF NOT EXISTS {i:connections_provider_refreshed} ON {t:connections} (provider, refreshed_ms, owner)`,
+	}},
 }
 
 // pgNowUS is PostgreSQL's clock in microseconds since the epoch.
@@ -158,11 +171,11 @@ func (s *Store) buildQueries() queries {
 		load: s.rebind("SELECT " + connColumns + " FROM " + conns + " WHERE provider = ? AND owner = ?"),
 		list: s.rebind("SELECT " + connColumns + " FROM " + conns + " WHERE owner = ? ORDER BY provider"),
 		insert: s.rebind("INSERT INTO " + conns + " (" + connColumns + `)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)
 	ON CONFLICT (provider, owner) DO NOTHING`),
 		update: s.rebind("UPDATE " + conns + ` SET account_id = ?, access_token = ?, refresh_token = ?,
 	token_type = ?, expiry_us = ?, scopes = ?, extra = ?, redirect_uri = ?, status = ?,
-	retired = ?, version = version + 1, updated_us = ?
+	retired = ?, refreshed_ms = ?, version = version + 1, updated_us = ?
 	WHERE provider = ? AND owner = ? AND version = ?`),
 		delete:        s.rebind("DELETE FROM " + conns + " WHERE provider = ? AND owner = ?"),
 		deleteVersion: s.rebind("DELETE FROM " + conns + " WHERE provider = ? AND owner = ? AND version = ?"),

@@ -56,9 +56,9 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Store is a TokenStore, VersionDeleter, Locker, ReplayGuard and Pinger over
-// a *sql.DB. Create one with New; it is safe for concurrent use. The
-// *sql.DB stays the caller's: the Store never closes it.
+// Store is a TokenStore, VersionDeleter, Locker, ReplayGuard, Pinger and
+// Scanner over a *sql.DB. Create one with New; it is safe for concurrent
+// use. The *sql.DB stays the caller's: the Store never closes it.
 type Store struct {
 	db      *sql.DB
 	dialect Dialect
@@ -76,6 +76,7 @@ var (
 	_ store.Locker         = (*Store)(nil)
 	_ store.ReplayGuard    = (*Store)(nil)
 	_ store.Pinger         = (*Store)(nil)
+	_ store.Scanner        = (*Store)(nil)
 )
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -210,3 +211,12 @@ func micros(t time.Time) int64 { return t.UnixMicro() }
 
 // fromMicros converts the stored form back, in UTC.
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// fromMillis reads refreshed_ms, which storekit.UnixMilli wrote: Unix
+// milliseconds in UTC, and 0 for the zero time.
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
