@@ -47,6 +47,10 @@ type providerEnv struct {
 	OrgToken string
 	// StagingToken is Qonto's sandbox staging token (QONTO_STAGING_TOKEN).
 	StagingToken string
+	// WebhookSecret signs Qonto's webhook deliveries
+	// (QONTO_WEBHOOK_SECRET, 32 to 128 characters). "" in the sandbox: a
+	// random one per run; "" against the real Qonto: no webhooks.
+	WebhookSecret string
 }
 
 // sandbox reports whether the provider runs against the built-in fake.
@@ -70,7 +74,8 @@ func configFromEnv(getenv func(string) string) (config, error) {
 			StagingToken: getenv("QONTO_STAGING_TOKEN"),
 			AuthURL:      getenv("QONTO_AUTHORIZE_URL"), TokenURL: getenv("QONTO_TOKEN_URL"),
 			RevokeURL: getenv("QONTO_REVOKE_URL"), APIURL: getenv("QONTO_API_URL"),
-			Scopes: splitScopes(getenv("QONTO_SCOPES")),
+			Scopes:        splitScopes(getenv("QONTO_SCOPES")),
+			WebhookSecret: getenv("QONTO_WEBHOOK_SECRET"),
 		},
 	}
 	var err error
@@ -102,6 +107,9 @@ func (c config) withDefaults() (config, error) {
 		if !p.env.sandbox() && p.env.ClientSecret == "" {
 			return c, fmt.Errorf("%s_CLIENT_ID is set but %s_CLIENT_SECRET is empty", p.name, p.name)
 		}
+	}
+	if n := len(c.Qonto.WebhookSecret); n != 0 && (n < 32 || n > 128) {
+		return c, fmt.Errorf("QONTO_WEBHOOK_SECRET must be 32 to 128 characters, got %d", n)
 	}
 	return c, nil
 }

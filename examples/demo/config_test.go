@@ -45,6 +45,7 @@ func TestConfigFromEnv(t *testing.T) {
 		"QONTO_CLIENT_ID": "q", "QONTO_CLIENT_SECRET": "qs", "QONTO_STAGING_TOKEN": "st",
 		"QONTO_AUTHORIZE_URL": "https://q.example/auth", "QONTO_TOKEN_URL": "https://q.example/token",
 		"QONTO_REVOKE_URL": "https://q.example/revoke", "QONTO_API_URL": "https://q.example", "QONTO_SCOPES": "organization.read",
+		"QONTO_WEBHOOK_SECRET": strings.Repeat("w", 32),
 	}))
 	require.NoError(t, err)
 	cfg, err = cfg.withDefaults()
@@ -61,7 +62,7 @@ func TestConfigFromEnv(t *testing.T) {
 	assert.Equal(t, providerEnv{
 		ClientID: "q", ClientSecret: "qs", StagingToken: "st",
 		AuthURL: "https://q.example/auth", TokenURL: "https://q.example/token", RevokeURL: "https://q.example/revoke",
-		APIURL: "https://q.example", Scopes: []string{"organization.read"},
+		APIURL: "https://q.example", Scopes: []string{"organization.read"}, WebhookSecret: strings.Repeat("w", 32),
 	}, cfg.Qonto)
 }
 
@@ -77,6 +78,8 @@ func TestConfigErrors(t *testing.T) {
 		"public URL path":       {map[string]string{"OAUTHLINK_PUBLIC_URL": "https://x.example/demo"}, "must not have a path"},
 		"mollie id only":        {map[string]string{"MOLLIE_CLIENT_ID": "app_x"}, "MOLLIE_CLIENT_SECRET is empty"},
 		"qonto id only":         {map[string]string{"QONTO_CLIENT_ID": "q"}, "QONTO_CLIENT_SECRET is empty"},
+		"webhook secret short":  {map[string]string{"QONTO_WEBHOOK_SECRET": strings.Repeat("w", 31)}, "QONTO_WEBHOOK_SECRET must be 32 to 128 characters, got 31"},
+		"webhook secret long":   {map[string]string{"QONTO_WEBHOOK_SECRET": strings.Repeat("w", 129)}, "QONTO_WEBHOOK_SECRET must be 32 to 128 characters, got 129"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg, err := configFromEnv(env(tc.env))

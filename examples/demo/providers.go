@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/oauthlink/oauthlink/store"
 
@@ -154,15 +156,34 @@ func (a *app) newProviders() error {
 	}
 
 	qp, qid, qsecret := a.qontoProvider(a.cfg.Qonto)
-	qcfg := base(qp, qid, qsecret, a.cfg.Qonto.Scopes)
+	qcfg := base(qp, qid, qsecret, qontoScopes(a.cfg.Qonto, qp))
 	qcfg.Flow.AuthParams = qontoParams
 	qontoAPI := qonto.Client{BaseURL: qp.APIURL, AllowInsecureHTTP: qcfg.AllowInsecureHTTP}
 	// Connection.AccountID = the organization id; the sandbox's staging
 	// header goes with the new token.
 	qcfg.Hooks.Identify = qonto.Identify(qontoAPI, qp.Header)
-	qconn, err := oauthlink.New(qcfg)
+	// Webhooks: the secret that signs Qonto's deliveries to POST
+	// /webhooks/qonto (a random one in the sandbox), and, once a connection
+	// with the webhook scope is committed, its subscription to consent
+	// revocations. The handler finds the connections of the organization a
+	// revocation names, so it needs a store that scans.
+	whSecret := a.cfg.Qonto.WebhookSecret
+	if whSecret == "" && a.cfg.Qonto.sandbox() {
+		whSecret = sandboxWebhookSecret()
+	}
+	var qconn *oauthlink.Connector
+	if whSecret != "" && a.scans {
+		qcfg.Hooks.OnConnected = func(w http.ResponseWriter, r *http.Request, c *oauthlink.Connection, returnTo string) {
+			a.subscribeQonto(r.Context(), qconn, qontoAPI, c, whSecret)
+			redirectConnected(w, r, returnTo)
+		}
+	}
+	qconn, err = oauthlink.New(qcfg)
 	if err != nil {
 		return fmt.Errorf("qonto: %w", err)
+	}
+	if err := a.newQontoWebhook(qconn, qp.Name, qid, whSecret); err != nil {
+		return err
 	}
 	q := &provider{name: "qonto", title: "Qonto", conn: qconn, apiURL: qp.APIURL}
 	q.organization = func(ctx context.Context, hc *http.Client) (raw json.RawMessage, err error) {
@@ -175,6 +196,95 @@ func (a *app) newProviders() error {
 	}
 	a.providers = []*provider{m, q}
 	return nil
+}
+
+// qontoScopes are the scopes the demo asks Qonto for: QONTO_SCOPES or the
+// provider's default, and in the sandbox also qonto.ScopeWebhook, which
+// the fake (like Qonto) requires to subscribe to webhooks. The connector
+// adds offline_access.
+func qontoScopes(env providerEnv, p oauthlink.Provider) []string {
+	scopes := slices.Clone(env.Scopes)
+	if !env.sandbox() {
+		return scopes
+	}
+	if len(scopes) == 0 { // QONTO_SCOPES unset or empty, as the connector reads it
+		scopes = slices.Clone(p.DefaultScopes)
+	}
+	if !slices.Contains(scopes, qonto.ScopeWebhook) {
+		scopes = append(scopes, qonto.ScopeWebhook)
+	}
+	return scopes
+}
+
+// qontoWebhookPath is where Qonto delivers its webhooks.
+const qontoWebhookPath = "/webhooks/qonto"
+
+// newQontoWebhook builds the handler of POST /webhooks/qonto: the qonto
+// package's WebhookHandler (signature check, then fleet.MarkRevoked for
+// each connection to the organization a consent revocation names), or,
+// without a secret or a store that scans, a 501 that says which.
+func (a *app) newQontoWebhook(conn *oauthlink.Connector, providerName, clientID, secret string) error {
+	off := func(why string) {
+		a.log.Info("Qonto webhooks off: " + why)
+		a.qontoWebhook = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "Qonto webhooks are not configured: "+why, http.StatusNotImplemented)
+		})
+	}
+	switch {
+	case secret == "":
+		off("QONTO_WEBHOOK_SECRET is not set")
+		return nil
+	case !a.scans:
+		off("the store cannot list connections (store.Scanner)")
+		return nil
+	}
+	h, err := qonto.NewWebhookHandler(conn, a.store, [][]byte{[]byte(secret)}, qonto.WebhookOptions{
+		ProviderName: providerName, ClientID: clientID, Logger: a.log,
+	})
+	if err != nil {
+		return fmt.Errorf("qonto webhooks: %w", err)
+	}
+	a.qontoWebhook = h
+	a.log.Info("Qonto webhooks: consent revocations at "+qontoWebhookPath, "callback_url", a.cfg.PublicURL+qontoWebhookPath)
+	return nil
+}
+
+// subscribeTimeout bounds the webhook subscription made after a connect.
+const subscribeTimeout = 10 * time.Second
+
+// subscribeQonto subscribes the organization c connects to consent
+// revocations, as its owner (conn.Client), when the connection was granted
+// the webhook scope. A failure is logged and nothing more: the connection
+// stands.
+func (a *app) subscribeQonto(ctx context.Context, conn *oauthlink.Connector, api qonto.Client, c *oauthlink.Connection, secret string) {
+	if !slices.Contains(c.Scopes, qonto.ScopeWebhook) {
+		a.log.Info("Qonto webhook subscription skipped: the connection lacks the webhook scope", "owner", c.Owner)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), subscribeTimeout)
+	defer cancel()
+	api.HTTPClient, api.Timeout = conn.Client(c.Owner), subscribeTimeout
+	sub, err := api.CreateWebhookSubscription(ctx, qonto.NewWebhookSubscription{
+		CallbackURL: a.cfg.PublicURL + qontoWebhookPath,
+		Types:       []string{qonto.EventConsentRevocations},
+		Secret:      store.Secret(secret),
+		Description: "oauthlink demo",
+	})
+	if err != nil {
+		a.log.Warn("Qonto webhook subscription failed", "owner", c.Owner, "error", err)
+		return
+	}
+	a.log.Info("Qonto webhook subscription created", "owner", c.Owner, "organization", sub.OrganizationID, "subscription", sub.ID)
+}
+
+// redirectConnected is the library's default end of a callback: 303 to
+// returnTo (a relative path the start handler checked), else to /.
+func redirectConnected(w http.ResponseWriter, r *http.Request, returnTo string) {
+	if !strings.HasPrefix(returnTo, "/") || strings.HasPrefix(returnTo, "//") || strings.HasPrefix(returnTo, "/\\") {
+		returnTo = "/"
+	}
+	w.Header().Set("Location", returnTo)
+	w.WriteHeader(http.StatusSeeOther)
 }
 
 // qontoParams passes the start request's organization_id or

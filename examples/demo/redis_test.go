@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,6 +63,19 @@ func TestRedisDurabilityWarning(t *testing.T) {
 			b.getJSON(d.URL+"/api/connections", &list)
 			require.Len(t, list, 1, "the demo works on this Redis")
 			assert.Equal(t, "qonto", list[0].Provider)
+
+			// While redisstore cannot list connections (store.Scanner):
+			// no keeper, no webhooks, said once.
+			if !d.scans {
+				assert.Nil(t, d.keepers)
+				assert.Equal(t, 1, strings.Count(d.logs.String(), "keeper off: the store"))
+				assert.Contains(t, d.logs.String(), "Qonto webhooks off: the store cannot list connections")
+				assert.Empty(t, d.fakeQonto.WebhookSubscriptions())
+				assert.Equal(t, http.StatusNotImplemented, postWebhook(t, d, []byte(`{}`), ""))
+			} else {
+				assert.NotNil(t, d.keepers)
+				assert.Len(t, d.fakeQonto.WebhookSubscriptions(), 1)
+			}
 		})
 	}
 }

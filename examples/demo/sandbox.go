@@ -3,7 +3,9 @@ package main
 import (
 	"crypto/rand"
 	"net"
+	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 )
@@ -52,10 +54,20 @@ func newSandboxMollie(callback, orgToken, browserHost string) *oauthlinktest.Mol
 	})
 }
 
-// newSandboxQonto starts the fake Qonto.
+// newSandboxQonto starts the fake Qonto. It delivers its webhooks (a
+// consent revocation, for one) to the subscriptions' callback URLs, the
+// demo's POST /webhooks/qonto, without keeping connections open.
 func newSandboxQonto(callback string) *oauthlinktest.Qonto {
-	return oauthlinktest.NewQonto(oauthlinktest.QontoOptions{ConsentPage: true, RedirectURIs: []string{callback}})
+	return oauthlinktest.NewQonto(oauthlinktest.QontoOptions{
+		ConsentPage: true, RedirectURIs: []string{callback},
+		WebhookClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second},
+	})
 }
+
+// sandboxWebhookSecret signs the fake Qonto's webhook deliveries
+// (QONTO_WEBHOOK_SECRET's stand-in), random per run: 40 characters, within
+// Qonto's 32 to 128.
+func sandboxWebhookSecret() string { return "whsec_sandbox" + rand.Text() }
 
 // sandboxOrgToken is the fake partner's organization token for client
 // links (MOLLIE_ORG_TOKEN's stand-in), random per run.

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/fleet"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/encrypted"
@@ -31,6 +34,14 @@ type app struct {
 	// with credentials.
 	fakeMollie *oauthlinktest.Mollie
 	fakeQonto  *oauthlinktest.Qonto
+	// scans reports whether the store enumerates connections
+	// (store.Scanner), which the keepers and the Qonto webhook need.
+	scans bool
+	// qontoWebhook serves POST /webhooks/qonto.
+	qontoWebhook http.Handler
+	// keepers is closed when the keepers have all stopped; nil when they
+	// are off.
+	keepers chan struct{}
 }
 
 // newServer builds the demo from cfg: it opens the store, resolves the
@@ -87,6 +98,9 @@ func (a *app) init(ctx context.Context) error {
 		return err
 	}
 	a.closers = append(a.closers, closeStore)
+	// The encrypting wrapper always has a Scan method; whether it works is
+	// the inner store's capability.
+	_, a.scans = store.Capability[store.Scanner](st)
 	// Tokens are encrypted at rest; the cookie key seals the flow cookies.
 	enc, err := encrypted.New(st, encrypted.Options{Keys: []encrypted.Key{a.keys.token}})
 	if err != nil {
@@ -117,6 +131,8 @@ func (a *app) init(ctx context.Context) error {
 	if err := a.crossOrigin.AddTrustedOrigin(a.cfg.PublicURL); err != nil {
 		return err
 	}
+	// Qonto posts its webhooks server to server: no browser, no Origin.
+	a.crossOrigin.AddInsecureBypassPattern("POST " + qontoWebhookPath)
 	a.crossOrigin.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.errorPage(w, r, http.StatusForbidden, "Request refused",
 			"This form must be sent from the demo's own pages. Please open the dashboard and try again.", "")
@@ -132,6 +148,45 @@ func (a *app) init(ctx context.Context) error {
 			a.log.Info(p.title+": live provider", "api", p.apiURL, "redirect_url", a.callback(p.name))
 		}
 	}
+	return a.startKeepers()
+}
+
+// startKeepers runs a fleet.Keeper for each provider in the background
+// until close: every 10 minutes (jittered) it refreshes the connections
+// nobody used for 2/3 of the provider's idle lifetime (Qonto's refresh
+// tokens expire after 90 days unused) and retries the revocations left
+// pending. Each pass's report is logged at Info ("oauthlink: keeper
+// pass"). A store that cannot list connections has no keeper: said once.
+func (a *app) startKeepers() error {
+	if !a.scans {
+		a.log.Warn("keeper off: the store (" + a.storeDesc + ") cannot list connections (store.Scanner), so idle connections are not refreshed ahead of their provider's expiry and failed revocations are not retried")
+		return nil
+	}
+	keepers := make([]*fleet.Keeper, 0, len(a.providers))
+	for _, p := range a.providers {
+		k, err := fleet.NewKeeper(p.conn, fleet.KeeperOptions{})
+		if err != nil {
+			return fmt.Errorf("%s keeper: %w", p.name, err)
+		}
+		keepers = append(keepers, k)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, k := range keepers {
+		wg.Go(func() { k.Run(ctx) })
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	a.keepers = done
+	// Appended last, so close stops the keepers before the fakes and the
+	// store they use.
+	a.closers = append(a.closers, func() error {
+		cancel()
+		<-done
+		a.log.Info("keepers stopped")
+		return nil
+	})
+	a.log.Info("keepers started", "providers", len(keepers))
 	return nil
 }
 
@@ -163,6 +218,10 @@ func (a *app) routes() http.Handler {
 			mux.Handle("POST "+clientLinkPath, page(a.clientLink(p)))
 		}
 	}
+	// Neither behind the login nor the cross-origin check (bypassed in
+	// init): Qonto posts server to server, and the signature is the
+	// authentication.
+	mux.Handle("POST "+qontoWebhookPath, a.qontoWebhook)
 	return a.logRequests(securityHeaders(a.crossOrigin.Handler(mux)))
 }
 
