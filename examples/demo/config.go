@@ -2,10 +2,11 @@ package main
 
 import (
 	"cmp"
-	"encoding/base64"
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/oauthlink/oauthlink/cmd/storeenv"
 )
 
 // config is everything the demo reads from its environment. The zero value
@@ -119,18 +120,7 @@ func (c config) insecure() bool { return strings.HasPrefix(c.PublicURL, "http:")
 
 // decodeKey decodes a base64 key (standard or URL alphabet, padded or not);
 // "" yields nil. The value never appears in the error.
-func decodeKey(name, v string) ([]byte, error) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return nil, nil
-	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(v); err == nil {
-			return b, nil
-		}
-	}
-	return nil, fmt.Errorf("%s is not valid base64", name)
-}
+func decodeKey(name, v string) ([]byte, error) { return storeenv.DecodeBase64(name, v) }
 
 // splitScopes splits a space- or comma-separated scope list.
 func splitScopes(v string) []string {

@@ -110,7 +110,7 @@ func (a *app) init(ctx context.Context) error {
 	a.log.Info("store: " + spec.String())
 	a.log.Info(a.keys.tokenNote)
 	a.log.Info(a.keys.cookieNote)
-	if spec.shared() && a.cfg.CookieKey == nil {
+	if spec.Shared() && a.cfg.CookieKey == nil {
 		a.log.Warn("several instances on this store must share OAUTHLINK_COOKIE_KEY (and OAUTHLINK_TOKEN_KEY) to serve one browser")
 	}
 
