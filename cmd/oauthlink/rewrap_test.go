@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink/cmd/storeenv"
+	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/encrypted"
 )
 
@@ -131,4 +132,22 @@ func TestBadEnvironment(t *testing.T) {
 	code, _, errOut = f.run(t, map[string]string{"OAUTHLINK_STORE": "mysql://x"}, "list")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "OAUTHLINK_STORE must be")
+}
+
+// A record no configured key opens is reported by name, left as it is,
+// and fails the run; the others are still rewrapped.
+func TestRewrapReportsWhatItCannotOpen(t *testing.T) {
+	lost, kept, next := newKey(), newKey(), newKey()
+	f := memoryFleet(t, lost)
+	f.keys = append(f.keys, kept, next)
+	seed(t, f.store(t, nil))
+	require.NoError(t, f.store(t, map[string]string{"OAUTHLINK_TOKEN_KEY": b64(kept)}).Save(t.Context(), &store.Connection{
+		Provider: "qonto", Owner: "shop-kept", Status: store.StatusActive,
+		AccessToken: store.Secret("at_" + secretMark), RefreshToken: store.Secret("rt_" + secretMark)}))
+
+	code, out, errOut := f.run(t, map[string]string{"OAUTHLINK_TOKEN_KEY": b64(next), "OAUTHLINK_OLD_TOKEN_KEYS": b64(kept)}, "rewrap")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "rewrapped 1 of 6 connections scanned\n", out)
+	assert.Contains(t, errOut, `connection "qonto"/"shop-2"`)
+	assert.Contains(t, errOut, "5 connection(s) could not be rewrapped")
 }
