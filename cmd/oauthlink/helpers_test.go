@@ -170,12 +170,6 @@ func (f *fleet) store(t *testing.T, extra map[string]string) *encrypted.Store {
 	return st
 }
 
-// scans reports whether the fleet's driver implements store.Scanner.
-func (f *fleet) scans(t *testing.T) bool {
-	_, ok := store.Capability[store.Scanner](f.store(t, nil).Unwrap())
-	return ok
-}
-
 var now = time.Now().UTC().Truncate(time.Millisecond)
 
 // seed saves the test fleet: qonto shop-1 (active, refreshed 80 days ago:

@@ -40,15 +40,11 @@ token key.
 `,
 }
 
-var statuses = []store.Status{store.StatusActive, store.StatusReauthRequired, store.StatusDisconnected}
-
 func parseStatus(s string) (store.Status, error) {
-	for _, st := range statuses {
-		if string(st) == s {
-			return st, nil
-		}
+	if st := store.Status(s); st.Valid() {
+		return st, nil
 	}
-	return "", usagef("--status must be active, reauth_required or disconnected, got %q", s)
+	return "", usagef("--status must be active, reauth_required, disconnected or revoked, got %q", s)
 }
 
 // parseTime reads an RFC 3339 time or a date (midnight UTC).
@@ -65,7 +61,7 @@ func parseTime(flagName, s string) (time.Time, error) {
 func (c *cli) list(ctx context.Context, name string, args []string) error {
 	fs := c.flags(name)
 	provider := fs.String("provider", "", "only this provider's connections")
-	status := fs.String("status", "", "only this status: active, reauth_required or disconnected")
+	status := fs.String("status", "", "only this status: active, reauth_required, disconnected or revoked")
 	account := fs.String("account", "", "only the connections to this provider account (needs --provider)")
 	dueBefore := fs.String("due-before", "", "only connections last refreshed before this time (RFC 3339 or a date), oldest first")
 	asJSON := fs.Bool("json", false, "one JSON object per line instead of a table")
