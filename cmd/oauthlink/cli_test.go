@@ -16,7 +16,7 @@ import (
 
 var backends = []struct {
 	name string
-	new  func(t *testing.T, key []byte) *fleet
+	new  func(t *testing.T, key []byte) *testFleet
 }{
 	{"sqlite", sqliteFleet},
 	{"memory", memoryFleet},
@@ -27,10 +27,10 @@ func TestHelpAndUsage(t *testing.T) {
 	f := memoryFleet(t, newKey())
 	code, out, _ := f.run(t, nil, "--help")
 	assert.Equal(t, 0, code)
-	for _, cmd := range []string{"list", "show", "stats", "rewrap", "migrate", "OAUTHLINK_OLD_TOKEN_KEYS"} {
+	for _, cmd := range []string{"list", "show", "stats", "rewrap", "keep", "migrate", "OAUTHLINK_OLD_TOKEN_KEYS"} {
 		assert.Contains(t, out, cmd)
 	}
-	for _, cmd := range []string{"list", "show", "stats", "rewrap", "migrate"} {
+	for _, cmd := range []string{"list", "show", "stats", "rewrap", "keep", "migrate"} {
 		code, out, errOut := f.run(t, nil, cmd, "--help")
 		assert.Equal(t, 0, code, cmd)
 		assert.Contains(t, out, "Usage: oauthlink "+cmd, cmd)
@@ -50,6 +50,8 @@ func TestHelpAndUsage(t *testing.T) {
 		{"stats", "--fraction", "3/2"},
 		{"stats", "--idle", "-5d"},
 		{"rewrap", "--page-size", "0"},
+		{"keep"},
+		{"keep", "--once", "--fraction", "0"},
 	} {
 		code, out, errOut := f.run(t, nil, args...)
 		assert.Equal(t, 2, code, "%q", args)

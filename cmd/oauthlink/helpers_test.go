@@ -26,7 +26,7 @@ import (
 )
 
 // secretMark is in every token the tests store: no output may carry it.
-const secretMark = "SECRET"
+const secretMark = "T0kenV4lue"
 
 func newKey() []byte {
 	k := make([]byte, 32)
@@ -36,9 +36,9 @@ func newKey() []byte {
 
 func b64(k []byte) string { return base64.StdEncoding.EncodeToString(k) }
 
-// fleet is a store seeded through the library, and how to run the CLI on
+// testFleet is a store seeded through the library, and how to run the CLI on
 // it.
-type fleet struct {
+type testFleet struct {
 	// env is the CLI's environment; open, when set, replaces opening the
 	// store from it (the memory store lives in the test process).
 	env  map[string]string
@@ -48,18 +48,18 @@ type fleet struct {
 }
 
 // cli runs the CLI on the fleet with the env, plus extra variables.
-func (f *fleet) run(t *testing.T, extra map[string]string, args ...string) (code int, stdout, stderr string) {
+func (f *testFleet) run(t *testing.T, extra map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	return f.runOn(t, extra, false, args...)
 }
 
 // runTerminal runs the CLI as if stderr were a terminal.
-func (f *fleet) runTerminal(t *testing.T, args ...string) (code int, stdout, stderr string) {
+func (f *testFleet) runTerminal(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	return f.runOn(t, nil, true, args...)
 }
 
-func (f *fleet) runOn(t *testing.T, extra map[string]string, terminal bool, args ...string) (code int, stdout, stderr string) {
+func (f *testFleet) runOn(t *testing.T, extra map[string]string, terminal bool, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	env := map[string]string{}
 	for k, v := range f.env {
@@ -95,15 +95,15 @@ func (f *fleet) runOn(t *testing.T, extra map[string]string, terminal bool, args
 }
 
 // sqliteFleet is a SQLite file encrypted with key, opened from the env.
-func sqliteFleet(t *testing.T, key []byte) *fleet {
+func sqliteFleet(t *testing.T, key []byte) *testFleet {
 	path := filepath.Join(t.TempDir(), "fleet.db")
-	return &fleet{env: map[string]string{"OAUTHLINK_STORE": "sqlite:" + path, "OAUTHLINK_TOKEN_KEY": b64(key)}, keys: [][]byte{key}}
+	return &testFleet{env: map[string]string{"OAUTHLINK_STORE": "sqlite:" + path, "OAUTHLINK_TOKEN_KEY": b64(key)}, keys: [][]byte{key}}
 }
 
 // memoryFleet is a memory store shared by every run of the test.
-func memoryFleet(t *testing.T, key []byte) *fleet {
+func memoryFleet(t *testing.T, key []byte) *testFleet {
 	mem := memstore.New()
-	f := &fleet{env: map[string]string{"OAUTHLINK_STORE": "memory", "OAUTHLINK_TOKEN_KEY": b64(key)}, keys: [][]byte{key}}
+	f := &testFleet{env: map[string]string{"OAUTHLINK_STORE": "memory", "OAUTHLINK_TOKEN_KEY": b64(key)}, keys: [][]byte{key}}
 	f.open = func(ctx context.Context, e storeenv.Env) (*encrypted.Store, func() error, error) {
 		keys, _, err := e.Keys()
 		if err != nil {
@@ -117,7 +117,7 @@ func memoryFleet(t *testing.T, key []byte) *fleet {
 
 // postgresFleet is a PostgreSQL schema of the test's own, or skips
 // without a server (fails under CI).
-func postgresFleet(t *testing.T, key []byte) *fleet {
+func postgresFleet(t *testing.T, key []byte) *testFleet {
 	raw := cmp.Or(os.Getenv("OAUTHLINK_TEST_POSTGRES"), "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 	db, err := sql.Open("pgx", raw)
 	require.NoError(t, err)
@@ -144,11 +144,11 @@ func postgresFleet(t *testing.T, key []byte) *fleet {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	return &fleet{env: map[string]string{"OAUTHLINK_STORE": u.String(), "OAUTHLINK_TOKEN_KEY": b64(key)}, keys: [][]byte{key}}
+	return &testFleet{env: map[string]string{"OAUTHLINK_STORE": u.String(), "OAUTHLINK_TOKEN_KEY": b64(key)}, keys: [][]byte{key}}
 }
 
 // store opens the fleet's store with the env (plus extra), as an app would.
-func (f *fleet) store(t *testing.T, extra map[string]string) *encrypted.Store {
+func (f *testFleet) store(t *testing.T, extra map[string]string) *encrypted.Store {
 	t.Helper()
 	env := map[string]string{}
 	for k, v := range f.env {

@@ -34,6 +34,18 @@ and with compare-and-swap, so it is safe while apps run). Run it until it
 rewraps 0; then the old keys can be retired. After an interruption, resume
 with the --from cursor it printed; running it again is harmless.
 `,
+	"keep": `Runs one pass of fleet.Keeper per configured provider: refreshes the
+active connections whose tokens are older than --fraction of the
+provider's IdleLifetime (Qonto: 90 days; Mollie has none), through the
+ordinary refresh path (lease, re-read, compare-and-swap: safe beside the
+apps' own Keepers), and retries the revocations left pending. Providers
+are configured with the demo's variables for a real provider:
+QONTO_CLIENT_ID, QONTO_CLIENT_SECRET, QONTO_STAGING_TOKEN,
+QONTO_AUTHORIZE_URL, QONTO_TOKEN_URL, QONTO_REVOKE_URL, QONTO_API_URL,
+MOLLIE_CLIENT_ID, MOLLIE_CLIENT_SECRET, MOLLIE_AUTHORIZE_URL,
+MOLLIE_TOKEN_URL, MOLLIE_API_URL, and OAUTHLINK_PUBLIC_URL. Exits 1 when
+a connection failed.
+`,
 	"migrate": `Creates or upgrades the store's schema. A SQL store (SQLite, PostgreSQL)
 is migrated by opening it; Redis and memory have no schema. Needs no
 token key.

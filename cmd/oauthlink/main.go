@@ -1,8 +1,8 @@
 // Command oauthlink operates the connections an oauthlink app keeps: it
 // lists them, shows one, counts them, re-encrypts every record under the
-// newest token key, and migrates the schema. It opens the store the app
-// is configured with, from the demo's environment variables (package
-// storeenv): OAUTHLINK_STORE, OAUTHLINK_TOKEN_KEY and
+// newest token key, runs one Keeper pass, and migrates the schema. It
+// opens the store the app is configured with, from the demo's environment
+// variables (package storeenv): OAUTHLINK_STORE, OAUTHLINK_TOKEN_KEY and
 // OAUTHLINK_OLD_TOKEN_KEYS. It never prints a token or a key.
 //
 // Exit status: 0 on success, 1 on failure, 2 on a usage error.
@@ -68,6 +68,7 @@ func commands() []command {
 		{"show", "[flags] PROVIDER OWNER", "show one connection's every non-secret field", (*cli).show},
 		{"stats", "[flags]", "count connections by provider and status, and those due for upkeep", (*cli).stats},
 		{"rewrap", "[flags]", "re-encrypt every record under the first token key, so old keys can be retired", (*cli).rewrap},
+		{"keep", "--once [flags]", "run one Keeper pass: refresh idle connections, retry pending revocations", (*cli).keep},
 		{"migrate", "[flags]", "create or upgrade the store's schema", (*cli).migrate},
 	}
 }

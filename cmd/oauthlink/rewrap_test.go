@@ -75,7 +75,7 @@ func TestRewrapResume(t *testing.T) {
 
 func TestMigrate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "new.db")
-	f := &fleet{env: map[string]string{"OAUTHLINK_STORE": "sqlite:" + path}}
+	f := &testFleet{env: map[string]string{"OAUTHLINK_STORE": "sqlite:" + path}}
 	code, _, errOut := f.run(t, nil, "list")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "no SQLite database at "+path)
@@ -104,7 +104,7 @@ func TestDemoKeyFile(t *testing.T) {
 	spec := storeenv.Spec{Kind: "sqlite", Path: path}
 	key, _, err := storeenv.TokenKey(nil, spec) // what the demo does on first start
 	require.NoError(t, err)
-	f := &fleet{env: map[string]string{"OAUTHLINK_STORE": "sqlite:" + path}, keys: [][]byte{key}}
+	f := &testFleet{env: map[string]string{"OAUTHLINK_STORE": "sqlite:" + path}, keys: [][]byte{key}}
 	seed(t, f.store(t, nil))
 	code, out, errOut := f.run(t, nil, "show", "qonto", "shop-2")
 	require.Equal(t, 0, code, errOut)
@@ -112,7 +112,7 @@ func TestDemoKeyFile(t *testing.T) {
 }
 
 func TestBadEnvironment(t *testing.T) {
-	f := &fleet{env: map[string]string{"OAUTHLINK_STORE": "postgres://u:hunter2@127.0.0.1:1/db"}}
+	f := &testFleet{env: map[string]string{"OAUTHLINK_STORE": "postgres://u:hunter2@127.0.0.1:1/db"}}
 	code, _, errOut := f.run(t, nil, "stats")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "OAUTHLINK_TOKEN_KEY is required")
