@@ -144,7 +144,12 @@
 // JSON array of {"token": base64 bytes, "kind": string, "since": RFC 3339},
 // in the list's order; base64 keeps any token bytes exact, and kinds must
 // be valid UTF-8. A record written before the field existed reads back
-// with no retired grant. Save is a Lua script that
+// with no retired grant. The "refreshed" field holds
+// Connection.RefreshedAt, truncated to the millisecond, as 15 decimal
+// digits of milliseconds since 0001-01-01T00:00:00Z, so that stored values
+// sort as strings (the zero time is all zeros; a record written before the
+// field existed reads back zero; Save refuses a time after the year
+// 31690). Save is a Lua script that
 // checks the stored version, then writes the whole hash and adds the
 // provider to the owner's index; Delete is a script that removes both, and
 // DeleteVersion one that removes both only if the stored version is the

@@ -82,13 +82,17 @@ func (s *Store) Save(ctx context.Context, c *store.Connection) error {
 	if err := ctx.Err(); err != nil {
 		return fail(ctx, "save", err)
 	}
+	refreshed, err := encodeRefreshed(c.RefreshedAt)
+	if err != nil {
+		return fmt.Errorf("redisstore: save %q for %q: %w", c.Provider, c.Owner, err)
+	}
 	now := time.Now().Round(0).UTC()
 	args := []any{
 		c.Version, c.Version + 1, c.Provider, formatTime(now), rand.Text(),
 		fAccountID, c.AccountID, fAccess, c.AccessToken.Reveal(), fRefresh, c.RefreshToken.Reveal(),
 		fTokenType, c.TokenType, fExpiry, formatTime(c.Expiry), fScopes, scopes,
 		fExtra, c.Extra.Reveal(), fRedirectURI, c.RedirectURI, fStatus, string(c.Status),
-		fRetired, retired,
+		fRetired, retired, fRefreshed, refreshed,
 	}
 	written, werr := s.write(ctx, saveScript, []string{s.connKey(c.Provider, c.Owner), s.indexKey(c.Owner)}, args)
 	if werr != nil && !errors.Is(werr, ErrNotReplicated) {
