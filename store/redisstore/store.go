@@ -63,6 +63,9 @@ type Store struct {
 	prefix       string
 	waitReplicas int
 	waitTimeout  time.Duration
+	// split is set when records and the index cannot be written in one
+	// script: any client but a single server's (see split.go).
+	split bool
 }
 
 var (
@@ -110,7 +113,9 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	return &Store{client: client, prefix: opts.Prefix, waitReplicas: opts.WaitReplicas, waitTimeout: opts.WaitTimeout}, nil
+	_, single := client.(*redis.Client)
+	return &Store{client: client, prefix: opts.Prefix, waitReplicas: opts.WaitReplicas,
+		waitTimeout: opts.WaitTimeout, split: !single}, nil
 }
 
 // fail wraps err for op, adding ctx.Err() when the context ended so that
