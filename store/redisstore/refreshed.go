@@ -52,20 +52,43 @@ func decodeRefreshed(v string) (time.Time, error) {
 }
 
 // refreshedCutoff returns the stored form that bounds RefreshedBefore t
-// from above: a stored RefreshedAt r (whole milliseconds) is before t
-// exactly when its stored form sorts before the cutoff. ok is false when
-// no stored time is before t; all is true when every one is.
-func refreshedCutoff(t time.Time) (cutoff string, ok, all bool) {
-	if !t.After(time.Time{}) {
-		return "", false, false
-	}
+// from above: a stored RefreshedAt (whole milliseconds) is before t
+// exactly when it sorts before the cutoff. all is true when every stored
+// time is before t. A zero RefreshedAt is before any t, as store.Query
+// says, even one before the year 1.
+func refreshedCutoff(t time.Time) (cutoff string, all bool) {
 	if t.After(maxRefreshed) {
-		return "", true, true
+		return "", true
 	}
-	// Before t means at most t rounded up to the millisecond, exclusive.
-	ms := t.UnixMilli() - zeroUnixMilli
-	if t.Sub(time.UnixMilli(t.UnixMilli())) > 0 {
-		ms++
+	ms := int64(0)
+	if t.After(time.Time{}) {
+		// Before t means before t rounded up to the millisecond.
+		ms = t.UnixMilli() - zeroUnixMilli
+		if t.Sub(time.UnixMilli(t.UnixMilli())) > 0 {
+			ms++
+		}
 	}
-	return fmt.Sprintf("%0*d", refreshedDigits, ms), true, false
+	return fmt.Sprintf("%0*d", refreshedDigits, max(ms, 1)), false
+}
+
+// unixMilliOf converts a stored RefreshedAt to Unix milliseconds, 0 for the
+// zero time, as storekit's cursors hold it.
+func unixMilliOf(stored string) int64 {
+	t, err := decodeRefreshed(stored)
+	if err != nil || t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// storedOfUnixMilli inverts unixMilliOf, and reports whether ms is in the
+// range a stored RefreshedAt can hold.
+func storedOfUnixMilli(ms int64) (string, bool) {
+	if ms == 0 {
+		return zeroRefreshed, true
+	}
+	if ms < zeroUnixMilli || ms > maxRefreshed.UnixMilli() {
+		return "", false
+	}
+	return fmt.Sprintf("%0*d", refreshedDigits, ms-zeroUnixMilli), true
 }

@@ -62,17 +62,26 @@ func TestRefreshedCutoff(t *testing.T) {
 		{at, false}, {at.Add(time.Nanosecond), true}, {at.Add(-time.Nanosecond), false},
 		{at.Add(time.Millisecond), true},
 	} {
-		cutoff, ok, all := refreshedCutoff(tc.before)
-		require.True(t, ok)
+		cutoff, all := refreshedCutoff(tc.before)
 		require.False(t, all)
 		assert.Equal(t, tc.want, stored < cutoff, "stored %s before %s", at, tc.before)
 	}
-	cutoff, ok, _ := refreshedCutoff(time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC))
-	assert.True(t, ok && zeroRefreshed < cutoff, "the zero time is before any later time")
-	_, ok, _ = refreshedCutoff(time.Time{})
-	assert.False(t, ok, "nothing is before the zero time")
-	_, _, all := refreshedCutoff(maxRefreshed.Add(time.Hour))
+	for _, before := range []time.Time{time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		cutoff, _ := refreshedCutoff(before)
+		assert.Less(t, zeroRefreshed, cutoff, "a zero RefreshedAt is before %s", before)
+		assert.LessOrEqual(t, cutoff, "000000000000001", "nothing else is before %s", before)
+	}
+	_, all := refreshedCutoff(maxRefreshed.Add(time.Hour))
 	assert.True(t, all)
+
+	for _, tm := range []time.Time{{}, time.Unix(-1, 0), at, maxRefreshed} {
+		v, _ := encodeRefreshed(tm)
+		back, ok := storedOfUnixMilli(unixMilliOf(v))
+		assert.True(t, ok)
+		assert.Equal(t, v, back, "%s through a cursor", tm)
+	}
+	_, ok := storedOfUnixMilli(maxRefreshed.UnixMilli() + 1)
+	assert.False(t, ok)
 }
 
 // TestRefreshedRoundTrip: RefreshedAt reads back to the millisecond, zero
