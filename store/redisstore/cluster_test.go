@@ -40,6 +40,14 @@ func TestCluster(t *testing.T) {
 			return s
 		})
 	})
+	t.Run("Scan", func(t *testing.T) {
+		t.Parallel()
+		testScan(t, clusterStore(rc))
+	})
+	t.Run("SplitIndex", func(t *testing.T) {
+		t.Parallel()
+		testSplit(t, clusterStore(rc))
+	})
 	t.Run("HashTags", func(t *testing.T) {
 		t.Parallel()
 		testClusterHashTags(t, rc)

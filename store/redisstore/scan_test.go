@@ -31,6 +31,7 @@ func testScan(t *testing.T, open storeFactory) {
 	for name, test := range map[string]func(*testing.T, storeFactory){
 		"Model":              testScanModel,
 		"Changes":            testScanChanges,
+		"ConcurrentWriters":  testScanConcurrentWriters,
 		"BadCursor":          testScanBadCursor,
 		"IndexFollowsRecord": testScanIndexFollowsRecord,
 		"Reindex":            testReindex,
