@@ -56,8 +56,8 @@ type Options struct {
 	AllowVolatile bool
 }
 
-// Store is a TokenStore, VersionDeleter, Locker, ReplayGuard and Pinger on
-// Redis. Create one with New; it is safe for concurrent use.
+// Store is a TokenStore, VersionDeleter, Locker, ReplayGuard, Pinger and
+// Scanner on Redis. Create one with New; it is safe for concurrent use.
 type Store struct {
 	client       redis.UniversalClient
 	prefix       string

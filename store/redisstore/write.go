@@ -30,50 +30,68 @@ import (
 // primary applied the write (c is updated as on success) but too few
 // replicas confirmed it: the write may be lost on a failover.
 func (s *Store) Save(ctx context.Context, c *store.Connection) error {
-	scopes, retired, err := storekit.EncodeSave("redisstore", c, storekit.SinceRFC3339)
+	w, err := s.prepareSave(c)
 	if err != nil {
 		return err
-	}
-	refreshed, err := encodeRefreshed(c.RefreshedAt)
-	if err != nil {
-		return fmt.Errorf("redisstore: save %q for %q: %w", c.Provider, c.Owner, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(ctx, "save", err)
 	}
-	now := time.Now().Round(0).UTC()
-	id := rand.Text()
-	e := entry{provider: c.Provider, owner: c.Owner, status: string(c.Status), account: c.AccountID, refreshed: refreshed}
 	if s.split {
 		// Before the record can hold the new state, the index must.
-		if err := s.intend(ctx, e, id); err != nil {
+		if err := s.intend(ctx, w.e, w.id); err != nil {
 			return fail(ctx, "save", err)
 		}
 	}
-	args := []any{
-		c.Version, c.Version + 1, c.Provider, formatTime(now), id,
-		escNUL(c.Provider), escNUL(c.Owner), e.status, e.account, refreshed,
-		fAccountID, c.AccountID, fAccess, c.AccessToken.Reveal(), fRefresh, c.RefreshToken.Reveal(),
-		fTokenType, c.TokenType, fExpiry, formatTime(c.Expiry), fScopes, scopes,
-		fExtra, c.Extra.Reveal(), fRedirectURI, c.RedirectURI, fStatus, e.status,
-		fRetired, retired, fRefreshed, refreshed,
-	}
-	reply, werr := s.write(ctx, saveScript, s.writeKeys(c.Provider, c.Owner), args)
+	reply, werr := s.write(ctx, saveScript, w.keys, w.args)
 	if werr != nil && !errors.Is(werr, ErrNotReplicated) {
 		// Whether it was written is unknown: the intent stays.
 		return fail(ctx, "save", werr)
 	}
 	if s.split {
-		s.settle(ctx, reply.settlement(c.Provider, c.Owner, id))
+		s.settle(ctx, reply.settlement(c.Provider, c.Owner, w.id))
 	}
 	if !reply.ok {
 		return storekit.SaveConflict("redisstore", c)
 	}
-	storekit.Saved(c, now)
+	storekit.Saved(c, w.now)
 	if werr != nil {
 		return fmt.Errorf("redisstore: save %q for %q: %w", c.Provider, c.Owner, werr)
 	}
 	return nil
+}
+
+// saveCall is a Save's run of saveScript, and what the index steps around
+// it need: the state it writes and its write id.
+type saveCall struct {
+	keys []string
+	args []any
+	e    entry
+	id   string
+	now  time.Time
+}
+
+// prepareSave checks c and builds its saveCall.
+func (s *Store) prepareSave(c *store.Connection) (saveCall, error) {
+	scopes, retired, err := storekit.EncodeSave("redisstore", c, storekit.SinceRFC3339)
+	if err != nil {
+		return saveCall{}, err
+	}
+	refreshed, err := encodeRefreshed(c.RefreshedAt)
+	if err != nil {
+		return saveCall{}, fmt.Errorf("redisstore: save %q for %q: %w", c.Provider, c.Owner, err)
+	}
+	w := saveCall{keys: s.writeKeys(c.Provider, c.Owner), id: rand.Text(), now: time.Now().Round(0).UTC(),
+		e: entry{provider: c.Provider, owner: c.Owner, status: string(c.Status), account: c.AccountID, refreshed: refreshed}}
+	w.args = []any{
+		c.Version, c.Version + 1, c.Provider, formatTime(w.now), w.id,
+		escNUL(c.Provider), escNUL(c.Owner), w.e.status, w.e.account, refreshed,
+		fAccountID, c.AccountID, fAccess, c.AccessToken.Reveal(), fRefresh, c.RefreshToken.Reveal(),
+		fTokenType, c.TokenType, fExpiry, formatTime(c.Expiry), fScopes, scopes,
+		fExtra, c.Extra.Reveal(), fRedirectURI, c.RedirectURI, fStatus, w.e.status,
+		fRetired, retired, fRefreshed, refreshed,
+	}
+	return w, nil
 }
 
 // Delete removes the connection for (provider, owner), its owner index
