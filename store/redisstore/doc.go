@@ -198,14 +198,15 @@
 // memory: about 1,070 bytes per connection for records of about 620 bytes
 // (measured on 100,000 connections with Redis 7.0; see BenchmarkScan).
 //
-// On a single server (a redis.Client, Sentinel included), Save, Delete
+// On a single server (a redis.Client, Sentinel included, without
+// Options.SeparateIndex), Save, Delete
 // and DeleteVersion update the index in the same script as the record: the
 // index always holds exactly the current state of every record indexed,
 // and a failover that loses a write loses the record's and the index's
 // change together.
 //
-// On a Redis Cluster (or a Ring), the index's slot is not the record's, and
-// no script can write both. The index then changes in steps around the
+// On a Redis Cluster (or a Ring, or with Options.SeparateIndex), the
+// index's slot is not the record's, and no script can write both. The index then changes in steps around the
 // record's write, and the meta hash keeps, for each connection, the last
 // state of its record the index applied, ordered by (epoch, version), and
 // the intents of writes in flight:

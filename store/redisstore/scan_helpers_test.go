@@ -26,11 +26,11 @@ func singleStore(t *testing.T) (*Store, redis.UniversalClient) {
 }
 
 // splitStore is a store on the test server that keeps its index as on a
-// cluster, in steps around each write, so that the split protocol runs
-// (and its faults can be staged) without starting a cluster.
+// cluster, in steps around each write (Options.SeparateIndex), so that the
+// split protocol runs, and its faults can be staged, without a cluster.
 func splitStore(t *testing.T) (*Store, redis.UniversalClient) {
-	s, c := newTestStore(t, Options{})
-	s.split = true
+	s, c := newTestStore(t, Options{SeparateIndex: true})
+	require.True(t, s.split)
 	return s, c
 }
 

@@ -192,9 +192,8 @@ func testSplitLateSettlements(t *testing.T, open storeFactory) {
 // done the index holds exactly the records, with no intent left.
 func testSplitRacingWriters(t *testing.T, open storeFactory) {
 	s1, _ := open(t)
-	s2, err := New(newSplitPeer(t, s1), Options{Prefix: s1.prefix, AllowVolatile: true})
+	s2, err := New(newSplitPeer(t, s1), Options{Prefix: s1.prefix, AllowVolatile: true, SeparateIndex: true})
 	require.NoError(t, err)
-	s2.split = true
 	ctx := testutil.Context(t)
 	stores := []*Store{s1, s2}
 	owners := []string{"o1", "o2", "o3"}

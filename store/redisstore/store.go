@@ -54,6 +54,12 @@ type Options struct {
 	// development and tests on a Redis without persistence, or when the
 	// risk is accepted knowingly (and log CheckDurability's answer).
 	AllowVolatile bool
+	// SeparateIndex keeps the Scan index in steps around each record's
+	// write, as the Store does by itself with a Redis Cluster or Ring
+	// client (see the package documentation). Set it with a client of one
+	// endpoint that spreads keys over several servers (a cluster proxy),
+	// which refuses a script over keys of several slots. Default false.
+	SeparateIndex bool
 }
 
 // Store is a TokenStore, VersionDeleter, Locker, ReplayGuard, Pinger and
@@ -64,7 +70,8 @@ type Store struct {
 	waitReplicas int
 	waitTimeout  time.Duration
 	// split is set when records and the index cannot be written in one
-	// script: any client but a single server's (see split.go).
+	// script: any client but a single server's, or SeparateIndex (see
+	// split.go).
 	split bool
 }
 
@@ -115,7 +122,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	}
 	_, single := client.(*redis.Client)
 	return &Store{client: client, prefix: opts.Prefix, waitReplicas: opts.WaitReplicas,
-		waitTimeout: opts.WaitTimeout, split: !single}, nil
+		waitTimeout: opts.WaitTimeout, split: !single || opts.SeparateIndex}, nil
 }
 
 // fail wraps err for op, adding ctx.Err() when the context ended so that

@@ -43,6 +43,15 @@ func TestNewOptions(t *testing.T) {
 	require.NoError(t, err, "with AllowVolatile, New does not contact Redis")
 	assert.Equal(t, "oauthlink:conn:{o}:p", s.connKey("p", "o"))
 	assert.Equal(t, DefaultWaitTimeout, s.waitTimeout)
+	assert.False(t, s.split, "one server: the index changes in the record's script")
+	s, _ = New(c, Options{AllowVolatile: true, SeparateIndex: true})
+	assert.True(t, s.split)
+	s, _ = New(ring, Options{AllowVolatile: true})
+	assert.True(t, s.split, "a ring spreads keys over servers")
+	cluster := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:0"}})
+	defer cluster.Close()
+	s, _ = New(cluster, Options{AllowVolatile: true})
+	assert.True(t, s.split, "a cluster spreads keys over slots")
 }
 
 func TestEscape(t *testing.T) {
