@@ -31,16 +31,19 @@ local function union(p, o, states)
 	end
 	return u
 end
--- move adds every member of new (so a record written before the index
--- existed gets its members too), then removes those only old has. Adding
--- first means an out-of-memory error fails the script before it changed
--- anything (Redis refuses the first write and allows the rest).
-local function move(base, old, new)
+-- move adds the members of new, then removes those only old has: all of
+-- new's when every is set (a record that may not be indexed yet), else
+-- only those old does not have. Adding first means an out-of-memory error
+-- fails the script before it changed anything (Redis refuses the first
+-- write and allows the rest).
+local function move(base, old, new, every)
 	for k = 1, 8 do
 		local add = {}
 		for m in pairs(new[k]) do
-			add[#add + 1] = 0
-			add[#add + 1] = m
+			if every or not old[k][m] then
+				add[#add + 1] = 0
+				add[#add + 1] = m
+			end
 		end
 		if #add > 0 then redis.call('ZADD', KEYS[base + k], unpack(add)) end
 	end
@@ -48,6 +51,18 @@ local function move(base, old, new)
 		for m in pairs(old[k]) do
 			if not new[k][m] then redis.call('ZREM', KEYS[base + k], m) end
 		end
+	end
+end
+-- swap is move for one state at most on each side (nil for none), as
+-- entries returns them: it compares the two members of each set.
+local function swap(base, old, new, every)
+	for k = 1, 8 do
+		local n = new and new[k]
+		if n and (every or not old or old[k] ~= n) then redis.call('ZADD', KEYS[base + k], 0, n) end
+	end
+	for k = 1, 8 do
+		local o = old and old[k]
+		if o and not (new and new[k] == o) then redis.call('ZREM', KEYS[base + k], o) end
 	end
 end
 -- recstate reads a record's indexed state, nil when there is none.
@@ -68,33 +83,37 @@ end
 // the call when there is a record: epoch, version, status, account id,
 // stored refreshed. A retry of a write that already applied (same write
 // id, version already new) returns 1 without writing again. A create sets
-// the epoch from the server's clock (TIME, microseconds).
+// the epoch from the server's clock (TIME, microseconds); a record with an
+// epoch was written by this script, so its members are in the index, and
+// only those that change are written. One without (written before the
+// index existed) gets all its members.
 var saveScript = redis.NewScript(luaIndex + `
-local cur = redis.call('HMGET', KEYS[1], 'v', 'w')
-local function result(n)
-	local h = redis.call('HMGET', KEYS[1], 'e', 'v', 'status', 'account_id', 'refreshed')
-	if not h[2] then return {n} end
-	return {n, h[1] or '0', h[2], h[3] or '', h[4] or '', h[5] or ZERO}
+local cur = redis.call('HMGET', KEYS[1], 'v', 'w', 'e', 'status', 'account_id', 'refreshed')
+local function state(n, e, v, st, acct, r)
+	if not v then return {n} end
+	return {n, e or '0', v, st or '', acct or '', r or ZERO}
 end
 if cur[1] == ARGV[2] and cur[2] == ARGV[5] then
-	return result(1)
+	return state(1, cur[3], cur[1], cur[4], cur[5], cur[6])
 end
-if ARGV[1] == '0' then
-	if cur[1] then return result(0) end
-elseif cur[1] ~= ARGV[1] then
-	return result(0)
+if (ARGV[1] == '0' and cur[1]) or (ARGV[1] ~= '0' and cur[1] ~= ARGV[1]) then
+	return state(0, cur[3], cur[1], cur[4], cur[5], cur[6])
 end
-if #KEYS > 2 then
-	local p, o = ARGV[6], ARGV[7]
-	move(2, union(p, o, {recstate(KEYS[1])}), union(p, o, {{ARGV[8], ARGV[9], ARGV[10]}}))
+local p, o, st, acct, r = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+if #KEYS > 2 and not (cur[3] and cur[4] == st and cur[5] == acct and (cur[6] or ZERO) == r) then
+	local old = nil
+	if cur[1] then old = entries(p, o, cur[4] or '', cur[5] or '', cur[6] or ZERO) end
+	swap(2, old, entries(p, o, st, acct, r), not cur[3])
 end
 redis.call('ZADD', KEYS[2], 0, ARGV[3])
+local e = cur[3]
 if ARGV[1] == '0' then
 	local t = redis.call('TIME')
-	redis.call('HSET', KEYS[1], 'created', ARGV[4], 'e', t[1] .. string.format('%06d', tonumber(t[2])))
+	e = t[1] .. string.format('%06d', tonumber(t[2]))
+	redis.call('HSET', KEYS[1], 'created', ARGV[4], 'e', e)
 end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'w', ARGV[5], 'updated', ARGV[4], unpack(ARGV, 11))
-return result(1)
+return state(1, e, ARGV[2], st, acct, r)
 `)
 
 // deleteScript removes a record, its owner index entry and, on a store
@@ -106,13 +125,12 @@ return result(1)
 // owner index entry removed: an entry without a record is left only by a
 // failed write.
 var deleteScript = redis.NewScript(luaIndex + `
-local cur = redis.call('HMGET', KEYS[1], 'v', 'e')
+local cur = redis.call('HMGET', KEYS[1], 'v', 'e', 'status', 'account_id', 'refreshed')
 if ARGV[2] ~= '' and cur[1] and cur[1] ~= ARGV[2] then
 	return {0}
 end
 if cur[1] and #KEYS > 2 then
-	local p, o = ARGV[3], ARGV[4]
-	move(2, union(p, o, {recstate(KEYS[1])}), union(p, o, {}))
+	swap(2, entries(ARGV[3], ARGV[4], cur[3] or '', cur[4] or '', cur[5] or ZERO), nil, false)
 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -131,7 +149,7 @@ for i = 9, #KEYS do
 	local st = recstate(KEYS[i])
 	if st then
 		local p, o = ARGV[2 * (i - 9) + 1], ARGV[2 * (i - 9) + 2]
-		move(0, union(p, o, {}), union(p, o, {st}))
+		swap(0, nil, entries(p, o, st[1], st[2], st[3]), true)
 		n = n + 1
 	end
 end
