@@ -154,8 +154,9 @@
 // digits of milliseconds since 0001-01-01T00:00:00Z, so that stored values
 // sort as strings (the zero time is all zeros; a record written before the
 // field existed reads back zero; Save refuses a time after the year
-// 31690). The "e" field (epoch) is set when a record is created, from the
-// clock of its server in microseconds, and kept by updates. Save is a Lua
+// 31690). The "e" field (epoch) is set when a record is created (or first
+// saved by a version with Scan), from the clock of its server in
+// microseconds, and kept by updates. Save is a Lua
 // script that checks the stored version, then writes the whole hash and
 // adds the provider to the owner's index; Delete is a script that removes
 // both, and DeleteVersion one that removes both only if the stored version

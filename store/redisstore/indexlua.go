@@ -4,10 +4,11 @@ import "github.com/redis/go-redis/v9"
 
 // luaIndex is the index's Lua library, the counterpart of members.go:
 // entries builds a connection state's members in the eight sets (KEYS
-// base+1 to base+8, in indexSet order), union collects those of several
-// states, and move turns the members of one collection into another's.
-// A state is {status, account id, stored refreshed}; p and o are the
-// escaped provider and owner.
+// base+1 to base+8, in indexSet order; false where it has none), swap
+// turns one state's members into another's, union collects the members of
+// several states, and move turns one collection into another (the split
+// store's meta, split.go). A state is {status, account id, stored
+// refreshed}; p and o are the escaped provider and owner.
 const luaIndex = `
 local SEP = '\0\0'
 local ZERO = '` + zeroRefreshed + `'
@@ -31,16 +32,14 @@ local function union(p, o, states)
 	end
 	return u
 end
--- move adds the members of new, then removes those only old has: all of
--- new's when every is set (a record that may not be indexed yet), else
--- only those old does not have. Adding first means an out-of-memory error
--- fails the script before it changed anything (Redis refuses the first
--- write and allows the rest).
-local function move(base, old, new, every)
+-- move adds the members only new has, then removes those only old has.
+-- Adding first means an out-of-memory error fails the script before it
+-- changed anything (Redis refuses the first write and allows the rest).
+local function move(base, old, new)
 	for k = 1, 8 do
 		local add = {}
 		for m in pairs(new[k]) do
-			if every or not old[k][m] then
+			if not old[k][m] then
 				add[#add + 1] = 0
 				add[#add + 1] = m
 			end
@@ -54,7 +53,8 @@ local function move(base, old, new, every)
 	end
 end
 -- swap is move for one state at most on each side (nil for none), as
--- entries returns them: it compares the two members of each set.
+-- entries returns them, comparing the two members of each set; with
+-- every, it adds all of new's (a record that may not be indexed yet).
 local function swap(base, old, new, every)
 	for k = 1, 8 do
 		local n = new and new[k]
@@ -82,11 +82,11 @@ end
 // written, {0} on a version mismatch, followed by the record's state after
 // the call when there is a record: epoch, version, status, account id,
 // stored refreshed. A retry of a write that already applied (same write
-// id, version already new) returns 1 without writing again. A create sets
-// the epoch from the server's clock (TIME, microseconds); a record with an
-// epoch was written by this script, so its members are in the index, and
-// only those that change are written. One without (written before the
-// index existed) gets all its members.
+// id, version already new) returns 1 without writing again. A record
+// without an epoch (a create, or a record written before the index
+// existed) gets one from the server's clock (TIME, microseconds) and all
+// its members; a record with one was written by this script, so its
+// members are in the index, and only those that change are written.
 var saveScript = redis.NewScript(luaIndex + `
 local cur = redis.call('HMGET', KEYS[1], 'v', 'w', 'e', 'status', 'account_id', 'refreshed')
 local function state(n, e, v, st, acct, r)
@@ -107,10 +107,13 @@ if #KEYS > 2 and not (cur[3] and cur[4] == st and cur[5] == acct and (cur[6] or 
 end
 redis.call('ZADD', KEYS[2], 0, ARGV[3])
 local e = cur[3]
-if ARGV[1] == '0' then
+if not e then
 	local t = redis.call('TIME')
 	e = t[1] .. string.format('%06d', tonumber(t[2]))
-	redis.call('HSET', KEYS[1], 'created', ARGV[4], 'e', e)
+	redis.call('HSET', KEYS[1], 'e', e)
+end
+if ARGV[1] == '0' then
+	redis.call('HSET', KEYS[1], 'created', ARGV[4])
 end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'w', ARGV[5], 'updated', ARGV[4], unpack(ARGV, 11))
 return state(1, e, ARGV[2], st, acct, r)

@@ -29,7 +29,8 @@ const (
 	fStatus      = "status"
 	fRetired     = "retired"
 	fRefreshed   = "refreshed"
-	// fEpoch is set when a record is created, from the server's clock
+	// fEpoch is set when a record is created (or first saved by a
+	// version with the Scan index), from the server's clock
 	// (microseconds), and kept by updates: with the version it orders the
 	// states of one connection across a delete and a re-create (see
 	// split.go).

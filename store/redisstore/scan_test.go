@@ -34,6 +34,7 @@ func testScan(t *testing.T, open storeFactory) {
 		"ConcurrentWriters":  testScanConcurrentWriters,
 		"BadCursor":          testScanBadCursor,
 		"IndexFollowsRecord": testScanIndexFollowsRecord,
+		"OldRecordSaved":     testScanOldRecordSaved,
 		"Reindex":            testReindex,
 		"ReindexResumes":     testReindexResumes,
 	} {
@@ -282,4 +283,21 @@ func testScanIndexFollowsRecord(t *testing.T, open storeFactory) {
 	n, err := s.client.Exists(ctx, append(s.setKeys(), s.metaKey())...).Result()
 	require.NoError(t, err)
 	assert.Zero(t, n, "no index key is left")
+}
+
+// testScanOldRecordSaved: a record written before the index existed joins
+// it, with all its members, when it is saved again, without Reindex.
+func testScanOldRecordSaved(t *testing.T, open storeFactory) {
+	s, _ := open(t)
+	ctx := testutil.Context(t)
+	a := &store.Connection{Provider: "qonto", Owner: "o", AccountID: "org_1", Status: store.StatusActive}
+	b := &store.Connection{Provider: "qonto", Owner: "p", AccountID: "org_1", Status: store.StatusActive}
+	require.NoError(t, s.Save(ctx, a))
+	require.NoError(t, s.Save(ctx, b))
+	asBeforeTheIndex(t, ctx, s, []*store.Connection{a, b})
+	require.Empty(t, s.client.HGet(ctx, s.connKey("qonto", "o"), fEpoch).Val())
+	require.NoError(t, s.Save(ctx, a), "the same values: only the record's epoch says it is not indexed")
+	assert.NotEmpty(t, s.client.HGet(ctx, s.connKey("qonto", "o"), fEpoch).Val())
+	assert.Equal(t, [][2]string{{"qonto", "o"}}, names(scanEverything(t, ctx, s, store.Query{Provider: "qonto", AccountID: "org_1"}, 10)))
+	assertIndexHolds(t, ctx, s, a)
 }

@@ -76,7 +76,7 @@ local function states(m)
 	return out
 end
 local function savemeta(f, p, o, old, m)
-	move(0, union(p, o, states(old)), union(p, o, states(m)), false)
+	move(0, union(p, o, states(old)), union(p, o, states(m)))
 	if #m == 6 and m[3] ~= '0' then
 		redis.call('HDEL', KEYS[9], f)
 	else

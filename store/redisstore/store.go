@@ -58,7 +58,9 @@ type Options struct {
 	// write, as the Store does by itself with a Redis Cluster or Ring
 	// client (see the package documentation). Set it with a client of one
 	// endpoint that spreads keys over several servers (a cluster proxy),
-	// which refuses a script over keys of several slots. Default false.
+	// which refuses a script over keys of several slots. Changing it for
+	// a store that holds connections may leave stale index members, which
+	// Scan skips. Default false.
 	SeparateIndex bool
 }
 
