@@ -9,11 +9,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// On a split store (Redis Cluster, or a Ring) a connection's record and
-// the index live in different slots, so no script can write both. The
-// index then changes in steps around the record's write, and a hash (the
-// meta key, in the index's slot) records, for each connection, what the
-// index holds for it:
+// On a split store (Redis Cluster, a Ring, or SeparateIndex) a
+// connection's record and the index live in different slots, so no script
+// can write both. The index then changes in steps around the record's
+// write, and a hash (the meta key, in the index's slot) records, for each
+// connection, what the index holds for it:
 //
 //   - the applied state: the last state of the record that reached the
 //     index, with its order key (epoch, version, deleted), or a deletion;
@@ -30,8 +30,9 @@ import (
 // newer. Scan applies the states it reads from records the same way.
 // Order keys make applying commutative: a late, older state never
 // replaces a newer one. An intent that nobody settled (its writer died) is
-// dropped after intentExpiry by a script that applies a state read from
-// the record after the intent's write could have landed.
+// dropped once older than intentExpiry, only by applyScript, whose state
+// (or absence of one) was read from the record after that intent's write,
+// if it ever landed, had landed.
 
 // intentExpiry is how long an unsettled intent keeps its members. It is
 // twice the longest delay the guarantee assumes between sending a command
