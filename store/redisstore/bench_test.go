@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"testing"
+	"time"
 
 	"github.com/oauthlink/oauthlink/internal/testutil"
 )
@@ -26,6 +27,24 @@ func BenchmarkSave(b *testing.B) {
 	ctx := b.Context()
 	c := testutil.BenchConnection()
 	for b.Loop() {
+		if err := s.Save(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSaveRefresh updates one connection as a token refresh does:
+// new tokens and a new RefreshedAt, which moves its members in the index
+// sets ordered by RefreshedAt.
+func BenchmarkSaveRefresh(b *testing.B) {
+	s, _ := newTestStore(b, Options{})
+	ctx := b.Context()
+	c := testutil.BenchConnection()
+	c.AccountID = "org_1"
+	at := time.Now().Truncate(time.Millisecond)
+	for b.Loop() {
+		at = at.Add(time.Millisecond)
+		c.RefreshedAt = at
 		if err := s.Save(ctx, c); err != nil {
 			b.Fatal(err)
 		}

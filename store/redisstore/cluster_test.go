@@ -40,6 +40,14 @@ func TestCluster(t *testing.T) {
 			return s
 		})
 	})
+	t.Run("Scan", func(t *testing.T) {
+		t.Parallel()
+		testScan(t, clusterStore(rc))
+	})
+	t.Run("SplitIndex", func(t *testing.T) {
+		t.Parallel()
+		testSplit(t, clusterStore(rc))
+	})
 	t.Run("HashTags", func(t *testing.T) {
 		t.Parallel()
 		testClusterHashTags(t, rc)
@@ -86,6 +94,14 @@ func testClusterHashTags(t *testing.T, rc *redisCluster) {
 	}
 
 	nodeOf := clusterKeys(t, ctx, c, s.prefix)
+	idxKeys := append(noAccountSets(s), s.metaKey())
+	for _, k := range idxKeys {
+		slot, err := c.ClusterKeySlot(ctx, k).Result()
+		require.NoError(t, err)
+		assert.Equal(t, c.ClusterKeySlot(ctx, idxKeys[0]).Val(), slot, "index key %q", k)
+		assert.Contains(t, nodeOf, k)
+		delete(nodeOf, k)
+	}
 	require.ElementsMatch(t, slices.Collect(maps.Keys(ownerOf)), slices.Collect(maps.Keys(nodeOf)),
 		"the keys on the primaries are the record, lock and index keys")
 	slotOf := map[string]int64{} // owner's slot
@@ -117,13 +133,13 @@ func testClusterHashTags(t *testing.T, rc *redisCluster) {
 	for _, unlock := range unlocks {
 		unlock.Release()
 	}
-	assert.Empty(t, clusterKeys(t, ctx, c, s.prefix), "deletes and unlocks removed every key")
+	assert.Empty(t, clusterKeys(t, ctx, c, s.prefix), "deletes and unlocks removed every key, the index's too")
 
 	// The control: two owners' keys in one script are refused, so the
 	// checks above would fail if the hash tag were missing.
 	a, b := owners[0], owners[1]
 	require.NotEqual(t, slotOf[a], slotOf[b])
-	err := deleteScript.Run(ctx, c, []string{s.connKey("p", a), s.indexKey(b)}, "p").Err()
+	err := deleteScript.Run(ctx, c, []string{s.connKey("p", a), s.indexKey(b)}, "p", "", "p", a).Err()
 	assert.ErrorContains(t, err, "CROSSSLOT")
 }
 

@@ -128,3 +128,15 @@ func newDownClient(t testing.TB) *redis.Client {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// noAccountSets returns the keys of the index sets that hold a connection
+// without an account id: all but the two account sets.
+func noAccountSets(s *Store) []string {
+	var keys []string
+	for set := range numSets {
+		if set != setAccount && set != setAccountRef {
+			keys = append(keys, s.setKey(set))
+		}
+	}
+	return keys
+}

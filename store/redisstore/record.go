@@ -28,6 +28,13 @@ const (
 	fRedirectURI = "redirect_uri"
 	fStatus      = "status"
 	fRetired     = "retired"
+	fRefreshed   = "refreshed"
+	// fEpoch is set when a record is created (or first saved by a
+	// version with the Scan index), from the server's clock
+	// (microseconds), and kept by updates: with the version it orders the
+	// states of one connection across a delete and a re-create (see
+	// split.go).
+	fEpoch = "e"
 )
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -53,6 +60,9 @@ func decode(provider, owner string, h map[string]string) (*store.Connection, err
 		if *dst, err = time.Parse(time.RFC3339Nano, h[f]); err != nil {
 			return nil, fmt.Errorf("bad %s: %w", f, err)
 		}
+	}
+	if c.RefreshedAt, err = decodeRefreshed(h[fRefreshed]); err != nil {
+		return nil, err
 	}
 	if c.Scopes, err = storekit.DecodeScopes(h[fScopes]); err != nil {
 		return nil, err

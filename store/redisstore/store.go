@@ -54,15 +54,27 @@ type Options struct {
 	// development and tests on a Redis without persistence, or when the
 	// risk is accepted knowingly (and log CheckDurability's answer).
 	AllowVolatile bool
+	// SeparateIndex keeps the Scan index in steps around each record's
+	// write, as the Store does by itself with a Redis Cluster or Ring
+	// client (see the package documentation). Set it with a client of one
+	// endpoint that spreads keys over several servers (a cluster proxy),
+	// which refuses a script over keys of several slots. Changing it for
+	// a store that holds connections may leave stale index members, which
+	// Scan skips. Default false.
+	SeparateIndex bool
 }
 
-// Store is a TokenStore, VersionDeleter, Locker, ReplayGuard and Pinger on
-// Redis. Create one with New; it is safe for concurrent use.
+// Store is a TokenStore, VersionDeleter, Locker, ReplayGuard, Pinger and
+// Scanner on Redis. Create one with New; it is safe for concurrent use.
 type Store struct {
 	client       redis.UniversalClient
 	prefix       string
 	waitReplicas int
 	waitTimeout  time.Duration
+	// split is set when records and the index cannot be written in one
+	// script: any client but a single server's, or SeparateIndex (see
+	// split.go).
+	split bool
 }
 
 var (
@@ -110,7 +122,9 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	return &Store{client: client, prefix: opts.Prefix, waitReplicas: opts.WaitReplicas, waitTimeout: opts.WaitTimeout}, nil
+	_, single := client.(*redis.Client)
+	return &Store{client: client, prefix: opts.Prefix, waitReplicas: opts.WaitReplicas,
+		waitTimeout: opts.WaitTimeout, split: !single || opts.SeparateIndex}, nil
 }
 
 // fail wraps err for op, adding ctx.Err() when the context ended so that

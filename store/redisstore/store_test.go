@@ -3,7 +3,6 @@ package redisstore
 import (
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -44,22 +43,15 @@ func TestNewOptions(t *testing.T) {
 	require.NoError(t, err, "with AllowVolatile, New does not contact Redis")
 	assert.Equal(t, "oauthlink:conn:{o}:p", s.connKey("p", "o"))
 	assert.Equal(t, DefaultWaitTimeout, s.waitTimeout)
-}
-
-// unescape inverts escape, for the injectivity check.
-func unescape(t *testing.T, s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '%' {
-			b.WriteByte(s[i])
-			continue
-		}
-		n, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
-		require.NoError(t, err)
-		b.WriteByte(byte(n))
-		i += 2
-	}
-	return b.String()
+	assert.False(t, s.split, "one server: the index changes in the record's script")
+	s, _ = New(c, Options{AllowVolatile: true, SeparateIndex: true})
+	assert.True(t, s.split)
+	s, _ = New(ring, Options{AllowVolatile: true})
+	assert.True(t, s.split, "a ring spreads keys over servers")
+	cluster := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:0"}})
+	defer cluster.Close()
+	s, _ = New(cluster, Options{AllowVolatile: true})
+	assert.True(t, s.split, "a cluster spreads keys over slots")
 }
 
 func TestEscape(t *testing.T) {
@@ -86,7 +78,9 @@ func TestEscape(t *testing.T) {
 			b[i] = byte(r.IntN(256))
 		}
 		e := escape(string(b))
-		require.Equal(t, string(b), unescape(t, e))
+		back, ok := unescape(e)
+		require.True(t, ok, "unescape(%q)", e)
+		require.Equal(t, string(b), back)
 		require.False(t, strings.ContainsAny(e, ":{}*?[]\\"), "escape(%q) = %q", b, e)
 	}
 }
@@ -174,8 +168,8 @@ func TestDeleteRemovesIndexEntry(t *testing.T) {
 	for _, p := range []string{"a", "b"} {
 		require.NoError(t, s.Save(ctx, &oauthlink.Connection{Provider: p, Owner: "o"}))
 	}
-	require.ElementsMatch(t, []string{s.connKey("a", "o"), s.connKey("b", "o"), s.indexKey("o")},
-		scanKeys(t, ctx, c, s.prefix), "one hash per connection plus the owner's index")
+	require.ElementsMatch(t, append([]string{s.connKey("a", "o"), s.connKey("b", "o"), s.indexKey("o")}, noAccountSets(s)...),
+		scanKeys(t, ctx, c, s.prefix), "one hash per connection, the owner's index and the Scan index")
 	require.NoError(t, s.Delete(ctx, "a", "o"))
 	assert.Equal(t, []string{"b"}, c.ZRange(ctx, s.indexKey("o"), 0, -1).Val())
 	require.NoError(t, s.Delete(ctx, "b", "o"))
@@ -193,7 +187,7 @@ func TestDeleteVersionIndex(t *testing.T) {
 	for _, p := range []string{"a", "b"} {
 		require.NoError(t, s.Save(ctx, &oauthlink.Connection{Provider: p, Owner: "o"}))
 	}
-	keys := []string{s.connKey("a", "o"), s.connKey("b", "o"), s.indexKey("o")}
+	keys := append([]string{s.connKey("a", "o"), s.connKey("b", "o"), s.indexKey("o")}, noAccountSets(s)...)
 	assert.ErrorIs(t, s.DeleteVersion(ctx, "a", "o", 2), store.ErrVersionConflict)
 	assert.ElementsMatch(t, keys, scanKeys(t, ctx, c, s.prefix), "a conflict changes nothing")
 	assert.Equal(t, []string{"a", "b"}, c.ZRange(ctx, s.indexKey("o"), 0, -1).Val())
@@ -224,17 +218,20 @@ func TestSaveScriptRetry(t *testing.T) {
 	t.Parallel()
 	s, c := newTestStore(t, Options{})
 	ctx := testutil.Context(t)
-	keys := []string{s.connKey("p", "o"), s.indexKey("o")}
+	keys := s.writeKeys("p", "o")
 	args := func(writeID string) []any {
-		return []any{0, 1, "p", formatTime(time.Now()), writeID, fAccess, "at"}
+		return []any{0, 1, "p", formatTime(time.Now()), writeID, "p", "o", "", "", zeroRefreshed, fAccess, "at"}
 	}
 	for i, tc := range []struct {
 		writeID string
-		want    int64
-	}{{"w1", 1}, {"w1", 1}, {"w2", 0}} {
-		n, err := saveScript.Run(ctx, c, keys, args(tc.writeID)...).Int64()
+		want    bool
+	}{{"w1", true}, {"w1", true}, {"w2", false}} {
+		v, err := saveScript.Run(ctx, c, keys, args(tc.writeID)...).Result()
 		require.NoError(t, err)
-		assert.Equal(t, tc.want, n, "call %d", i)
+		reply, err := parseReply(v)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, reply.ok, "call %d", i)
+		assert.Equal(t, "1", reply.version, "call %d", i)
 	}
 	assert.Equal(t, "1", c.HGet(ctx, keys[0], fVersion).Val())
 }

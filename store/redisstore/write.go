@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -13,112 +14,101 @@ import (
 	"github.com/oauthlink/oauthlink/store"
 )
 
-// saveScript is the compare-and-swap write. KEYS: record, owner index.
-// ARGV: expected version ("0" to create), new version, provider (index
-// member), now, write id, then field/value pairs. It returns 1 when
-// written, 0 on a version mismatch. A retry of a write that already applied
-// (same write id, version already new) returns 1 without writing again.
-// The index is written before the record: should the record write fail
-// (out of memory), an index entry without a record is harmless, since List
-// skips it.
-var saveScript = redis.NewScript(`
-local cur = redis.call('HGET', KEYS[1], 'v')
-if cur == ARGV[2] and redis.call('HGET', KEYS[1], 'w') == ARGV[5] then
-	return 1
-end
-if ARGV[1] == '0' then
-	if cur then return 0 end
-elseif cur ~= ARGV[1] then
-	return 0
-end
-redis.call('ZADD', KEYS[2], 0, ARGV[3])
-if ARGV[1] == '0' then
-	redis.call('HSET', KEYS[1], 'created', ARGV[4])
-end
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 'w', ARGV[5], 'updated', ARGV[4], unpack(ARGV, 6))
-return 1
-`)
-
-// deleteScript removes a record and its index entry. KEYS: record, owner
-// index. ARGV: provider.
-var deleteScript = redis.NewScript(`
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-return 1
-`)
-
-// deleteVersionScript removes a record and its index entry, as
-// deleteScript does, only if the record is missing or has the expected
-// version. KEYS: record, owner index. ARGV: provider, expected version. It
-// returns 1 when the record is gone, 0 on a version mismatch. A missing
-// record still has its index entry removed, as Delete would: an entry
-// without a record is left only by a failed write.
-var deleteVersionScript = redis.NewScript(`
-local cur = redis.call('HGET', KEYS[1], 'v')
-if cur and cur ~= ARGV[2] then
-	return 0
-end
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-return 1
-`)
-
 // Save writes c with compare-and-swap on c.Version (see
 // store.TokenStore): Version 0 creates the record, any other value must
 // be the stored version. A mismatch, or an update of a deleted record,
 // returns an error wrapping store.ErrVersionConflict and changes
 // nothing. On success c.Version, c.UpdatedAt and, on create, c.CreatedAt are
 // set (UTC); an update keeps the stored CreatedAt. A negative Version is an
-// error.
+// error, and so is a RefreshedAt after the year 31690.
+//
+// The index Scan reads changes with the record: in the same script on a
+// single server, in steps around it on a cluster (see the package
+// documentation).
 //
 // With Options.WaitReplicas, an error wrapping ErrNotReplicated means the
 // primary applied the write (c is updated as on success) but too few
 // replicas confirmed it: the write may be lost on a failover.
 func (s *Store) Save(ctx context.Context, c *store.Connection) error {
-	scopes, retired, err := storekit.EncodeSave("redisstore", c, storekit.SinceRFC3339)
+	w, err := s.prepareSave(c)
 	if err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(ctx, "save", err)
 	}
-	now := time.Now().Round(0).UTC()
-	args := []any{
-		c.Version, c.Version + 1, c.Provider, formatTime(now), rand.Text(),
-		fAccountID, c.AccountID, fAccess, c.AccessToken.Reveal(), fRefresh, c.RefreshToken.Reveal(),
-		fTokenType, c.TokenType, fExpiry, formatTime(c.Expiry), fScopes, scopes,
-		fExtra, c.Extra.Reveal(), fRedirectURI, c.RedirectURI, fStatus, string(c.Status),
-		fRetired, retired,
+	if s.split {
+		// Before the record can hold the new state, the index must.
+		if err := s.intend(ctx, w.e, w.id); err != nil {
+			return fail(ctx, "save", err)
+		}
 	}
-	written, werr := s.write(ctx, saveScript, []string{s.connKey(c.Provider, c.Owner), s.indexKey(c.Owner)}, args)
+	reply, werr := s.write(ctx, saveScript, w.keys, w.args)
 	if werr != nil && !errors.Is(werr, ErrNotReplicated) {
+		// Whether it was written is unknown: the intent stays.
 		return fail(ctx, "save", werr)
 	}
-	if !written {
+	if s.split {
+		s.settle(ctx, reply.settlement(c.Provider, c.Owner, w.id))
+	}
+	if !reply.ok {
 		return storekit.SaveConflict("redisstore", c)
 	}
-	storekit.Saved(c, now)
+	storekit.Saved(c, w.now)
 	if werr != nil {
 		return fmt.Errorf("redisstore: save %q for %q: %w", c.Provider, c.Owner, werr)
 	}
 	return nil
 }
 
-// Delete removes the connection for (provider, owner) and its index entry
-// atomically. Deleting a missing connection returns nil. With
-// Options.WaitReplicas, see Save on ErrNotReplicated.
+// saveCall is a Save's run of saveScript, and what the index steps around
+// it need: the state it writes and its write id.
+type saveCall struct {
+	keys []string
+	args []any
+	e    entry
+	id   string
+	now  time.Time
+}
+
+// prepareSave checks c and builds its saveCall.
+func (s *Store) prepareSave(c *store.Connection) (saveCall, error) {
+	scopes, retired, err := storekit.EncodeSave("redisstore", c, storekit.SinceRFC3339)
+	if err != nil {
+		return saveCall{}, err
+	}
+	refreshed, err := encodeRefreshed(c.RefreshedAt)
+	if err != nil {
+		return saveCall{}, fmt.Errorf("redisstore: save %q for %q: %w", c.Provider, c.Owner, err)
+	}
+	w := saveCall{keys: s.writeKeys(c.Provider, c.Owner), id: rand.Text(), now: time.Now().Round(0).UTC(),
+		e: entry{provider: c.Provider, owner: c.Owner, status: string(c.Status), account: c.AccountID, refreshed: refreshed}}
+	w.args = []any{
+		c.Version, c.Version + 1, c.Provider, formatTime(w.now), w.id,
+		escNUL(c.Provider), escNUL(c.Owner), w.e.status, w.e.account, refreshed,
+		fAccountID, c.AccountID, fAccess, c.AccessToken.Reveal(), fRefresh, c.RefreshToken.Reveal(),
+		fTokenType, c.TokenType, fExpiry, formatTime(c.Expiry), fScopes, scopes,
+		fExtra, c.Extra.Reveal(), fRedirectURI, c.RedirectURI, fStatus, w.e.status,
+		fRetired, retired, fRefreshed, refreshed,
+	}
+	return w, nil
+}
+
+// Delete removes the connection for (provider, owner), its owner index
+// entry and its index members. Deleting a missing connection returns nil.
+// With Options.WaitReplicas, see Save on ErrNotReplicated.
 func (s *Store) Delete(ctx context.Context, provider, owner string) error {
 	if err := ctx.Err(); err != nil {
 		return fail(ctx, "delete", err)
 	}
-	if _, err := s.write(ctx, deleteScript, []string{s.connKey(provider, owner), s.indexKey(owner)}, []any{provider}); err != nil {
+	if _, err := s.remove(ctx, provider, owner, ""); err != nil {
 		return fail(ctx, "delete", err)
 	}
 	return nil
 }
 
-// DeleteVersion removes the connection for (provider, owner) and its index
-// entry atomically, only if its Version is version, as described by
+// DeleteVersion removes the connection for (provider, owner) as Delete
+// does, only if its Version is version, as described by
 // store.VersionDeleter: another stored version returns an error
 // wrapping store.ErrVersionConflict and changes nothing, and a missing
 // connection returns nil. A version below 1 is an error. With
@@ -131,11 +121,11 @@ func (s *Store) DeleteVersion(ctx context.Context, provider, owner string, versi
 	if err := ctx.Err(); err != nil {
 		return fail(ctx, "delete", err)
 	}
-	deleted, err := s.write(ctx, deleteVersionScript, []string{s.connKey(provider, owner), s.indexKey(owner)}, []any{provider, version})
+	reply, err := s.remove(ctx, provider, owner, strconv.FormatInt(version, 10))
 	if err != nil && !errors.Is(err, ErrNotReplicated) {
 		return fail(ctx, "delete", err)
 	}
-	if !deleted {
+	if !reply.ok {
 		return fmt.Errorf("redisstore: delete %q for %q: version %d is not the stored one: %w",
 			provider, owner, version, store.ErrVersionConflict)
 	}
@@ -145,39 +135,112 @@ func (s *Store) DeleteVersion(ctx context.Context, provider, owner string, versi
 	return nil
 }
 
-// write runs a write script and reports whether it returned 1. With
-// WaitReplicas it sends the script and WAIT in one pipeline: WAIT counts
-// the replicas that have the writes of its own connection, so it must
-// travel on the connection that wrote (on a cluster, the key's primary).
-func (s *Store) write(ctx context.Context, script *redis.Script, keys []string, args []any) (bool, error) {
+// remove runs deleteScript (version "" for any version) and, on a split
+// store, settles the index on the deletion.
+func (s *Store) remove(ctx context.Context, provider, owner, version string) (writeReply, error) {
+	args := []any{provider, version, escNUL(provider), escNUL(owner)}
+	reply, err := s.write(ctx, deleteScript, s.writeKeys(provider, owner), args)
+	if (err == nil || errors.Is(err, ErrNotReplicated)) && s.split && reply.ok && reply.exists {
+		s.settle(ctx, settlement{e: entry{provider: provider, owner: owner},
+			kind: stateGone, epoch: reply.epoch, version: reply.version})
+	}
+	return reply, err
+}
+
+// writeKeys returns the KEYS of saveScript and deleteScript: the record
+// and the owner's index, and the index sets when they can be written in
+// the same script.
+func (s *Store) writeKeys(provider, owner string) []string {
+	keys := []string{s.connKey(provider, owner), s.indexKey(owner)}
+	if !s.split {
+		keys = append(keys, s.setKeys()...)
+	}
+	return keys
+}
+
+// writeReply is what saveScript and deleteScript return: whether they
+// wrote, and the record's state when there is one (saveScript: after the
+// call; deleteScript: the deleted record's epoch and version).
+type writeReply struct {
+	ok, exists                 bool
+	epoch, version             string
+	status, account, refreshed string
+}
+
+func parseReply(v any) (writeReply, error) {
+	arr, ok := v.([]any)
+	if !ok || len(arr) == 0 {
+		return writeReply{}, fmt.Errorf("unexpected script reply %v", v)
+	}
+	n, _ := arr[0].(int64)
+	r := writeReply{ok: n == 1}
+	strs := make([]string, len(arr)-1)
+	for i, x := range arr[1:] {
+		if strs[i], ok = x.(string); !ok {
+			return writeReply{}, fmt.Errorf("unexpected script reply %v", v)
+		}
+	}
+	if len(strs) >= 2 {
+		r.exists, r.epoch, r.version = true, strs[0], strs[1]
+	}
+	if len(strs) >= 5 {
+		r.status, r.account, r.refreshed = strs[2], strs[3], strs[4]
+	}
+	return r, nil
+}
+
+// settlement returns how a writer with write id id settles the index after
+// saveScript replied r: it applies the record's state the script read, or
+// nothing when there is no record.
+func (r writeReply) settlement(provider, owner, id string) settlement {
+	st := settlement{e: entry{provider: provider, owner: owner}, resolve: id, kind: stateNone}
+	if r.exists {
+		st.e.status, st.e.account, st.e.refreshed = r.status, r.account, r.refreshed
+		st.kind, st.epoch, st.version = stateLive, r.epoch, r.version
+	}
+	return st
+}
+
+// write runs a write script and parses its reply. With WaitReplicas it
+// sends the script and WAIT in one pipeline: WAIT counts the replicas that
+// have the writes of its own connection, so it must travel on the
+// connection that wrote (on a cluster, the key's primary).
+func (s *Store) write(ctx context.Context, script *redis.Script, keys []string, args []any) (writeReply, error) {
 	if s.waitReplicas == 0 {
-		n, err := script.Run(ctx, s.client, keys, args...).Int64()
-		return n == 1, err
+		v, err := script.Run(ctx, s.client, keys, args...).Result()
+		if err != nil {
+			return writeReply{}, err
+		}
+		return parseReply(v)
 	}
 	var node redis.Cmdable = s.client
 	if cc, ok := s.client.(*redis.ClusterClient); ok {
 		primary, err := cc.MasterForKey(ctx, keys[0])
 		if err != nil {
-			return false, err
+			return writeReply{}, err
 		}
 		node = primary
 	}
 	pipe := node.Pipeline()
 	// EVAL, not EVALSHA: a NOSCRIPT error inside a pipeline cannot fall
-	// back; the scripts are a few hundred bytes.
+	// back; the scripts are a few kilobytes.
 	run := script.Eval(ctx, pipe, keys, args...)
 	wait := pipe.Do(ctx, "WAIT", s.waitReplicas, s.waitTimeout.Milliseconds())
 	_, _ = pipe.Exec(ctx) // each command's own error is read below
-	n, err := run.Int64()
+	v, err := run.Result()
 	if err != nil {
-		return false, err
+		return writeReply{}, err
+	}
+	reply, err := parseReply(v)
+	if err != nil {
+		return writeReply{}, err
 	}
 	acked, err := wait.Int64()
 	if err != nil {
-		return n == 1, err
+		return reply, err
 	}
 	if acked < int64(s.waitReplicas) {
-		return n == 1, fmt.Errorf("%w: %d of %d within %s", ErrNotReplicated, acked, s.waitReplicas, s.waitTimeout)
+		return reply, fmt.Errorf("%w: %d of %d within %s", ErrNotReplicated, acked, s.waitReplicas, s.waitTimeout)
 	}
-	return n == 1, nil
+	return reply, nil
 }
