@@ -87,7 +87,7 @@ func (e *engine) commitNew(ctx context.Context, conn *Connection) error {
 	var err error
 	for attempt := range 4 {
 		if attempt > 0 {
-			if werr := sleepCtx(ctx, retry.Exponential(attempt-1, 200*time.Millisecond, time.Second)); werr != nil {
+			if werr := retry.Sleep(ctx, retry.Exponential(attempt-1, 200*time.Millisecond, time.Second)); werr != nil {
 				return errors.Join(err, werr)
 			}
 		}

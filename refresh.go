@@ -324,7 +324,7 @@ func (e *engine) refreshGrant(ctx context.Context, lk *heldLock, conn *Connectio
 		if attempt+1 == e.opts.RefreshAttempts {
 			break
 		}
-		if werr := sleepCtx(lk.ctx, retry.Backoff(attempt, e.opts.RetryBase, e.opts.RetryMax, wait)); werr != nil {
+		if werr := retry.Sleep(lk.ctx, retry.Backoff(attempt, e.opts.RetryBase, e.opts.RetryMax, wait)); werr != nil {
 			return nil, nil, errors.Join(err, context.Cause(lk.ctx))
 		}
 	}

@@ -184,7 +184,7 @@ func (e *engine) revokeTokenWithRetry(ctx context.Context, value, kind string) e
 		if attempt+1 == e.opts.RefreshAttempts || ctx.Err() != nil {
 			break
 		}
-		if werr := sleepCtx(ctx, retry.Backoff(attempt, e.opts.RetryBase, e.opts.RetryMax, wait)); werr != nil {
+		if werr := retry.Sleep(ctx, retry.Backoff(attempt, e.opts.RetryBase, e.opts.RetryMax, wait)); werr != nil {
 			return errors.Join(err, werr)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/internal/lifecycle"
+	"github.com/oauthlink/oauthlink/internal/retry"
 	"github.com/oauthlink/oauthlink/store"
 )
 
@@ -160,7 +161,7 @@ func NewKeeper(c *oauthlink.Connector, opts KeeperOptions) (*Keeper, error) {
 	k := &Keeper{eng: eng, scan: sc, opts: opts, sleep: opts.Sleep}
 	k.provider, k.idle = eng.Provider()
 	if k.sleep == nil {
-		k.sleep = sleepCtx
+		k.sleep = retry.Sleep
 	}
 	k.pace = &pacer{now: eng.Now, rate: opts.Rate}
 	return k, nil
@@ -246,16 +247,4 @@ func (p *passReport) done(d time.Duration) KeeperReport {
 	defer p.mu.Unlock()
 	p.rep.Duration = d
 	return p.rep
-}
-
-// sleepCtx waits d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -19,15 +19,17 @@ import (
 // order, cursors that survive changes, and bad cursors.
 func (s suite) testScanner(t *testing.T) {
 	capability[store.Scanner](t, s.store(t))
-	t.Run("Empty", s.testScanEmpty)
-	t.Run("AllPages", s.testScanAllPages)
-	t.Run("Filters", s.testScanFilters)
-	t.Run("AccountIDNeedsProvider", s.testScanAccountNeedsProvider)
-	t.Run("Upkeep", s.testScanUpkeep)
-	t.Run("DefaultLimit", s.testScanDefaultLimit)
-	t.Run("StableUnderChanges", s.testScanStable)
-	t.Run("BadCursor", s.testScanBadCursor)
-	t.Run("ReturnsCopies", s.testScanCopies)
+	for _, c := range []struct {
+		name string
+		test func(*testing.T)
+	}{
+		{"Empty", s.testScanEmpty}, {"AllPages", s.testScanAllPages}, {"Filters", s.testScanFilters},
+		{"AccountIDNeedsProvider", s.testScanAccountNeedsProvider}, {"Upkeep", s.testScanUpkeep},
+		{"DefaultLimit", s.testScanDefaultLimit}, {"StableUnderChanges", s.testScanStable},
+		{"BadCursor", s.testScanBadCursor}, {"ReturnsCopies", s.testScanCopies},
+	} {
+		t.Run(c.name, c.test)
+	}
 }
 
 // scanSeed is a fleet of 24 connections: 3 providers × 8 owners (among

@@ -9,6 +9,7 @@
 package retry
 
 import (
+	"context"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -100,4 +101,17 @@ func Exponential(attempt int, base, limit time.Duration) time.Duration {
 		d *= 2
 	}
 	return d
+}
+
+// Sleep waits d or until ctx ends, and returns ctx's error in that case:
+// the module's one wait between attempts.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
