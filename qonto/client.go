@@ -79,6 +79,8 @@ type APIError struct {
 	RetryAfter time.Duration
 }
 
+// Error names the status and Qonto's error code and detail, never the raw
+// body.
 func (e *APIError) Error() string {
 	s := fmt.Sprintf("qonto: API answered %d", e.StatusCode)
 	for _, part := range []string{e.Code, e.Detail} {

@@ -29,17 +29,22 @@ type NewWebhookSubscription struct {
 
 // WebhookSubscription is a subscription as Qonto returns it.
 type WebhookSubscription struct {
-	ID             string
-	OrganizationID string
-	MembershipID   string
-	CallbackURL    string
-	Types          []string
-	Description    string
+	// ID is Qonto's id of the subscription.
+	ID string
+	// OrganizationID and MembershipID are the organization and the
+	// membership (the merchant's user) the subscription belongs to.
+	OrganizationID, MembershipID string
+	// CallbackURL is where Qonto posts the events.
+	CallbackURL string
+	// Types are the event types delivered (e.g. EventConsentRevocations).
+	Types []string
+	// Description is the free text given at creation.
+	Description string
 	// Secret is the signing secret (Qonto's answer repeats it), redacted
 	// when printed.
-	Secret    store.Secret
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Secret store.Secret
+	// CreatedAt and UpdatedAt are Qonto's timestamps of the subscription.
+	CreatedAt, UpdatedAt time.Time
 }
 
 // CreateWebhookSubscription subscribes the Client's organization to

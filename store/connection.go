@@ -51,8 +51,10 @@ type Connection struct {
 	// organization id) when known; empty otherwise.
 	AccountID string
 
-	AccessToken  Secret
-	RefreshToken Secret
+	// AccessToken and RefreshToken are the grant's tokens (RefreshToken is
+	// empty for providers that issue none). Secrets: they never print, and
+	// store/encrypted seals them at rest.
+	AccessToken, RefreshToken Secret
 	// TokenType is the token type, normalised to "Bearer".
 	TokenType string
 	// Expiry is when the access token stops working. Zero means the
@@ -83,6 +85,7 @@ type Connection struct {
 	// rest like AccessToken.
 	Retired []RetiredToken
 
+	// Status is active, reauth_required, disconnected or revoked.
 	Status Status
 	// RefreshedAt is when the tokens were last obtained from the provider:
 	// the code exchange or the last successful refresh. A refresh token
@@ -92,9 +95,10 @@ type Connection struct {
 	// before oauthlink recorded it.
 	RefreshedAt time.Time
 	// Version is the compare-and-swap version; see TokenStore.Save.
-	Version   int64
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Version int64
+	// CreatedAt and UpdatedAt are set by the store on create and on every
+	// save (see TokenStore.Save).
+	CreatedAt, UpdatedAt time.Time
 }
 
 // RetiredToken is a token of a replaced grant, waiting to be revoked
