@@ -92,3 +92,38 @@ func TestKeepOnce(t *testing.T) {
 	assert.NotContains(t, out+errOut, q.ClientSecret())
 	assert.Regexp(t, `^qonto: checked \d+, refreshed 0, already fresh 0, reauth required 0, revocations completed 0, failed map\[\] \(`, out)
 }
+
+// revoke PROVIDER OWNER revokes the grant at the provider and deletes the
+// record; a missing connection, an unconfigured provider and a bad command
+// line are refused.
+func TestRevoke(t *testing.T) {
+	q := oauthlinktest.NewQonto(oauthlinktest.QontoOptions{})
+	t.Cleanup(q.Close)
+	f := memoryFleet(t, newKey())
+	st := f.store(t, nil)
+	connect(t, st, q, "shop-live")
+	before, err := st.Load(t.Context(), "qonto", "shop-live")
+	require.NoError(t, err)
+	require.True(t, q.RefreshTokenValid(before.RefreshToken.Reveal()))
+	p := q.Provider()
+	env := map[string]string{"QONTO_CLIENT_ID": q.ClientID(), "QONTO_CLIENT_SECRET": q.ClientSecret(),
+		"QONTO_AUTHORIZE_URL": p.AuthURL, "QONTO_TOKEN_URL": p.TokenURL, "QONTO_REVOKE_URL": p.RevokeURL, "QONTO_API_URL": p.APIURL}
+
+	code, _, errOut := f.run(t, env, "revoke", "qonto")
+	assert.Equal(t, 2, code, "one argument")
+	assert.Contains(t, errOut, "Run 'oauthlink revoke --help'")
+	code, _, errOut = f.run(t, nil, "revoke", "qonto", "shop-live")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "not configured")
+	code, _, errOut = f.run(t, env, "revoke", "qonto", "nobody")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "no qonto connection")
+
+	code, out, errOut := f.run(t, env, "revoke", "qonto", "shop-live")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, `revoked at qonto and deleted: qonto "shop-live"`)
+	assert.NotContains(t, out+errOut, before.RefreshToken.Reveal())
+	_, err = st.Load(t.Context(), "qonto", "shop-live")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+	assert.False(t, q.RefreshTokenValid(before.RefreshToken.Reveal()), "the grant is revoked at the provider")
+}

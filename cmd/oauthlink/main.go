@@ -69,6 +69,7 @@ func commands() []command {
 		{"stats", "[flags]", "count connections by provider and status, and those due for upkeep", (*cli).stats},
 		{"rewrap", "[flags]", "re-encrypt every record under the first token key, so old keys can be retired", (*cli).rewrap},
 		{"keep", "--once [flags]", "run one Keeper pass: refresh idle connections, retry pending revocations", (*cli).keep},
+		{"revoke", "PROVIDER OWNER", "revoke a connection's grant at the provider and delete it", (*cli).revoke},
 		{"migrate", "[flags]", "create or upgrade the store's schema", (*cli).migrate},
 	}
 }
