@@ -32,6 +32,11 @@
 //     concurrent calls per expiry; every row checks that no refresh
 //     token is presented twice, no reuse is detected, and every
 //     connection is still stored, active and usable. Skipped with -short.
+//   - fleet_scale_test.go: TestKeeperAtFleetScale, N connections
+//     (OAUTHLINK_FLEET_N, default 20,000) of which 200 are due, and four
+//     instances each running one fleet.Keeper pass at once at 25/s: each
+//     due connection refreshed once, no reuse detection, no other record
+//     touched, the rate kept on the real clock. Skipped with -short.
 //   - child_test.go: an instance of the app in a child process (the test
 //     binary re-executed), so a test can SIGKILL it.
 //
