@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,12 +13,12 @@ import (
 )
 
 // BenchConnection returns the connection the drivers' benchmarks save and
-// load: ("qonto", "shop-42"), with tokens of realistic length, not yet
+// load: ("qonto", "shop-42"), with fake tokens of realistic length (40 bytes), not yet
 // created (Version 0).
 func BenchConnection() *store.Connection {
 	return &store.Connection{
-		Provider: "qonto", Owner: "shop-42", AccessToken: "access_0123456789abcdef0123456789abcdef",
-		RefreshToken: "refresh_0123456789abcdef0123456789abcdef", TokenType: "Bearer",
+		Provider: "qonto", Owner: "shop-42", AccessToken: store.Secret("fake-access-" + strings.Repeat("x", 28)),
+		RefreshToken: store.Secret("fake-refresh-" + strings.Repeat("x", 28)), TokenType: "Bearer",
 		Expiry: time.Now().Add(time.Hour), Scopes: []string{"offline_access", "organization.read"},
 		Status: store.StatusActive,
 	}
