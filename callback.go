@@ -163,6 +163,9 @@ func (c *Connector) CallbackHandler() http.Handler {
 		h := w.Header()
 		h["Cache-Control"] = hdrNoStore
 		h["Referrer-Policy"] = hdrNoReferrer
+		if ctx := c.e.opStart(r.Context()); ctx != r.Context() {
+			r = r.WithContext(ctx) // the events' Duration counts from here
+		}
 		conn, returnTo, err := c.callback(w, r)
 		if err != nil {
 			c.fail(w, r, err)

@@ -14,6 +14,7 @@ func (e *engine) disconnect(ctx context.Context, owner string) error {
 		return err
 	}
 	e.forget(owner)
+	ctx = e.opStart(ctx)
 	conn, err := e.markDisconnected(ctx, owner)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil

@@ -89,13 +89,17 @@ func (e *engine) connected(ctx context.Context, owner string, d time.Duration) b
 	return err == nil && conn.Status == store.StatusActive
 }
 
-// emit hands ev to Hooks.OnEvent, stamped with the clock.
+// emit hands ev to Hooks.OnEvent, stamped with the clock and, unless the
+// caller set it, the Duration since ctx's operation started (opStart).
 func (e *engine) emit(ctx context.Context, ev Event) {
 	noteEvent(ctx, ev.Kind) // a Keeper's count of its own refreshes
 	if e.onEvent == nil {
 		return
 	}
 	ev.Time = e.now()
+	if start, ok := ctx.Value(opStartKey{}).(time.Time); ok && ev.Duration == 0 {
+		ev.Duration = max(ev.Time.Sub(start), 0)
+	}
 	e.onEvent(ctx, ev)
 }
 

@@ -1,6 +1,7 @@
 package oauthlink
 
 import (
+	"context"
 	"time"
 )
 
@@ -32,4 +33,34 @@ type Event struct {
 	Err error
 	// Time is when it happened, by Config.Now.
 	Time time.Time
+	// Duration is how long the operation behind the event took, by
+	// Config.Now: the start handler's work for flow_started; the callback,
+	// from the request's arrival, for connected and flow_failed (the
+	// exchange, identifying and committing included); the refresh, from
+	// the call that started it (waiting for the lock, the provider's
+	// answer and the save included) for refreshed, refresh_failed and
+	// reauth_required; the revocation and delete for disconnected and
+	// revoke_failed (from the callback or refresh that retried it, when
+	// one did); marking the record for revoked; the pass for keeper_pass.
+	// The outcome is the kind (refreshed or refresh_failed) and, for a
+	// failure, Err; oauthlinkotel labels both.
+	Duration time.Duration
+}
+
+// opStartKey keys the start time of the operation a context belongs to
+// (see engine.opStart).
+type opStartKey struct{}
+
+// opStart returns ctx marked as the start of an operation whose events
+// carry its Duration. An enclosing operation's start is kept: a
+// revocation retried by a callback is timed from the callback. Nothing is
+// marked when no OnEvent hook would read it.
+func (e *engine) opStart(ctx context.Context) context.Context {
+	if e.onEvent == nil {
+		return ctx
+	}
+	if _, ok := ctx.Value(opStartKey{}).(time.Time); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, opStartKey{}, e.now())
 }

@@ -192,7 +192,8 @@ func tokenTimes(clk **clock) (oauthlinktest.QontoOptions, func() []time.Time) {
 func TestKeeperRateLimit(t *testing.T) {
 	var clk *clock
 	qo, times := tokenTimes(&clk)
-	e := keeperEnv(t, withQonto(qo))
+	events := &timedEvents{}
+	e := keeperEnv(t, withQonto(qo), withConfig(func(c *oauthlink.Config) { c.Hooks.OnEvent = events.add }))
 	clk = e.clk
 	due, _ := e.fleet(10, 0)
 	k, _ := e.keeper(e.links["qonto"], fleet.KeeperOptions{Rate: 5, Concurrency: 1})
@@ -213,6 +214,9 @@ func TestKeeperRateLimit(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, ts[len(ts)-1].Sub(start), 1800*time.Millisecond, "10 calls at 5/s span 1.8 s")
 	assert.GreaterOrEqual(t, rep.Duration, 1800*time.Millisecond)
+	pass := events.only(t, fleet.EventKeeperPass)
+	assert.Equal(t, rep.Duration, pass.Duration, "the keeper_pass event carries the pass's duration")
+	assert.NoError(t, pass.Err)
 }
 
 func TestKeeperRateLimitConcurrent(t *testing.T) {

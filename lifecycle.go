@@ -55,8 +55,8 @@ func (l lifecycleEngine) MarkRevoked(ctx context.Context, owner string) error {
 	return l.e.markRevoked(ctx, owner)
 }
 
-func (l lifecycleEngine) Emit(ctx context.Context, kind string) {
-	l.e.emit(ctx, Event{Kind: EventKind(kind), Provider: l.e.provider.Name})
+func (l lifecycleEngine) Emit(ctx context.Context, kind string, d time.Duration, err error) {
+	l.e.emit(ctx, Event{Kind: EventKind(kind), Provider: l.e.provider.Name, Duration: d, Err: err})
 }
 
 // eventTap records which events the engine emitted for one call; it rides

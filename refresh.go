@@ -133,6 +133,7 @@ func (e *engine) refresh(ctx context.Context, owner string, forcedAt int64, why 
 	// injective because provider names carry no NUL and checkOwner refuses
 	// owners that do.
 	key := connKey(e.provider.Name, owner)
+	ctx = e.opStart(ctx)
 	for joined := 0; ; joined++ {
 		ch := e.flight.DoChan(key, func() (any, error) {
 			// Detached from the leader's cancellation: followers still

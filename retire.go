@@ -119,6 +119,7 @@ func (e *engine) retire(ctx context.Context, owner string) (*Connection, error) 
 	if len(conn.Retired) == 0 {
 		return conn, nil
 	}
+	ctx = e.opStart(ctx)
 	done, rerr := e.revokeAll(ctx, conn.Retired)
 	cur, derr := e.dropRetired(ctx, owner, done)
 	if rerr != nil {

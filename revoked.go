@@ -30,6 +30,7 @@ func (e *engine) markRevoked(ctx context.Context, owner string) error {
 	if err := checkOwner(owner); err != nil {
 		return err
 	}
+	ctx = e.opStart(ctx)
 	lk, err := e.lockConn(ctx, owner)
 	if err != nil {
 		return err

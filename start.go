@@ -48,6 +48,7 @@ func (c *Connector) Begin(w http.ResponseWriter, r *http.Request, opts BeginOpti
 }
 
 func (c *Connector) begin(w http.ResponseWriter, r *http.Request, opts BeginOptions) (authURL, state string, err error) {
+	start := c.e.now()
 	owner, err := c.owner(r)
 	if err != nil {
 		return "", "", err
@@ -99,7 +100,7 @@ func (c *Connector) begin(w http.ResponseWriter, r *http.Request, opts BeginOpti
 	if err := c.saveFlow(w, r, c.flowName(state), f); err != nil {
 		return "", "", err
 	}
-	c.e.emit(r.Context(), Event{Kind: EventFlowStarted, Provider: c.provider.Name, Owner: owner})
+	c.e.emit(r.Context(), Event{Kind: EventFlowStarted, Provider: c.provider.Name, Owner: owner, Duration: c.e.now().Sub(start)})
 	return b.String(), state, nil
 }
 

@@ -82,7 +82,10 @@ func (o KeeperOptions) withDefaults() (KeeperOptions, error) {
 }
 
 // EventKeeperPass is the event a Keeper emits through Hooks.OnEvent at the
-// end of each pass (Err nil; the report is Pass's return value).
+// end of each pass, with the pass's Duration and, when the pass itself
+// failed (the store could not be scanned, ctx ended), Pass's error as Err.
+// The report is Pass's return value; the failures of single connections
+// come as their own events.
 const EventKeeperPass oauthlink.EventKind = "keeper_pass"
 
 // The reasons KeeperReport.Failed counts failures by.
@@ -207,7 +210,7 @@ func (k *Keeper) Pass(ctx context.Context) (KeeperReport, error) {
 	k.eng.Logger().Info("oauthlink: keeper pass", "provider", k.provider, "checked", rep.Checked,
 		"refreshed", rep.Refreshed, "already_fresh", rep.AlreadyFresh, "reauth_required", rep.ReauthRequired,
 		"revocations_completed", rep.RevocationsCompleted, "failed", rep.Failed, "duration", rep.Duration)
-	k.eng.Emit(ctx, string(EventKeeperPass))
+	k.eng.Emit(ctx, string(EventKeeperPass), rep.Duration, err)
 	return rep, err
 }
 

@@ -27,6 +27,13 @@
 // Options.RecordOwner asks for it as oauthlink.owner: owner ids make one
 // time series per account and may be personal data.
 //
+// oauthlink.event.duration (histogram, s) is the duration of the
+// operation behind each event (Event.Duration: the callback for connected
+// and flow_failed, the refresh for refreshed, refresh_failed and
+// reauth_required, the revocation for disconnected and revoke_failed, the
+// pass for keeper_pass), with the attributes of oauthlink.events; its
+// buckets reach an hour, for keeper passes.
+//
 // oauthlink.provider.duration (histogram, s) is the duration of each call
 // to the provider through Transport, until its response headers arrived,
 // with oauthlink.provider, oauthlink.operation (token, revoke or api) and

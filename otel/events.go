@@ -17,8 +17,9 @@ const (
 )
 
 // OnEvent counts e in oauthlink.events, with its kind, provider, outcome
-// and, for a failure, the error's class (ErrorClass). Plug it into
-// Config.Hooks.OnEvent, alone or with Chain. It never blocks.
+// and, for a failure, the error's class (ErrorClass), and records its
+// Duration in oauthlink.event.duration with the same attributes. Plug it
+// into Config.Hooks.OnEvent, alone or with Chain. It never blocks.
 func (t *Telemetry) OnEvent(ctx context.Context, e oauthlink.Event) {
 	if ctx == nil {
 		ctx = context.Background()
@@ -33,7 +34,9 @@ func (t *Telemetry) OnEvent(ctx context.Context, e oauthlink.Event) {
 	if t.recordOwner && e.Owner != "" {
 		attrs = append(attrs, AttrOwner.String(e.Owner))
 	}
-	t.events.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(attrs...)))
+	set := metric.WithAttributeSet(attribute.NewSet(attrs...))
+	t.events.Add(ctx, 1, set)
+	t.opTime.Record(ctx, e.Duration.Seconds(), set)
 }
 
 // failed reports whether e is a failure: it carries an error, or its kind

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/fleet"
@@ -110,4 +114,37 @@ func TestNewValidates(t *testing.T) {
 	tel, err := oauthlinkotel.New(nil, nil, oauthlinkotel.Options{Provider: testProvider})
 	require.NoError(t, err)
 	tel.OnEvent(context.Background(), oauthlink.Event{Kind: oauthlink.EventConnected}) // global no-op providers
+}
+
+// TestOnEventRecordsDuration: each event's Duration lands in
+// oauthlink.event.duration under the event's attributes, a keeper pass
+// of minutes in a bucket of its own.
+func TestOnEventRecordsDuration(t *testing.T) {
+	s := newSink(t, testProvider)
+	ctx := context.Background()
+	s.tel.OnEvent(ctx, oauthlink.Event{Kind: oauthlink.EventRefreshed, Provider: "acme", Duration: 250 * time.Millisecond})
+	s.tel.OnEvent(ctx, oauthlink.Event{Kind: oauthlink.EventRefreshed, Provider: "acme", Duration: 750 * time.Millisecond})
+	s.tel.OnEvent(ctx, oauthlink.Event{Kind: fleet.EventKeeperPass, Provider: "acme", Duration: 4 * time.Minute})
+
+	m, ok := s.collect()[oauthlinkotel.MetricEventDuration]
+	require.True(t, ok, "no %s recorded", oauthlinkotel.MetricEventDuration)
+	require.Equal(t, "s", m.Unit)
+	h, ok := m.Data.(metricdata.Histogram[float64])
+	require.True(t, ok, "%T", m.Data)
+	acme, okAttr := oauthlinkotel.AttrProvider.String("acme"), oauthlinkotel.AttrOutcome.String("ok")
+	got := map[attribute.Distinct]metricdata.HistogramDataPoint[float64]{}
+	for _, dp := range h.DataPoints {
+		got[dp.Attributes.Equivalent()] = dp
+	}
+	require.Len(t, got, 2)
+	refreshed := got[set(oauthlinkotel.AttrEvent.String("refreshed"), acme, okAttr)]
+	require.Equal(t, uint64(2), refreshed.Count)
+	require.InDelta(t, 1.0, refreshed.Sum, 1e-9)
+	pass := got[set(oauthlinkotel.AttrEvent.String("keeper_pass"), acme, okAttr)]
+	require.Equal(t, uint64(1), pass.Count)
+	require.InDelta(t, 240.0, pass.Sum, 1e-9)
+	// 240 s falls in (60, 300]: a bucket beyond the provider latencies'.
+	i := slices.Index(pass.Bounds, 300.0)
+	require.Positive(t, i, "bounds %v", pass.Bounds)
+	require.Equal(t, uint64(1), pass.BucketCounts[i], "bounds %v counts %v", pass.Bounds, pass.BucketCounts)
 }

@@ -20,6 +20,10 @@ const ScopeName = "github.com/oauthlink/oauthlink/otel"
 const (
 	// MetricEvents counts the Connector's events (Config.Hooks.OnEvent).
 	MetricEvents = "oauthlink.events"
+	// MetricEventDuration is the duration of the operation behind each
+	// event (Event.Duration), in seconds: the callback, the refresh, the
+	// disconnect, the keeper pass.
+	MetricEventDuration = "oauthlink.event.duration"
 	// MetricProviderDuration is the latency of each call to the provider,
 	// in seconds, until the response headers arrived.
 	MetricProviderDuration = "oauthlink.provider.duration"
@@ -93,6 +97,7 @@ type Telemetry struct {
 	tracer   trace.Tracer
 	meter    metric.Meter
 	events   metric.Int64Counter
+	opTime   metric.Float64Histogram
 	duration metric.Float64Histogram
 	provAttr attribute.KeyValue
 }
@@ -117,6 +122,10 @@ func parseEndpoint(raw string) (endpoint, error) {
 
 // latencyBuckets suit calls over the internet: 5 ms to 30 s.
 var latencyBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+
+// operationBuckets add the minutes a keeper pass over many connections
+// takes to the latencies of single operations: 5 ms to 1 h.
+var operationBuckets = append(latencyBuckets[:len(latencyBuckets):len(latencyBuckets)], 60, 300, 900, 3600)
 
 // New returns the Telemetry of one Connector's provider. A nil
 // meterProvider or tracerProvider means OpenTelemetry's global one. It
@@ -148,6 +157,13 @@ func New(meterProvider metric.MeterProvider, tracerProvider trace.TracerProvider
 		metric.WithUnit("{event}"))
 	if err != nil {
 		return nil, fmt.Errorf("oauthlinkotel: %s: %w", MetricEvents, err)
+	}
+	t.opTime, err = t.meter.Float64Histogram(MetricEventDuration,
+		metric.WithDescription("Duration of the oauthlink operation behind each event (callback, refresh, disconnect, keeper pass), by kind, provider and outcome."),
+		metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(operationBuckets...))
+	if err != nil {
+		return nil, fmt.Errorf("oauthlinkotel: %s: %w", MetricEventDuration, err)
 	}
 	t.duration, err = t.meter.Float64Histogram(MetricProviderDuration,
 		metric.WithDescription("Duration of calls to the OAuth provider, until the response headers arrived."),

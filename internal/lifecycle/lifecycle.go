@@ -36,8 +36,9 @@ type Engine interface {
 	Retire(ctx context.Context, owner string) (*store.Connection, error)
 	// MarkRevoked is fleet.MarkRevoked.
 	MarkRevoked(ctx context.Context, owner string) error
-	// Emit sends an event of kind to Hooks.OnEvent (Err nil).
-	Emit(ctx context.Context, kind string)
+	// Emit sends an event of kind, with the operation's duration d and
+	// its failure err (nil when it succeeded), to Hooks.OnEvent.
+	Emit(ctx context.Context, kind string, d time.Duration, err error)
 }
 
 // KindRevoked is the event kind of a connection marked revoked
