@@ -137,6 +137,7 @@ func TestEventDurations(t *testing.T) {
 	// revoked: marking the record calls nobody.
 	events.reset()
 	e.connected("qonto", "shop-3")
-	require.NoError(t, fleet.MarkRevoked(context.Background(), link, "shop-3"))
+	_, err = fleet.MarkRevoked(context.Background(), link, "shop-3", fleet.Revocation{})
+	require.NoError(t, err)
 	assert.Zero(t, events.only(t, fleet.EventRevoked).Duration)
 }

@@ -51,8 +51,8 @@ func (l lifecycleEngine) Retire(ctx context.Context, owner string) (*store.Conne
 	return l.e.retire(ctx, owner)
 }
 
-func (l lifecycleEngine) MarkRevoked(ctx context.Context, owner string) error {
-	return l.e.markRevoked(ctx, owner)
+func (l lifecycleEngine) MarkRevoked(ctx context.Context, owner string, match func(*store.Connection) bool) (bool, error) {
+	return l.e.markRevoked(ctx, owner, match)
 }
 
 func (l lifecycleEngine) Emit(ctx context.Context, kind string, d time.Duration, err error) {

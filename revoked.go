@@ -24,16 +24,17 @@ const markRevokedAttempts = 8
 // marks the owner's connection store.StatusRevoked and drops its tokens,
 // its extra fields and its retired grants (the provider ended the consent,
 // so there is nothing left to use or to revoke), with compare-and-swap,
-// re-reading on a conflict. It calls no provider. A missing connection, or
-// one already revoked, is left alone and nil returned.
-func (e *engine) markRevoked(ctx context.Context, owner string) error {
+// re-reading on a conflict. It calls no provider. A missing connection,
+// one already revoked, or one match (when not nil) refuses as read under
+// the lock, is left alone and (false, nil) returned.
+func (e *engine) markRevoked(ctx context.Context, owner string, match func(*store.Connection) bool) (bool, error) {
 	if err := checkOwner(owner); err != nil {
-		return err
+		return false, err
 	}
 	ctx = e.opStart(ctx)
 	lk, err := e.lockConn(ctx, owner)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer lk.release()
 	e.forget(owner)
@@ -42,13 +43,13 @@ func (e *engine) markRevoked(ctx context.Context, owner string) error {
 		var conn *Connection
 		conn, err = e.store.Load(ctx, e.provider.Name, owner)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil
+			return false, nil
 		}
 		if err != nil {
-			return storeErr(err)
+			return false, storeErr(err)
 		}
-		if conn.Status == store.StatusRevoked {
-			return nil
+		if conn.Status == store.StatusRevoked || (match != nil && !match(conn)) {
+			return false, nil
 		}
 		revokedRecord(conn)
 		err = e.store.Save(ctx, conn)
@@ -56,11 +57,11 @@ func (e *engine) markRevoked(ctx context.Context, owner string) error {
 			break
 		}
 		if !errors.Is(err, store.ErrVersionConflict) {
-			return fmt.Errorf("%w: marking the connection revoked: %w", ErrStore, err)
+			return false, fmt.Errorf("%w: marking the connection revoked: %w", ErrStore, err)
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("%w: marking the connection revoked: %w", ErrStore, err)
+		return false, fmt.Errorf("%w: marking the connection revoked: %w", ErrStore, err)
 	}
 	// A rotated pair this process still holds unsaved belongs to the
 	// revoked grant: it must never be saved over the revoked record.
@@ -70,7 +71,7 @@ func (e *engine) markRevoked(ctx context.Context, owner string) error {
 	e.forget(owner)
 	e.log.Info("oauthlink: consent revoked at the provider", "provider", e.provider.Name, "owner", owner)
 	e.emit(ctx, Event{Kind: EventKind(lifecycle.KindRevoked), Provider: e.provider.Name, Owner: owner})
-	return nil
+	return true, nil
 }
 
 // revokedRecord turns conn into the record of a revoked consent: the

@@ -55,7 +55,9 @@ func TestMarkRevoked(t *testing.T) {
 	require.NoError(t, err)
 	calls := e.mollie.Calls(oauthlinktest.EndpointRevoke) + e.mollie.Calls(oauthlinktest.EndpointToken)
 
-	require.NoError(t, fleet.MarkRevoked(ctx, e.links["mollie"], "shop-1"))
+	marked, err := fleet.MarkRevoked(ctx, e.links["mollie"], "shop-1", fleet.Revocation{})
+	require.NoError(t, err)
+	require.True(t, marked)
 	got, err := e.load("mollie", "shop-1")
 	require.NoError(t, err)
 	assert.Equal(t, store.StatusRevoked, got.Status)
@@ -76,10 +78,15 @@ func TestMarkRevoked(t *testing.T) {
 	}
 	require.ErrorIs(t, err, oauthlink.ErrDisconnected)
 
-	require.NoError(t, fleet.MarkRevoked(ctx, e.links["mollie"], "shop-1"), "idempotent")
-	require.NoError(t, fleet.MarkRevoked(ctx, e.links["mollie"], "nobody"), "no connection")
+	marked, err = fleet.MarkRevoked(ctx, e.links["mollie"], "shop-1", fleet.Revocation{})
+	require.NoError(t, err, "idempotent")
+	require.False(t, marked, "already revoked")
+	marked, err = fleet.MarkRevoked(ctx, e.links["mollie"], "nobody", fleet.Revocation{})
+	require.NoError(t, err, "no connection")
+	require.False(t, marked)
 	assert.Equal(t, 1, events.count(fleet.EventRevoked), "no event for a no-op")
-	assert.ErrorIs(t, fleet.MarkRevoked(ctx, e.links["mollie"], ""), oauthlink.ErrInvalidOwner)
+	_, err = fleet.MarkRevoked(ctx, e.links["mollie"], "", fleet.Revocation{})
+	assert.ErrorIs(t, err, oauthlink.ErrInvalidOwner)
 
 	require.NoError(t, e.links["mollie"].Disconnect(ctx, "shop-1"), "a revoked record can be deleted")
 	_, err = e.load("mollie", "shop-1")
@@ -177,7 +184,10 @@ func TestMarkRevokedDuringRefresh(t *testing.T) {
 	}()
 	require.Eventually(t, func() bool { return e.qonto.Refreshes() == 1 }, 10*time.Second, time.Millisecond)
 	revoked := make(chan error, 1)
-	go func() { revoked <- fleet.MarkRevoked(ctx, e.instance("qonto"), "shop-1") }()
+	go func() {
+		_, err := fleet.MarkRevoked(ctx, e.instance("qonto"), "shop-1", fleet.Revocation{})
+		revoked <- err
+	}()
 	close(release)
 	require.NoError(t, <-refreshed)
 	require.NoError(t, <-revoked)
@@ -189,4 +199,46 @@ func TestMarkRevokedDuringRefresh(t *testing.T) {
 	assert.Empty(t, got.RefreshToken)
 	_, err = e.links["qonto"].Connection(ctx, "shop-1")
 	assert.ErrorIs(t, err, oauthlink.ErrDisconnected)
+}
+
+// TestMarkRevokedMatchesTheRevokedConsent: a Revocation for another
+// account, or older than the connection's tokens (the merchant connected
+// again after revoking, and the webhook came late or again), marks
+// nothing; the matching one marks. The check is made on the record read
+// under the lock, so a reconnect between a webhook's scan and its mark is
+// never revoked.
+func TestMarkRevokedMatchesTheRevokedConsent(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	conn := e.connected("mollie", "shop-1")
+	conn.AccountID = "org_1" // as an Identify hook records it
+	require.NoError(t, e.store.Save(ctx, conn))
+	conn, err := e.load("mollie", "shop-1")
+	require.NoError(t, err)
+	connectedAt := conn.RefreshedAt
+	require.False(t, connectedAt.IsZero())
+	link := e.links["mollie"]
+
+	for name, rev := range map[string]fleet.Revocation{
+		"another account":                    {AccountID: conn.AccountID + "-other"},
+		"revoked before these tokens":        {RevokedAt: connectedAt.Add(-time.Second)},
+		"right account, before these tokens": {AccountID: conn.AccountID, RevokedAt: connectedAt.Add(-time.Minute)},
+	} {
+		marked, err := fleet.MarkRevoked(ctx, link, "shop-1", rev)
+		require.NoError(t, err, name)
+		assert.False(t, marked, name)
+		got, err := e.load("mollie", "shop-1")
+		require.NoError(t, err)
+		assert.Equal(t, store.StatusActive, got.Status, name)
+		assert.Equal(t, conn.AccessToken, got.AccessToken, name)
+	}
+	_, err = link.Connection(ctx, "shop-1")
+	require.NoError(t, err, "the connection still works")
+
+	marked, err := fleet.MarkRevoked(ctx, link, "shop-1", fleet.Revocation{AccountID: conn.AccountID, RevokedAt: connectedAt})
+	require.NoError(t, err)
+	assert.True(t, marked, "revoked at the moment the tokens were obtained: the same consent")
+	got, err := e.load("mollie", "shop-1")
+	require.NoError(t, err)
+	assert.Equal(t, store.StatusRevoked, got.Status)
 }

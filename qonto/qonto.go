@@ -67,8 +67,9 @@
 // organization. Subscribe once per connection with the merchant's token
 // (scope webhook, on top of organization.read for Identify) through
 // Client.CreateWebhookSubscription, and serve NewWebhookHandler at the
-// callback URL: it verifies X-Qonto-Signature and marks every connection
-// to the organization revoked with fleet.MarkRevoked.
+// callback URL: it verifies X-Qonto-Signature and marks the connection to
+// the organization revoked with fleet.MarkRevoked (none when several
+// connections hold grants to it; see NewWebhookHandler).
 //
 // Every API call has a timeout, reads at most 1 MiB, never follows a
 // redirect, never sends a token over plain http (but to a loopback fake

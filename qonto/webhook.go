@@ -105,14 +105,27 @@ type WebhookHandler struct {
 //     (the subscriptions' secrets: several while one is rotated) and
 //     opts.Now; a bad, old or future signature answers 401 and changes
 //     nothing;
-//   - on EventConsentRevocations, finds the connections to the event's
-//     organization_id (store.Scanner, Connection.AccountID as set by
-//     Identify) and calls fleet.MarkRevoked for each, within opts.Timeout
-//     (800 ms), then answers 204; a store failure answers 503 so that
-//     Qonto delivers again. Every owner connected to the organization is
-//     marked, whichever membership revoked;
+//   - on EventConsentRevocations for opts.ClientID (any client when
+//     empty), finds the connections to the event's organization_id
+//     (store.Scanner, Connection.AccountID as set by Identify) that hold a
+//     grant obtained before data.revoked_at, and marks that connection
+//     revoked with fleet.MarkRevoked, within opts.Timeout (800 ms), then
+//     answers 204; a store failure answers 503 so that Qonto delivers
+//     again;
 //   - answers 204 to every other event type, and to a repeated delivery
 //     (MarkRevoked is idempotent), without doing anything.
+//
+// A consent is a membership's (one user of the organization), and
+// oauthlink does not record which membership granted a connection. When
+// several connections of the app hold grants to the organization
+// (several owners linked it, each through their own Qonto user), the
+// handler cannot tell which one was revoked, so it marks none and logs a
+// warning: the revoked connection becomes reauth_required at its next
+// refresh (on use, or by the fleet.Keeper), and the others keep working.
+// A connection whose tokens were obtained after revoked_at (the merchant
+// connected again; Qonto delivered the old event late or again) is never
+// marked, nor is a disconnected record, whose revocation the Keeper
+// finishes.
 //
 // st is the Connector's store (Config.Store); it must have the
 // store.Scanner capability (memstore, sqlstore, redisstore and the
@@ -205,35 +218,51 @@ func (h *WebhookHandler) revoke(ctx context.Context, ev *WebhookEvent) (int, err
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.Timeout)
 	defer cancel()
-	owners, err := h.owners(ctx, ev.OrganizationID)
+	holders, err := h.holders(ctx, ev.OrganizationID, data.RevokedAt)
 	if err != nil {
 		return http.StatusServiceUnavailable, err
 	}
-	for _, owner := range owners {
-		if err := fleet.MarkRevoked(ctx, h.conn, owner); err != nil {
-			return http.StatusServiceUnavailable, err
-		}
+	org := apiclient.Sanitize(ev.OrganizationID, 128)
+	switch {
+	case len(holders) == 0:
+		h.opts.Logger.Info("qonto: consent revocation for an organization with no connection holding an older grant", "organization", org)
+		return http.StatusNoContent, nil
+	case len(holders) > 1:
+		h.opts.Logger.Warn("qonto: consent revoked for an organization several connections hold grants to; none marked, the revoked one turns reauth_required at its next refresh",
+			"organization", org, "connections", len(holders))
+		return http.StatusNoContent, nil
 	}
-	h.opts.Logger.Info("qonto: consent revoked", "organization", ev.OrganizationID, "connections", len(owners))
+	c := holders[0]
+	if c.Status != store.StatusActive && c.Status != store.StatusReauthRequired {
+		return http.StatusNoContent, nil // disconnected: the Keeper finishes it
+	}
+	marked, err := fleet.MarkRevoked(ctx, h.conn, c.Owner, fleet.Revocation{AccountID: ev.OrganizationID, RevokedAt: data.RevokedAt})
+	if err != nil {
+		return http.StatusServiceUnavailable, err
+	}
+	h.opts.Logger.Info("qonto: consent revoked", "organization", org, "marked", marked)
 	return http.StatusNoContent, nil
 }
 
-// owners lists the owners connected to the organization, every page.
-func (h *WebhookHandler) owners(ctx context.Context, orgID string) ([]string, error) {
+// holders lists the connections to the organization that hold a grant
+// obtained before revokedAt (any, when it is zero): every status but
+// revoked, every page.
+func (h *WebhookHandler) holders(ctx context.Context, orgID string, revokedAt time.Time) ([]*store.Connection, error) {
 	q := store.Query{Provider: h.opts.ProviderName, AccountID: orgID, Limit: 1000}
-	var owners []string
+	var out []*store.Connection
 	for {
 		page, err := h.scanner.Scan(ctx, q)
 		if err != nil {
 			return nil, err
 		}
 		for _, c := range page.Connections {
-			if c.Status != store.StatusRevoked {
-				owners = append(owners, c.Owner)
+			newer := !revokedAt.IsZero() && c.RefreshedAt.After(revokedAt)
+			if c.Status != store.StatusRevoked && !newer {
+				out = append(out, c)
 			}
 		}
 		if page.Next == "" {
-			return owners, nil
+			return out, nil
 		}
 		q.Cursor = page.Next
 	}

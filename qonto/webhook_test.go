@@ -177,3 +177,53 @@ func TestNewWebhookHandlerErrors(t *testing.T) {
 
 // noScan hides the store's capabilities.
 type noScan struct{ store.TokenStore }
+
+// TestWebhookHandlerSeveralHolders: two owners linked organization org-1,
+// each through their own Qonto user. A consent revocation names one
+// membership, which oauthlink does not record: the handler marks neither,
+// so the working connection is never declared dead.
+func TestWebhookHandlerSeveralHolders(t *testing.T) {
+	w := newWebhookEnv(t)
+	ctx := context.Background()
+	u1, err := w.ms.Load(ctx, "qonto", "u1")
+	require.NoError(t, err)
+	u2 := u1.Clone()
+	u2.Owner, u2.Version = "u2", 0
+	require.NoError(t, w.ms.Save(ctx, u2))
+
+	assert.Equal(t, http.StatusNoContent, w.post(t, revocation, w.signed).Code)
+	for _, owner := range []string{"u1", "u2"} {
+		c, err := w.ms.Load(ctx, "qonto", owner)
+		require.NoError(t, err)
+		assert.Equal(t, store.StatusActive, c.Status, owner)
+	}
+
+	// Once u2 has gone, u1 is the only holder, and is marked.
+	require.NoError(t, w.conn.Disconnect(ctx, "u2")) // u2 holds u1's tokens: the fake revokes them
+	_, err = w.ms.Load(ctx, "qonto", "u2")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	assert.Equal(t, http.StatusNoContent, w.post(t, revocation, w.signed).Code)
+	assert.Equal(t, store.StatusRevoked, w.status(t))
+}
+
+// TestWebhookHandlerLateDelivery: the merchant revoked, then connected
+// again; Qonto delivers the old revocation afterwards (late, or once
+// more). The new connection's tokens were obtained after revoked_at, so
+// it is left working.
+func TestWebhookHandlerLateDelivery(t *testing.T) {
+	w := newWebhookEnv(t)
+	ctx := context.Background()
+	c, err := w.ms.Load(ctx, "qonto", "u1")
+	require.NoError(t, err)
+	c.RefreshedAt = time.Date(2025, 1, 1, 10, 0, 1, 0, time.UTC) // one second after revoked_at
+	require.NoError(t, w.ms.Save(ctx, c))
+	assert.Equal(t, http.StatusNoContent, w.post(t, revocation, w.signed).Code)
+	assert.Equal(t, store.StatusActive, w.status(t), "a newer consent")
+
+	c, err = w.ms.Load(ctx, "qonto", "u1")
+	require.NoError(t, err)
+	c.RefreshedAt = time.Date(2025, 1, 1, 9, 59, 0, 0, time.UTC)
+	require.NoError(t, w.ms.Save(ctx, c))
+	assert.Equal(t, http.StatusNoContent, w.post(t, revocation, w.signed).Code)
+	assert.Equal(t, store.StatusRevoked, w.status(t), "tokens obtained before revoked_at")
+}

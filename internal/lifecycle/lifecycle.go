@@ -34,8 +34,10 @@ type Engine interface {
 	// Retire revokes the grants owner's connection lists in Retired and
 	// returns the record as it stands after.
 	Retire(ctx context.Context, owner string) (*store.Connection, error)
-	// MarkRevoked is fleet.MarkRevoked.
-	MarkRevoked(ctx context.Context, owner string) error
+	// MarkRevoked is fleet.MarkRevoked: match (nil: any) decides, under
+	// the connection lock, on the record as it stands whether it is the
+	// revoked one. marked reports whether this call marked it.
+	MarkRevoked(ctx context.Context, owner string, match func(*store.Connection) bool) (marked bool, err error)
 	// Emit sends an event of kind, with the operation's duration d and
 	// its failure err (nil when it succeeded), to Hooks.OnEvent.
 	Emit(ctx context.Context, kind string, d time.Duration, err error)
