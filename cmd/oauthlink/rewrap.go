@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/oauthlink/oauthlink/cmd/storeenv"
 	"github.com/oauthlink/oauthlink/store"
@@ -15,18 +16,22 @@ func (c *cli) rewrap(ctx context.Context, name string, args []string) error {
 	fs := c.flags(name)
 	from := fs.String("from", "", "resume at this cursor, as a previous run printed it")
 	pageSize := fs.Int("page-size", 100, "connections read per page (1 to 1000)")
+	workers := fs.Int("workers", 4, "connections rewrapped at once (1 to 64); each holds one store connection")
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
 	if *pageSize < 1 || *pageSize > 1000 {
 		return usagef("--page-size must be between 1 and 1000, got %d", *pageSize)
 	}
+	if *workers < 1 || *workers > 64 {
+		return usagef("--workers must be between 1 and 64, got %d", *workers)
+	}
 	return c.withStore(ctx, func(st *encrypted.Store) error {
 		sc, err := scanner(st)
 		if err != nil {
 			return err
 		}
-		r := rewrapper{c: c, st: st, sc: sc, progress: c.terminal(c.stderr)}
+		r := rewrapper{c: c, st: st, sc: sc, workers: *workers, progress: c.terminal(c.stderr)}
 		err = r.run(ctx, store.Query{Cursor: *from, Limit: *pageSize})
 		fmt.Fprintf(c.stdout, "rewrapped %d of %d connections scanned\n", r.rewrapped, r.scanned)
 		if err != nil {
@@ -47,6 +52,7 @@ type rewrapper struct {
 	c        *cli
 	st       *encrypted.Store
 	sc       store.Scanner
+	workers  int
 	progress bool
 	// cursor is the cursor of the page being rewrapped: where to resume.
 	cursor                     string
@@ -54,9 +60,9 @@ type rewrapper struct {
 }
 
 // run rewraps page after page from q.Cursor. The owners of a page are
-// resealed (encrypted.Reseal) before the next page is read, so resuming
-// at the cursor of the page that was interrupted loses nothing; a record
-// already rewrapped is skipped.
+// resealed (encrypted.Reseal, split among the workers) before the next
+// page is read, so resuming at the cursor of the page that was
+// interrupted loses nothing; a record already rewrapped is skipped.
 func (r *rewrapper) run(ctx context.Context, q store.Query) error {
 	r.cursor = q.Cursor
 	for {
@@ -75,7 +81,7 @@ func (r *rewrapper) run(ctx context.Context, q store.Query) error {
 				owners = append(owners, conn.Owner)
 			}
 		}
-		n, err := encrypted.Reseal(ctx, r.st, owners...)
+		n, err := r.reseal(ctx, owners)
 		r.scanned += len(p.Connections)
 		r.rewrapped += n
 		if ctx.Err() != nil {
@@ -96,12 +102,42 @@ func (r *rewrapper) run(ctx context.Context, q store.Query) error {
 	}
 }
 
-// countJoined counts the errors errors.Join joined into err.
-func countJoined(err error) int {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return len(j.Unwrap())
+// reseal reseals the owners' connections with up to r.workers
+// encrypted.Reseal calls at once, each on its share of the owners (every
+// call takes each record's lease and writes with compare-and-swap, so the
+// shares never touch the same record twice). It returns how many records
+// were rewritten and every failure joined.
+func (r *rewrapper) reseal(ctx context.Context, owners []string) (int, error) {
+	w := min(r.workers, len(owners))
+	if w <= 1 {
+		return encrypted.Reseal(ctx, r.st, owners...)
 	}
-	return 1
+	counts, errs := make([]int, w), make([]error, w)
+	var wg sync.WaitGroup
+	for i := range w {
+		share := owners[i*len(owners)/w : (i+1)*len(owners)/w]
+		wg.Go(func() { counts[i], errs[i] = encrypted.Reseal(ctx, r.st, share...) })
+	}
+	wg.Wait()
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	return total, errors.Join(errs...)
+}
+
+// countJoined counts the errors errors.Join joined into err, through
+// the joins of joins the workers' shares make.
+func countJoined(err error) int {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return 1
+	}
+	n := 0
+	for _, e := range j.Unwrap() {
+		n += countJoined(e)
+	}
+	return n
 }
 
 func (c *cli) migrate(ctx context.Context, name string, args []string) error {
