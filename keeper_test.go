@@ -331,3 +331,35 @@ func TestKeeperLeavesAPeersRefreshAlone(t *testing.T) {
 	assert.Equal(t, 3, e.qonto.Refreshes(), "the peer's refresh is not repeated")
 	assert.Zero(t, e.qonto.ReuseDetections())
 }
+
+// TestKeeperSpendsNoRateOnAPeersRefresh: with keepers on several
+// instances, most due connections a keeper reads are refreshed by a peer
+// before it gets to them. Such a connection costs no provider call, so it
+// must not cost a slot of the rate either: a keeper that paced them like
+// calls would take as long as one alone, whatever the instances.
+func TestKeeperSpendsNoRateOnAPeersRefresh(t *testing.T) {
+	ps := &peerAfterScan{TokenStore: memstore.New()}
+	e := keeperEnv(t, withStore(ps))
+	due, _ := e.fleet(8, 0)
+	peer, err := oauthlink.New(e.cfgs["qonto"])
+	require.NoError(t, err)
+	ps.peer = func() {
+		for _, o := range due[:6] {
+			_, err := peer.ForceRefresh(context.Background(), o)
+			require.NoError(t, err)
+		}
+	}
+	k, sl := e.keeper(e.links["qonto"], fleet.KeeperOptions{Rate: 5, Concurrency: 1})
+	rep, err := k.Pass(passCtx(t))
+	require.NoError(t, err)
+	assert.Equal(t, 2, rep.Refreshed)
+	assert.Equal(t, 6, rep.AlreadyFresh)
+	assert.Equal(t, 8, e.qonto.Refreshes(), "six by the peer, two by the keeper")
+	var waited time.Duration
+	sl.mu.Lock()
+	for _, d := range sl.waits {
+		waited += d
+	}
+	sl.mu.Unlock()
+	assert.LessOrEqual(t, waited, 2*200*time.Millisecond, "paced for its 2 calls at 5/s, not for 8 connections")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -12,7 +13,8 @@ import (
 )
 
 // refreshIdle refreshes the active connections whose tokens are older
-// than Fraction × IdleLifetime, oldest first. Nothing is due without an
+// than Fraction × IdleLifetime, page by page in the store's order (each
+// page shuffled; see each). Nothing is due without an
 // IdleLifetime.
 func (k *Keeper) refreshIdle(ctx context.Context, r *passReport, now time.Time) error {
 	idle := k.idle
@@ -41,6 +43,12 @@ func (k *Keeper) keep(ctx context.Context, r *passReport, conn *store.Connection
 	// Detached: a refresh once started is finished (bounded by the
 	// Tokens timeouts) and counted, so Pass leaves nothing running.
 	refreshed, reauth, err := k.eng.RefreshAt(context.WithoutCancel(ctx), conn.Owner, conn.Version)
+	if !refreshed && !reauth && (err == nil || errors.Is(err, oauthlink.ErrReauthRequired) ||
+		errors.Is(err, oauthlink.ErrDisconnected) || errors.Is(err, store.ErrNotFound)) {
+		// A peer got there first: no call was made, so the slot is free
+		// for the next connection.
+		k.pace.refund()
+	}
 	switch {
 	case err == nil && refreshed:
 		r.add(func(r *KeeperReport) { r.Refreshed++ })
@@ -107,6 +115,12 @@ func (k *Keeper) each(ctx context.Context, q store.Query, work func(context.Cont
 			}
 			return fmt.Errorf("%w: keeper scan: %w", oauthlink.ErrStore, err)
 		}
+		// Each keeper works through a page in an order of its own, so
+		// keepers on several instances start on different connections
+		// instead of queueing for the same lock.
+		rand.Shuffle(len(page.Connections), func(i, j int) {
+			page.Connections[i], page.Connections[j] = page.Connections[j], page.Connections[i]
+		})
 		for _, conn := range page.Connections {
 			select {
 			case sem <- struct{}{}:
@@ -136,12 +150,31 @@ func (k *Keeper) pauseOn(err error) {
 
 // pacer spaces sends evenly at rate per second (a token bucket of one) on
 // the Connector's clock, and holds them all back until a Retry-After has
-// passed.
+// passed. A reserved slot whose send turned out needless is given back.
 type pacer struct {
 	mu   sync.Mutex
 	now  func() time.Time
 	rate float64 // per second; not positive: no limit
 	next time.Time
+	// paused is the end of the last Retry-After: refund never moves next
+	// before it.
+	paused time.Time
+}
+
+// refund gives back one slot reserved by wait whose send was not made.
+func (p *pacer) refund() {
+	if p.rate <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	back := p.next.Add(-time.Duration(float64(time.Second) / p.rate))
+	for _, floor := range []time.Time{p.now(), p.paused} {
+		if floor.After(back) {
+			back = floor
+		}
+	}
+	p.next = back
 }
 
 // wait reserves the next send slot and waits for it with sleep; it fails
@@ -172,5 +205,8 @@ func (p *pacer) pause(t time.Time) {
 	defer p.mu.Unlock()
 	if t.After(p.next) {
 		p.next = t
+	}
+	if t.After(p.paused) {
+		p.paused = t
 	}
 }
