@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/redisstore"
@@ -32,7 +33,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(childMain())
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(testutil.ReportingM{M: m})
 }
 
 const defaultPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
@@ -66,7 +67,7 @@ func unavailable(t testing.TB, format string, args ...any) {
 	if os.Getenv("CI") != "" {
 		t.Fatalf(format+" (CI is set: the server must be reachable)", args...)
 	}
-	t.Skipf(format+" (set OAUTHLINK_TEST_POSTGRES / OAUTHLINK_TEST_REDIS, or CI to make this fatal)", args...)
+	testutil.SkipUnavailable(t, fmt.Sprintf(format+" (set OAUTHLINK_TEST_POSTGRES / OAUTHLINK_TEST_REDIS, or CI to make this fatal)", args...))
 }
 
 // postgresErr and redisErr remember whether the server answered once, so a

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink/cmd/storeenv"
+	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/encrypted"
 	"github.com/oauthlink/oauthlink/store/memstore"
@@ -128,7 +130,7 @@ func postgresFleet(t *testing.T, key []byte) *testFleet {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("PostgreSQL at %s is required under CI: %v", raw, err)
 		}
-		t.Skipf("PostgreSQL at %s unreachable (%v); set OAUTHLINK_TEST_POSTGRES", raw, err)
+		testutil.SkipUnavailable(t, fmt.Sprintf("PostgreSQL at %s unreachable (%v); set OAUTHLINK_TEST_POSTGRES, or CI to make this fatal", raw, err))
 	}
 	schema := "cli_test_" + strings.ToLower(rand.Text()[:12])
 	_, err = db.ExecContext(ctx, "CREATE SCHEMA "+schema)
@@ -195,3 +197,6 @@ func seed(t *testing.T, st store.TokenStore) {
 		require.NoError(t, st.Save(t.Context(), c))
 	}
 }
+
+// TestMain ends the run with a line per reason tests were skipped for.
+func TestMain(m *testing.M) { os.Exit(testutil.ReportingM{M: m}.Run()) }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/cmd/storeenv"
+	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/encrypted"
@@ -95,7 +96,7 @@ func redisFleet(t *testing.T, key []byte) *testFleet {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("Redis at %s is required under CI: %v", raw, err)
 		}
-		t.Skipf("Redis at %s unreachable (%v); set OAUTHLINK_TEST_REDIS", raw, err)
+		testutil.SkipUnavailable(t, fmt.Sprintf("Redis at %s unreachable (%v); set OAUTHLINK_TEST_REDIS, or CI to make this fatal", raw, err))
 	}
 	prefix := "cli_test_" + strings.ToLower(rand.Text()[:12]) + ":"
 	t.Cleanup(func() {

@@ -7,9 +7,15 @@
 //	go run ./examples/gorillamux
 //
 // The providers, their Connectors (oauthlink.New with the Config in
-// exampleapp's App.connector) and the pages come from
-// examples/internal/exampleapp, shared with the chi example;
-// examples/servemux is a complete app in one file.
+// exampleapp's App.connector: tokens encrypted at rest with store/encrypted,
+// the merchant's organization recorded by the presets' Identify) and the
+// pages come from examples/internal/exampleapp, shared with the chi
+// example; examples/servemux mounts the same handlers in one file.
+//
+// It listens on OAUTHLINK_ADDR (default 127.0.0.1:8080, as the demo and
+// the other examples: set OAUTHLINK_ADDR=127.0.0.1:8081 to run it beside
+// them). The demo mounts the same handlers under its own documented
+// routes (its disconnect is POST /connections/{provider}/disconnect).
 package main
 
 import (

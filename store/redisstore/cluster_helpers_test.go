@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
@@ -107,7 +108,7 @@ func lookPath(t *testing.T, name string) string {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%v (CI is set: the tests that start their own Redis servers must run; apt-get install redis-server)", err)
 		}
-		t.Skipf("skipping, this test starts Redis servers of its own: %v (apt-get install redis-server, or set CI to make this fatal)", err)
+		testutil.SkipUnavailable(t, fmt.Sprintf("this test starts Redis servers of its own: %v (apt-get install redis-server, or set CI to make this fatal)", err))
 	}
 	return p
 }

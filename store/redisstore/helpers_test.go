@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -10,12 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(testutil.ReportingM{M: m}) }
 
 // redisOptions reads OAUTHLINK_TEST_REDIS: a redis:// or rediss:// URL, or
 // host:port. Default 127.0.0.1:6379.
@@ -55,7 +57,7 @@ func newClient(t testing.TB) *redis.Client {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("Redis at %s is unreachable: %v (CI is set: the server must be reachable)", opts.Addr, err)
 		}
-		t.Skipf("Redis at %s is unreachable: %v (set OAUTHLINK_TEST_REDIS, or CI to make this fatal)", opts.Addr, err)
+		testutil.SkipUnavailable(t, fmt.Sprintf("Redis at %s is unreachable: %v (set OAUTHLINK_TEST_REDIS, or CI to make this fatal)", opts.Addr, err))
 	}
 	opts.ContextTimeoutEnabled = true
 	c := redis.NewClient(opts)

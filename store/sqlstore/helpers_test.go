@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +22,7 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(testutil.ReportingM{M: m}) }
 
 const defaultPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
@@ -41,7 +42,7 @@ func unavailable(t testing.TB, format string, args ...any) {
 	if os.Getenv("CI") != "" {
 		t.Fatalf(format+" (CI is set: the server must be reachable)", args...)
 	}
-	t.Skipf(format+" (set OAUTHLINK_TEST_POSTGRES, or CI to make this fatal)", args...)
+	testutil.SkipUnavailable(t, fmt.Sprintf(format+" (set OAUTHLINK_TEST_POSTGRES, or CI to make this fatal)", args...))
 }
 
 // postgresErr remembers whether the server answered once, so that a

@@ -8,16 +8,22 @@ package exampleapp
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"os"
+	"syscall"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/mollie"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
+	"github.com/oauthlink/oauthlink/qonto"
 	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/encrypted"
 	"github.com/oauthlink/oauthlink/store/memstore"
@@ -55,11 +61,14 @@ func New(public string, f *Fakes) (*App, error) {
 	for _, p := range []struct {
 		desc               oauthlink.Provider
 		id, secret, orgURL string
+		identify           func(context.Context, *oauthlink.Connection) error
 	}{
-		{m.Provider(), m.ClientID(), m.ClientSecret(), m.APIURL() + "/v2/organizations/me"},
-		{q.Provider(), q.ClientID(), q.ClientSecret(), q.APIURL() + "/v2/organization"},
+		{m.Provider(), m.ClientID(), m.ClientSecret(), m.APIURL() + "/v2/organizations/me",
+			mollie.Identify(mollie.Client{BaseURL: m.APIURL(), AllowInsecureHTTP: true, HTTPClient: m.Client()})},
+		{q.Provider(), q.ClientID(), q.ClientSecret(), q.APIURL() + "/v2/organization",
+			qonto.Identify(qonto.Client{BaseURL: q.APIURL(), AllowInsecureHTTP: true, HTTPClient: q.Client()}, q.Provider().Header)},
 	} {
-		link, err := a.connector(p.desc, p.id, p.secret)
+		link, err := a.connector(p.desc, p.id, p.secret, p.identify)
 		if err != nil {
 			return nil, err
 		}
@@ -73,8 +82,9 @@ func New(public string, f *Fakes) (*App, error) {
 func owner(*http.Request) (string, error) { return "demo-user", nil }
 
 // connector returns the Connector for a provider; its callback is
-// Public/connect/{name}/callback.
-func (a *App) connector(p oauthlink.Provider, clientID, clientSecret string) (*oauthlink.Connector, error) {
+// Public/connect/{name}/callback, and identify records the provider's
+// account id (Connection.AccountID) when the flow completes.
+func (a *App) connector(p oauthlink.Provider, clientID, clientSecret string, identify func(context.Context, *oauthlink.Connection) error) (*oauthlink.Connector, error) {
 	// Tokens are encrypted at rest.
 	sealed, err := encrypted.New(a.Store, encrypted.Options{Keys: []encrypted.Key{{ID: "k1", Key: a.tokenKey}}})
 	if err != nil {
@@ -86,6 +96,7 @@ func (a *App) connector(p oauthlink.Provider, clientID, clientSecret string) (*o
 		Store:       sealed, CookieSecrets: [][]byte{a.cookieSecret},
 		AllowInsecureHTTP: true, // plain http on loopback: development only
 		Owner:             owner,
+		Hooks:             oauthlink.Hooks{Identify: identify},
 	})
 }
 
@@ -121,7 +132,7 @@ func (a *App) Home(router string) http.HandlerFunc {
 }
 
 var home = template.Must(template.New("home").Parse(`<!doctype html><title>oauthlink on {{.Router}}</title>
-<h1>Connections of demo-user</h1><ul>{{range .Conns}}<li>{{.Provider}}: {{.Status}}, account {{.AccountID}}</li>{{end}}</ul>
+<h1>Connections of demo-user</h1><ul>{{range .Conns}}<li>{{.Provider}}: {{.Status}}, account {{or .AccountID "unknown"}}</li>{{end}}</ul>
 {{range .Providers}}<p><a href="/connect/{{.Name}}">connect {{.Name}}</a> · <a href="/{{.Name}}/organization">organization</a>
 <form method="post" action="/connect/{{.Name}}/disconnect"><button>disconnect {{.Name}}</button></form></p>{{end}}`))
 
@@ -151,6 +162,10 @@ func (f *Fakes) Close() {
 // the example.
 func Run(router string, newHandler func(*App) http.Handler) {
 	addr := cmp.Or(os.Getenv("OAUTHLINK_ADDR"), "127.0.0.1:8080")
+	ln, err := Listen(addr)
+	if err != nil {
+		log.Fatal(err)
+	}
 	public := "http://" + addr
 	fakes := StartFakes(public)
 	defer fakes.Close()
@@ -159,5 +174,16 @@ func Run(router string, newHandler func(*App) http.Handler) {
 		log.Fatal(err)
 	}
 	fmt.Println(router, "example on", public)
-	log.Fatal(http.ListenAndServe(addr, newHandler(app)))
+	log.Fatal(http.Serve(ln, newHandler(app)))
+}
+
+// Listen listens on addr, and when the port is taken says how to pick
+// another: the demo and every example default to 127.0.0.1:8080.
+func Listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%w\n%s is taken (is the demo or another example running?); "+
+			"choose another address with OAUTHLINK_ADDR, e.g. OAUTHLINK_ADDR=127.0.0.1:8081", err, addr)
+	}
+	return ln, err
 }

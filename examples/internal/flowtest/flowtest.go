@@ -6,6 +6,7 @@ package flowtest
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -87,10 +88,48 @@ func (b *Browser) Connect(t *testing.T, name string, fake Fake) {
 	assert.Equal(t, "/", resp.Header.Get("Location"))
 }
 
-// RouterFlows runs each provider's whole flow on the router newRouter
-// builds (the chi and gorilla/mux examples) against the fakes: Require's
-// redirect to the start handler, start, the fake's consent, callback, the
-// Require-protected API route /{name}/organization, and disconnect.
+// Provider is a provider of the app under test and its fake.
+type Provider struct {
+	Name string
+	Fake Fake
+}
+
+// Flows runs each provider's whole flow on the app b serves, as every
+// example mounts it: RequireConnection's redirect to the start handler,
+// start, the fake's consent, callback, the home page showing the account
+// Identify recorded, the Require-protected API route /{name}/organization,
+// and disconnect, after which the API route answers 401.
+func Flows(t *testing.T, b *Browser, providers []Provider) {
+	for _, tc := range providers {
+		t.Run(tc.Name, func(t *testing.T) {
+			resp := b.Send(t, http.MethodGet, "/"+tc.Name+"/organization", "Accept", "text/html")
+			assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "Require sends a page to the start handler")
+			assert.True(t, strings.HasPrefix(resp.Header.Get("Location"), "/connect/"+tc.Name+"?return_to="))
+
+			b.Connect(t, tc.Name, tc.Fake)
+			account := tc.Fake.LastAuthorize().AccountID
+			require.NotEmpty(t, account)
+			home, err := io.ReadAll(b.Send(t, http.MethodGet, "/").Body)
+			require.NoError(t, err)
+			assert.Contains(t, string(home), "active, account "+account, "Identify recorded the organization")
+
+			resp = b.Send(t, http.MethodGet, "/"+tc.Name+"/organization", "Accept", "application/json")
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			var org map[string]any
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&org))
+			raw, _ := json.Marshal(org)
+			assert.Contains(t, string(raw), account)
+
+			resp = b.Send(t, http.MethodPost, "/connect/"+tc.Name+"/disconnect", "Accept", "text/html")
+			assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
+			resp = b.Send(t, http.MethodGet, "/"+tc.Name+"/organization", "Accept", "application/json")
+			assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		})
+	}
+}
+
+// RouterFlows serves the app newRouter builds (the chi and gorilla/mux
+// examples) against the fakes and runs Flows on it.
 func RouterFlows(t *testing.T, newRouter func(*exampleapp.App) http.Handler) {
 	var fakes *exampleapp.Fakes
 	b := Serve(t, func(public string) (http.Handler, error) {
@@ -102,28 +141,5 @@ func RouterFlows(t *testing.T, newRouter func(*exampleapp.App) http.Handler) {
 		}
 		return newRouter(app), nil
 	})
-	for _, tc := range []struct {
-		name string
-		fake Fake
-	}{{"mollie", fakes.Mollie}, {"qonto", fakes.Qonto}} {
-		t.Run(tc.name, func(t *testing.T) {
-			resp := b.Send(t, http.MethodGet, "/"+tc.name+"/organization", "Accept", "text/html")
-			assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "Require sends a page to the start handler")
-			assert.True(t, strings.HasPrefix(resp.Header.Get("Location"), "/connect/"+tc.name+"?return_to="))
-
-			b.Connect(t, tc.name, tc.fake)
-
-			resp = b.Send(t, http.MethodGet, "/"+tc.name+"/organization", "Accept", "application/json")
-			require.Equal(t, http.StatusOK, resp.StatusCode)
-			var org map[string]any
-			require.NoError(t, json.NewDecoder(resp.Body).Decode(&org))
-			raw, _ := json.Marshal(org)
-			assert.Contains(t, string(raw), tc.fake.LastAuthorize().AccountID)
-
-			resp = b.Send(t, http.MethodPost, "/connect/"+tc.name+"/disconnect", "Accept", "text/html")
-			assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
-			resp = b.Send(t, http.MethodGet, "/"+tc.name+"/organization", "Accept", "application/json")
-			assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
-		})
-	}
+	Flows(t, b, []Provider{{"mollie", fakes.Mollie}, {"qonto", fakes.Qonto}})
 }
