@@ -26,7 +26,11 @@ func TestFetchRFC8414Location(t *testing.T) {
 	for _, path := range []string{"", "/tenant/one", "/tenant/"} {
 		t.Run("path "+path, func(t *testing.T) {
 			a := newAS(t)
-			a.set(func(a *as) { a.path = strings.TrimSuffix(path, "/"); a.doc = a.standard(); a.doc["issuer"] = a.srv.URL + path })
+			a.set(func(a *as) {
+				a.path = strings.TrimSuffix(path, "/")
+				a.doc = a.standard()
+				a.doc["issuer"] = a.srv.URL + path
+			})
 			m, err := discovery.Fetch(t.Context(), a.srv.URL+path, opts(a))
 			require.NoError(t, err)
 			assert.Equal(t, a.srv.URL+path, m.Issuer)
@@ -115,7 +119,9 @@ func TestFetchRefusesInvalidDocuments(t *testing.T) {
 		{name: "no authorization endpoint", edit: func(d map[string]any, _ string) { delete(d, "authorization_endpoint") }, want: discovery.ErrInvalid},
 		{name: "no token endpoint", edit: func(d map[string]any, _ string) { delete(d, "token_endpoint") }, want: discovery.ErrInvalid},
 		{name: "relative token endpoint", edit: func(d map[string]any, _ string) { d["token_endpoint"] = "/token" }, want: discovery.ErrInvalid},
-		{name: "http token endpoint", edit: func(d map[string]any, u string) { d["token_endpoint"] = "http://" + strings.TrimPrefix(u, "https://") + "/token" }, want: discovery.ErrInvalid},
+		{name: "http token endpoint", edit: func(d map[string]any, u string) {
+			d["token_endpoint"] = "http://" + strings.TrimPrefix(u, "https://") + "/token"
+		}, want: discovery.ErrInvalid},
 		{name: "http revocation endpoint", edit: func(d map[string]any, _ string) { d["revocation_endpoint"] = "http://as.example/revoke" }, want: discovery.ErrInvalid},
 		{name: "fragment", edit: func(d map[string]any, u string) { d["authorization_endpoint"] = u + "/authorize#x" }, want: discovery.ErrInvalid},
 		{name: "userinfo", edit: func(d map[string]any, _ string) { d["token_endpoint"] = "https://user:pw@as.example/token" }, want: discovery.ErrInvalid},
