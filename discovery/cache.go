@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"context"
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -128,7 +129,9 @@ func freshness(h http.Header) time.Duration {
 				return 0
 			case "max-age":
 				n, err := strconv.ParseInt(strings.Trim(val, `"`), 10, 64)
-				if err != nil || n < 0 {
+				if errors.Is(err, strconv.ErrRange) && n > 0 {
+					n = 1 << 31 // too large: 2^31 seconds (RFC 9111 §1.2.2)
+				} else if err != nil || n < 0 {
 					return 0 // malformed: treat as stale (RFC 9111 §4.2.1)
 				}
 				maxAge = min(maxAge, time.Duration(min(n, math.MaxInt64/int64(time.Second)))*time.Second)
