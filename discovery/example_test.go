@@ -20,12 +20,12 @@ func ExampleProvider() {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u := "https://" + r.Host
 		json.NewEncoder(w).Encode(map[string]any{
-			"issuer":                                u,
-			"authorization_endpoint":                u + "/oauth2/authorize",
-			"token_endpoint":                        u + "/oauth2/token",
-			"revocation_endpoint":                   u + "/oauth2/revoke",
-			"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt"},
-			"code_challenge_methods_supported":      []string{"S256"},
+			"issuer":                                         u,
+			"authorization_endpoint":                         u + "/oauth2/authorize",
+			"token_endpoint":                                 u + "/oauth2/token",
+			"revocation_endpoint":                            u + "/oauth2/revoke",
+			"token_endpoint_auth_methods_supported":          []string{"client_secret_post", "private_key_jwt"},
+			"code_challenge_methods_supported":               []string{"S256"},
 			"authorization_response_iss_parameter_supported": true,
 		})
 	}))

@@ -61,12 +61,12 @@ func (a *issAS) serve(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/.well-known/oauth-authorization-server":
 		json.NewEncoder(w).Encode(map[string]any{
-			"issuer":                                a.srv.URL,
-			"authorization_endpoint":                a.srv.URL + "/authorize",
-			"token_endpoint":                        a.fake.TokenURL(),
-			"revocation_endpoint":                   a.fake.RevokeURL(),
-			"token_endpoint_auth_methods_supported": []string{"client_secret_post"},
-			"code_challenge_methods_supported":      []string{"S256"},
+			"issuer":                                         a.srv.URL,
+			"authorization_endpoint":                         a.srv.URL + "/authorize",
+			"token_endpoint":                                 a.fake.TokenURL(),
+			"revocation_endpoint":                            a.fake.RevokeURL(),
+			"token_endpoint_auth_methods_supported":          []string{"client_secret_post"},
+			"code_challenge_methods_supported":               []string{"S256"},
 			"authorization_response_iss_parameter_supported": true,
 		})
 	case "/authorize":
