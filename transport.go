@@ -22,7 +22,9 @@ import (
 // connection fails with the middleware's error (store.ErrNotFound,
 // ErrReauthRequired, ...), before anything is sent.
 //
-// Everything else is Client's, per request: the token goes only to the
+// The transport sets the Authorization header, replacing one the SDK set:
+// give an SDK that insists on an API key a placeholder. Everything else
+// is Client's, per request: the token goes only to the
 // origin of Provider.APIURL (the same scheme, host and port; no
 // cross-origin redirect is followed), a 401 re-reads the connection and
 // forces at most one refresh, and errors arrive in a *url.Error (test

@@ -97,6 +97,9 @@ func (c *Cache) refresh(ctx context.Context, issuer string) (*Metadata, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err == nil {
+		if _, ok := c.entries[issuer]; !ok && len(c.entries) >= maxEntries {
+			c.evict(now)
+		}
 		c.entries[issuer] = &entry{md: m, expires: now.Add(max(age, minAge))}
 		return m, nil
 	}
@@ -114,6 +117,28 @@ func (c *Cache) refresh(ctx context.Context, issuer string) (*Metadata, error) {
 		delete(c.entries, issuer)
 	}
 	return nil, err
+}
+
+// maxEntries bounds the issuers a Cache keeps, so issuers that come and
+// go (or come from input) cannot grow it without limit.
+const maxEntries = 1024
+
+// evict makes room for one entry: it drops every entry past its stale
+// window and, when none is, the one that expires first.
+func (c *Cache) evict(now time.Time) {
+	var first string
+	for issuer, e := range c.entries {
+		if !now.Before(e.expires.Add(max(c.opts.StaleIfError, 0))) {
+			delete(c.entries, issuer)
+			continue
+		}
+		if first == "" || e.expires.Before(c.entries[first].expires) {
+			first = issuer
+		}
+	}
+	if len(c.entries) >= maxEntries {
+		delete(c.entries, first)
+	}
 }
 
 // freshness is how long a response may be kept by its Cache-Control

@@ -3,6 +3,7 @@ package discovery_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -62,8 +63,9 @@ func (m *memAS) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	w.WriteHeader(status)
 	if status == http.StatusOK {
+		iss := "https://" + r.URL.Host // memIssuer, or another issuer on the same transport
 		json.NewEncoder(w).Encode(map[string]any{
-			"issuer": memIssuer, "authorization_endpoint": memIssuer + "/authorize", "token_endpoint": memIssuer + token,
+			"issuer": iss, "authorization_endpoint": iss + "/authorize", "token_endpoint": iss + token,
 		})
 	}
 	return w.Result(), nil
@@ -252,4 +254,25 @@ func TestCacheMetadataIsACopy(t *testing.T) {
 	require.NoError(t, err)
 	md.TokenEndpoint = "https://evil.example/token"
 	assert.Equal(t, memIssuer+"/token", tokenEndpoint(t, c))
+}
+
+// The cache keeps at most 1024 issuers: the 1025th pushes out the one
+// that expires first.
+func TestCacheIsBounded(t *testing.T) {
+	m := newMemAS()
+	clk := oauthlinktest.NewClock(time.Time{})
+	c := newCache(m, clk, discovery.Options{})
+	issuer := func(i int) string { return fmt.Sprintf("https://tenant-%d.example", i) }
+	for i := range 1025 {
+		_, err := c.Metadata(t.Context(), issuer(i))
+		require.NoError(t, err)
+		clk.Advance(time.Millisecond)
+	}
+	require.Equal(t, 1025, m.fetches())
+	_, err := c.Metadata(t.Context(), issuer(1))
+	require.NoError(t, err)
+	assert.Equal(t, 1025, m.fetches(), "the second issuer is still cached")
+	_, err = c.Metadata(t.Context(), issuer(0))
+	require.NoError(t, err)
+	assert.Equal(t, 1026, m.fetches(), "the first, which expired first, was dropped")
 }

@@ -89,6 +89,13 @@
 //     Past that window the failure is returned.
 //   - An issuer with no document yet is fetched on every call: a failure
 //     is never cached.
+//   - A Cache keeps at most 1024 issuers; to make room it drops those
+//     past their stale window, else the one that expires first.
+//
+// The issuer is fetched as given, from wherever it names: an app that
+// takes issuer URLs from its users (bring your own authorization server)
+// must check them against its own allow-list first, or the fetch reaches
+// any host the machine can, internal ones included.
 //
 // A Provider handed to oauthlink.New is copied into the Connector: a later
 // change of the document reaches a Connector only when the app builds a
