@@ -18,8 +18,10 @@
 // RFC 8414 §3.1), then, when that answers a client error such as 404, at
 // the OpenID location, appended to the issuer
 // (https://as.example/tenant/.well-known/openid-configuration, OpenID
-// Connect Discovery 1.0 §4; RFC 8414 §5). Any other failure ends the
-// lookup: a server error is not read as "no document here".
+// Connect Discovery 1.0 §4; RFC 8414 §5), also when the first location
+// serves something that is not this issuer's metadata (a web
+// application's catch-all page). A server error, 408 or 429 ends the
+// lookup: it is not read as "no document here".
 //
 // # What is checked
 //

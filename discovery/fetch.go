@@ -147,6 +147,7 @@ func fetch(ctx context.Context, issuer string, opts Options) (*Metadata, time.Du
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	var missing []string
+	var invalid error // the first location's invalid document, if any
 	for _, loc := range locs {
 		body, age, status, err := get(ctx, loc, opts)
 		if err != nil {
@@ -155,16 +156,28 @@ func fetch(ctx context.Context, issuer string, opts Options) (*Metadata, time.Du
 		switch {
 		case status == http.StatusOK:
 			m, err := parseMetadata(body, issuer, opts.AllowInsecureHTTP)
-			if err != nil {
+			if err == nil {
+				return m, min(age, opts.MaxAge), nil
+			}
+			if !errors.Is(err, ErrInvalid) {
 				return nil, 0, fmt.Errorf("%w (from %s)", err, loc)
 			}
-			return m, min(age, opts.MaxAge), nil
+			// Not this issuer's metadata (an application's catch-all
+			// page, another issuer's document): never used (RFC 8414
+			// §3.3), but the next location may hold the right one.
+			if invalid == nil {
+				invalid = fmt.Errorf("%w (from %s)", err, loc)
+			}
+			missing = append(missing, fmt.Sprintf("%s served no valid document", loc))
 		case status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests:
 			// Not at this location: try the next one.
 			missing = append(missing, fmt.Sprintf("%s answered %d", loc, status))
 		default:
 			return nil, 0, fmt.Errorf("%w: %s answered %d", ErrFetch, loc, status)
 		}
+	}
+	if invalid != nil {
+		return nil, 0, fmt.Errorf("%w; tried %s", invalid, strings.Join(missing, "; "))
 	}
 	return nil, 0, fmt.Errorf("%w: no metadata for %s: %s", ErrFetch, issuer, strings.Join(missing, "; "))
 }

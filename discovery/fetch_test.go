@@ -66,6 +66,36 @@ func TestFetchFallsBackToOpenIDLocation(t *testing.T) {
 	}
 }
 
+// A 200 at the RFC 8414 location that is not this issuer's metadata (a
+// web application's catch-all page, another issuer's document) is never
+// used, and the OpenID location is tried.
+func TestFetchFallsBackPastAnInvalidDocument(t *testing.T) {
+	for name, first := range map[string]func(u string) string{
+		"catch-all page": func(string) string { return "<!doctype html><title>app</title>" },
+		"another issuer": func(string) string {
+			return `{"issuer":"https://other.example","authorization_endpoint":"https://other.example/a","token_endpoint":"https://other.example/t"}`
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a := newAS(t)
+			a.set(func(a *as) {
+				doc, u := a.standard(), a.srv.URL
+				a.handler = func(w http.ResponseWriter, r *http.Request) {
+					if r.URL.Path == "/.well-known/openid-configuration" {
+						json.NewEncoder(w).Encode(doc)
+						return
+					}
+					w.Write([]byte(first(u)))
+				}
+			})
+			m, err := discovery.Fetch(t.Context(), a.issuer(), opts(a))
+			require.NoError(t, err)
+			assert.Equal(t, a.issuer(), m.Issuer)
+			assert.Equal(t, 2, a.total())
+		})
+	}
+}
+
 // A server error, a 429 or a 408 is not "no document here": the lookup
 // ends without trying the next location.
 func TestFetchDoesNotFallBackOnServerErrors(t *testing.T) {
