@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -118,12 +119,12 @@ func TestDiscoveredProviderConnects(t *testing.T) {
 			p.RequiredScopes = []string{"offline_access"}
 			p.RotatesRefreshTokens = true
 
-			var failed error
+			var failed atomic.Pointer[error] // set by the server, read by the test
 			cfg := testConfig(p, a.fake.Client())
 			cfg.ClientID, cfg.ClientSecret = a.fake.ClientID(), a.fake.ClientSecret()
 			cfg.RedirectURL = app.URL + "/callback"
 			cfg.Hooks.OnError = func(w http.ResponseWriter, r *http.Request, err error) {
-				failed = err
+				failed.Store(&err)
 				oauthlink.DefaultErrorHandler(w, r, err)
 			}
 			link, err := oauthlink.New(cfg)
@@ -134,11 +135,14 @@ func TestDiscoveredProviderConnects(t *testing.T) {
 
 			status := browse(t, app.Client(), app.URL+"/start")
 			if tc.want != nil {
-				assert.ErrorIs(t, failed, tc.want)
+				require.NotNil(t, failed.Load(), "the callback failed")
+				assert.ErrorIs(t, *failed.Load(), tc.want)
 				assert.Equal(t, 0, a.fake.Exchanges(), "no code spent")
 				return
 			}
-			require.NoError(t, failed)
+			if e := failed.Load(); e != nil {
+				t.Fatalf("a handler failed: %v", *e)
+			}
 			require.Equal(t, http.StatusOK, status)
 			assert.Equal(t, []oauthlinktest.ClientAuth{oauthlinktest.ClientAuthBody}, a.fake.ClientAuths(oauthlinktest.EndpointToken))
 			conn, err := link.Connection(t.Context(), "shop-1")

@@ -118,7 +118,7 @@ func TestZitadelOP(t *testing.T) {
 	p.RequiredScopes = []string{"openid", "offline_access"}
 	p.RotatesRefreshTokens = true
 
-	var failed error
+	var failed atomic.Pointer[error] // set by the server, read by the test
 	link, err := oauthlink.New(oauthlink.Config{
 		Provider: p, ClientID: clientID, ClientSecret: clientSecret,
 		RedirectURL:   app.URL + "/callback",
@@ -128,7 +128,7 @@ func TestZitadelOP(t *testing.T) {
 		HTTPClient:    op.srv.Client(),
 		Logger:        slog.New(slog.DiscardHandler),
 		Hooks: oauthlink.Hooks{OnError: func(w http.ResponseWriter, r *http.Request, err error) {
-			failed = err
+			failed.Store(&err)
 			oauthlink.DefaultErrorHandler(w, r, err)
 		}},
 	})
@@ -140,7 +140,9 @@ func TestZitadelOP(t *testing.T) {
 	// start → authorize → sign in on the OP's login page → callback →
 	// exchange.
 	landed := signIn(t, op, app.URL+"/start")
-	require.NoError(t, failed)
+	if e := failed.Load(); e != nil {
+		t.Fatalf("a handler failed: %v", *e)
+	}
 	require.Equal(t, app.URL+"/", landed)
 	auth := op.requested("/auth")
 	require.NotEmpty(t, auth)
