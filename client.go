@@ -1,6 +1,7 @@
 package oauthlink
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -47,12 +48,19 @@ var errNotAPIOrigin = fmt.Errorf("%w: not the provider's API origin", ErrBadRequ
 // ErrBadRequest for a request to another origin. A failure of the API request itself (the network, a redirect
 // loop) is net/http's own.
 func (c *Connector) Client(owner string) *http.Client {
-	base := http.DefaultTransport
+	return c.apiClient(&bearerTransport{c: c, owner: owner})
+}
+
+// apiClient wraps t in the *http.Client that Client and ContextClient
+// return: over the configured transport, following redirects only on the
+// API's origin.
+func (c *Connector) apiClient(t *bearerTransport) *http.Client {
+	t.base = http.DefaultTransport
 	if c.cfg.HTTPClient != nil && c.cfg.HTTPClient.Transport != nil {
-		base = c.cfg.HTTPClient.Transport
+		t.base = c.cfg.HTTPClient.Transport
 	}
 	return &http.Client{
-		Transport: &bearerTransport{c: c, owner: owner, base: base},
+		Transport: t,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if !c.api.has(req.URL) {
 				return http.ErrUseLastResponse
@@ -113,7 +121,10 @@ func (o origin) String() string {
 type bearerTransport struct {
 	c     *Connector
 	owner string
-	base  http.RoundTripper
+	// ownerOf, when set, names the owner of each request from its context
+	// instead (ContextClient).
+	ownerOf func(context.Context) (string, error)
+	base    http.RoundTripper
 }
 
 func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -131,7 +142,15 @@ func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("%w: refusing to send the %s token to %s://%s (the API is %s)",
 			errNotAPIOrigin, t.c.provider.Name, req.URL.Scheme, req.URL.Host, t.c.api)
 	}
-	v := t.c.e.cached(req.Context(), t.owner)
+	owner := t.owner
+	if t.ownerOf != nil {
+		var err error
+		if owner, err = t.ownerOf(req.Context()); err != nil {
+			closeBody()
+			return nil, err
+		}
+	}
+	v := t.c.e.cached(req.Context(), owner)
 	if v.err != nil {
 		closeBody()
 		return nil, v.err
@@ -140,8 +159,8 @@ func (t *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
-	t.c.e.forget(t.owner)
-	cur, ferr := t.c.e.unauthorized(req.Context(), t.owner, v.conn)
+	t.c.e.forget(owner)
+	cur, ferr := t.c.e.unauthorized(req.Context(), owner, v.conn)
 	if ferr != nil {
 		if errors.Is(ferr, ErrReauthRequired) || errors.Is(ferr, ErrDisconnected) || errors.Is(ferr, store.ErrNotFound) {
 			drain(resp)

@@ -1,6 +1,8 @@
 // Package oauthlink links a platform's users to their accounts at payment
 // providers over OAuth2 "connect" flows (RFC 6749 authorization code), with
 // presets for Mollie Connect (package mollie) and Qonto (package qonto).
+// Package discovery builds the Provider of any other server from its
+// RFC 8414 metadata; Provider.Endpoint hands it to golang.org/x/oauth2.
 //
 // A Connector serves one provider. It hands out composable net/http pieces:
 //
@@ -16,8 +18,9 @@
 //     request context (ConnectionFromContext); RequireConnection does the
 //     same and lets only connected owners through.
 //   - Client returns an *http.Client that calls the provider's API with a
-//     fresh token; Connection and ForceRefresh do the same for background
-//     work.
+//     fresh token; ContextClient does the same for an SDK client built once,
+//     taking the owner from each request's context; Connection and
+//     ForceRefresh serve background work.
 //   - DisconnectHandler and Disconnect revoke at the provider and forget.
 //
 // Every failure of the handlers goes to one hook, Hooks.OnError (default
