@@ -3,6 +3,7 @@ package oauthlink
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -45,6 +46,11 @@ type engine struct {
 	// realClock is set when Config.Now was left to time.Now.
 	realClock bool
 	endpoint  *tokenwire.Endpoint
+	// clientID, clientSecret and revokeHTTP are what a custom
+	// Provider.Revoke receives in its Revocation.
+	clientID     string
+	clientSecret store.Secret
+	revokeHTTP   *http.Client
 
 	flight  singleflight.Group
 	pending pendingSaves
@@ -64,6 +70,9 @@ func newEngine(cfg *Config, p Provider, scopes []string) *engine {
 		e.clock, e.realClock = time.Now, true
 	}
 	e.endpoint = newEndpoint(cfg, &e.provider, e.now)
+	if p.Revoke != nil {
+		e.clientID, e.clientSecret, e.revokeHTTP = cfg.ClientID, store.Secret(cfg.ClientSecret), revokeClient(cfg)
+	}
 	return e
 }
 
