@@ -183,9 +183,10 @@ func (st *Stripe) token(w http.ResponseWriter, r *http.Request) {
 	var resp map[string]any
 	if oerr == nil {
 		st.access[access].expires = time.Time{} // Stripe access tokens do not expire
+		scope := cmp.Or(params["scope"], strings.Join(g.scopes, " "))
 		resp = map[string]any{
 			"access_token": access, "refresh_token": refresh, "token_type": "bearer",
-			"scope": strings.Join(g.scopes, " "), "livemode": false,
+			"scope": scope, "livemode": false,
 			"stripe_user_id": g.account.id, "stripe_publishable_key": "pk_test_" + randomAlnum(24),
 		}
 	}
@@ -199,7 +200,8 @@ func (st *Stripe) token(w http.ResponseWriter, r *http.Request) {
 
 // refreshLocked serves the refresh_token grant: the refresh token is
 // spent (rotated) and a new pair issued; the old access token keeps
-// working. A scope, if sent, must be one the grant holds. st.mu must be
+// working. A scope, if sent, must be the grant's or a lesser one
+// (read_only under read_write); the answer then names it. st.mu must be
 // held.
 func (st *Stripe) refreshLocked(params map[string]string) (*grant, string, string, *oauthError) {
 	st.refreshes++
@@ -214,7 +216,7 @@ func (st *Stripe) refreshLocked(params map[string]string) (*grant, string, strin
 		return nil, "", "", invalidGrant("Refresh token has already been used.")
 	}
 	g := rt.grant
-	if sc, ok := params["scope"]; ok && !g.hasScope(sc) {
+	if sc, ok := params["scope"]; ok && !g.hasScope(sc) && !(sc == stripe.ScopeReadOnly && g.hasScope(stripe.ScopeReadWrite)) {
 		return nil, "", "", badRequest("invalid_scope", "The scope must be equal to or lesser than the original grant's.")
 	}
 	rt.usedAt = st.now()
