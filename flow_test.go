@@ -22,9 +22,9 @@ import (
 )
 
 func TestFullFlow(t *testing.T) {
-	for _, provider := range []string{"mollie", "qonto", "stripe", "gocardless"} {
+	for _, provider := range []string{"mollie", "qonto", "stripe", "gocardless", "adyen"} {
 		t.Run(provider, func(t *testing.T) {
-			e := newEnv(t, withFake("stripe"), withFake("gocardless"))
+			e := newEnv(t, withFake("stripe"), withFake("gocardless"), withFake("adyen"))
 			b := e.browser("shop-1")
 			cb := b.connect(provider, "?return_to=/settings%3Ftab%3Dpayments")
 			require.Equal(t, http.StatusSeeOther, cb.Status, cb.Body)
@@ -53,7 +53,7 @@ func TestFullFlow(t *testing.T) {
 			assert.Equal(t, 1, f.Exchanges())
 
 			want := oauthlinktest.ClientAuthBasic
-			if provider != "mollie" {
+			if provider != "mollie" && provider != "adyen" {
 				want = oauthlinktest.ClientAuthBody
 			}
 			assert.Equal(t, []oauthlinktest.ClientAuth{want}, f.ClientAuths(oauthlinktest.EndpointToken), "G27: pinned client auth")
@@ -61,6 +61,9 @@ func TestFullFlow(t *testing.T) {
 			assert.Equal(t, e.app.URL+"/connect/"+provider+"/callback", ar.RedirectURI)
 			if provider == "qonto" {
 				assert.Contains(t, ar.Scopes, "offline_access")
+			}
+			if provider == "adyen" {
+				assert.Equal(t, "S256", ar.CodeChallengeMethod, "Adyen's PKCE")
 			}
 		})
 	}
@@ -581,10 +584,10 @@ func TestI34_StoreDownDuringCallback(t *testing.T) {
 // K37: no code, state, token, verifier or client secret in logs, errors
 // or pages across successful and failing flows.
 func TestK37_NoSecretsInLogs(t *testing.T) {
-	e := newEnv(t, withQonto(oauthlinktest.QontoOptions{RequirePKCE: true}), withFake("stripe"), withFake("gocardless"))
+	e := newEnv(t, withQonto(oauthlinktest.QontoOptions{RequirePKCE: true}), withFake("stripe"), withFake("gocardless"), withFake("adyen"))
 	b := e.browser("shop-1")
 	var canaries []string
-	for _, p := range []string{"mollie", "qonto", "stripe", "gocardless"} {
+	for _, p := range []string{"mollie", "qonto", "stripe", "gocardless", "adyen"} {
 		cb := b.authorize(p, "")
 		u, _ := url.Parse(cb)
 		canaries = append(canaries, u.Query().Get("code"), u.Query().Get("state"))

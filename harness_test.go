@@ -72,11 +72,12 @@ type env struct {
 	// stripe and gocardless are started only when withFake asks for them.
 	stripe     *oauthlinktest.Stripe
 	gocardless *oauthlinktest.GoCardless
-	links  map[string]*oauthlink.Connector
-	cfgs   map[string]oauthlink.Config // each link's Config, for variants
-	fakes  map[string]fake
-	logs   *syncBuffer
-	secret []byte
+	adyen      *oauthlinktest.Adyen
+	links      map[string]*oauthlink.Connector
+	cfgs       map[string]oauthlink.Config // each link's Config, for variants
+	fakes      map[string]fake
+	logs       *syncBuffer
+	secret     []byte
 
 	mu   sync.Mutex
 	errs []error
@@ -93,7 +94,7 @@ type envConfig struct {
 	extra    []string
 }
 
-// withFake adds the named fake ("stripe", "gocardless") and its connector
+// withFake adds the named fake ("stripe", "gocardless", "adyen") and its connector
 // to the env's Mollie and Qonto.
 func withFake(name string) envOption { return func(c *envConfig) { c.extra = append(c.extra, name) } }
 
@@ -143,6 +144,10 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 			e.gocardless = oauthlinktest.NewGoCardless(oauthlinktest.GoCardlessOptions{Now: e.clk.Now, TLS: true, RedirectURIs: redirect})
 			t.Cleanup(e.gocardless.Close)
 			e.fakes[name] = e.gocardless
+		case "adyen":
+			e.adyen = oauthlinktest.NewAdyen(oauthlinktest.AdyenOptions{Now: e.clk.Now, TLS: true, RedirectURIs: redirect})
+			t.Cleanup(e.adyen.Close)
+			e.fakes[name] = e.adyen
 		default:
 			t.Fatalf("no fake %q", name)
 		}

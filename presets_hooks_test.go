@@ -2,12 +2,13 @@ package oauthlink_test
 
 import (
 	"context"
-	"errors"
-	"io"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -45,7 +46,7 @@ func TestAccountIDFromTokenResponse(t *testing.T) {
 			assert.Equal(t, []oauthlinktest.ClientAuth{oauthlinktest.ClientAuthBody}, f.ClientAuths(oauthlinktest.EndpointToken))
 
 			// Never due: reading the connection again later spends nothing.
-			e.clk.Advance(400 * 24 * 60 * 60 * 1e9)
+			e.clk.Advance(400 * 24 * time.Hour)
 			got, err := e.links[provider].Connection(context.Background(), "shop-1")
 			require.NoError(t, err)
 			assert.Equal(t, conn.AccessToken, got.AccessToken)
@@ -211,4 +212,28 @@ func TestCustomRevokeConfig(t *testing.T) {
 	js, err := json.Marshal(base.Provider)
 	require.NoError(t, err, "a Provider with a Revoke function still marshals")
 	assert.NotContains(t, string(js), "Revoke\":")
+}
+
+func TestAdyenPKCEAndRotatingRefresh(t *testing.T) {
+	e := newEnv(t, withFake("adyen"))
+	conn := e.connected("adyen", "shop-1")
+	assert.Equal(t, "S256", e.adyen.LastAuthorize().CodeChallengeMethod)
+	assert.Contains(t, conn.Extra.Reveal(), e.adyen.LastAuthorize().AccountID, "the accounts list is kept in Extra")
+	assert.Empty(t, conn.AccountID, "a list names no single account")
+	assert.Equal(t, []oauthlinktest.ClientAuth{oauthlinktest.ClientAuthBasic}, e.adyen.ClientAuths(oauthlinktest.EndpointToken))
+
+	e.clk.Advance(time.Hour)
+	got, err := e.links["adyen"].Connection(context.Background(), "shop-1")
+	require.NoError(t, err)
+	assert.NotEqual(t, conn.RefreshToken, got.RefreshToken, "refreshed and rotated")
+	assert.False(t, e.adyen.RefreshTokenValid(conn.RefreshToken.Reveal()))
+	assert.True(t, e.adyen.RefreshTokenValid(got.RefreshToken.Reveal()))
+	assert.Equal(t, 1, e.adyen.Refreshes())
+	assert.Zero(t, e.adyen.ReuseDetections())
+
+	// No revocation endpoint: Disconnect forgets without calling Adyen.
+	require.NoError(t, e.links["adyen"].Disconnect(context.Background(), "shop-1"))
+	assert.Zero(t, e.adyen.Calls(oauthlinktest.EndpointRevoke))
+	_, err = e.load("adyen", "shop-1")
+	assert.ErrorIs(t, err, store.ErrNotFound)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/adyen"
 	"github.com/oauthlink/oauthlink/gocardless"
 	"github.com/oauthlink/oauthlink/mollie"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
@@ -54,7 +55,7 @@ var providerFields = map[string]fieldKind{
 	"Header":                     endpoint, // the sandbox's staging header
 	"ResendRedirectURIOnRefresh": preset,
 	"RequireRefreshToken":        preset,
-	"DefaultTokenLifetime":       configured, // AccessTokenLifetime
+	"DefaultTokenLifetime":       configured, // AccessTokenLifetime (Mollie, Qonto, Adyen)
 	"MaxTokenLifetime":           preset,
 	"RotatesRefreshTokens":       preset,
 	"RefreshGrace":               configured, // QontoOptions.Grace
@@ -122,6 +123,16 @@ func TestFakeDescriptorsMatchPresets(t *testing.T) {
 			t.Cleanup(gc.Close)
 			return gc.Provider()
 		}, gocardless.Provider(gocardless.Options{})},
+		{"adyen defaults", func(t *testing.T) oauthlink.Provider {
+			a := oauthlinktest.NewAdyen(oauthlinktest.AdyenOptions{})
+			t.Cleanup(a.Close)
+			return a.Provider()
+		}, adyen.Provider(adyen.Options{})},
+		{"adyen short tokens", func(t *testing.T) oauthlink.Provider {
+			a := oauthlinktest.NewAdyen(oauthlinktest.AdyenOptions{AccessTokenLifetime: 5 * time.Minute})
+			t.Cleanup(a.Close)
+			return a.Provider()
+		}, with(adyen.Provider(adyen.Options{}), func(p *oauthlink.Provider) { p.DefaultTokenLifetime = 5 * time.Minute })},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
