@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -236,4 +237,46 @@ func TestAdyenPKCEAndRotatingRefresh(t *testing.T) {
 	assert.Zero(t, e.adyen.Calls(oauthlinktest.EndpointRevoke))
 	_, err = e.load("adyen", "shop-1")
 	assert.ErrorIs(t, err, store.ErrNotFound)
+}
+
+func TestAccountIDMalformedInAnswer(t *testing.T) {
+	const canary = "sk_test_CANARYaccessXYZ"
+	tests := []struct {
+		name, member string
+	}{
+		{"missing", ``},
+		{"not a string", `,"stripe_user_id":42`},
+		{"null", `,"stripe_user_id":null`},
+		{"empty", `,"stripe_user_id":""`},
+		{"space", `,"stripe_user_id":"acct_1 2"`},
+		{"markup", `,"stripe_user_id":"acct_<script>"`},
+		{"non-ASCII", `,"stripe_user_id":"acct_é"`},
+		{"too long", `,"stripe_user_id":"` + strings.Repeat("a", 256) + `"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, withFake("stripe"))
+			e.stripe.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Status: http.StatusOK, ContentType: "application/json",
+				Body: `{"access_token":"` + canary + `","refresh_token":"rt_CANARYrefreshXYZ","token_type":"bearer","scope":"read_write"` + tc.member + `}`})
+			h := e.browser("shop-1").connect("stripe", "")
+			assert.NotEqual(t, http.StatusSeeOther, h.Status)
+			require.ErrorIs(t, e.lastErr(), oauthlink.ErrExchange)
+			assert.Contains(t, e.lastErr().Error(), "stripe_user_id")
+			_, err := e.load("stripe", "shop-1")
+			assert.ErrorIs(t, err, store.ErrNotFound)
+			for _, leak := range []string{canary, "rt_CANARYrefreshXYZ", "<script>", "é", strings.Repeat("a", 256)} {
+				assert.NotContains(t, e.lastErr().Error(), leak)
+				assert.NotContains(t, e.logs.String(), leak)
+				assert.NotContains(t, h.Body, leak)
+			}
+		})
+	}
+	t.Run("longest accepted", func(t *testing.T) {
+		e := newEnv(t, withFake("stripe"))
+		id := "acct_" + strings.Repeat("Z", 250)
+		e.stripe.Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Status: http.StatusOK, ContentType: "application/json",
+			Body: `{"access_token":"` + canary + `","refresh_token":"rt_x","token_type":"bearer","stripe_user_id":"` + id + `"}`})
+		conn := e.connected("stripe", "shop-1")
+		assert.Equal(t, id, conn.AccountID)
+	})
 }

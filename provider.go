@@ -144,8 +144,8 @@ type Provider struct {
 	// (Stripe "stripe_user_id", GoCardless "organisation_id"). When set,
 	// its value becomes Connection.AccountID before Hooks.Identify runs,
 	// so identifying the account needs no API call, and an exchange whose
-	// response lacks it (or carries anything but 1 to 255 visible ASCII
-	// characters) fails like any malformed token response: the new grant
+	// response lacks it (or carries anything but 1 to 255 characters of
+	// [A-Za-z0-9._:-]) fails like any malformed token response: the new grant
 	// is revoked and nothing is stored. Only that member is read; the
 	// rest of the response stays in Connection.Extra, redacted like the
 	// tokens, and is never logged. Refresh responses are not read for

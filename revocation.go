@@ -83,7 +83,8 @@ func standardTokenMember(name string) bool {
 // accountID reads Provider.AccountIDField from a code exchange's answer:
 // "" when the provider has none configured, an error (naming the member,
 // never quoting the answer) when the member is missing, not a string, or
-// not 1 to 255 visible ASCII characters.
+// not 1 to 255 characters of [A-Za-z0-9._:-] (every provider's account
+// ids fit; nothing that could be markup or a log-line break does).
 func (e *engine) accountID(tok *tokenResponse) (string, error) {
 	name := e.provider.AccountIDField
 	if name == "" {
@@ -98,8 +99,10 @@ func (e *engine) accountID(tok *tokenResponse) (string, error) {
 		return "", fmt.Errorf("%w: %s is empty or longer than 255 bytes", errTokenResponse, name)
 	}
 	for i := 0; i < len(id); i++ {
-		if id[i] <= 0x20 || id[i] >= 0x7f {
-			return "", fmt.Errorf("%w: %s holds characters other than visible ASCII", errTokenResponse, name)
+		switch c := id[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-', c == '.', c == ':':
+		default:
+			return "", fmt.Errorf("%w: %s holds characters other than [A-Za-z0-9._:-]", errTokenResponse, name)
 		}
 	}
 	return id, nil
