@@ -29,7 +29,9 @@ import (
 // exchange and commit of a new grant), retire.go (revoking replaced
 // grants), disconnect.go (Disconnect), revoked.go (a connection the
 // merchant revoked at the provider), lease.go (the lease), cache.go (the
-// cache and the 401 repair), token.go (the token endpoint) and
+// cache and the 401 repair), token.go (the token endpoint),
+// revocation.go (a custom Provider.Revoke, the account id of a token
+// answer) and
 // lifecycle.go (what package fleet may ask of it).
 type engine struct {
 	provider    Provider

@@ -38,7 +38,8 @@ func authStyleName(s AuthStyle) string {
 }
 
 // Provider describes an OAuth2 authorization server and its quirks. The
-// presets in the mollie and qonto packages return filled-in values; every
+// presets in the mollie, qonto, stripe, gocardless and adyen packages
+// return filled-in values; every
 // field may be overridden (tests, sandboxes, proxies). Build a generic
 // provider by filling the fields yourself.
 //
