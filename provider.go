@@ -185,7 +185,10 @@ type Provider struct {
 	// an account is revoked once per Disconnect however many of its
 	// grants are listed. It requires Revoke and AccountIDField. Note
 	// that two owners connected to one account share that authorization:
-	// disconnecting either ends both. Default false.
+	// disconnecting either ends both. And a new grant that cannot be
+	// stored is still revoked (a live grant is never left untracked),
+	// which ends an older connection to the same account too: its next
+	// API call is rejected and it becomes reauth_required. Default false.
 	RevokesAccount bool
 	// APIURL is the base URL of the provider's REST API, used by the
 	// provider packages' helpers. Its origin (scheme, host and port) is the

@@ -22,7 +22,8 @@
 //     settings, else the first is used), stripe_landing (login or
 //     register), always_prompt, and stripe_user[…] fields that prefill the
 //     account form of a new user (ParamPrefix). suggested_capabilities[]
-//     is allowed as a parameter; the reference notes that one parameter
+//     is allowed as a parameter, with one value per flow (oauthlink never
+//     repeats a parameter); the reference notes that one parameter
 //     applies only to Express accounts, and which one that is now is
 //     UNCONFIRMED. PKCE is not documented and is not sent.
 //   - Token: POST https://connect.stripe.com/oauth/token, form encoded,
@@ -104,8 +105,10 @@ const (
 	// ParamAlwaysPrompt ("true") asks the user to connect even when the
 	// account is already connected.
 	ParamAlwaysPrompt = "always_prompt"
-	// ParamSuggestedCapabilities lists capabilities to request, one value
-	// each (e.g. "card_payments").
+	// ParamSuggestedCapabilities suggests a capability to request (e.g.
+	// "card_payments"). Stripe takes several as repeated values, but
+	// oauthlink sends every authorization parameter once (RFC 6749 §3.1),
+	// so one capability is suggested per flow; a second value is refused.
 	ParamSuggestedCapabilities = "suggested_capabilities[]"
 )
 
