@@ -39,9 +39,9 @@ func authStyleName(s AuthStyle) string {
 
 // Provider describes an OAuth2 authorization server and its quirks. The
 // presets in the mollie, qonto, stripe, gocardless and adyen packages
-// return filled-in values; every
-// field may be overridden (tests, sandboxes, proxies). Build a generic
-// provider by filling the fields yourself.
+// return filled-in values; every field may be overridden (tests,
+// sandboxes, proxies). Build a generic provider by filling the fields
+// yourself.
 //
 // Header values are credentials (Qonto's staging token): fmt with any verb,
 // log/slog and encoding/json show the header names with the values
@@ -144,13 +144,14 @@ type Provider struct {
 	// response that carries the provider's id of the connected account
 	// (Stripe "stripe_user_id", GoCardless "organisation_id"). When set,
 	// its value becomes Connection.AccountID before Hooks.Identify runs,
-	// so identifying the account needs no API call, and an exchange whose
-	// response lacks it (or carries anything but 1 to 255 characters of
-	// [A-Za-z0-9._:-]) fails like any malformed token response: the new grant
-	// is revoked and nothing is stored. Only that member is read; the
-	// rest of the response stays in Connection.Extra, redacted like the
-	// tokens, and is never logged. Refresh responses are not read for
-	// it. Default "" (AccountID is left to Hooks.Identify).
+	// so identifying the account needs no API call, and an exchange
+	// whose response lacks it (or carries anything but 1 to 255
+	// characters of [A-Za-z0-9._:-]) fails like any malformed token
+	// response: the new grant is revoked and nothing is stored. Only that
+	// member is read; the rest of the response stays in Connection.Extra,
+	// redacted like the tokens, and is never logged. Refresh responses
+	// are not read for it. Default "" (AccountID is left to
+	// Hooks.Identify).
 	AccountIDField string
 	// AccessTokensDoNotExpire reports that the provider's access tokens
 	// live until revoked (Stripe, GoCardless). A token response without
