@@ -154,7 +154,8 @@ type TokenOptions struct {
 type Hooks struct {
 	// Identify runs after a successful exchange and before the connection
 	// is saved, to fill Connection.AccountID (the mollie and qonto packages
-	// provide one). An error fails the callback and revokes the new tokens.
+	// provide one; a provider with Provider.AccountIDField has it filled
+	// already). An error fails the callback and revokes the new tokens.
 	// Default none.
 	Identify func(ctx context.Context, conn *Connection) error
 	// OnConnected runs after the connection is committed to the store.

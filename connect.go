@@ -39,15 +39,20 @@ func (e *engine) connect(ctx, storeCtx context.Context, owner, code, verifier st
 		e.log.Warn("oauthlink: code exchange failed", "provider", e.provider.Name, "owner", owner, "error", err)
 		return nil, fmt.Errorf("%w: %w", ErrExchange, err)
 	}
+	account, err := e.accountID(tok)
+	if err != nil {
+		e.revokeQuietly(ctx, tok, "")
+		return nil, fmt.Errorf("%w: %w", ErrExchange, err)
+	}
 	if e.provider.RequireRefreshToken && tok.RefreshToken == "" {
-		e.revokeQuietly(ctx, tok)
+		e.revokeQuietly(ctx, tok, account)
 		return nil, fmt.Errorf("%w: %w: no refresh_token issued (is the offline scope granted?)", ErrExchange, errTokenResponse)
 	}
 	sctx, cancel := context.WithTimeout(ctx, 2*e.opts.ExchangeTimeout)
 	defer cancel()
 	now := e.now()
 	conn := &Connection{
-		Provider: e.provider.Name, Owner: owner,
+		Provider: e.provider.Name, Owner: owner, AccountID: account,
 		AccessToken: store.Secret(tok.AccessToken), RefreshToken: store.Secret(tok.RefreshToken),
 		TokenType: tok.TokenType, Expiry: e.tokenExpiry(now, tok, tok.RefreshToken),
 		Scopes: e.grantedScopes(tok), Extra: store.Secret(tok.Extra),
@@ -55,13 +60,13 @@ func (e *engine) connect(ctx, storeCtx context.Context, owner, code, verifier st
 	}
 	if e.identify != nil {
 		if err := e.identify(sctx, conn); err != nil {
-			e.revokeQuietly(ctx, tok)
+			e.revokeQuietly(ctx, tok, conn.AccountID)
 			return nil, fmt.Errorf("%w: identifying the account: %w", ErrExchange, err)
 		}
 	}
 	if err := e.commitNew(sctx, conn); err != nil {
 		e.log.Error("oauthlink: saving new connection failed; revoking the new grant", "provider", e.provider.Name, "owner", owner, "error", err)
-		e.revokeQuietly(ctx, tok)
+		e.revokeQuietly(ctx, tok, conn.AccountID)
 		if !errors.Is(err, ErrStore) {
 			err = fmt.Errorf("%w: %w", ErrStore, err)
 		}
@@ -139,13 +144,16 @@ func (e *engine) commitOnce(ctx context.Context, conn *Connection) error {
 	return nil
 }
 
-func (e *engine) revokeQuietly(ctx context.Context, tok *tokenResponse) {
+// revokeQuietly revokes a new grant that will not be stored (account is
+// its provider account, "" when unknown), logging a failure: there is no
+// record left to retry it from.
+func (e *engine) revokeQuietly(ctx context.Context, tok *tokenResponse, account string) {
 	ctx = context.WithoutCancel(ctx)
 	kind, value := "access_token", tok.AccessToken
 	if tok.RefreshToken != "" {
 		kind, value = "refresh_token", tok.RefreshToken
 	}
-	if err := e.revoke(ctx, value, kind); err != nil {
+	if err := e.revoke(ctx, value, kind, account); err != nil {
 		e.log.Error("oauthlink: revoking an unsaved grant failed", "provider", e.provider.Name, "error", err)
 	}
 }

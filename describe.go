@@ -215,11 +215,20 @@ func describeProvider(p Provider) string {
 	return fmt.Sprintf("oauthlink.Provider{Name:%q AuthURL:%q TokenURL:%q RevokeURL:%q RevokeMethod:%q AuthStyle:%s "+
 		"DefaultScopes:%q RequiredScopes:%q PKCE:%t AuthParams:%q Header:%s ResendRedirectURIOnRefresh:%t "+
 		"RequireRefreshToken:%t DefaultTokenLifetime:%s MaxTokenLifetime:%s RotatesRefreshTokens:%t RefreshGrace:%s IdleLifetime:%s "+
-		"Issuer:%q IssuerRequired:%t APIURL:%q}",
+		"AccountIDField:%q AccessTokensDoNotExpire:%t Revoke:%s RevokesAccount:%t Issuer:%q IssuerRequired:%t APIURL:%q}",
 		p.Name, redactedURL(p.AuthURL), redactedURL(p.TokenURL), redactedURL(p.RevokeURL), p.RevokeMethod, authStyleName(p.AuthStyle),
 		p.DefaultScopes, p.RequiredScopes, p.PKCE, p.AllowedAuthParams, headerNames(names), p.ResendRedirectURIOnRefresh,
 		p.RequireRefreshToken, p.DefaultTokenLifetime, p.MaxTokenLifetime, p.RotatesRefreshTokens, p.RefreshGrace, p.IdleLifetime,
+		p.AccountIDField, p.AccessTokensDoNotExpire, customOrRFC(p.Revoke != nil), p.RevokesAccount,
 		p.Issuer, p.IssuerRequired, redactedURL(p.APIURL))
+}
+
+// customOrRFC names how a provider revokes in its description.
+func customOrRFC(custom bool) string {
+	if custom {
+		return "custom"
+	}
+	return "rfc7009"
 }
 
 // headerNames prints header names with redacted values.

@@ -83,7 +83,7 @@ func TestEndpointClientAuthentication(t *testing.T) {
 	t.Run("body: credentials in the form, no Authorization header", func(t *testing.T) {
 		rt := &scriptedTransport{}
 		c := endpointConnector(t, AuthStyleBody, &http.Client{Transport: rt})
-		require.NoError(t, c.e.revoke(context.Background(), "tok", "refresh_token"))
+		require.NoError(t, c.e.revoke(context.Background(), "tok", "refresh_token", ""))
 		require.Len(t, rt.seen, 1)
 		assert.Empty(t, rt.seen[0].Header.Values("Authorization"))
 		got, err := url.ParseQuery(rt.bodies[0])

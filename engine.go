@@ -3,6 +3,7 @@ package oauthlink
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -28,7 +29,9 @@ import (
 // exchange and commit of a new grant), retire.go (revoking replaced
 // grants), disconnect.go (Disconnect), revoked.go (a connection the
 // merchant revoked at the provider), lease.go (the lease), cache.go (the
-// cache and the 401 repair), token.go (the token endpoint) and
+// cache and the 401 repair), token.go (the token endpoint),
+// revocation.go (a custom Provider.Revoke, the account id of a token
+// answer) and
 // lifecycle.go (what package fleet may ask of it).
 type engine struct {
 	provider    Provider
@@ -45,6 +48,11 @@ type engine struct {
 	// realClock is set when Config.Now was left to time.Now.
 	realClock bool
 	endpoint  *tokenwire.Endpoint
+	// clientID, clientSecret and revokeHTTP are what a custom
+	// Provider.Revoke receives in its Revocation.
+	clientID     string
+	clientSecret store.Secret
+	revokeHTTP   *http.Client
 
 	flight  singleflight.Group
 	pending pendingSaves
@@ -64,6 +72,9 @@ func newEngine(cfg *Config, p Provider, scopes []string) *engine {
 		e.clock, e.realClock = time.Now, true
 	}
 	e.endpoint = newEndpoint(cfg, &e.provider, e.now)
+	if p.Revoke != nil {
+		e.clientID, e.clientSecret, e.revokeHTTP = cfg.ClientID, store.Secret(cfg.ClientSecret), revokeClient(cfg)
+	}
 	return e
 }
 

@@ -22,9 +22,9 @@ import (
 )
 
 func TestFullFlow(t *testing.T) {
-	for _, provider := range []string{"mollie", "qonto"} {
+	for _, provider := range []string{"mollie", "qonto", "stripe", "gocardless", "adyen"} {
 		t.Run(provider, func(t *testing.T) {
-			e := newEnv(t)
+			e := newEnv(t, withFake("stripe"), withFake("gocardless"), withFake("adyen"))
 			b := e.browser("shop-1")
 			cb := b.connect(provider, "?return_to=/settings%3Ftab%3Dpayments")
 			require.Equal(t, http.StatusSeeOther, cb.Status, cb.Body)
@@ -34,16 +34,26 @@ func TestFullFlow(t *testing.T) {
 			require.NoError(t, err)
 			f := e.fakes[provider]
 			assert.True(t, f.AccessTokenValid(conn.AccessToken.Reveal()))
-			assert.True(t, f.RefreshTokenValid(conn.RefreshToken.Reveal()))
+			if provider == "gocardless" {
+				assert.Empty(t, conn.RefreshToken, "GoCardless issues none")
+			} else {
+				assert.True(t, f.RefreshTokenValid(conn.RefreshToken.Reveal()))
+			}
 			assert.Equal(t, store.StatusActive, conn.Status)
 			assert.Equal(t, e.app.URL+"/connect/"+provider+"/callback", conn.RedirectURI)
 			assert.Equal(t, "Bearer", conn.TokenType)
-			assert.WithinDuration(t, e.clk.Now().Add(time.Hour), conn.Expiry, time.Second)
+			switch provider {
+			case "stripe", "gocardless":
+				assert.True(t, conn.Expiry.IsZero(), "access tokens that do not expire")
+				assert.Equal(t, f.LastAuthorize().AccountID, conn.AccountID)
+			default:
+				assert.WithinDuration(t, e.clk.Now().Add(time.Hour), conn.Expiry, time.Second)
+			}
 			assert.Equal(t, int64(1), conn.Version)
 			assert.Equal(t, 1, f.Exchanges())
 
 			want := oauthlinktest.ClientAuthBasic
-			if provider == "qonto" {
+			if provider != "mollie" && provider != "adyen" {
 				want = oauthlinktest.ClientAuthBody
 			}
 			assert.Equal(t, []oauthlinktest.ClientAuth{want}, f.ClientAuths(oauthlinktest.EndpointToken), "G27: pinned client auth")
@@ -51,6 +61,9 @@ func TestFullFlow(t *testing.T) {
 			assert.Equal(t, e.app.URL+"/connect/"+provider+"/callback", ar.RedirectURI)
 			if provider == "qonto" {
 				assert.Contains(t, ar.Scopes, "offline_access")
+			}
+			if provider == "adyen" {
+				assert.Equal(t, "S256", ar.CodeChallengeMethod, "Adyen's PKCE")
 			}
 		})
 	}
@@ -571,10 +584,10 @@ func TestI34_StoreDownDuringCallback(t *testing.T) {
 // K37: no code, state, token, verifier or client secret in logs, errors
 // or pages across successful and failing flows.
 func TestK37_NoSecretsInLogs(t *testing.T) {
-	e := newEnv(t, withQonto(oauthlinktest.QontoOptions{RequirePKCE: true}))
+	e := newEnv(t, withQonto(oauthlinktest.QontoOptions{RequirePKCE: true}), withFake("stripe"), withFake("gocardless"), withFake("adyen"))
 	b := e.browser("shop-1")
 	var canaries []string
-	for _, p := range []string{"mollie", "qonto"} {
+	for _, p := range []string{"mollie", "qonto", "stripe", "gocardless", "adyen"} {
 		cb := b.authorize(p, "")
 		u, _ := url.Parse(cb)
 		canaries = append(canaries, u.Query().Get("code"), u.Query().Get("state"))
@@ -582,7 +595,10 @@ func TestK37_NoSecretsInLogs(t *testing.T) {
 		require.Equal(t, http.StatusSeeOther, h.Status)
 		conn, err := e.load(p, "shop-1")
 		require.NoError(t, err)
-		canaries = append(canaries, conn.AccessToken.Reveal(), conn.RefreshToken.Reveal(), e.fakes[p].ClientSecret())
+		canaries = append(canaries, conn.AccessToken.Reveal(), e.fakes[p].ClientSecret())
+		if p != "gocardless" { // issues no refresh token
+			canaries = append(canaries, conn.RefreshToken.Reveal())
+		}
 		// A failing flow logs too.
 		e.fakes[p].Fault(oauthlinktest.EndpointToken, oauthlinktest.Fault{Status: 400, Body: `{"error":"invalid_grant"}`})
 		cb = b.authorize(p, "")

@@ -69,11 +69,15 @@ type env struct {
 	store  store.TokenStore
 	mollie *oauthlinktest.Mollie
 	qonto  *oauthlinktest.Qonto
-	links  map[string]*oauthlink.Connector
-	cfgs   map[string]oauthlink.Config // each link's Config, for variants
-	fakes  map[string]fake
-	logs   *syncBuffer
-	secret []byte
+	// stripe and gocardless are started only when withFake asks for them.
+	stripe     *oauthlinktest.Stripe
+	gocardless *oauthlinktest.GoCardless
+	adyen      *oauthlinktest.Adyen
+	links      map[string]*oauthlink.Connector
+	cfgs       map[string]oauthlink.Config // each link's Config, for variants
+	fakes      map[string]fake
+	logs       *syncBuffer
+	secret     []byte
 
 	mu   sync.Mutex
 	errs []error
@@ -87,7 +91,12 @@ type envConfig struct {
 	mollie   oauthlinktest.MollieOptions
 	cfg      func(*oauthlink.Config)
 	provider func(*oauthlink.Provider)
+	extra    []string
 }
+
+// withFake adds the named fake ("stripe", "gocardless", "adyen") and its connector
+// to the env's Mollie and Qonto.
+func withFake(name string) envOption { return func(c *envConfig) { c.extra = append(c.extra, name) } }
 
 func withStore(s store.TokenStore) envOption { return func(c *envConfig) { c.store = s } }
 func withConfig(f func(*oauthlink.Config)) envOption {
@@ -124,6 +133,25 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	e.qonto = oauthlinktest.NewQonto(ec.qonto)
 	t.Cleanup(e.qonto.Close)
 	e.fakes["mollie"], e.fakes["qonto"] = e.mollie, e.qonto
+	for _, name := range ec.extra {
+		redirect := []string{e.app.URL + "/connect/" + name + "/callback"}
+		switch name {
+		case "stripe":
+			e.stripe = oauthlinktest.NewStripe(oauthlinktest.StripeOptions{Now: e.clk.Now, TLS: true, RedirectURIs: redirect})
+			t.Cleanup(e.stripe.Close)
+			e.fakes[name] = e.stripe
+		case "gocardless":
+			e.gocardless = oauthlinktest.NewGoCardless(oauthlinktest.GoCardlessOptions{Now: e.clk.Now, TLS: true, RedirectURIs: redirect})
+			t.Cleanup(e.gocardless.Close)
+			e.fakes[name] = e.gocardless
+		case "adyen":
+			e.adyen = oauthlinktest.NewAdyen(oauthlinktest.AdyenOptions{Now: e.clk.Now, TLS: true, RedirectURIs: redirect})
+			t.Cleanup(e.adyen.Close)
+			e.fakes[name] = e.adyen
+		default:
+			t.Fatalf("no fake %q", name)
+		}
+	}
 
 	for name, f := range e.fakes {
 		p := f.Provider()

@@ -98,7 +98,7 @@ func (e *engine) savePending(ctx context.Context, lk *heldLock, key string, base
 			return nil, lerr
 		}
 		if cur.Status == store.StatusDisconnected {
-			e.revokeQuietly(ctx, &tokenResponse{AccessToken: next.AccessToken.Reveal(), RefreshToken: next.RefreshToken.Reveal()})
+			e.revokeQuietly(ctx, &tokenResponse{AccessToken: next.AccessToken.Reveal(), RefreshToken: next.RefreshToken.Reveal()}, next.AccountID)
 		}
 		if serr := statusErr(cur); serr != nil {
 			return nil, serr

@@ -1,6 +1,7 @@
 package oauthlink
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -37,9 +38,10 @@ func authStyleName(s AuthStyle) string {
 }
 
 // Provider describes an OAuth2 authorization server and its quirks. The
-// presets in the mollie and qonto packages return filled-in values; every
-// field may be overridden (tests, sandboxes, proxies). Build a generic
-// provider by filling the fields yourself.
+// presets in the mollie, qonto, stripe, gocardless and adyen packages
+// return filled-in values; every field may be overridden (tests,
+// sandboxes, proxies). Build a generic provider by filling the fields
+// yourself.
 //
 // Header values are credentials (Qonto's staging token): fmt with any verb,
 // log/slog and encoding/json show the header names with the values
@@ -138,6 +140,57 @@ type Provider struct {
 	// metadata sets authorization_response_iss_parameter_supported).
 	// Default false.
 	IssuerRequired bool
+	// AccountIDField names the member of the code exchange's token
+	// response that carries the provider's id of the connected account
+	// (Stripe "stripe_user_id", GoCardless "organisation_id"). When set,
+	// its value becomes Connection.AccountID before Hooks.Identify runs,
+	// so identifying the account needs no API call, and an exchange
+	// whose response lacks it (or carries anything but 1 to 255
+	// characters of [A-Za-z0-9._:-]) fails like any malformed token
+	// response: the new grant is revoked and nothing is stored. Only that
+	// member is read; the rest of the response stays in Connection.Extra,
+	// redacted like the tokens, and is never logged. Refresh responses
+	// are not read for it. Default "" (AccountID is left to
+	// Hooks.Identify).
+	AccountIDField string
+	// AccessTokensDoNotExpire reports that the provider's access tokens
+	// live until revoked (Stripe, GoCardless). A token response without
+	// expires_in then gets a zero Connection.Expiry even when it carries
+	// a refresh token, so the refresh token is spent only when the
+	// provider rejects the access token (a 401 through Connector.Client)
+	// or on Connector.ForceRefresh, never on a guessed schedule. A
+	// response that does state expires_in is honoured. Without it, such
+	// a response gets DefaultTokenLifetime. Default false.
+	AccessTokensDoNotExpire bool
+	// Revoke, when set, replaces the RFC 7009 request to RevokeURL for
+	// providers whose revocation is not RFC 7009 (Stripe deauthorizes an
+	// account with POST /oauth/deauthorize and stripe_user_id). It is
+	// called wherever oauthlink revokes a grant: Disconnect, the grants a
+	// reconnect replaced (Connection.Retired), a new grant whose save
+	// failed, and fleet.Keeper's retries. It must return nil only when
+	// the provider confirmed; any error keeps the grant recorded for a
+	// retry (a disconnected record stays until Disconnect or a Keeper
+	// succeeds). Return a *ProviderError for an error answer: a
+	// Temporary one (429, 5xx) is retried with backoff honouring
+	// RetryAfter, and Code "invalid_token" or "invalid_grant" counts as
+	// already revoked. Any other error is retried like a network
+	// failure. The call is bounded by Config.Tokens.ExchangeTimeout.
+	// RevokeURL must be set (it is passed on in Revocation.URL), and
+	// RevokeMethod is not used. Default nil (RFC 7009 at RevokeURL).
+	Revoke func(ctx context.Context, r Revocation) error `json:"-"`
+	// RevokesAccount reports that one revocation ends the provider's
+	// whole authorization of an account, not one token (Stripe's
+	// deauthorize): a reconnect to the same account then keeps one grant
+	// and retires nothing (revoking the old grant would end the new
+	// one), a grant of another account is retired with its AccountID, and
+	// an account is revoked once per Disconnect however many of its
+	// grants are listed. It requires Revoke and AccountIDField. Note
+	// that two owners connected to one account share that authorization:
+	// disconnecting either ends both. And a new grant that cannot be
+	// stored is still revoked (a live grant is never left untracked),
+	// which ends an older connection to the same account too: its next
+	// API call is rejected and it becomes reauth_required. Default false.
+	RevokesAccount bool
 	// APIURL is the base URL of the provider's REST API, used by the
 	// provider packages' helpers. Its origin (scheme, host and port) is the
 	// only place Connector.Client sends the bearer token; a Connector
@@ -182,6 +235,15 @@ func (p *Provider) validate() error {
 	case "", http.MethodPost, http.MethodDelete:
 	default:
 		return fmt.Errorf("%w: provider %s: RevokeMethod must be POST or DELETE", ErrConfig, p.Name)
+	}
+	if p.Revoke != nil && p.RevokeURL == "" {
+		return fmt.Errorf("%w: provider %s: Revoke needs RevokeURL, which it receives as Revocation.URL", ErrConfig, p.Name)
+	}
+	if p.RevokesAccount && (p.Revoke == nil || p.AccountIDField == "") {
+		return fmt.Errorf("%w: provider %s: RevokesAccount needs Revoke and AccountIDField", ErrConfig, p.Name)
+	}
+	if p.AccountIDField != "" && (standardTokenMember(p.AccountIDField) || strings.TrimSpace(p.AccountIDField) != p.AccountIDField) {
+		return fmt.Errorf("%w: provider %s: AccountIDField %q is not a provider-specific token response member", ErrConfig, p.Name, p.AccountIDField)
 	}
 	if p.DefaultTokenLifetime < 0 || p.MaxTokenLifetime < 0 || p.RefreshGrace < 0 || p.IdleLifetime < 0 {
 		return fmt.Errorf("%w: provider %s: durations must not be negative", ErrConfig, p.Name)

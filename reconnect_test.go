@@ -58,9 +58,11 @@ func failRevocations(f fake) {
 // the provider right after the new one is committed, and nothing is left
 // to retire.
 func TestReconnectRevokesReplacedGrant(t *testing.T) {
-	for _, provider := range []string{"mollie", "qonto"} {
+	// Stripe: each connect approves a new account by default, so the
+	// replaced grant is another account's, which is deauthorized.
+	for _, provider := range []string{"mollie", "qonto", "stripe"} {
 		t.Run(provider, func(t *testing.T) {
-			e := newEnv(t)
+			e := newEnv(t, withFake("stripe"))
 			f := e.fakes[provider]
 			old := e.connected(provider, "shop-1")
 			cur := e.connected(provider, "shop-1")

@@ -27,12 +27,19 @@ import (
 // the connection's next activity.
 
 // grantToken returns the token that revokes conn's grant (RFC 7009): its
-// refresh token, or its access token when it has none.
+// refresh token, or its access token when it has none, with the grant's
+// account (which a Provider.RevokesAccount provider revokes instead).
 func grantToken(conn *Connection) store.RetiredToken {
 	if conn.RefreshToken != "" {
-		return store.RetiredToken{Token: conn.RefreshToken, Kind: "refresh_token"}
+		return store.RetiredToken{Token: conn.RefreshToken, Kind: "refresh_token", AccountID: conn.AccountID}
 	}
-	return store.RetiredToken{Token: conn.AccessToken, Kind: "access_token"}
+	return store.RetiredToken{Token: conn.AccessToken, Kind: "access_token", AccountID: conn.AccountID}
+}
+
+// sameAuthorization reports whether revoking rt would end next's grant
+// too: with Provider.RevokesAccount, a grant of next's own account.
+func (e *engine) sameAuthorization(rt store.RetiredToken, next *Connection) bool {
+	return e.provider.RevokesAccount && rt.AccountID != "" && rt.AccountID == next.AccountID
 }
 
 // retiring returns the Retired list of next, the record that replaces old
@@ -45,7 +52,7 @@ func grantToken(conn *Connection) store.RetiredToken {
 func (e *engine) retiring(next, old *Connection, ps *pendingSave, now time.Time) []store.RetiredToken {
 	var out []store.RetiredToken
 	add := func(rt store.RetiredToken) {
-		if rt.Token == "" || rt.Token == next.RefreshToken || rt.Token == next.AccessToken ||
+		if rt.Token == "" || rt.Token == next.RefreshToken || rt.Token == next.AccessToken || e.sameAuthorization(rt, next) ||
 			slices.ContainsFunc(out, func(o store.RetiredToken) bool { return o.Token == rt.Token }) {
 			return
 		}
@@ -140,16 +147,29 @@ func (e *engine) retire(ctx context.Context, owner string) (*Connection, error) 
 // failed for a reason that is not the token's own (the endpoint is down,
 // rate-limited or unreachable, or ctx ended), the rest are not tried: they
 // wait for the next attempt instead of each waiting out the same outage.
+// At a provider that revokes per account (Provider.RevokesAccount), an
+// account is revoked once: its other grants are confirmed with it.
 func (e *engine) revokeAll(ctx context.Context, toks []store.RetiredToken) (map[store.Secret]bool, error) {
 	done := make(map[store.Secret]bool, len(toks))
+	var accounts map[string]bool
 	var errs []error
 	for _, rt := range toks {
 		if rt.Token == "" || done[rt.Token] {
 			continue
 		}
-		err := e.revokeTokenWithRetry(ctx, rt.Token.Reveal(), rt.Kind)
+		if e.provider.RevokesAccount && rt.AccountID != "" && accounts[rt.AccountID] {
+			done[rt.Token] = true
+			continue
+		}
+		err := e.revokeTokenWithRetry(ctx, rt.Token.Reveal(), rt.Kind, rt.AccountID)
 		if err == nil {
 			done[rt.Token] = true
+			if e.provider.RevokesAccount && rt.AccountID != "" {
+				if accounts == nil {
+					accounts = map[string]bool{}
+				}
+				accounts[rt.AccountID] = true
+			}
 			continue
 		}
 		errs = append(errs, err)
@@ -165,10 +185,10 @@ func (e *engine) revokeAll(ctx context.Context, toks []store.RetiredToken) (map[
 // failures with capped, jittered exponential backoff that honours
 // Retry-After. invalid_token and invalid_grant mean the token is already
 // dead: the goal is met.
-func (e *engine) revokeTokenWithRetry(ctx context.Context, value, kind string) error {
+func (e *engine) revokeTokenWithRetry(ctx context.Context, value, kind, account string) error {
 	var err error
 	for attempt := 0; attempt < e.opts.RefreshAttempts; attempt++ {
-		if err = e.revoke(ctx, value, kind); err == nil {
+		if err = e.revoke(ctx, value, kind, account); err == nil {
 			return nil
 		}
 		var te *ProviderError

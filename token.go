@@ -62,10 +62,15 @@ func (e *engine) tokenRequest(ctx context.Context, form formBody) (*tokenRespons
 	return tok, nil
 }
 
-// revoke revokes one token (RFC 7009 §2.1; Mollie: DELETE with a body,
-// 204). hint is "access_token" or "refresh_token". Without a revocation
-// endpoint it does nothing.
-func (e *engine) revoke(ctx context.Context, token, hint string) error {
+// revoke revokes one grant: with the provider's custom Provider.Revoke
+// when it has one (revokeCustom), else one token by RFC 7009 §2.1
+// (Mollie: DELETE with a body, 204). hint is "access_token" or
+// "refresh_token"; account is the grant's provider account, "" when
+// unknown. Without a revocation endpoint it does nothing.
+func (e *engine) revoke(ctx context.Context, token, hint, account string) error {
+	if e.provider.Revoke != nil {
+		return e.revokeCustom(ctx, token, hint, account)
+	}
 	return wireError(e.endpoint.Revoke(ctx, token, hint))
 }
 
@@ -94,14 +99,19 @@ func wireError(err error) error {
 //   - no expires_in, but a refresh token: now plus
 //     Provider.DefaultTokenLifetime, so the token is refreshed ahead of an
 //     expiry the provider did not state rather than failing at it;
-//   - neither (long-lived tokens: GoCardless, Shopify offline tokens): the
-//     zero time. Such a token is used until the provider's API rejects it
-//     (a 401 through Client marks the connection reauth_required); it is
+//   - no expires_in from a provider whose access tokens do not expire
+//     (Provider.AccessTokensDoNotExpire: Stripe), or neither expires_in
+//     nor a refresh token (long-lived tokens: GoCardless, Shopify offline
+//     tokens): the zero time. Such a token is used until the provider's
+//     API rejects it (a 401 through Client refreshes it once when there is
+//     a refresh token, else marks the connection reauth_required); it is
 //     never expired by guess.
 func (e *engine) tokenExpiry(now time.Time, tok *tokenResponse, refreshToken string) time.Time {
 	switch {
 	case tok.Lifetime > 0:
 		return now.Add(tok.Lifetime)
+	case e.provider.AccessTokensDoNotExpire:
+		return time.Time{}
 	case refreshToken != "":
 		return now.Add(e.provider.DefaultTokenLifetime)
 	}

@@ -32,7 +32,7 @@ func TestTokenClientErrors(t *testing.T) {
 		assert.Equal(t, &ProviderError{StatusCode: 429, Code: "slow_down", Description: "wait now", RetryAfter: 7 * time.Second}, te)
 		assert.EqualError(t, err, "oauthlink: token endpoint answered 429 slow_down: wait now")
 
-		err = c.e.revoke(context.Background(), "tok", "access_token")
+		err = c.e.revoke(context.Background(), "tok", "access_token", "")
 		require.ErrorAs(t, err, &te)
 		assert.Equal(t, 429, te.StatusCode)
 	})
@@ -57,6 +57,6 @@ func TestTokenClientErrors(t *testing.T) {
 
 	t.Run("a 2xx revocation answer is success", func(t *testing.T) {
 		c := endpointConnector(t, AuthStyleBody, &http.Client{Transport: reply(200, http.Header{}, ``)})
-		require.NoError(t, c.e.revoke(context.Background(), "tok", "access_token"))
+		require.NoError(t, c.e.revoke(context.Background(), "tok", "access_token", ""))
 	})
 }

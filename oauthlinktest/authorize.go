@@ -225,6 +225,9 @@ func (s *server) checkAuthorize(params url.Values, req AuthorizeRequest) (code, 
 	case req.CodeChallenge != "" && !pkceValue.MatchString(req.CodeChallenge):
 		return "invalid_request", "The code_challenge is malformed."
 	}
+	if s.cfg.checkExtra != nil {
+		return s.cfg.checkExtra(req.Extra)
+	}
 	return "", ""
 }
 

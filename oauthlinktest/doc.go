@@ -1,5 +1,5 @@
-// Package oauthlinktest provides fake Mollie Connect and Qonto OAuth2
-// servers on net/http/httptest, for testing apps that connect merchant
+// Package oauthlinktest provides fake Mollie Connect, Qonto, Stripe
+// Connect, GoCardless and Adyen OAuth2 servers on net/http/httptest, for testing apps that connect merchant
 // accounts (with oauthlink or any other OAuth2 client) and for running a
 // demo without real provider accounts.
 //
@@ -20,9 +20,37 @@
 //     (60 s) and presenting it later revokes the whole grant; RFC 7009
 //     revocation at POST /oauth2/revoke; GET /v2/organization; optionally
 //     the sandbox's staging-token header.
+//   - Stripe Connect (NewStripe): authorization at /oauth/authorize
+//     (read_write or read_only; stripe_landing, always_prompt,
+//     stripe_user[…] and suggested_capabilities[] checked); codes "ac_…"
+//     valid 5 min; POST /oauth/token with the platform's secret key as
+//     client_secret or as the Basic user name (never client_id:secret,
+//     never both); answers without expires_in carrying stripe_user_id,
+//     livemode and stripe_publishable_key; access tokens that never expire;
+//     refresh tokens spent on use; POST /oauth/deauthorize with client_id
+//     and stripe_user_id, which ends every grant of the account;
+//     GET /v1/account.
+//   - GoCardless (NewGoCardless): authorization at /oauth/authorize with a
+//     required redirect_uri (read_write or read_only; initial_view,
+//     prefill[…] and language checked); POST /oauth/access_token with body
+//     credentials, the authorization_code grant only, answered with
+//     organisation_id and no expires_in or refresh token; tokens that never
+//     expire; no revocation endpoint (RevokeAccess plays the user
+//     disconnecting); GET /creditors.
+//   - Adyen (NewAdyen): authorization at /ca/ca/oauth/connect.shtml with a
+//     required redirect_uri and S256 PKCE; POST /v1/token with HTTP Basic
+//     credentials only; answers with expires_in, a refresh token and the
+//     accounts list; refresh tokens spent on use; no revocation endpoint;
+//     GET /v3/me.
 //
-// Both spend codes once (a reused code revokes what it produced), bind them
-// to the redirect_uri and enforce PKCE S256 when a code_challenge was sent.
+// Each fake's Provider equals the real preset (package mollie, qonto,
+// stripe, gocardless, adyen) but for its URLs and what its options
+// configure. All spend codes once (a reused code revokes what it
+// produced), bind them to the redirect_uri and enforce PKCE S256 when a
+// code_challenge was sent. Where a provider does not publish a rule (a
+// code's lifetime at Stripe, GoCardless and Adyen), the fake picks one and
+// its options change it; the presets' package docs say which facts are
+// unconfirmed.
 //
 // # Testing an app
 //

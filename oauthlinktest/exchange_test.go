@@ -17,6 +17,12 @@ type flavour struct {
 	start  func(t *testing.T, now func() time.Time) *server
 	scopes string
 	token  func(t *testing.T, s *server, form url.Values) reply
+	// noRefresh: the provider issues no refresh tokens and refuses the
+	// refresh_token grant (GoCardless).
+	noRefresh bool
+	// pkce: the provider documents PKCE (or runs on a server that
+	// implements it), so the fake's PKCE checks are its rules.
+	pkce bool
 }
 
 var flavours = []flavour{
@@ -29,6 +35,7 @@ var flavours = []flavour{
 		token: func(t *testing.T, s *server, form url.Values) reply {
 			return send(t, s, request{method: http.MethodPost, url: s.TokenURL(), form: form, basic: s.basic()})
 		},
+		pkce: true,
 	},
 	{
 		name: "qonto",
@@ -39,7 +46,40 @@ var flavours = []flavour{
 		token: func(t *testing.T, s *server, form url.Values) reply {
 			return send(t, s, request{method: http.MethodPost, url: s.TokenURL(), form: s.withCreds(form)})
 		},
+		pkce: true,
 	},
+	{
+		name: "stripe",
+		start: func(t *testing.T, now func() time.Time) *server {
+			return newTestStripe(t, StripeOptions{Now: now}).server
+		},
+		scopes: "read_write",
+		token: func(t *testing.T, s *server, form url.Values) reply {
+			return send(t, s, request{method: http.MethodPost, url: s.TokenURL(), form: s.withCreds(form)})
+		},
+	},
+	{
+		name: "gocardless",
+		start: func(t *testing.T, now func() time.Time) *server {
+			return newTestGoCardless(t, GoCardlessOptions{Now: now}).server
+		},
+		scopes: "read_write",
+		token: func(t *testing.T, s *server, form url.Values) reply {
+			return send(t, s, request{method: http.MethodPost, url: s.TokenURL(), form: s.withCreds(form)})
+		},
+		noRefresh: true,
+	},
+}
+
+func flavourNamed(t *testing.T, name string) flavour {
+	t.Helper()
+	for _, fl := range flavours {
+		if fl.name == name {
+			return fl
+		}
+	}
+	t.Fatalf("no flavour %q", name)
+	return flavour{}
 }
 
 func TestCodeIsSingleUse(t *testing.T) {
@@ -51,9 +91,13 @@ func TestCodeIsSingleUse(t *testing.T) {
 			first := fl.token(t, s, exchangeForm(c, appCallback))
 			require.Equal(t, http.StatusOK, first.status, string(first.raw))
 			require.NotEmpty(t, first.AccessToken)
-			require.NotEmpty(t, first.RefreshToken)
 			assert.True(t, s.AccessTokenValid(first.AccessToken))
-			assert.True(t, s.RefreshTokenValid(first.RefreshToken))
+			if fl.noRefresh {
+				assert.Empty(t, first.RefreshToken)
+			} else {
+				require.NotEmpty(t, first.RefreshToken)
+				assert.True(t, s.RefreshTokenValid(first.RefreshToken))
+			}
 
 			second := fl.token(t, s, exchangeForm(c, appCallback))
 			assert.Equal(t, http.StatusBadRequest, second.status)
@@ -77,13 +121,14 @@ func TestCodeExpiry(t *testing.T) {
 		{"mollie", 30 * time.Second, false},
 		{"qonto", 9*time.Minute + 59*time.Second, true},
 		{"qonto", 10 * time.Minute, false},
+		{"stripe", 5*time.Minute - time.Second, true},
+		{"stripe", 5 * time.Minute, false},
+		{"gocardless", 5*time.Minute - time.Second, true},
+		{"gocardless", 5 * time.Minute, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.flavour+" after "+tc.wait.String(), func(t *testing.T) {
-			fl := flavours[0]
-			if tc.flavour == "qonto" {
-				fl = flavours[1]
-			}
+			fl := flavourNamed(t, tc.flavour)
 			clk := newClock()
 			s := fl.start(t, clk.Now)
 			c := code(t, s, authParams(s, fl.scopes))
@@ -152,6 +197,9 @@ func TestPKCE(t *testing.T) {
 		{"neither", "", "", ""},
 	}
 	for _, fl := range flavours {
+		if !fl.pkce {
+			continue // Stripe and GoCardless document no PKCE
+		}
 		for _, tc := range tests {
 			t.Run(fl.name+" "+tc.name, func(t *testing.T) {
 				s := fl.start(t, nil)
@@ -194,6 +242,9 @@ func TestTokenEndpointRejects(t *testing.T) {
 				{"no refresh token", url.Values{"grant_type": {"refresh_token"}}, 400, "invalid_request"},
 			}
 			for _, tc := range tests {
+				if fl.noRefresh && tc.form.Get("grant_type") == "refresh_token" {
+					tc.wantError = "unsupported_grant_type"
+				}
 				t.Run(tc.name, func(t *testing.T) {
 					r := fl.token(t, s, tc.form)
 					assert.Equal(t, tc.wantStatus, r.status)

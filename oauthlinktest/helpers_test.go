@@ -44,6 +44,26 @@ func newTestQonto(t *testing.T, opts QontoOptions) *Qonto {
 	return q
 }
 
+func newTestStripe(t *testing.T, opts StripeOptions) *Stripe {
+	t.Helper()
+	if opts.RedirectURIs == nil {
+		opts.RedirectURIs = []string{appCallback}
+	}
+	st := NewStripe(opts)
+	t.Cleanup(st.Close)
+	return st
+}
+
+func newTestGoCardless(t *testing.T, opts GoCardlessOptions) *GoCardless {
+	t.Helper()
+	if opts.RedirectURIs == nil {
+		opts.RedirectURIs = []string{appCallback}
+	}
+	gc := NewGoCardless(opts)
+	t.Cleanup(gc.Close)
+	return gc
+}
+
 // authParams returns a valid authorization request for s.
 func authParams(s *server, scopes string) url.Values {
 	return url.Values{

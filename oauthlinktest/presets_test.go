@@ -8,10 +8,13 @@ import (
 	"time"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/adyen"
+	"github.com/oauthlink/oauthlink/gocardless"
 	"github.com/oauthlink/oauthlink/mollie"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 	"github.com/oauthlink/oauthlink/qonto"
 	"github.com/oauthlink/oauthlink/store/memstore"
+	"github.com/oauthlink/oauthlink/stripe"
 )
 
 // fieldKind says how a Provider field of a fake's descriptor relates to
@@ -29,6 +32,9 @@ const (
 	// endpoint: where the fake lives (its URLs) or which environment it
 	// plays (the sandbox staging header); never compared with the preset.
 	endpoint
+	// hook: a function; the fake must set one exactly when the preset
+	// does (functions cannot be compared).
+	hook
 )
 
 // providerFields classifies every field of oauthlink.Provider. A field
@@ -49,11 +55,15 @@ var providerFields = map[string]fieldKind{
 	"Header":                     endpoint, // the sandbox's staging header
 	"ResendRedirectURIOnRefresh": preset,
 	"RequireRefreshToken":        preset,
-	"DefaultTokenLifetime":       configured, // AccessTokenLifetime
+	"DefaultTokenLifetime":       configured, // AccessTokenLifetime (Mollie, Qonto, Adyen)
 	"MaxTokenLifetime":           preset,
 	"RotatesRefreshTokens":       preset,
 	"RefreshGrace":               configured, // QontoOptions.Grace
 	"IdleLifetime":               configured, // QontoOptions.RefreshTokenLifetime
+	"AccountIDField":             preset,
+	"AccessTokensDoNotExpire":    preset,
+	"Revoke":                     hook,
+	"RevokesAccount":             preset,
 	"Issuer":                     preset,
 	"IssuerRequired":             preset,
 	"APIURL":                     endpoint,
@@ -103,6 +113,26 @@ func TestFakeDescriptorsMatchPresets(t *testing.T) {
 		{"mollie short tokens", func(t *testing.T) oauthlink.Provider {
 			return newMollie(t, oauthlinktest.MollieOptions{AccessTokenLifetime: 2 * time.Minute}).Provider()
 		}, with(mollie.Provider(), func(p *oauthlink.Provider) { p.DefaultTokenLifetime = 2 * time.Minute })},
+		{"stripe defaults", func(t *testing.T) oauthlink.Provider {
+			st := oauthlinktest.NewStripe(oauthlinktest.StripeOptions{})
+			t.Cleanup(st.Close)
+			return st.Provider()
+		}, stripe.Provider()},
+		{"gocardless defaults", func(t *testing.T) oauthlink.Provider {
+			gc := oauthlinktest.NewGoCardless(oauthlinktest.GoCardlessOptions{})
+			t.Cleanup(gc.Close)
+			return gc.Provider()
+		}, gocardless.Provider(gocardless.Options{})},
+		{"adyen defaults", func(t *testing.T) oauthlink.Provider {
+			a := oauthlinktest.NewAdyen(oauthlinktest.AdyenOptions{})
+			t.Cleanup(a.Close)
+			return a.Provider()
+		}, adyen.Provider(adyen.Options{})},
+		{"adyen short tokens", func(t *testing.T) oauthlink.Provider {
+			a := oauthlinktest.NewAdyen(oauthlinktest.AdyenOptions{AccessTokenLifetime: 5 * time.Minute})
+			t.Cleanup(a.Close)
+			return a.Provider()
+		}, with(adyen.Provider(adyen.Options{}), func(p *oauthlink.Provider) { p.DefaultTokenLifetime = 5 * time.Minute })},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -119,6 +149,12 @@ func TestFakeDescriptorsMatchPresets(t *testing.T) {
 			for _, f := range reflect.VisibleFields(typ) {
 				kind := providerFields[f.Name]
 				if kind == endpoint || kind == 0 {
+					continue
+				}
+				if kind == hook {
+					if g, w := gv.FieldByIndex(f.Index).IsNil(), wv.FieldByIndex(f.Index).IsNil(); g != w {
+						t.Errorf("Provider.%s is nil: %t; the real preset's: %t", f.Name, g, w)
+					}
 					continue
 				}
 				g, w := gv.FieldByIndex(f.Index).Interface(), wv.FieldByIndex(f.Index).Interface()

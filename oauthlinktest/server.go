@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"time"
 )
@@ -38,6 +39,12 @@ type config struct {
 	newAccount            func(n int) *account
 	token                 tokenEndpoint
 	beforeTokenResponse   func(r *http.Request, grantType string)
+	// ownTokenEndpoint: the fake registers its own token and revocation
+	// handlers (Stripe, GoCardless), not server.token and server.revoke.
+	ownTokenEndpoint bool
+	// checkExtra, if set, vets the provider-specific authorization
+	// parameters; a non-empty code redirects with that error.
+	checkExtra func(extra url.Values) (code, desc string)
 }
 
 // server is the part both fakes share: the HTTP server, the grant state,
@@ -101,8 +108,10 @@ func newServer(cfg config, useTLS bool) *server {
 	}
 	s.handle("GET "+cfg.authPath, EndpointAuthorize, s.authorize)
 	s.handle("POST "+cfg.authPath, EndpointAuthorize, s.authorize)
-	s.handle("POST "+cfg.tokenPath, EndpointToken, s.token)
-	s.handle(cfg.token.revokeMethod+" "+cfg.revokePath, EndpointRevoke, s.revoke)
+	if !cfg.ownTokenEndpoint {
+		s.handle("POST "+cfg.tokenPath, EndpointToken, s.token)
+		s.handle(cfg.token.revokeMethod+" "+cfg.revokePath, EndpointRevoke, s.revoke)
+	}
 	s.srv = httptest.NewUnstartedServer(s.mux)
 	if useTLS {
 		s.srv.StartTLS()

@@ -112,6 +112,12 @@ type RetiredToken struct {
 	Kind string
 	// Since is when the grant was retired.
 	Since time.Time
+	// AccountID is the provider-side account of the retired grant
+	// (Connection.AccountID when it was retired); empty when unknown. A
+	// provider that revokes per account rather than per token (Stripe's
+	// deauthorize, see oauthlink.Provider.Revoke) needs it to revoke the
+	// grant.
+	AccountID string
 }
 
 // Clone returns a deep copy of c.

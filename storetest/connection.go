@@ -94,6 +94,9 @@ func AssertConnectionEqual(t assert.TestingT, want, got *oauthlink.Connection, m
 			if w.Kind != g.Kind {
 				diffs = append(diffs, fmt.Sprintf("Retired: entry %d Kind: want %s, got %s", i, abbrev(w.Kind), abbrev(g.Kind)))
 			}
+			if w.AccountID != g.AccountID {
+				diffs = append(diffs, fmt.Sprintf("Retired: entry %d AccountID: want %s, got %s", i, abbrev(w.AccountID), abbrev(g.AccountID)))
+			}
 			if !w.Since.Equal(g.Since) {
 				diffs = append(diffs, fmt.Sprintf("Retired: entry %d Since: want %s, got %s (off by %s)",
 					i, w.Since.Format(time.RFC3339Nano), g.Since.Format(time.RFC3339Nano), g.Since.Sub(w.Since)))

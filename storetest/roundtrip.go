@@ -86,6 +86,11 @@ func roundTripCases() []roundTripCase {
 			}
 		}},
 		{"empty retired list", func(c *oauthlink.Connection) { c.Retired = []store.RetiredToken{} }},
+		{"retired grants with accounts", func(c *oauthlink.Connection) {
+			c.Retired = retiredGrants(3)
+			c.Retired[0].AccountID = "acct_1Nv0FGQ9RKHgCVdK"
+			c.Retired[2].AccountID = "OR000 Zoë \"x\""
+		}},
 		{"qonto style tokens", func(c *oauthlink.Connection) {
 			c.AccessToken = "ory_at_fake.Zq3-AmDV_n2Rk5yOkNp0uVbFDqGjQrIsx8XcfY7EasyVw"
 			c.RefreshToken = "ory_rt_fake.YB0s-PnNc_z1zzv8gKeSXvC8Wj1CGmX9uTJ6V2YGmUfpI"

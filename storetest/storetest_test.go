@@ -263,12 +263,13 @@ func connectionEdits() map[string]func(c *oauthlink.Connection) {
 		"UpdatedAt":    func(c *oauthlink.Connection) { c.UpdatedAt = time.Time{} },
 	}
 	retiredEdits := map[string]func(c *oauthlink.Connection){
-		"token":  func(c *oauthlink.Connection) { c.Retired[1].Token += "x" },
-		"kind":   func(c *oauthlink.Connection) { c.Retired[0].Kind = "access_token" },
-		"since":  func(c *oauthlink.Connection) { c.Retired[1].Since = c.Retired[1].Since.Add(time.Millisecond) },
-		"order":  func(c *oauthlink.Connection) { c.Retired[0], c.Retired[1] = c.Retired[1], c.Retired[0] },
-		"length": func(c *oauthlink.Connection) { c.Retired = c.Retired[:1] },
-		"empty":  func(c *oauthlink.Connection) { c.Retired = nil },
+		"token":   func(c *oauthlink.Connection) { c.Retired[1].Token += "x" },
+		"kind":    func(c *oauthlink.Connection) { c.Retired[0].Kind = "access_token" },
+		"account": func(c *oauthlink.Connection) { c.Retired[1].AccountID = "acct_other" },
+		"since":   func(c *oauthlink.Connection) { c.Retired[1].Since = c.Retired[1].Since.Add(time.Millisecond) },
+		"order":   func(c *oauthlink.Connection) { c.Retired[0], c.Retired[1] = c.Retired[1], c.Retired[0] },
+		"length":  func(c *oauthlink.Connection) { c.Retired = c.Retired[:1] },
+		"empty":   func(c *oauthlink.Connection) { c.Retired = nil },
 	}
 	for name, edit := range retiredEdits {
 		edits["Retired/"+name] = edit

@@ -32,6 +32,9 @@ type storedRetired struct {
 	Kind    string  `json:"kind"`
 	SinceUS *int64  `json:"since_us,omitempty"`
 	Since   *string `json:"since,omitempty"`
+	// Account is RetiredToken.AccountID, absent when empty (and in
+	// everything written before it existed).
+	Account string `json:"account,omitempty"`
 }
 
 // EncodeRetired returns the stored form of rs: "" for no retired grant, a
@@ -42,10 +45,10 @@ func EncodeRetired(rs []store.RetiredToken, f SinceFormat) (string, error) {
 	}
 	out := make([]storedRetired, len(rs))
 	for i, r := range rs {
-		if !utf8.ValidString(r.Kind) {
-			return "", fmt.Errorf("retired token %d: kind is not valid UTF-8", i)
+		if !utf8.ValidString(r.Kind) || !utf8.ValidString(r.AccountID) {
+			return "", fmt.Errorf("retired token %d: kind or account is not valid UTF-8", i)
 		}
-		out[i] = storedRetired{Token: []byte(r.Token.Reveal()), Kind: r.Kind}
+		out[i] = storedRetired{Token: []byte(r.Token.Reveal()), Kind: r.Kind, Account: r.AccountID}
 		switch f {
 		case SinceMicros:
 			us := r.Since.UnixMicro()
@@ -66,8 +69,9 @@ func EncodeRetired(rs []store.RetiredToken, f SinceFormat) (string, error) {
 
 // DecodeRetired reads the stored form written by EncodeRetired with the
 // same format: nil for "" (also what a record written before retired
-// grants were stored holds) and for an empty array. A missing since_us
-// reads as the Unix epoch; a missing since is an error.
+// grants were stored holds) and for an empty array. An element without
+// "account" (written before AccountID existed) reads with AccountID "".
+// A missing since_us reads as the Unix epoch; a missing since is an error.
 func DecodeRetired(v string, f SinceFormat) ([]store.RetiredToken, error) {
 	if v == "" {
 		return nil, nil
@@ -88,7 +92,7 @@ func DecodeRetired(v string, f SinceFormat) ([]store.RetiredToken, error) {
 		if err != nil {
 			return nil, fmt.Errorf("decode retired token %d: since: %w", i, err)
 		}
-		rs[i] = store.RetiredToken{Token: store.Secret(r.Token), Kind: r.Kind, Since: since}
+		rs[i] = store.RetiredToken{Token: store.Secret(r.Token), Kind: r.Kind, Since: since, AccountID: r.Account}
 	}
 	return rs, nil
 }

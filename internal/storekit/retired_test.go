@@ -100,3 +100,28 @@ func TestRetiredRejects(t *testing.T) {
 		t.Error("decoded with no format")
 	}
 }
+
+// An AccountID round-trips as "account"; an element without it (every
+// record written before AccountID existed, see the goldens) reads as "".
+func TestRetiredAccount(t *testing.T) {
+	in := []store.RetiredToken{
+		{Token: "rt_a", Kind: "refresh_token", Since: time.Unix(1_700_000_000, 0).UTC(), AccountID: "acct_1Nv0FGQ9RKHgCVdK"},
+		{Token: "rt_b", Kind: "refresh_token", Since: time.Unix(1_700_000_001, 0).UTC()},
+	}
+	for _, f := range []SinceFormat{SinceMicros, SinceRFC3339} {
+		v, err := EncodeRetired(in, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Count(v, `"account"`) != 1 {
+			t.Errorf("format %d: %s: want one account member, none for the grant without", f, v)
+		}
+		got, err := DecodeRetired(v, f)
+		if err != nil || len(got) != 2 || got[0].AccountID != in[0].AccountID || got[1].AccountID != "" {
+			t.Errorf("format %d: got %#v, %v", f, got, err)
+		}
+	}
+	if _, err := EncodeRetired([]store.RetiredToken{{Token: "x", Kind: "refresh_token", AccountID: "\xff"}}, SinceMicros); err == nil {
+		t.Error("an account that is not UTF-8 must be refused")
+	}
+}

@@ -139,6 +139,7 @@ func TestAuthenticatesMetadata(t *testing.T) {
 		"scopes dropped":     func(c *store.Connection) { c.Scopes = nil },
 		"token type":         func(c *store.Connection) { c.TokenType = "MAC" },
 		"retired kind":       func(c *store.Connection) { c.Retired[0].Kind = "access_token" },
+		"retired account":    func(c *store.Connection) { c.Retired[1].AccountID = "acct_attacker" },
 		"retired since":      func(c *store.Connection) { c.Retired[0].Since = c.Retired[0].Since.Add(time.Hour) },
 		"retired dropped":    func(c *store.Connection) { c.Retired = c.Retired[:1] },
 		"retired reordered":  func(c *store.Connection) { slices.Reverse(c.Retired) },
@@ -270,4 +271,36 @@ func TestReadsPreviousFormat(t *testing.T) {
 		require.ErrorIs(t, err, encrypted.ErrDecrypt)
 		assert.Contains(t, err.Error(), "refresh_token")
 	})
+}
+
+// A retired grant's AccountID (which a per-account revocation such as
+// Stripe's deauthorize acts on) is bound like its kind: changed or cut,
+// the record no longer decrypts; one saved with it reads back with it.
+func TestAuthenticatesRetiredAccount(t *testing.T) {
+	ctx := context.Background()
+	for name, change := range map[string]func(c *store.Connection){
+		"changed": func(c *store.Connection) { c.Retired[0].AccountID = "acct_attacker" },
+		"cut":     func(c *store.Connection) { c.Retired[0].AccountID = "" },
+		"moved":   func(c *store.Connection) { c.Retired[0].AccountID, c.Retired[1].AccountID = "", c.Retired[0].AccountID },
+	} {
+		t.Run(name, func(t *testing.T) {
+			inner := memstore.New()
+			s, err := newStore(inner, tokenKey("k1", 1))
+			require.NoError(t, err)
+			c := fullConn("shop-1")
+			c.Retired[0].AccountID = "acct_1Nv0FGQ9RKHgCVdK"
+			require.NoError(t, s.Save(ctx, c))
+			got, err := s.Load(ctx, "qonto", "shop-1")
+			require.NoError(t, err)
+			assert.Equal(t, "acct_1Nv0FGQ9RKHgCVdK", got.Retired[0].AccountID)
+			assert.Empty(t, got.Retired[1].AccountID)
+
+			raw, err := inner.Load(ctx, "qonto", "shop-1")
+			require.NoError(t, err)
+			change(raw)
+			plant(t, inner, raw)
+			_, err = s.Load(ctx, "qonto", "shop-1")
+			require.ErrorIs(t, err, encrypted.ErrDecrypt)
+		})
+	}
 }

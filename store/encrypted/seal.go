@@ -111,7 +111,15 @@ func boundMetadata(c *store.Connection) []byte {
 	b = appendSet(b, c.Extra)
 	b = binary.AppendUvarint(b, uint64(len(c.Retired)))
 	for _, r := range c.Retired {
-		b = appendPart(b, r.Kind)
+		// A retired grant's account is bound with its kind. Kinds never
+		// hold a NUL, so "kind\x00account" cannot be mistaken for a kind,
+		// and a grant without an account binds exactly what records
+		// written before AccountID existed bound.
+		if r.AccountID != "" {
+			b = appendPart(b, r.Kind+"\x00"+r.AccountID)
+		} else {
+			b = appendPart(b, r.Kind)
+		}
 		b = appendTime(b, r.Since)
 		b = appendSet(b, r.Token)
 	}
