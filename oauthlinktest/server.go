@@ -3,6 +3,7 @@ package oauthlinktest
 import (
 	"crypto/subtle"
 	"crypto/x509"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -38,6 +39,7 @@ type config struct {
 	newAccount            func(n int) *account
 	token                 tokenEndpoint
 	beforeTokenResponse   func(r *http.Request, grantType string)
+	listener              net.Listener // nil: a random loopback port
 }
 
 // server is the part both fakes share: the HTTP server, the grant state,
@@ -71,6 +73,9 @@ type server struct {
 	reuses           int
 	revocations      int
 	hooks            testHooks
+	// persist writes the state file (PersistTo); nil without one.
+	persist    func()
+	persistErr error
 }
 
 // testHooks let this package's tests observe a request's life without
@@ -104,6 +109,10 @@ func newServer(cfg config, useTLS bool) *server {
 	s.handle("POST "+cfg.tokenPath, EndpointToken, s.token)
 	s.handle(cfg.token.revokeMethod+" "+cfg.revokePath, EndpointRevoke, s.revoke)
 	s.srv = httptest.NewUnstartedServer(s.mux)
+	if cfg.listener != nil {
+		s.srv.Listener.Close()
+		s.srv.Listener = cfg.listener
+	}
 	if useTLS {
 		s.srv.StartTLS()
 	} else {
@@ -153,6 +162,7 @@ func (s *server) Close() {
 		close(s.closed)
 		s.srv.CloseClientConnections()
 		s.srv.Close()
+		s.persistNow()
 	})
 }
 
