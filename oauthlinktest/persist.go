@@ -37,9 +37,9 @@ type stateFile struct {
 	Version  int                        `json:"version"`
 	Provider string                     `json:"provider"`
 	ClientID string                     `json:"client_id"`
-	Accounts []stateAccount              `json:"accounts"`
-	Grants   []stateGrant                `json:"grants"`
-	Codes    []stateCode                 `json:"codes,omitempty"`
+	Accounts []stateAccount             `json:"accounts"`
+	Grants   []stateGrant               `json:"grants"`
+	Codes    []stateCode                `json:"codes,omitempty"`
 	Webhooks []QontoWebhookSubscription `json:"webhook_subscriptions,omitempty"`
 	Links    []ClientLink               `json:"client_links,omitempty"`
 }
@@ -50,14 +50,14 @@ type stateAccount struct {
 }
 
 type stateGrant struct {
-	ClientID         string      `json:"client_id"`
-	Account          string      `json:"account"`
-	Scopes           []string    `json:"scopes"`
-	AuthRedirect     string      `json:"auth_redirect,omitempty"`
-	Redirect         string      `json:"redirect"`
-	ExchangeRedirect string      `json:"exchange_redirect,omitempty"`
-	Challenge        string      `json:"challenge,omitempty"`
-	Revoked          bool        `json:"revoked,omitempty"`
+	ClientID         string       `json:"client_id"`
+	Account          string       `json:"account"`
+	Scopes           []string     `json:"scopes"`
+	AuthRedirect     string       `json:"auth_redirect,omitempty"`
+	Redirect         string       `json:"redirect"`
+	ExchangeRedirect string       `json:"exchange_redirect,omitempty"`
+	Challenge        string       `json:"challenge,omitempty"`
+	Revoked          bool         `json:"revoked,omitempty"`
 	Tokens           []stateToken `json:"tokens"`
 }
 
