@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-		"maps"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -110,10 +110,10 @@ type statusCount struct {
 }
 
 type keeperView struct {
-	At, Ago                                                string
+	At, Ago                                               string
 	Checked, Refreshed, AlreadyFresh, Reauth, Revocations int
-	Failed                                                 map[string]int
-	Err                                                    string
+	Failed                                                map[string]int
+	Err                                                   string
 }
 
 type operatorRow struct {
