@@ -152,17 +152,13 @@ func (a *app) refresh(p *provider) http.Handler {
 		if err == nil {
 			after, err = p.conn.ForceRefresh(r.Context(), user)
 		}
-		now := a.now()
 		switch {
-		case err == nil && after.AccessToken == before.AccessToken:
-			a.notice(w, "Nothing to refresh yet: "+p.title+"'s token is valid "+validFor(after.Expiry, now)+".")
-			http.Redirect(w, r, "/", http.StatusSeeOther)
 		case err == nil:
-			a.notice(w, "Token refreshed: "+p.title+"'s new token is valid until "+fmtTime(after.Expiry)+" ("+relative(after.Expiry, now)+").")
+			a.notice(w, refreshNotice(p.title, before, after, a.now()))
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 		case errors.Is(err, oauthlink.ErrRefresh) && before.RefreshToken == "" && before.Status == store.StatusActive:
 			// ForceRefresh changed nothing: there is no refresh token.
-			a.notice(w, "Nothing to refresh: "+p.title+" gave this connection no refresh token; its token is valid "+validFor(before.Expiry, now)+".")
+			a.notice(w, refreshNotice(p.title, before, nil, a.now()))
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 		case errors.Is(err, oauthlink.ErrReauthRequired), errors.Is(err, oauthlink.ErrDisconnected):
 			a.errorPageAction(w, r, http.StatusConflict, "Reconnect needed",
@@ -174,6 +170,22 @@ func (a *app) refresh(p *provider) http.Handler {
 				"The token could not be refreshed right now. Nothing was lost; try again in a moment.", "")
 		}
 	})
+}
+
+// refreshNotice says what "Refresh now" did: after is the connection
+// ForceRefresh returned, nil when it refused for want of a refresh token.
+// The same access token back (a peer refreshed just before, or a provider
+// that hands out the token it has) is "nothing to refresh".
+func refreshNotice(title string, before, after *oauthlink.Connection, now time.Time) string {
+	switch {
+	case after == nil:
+		return "Nothing to refresh: " + title + " gave this connection no refresh token; its token is valid " + validFor(before.Expiry, now) + "."
+	case after.AccessToken == before.AccessToken:
+		return "Nothing to refresh yet: " + title + "'s token is valid " + validFor(after.Expiry, now) + "."
+	case after.Expiry.IsZero():
+		return "Token refreshed: " + title + " gave a new token without an expiry."
+	}
+	return "Token refreshed: " + title + "'s new token is valid until " + fmtTime(after.Expiry) + " (" + relative(after.Expiry, now) + ")."
 }
 
 // validFor says how long a token stays valid: "for 58 more minutes".

@@ -69,10 +69,15 @@ func (a *app) keeperPass(ctx context.Context, provider string, k *fleet.Keeper) 
 // runKeeper is fleet.Keeper.Run with each pass's report kept for the
 // operator page: a pass at once, then one every keeperInterval
 // (jittered), until ctx ends.
-func (a *app) runKeeper(ctx context.Context, provider string, k *fleet.Keeper) {
+// firstDone is called once the first pass is over.
+func (a *app) runKeeper(ctx context.Context, provider string, k *fleet.Keeper, firstDone func()) {
 	for {
 		if run := a.keeperPass(ctx, provider, k); run.Err != nil && ctx.Err() == nil {
 			a.log.Warn("keeper pass failed", "provider", provider, "error", run.Err)
+		}
+		if firstDone != nil {
+			firstDone()
+			firstDone = nil
 		}
 		jitter := time.Duration((rand.Float64()*0.2 - 0.1) * float64(keeperInterval))
 		t := time.NewTimer(keeperInterval + jitter)

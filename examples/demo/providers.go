@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -327,7 +328,7 @@ func qontoParams(r *http.Request) (url.Values, error) {
 	org, reg := r.FormValue(qonto.ParamOrganizationID), r.FormValue(qonto.ParamRegistrationID)
 	switch {
 	case org != "" && reg != "":
-		return nil, fmt.Errorf("send organization_id or registration_id, not both")
+		return nil, &oauthlink.ParamError{Param: qonto.ParamOrganizationID, Err: errors.New("send organization_id or registration_id, not both")}
 	case org != "":
 		return named(qonto.ParamOrganizationID)(qonto.WithOrganization(org))
 	case reg != "":

@@ -42,6 +42,9 @@ type app struct {
 	// keepers is closed when the keepers have all stopped; nil when they
 	// are off.
 	keepers chan struct{}
+	// keepersStarted is closed once every keeper finished its first pass
+	// (or stopped before); nil when they are off.
+	keepersStarted chan struct{}
 	// spec is the parsed OAUTHLINK_STORE.
 	spec storeSpec
 	// sandboxFresh names the sandbox fakes that started without their
@@ -195,9 +198,13 @@ func (a *app) startKeepers() error {
 	a.keeperLog.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	var first sync.WaitGroup
+	first.Add(len(keepers))
 	for name, k := range keepers {
-		wg.Go(func() { a.runKeeper(ctx, name, k) })
+		wg.Go(func() { a.runKeeper(ctx, name, k, first.Done) })
 	}
+	a.keepersStarted = make(chan struct{})
+	go func() { first.Wait(); close(a.keepersStarted) }()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	a.keepers = done
