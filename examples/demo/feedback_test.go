@@ -275,7 +275,7 @@ func TestDashboardDetails(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, card, `<span class="account-name">Sandbox Company 1</span> <code class="account-id">`+c.AccountID+`</code>`)
 	assert.Regexp(t, `<time datetime="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d UTC</time> <span class="muted">\(in (59 min|1 h 0 min)\)</span>`, card)
-	assert.Regexp(t, `<dt>Connected</dt><dd>\d{4}-\d\d-\d\d \d\d:\d\d UTC <span class="muted">\(\d+ s ago\)</span>`, card)
+	assert.Regexp(t, `<dt>Connected</dt><dd>\d{4}-\d\d-\d\d \d\d:\d\d UTC <span class="muted">\((\d+ s ago|just now)\)</span>`, card)
 	assert.Contains(t, card, `<a class="button secondary connect" id="connect-qonto" href="/connect/qonto">Reconnect</a>`)
 	for _, form := range regexp.MustCompile(`(?s)<form method="get" action="/connect/qonto".*?</form>`).FindAllString(card, -1) {
 		assert.Equal(t, 1, strings.Count(form, "<input"), "one parameter per form, so none is sent empty: %s", form)
@@ -321,4 +321,16 @@ func TestSandboxConsentRevocation(t *testing.T) {
 
 	p = b.post(d.URL+"/connections/qonto/disconnect", nil, true)
 	assert.Equal(t, "Removed the connection to Sandbox Company 1 ("+c.AccountID+"): the merchant had already revoked it at Qonto.", noticeOf(p.Body))
+}
+
+// TestTimes: one date format, with a relative time that never puts a past
+// event in the future.
+func TestTimes(t *testing.T) {
+	now := time.Date(2026, 12, 7, 13, 4, 0, 0, time.UTC)
+	assert.Equal(t, "2026-12-07 13:04 UTC", fmtTime(now.In(time.FixedZone("CET", 3600))))
+	assert.Equal(t, "in 59 min", relative(now.Add(59*time.Minute+30*time.Second), now))
+	assert.Equal(t, "2 h 5 min ago", relative(now.Add(-125*time.Minute), now))
+	assert.Equal(t, "2 h 5 min ago", ago(now.Add(-125*time.Minute), now))
+	assert.Equal(t, "just now", ago(now.Add(500*time.Millisecond), now), "a store clock a little ahead")
+	assert.Equal(t, "just now", ago(now, now))
 }

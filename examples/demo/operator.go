@@ -164,7 +164,7 @@ func (a *app) operator(w http.ResponseWriter, r *http.Request) {
 					row.Expires, row.ExpiresIn = fmtTime(c.Expiry), relative(c.Expiry, now)
 				}
 				if !c.RefreshedAt.IsZero() {
-					row.Refreshed, row.RefreshedAgo = fmtTime(c.RefreshedAt), relative(c.RefreshedAt, now)
+					row.Refreshed, row.RefreshedAgo = fmtTime(c.RefreshedAt), ago(c.RefreshedAt, now)
 				}
 				v.Rows = append(v.Rows, row)
 				if c.Status == store.StatusDisconnected || len(c.Retired) > 0 {
@@ -185,7 +185,7 @@ func (a *app) operator(w http.ResponseWriter, r *http.Request) {
 			op.Total += n
 		}
 		if run, ok := a.keeperLog.get(p.name); ok {
-			kv := &keeperView{At: fmtTime(run.At), Ago: relative(run.At, now), Checked: run.Report.Checked,
+			kv := &keeperView{At: fmtTime(run.At), Ago: ago(run.At, now), Checked: run.Report.Checked,
 				Refreshed: run.Report.Refreshed, AlreadyFresh: run.Report.AlreadyFresh, Reauth: run.Report.ReauthRequired,
 				Revocations: run.Report.RevocationsCompleted, Failed: run.Report.Failed}
 			if run.Err != nil {

@@ -270,7 +270,7 @@ func (a *app) newQontoWebhook(conn *oauthlink.Connector, providerName, clientID,
 		return nil
 	}
 	h, err := qonto.NewWebhookHandler(conn, a.store, [][]byte{[]byte(secret)}, qonto.WebhookOptions{
-		ProviderName: providerName, ClientID: clientID, Logger: a.log,
+		ProviderName: providerName, ClientID: clientID, Logger: a.log, Now: a.now,
 	})
 	if err != nil {
 		return fmt.Errorf("qonto webhooks: %w", err)

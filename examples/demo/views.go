@@ -101,7 +101,7 @@ func newConnView(c *oauthlink.Connection, now time.Time) *connView {
 		Account: c.AccountID, Scopes: c.Scopes, RetiredPending: len(c.Retired),
 	}
 	if !c.CreatedAt.IsZero() {
-		v.Connected, v.ConnectedAgo = fmtTime(c.CreatedAt), relative(c.CreatedAt, now)
+		v.Connected, v.ConnectedAgo = fmtTime(c.CreatedAt), ago(c.CreatedAt, now)
 	}
 	if !c.Expiry.IsZero() {
 		v.ExpiresAt, v.Expires = c.Expiry.UTC().Format(time.RFC3339), fmtTime(c.Expiry)
@@ -112,6 +112,15 @@ func newConnView(c *oauthlink.Connection, now time.Time) *connView {
 		}
 	}
 	return v
+}
+
+// ago says how long ago t, a past event, was: "2 h 5 min ago", or "just
+// now" (also for a t a little after now: the store's clock stamped it).
+func ago(t, now time.Time) string {
+	if d := now.Sub(t); d >= time.Second {
+		return human(d) + " ago"
+	}
+	return "just now"
 }
 
 // relative says t relative to now: "in 59 min", "2 h 5 min ago".
