@@ -31,14 +31,23 @@ type accountNames struct {
 
 func newAccountNames() *accountNames { return &accountNames{m: map[[2]string]string{}} }
 
+// get returns the account's name, "" when unknown or nameless.
 func (n *accountNames) get(provider, id string) string {
+	name, _ := n.lookup(provider, id)
+	return name
+}
+
+// lookup returns the account's name and whether the provider was asked
+// (a nameless organization is known too).
+func (n *accountNames) lookup(provider, id string) (string, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.m[[2]string{provider, id}]
+	name, ok := n.m[[2]string{provider, id}]
+	return name, ok
 }
 
 func (n *accountNames) set(provider, id, name string) {
-	if id == "" || name == "" {
+	if id == "" {
 		return
 	}
 	n.mu.Lock()

@@ -90,7 +90,10 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request, status int, user
 func (a *app) learnNames(ctx context.Context, user string, conns []*oauthlink.Connection) (changed bool) {
 	for _, c := range conns {
 		p := a.provider(c.Provider)
-		if p == nil || c.Status != store.StatusActive || c.AccountID == "" || a.accounts.get(p.name, c.AccountID) != "" {
+		if p == nil || c.Status != store.StatusActive || c.AccountID == "" {
+			continue
+		}
+		if _, known := a.accounts.lookup(p.name, c.AccountID); known {
 			continue
 		}
 		if _, recent := a.apiTrouble.get(p.name, user); recent {
