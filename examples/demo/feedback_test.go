@@ -334,3 +334,18 @@ func TestTimes(t *testing.T) {
 	assert.Equal(t, "just now", ago(now.Add(500*time.Millisecond), now), "a store clock a little ahead")
 	assert.Equal(t, "just now", ago(now, now))
 }
+
+// TestTwoTabs: two tabs start a flow each; the second to finish is a
+// reconnect, and its notice says the link moved.
+func TestTwoTabs(t *testing.T) {
+	d := startDemo(t, nil)
+	b := newBrowser(t)
+	b.login(d, "tab")
+	first := b.get(d.URL + "/connect/qonto")
+	second := b.get(d.URL + "/connect/qonto")
+	p := b.approve(second)
+	assert.True(t, strings.HasPrefix(noticeOf(p.Body), "Connected to Sandbox Company 1 ("), noticeOf(p.Body))
+	p = b.approve(first)
+	require.Equal(t, http.StatusOK, p.Status, p.Body)
+	assert.Regexp(t, `^Reconnected: now linked to Sandbox Company 2 \([0-9a-f-]{36}\) instead of Sandbox Company 1 \([0-9a-f-]{36}\) at Qonto\.$`, noticeOf(p.Body))
+}
