@@ -80,6 +80,12 @@
 // answering it. Inject a clock with the Now option to test expiry without
 // sleeping.
 //
+// A fake can also serve a demo's sandbox across restarts: the Listener
+// option puts it on a port the browser finds again, and PersistTo keeps
+// its state (merchants, grants, codes, tokens) in a file. The Qonto fake's
+// ConsentsHandler is the merchant's "connected applications" page, whose
+// Revoke access button runs RevokeConsent.
+//
 // The fakes never log; tokens and codes come from crypto/rand. Every
 // method is safe for concurrent use, and Close ends every request still
 // delayed or held, so no goroutine outlives a test.

@@ -99,6 +99,7 @@ func (s *server) wrap(e Endpoint, h http.Handler) http.Handler {
 		if hooks.done != nil {
 			defer hooks.done(e)
 		}
+		defer s.persistNow() // runs before hooks.done: a test sees the file written
 		s.mu.Lock()
 		s.calls[e]++
 		f, faulty := Fault{}, len(s.faults[e]) > 0

@@ -3,6 +3,7 @@ package oauthlinktest
 import (
 	"cmp"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"time"
@@ -62,6 +63,10 @@ type MollieOptions struct {
 	// was processed and before the answer is written. It runs without the
 	// fake's lock, so it may call the fake's methods.
 	BeforeTokenResponse func(r *http.Request, grantType string)
+	// Listener, if set, is where the fake serves (it then owns and closes
+	// it), e.g. a fixed port a demo's browser can find again after a
+	// restart. Default: a random loopback port.
+	Listener net.Listener
 }
 
 // Mollie is a fake Mollie Connect server: the OAuth2 authorization, token
@@ -111,6 +116,7 @@ func NewMollie(opts MollieOptions) *Mollie {
 		token: tokenEndpoint{basicAuth: true, jsonBody: true, contentType: opts.TokenContentType,
 			revokeMethod: http.MethodDelete, revokeStatus: http.StatusNoContent},
 		beforeTokenResponse: opts.BeforeTokenResponse,
+		listener:            opts.Listener,
 	}
 	m := &Mollie{server: newServer(cfg, opts.TLS), opts: opts, links: map[string]*clientLink{}}
 	m.handle("GET /v2/organizations/me", EndpointAPI, m.organization)

@@ -3,6 +3,7 @@ package oauthlinktest
 import (
 	"cmp"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"time"
@@ -65,6 +66,10 @@ type QontoOptions struct {
 	// was processed (a refresh token already rotated) and before the
 	// answer is written. It runs without the fake's lock.
 	BeforeTokenResponse func(r *http.Request, grantType string)
+	// Listener, if set, is where the fake serves (it then owns and closes
+	// it), e.g. a fixed port a demo's browser can find again after a
+	// restart. Default: a random loopback port.
+	Listener net.Listener
 	// WebhookClient sends the fake's webhook deliveries (RevokeConsent,
 	// DeliverConsentRevocation) to the subscriptions' callback URLs; for an
 	// httptest TLS app, its Client(). Default http.DefaultClient.
@@ -125,6 +130,7 @@ func NewQonto(opts QontoOptions) *Qonto {
 			refreshScope: "offline_access", idTokenScope: "openid", rotate: true,
 			revokeMethod: http.MethodPost, revokeStatus: http.StatusOK, revokeGrant: true},
 		beforeTokenResponse: opts.BeforeTokenResponse,
+		listener:            opts.Listener,
 	}
 	q := &Qonto{server: newServer(cfg, opts.TLS), opts: opts}
 	q.handle("GET /v2/organization", EndpointAPI, q.organization)

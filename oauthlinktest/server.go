@@ -3,6 +3,7 @@ package oauthlinktest
 import (
 	"crypto/subtle"
 	"crypto/x509"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -45,6 +46,7 @@ type config struct {
 	// checkExtra, if set, vets the provider-specific authorization
 	// parameters; a non-empty code redirects with that error.
 	checkExtra func(extra url.Values) (code, desc string)
+	listener   net.Listener // nil: a random loopback port
 }
 
 // server is the part both fakes share: the HTTP server, the grant state,
@@ -78,6 +80,9 @@ type server struct {
 	reuses           int
 	revocations      int
 	hooks            testHooks
+	// persist writes the state file (PersistTo); nil without one.
+	persist    func()
+	persistErr error
 }
 
 // testHooks let this package's tests observe a request's life without
@@ -113,6 +118,10 @@ func newServer(cfg config, useTLS bool) *server {
 		s.handle(cfg.token.revokeMethod+" "+cfg.revokePath, EndpointRevoke, s.revoke)
 	}
 	s.srv = httptest.NewUnstartedServer(s.mux)
+	if cfg.listener != nil {
+		s.srv.Listener.Close()
+		s.srv.Listener = cfg.listener
+	}
 	if useTLS {
 		s.srv.StartTLS()
 	} else {
@@ -162,6 +171,7 @@ func (s *server) Close() {
 		close(s.closed)
 		s.srv.CloseClientConnections()
 		s.srv.Close()
+		s.persistNow()
 	})
 }
 

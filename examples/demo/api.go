@@ -58,12 +58,18 @@ func (a *app) apiOrganization(p *provider) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), apiTimeout)
 		defer cancel()
-		body, err := p.organization(ctx, p.conn.Client(a.sessions.user(r)))
+		user := a.sessions.user(r)
+		body, err := p.organization(ctx, p.conn.Client(user))
 		if err != nil {
+			a.apiTrouble.fail(p.name, user, a.now(), err)
 			a.log.Warn("organization call failed", "provider", p.name, "error", err)
 			status, answer := organizationError(p.name, err)
 			writeJSON(w, status, answer)
 			return
+		}
+		a.apiTrouble.ok(p.name, user)
+		if id, name, err := parseOrganization(p.name, body); err == nil {
+			a.accounts.set(p.name, id, name)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")

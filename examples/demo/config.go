@@ -3,8 +3,11 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/oauthlink/oauthlink/cmd/storeenv"
 )
@@ -30,6 +33,22 @@ type config struct {
 	// (OAUTHLINK_COOKIE_KEY, base64 of at least 32 bytes). Nil: random per
 	// run.
 	CookieKey []byte
+
+	// SandboxAddrs are where the sandbox fakes listen, by provider
+	// ("mollie", "qonto"): OAUTHLINK_SANDBOX_MOLLIE_ADDR and
+	// OAUTHLINK_SANDBOX_QONTO_ADDR. configFromEnv defaults them to the
+	// two ports after OAUTHLINK_ADDR's (127.0.0.1:8081 and :8082), so a
+	// browser finds the consent pages again after a restart; a missing
+	// entry (as tests leave it) is a random loopback port.
+	SandboxAddrs map[string]string
+	// SandboxState is where the sandbox fakes keep their grants
+	// (OAUTHLINK_SANDBOX_STATE), a path prefix: <prefix>.mollie.json and
+	// <prefix>.qonto.json. Default with a SQLite store "<database>.sandbox";
+	// "memory" or, with another store, "": kept in memory only.
+	SandboxState string
+	// Now is the demo's clock, for the connectors too. Default time.Now;
+	// tests set it.
+	Now func() time.Time
 
 	Mollie providerEnv
 	Qonto  providerEnv
@@ -80,6 +99,10 @@ func configFromEnv(getenv func(string) string) (config, error) {
 		},
 	}
 	var err error
+	if c.SandboxAddrs, err = sandboxAddrs(c.Addr, getenv); err != nil {
+		return c, err
+	}
+	c.SandboxState = getenv("OAUTHLINK_SANDBOX_STATE")
 	if c.TokenKey, err = decodeKey("OAUTHLINK_TOKEN_KEY", getenv("OAUTHLINK_TOKEN_KEY")); err != nil {
 		return c, err
 	}
@@ -125,4 +148,36 @@ func decodeKey(name, v string) ([]byte, error) { return storeenv.DecodeBase64(na
 // splitScopes splits a space- or comma-separated scope list.
 func splitScopes(v string) []string {
 	return strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' })
+}
+
+// sandboxAddrs are the sandbox fakes' listen addresses from
+// OAUTHLINK_SANDBOX_MOLLIE_ADDR and OAUTHLINK_SANDBOX_QONTO_ADDR, by
+// default OAUTHLINK_ADDR's host with the next two ports (random ports
+// when OAUTHLINK_ADDR's is 0).
+func sandboxAddrs(addr string, getenv func(string) string) (map[string]string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("OAUTHLINK_ADDR must be host:port, got %q", addr)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65533 {
+		n = -1 // a named port: the fakes take random ones unless told
+	}
+	out := map[string]string{}
+	for i, p := range []string{"mollie", "qonto"} {
+		env := "OAUTHLINK_SANDBOX_" + strings.ToUpper(p) + "_ADDR"
+		v := getenv(env)
+		switch {
+		case v != "":
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return nil, fmt.Errorf("%s must be host:port, got %q", env, v)
+			}
+		case n > 0:
+			v = net.JoinHostPort(host, strconv.Itoa(n+1+i))
+		default:
+			v = net.JoinHostPort(host, "0")
+		}
+		out[p] = v
+	}
+	return out, nil
 }

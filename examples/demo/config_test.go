@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/base64"
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +30,66 @@ func TestConfigDefaults(t *testing.T) {
 	assert.True(t, cfg.Mollie.sandbox())
 	assert.True(t, cfg.Qonto.sandbox())
 	assert.True(t, cfg.insecure())
+	assert.Equal(t, map[string]string{"mollie": "127.0.0.1:8081", "qonto": "127.0.0.1:8082"}, cfg.SandboxAddrs,
+		"the sandbox on the two ports after the demo's")
+	assert.Empty(t, cfg.SandboxState, "beside the SQLite file, decided when the store is known")
+}
+
+func TestConfigSandbox(t *testing.T) {
+	cfg, err := configFromEnv(env(map[string]string{"OAUTHLINK_ADDR": "0.0.0.0:9000"}))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"mollie": "0.0.0.0:9001", "qonto": "0.0.0.0:9002"}, cfg.SandboxAddrs)
+	cfg, err = configFromEnv(env(map[string]string{"OAUTHLINK_ADDR": "127.0.0.1:0"}))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"mollie": "127.0.0.1:0", "qonto": "127.0.0.1:0"}, cfg.SandboxAddrs, "a random port: random sandbox ports")
+	cfg, err = configFromEnv(env(map[string]string{
+		"OAUTHLINK_SANDBOX_MOLLIE_ADDR": "127.0.0.1:7001", "OAUTHLINK_SANDBOX_QONTO_ADDR": "localhost:7002",
+		"OAUTHLINK_SANDBOX_STATE": "/var/lib/demo/sandbox",
+	}))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"mollie": "127.0.0.1:7001", "qonto": "localhost:7002"}, cfg.SandboxAddrs)
+	assert.Equal(t, "/var/lib/demo/sandbox", cfg.SandboxState)
+	_, err = configFromEnv(env(map[string]string{"OAUTHLINK_SANDBOX_QONTO_ADDR": "7002"}))
+	assert.ErrorContains(t, err, "OAUTHLINK_SANDBOX_QONTO_ADDR must be host:port")
+
+	// The state files: beside a SQLite database, where the variable
+	// says, or nowhere.
+	for name, tc := range map[string]struct{ store, state, want string }{
+		"sqlite default":   {"sqlite:" + filepath.Join("data", "demo.db"), "", filepath.Join("data", "demo.db") + ".sandbox.qonto.json"},
+		"sqlite, memory":   {"sqlite:demo.db", "memory", ""},
+		"memory store":     {"memory", "", ""},
+		"memory, explicit": {"memory", "/tmp/sb", "/tmp/sb.qonto.json"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			spec, err := parseStore(tc.store)
+			require.NoError(t, err)
+			a := &app{cfg: config{SandboxState: tc.state}, spec: spec}
+			assert.Equal(t, tc.want, a.sandboxStatePath("qonto"))
+		})
+	}
+}
+
+// TestSandboxPortTaken: a sandbox port in use stops the demo with an
+// error that names the variable to change.
+func TestSandboxPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	_, err = newApp(t.Context(), config{Addr: "127.0.0.1:0", Store: "memory",
+		SandboxAddrs: map[string]string{"qonto": ln.Addr().String()}}, slog.New(slog.DiscardHandler))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the sandbox qonto cannot listen on "+ln.Addr().String()+" (set OAUTHLINK_SANDBOX_QONTO_ADDR to another address)")
+}
+
+// TestSandboxStateUnusable: a state file that is not the sandbox's stops
+// the demo, saying how to start that sandbox afresh.
+func TestSandboxStateUnusable(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "sb.mollie.json"), []byte("{not json"), 0o600))
+	_, err := newApp(t.Context(), config{Addr: "127.0.0.1:0", Store: "memory", SandboxState: filepath.Join(dir, "sb")}, slog.New(slog.DiscardHandler))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "sandbox mollie: oauthlinktest: unusable state file")
+	assert.Contains(t, err.Error(), "move the file away to start that sandbox afresh")
 }
 
 func TestConfigFromEnv(t *testing.T) {

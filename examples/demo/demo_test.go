@@ -55,7 +55,7 @@ func TestLoginValidation(t *testing.T) {
 			b := newBrowser(t)
 			p := b.post(d.URL+"/login", url.Values{"user": {user}}, false)
 			assert.Equal(t, http.StatusUnprocessableEntity, p.Status)
-			assert.Contains(t, p.Body, "user: enter 1 to 64")
+			assert.Contains(t, p.Body, "user: use 1 to 64 letters (A–Z, a–z), digits or . _ @ &#43; - and no spaces")
 			assert.NotContains(t, p.Body, "<b>x</b>", "the value is escaped")
 			assert.Empty(t, p.Header.Get("Set-Cookie"))
 		})
@@ -279,7 +279,9 @@ func TestFailedCallback(t *testing.T) {
 		b.login(d, "carol")
 		p := b.get(d.URL + "/connect/qonto/callback?state=forged-state-value&code=ory_ac_x")
 		assert.Equal(t, http.StatusBadRequest, p.Status)
-		assert.Contains(t, p.Body, "Connection failed")
+		// No flow cookie matches a forged state.
+		assert.Contains(t, p.Body, "Your browser did not send back the sign-in cookie")
+		assert.Contains(t, p.Body, `<a class="button" id="error-action" href="/connect/qonto">Start again</a>`)
 		assertNothingStored(t, d, "carol")
 	})
 
@@ -296,8 +298,10 @@ func TestFailedCallback(t *testing.T) {
 
 		p := b.get(callback)
 		assert.Equal(t, http.StatusBadRequest, p.Status)
-		assert.Contains(t, p.Body, "Connection failed")
-		assert.Contains(t, p.Body, "it connected the account", "the reload is told the account is connected")
+		assert.Contains(t, p.Body, "<h1>You&#39;re already connected</h1>", "the reload is told the account is connected")
+		assert.Contains(t, p.Body, "it connected your Qonto account")
+		assert.Contains(t, p.Body, `Logged in as <strong id="user">carol</strong>`, "the header says who is logged in")
+		assert.Contains(t, p.Body, `href="/">Back to the dashboard</a>`)
 		after, err := d.store0().Load(t.Context(), "qonto", "carol")
 		require.NoError(t, err)
 		assert.Equal(t, before.Version, after.Version, "the replay changed nothing")
@@ -386,7 +390,7 @@ func TestDashboardShowsConnection(t *testing.T) {
 	p := b.connect(d, "mollie")
 	card := section(t, p.Body, "mollie")
 	assert.Contains(t, card, `data-status="active"`)
-	assert.Regexp(t, `<code>org_\d+</code>`, card)
+	assert.Regexp(t, `<span class="account-name">Test Organization \d+</span> <code class="account-id">org_\d+</code>`, card, "the name, the id beside it")
 	assert.Contains(t, card, "<code>organizations.read</code> <code>onboarding.read</code>")
 	assert.Regexp(t, `\(in (59|60) min\)`, card)
 	for _, button := range []string{"Reconnect", "Refresh now", "Disconnect", "Organization JSON"} {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,17 +29,7 @@ import (
 // the organization API; then restarts it on the same SQLite file, which
 // keeps the connections (the token key is kept beside it).
 func TestBinaryDefaults(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool to build the demo with")
-	}
-	bin := filepath.Join(t.TempDir(), "demo")
-	// Bounded generously: on a cold cache the build compiles SQLite.
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-
+	bin := buildDemo(t)
 	work := t.TempDir()
 	first := runDemo(t, bin, work)
 	assert.Contains(t, first.log(), "generated a token key and saved it in oauthlink-demo.db.token-key")
@@ -101,6 +92,107 @@ func TestBinaryDefaults(t *testing.T) {
 	second.stop(t)
 }
 
+// freeAddrWithSandbox returns a loopback address whose port and the two
+// after it (where the demo's sandbox listens by default) are free now.
+func freeAddrWithSandbox(t *testing.T) string {
+	t.Helper()
+	for range 50 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		port := ln.Addr().(*net.TCPAddr).Port
+		held := []net.Listener{ln}
+		for i := 1; i <= 2 && port+i <= 65535; i++ {
+			if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+i))); err == nil {
+				held = append(held, l)
+			}
+		}
+		for _, l := range held {
+			l.Close()
+		}
+		if len(held) == 3 {
+			return ln.Addr().String()
+		}
+	}
+	t.Fatal("no free loopback port with two free successors")
+	return ""
+}
+
+// buildDemo builds the demo binary into a temporary directory.
+func buildDemo(t *testing.T) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool to build the demo with")
+	}
+	bin := filepath.Join(t.TempDir(), "demo")
+	// Bounded generously: on a cold cache the build compiles SQLite.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return bin
+}
+
+// TestBinaryRestart (issue 16 item 1) runs the built demo with its
+// defaults (the sandbox on the two ports after the demo's, its state
+// beside the SQLite file), connects both providers, stops it and starts it
+// again in the same directory: the connections still work, refresh and
+// disconnect. Then the sandbox's state files are deleted and the demo
+// restarted: the dashboard says the sandbox lost its state and marks the
+// connection as needing a reconnect.
+func TestBinaryRestart(t *testing.T) {
+	bin := buildDemo(t)
+	work := t.TempDir()
+	env := []string{"OAUTHLINK_ADDR=" + freeAddrWithSandbox(t),
+		"OAUTHLINK_COOKIE_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="} // the login outlives the restart
+	first := runDemo(t, bin, work, env...)
+	d := &demo{URL: first.url}
+	b := newBrowser(t)
+	b.login(d, "alice")
+	for _, provider := range []string{"mollie", "qonto"} {
+		p := b.connect(d, provider)
+		require.Equal(t, http.StatusOK, p.Status, p.Body)
+		assert.Contains(t, noticeOf(p.Body), "Connected to ")
+	}
+	consent := b.get(first.url + "/connect/qonto") // a reconnect started before the restart
+	require.Contains(t, consent.Body, "Authorize application")
+	first.stop(t)
+	assert.Contains(t, first.log(), "sandbox qonto: new state file")
+
+	second := runDemo(t, bin, work, env...)
+	assert.Contains(t, second.log(), "sandbox mollie: grants restored")
+	assert.Contains(t, second.log(), "sandbox qonto: grants restored")
+	p := b.approve(consent)
+	require.Equal(t, http.StatusOK, p.Status, "the flow started before the restart finishes: %s", p.Body)
+	assert.Contains(t, noticeOf(p.Body), "Reconnected: now linked to Sandbox Company 2")
+	p = b.get(second.url + "/")
+	assert.Equal(t, 2, strings.Count(p.Body, `data-status="active">Active</span>`), p.Body)
+	for _, provider := range []string{"mollie", "qonto"} {
+		var org map[string]any
+		raw := b.getJSON(second.url+"/api/"+provider+"/organization", &org)
+		assert.Equal(t, http.StatusOK, raw.Status, "%s after the restart: %s", provider, raw.Body)
+		p = b.post(second.url+"/connections/"+provider+"/refresh", nil, true)
+		assert.Contains(t, noticeOf(p.Body), "Token refreshed", provider)
+	}
+	p = b.post(second.url+"/connections/qonto/disconnect", nil, true)
+	assert.Contains(t, noticeOf(p.Body), "and revoked the demo's access at Qonto")
+	second.stop(t)
+	assertNoSecretsLogged(t, second.log())
+
+	for _, provider := range []string{"mollie", "qonto"} {
+		require.NoError(t, os.Remove(filepath.Join(work, "oauthlink-demo.db.sandbox."+provider+".json")))
+	}
+	third := runDemo(t, bin, work, env...)
+	p = b.get(third.url + "/")
+	assert.Contains(t, p.Body, "The sandbox Mollie started without its saved state")
+	assert.Contains(t, section(t, p.Body, "mollie"), `data-status="reauth_required">Needs reconnect</span>`)
+	var list []connectionJSON
+	b.getJSON(third.url+"/api/connections", &list)
+	require.Len(t, list, 1)
+	assert.Equal(t, "reauth_required", list[0].Status)
+	third.stop(t)
+}
+
 // openDemoStore opens the demo's default SQLite store in dir as the demo
 // does, decrypting with the key kept beside it.
 func openDemoStore(t *testing.T, dir string) store.TokenStore {
@@ -124,18 +216,26 @@ type demoProcess struct {
 	done chan struct{}
 }
 
-// runDemo starts the binary in dir on a free loopback port and returns
-// once it says it is listening.
-func runDemo(t *testing.T, bin, dir string) *demoProcess {
+// runDemo starts the binary in dir with env added to the test's (on a
+// free loopback port whose two successors, the sandbox's default ports,
+// are free too, unless env sets OAUTHLINK_ADDR) and returns once it says
+// it is listening.
+func runDemo(t *testing.T, bin, dir string, env ...string) *demoProcess {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "OAUTHLINK_ADDR="); ok {
+			addr = v
+		}
+	}
+	if addr == "" {
+		addr = freeAddrWithSandbox(t)
+		env = append(env, "OAUTHLINK_ADDR="+addr)
+	}
 
 	cmd := exec.Command(bin)
 	cmd.Dir = dir
-	cmd.Env = append(cleanEnv(), "OAUTHLINK_ADDR="+addr)
+	cmd.Env = append(cleanEnv(), env...)
 	watch := newLineWatch("oauthlink demo ready")
 	cmd.Stdout, cmd.Stderr = watch, watch
 	require.NoError(t, cmd.Start())

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -38,15 +39,22 @@ type provider struct {
 // mollieProvider returns the Mollie descriptor and the partner's
 // organization token ("" without one) from the environment, or the
 // sandbox's.
-func (a *app) mollieProvider(env providerEnv) (oauthlink.Provider, string, string, store.Secret) {
+func (a *app) mollieProvider(env providerEnv) (oauthlink.Provider, string, string, store.Secret, error) {
 	if env.sandbox() {
 		token := sandboxOrgToken()
-		f := newSandboxMollie(a.callback("mollie"), token, a.sandboxHost)
+		ln, err := a.sandboxListener("mollie")
+		if err != nil {
+			return oauthlink.Provider{}, "", "", "", err
+		}
+		f := newSandboxMollie(a.callback("mollie"), token, a.sandboxHost, ln, a.now)
 		a.fakeMollie = f
-		a.closers = append(a.closers, func() error { f.Close(); return nil })
+		a.closers = append(a.closers, func() error { f.Close(); return f.PersistErr() })
+		if err := a.persistSandbox("mollie", f); err != nil {
+			return oauthlink.Provider{}, "", "", "", err
+		}
 		p := f.Provider()
 		p.AuthURL = browserURL(p.AuthURL, a.sandboxHost)
-		return p, f.ClientID(), f.ClientSecret(), store.Secret(token)
+		return p, f.ClientID(), f.ClientSecret(), store.Secret(token), nil
 	}
 	p := mollie.Provider()
 	if env.AuthURL != "" {
@@ -58,20 +66,32 @@ func (a *app) mollieProvider(env providerEnv) (oauthlink.Provider, string, strin
 	if env.APIURL != "" {
 		p.APIURL = strings.TrimRight(env.APIURL, "/")
 	}
-	return p, env.ClientID, env.ClientSecret, store.Secret(env.OrgToken)
+	return p, env.ClientID, env.ClientSecret, store.Secret(env.OrgToken), nil
 }
 
 // qontoProvider returns the Qonto descriptor from the environment (the
 // sandbox's endpoints and staging header when QONTO_STAGING_TOKEN is set),
 // or the built-in fake's.
-func (a *app) qontoProvider(env providerEnv) (oauthlink.Provider, string, string) {
+func (a *app) qontoProvider(env providerEnv) (oauthlink.Provider, string, string, error) {
 	if env.sandbox() {
-		f := newSandboxQonto(a.callback("qonto"))
+		ln, err := a.sandboxListener("qonto")
+		if err != nil {
+			return oauthlink.Provider{}, "", "", err
+		}
+		f := newSandboxQonto(a.callback("qonto"), ln, a.now)
 		a.fakeQonto = f
-		a.closers = append(a.closers, func() error { f.Close(); return nil })
+		a.closers = append(a.closers, func() error { f.Close(); return f.PersistErr() })
+		if err := a.persistSandbox("qonto", f); err != nil {
+			return oauthlink.Provider{}, "", "", err
+		}
+		// The merchant's side of a consent revocation: the fake's
+		// "connected applications" page, with a Revoke access button.
+		back := a.cfg.PublicURL + "/"
+		f.Handle("GET "+sandboxConsentsPath, f.ConsentsHandler(back))
+		f.Handle("POST "+sandboxConsentsPath, f.ConsentsHandler(back))
 		p := f.Provider()
 		p.AuthURL = browserURL(p.AuthURL, a.sandboxHost)
-		return p, f.ClientID(), f.ClientSecret()
+		return p, f.ClientID(), f.ClientSecret(), nil
 	}
 	p := qonto.Provider(qonto.Options{Sandbox: env.StagingToken != "", StagingToken: env.StagingToken})
 	for _, o := range []struct {
@@ -85,7 +105,7 @@ func (a *app) qontoProvider(env providerEnv) (oauthlink.Provider, string, string
 			*o.dst = o.v
 		}
 	}
-	return p, env.ClientID, env.ClientSecret
+	return p, env.ClientID, env.ClientSecret, nil
 }
 
 // plainEndpoint reports whether one of p's endpoints is plain http: the
@@ -120,11 +140,20 @@ func (a *app) newProviders() error {
 			Owner:             a.sessions.owner,
 			Logger:            a.libLog,
 			Flow:              oauthlink.FlowOptions{CrossOrigin: a.crossOrigin},
-			Hooks:             oauthlink.Hooks{OnError: a.flowError, OnEvent: a.event},
+			Hooks:             oauthlink.Hooks{OnError: a.flowError, OnEvent: a.event, OnConnected: a.connected(p.Name, nil)},
+			Now:               a.now,
+			// No per-process token cache: each API call reads the store, so
+			// what another process changed (the oauthlink CLI, another
+			// instance, a token rewritten by hand) takes effect at once, as
+			// the dashboard shows it.
+			Tokens: oauthlink.TokenOptions{CacheTTL: -1},
 		}
 	}
 
-	mp, mid, msecret, orgToken := a.mollieProvider(a.cfg.Mollie)
+	mp, mid, msecret, orgToken, err := a.mollieProvider(a.cfg.Mollie)
+	if err != nil {
+		return err
+	}
 	mcfg := base(mp, mid, msecret, a.cfg.Mollie.Scopes)
 	mollieAPI := mollie.Client{BaseURL: mp.APIURL, AllowInsecureHTTP: mcfg.AllowInsecureHTTP}
 	mcfg.Hooks.Identify = mollie.Identify(mollieAPI) // Connection.AccountID = "org_…"
@@ -155,7 +184,10 @@ func (a *app) newProviders() error {
 		}
 	}
 
-	qp, qid, qsecret := a.qontoProvider(a.cfg.Qonto)
+	qp, qid, qsecret, err := a.qontoProvider(a.cfg.Qonto)
+	if err != nil {
+		return err
+	}
 	qcfg := base(qp, qid, qsecret, qontoScopes(a.cfg.Qonto, qp))
 	qcfg.Flow.AuthParams = qontoParams
 	qontoAPI := qonto.Client{BaseURL: qp.APIURL, AllowInsecureHTTP: qcfg.AllowInsecureHTTP}
@@ -173,10 +205,9 @@ func (a *app) newProviders() error {
 	}
 	var qconn *oauthlink.Connector
 	if whSecret != "" && a.scans {
-		qcfg.Hooks.OnConnected = func(w http.ResponseWriter, r *http.Request, c *oauthlink.Connection, returnTo string) {
+		qcfg.Hooks.OnConnected = a.connected(qp.Name, func(r *http.Request, c *oauthlink.Connection) {
 			a.subscribeQonto(r.Context(), qconn, qontoAPI, c, whSecret)
-			redirectConnected(w, r, returnTo)
-		}
+		})
 	}
 	qconn, err = oauthlink.New(qcfg)
 	if err != nil {
@@ -239,7 +270,7 @@ func (a *app) newQontoWebhook(conn *oauthlink.Connector, providerName, clientID,
 		return nil
 	}
 	h, err := qonto.NewWebhookHandler(conn, a.store, [][]byte{[]byte(secret)}, qonto.WebhookOptions{
-		ProviderName: providerName, ClientID: clientID, Logger: a.log,
+		ProviderName: providerName, ClientID: clientID, Logger: a.log, Now: a.now,
 	})
 	if err != nil {
 		return fmt.Errorf("qonto webhooks: %w", err)
@@ -297,7 +328,7 @@ func qontoParams(r *http.Request) (url.Values, error) {
 	org, reg := r.FormValue(qonto.ParamOrganizationID), r.FormValue(qonto.ParamRegistrationID)
 	switch {
 	case org != "" && reg != "":
-		return nil, fmt.Errorf("send organization_id or registration_id, not both")
+		return nil, &oauthlink.ParamError{Param: qonto.ParamOrganizationID, Err: errors.New("send organization_id or registration_id, not both")}
 	case org != "":
 		return named(qonto.ParamOrganizationID)(qonto.WithOrganization(org))
 	case reg != "":

@@ -47,22 +47,28 @@ func browserURL(raw, host string) string {
 // page, which creates the organization and authorizes the demo for it
 // without a consent page); the links it hands out name browserHost, so
 // that step is cross-site too.
-func newSandboxMollie(callback, orgToken, browserHost string) *oauthlinktest.Mollie {
+func newSandboxMollie(callback, orgToken, browserHost string, ln net.Listener, now func() time.Time) *oauthlinktest.Mollie {
 	return oauthlinktest.NewMollie(oauthlinktest.MollieOptions{
 		ConsentPage: true, RedirectURIs: []string{callback}, OrganizationToken: orgToken,
-		BrowserHost: browserHost,
+		BrowserHost: browserHost, Listener: ln, Now: now,
 	})
 }
 
 // newSandboxQonto starts the fake Qonto. It delivers its webhooks (a
 // consent revocation, for one) to the subscriptions' callback URLs, the
 // demo's POST /webhooks/qonto, without keeping connections open.
-func newSandboxQonto(callback string) *oauthlinktest.Qonto {
+func newSandboxQonto(callback string, ln net.Listener, now func() time.Time) *oauthlinktest.Qonto {
 	return oauthlinktest.NewQonto(oauthlinktest.QontoOptions{
-		ConsentPage: true, RedirectURIs: []string{callback},
+		ConsentPage: true, RedirectURIs: []string{callback}, Listener: ln, Now: now,
 		WebhookClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second},
 	})
 }
+
+// sandboxConsentsPath is where the sandbox Qonto serves its "connected
+// applications" page (oauthlinktest.Qonto.ConsentsHandler): a merchant
+// revokes the demo's access there, and the fake sends the signed
+// consent-revocation webhook to POST /webhooks/qonto.
+const sandboxConsentsPath = "/sandbox/consents"
 
 // sandboxWebhookSecret signs the fake Qonto's webhook deliveries
 // (QONTO_WEBHOOK_SECRET's stand-in), random per run: 40 characters, within

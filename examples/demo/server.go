@@ -42,6 +42,22 @@ type app struct {
 	// keepers is closed when the keepers have all stopped; nil when they
 	// are off.
 	keepers chan struct{}
+	// keepersStarted is closed once every keeper finished its first pass
+	// (or stopped before); nil when they are off.
+	keepersStarted chan struct{}
+	// spec is the parsed OAUTHLINK_STORE.
+	spec storeSpec
+	// sandboxFresh names the sandbox fakes that started without their
+	// state file (provider: path); sandboxLost is what that cost, for
+	// the dashboard (see checkSandboxState).
+	sandboxFresh map[string]string
+	sandboxLost  []sandboxLoss
+	// keeperLog holds each keeper's last pass, for the operator page.
+	keeperLog *keeperLog
+	// accounts caches the providers' names of connected organizations.
+	accounts *accountNames
+	// apiTrouble remembers each connection's last failed API call.
+	apiTrouble *apiTrouble
 }
 
 // newServer builds the demo from cfg: it opens the store, resolves the
@@ -66,7 +82,11 @@ func newApp(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	a := &app{cfg: cfg, log: log, now: time.Now, sandboxHost: sandboxHost(cfg.PublicURL)}
+	a := &app{cfg: cfg, log: log, now: cfg.Now, sandboxHost: sandboxHost(cfg.PublicURL),
+		sandboxFresh: map[string]string{}, keeperLog: &keeperLog{}, accounts: newAccountNames(), apiTrouble: &apiTrouble{}}
+	if a.now == nil {
+		a.now = time.Now
+	}
 	if err := a.init(ctx); err != nil {
 		a.close()
 		return nil, err
@@ -89,7 +109,7 @@ func (a *app) init(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.storeDesc = spec.String()
+	a.storeDesc, a.spec = spec.String(), spec
 	if a.keys, err = resolveKeys(a.cfg, spec); err != nil {
 		return err
 	}
@@ -141,6 +161,9 @@ func (a *app) init(ctx context.Context) error {
 	if err := a.newProviders(); err != nil {
 		return err
 	}
+	if err := a.checkSandboxState(ctx); err != nil {
+		return err
+	}
 	for _, p := range a.providers {
 		if p.sandbox != "" {
 			a.log.Info(p.title+": sandbox (built-in fake; click Approve on its consent page)", "url", p.sandbox)
@@ -162,19 +185,26 @@ func (a *app) startKeepers() error {
 		a.log.Warn("keeper off: the store (" + a.storeDesc + ") cannot list connections (store.Scanner), so idle connections are not refreshed ahead of their provider's expiry and failed revocations are not retried")
 		return nil
 	}
-	keepers := make([]*fleet.Keeper, 0, len(a.providers))
+	keepers := make(map[string]*fleet.Keeper, len(a.providers))
 	for _, p := range a.providers {
 		k, err := fleet.NewKeeper(p.conn, fleet.KeeperOptions{})
 		if err != nil {
 			return fmt.Errorf("%s keeper: %w", p.name, err)
 		}
-		keepers = append(keepers, k)
+		keepers[p.name] = k
 	}
+	a.keeperLog.mu.Lock()
+	a.keeperLog.keepers = keepers
+	a.keeperLog.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for _, k := range keepers {
-		wg.Go(func() { k.Run(ctx) })
+	var first sync.WaitGroup
+	first.Add(len(keepers))
+	for name, k := range keepers {
+		wg.Go(func() { a.runKeeper(ctx, name, k, first.Done) })
 	}
+	a.keepersStarted = make(chan struct{})
+	go func() { first.Wait(); close(a.keepersStarted) }()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	a.keepers = done
@@ -200,14 +230,17 @@ func (a *app) routes() http.Handler {
 	mux.HandleFunc("POST /login", a.login)
 	mux.HandleFunc("POST /logout", a.logout)
 	mux.Handle("GET /api/connections", a.sessions.api(http.HandlerFunc(a.apiConnections)))
+	// The operator view: every user's connections, the keepers' passes.
+	mux.Handle("GET "+operatorPath, a.sessions.page(http.HandlerFunc(a.operator)))
+	mux.Handle("POST "+operatorPath+"/keeper", a.sessions.page(http.HandlerFunc(a.operatorKeeper)))
 	for _, p := range a.providers {
 		page := a.sessions.page
 		mux.Handle("GET /connect/"+p.name, page(p.conn.StartHandler()))
-		mux.Handle("GET /connect/"+p.name+"/callback", page(p.conn.CallbackHandler()))
+		mux.Handle("GET /connect/"+p.name+"/callback", page(a.callback0(p)))
 		// The handler refuses cross-site posts itself, with the demo's
 		// policy (Config.Flow.CrossOrigin), which also trusts the public
 		// origin.
-		mux.Handle("POST /connections/"+p.name+"/disconnect", page(p.conn.DisconnectHandler()))
+		mux.Handle("POST /connections/"+p.name+"/disconnect", page(a.disconnect0(p)))
 		mux.Handle("POST /connections/"+p.name+"/refresh", page(a.refresh(p)))
 		// Require loads the connection (refreshing its token when due) and
 		// answers 401 JSON when there is none; the handler then calls the
@@ -215,7 +248,7 @@ func (a *app) routes() http.Handler {
 		mux.Handle("GET /api/"+p.name+"/organization",
 			a.sessions.api(p.conn.RequireConnection("/connect/"+p.name)(a.apiOrganization(p))))
 		if p.name == "mollie" {
-			mux.Handle("POST "+clientLinkPath, page(a.clientLink(p)))
+			mux.Handle("POST "+clientLinkPath, page(a.clientLink0(p)))
 		}
 	}
 	// Neither behind the login nor the cross-origin check (bypassed in

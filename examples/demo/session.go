@@ -81,10 +81,18 @@ func (s *sessions) owner(r *http.Request) (string, error) {
 }
 
 // page lets logged-in users through and sends everyone else to the login
-// page at / with 303 See Other.
+// page at / with 303 See Other, which then says "Log in to continue" (and
+// returns to a connect link after the login).
 func (s *sessions) page(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.user(r) == "" {
+			// The login form says why it is shown, and a connect link
+			// is resumed after the login.
+			if loginDestination(r) {
+				s.setFlash(w, nextCookie, r.URL.RequestURI())
+			} else {
+				s.setFlash(w, noticeCookie, "Log in to continue, then start again from the dashboard.")
+			}
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 			return
 		}

@@ -19,52 +19,116 @@ var pages = template.Must(template.ParseFS(templateFiles, "templates/*.html"))
 
 type loginView struct {
 	User, Error string
+	// Continue says why the login form is shown ("Log in to continue").
+	Continue string
+	// Rule says which names are allowed.
+	Rule string
 }
 
 type dashboardView struct {
 	User, Store string
 	// Problem is shown above the providers when the store failed.
-	Problem   string
-	Providers []providerView
+	Problem string
+	// Notice is the one-time notice of the last action.
+	Notice string
+	// SandboxLost lists the sandboxes that started without their state.
+	SandboxLost []sandboxLoss
+	Providers   []providerView
 }
 
 type providerView struct {
 	Name, Title string
 	// Sandbox is the fake's URL; "" against the real provider.
-	Sandbox     string
+	Sandbox string
+	// Consents is the sandbox Qonto's "connected applications" page,
+	// where a merchant revokes access; "" elsewhere.
+	Consents    string
 	Conn        *connView // nil: not connected
 	ClientLinks bool
 	Signup      *signupForm // Mollie only
 }
 
+// connView is a connection as the dashboard shows it: the status the
+// library knows, in words, and only the actions that can work.
 type connView struct {
-	Status         string
-	Active, Reauth bool
-	Account        string
-	Scopes         []string
-	ExpiresAt      string // RFC 3339, UTC
-	ExpiresIn      string // "in 59 min", "expired 2 min ago"
-	Expired        bool
-	ConnectedAt    string
+	// Status is the store's status (data-status); Label says it for people.
+	Status, Label string
+	// Active, Reauth, Revoked and Pending (disconnected, its revocation
+	// not confirmed) are the four statuses.
+	Active, Reauth, Revoked, Pending bool
+	// Account is the provider's id; AccountName its name, when known.
+	Account, AccountName string
+	Scopes               []string
+	ExpiresAt            string // RFC 3339, UTC, for <time datetime>
+	Expires              string // timeFormat
+	ExpiresIn            string // "in 59 min", "expired 2 min ago"
+	Expired              bool
+	Connected            string // timeFormat
+	ConnectedAgo         string // "2 h 5 min ago"
+	// Trouble is the last failed API call, "" when none.
+	Trouble string
+	// RetiredPending counts replaced grants still to revoke.
+	RetiredPending int
 }
+
+// statusLabels are the statuses in words.
+var statusLabels = map[store.Status]string{
+	store.StatusActive:         "Active",
+	store.StatusReauthRequired: "Needs reconnect",
+	store.StatusRevoked:        "Revoked by the merchant",
+	store.StatusDisconnected:   "Disconnected — revocation pending",
+}
+
+// statusLabel says status in words.
+func statusLabel(s store.Status) string {
+	if l, ok := statusLabels[s]; ok {
+		return l
+	}
+	return string(s)
+}
+
+// timeFormat is the one date format of the pages, always with a relative
+// time beside it.
+const timeFormat = "2006-01-02 15:04 UTC"
+
+func fmtTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
 func newConnView(c *oauthlink.Connection, now time.Time) *connView {
 	v := &connView{
-		Status: string(c.Status), Active: c.Status == store.StatusActive,
-		Reauth: c.Status == store.StatusReauthRequired, Account: c.AccountID, Scopes: c.Scopes,
-		ExpiresAt: c.Expiry.UTC().Format(time.RFC3339),
+		Status: string(c.Status), Label: statusLabel(c.Status),
+		Active: c.Status == store.StatusActive, Reauth: c.Status == store.StatusReauthRequired,
+		Revoked: c.Status == store.StatusRevoked, Pending: c.Status == store.StatusDisconnected,
+		Account: c.AccountID, Scopes: c.Scopes, RetiredPending: len(c.Retired),
 	}
 	if !c.CreatedAt.IsZero() {
-		v.ConnectedAt = c.CreatedAt.UTC().Format("2006-01-02 15:04 UTC")
+		v.Connected, v.ConnectedAgo = fmtTime(c.CreatedAt), ago(c.CreatedAt, now)
 	}
-	left := c.Expiry.Sub(now)
-	v.Expired = left <= 0
-	if v.Expired {
-		v.ExpiresIn = "expired " + human(-left) + " ago; refreshed on next use"
-	} else {
-		v.ExpiresIn = "in " + human(left)
+	if !c.Expiry.IsZero() {
+		v.ExpiresAt, v.Expires = c.Expiry.UTC().Format(time.RFC3339), fmtTime(c.Expiry)
+		v.Expired = !c.Expiry.After(now)
+		v.ExpiresIn = relative(c.Expiry, now)
+		if v.Expired && v.Active {
+			v.ExpiresIn += "; refreshed on next use"
+		}
 	}
 	return v
+}
+
+// ago says how long ago t, a past event, was: "2 h 5 min ago", or "just
+// now" (also for a t a little after now: the store's clock stamped it).
+func ago(t, now time.Time) string {
+	if d := now.Sub(t); d >= time.Second {
+		return human(d) + " ago"
+	}
+	return "just now"
+}
+
+// relative says t relative to now: "in 59 min", "2 h 5 min ago".
+func relative(t, now time.Time) string {
+	if d := t.Sub(now); d > 0 {
+		return "in " + human(d)
+	}
+	return human(now.Sub(t)) + " ago"
 }
 
 // human rounds d for people: "45 s", "59 min", "2 h 5 min", "3 days".
@@ -137,6 +201,17 @@ type errorView struct {
 	Status                             int
 	StatusText, Title, Message, Detail string
 	LoggedIn                           bool
+	// User is who is logged in, for the header; "" when nobody.
+	User string
+	// Action is the button that fixes the problem; nil: the dashboard
+	// link only.
+	Action *pageAction
+}
+
+// pageAction is a button on an error page: a link (GET) or a form (POST).
+type pageAction struct {
+	Label, Href string
+	Post        bool
 }
 
 // render executes a page into a buffer first, so a template error becomes
