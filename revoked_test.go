@@ -221,7 +221,7 @@ func TestMarkRevokedMatchesTheRevokedConsent(t *testing.T) {
 
 	for name, rev := range map[string]fleet.Revocation{
 		"another account":                    {AccountID: conn.AccountID + "-other"},
-		"revoked before these tokens":        {RevokedAt: connectedAt.Add(-time.Second)},
+		"revoked before these tokens":        {RevokedAt: connectedAt.Add(-fleet.RevokedAtPrecision - time.Millisecond)},
 		"right account, before these tokens": {AccountID: conn.AccountID, RevokedAt: connectedAt.Add(-time.Minute)},
 	} {
 		marked, err := fleet.MarkRevoked(ctx, link, "shop-1", rev)
@@ -235,9 +235,11 @@ func TestMarkRevokedMatchesTheRevokedConsent(t *testing.T) {
 	_, err = link.Connection(ctx, "shop-1")
 	require.NoError(t, err, "the connection still works")
 
-	marked, err := fleet.MarkRevoked(ctx, link, "shop-1", fleet.Revocation{AccountID: conn.AccountID, RevokedAt: connectedAt})
+	// Providers state revoked_at to the second: tokens obtained within
+	// that second belong to the revoked consent.
+	marked, err := fleet.MarkRevoked(ctx, link, "shop-1", fleet.Revocation{AccountID: conn.AccountID, RevokedAt: connectedAt.Truncate(time.Second)})
 	require.NoError(t, err)
-	assert.True(t, marked, "revoked at the moment the tokens were obtained: the same consent")
+	assert.True(t, marked, "revoked in the second the tokens were obtained: the same consent")
 	got, err := e.load("mollie", "shop-1")
 	require.NoError(t, err)
 	assert.Equal(t, store.StatusRevoked, got.Status)

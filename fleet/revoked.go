@@ -24,19 +24,29 @@ type Revocation struct {
 	AccountID string
 	// RevokedAt, when set, is when the merchant revoked, by the provider's
 	// clock. A connection whose tokens were obtained after it
-	// (Connection.RefreshedAt) holds a newer consent — the merchant
-	// connected again, and the provider delivered the old revocation late
-	// or again — and is left alone. A record that predates RefreshedAt
-	// (zero) cannot be told apart and is marked.
+	// (Connection.RefreshedAt later than RevokedAt plus
+	// RevokedAtPrecision) holds a newer consent — the merchant connected
+	// again, and the provider delivered the old revocation late or again —
+	// and is left alone. A record that predates RefreshedAt (zero) cannot
+	// be told apart and is marked.
 	RevokedAt time.Time
 }
 
-// matches reports whether conn holds the consent r describes.
-func (r Revocation) matches(conn *store.Connection) bool {
+// RevokedAtPrecision is how much later than Revocation.RevokedAt tokens
+// may have been obtained and still belong to the revoked consent:
+// providers state the time to the second (Qonto's revoked_at), so a
+// connection made and revoked within one second must still match.
+const RevokedAtPrecision = time.Second
+
+// Matches reports whether conn holds the consent r describes: linked to
+// r.AccountID (when set), with tokens obtained no later than r.RevokedAt
+// plus RevokedAtPrecision (when set). MarkRevoked applies it under the
+// connection's lock; a webhook handler uses it to pick the candidates.
+func (r Revocation) Matches(conn *store.Connection) bool {
 	if r.AccountID != "" && conn.AccountID != r.AccountID {
 		return false
 	}
-	if !r.RevokedAt.IsZero() && !conn.RefreshedAt.IsZero() && conn.RefreshedAt.After(r.RevokedAt) {
+	if !r.RevokedAt.IsZero() && !conn.RefreshedAt.IsZero() && conn.RefreshedAt.After(r.RevokedAt.Add(RevokedAtPrecision)) {
 		return false
 	}
 	return true
@@ -68,5 +78,5 @@ func MarkRevoked(ctx context.Context, c *oauthlink.Connector, owner string, rev 
 	if !ok {
 		return false, fmt.Errorf("%w: fleet.MarkRevoked needs a Connector made by oauthlink.New", oauthlink.ErrConfig)
 	}
-	return eng.MarkRevoked(ctx, owner, rev.matches)
+	return eng.MarkRevoked(ctx, owner, rev.Matches)
 }

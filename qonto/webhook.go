@@ -218,7 +218,8 @@ func (h *WebhookHandler) revoke(ctx context.Context, ev *WebhookEvent) (int, err
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.Timeout)
 	defer cancel()
-	holders, err := h.holders(ctx, ev.OrganizationID, data.RevokedAt)
+	rev := fleet.Revocation{AccountID: ev.OrganizationID, RevokedAt: data.RevokedAt}
+	holders, err := h.holders(ctx, rev)
 	if err != nil {
 		return http.StatusServiceUnavailable, err
 	}
@@ -236,7 +237,7 @@ func (h *WebhookHandler) revoke(ctx context.Context, ev *WebhookEvent) (int, err
 	if c.Status != store.StatusActive && c.Status != store.StatusReauthRequired {
 		return http.StatusNoContent, nil // disconnected: the Keeper finishes it
 	}
-	marked, err := fleet.MarkRevoked(ctx, h.conn, c.Owner, fleet.Revocation{AccountID: ev.OrganizationID, RevokedAt: data.RevokedAt})
+	marked, err := fleet.MarkRevoked(ctx, h.conn, c.Owner, rev)
 	if err != nil {
 		return http.StatusServiceUnavailable, err
 	}
@@ -245,10 +246,10 @@ func (h *WebhookHandler) revoke(ctx context.Context, ev *WebhookEvent) (int, err
 }
 
 // holders lists the connections to the organization that hold a grant
-// obtained before revokedAt (any, when it is zero): every status but
-// revoked, every page.
-func (h *WebhookHandler) holders(ctx context.Context, orgID string, revokedAt time.Time) ([]*store.Connection, error) {
-	q := store.Query{Provider: h.opts.ProviderName, AccountID: orgID, Limit: 1000}
+// rev matches (obtained before it was revoked): every status but revoked,
+// every page.
+func (h *WebhookHandler) holders(ctx context.Context, rev fleet.Revocation) ([]*store.Connection, error) {
+	q := store.Query{Provider: h.opts.ProviderName, AccountID: rev.AccountID, Limit: 1000}
 	var out []*store.Connection
 	for {
 		page, err := h.scanner.Scan(ctx, q)
@@ -256,8 +257,7 @@ func (h *WebhookHandler) holders(ctx context.Context, orgID string, revokedAt ti
 			return nil, err
 		}
 		for _, c := range page.Connections {
-			newer := !revokedAt.IsZero() && c.RefreshedAt.After(revokedAt)
-			if c.Status != store.StatusRevoked && !newer {
+			if c.Status != store.StatusRevoked && rev.Matches(c) {
 				out = append(out, c)
 			}
 		}

@@ -215,14 +215,16 @@ func TestWebhookHandlerLateDelivery(t *testing.T) {
 	ctx := context.Background()
 	c, err := w.ms.Load(ctx, "qonto", "u1")
 	require.NoError(t, err)
-	c.RefreshedAt = time.Date(2025, 1, 1, 10, 0, 1, 0, time.UTC) // one second after revoked_at
+	c.RefreshedAt = time.Date(2025, 1, 1, 10, 0, 1, 1e6, time.UTC) // past revoked_at's second
 	require.NoError(t, w.ms.Save(ctx, c))
 	assert.Equal(t, http.StatusNoContent, w.post(t, revocation, w.signed).Code)
 	assert.Equal(t, store.StatusActive, w.status(t), "a newer consent")
 
+	// revoked_at is to the second: tokens obtained within that second are
+	// the revoked consent's.
 	c, err = w.ms.Load(ctx, "qonto", "u1")
 	require.NoError(t, err)
-	c.RefreshedAt = time.Date(2025, 1, 1, 9, 59, 0, 0, time.UTC)
+	c.RefreshedAt = time.Date(2025, 1, 1, 10, 0, 0, 600e6, time.UTC)
 	require.NoError(t, w.ms.Save(ctx, c))
 	assert.Equal(t, http.StatusNoContent, w.post(t, revocation, w.signed).Code)
 	assert.Equal(t, store.StatusRevoked, w.status(t), "tokens obtained before revoked_at")

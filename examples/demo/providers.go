@@ -252,7 +252,7 @@ const qontoWebhookPath = "/webhooks/qonto"
 
 // newQontoWebhook builds the handler of POST /webhooks/qonto: the qonto
 // package's WebhookHandler (signature check, then fleet.MarkRevoked for
-// each connection to the organization a consent revocation names), or,
+// the connection to the organization a consent revocation names), or,
 // without a secret or a store that scans, a 501 that says which.
 func (a *app) newQontoWebhook(conn *oauthlink.Connector, providerName, clientID, secret string) error {
 	off := func(why string) {
