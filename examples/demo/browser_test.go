@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,11 +15,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 )
 
-// chromiumPath is Debian's Chromium, which .ci/run installs.
-const chromiumPath = "/usr/bin/chromium"
+// chromiumPath is the Chromium the browser test drives:
+// OAUTHLINK_CHROMIUM, or Debian's, which .ci/run installs.
+var chromiumPath = cmp.Or(os.Getenv("OAUTHLINK_CHROMIUM"), "/usr/bin/chromium")
 
 // TestBrowser drives the demo with headless Chromium, as a newcomer would,
 // and checks that each step says what happened (issue 16): a refused
@@ -37,7 +41,7 @@ func TestBrowser(t *testing.T) {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("CI needs Chromium at %s (.ci/run installs Debian's chromium package): %v", chromiumPath, err)
 		}
-		t.Skipf("skipping the browser test: no Chromium at %s (apt-get install chromium)", chromiumPath)
+		testutil.SkipUnavailable(t, fmt.Sprintf("no Chromium at %s (apt-get install chromium, or set OAUTHLINK_CHROMIUM to its path)", chromiumPath))
 	}
 	dir := t.TempDir()
 	addr := freeAddr(t)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 )
 
@@ -186,5 +188,5 @@ func unavailable(t testing.TB, what, where string, err error) {
 	if os.Getenv("CI") != "" {
 		t.Fatalf("%s at %s is unreachable in CI: %v", what, where, err)
 	}
-	t.Skipf("skipping: %s at %s is unreachable: %v", what, where, err)
+	testutil.SkipUnavailable(t, fmt.Sprintf("%s at %s is unreachable: %v (set OAUTHLINK_TEST_POSTGRES / OAUTHLINK_TEST_REDIS, or CI to make this fatal)", what, where, err))
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/encrypted"
 )
@@ -122,7 +123,7 @@ func buildDemo(t *testing.T) string {
 	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("no go tool to build the demo with")
+		testutil.SkipUnavailable(t, "no go tool on PATH to build the demo with")
 	}
 	bin := filepath.Join(t.TempDir(), "demo")
 	// Bounded generously: on a cold cache the build compiles SQLite.

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -91,7 +92,7 @@ func startRedisServer(t *testing.T, args ...string) string {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%v (CI is set: install redis-server)", err)
 		}
-		t.Skipf("skipping: %v", err)
+		testutil.SkipUnavailable(t, fmt.Sprintf("this test starts a redis-server of its own: %v (apt-get install redis-server)", err))
 	}
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
