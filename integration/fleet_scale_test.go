@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/fleet"
+	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 	"github.com/oauthlink/oauthlink/store"
 )
@@ -39,18 +38,6 @@ const (
 	fleetPassBound = 2 * time.Minute
 )
 
-// fleetN is OAUTHLINK_FLEET_N, or fleetDefaultN.
-func fleetN(t *testing.T) int {
-	s := os.Getenv("OAUTHLINK_FLEET_N")
-	if s == "" {
-		return fleetDefaultN
-	}
-	n, err := strconv.Atoi(s)
-	require.NoError(t, err, "OAUTHLINK_FLEET_N")
-	require.GreaterOrEqual(t, n, fleetDue, "OAUTHLINK_FLEET_N must cover the %d due connections", fleetDue)
-	return n
-}
-
 // TestKeeperAtFleetScale (issue 15 item 6): N connections of the fake
 // Qonto (Hydra rules, grace 0) on one PostgreSQL schema or one Redis
 // prefix, of which fleetDue were last refreshed 61 days ago (past 2/3 of
@@ -65,7 +52,7 @@ func TestKeeperAtFleetScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fleet scale: seeds tens of thousands of connections")
 	}
-	n := fleetN(t)
+	n := testutil.FleetSize(t, fleetDefaultN, fleetDue)
 	forBackends(t, func(t *testing.T, newBackend func(t testing.TB) *backend) {
 		testFleetScale(t, newBackend(t), n)
 	})

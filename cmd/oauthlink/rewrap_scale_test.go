@@ -43,17 +43,6 @@ const (
 	scaleSeeders = 16
 )
 
-func scaleN(t *testing.T) int {
-	s := os.Getenv("OAUTHLINK_FLEET_N")
-	if s == "" {
-		return scaleDefaultN
-	}
-	n, err := strconv.Atoi(s)
-	require.NoError(t, err, "OAUTHLINK_FLEET_N")
-	require.GreaterOrEqual(t, n, scaleLive, "OAUTHLINK_FLEET_N must cover the %d live connections", scaleLive)
-	return n
-}
-
 // TestRewrapAtFleetScale (issue 15 item 6): N connections sealed under
 // an old key on PostgreSQL and on Redis, scaleLive of them real grants at
 // the fake Qonto (Hydra rules, no grace: a refresh token sent twice
@@ -67,7 +56,7 @@ func TestRewrapAtFleetScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fleet scale: seeds tens of thousands of connections")
 	}
-	n := scaleN(t)
+	n := testutil.FleetSize(t, scaleDefaultN, scaleLive)
 	for _, b := range []struct {
 		name string
 		new  func(t *testing.T, key []byte) *testFleet

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -101,4 +102,23 @@ func packageName() string {
 		return strings.TrimSuffix(bi.Path, ".test")
 	}
 	return strings.TrimSuffix(filepath.Base(os.Args[0]), ".test")
+}
+
+// FleetEnv is the variable the fleet-scale tests read their size from.
+const FleetEnv = "OAUTHLINK_FLEET_N"
+
+// FleetSize returns the number of connections a fleet-scale test seeds:
+// OAUTHLINK_FLEET_N, or def when it is unset. It fails t when the value is
+// not a number of at least least.
+func FleetSize(t testing.TB, def, least int) int {
+	t.Helper()
+	s := os.Getenv(FleetEnv)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < least {
+		t.Fatalf("%s=%q: want a number of at least %d", FleetEnv, s, least)
+	}
+	return n
 }

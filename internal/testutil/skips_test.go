@@ -28,3 +28,13 @@ func TestSkipUnavailable(t *testing.T) {
 		"SKIPPED " + pkg + ": 3 tests: PostgreSQL unreachable (set OAUTHLINK_TEST_POSTGRES)",
 	}, skipLines(pkg))
 }
+
+// TestFleetSize: the default without the variable, the value with it.
+// A bad value fails the test; that path calls t.Fatalf and is exercised
+// by hand (OAUTHLINK_FLEET_N=abc).
+func TestFleetSize(t *testing.T) {
+	t.Setenv(FleetEnv, "")
+	require.Equal(t, 20_000, FleetSize(t, 20_000, 200))
+	t.Setenv(FleetEnv, "100000")
+	require.Equal(t, 100_000, FleetSize(t, 20_000, 200))
+}
