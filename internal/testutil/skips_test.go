@@ -30,8 +30,6 @@ func TestSkipUnavailable(t *testing.T) {
 }
 
 // TestFleetSize: the default without the variable, the value with it.
-// A bad value fails the test; that path calls t.Fatalf and is exercised
-// by hand (OAUTHLINK_FLEET_N=abc).
 func TestFleetSize(t *testing.T) {
 	t.Setenv(FleetEnv, "")
 	require.Equal(t, 20_000, FleetSize(t, 20_000, 200))
