@@ -363,3 +363,50 @@ func TestKeeperSpendsNoRateOnAPeersRefresh(t *testing.T) {
 	sl.mu.Unlock()
 	assert.LessOrEqual(t, waited, 2*200*time.Millisecond, "paced for its 2 calls at 5/s, not for 8 connections")
 }
+
+// peerAfterLoad runs peer once, right after the first Load of owner once
+// armed: the keeper's check reads the old version, then a peer refreshes
+// before the keeper's refresh takes the lock.
+type peerAfterLoad struct {
+	store.TokenStore
+	owner string
+	armed atomic.Bool
+	peer  func()
+}
+
+func (s *peerAfterLoad) Unwrap() store.TokenStore { return s.TokenStore }
+
+func (s *peerAfterLoad) Load(ctx context.Context, p, o string) (*oauthlink.Connection, error) {
+	c, err := s.TokenStore.Load(ctx, p, o)
+	if o == s.owner && s.armed.CompareAndSwap(true, false) {
+		s.peer() // its own Loads find the store disarmed
+	}
+	return c, err
+}
+
+// TestKeeperLeavesAPeersRefreshAloneAfterItsCheck: a peer refreshes the
+// connection between the keeper's check and its refresh. The refresh is
+// forced at the version the scan read, so the engine finds it moved and
+// sends nothing: the peer's rotation is not repeated (with Hydra's rules,
+// a repeat would be reuse).
+func TestKeeperLeavesAPeersRefreshAloneAfterItsCheck(t *testing.T) {
+	ps := &peerAfterLoad{TokenStore: memstore.New()}
+	e := keeperEnv(t, withStore(ps))
+	due, _ := e.fleet(3, 0)
+	peer, err := oauthlink.New(e.cfgs["qonto"])
+	require.NoError(t, err)
+	ps.owner = due[0]
+	ps.peer = func() {
+		_, err := peer.ForceRefresh(context.Background(), due[0])
+		require.NoError(t, err)
+	}
+	ps.armed.Store(true)
+	k, _ := e.keeper(e.links["qonto"], fleet.KeeperOptions{Rate: -1, Concurrency: 1})
+	rep, err := k.Pass(passCtx(t))
+	require.NoError(t, err)
+	assert.Equal(t, 3, rep.Checked)
+	assert.Equal(t, 2, rep.Refreshed)
+	assert.Equal(t, 1, rep.AlreadyFresh)
+	assert.Equal(t, 3, e.qonto.Refreshes(), "the peer's refresh is not repeated")
+	assert.Zero(t, e.qonto.ReuseDetections())
+}

@@ -43,6 +43,12 @@ func (l lifecycleEngine) RefreshAt(ctx context.Context, owner string, version in
 	return err == nil && tap.refreshed.Load(), errors.Is(err, ErrReauthRequired) && tap.reauth.Load(), err
 }
 
+func (l lifecycleEngine) Load(ctx context.Context, owner string) (*store.Connection, error) {
+	ctx, cancel := within(ctx, storeCallTimeout)
+	defer cancel()
+	return l.e.store.Load(ctx, l.e.provider.Name, owner)
+}
+
 func (l lifecycleEngine) Disconnect(ctx context.Context, owner string) error {
 	return l.e.disconnect(ctx, owner)
 }

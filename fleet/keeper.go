@@ -46,9 +46,10 @@ type KeeperOptions struct {
 	// (refreshes and revocations alike), spaced evenly; a provider answer
 	// carrying Retry-After pauses the pass's sends for that long. The
 	// engine's own retries of one connection come on top. A due
-	// connection a peer refreshed first costs no call and gives its slot
-	// back, so keepers on several instances share the due connections
-	// between them instead of each pacing through all of them. The rate is
+	// connection is read again before it takes a slot: one a peer
+	// refreshed since the scan costs no call and no slot, so keepers on
+	// several instances share the due connections between them instead of
+	// each pacing through all of them. The rate is
 	// each Keeper's: with K instances the provider sees at most K × Rate,
 	// so divide the provider's budget by the instances. Default 5;
 	// negative: no limit.

@@ -37,18 +37,22 @@ func (k *Keeper) refreshIdle(ctx context.Context, r *passReport, now time.Time) 
 // version moved), the engine returns the peer's record without calling the
 // provider, so keepers on several instances refresh it once between them.
 func (k *Keeper) keep(ctx context.Context, r *passReport, conn *store.Connection) {
+	// A peer (another instance's keeper, a request) may have refreshed it
+	// since the scan: then it costs no call, and no slot of the rate.
+	if moved, err := k.moved(ctx, conn); err != nil {
+		k.pauseOn(err)
+		r.fail(err)
+		return
+	} else if moved {
+		r.add(func(r *KeeperReport) { r.AlreadyFresh++ })
+		return
+	}
 	if err := k.pace.wait(ctx, k.sleep); err != nil {
 		return // the pass is over; this connection waits for the next one
 	}
 	// Detached: a refresh once started is finished (bounded by the
 	// Tokens timeouts) and counted, so Pass leaves nothing running.
 	refreshed, reauth, err := k.eng.RefreshAt(context.WithoutCancel(ctx), conn.Owner, conn.Version)
-	if !refreshed && !reauth && (err == nil || errors.Is(err, oauthlink.ErrReauthRequired) ||
-		errors.Is(err, oauthlink.ErrDisconnected) || errors.Is(err, store.ErrNotFound)) {
-		// A peer got there first: no call was made, so the slot is free
-		// for the next connection.
-		k.pace.refund()
-	}
 	switch {
 	case err == nil && refreshed:
 		r.add(func(r *KeeperReport) { r.Refreshed++ })
@@ -60,6 +64,20 @@ func (k *Keeper) keep(ctx context.Context, r *passReport, conn *store.Connection
 		k.pauseOn(err)
 		r.fail(err)
 	}
+}
+
+// moved reports whether conn's record changed since the scan read it (a
+// new version, another status, or no record): a peer refreshed,
+// disconnected or deleted it.
+func (k *Keeper) moved(ctx context.Context, conn *store.Connection) (bool, error) {
+	cur, err := k.eng.Load(ctx, conn.Owner)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("%w: keeper: %w", oauthlink.ErrStore, err)
+	}
+	return cur.Version != conn.Version || cur.Status != store.StatusActive, nil
 }
 
 // retryRevocations Disconnects again each disconnected record (its
@@ -150,31 +168,12 @@ func (k *Keeper) pauseOn(err error) {
 
 // pacer spaces sends evenly at rate per second (a token bucket of one) on
 // the Connector's clock, and holds them all back until a Retry-After has
-// passed. A reserved slot whose send turned out needless is given back.
+// passed.
 type pacer struct {
 	mu   sync.Mutex
 	now  func() time.Time
 	rate float64 // per second; not positive: no limit
 	next time.Time
-	// paused is the end of the last Retry-After: refund never moves next
-	// before it.
-	paused time.Time
-}
-
-// refund gives back one slot reserved by wait whose send was not made.
-func (p *pacer) refund() {
-	if p.rate <= 0 {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	back := p.next.Add(-time.Duration(float64(time.Second) / p.rate))
-	for _, floor := range []time.Time{p.now(), p.paused} {
-		if floor.After(back) {
-			back = floor
-		}
-	}
-	p.next = back
 }
 
 // wait reserves the next send slot and waits for it with sleep; it fails
@@ -205,8 +204,5 @@ func (p *pacer) pause(t time.Time) {
 	defer p.mu.Unlock()
 	if t.After(p.next) {
 		p.next = t
-	}
-	if t.After(p.paused) {
-		p.paused = t
 	}
 }

@@ -29,6 +29,9 @@ type Engine interface {
 	// refreshed reports whether this call refreshed at the provider, and
 	// reauth whether it marked the connection reauth_required.
 	RefreshAt(ctx context.Context, owner string, version int64) (refreshed, reauth bool, err error)
+	// Load reads owner's connection from the Connector's store (through
+	// its encryption), without the cache.
+	Load(ctx context.Context, owner string) (*store.Connection, error)
 	// Disconnect is Connector.Disconnect.
 	Disconnect(ctx context.Context, owner string) error
 	// Retire revokes the grants owner's connection lists in Retired and
