@@ -28,7 +28,11 @@ var (
 {{range .Fields}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">
 {{end}}<button type="submit" name="decision" value="approve">Approve</button>
 <button type="submit" name="decision" value="deny">Deny</button>
-</form></body></html>
+</form>
+{{with .Manage}}<h2>Organizations that authorized this application</h2>
+{{if .Consents}}<p>As a merchant would in {{$.Title}}'s settings, revoke the application's access; {{$.Title}} then sends it the signed consent-revocation webhook.</p>
+{{range .Consents}}<form method="post" action="{{$.Manage.Path}}"><input type="hidden" name="organization_id" value="{{.OrganizationID}}"><button type="submit" class="revoke">Revoke access for {{.Name}}</button></form>
+{{end}}{{else}}<p id="no-consents">None yet.</p>{{end}}{{end}}</body></html>
 `))
 	errorTmpl = template.Must(template.New("error").Parse(pageHead + `<h1>Invalid authorization request</h1>
 <p>{{.Problem}}</p>
@@ -57,12 +61,22 @@ func (s *server) consentPage(w http.ResponseWriter, req AuthorizeRequest, target
 			fields = append(fields, field{k, v})
 		}
 	}
-	pageHeaders(w)
-	w.WriteHeader(http.StatusOK)
-	consentTmpl.Execute(w, map[string]any{
+	data := map[string]any{
 		"Title": s.cfg.title, "ClientID": req.ClientID, "Scopes": req.Scopes,
 		"RedirectURI": target, "Action": s.cfg.authPath, "Fields": fields,
-	})
+	}
+	if m := s.manage.Load(); m != nil {
+		data["Manage"] = map[string]any{"Path": m.path, "Consents": m.consents()}
+	}
+	pageHeaders(w)
+	w.WriteHeader(http.StatusOK)
+	consentTmpl.Execute(w, data)
+}
+
+// manageLink is where a fake's consents are managed (Qonto.ServeConsents).
+type manageLink struct {
+	path     string
+	consents func() []QontoConsent
 }
 
 // errorPage answers 400 with a page naming the problem (no parameter value

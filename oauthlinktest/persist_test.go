@@ -161,3 +161,37 @@ func TestQontoConsentsPage(t *testing.T) {
 		form: url.Values{"organization_id": {org}}})
 	assert.Equal(t, http.StatusNotFound, again.status)
 }
+
+// TestQontoConsentPageRevokeAccess: with ServeConsents, the consent page
+// lists the organizations whose consent stands, each with a Revoke access
+// button that posts to the connected-applications page, which revokes.
+func TestQontoConsentPageRevokeAccess(t *testing.T) {
+	q := newTestQonto(t, QontoOptions{ConsentPage: true})
+	params := authParams(q.server, "offline_access organization.read")
+	_, page := rawAuthorize(t, q.server, http.MethodGet, params)
+	assert.NotContains(t, page, "Revoke access", "without ServeConsents the page has no such control")
+
+	q.ServeConsents("/sandbox/consents", "http://app.example.test/")
+	_, page = rawAuthorize(t, q.server, http.MethodGet, params)
+	assert.Contains(t, page, `id="no-consents"`, "nobody authorized yet")
+
+	form := cloneValues(params)
+	form.Set("decision", "approve")
+	resp, _ := rawAuthorize(t, q.server, http.MethodPost, form)
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	org := q.LastAuthorize().AccountID
+	loc, err := resp.Location()
+	require.NoError(t, err)
+	tok := qontoToken(t, q, exchangeForm(loc.Query().Get("code"), appCallback))
+
+	_, page = rawAuthorize(t, q.server, http.MethodGet, params)
+	assert.Contains(t, page, `<form method="post" action="/sandbox/consents"><input type="hidden" name="organization_id" value="`+org+`">`)
+	assert.Contains(t, page, "Revoke access for Sandbox Company 1")
+
+	post := send(t, q.server, request{method: http.MethodPost, url: q.URL() + "/sandbox/consents",
+		form: url.Values{"organization_id": {org}}, header: http.Header{"Sec-Fetch-Site": {"same-origin"}}})
+	assert.Equal(t, http.StatusOK, post.status)
+	assert.False(t, q.AccessTokenValid(tok.AccessToken))
+	_, page = rawAuthorize(t, q.server, http.MethodGet, params)
+	assert.NotContains(t, page, "Revoke access for")
+}

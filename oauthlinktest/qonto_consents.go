@@ -64,6 +64,18 @@ var consentsTmpl = template.Must(template.New("consents").Parse(pageHead + `<h1>
 </body></html>
 `))
 
+// ServeConsents mounts ConsentsHandler(back) on the fake at path (GET
+// and POST; path starts with "/") and adds its Revoke access buttons to
+// the fake's consent page: below Approve and Deny, each organization whose
+// consent stands can be revoked from there too, as a person clicking
+// through a demo expects to find it.
+func (q *Qonto) ServeConsents(path, back string) {
+	h := q.ConsentsHandler(back)
+	q.Handle("GET "+path, h)
+	q.Handle("POST "+path, h)
+	q.manage.Store(&manageLink{path: path, consents: q.Consents})
+}
+
 // ConsentsHandler returns the fake's "connected applications" page, for a
 // person clicking through a demo: GET lists the organizations whose
 // consent stands (Consents), each with a "Revoke access" button; the

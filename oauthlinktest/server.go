@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -57,6 +58,10 @@ type server struct {
 	mux       *http.ServeMux
 	closed    chan struct{}
 	closeOnce sync.Once
+
+	// manage, when set, lists the standing consents on the consent page,
+	// each with a Revoke access button (Qonto.ServeConsents).
+	manage atomic.Pointer[manageLink]
 
 	mu        sync.Mutex
 	codes     map[string]*authCode

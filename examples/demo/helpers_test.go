@@ -166,19 +166,25 @@ var (
 	hiddenPair = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
 )
 
-// approve clicks Approve on a fake's consent page: it posts the page's
-// hidden fields with decision=approve to the form's action, as a browser
+// approve clicks Approve on a fake's consent page: it posts the hidden
+// fields of the page's first form with decision=approve to the form's action, as a browser
 // would, and follows the redirects back to the demo.
 func (b *browser) approve(consent *page) *page {
 	b.t.Helper()
 	require.Equal(b.t, http.StatusOK, consent.Status)
 	require.Contains(b.t, consent.Body, "Authorize application", "not a consent page: %s", consent.URL)
-	m := formAction.FindStringSubmatch(consent.Body)
-	require.NotNil(b.t, m)
-	action, err := consent.URL.Parse(html.UnescapeString(m[1]))
+	loc := formAction.FindStringSubmatchIndex(consent.Body)
+	require.NotNil(b.t, loc)
+	action, err := consent.URL.Parse(html.UnescapeString(consent.Body[loc[2]:loc[3]]))
 	require.NoError(b.t, err)
+	// Only the first form's fields, as a browser sends them: the page may
+	// hold other forms (the sandbox Qonto's Revoke access buttons).
+	first := consent.Body[loc[1]:]
+	if end := strings.Index(first, "</form>"); end >= 0 {
+		first = first[:end]
+	}
 	form := url.Values{"decision": {"approve"}}
-	for _, f := range hiddenPair.FindAllStringSubmatch(consent.Body, -1) {
+	for _, f := range hiddenPair.FindAllStringSubmatch(first, -1) {
 		form.Add(html.UnescapeString(f[1]), html.UnescapeString(f[2]))
 	}
 	req, err := http.NewRequest(http.MethodPost, action.String(), strings.NewReader(form.Encode()))

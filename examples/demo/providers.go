@@ -87,8 +87,8 @@ func (a *app) qontoProvider(env providerEnv) (oauthlink.Provider, string, string
 		// The merchant's side of a consent revocation: the fake's
 		// "connected applications" page, with a Revoke access button.
 		back := a.cfg.PublicURL + "/"
-		f.Handle("GET "+sandboxConsentsPath, f.ConsentsHandler(back))
-		f.Handle("POST "+sandboxConsentsPath, f.ConsentsHandler(back))
+		// Its buttons are on the consent page too.
+		f.ServeConsents(sandboxConsentsPath, back)
 		p := f.Provider()
 		p.AuthURL = browserURL(p.AuthURL, a.sandboxHost)
 		return p, f.ClientID(), f.ClientSecret(), nil
