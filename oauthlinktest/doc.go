@@ -21,15 +21,15 @@
 //     revocation at POST /oauth2/revoke; GET /v2/organization; optionally
 //     the sandbox's staging-token header.
 //   - Stripe Connect (NewStripe): authorization at /oauth/authorize
-//     (read_write or read_only; stripe_landing, always_prompt,
-//     stripe_user[…] and suggested_capabilities[] checked); codes "ac_…"
-//     valid 5 min; POST /oauth/token with the platform's secret key as
-//     client_secret or as the Basic user name (never client_id:secret,
-//     never both); answers without expires_in carrying stripe_user_id,
-//     livemode and stripe_publishable_key; access tokens that never expire;
-//     refresh tokens spent on use; POST /oauth/deauthorize with client_id
-//     and stripe_user_id, which ends every grant of the account;
-//     GET /v1/account.
+//     (read_write or read_only; stripe_landing, always_prompt and
+//     stripe_user[…] checked, the Express-only suggested_capabilities
+//     refused); codes "ac_…" valid 5 min; POST /oauth/token with the
+//     platform's secret key as client_secret or as the Basic user name
+//     (never client_id:secret, never both); answers without expires_in
+//     carrying stripe_user_id, livemode and stripe_publishable_key; access
+//     tokens that never expire; refresh tokens spent on use;
+//     POST /oauth/deauthorize with client_id and stripe_user_id, which ends
+//     every grant of the account; GET /v1/account.
 //   - GoCardless (NewGoCardless): authorization at /oauth/authorize with a
 //     required redirect_uri (read_write or read_only; initial_view,
 //     prefill[…] and language checked); POST /oauth/access_token with body

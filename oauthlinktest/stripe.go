@@ -30,7 +30,7 @@ type StripeOptions struct {
 	// Now is the fake's clock. Default time.Now.
 	Now func() time.Time
 	// CodeLifetime is how long an authorization code can be exchanged.
-	// Default 5 minutes (Stripe does not publish it).
+	// Default 5 minutes (Stripe documents that codes expire, not when).
 	CodeLifetime time.Duration
 	// ConsentPage shows Approve and Deny buttons instead of approving
 	// automatically. Default false.
@@ -40,7 +40,8 @@ type StripeOptions struct {
 // Stripe is a fake Stripe Connect OAuth server for Standard accounts, as
 // package stripe documents it: GET /oauth/authorize (scope read_write or
 // read_only, stripe_landing login or register, always_prompt true or
-// false, stripe_user[…] prefill), POST /oauth/token (form body, the secret
+// false, stripe_user[…] prefill; the Express-only suggested_capabilities
+// is refused), POST /oauth/token (form body, the secret
 // key as client_secret or as the Basic user name and nothing else, single-use
 // codes, refresh tokens that rotate, answers without expires_in carrying
 // stripe_user_id, livemode and stripe_publishable_key, access tokens that
@@ -91,15 +92,19 @@ func (st *Stripe) Provider() oauthlink.Provider {
 }
 
 // checkStripeParams refuses the documented parameters with values Stripe
-// does not define, and parameters Stripe does not document.
+// does not define, suggested_capabilities (documented for Express
+// accounts only, whose flow starts at /express/oauth/authorize), and
+// parameters Stripe does not document.
 func checkStripeParams(extra url.Values) (code, desc string) {
 	for k, v := range extra {
 		switch {
+		case k == "suggested_capabilities[]", k == "suggested_capabilities":
+			return "invalid_request", "suggested_capabilities applies only to Express accounts (/express/oauth/authorize)."
 		case k == stripe.ParamStripeLanding && (len(v) != 1 || v[0] != "login" && v[0] != "register"):
 			return "invalid_request", "stripe_landing must be login or register."
 		case k == stripe.ParamAlwaysPrompt && (len(v) != 1 || v[0] != "true" && v[0] != "false"):
 			return "invalid_request", "always_prompt must be true or false."
-		case k == stripe.ParamStripeLanding, k == stripe.ParamAlwaysPrompt, k == stripe.ParamSuggestedCapabilities:
+		case k == stripe.ParamStripeLanding, k == stripe.ParamAlwaysPrompt:
 		case strings.HasPrefix(k, stripe.ParamPrefix) && strings.HasSuffix(k, "]") &&
 			slices.Contains(stripe.PrefillFields, strings.TrimSuffix(strings.TrimPrefix(k, stripe.ParamPrefix), "]")):
 		default:

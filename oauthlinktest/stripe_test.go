@@ -187,8 +187,12 @@ func TestStripeAuthorizeParams(t *testing.T) {
 	}{
 		{"login landing", url.Values{"stripe_landing": {"login"}}, ""},
 		{"register landing and prompt", url.Values{"stripe_landing": {"register"}, "always_prompt": {"true"}}, ""},
-		{"prefill and capabilities", url.Values{"stripe_user[email]": {"a@example.test"}, "stripe_user[country]": {"NL"},
-			"suggested_capabilities[]": {"card_payments", "transfers"}}, ""},
+		{"prefill", url.Values{"stripe_user[email]": {"a@example.test"}, "stripe_user[country]": {"NL"}}, ""},
+		{"japanese prefill", url.Values{"stripe_user[country]": {"JP"}, "stripe_user[first_name_kana]": {"タロウ"},
+			"stripe_user[block_kanji]": {"1丁目"}, "stripe_user[gender]": {"male"}}, ""},
+		// Express only: a Standard flow that sends them breaks the reference.
+		{"suggested capabilities", url.Values{"suggested_capabilities[]": {"card_payments", "transfers"}}, "invalid_request"},
+		{"one suggested capability", url.Values{"suggested_capabilities[]": {"card_payments"}}, "invalid_request"},
 		{"unknown landing", url.Values{"stripe_landing": {"signup"}}, "invalid_request"},
 		{"unknown prefill field", url.Values{"stripe_user[password]": {"x"}}, "invalid_request"},
 		{"unknown parameter", url.Values{"approval_prompt": {"force"}}, "invalid_request"},

@@ -13,23 +13,51 @@ import (
 	"github.com/oauthlink/oauthlink/stripe"
 )
 
-// oauthlink sends every authorization parameter once (RFC 6749 §3.1), so
-// one capability is suggested per flow; a second value is refused before
-// anything is sent.
-func TestSuggestedCapability(t *testing.T) {
-	a := newApp(t)
-	begin := func(v ...string) (*url.URL, error) {
-		flow, err := a.conn.Begin(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/connect/stripe", nil),
-			oauthlink.BeginOptions{Params: url.Values{stripe.ParamSuggestedCapabilities: v}})
-		if err != nil {
-			return nil, err
-		}
-		return url.Parse(flow.AuthURL.Reveal())
+// begin starts a flow with params and returns the authorization URL.
+func begin(t *testing.T, a *app, params url.Values) (*url.URL, error) {
+	t.Helper()
+	flow, err := a.conn.Begin(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/connect/stripe", nil),
+		oauthlink.BeginOptions{Params: params})
+	if err != nil {
+		return nil, err
 	}
-	u, err := begin("card_payments")
-	require.NoError(t, err)
-	assert.Equal(t, []string{"card_payments"}, u.Query()[stripe.ParamSuggestedCapabilities])
+	return url.Parse(flow.AuthURL.Reveal())
+}
 
-	_, err = begin("card_payments", "transfers")
-	assert.ErrorIs(t, err, oauthlink.ErrBadRequest)
+// suggested_capabilities is documented for Express accounts only
+// (stripe-node: "Express only"); the preset is for Standard accounts, so
+// the connector refuses it before anything is sent.
+func TestSuggestedCapabilitiesRefused(t *testing.T) {
+	a := newApp(t)
+	for _, name := range []string{"suggested_capabilities[]", "suggested_capabilities"} {
+		_, err := begin(t, a, url.Values{name: {"card_payments"}})
+		assert.ErrorIs(t, err, oauthlink.ErrBadRequest, name)
+	}
+	assert.NotContains(t, stripe.Provider().AllowedAuthParams, "suggested_capabilities[]")
+}
+
+// Every stripe_user[…] field Stripe's libraries list is allowed, the
+// Japanese ones included, and reaches the authorization URL.
+func TestPrefillFields(t *testing.T) {
+	a := newApp(t)
+	params := url.Values{
+		stripe.ParamPrefix + "country]":         {"JP"},
+		stripe.ParamPrefix + "first_name_kana]": {"タロウ"},
+		stripe.ParamPrefix + "last_name_kanji]": {"山田"},
+		stripe.ParamPrefix + "gender]":          {"female"},
+		stripe.ParamPrefix + "building_kanji]":  {"ビル"},
+		stripe.ParamPrefix + "email]":           {"owner@example.test"},
+	}
+	u, err := begin(t, a, params)
+	require.NoError(t, err)
+	for k, v := range params {
+		assert.Equal(t, v, u.Query()[k], k)
+	}
+	for _, f := range []string{"first_name_kana", "first_name_kanji", "last_name_kana", "last_name_kanji", "gender",
+		"block_kana", "block_kanji", "building_kana", "building_kanji"} {
+		assert.Contains(t, stripe.Provider().AllowedAuthParams, stripe.ParamPrefix+f+"]")
+	}
+
+	_, err = begin(t, a, url.Values{stripe.ParamPrefix + "password]": {"x"}})
+	assert.ErrorIs(t, err, oauthlink.ErrBadRequest, "a field Stripe does not document is refused")
 }

@@ -7,12 +7,16 @@
 // (https://docs.stripe.com/connect/oauth-reference, also published as
 // https://stripe.com/docs/connect/oauth-reference; an older copy at
 // https://stripe.com/docs/connect/reference), "Using Connect with Standard
-// accounts" (https://stripe.com/docs/connect/standard-accounts), the
-// OAuthToken type of Stripe's Node library
-// (https://typedoc.mayson.ai/interfaces/packages_stripe_src.Stripe.OAuthToken.html
-// mirrors its field comments) and stripe-go's oauth client
-// (https://github.com/stripe/stripe-go, oauth/client.go). Facts those
-// sources do not settle are marked UNCONFIRMED; the preset then takes the
+// accounts" (https://stripe.com/docs/connect/standard-accounts), "Using
+// OAuth with Express accounts"
+// (https://docs.stripe.com/connect/oauth-express-accounts), and Stripe's own
+// libraries, whose OAuth types copy the reference's parameter tables:
+// stripe-node (https://github.com/stripe/stripe-node,
+// src/resources/OAuth.ts), stripe-go (https://github.com/stripe/stripe-go,
+// oauth.go and oauth/client.go) and stripe-ruby
+// (https://github.com/stripe/stripe-ruby, lib/stripe/errors.rb and the
+// OAuth error fixtures in test/stripe/api_requestor_test.rb). Where these
+// sources do not settle a fact, the sheet says so and the preset takes the
 // choice that cannot lose a grant.
 //
 //   - Authorize: GET https://connect.stripe.com/oauth/authorize with
@@ -21,11 +25,15 @@
 //     redirect_uri (optional; it must be one registered in the platform
 //     settings, else the first is used), stripe_landing (login or
 //     register), always_prompt, and stripe_user[…] fields that prefill the
-//     account form of a new user (ParamPrefix). suggested_capabilities[]
-//     is allowed as a parameter, with one value per flow (oauthlink never
-//     repeats a parameter); the reference notes that one parameter
-//     applies only to Express accounts, and which one that is now is
-//     UNCONFIRMED. PKCE is not documented and is not sent.
+//     account form of a new user (ParamPrefix, PrefillFields: the fields
+//     stripe-node and stripe-go list, the Japanese kana/kanji, gender and
+//     address-block ones included). The reference notes that one
+//     parameter applies only to Express accounts; stripe-node marks it:
+//     suggested_capabilities ("Express only", sent to
+//     https://connect.stripe.com/express/oauth/authorize), and with it the
+//     token request's assert_capabilities. This preset is for Standard
+//     accounts, so it does not allow suggested_capabilities[]. PKCE is not
+//     documented and is not sent.
 //   - Token: POST https://connect.stripe.com/oauth/token, form encoded,
 //     grant_type authorization_code (code) or refresh_token
 //     (refresh_token, optional scope of equal or lesser access). The
@@ -33,9 +41,15 @@
 //     client_secret form field (stripe-go: "client_secret is sent in the
 //     post body for this endpoint"; the reference's curl examples pass it
 //     as the Basic user name instead). The preset pins body credentials
-//     (oauthlink.AuthStyleBody). oauthlink also sends client_id and, at
-//     exchange, redirect_uri (RFC 6749 §4.1.3); that Stripe ignores
-//     them is UNCONFIRMED.
+//     (oauthlink.AuthStyleBody). The reference and both libraries list
+//     only grant_type, code, refresh_token, scope and assert_capabilities
+//     (and stripe-go client_secret) for this endpoint; what Stripe does
+//     with a client_id or redirect_uri in the body is not documented
+//     publicly. oauthlink sends both (client_id with body credentials,
+//     redirect_uri at exchange, as RFC 6749 §2.3.1 and §4.1.3 ask), and
+//     the preset assumes Stripe accepts and ignores them, as an RFC 6749
+//     token endpoint must; the fake accepts them and checks that a
+//     client_id sent is the platform's.
 //   - Token answer: access_token (a secret key for the connected account,
 //     which "does not expire, but may be revoked by the user at any
 //     time"), refresh_token, token_type bearer, scope, livemode,
@@ -53,10 +67,16 @@
 //     (RotatesRefreshTokens, no grace): a refresh whose answer was lost is
 //     not replayed, and whatever refresh token an answer carries is kept.
 //   - Errors: RFC 6749 §5.2 JSON, {"error": "invalid_grant",
-//     "error_description": "…"} (e.g. an expired code or a revoked
-//     refresh token). Authorization codes are single use; their lifetime
-//     is UNCONFIRMED (oauthlink exchanges the code in the callback at
-//     once; the fake defaults to 5 minutes).
+//     "error_description": "…"}. invalid_grant covers a code that "doesn't
+//     exist, is expired, has been used, or doesn't belong to you", a
+//     refresh token that does not exist or is not yours, and a key whose
+//     mode does not match the code's (stripe-ruby's InvalidGrantError);
+//     presenting a used code answers "This authorization code has already
+//     been used. All tokens issued with this code have been revoked."
+//     (a fixture in stripe-ruby's tests), which the fake does too. Codes are single
+//     use and do expire, but their lifetime is not documented publicly;
+//     oauthlink exchanges the code in the callback at once, and the fake
+//     defaults to 5 minutes (StripeOptions.CodeLifetime changes it).
 //   - Deauthorize: POST https://connect.stripe.com/oauth/deauthorize with
 //     client_id and stripe_user_id, authenticated with the platform's
 //     secret key, answers {"stripe_user_id": "acct_…"}. It is not RFC
@@ -67,8 +87,15 @@
 //     deauthorizes the old one, and two owners connected to one Stripe
 //     account share one authorization (disconnecting either ends both).
 //     An answer saying the application is not connected to the account
-//     counts as done; its exact wording is UNCONFIRMED and matched on
-//     "not connected".
+//     counts as done: the reference's error table gives invalid_client when
+//     "the stripe_user_id does not exist or is not connected to your
+//     application" (as stripe-php's InvalidClientException repeats), and
+//     a fixture in stripe-ruby's tests shows the answer: HTTP 401, {"error":
+//     "invalid_client", "error_description": "This application is not
+//     connected to stripe account acct_…, or that account does not
+//     exist."}. Deauthorize matches invalid_client with "not connected" in
+//     the description; the other invalid_client answers (a client_id that is
+//     not yours, a key of the wrong mode, a bad key) stay errors.
 //   - Webhooks: Stripe sends account.application.deauthorized when the
 //     user disconnects at Stripe; feed it to fleet.MarkRevoked (this
 //     package does not verify Stripe webhook signatures).
@@ -105,32 +132,31 @@ const (
 	// ParamAlwaysPrompt ("true") asks the user to connect even when the
 	// account is already connected.
 	ParamAlwaysPrompt = "always_prompt"
-	// ParamSuggestedCapabilities suggests a capability to request (e.g.
-	// "card_payments"). Stripe takes several as repeated values, but
-	// oauthlink sends every authorization parameter once (RFC 6749 §3.1),
-	// so one capability is suggested per flow; a second value is refused.
-	ParamSuggestedCapabilities = "suggested_capabilities[]"
 )
 
 // ParamPrefix prefixes the prefill fields for a new user's account form,
 // e.g. ParamPrefix+"email]". The allowed ones are PrefillFields.
 const ParamPrefix = "stripe_user["
 
-// PrefillFields are the stripe_user[…] fields the preset allows. The
-// reference documents email and url as recommended and a longer list of
-// business and personal fields; invalid values are ignored by Stripe.
+// PrefillFields are the stripe_user[…] fields the preset allows: those
+// the reference documents (email and url recommended, then business and
+// personal fields, and the Japanese name, gender and address-block fields
+// that need stripe_user[country] JP), as stripe-node and stripe-go list
+// them. Stripe ignores invalid values.
 var PrefillFields = []string{
 	"email", "url", "country", "phone_number", "business_name", "business_type",
 	"first_name", "last_name", "dob_day", "dob_month", "dob_year",
 	"street_address", "city", "state", "zip", "physical_product", "product_description",
 	"currency",
+	"first_name_kana", "first_name_kanji", "last_name_kana", "last_name_kanji", "gender",
+	"block_kana", "block_kanji", "building_kana", "building_kanji",
 }
 
 // Provider returns the Stripe Connect descriptor for Standard accounts.
 // Config.ClientID is the platform's client_id (ca_…) and
 // Config.ClientSecret its secret API key (sk_test_… or sk_live_…).
 func Provider() oauthlink.Provider {
-	params := []string{ParamStripeLanding, ParamAlwaysPrompt, ParamSuggestedCapabilities}
+	params := []string{ParamStripeLanding, ParamAlwaysPrompt}
 	for _, f := range PrefillFields {
 		params = append(params, ParamPrefix+f+"]")
 	}
