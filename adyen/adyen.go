@@ -7,18 +7,23 @@
 // (https://docs.adyen.com/development-resources/oauth/integration, also at
 // https://docs.adyen.com/partners/oauth/integration), its scopes page
 // (https://docs.adyen.com/development-resources/oauth/scopes, cited by
-// the guide), and two open-source integrations that follow the guide step
-// by step: cal.com's Adyen app (https://github.com/calcom/cal.com,
-// packages/app-store/adyen, whose comments link the guide's sections)
-// and MarcGrol/shopbackend (https://github.com/MarcGrol/shopbackend,
-// README "OAuth"). The stored copies of the guide that could be read stop
-// before its parameter tables; what only the integrations show is marked
-// UNCONFIRMED where it matters.
+// the guide), its "Installed OAuth apps" page
+// (https://docs.adyen.com/development-resources/oauth/installed-oauth-apps,
+// also at https://docs.adyen.com/partners/oauth/installed-oauth-apps), and
+// two open-source integrations that follow the guide step by step: cal.com's
+// Adyen app (https://github.com/calcom/cal.com, packages/app-store/adyen,
+// whose comments link the guide's sections) and MarcGrol/shopbackend
+// (https://github.com/MarcGrol/shopbackend, README "OAuth"). Adyen's API
+// libraries (e.g. https://github.com/Adyen/adyen-go-api-library) accept
+// an OAuth access token but implement no OAuth calls. The public copies of
+// the guide that could be read stop before its parameter tables; what
+// neither they nor the other pages settle is said below to be not
+// documented publicly, with the choice the preset makes.
 //
 //   - OAuth is for partners: on live, only partner accounts may create
 //     OAuth apps (Partner Portal, Developer > OAuth apps). The app's scopes
 //     are fixed when it is created; the customer grants all requested
-//     scopes or none.
+//     scopes or none, for one or more of their merchant accounts.
 //   - Authorize: https://ca-test.adyen.com/ca/ca/oauth/connect.shtml (live
 //     https://ca-live.adyen.com/ca/ca/oauth/connect.shtml) with client_id,
 //     response_type=code, redirect_uri, scope (space-separated), state,
@@ -31,25 +36,39 @@
 //     grant_type=authorization_code with code, code_verifier and
 //     redirect_uri; grant_type=refresh_token with refresh_token.
 //   - Token answer: access_token, expires_in, refresh_token and accounts,
-//     the list of the customer's accounts the grant covers (kept in
-//     Connection.Extra; pick the one to act on there). Because accounts is
-//     a list, the preset sets no AccountIDField.
+//     the list of the customer's merchant accounts the grant covers (kept
+//     in Connection.Extra; pick the one to act on there). Because accounts
+//     is a list (the customer may pick several), the preset sets no
+//     AccountIDField.
 //   - Scopes seen in the integrations: psp.onlinepayment:write,
 //     psp.accountsettings:write, psp.webhook:write (DefaultScopes is
 //     psp.onlinepayment:write; set Config.Scopes to what the OAuth app was
 //     created with).
-//   - Lifetimes of access and refresh tokens, and whether a refresh
-//     rotates the refresh token, are UNCONFIRMED. The preset treats
-//     refresh tokens as rotating (RotatesRefreshTokens, no grace), so a
-//     refresh whose answer was lost is never replayed, and stores every
-//     refresh token an answer carries; expires_in is honoured.
-//   - Revocation: no revocation endpoint was found in the copies read;
-//     the preset has no RevokeURL, so Disconnect forgets the tokens
-//     without telling Adyen (the customer revokes the app in their
-//     Customer Area). UNCONFIRMED.
-//   - Codes are single use; their lifetime is UNCONFIRMED (the fake
-//     defaults to 10 minutes). Error answers are taken to be RFC 6749 §5.2
-//     JSON.
+//   - Lifetimes: the access token's lifetime comes in expires_in, which
+//     the preset honours (DefaultTokenLifetime, one hour, only fills in an
+//     answer without it). The refresh token's lifetime, and whether a
+//     refresh rotates the refresh token, are not documented publicly. The
+//     preset treats refresh tokens as rotating (RotatesRefreshTokens, no
+//     grace), so a refresh whose answer was lost is never replayed, and
+//     stores every refresh token an answer carries: if Adyen does not
+//     rotate, this costs nothing; if it does, replaying a spent token
+//     could end the grant.
+//   - Revocation: the "Installed OAuth apps" page documents revocation by
+//     the customer only: in their Customer Area (Developers > OAuth
+//     authorizations, select Edit, then Uninstall; it needs company account
+//     access and the Merchant admin role) Adyen then "immediately" revokes
+//     the app's access and invalidates all active access. No revocation
+//     endpoint for the partner is documented in the pages read, so the
+//     preset has no RevokeURL: Disconnect forgets the tokens without
+//     telling Adyen, and the app should tell the customer to uninstall it
+//     in their Customer Area. The fake's RevokeAccess plays that uninstall;
+//     afterwards a refresh fails and the connection is reauth_required.
+//   - Codes are single use; their lifetime is not documented publicly
+//     (oauthlink exchanges the code in the callback at once; the fake
+//     defaults to 10 minutes, AdyenOptions.CodeLifetime). Error answers
+//     are taken to be RFC 6749 §5.2 JSON, as an OAuth 2 token endpoint's
+//     are; any other error answer still fails the exchange, only with less
+//     detail.
 package adyen
 
 import (

@@ -27,7 +27,7 @@ type AdyenOptions struct {
 	// AccessTokenLifetime is expires_in. Default 1 hour.
 	AccessTokenLifetime time.Duration
 	// CodeLifetime is how long a code can be exchanged. Default 10
-	// minutes (Adyen does not publish it).
+	// minutes (Adyen does not document it publicly).
 	CodeLifetime time.Duration
 	// Scopes are the scopes the authorization endpoint accepts. Default:
 	// the three package adyen names.
@@ -43,8 +43,10 @@ type AdyenOptions struct {
 // only, single-use codes bound to redirect_uri and the PKCE verifier;
 // answers with expires_in, a refresh token and the accounts list; every
 // refresh rotates the refresh token and a spent one is refused) and GET
-// /v3/me with an access token. There is no revocation endpoint. Every
-// method is safe for concurrent use. Close it when done.
+// /v3/me with an access token. There is no revocation endpoint;
+// RevokeAccess plays the customer uninstalling the app in their Customer
+// Area, which ends every token of the grant at once. Every method is safe
+// for concurrent use. Close it when done.
 type Adyen struct {
 	*server
 	opts AdyenOptions
@@ -156,4 +158,19 @@ func (a *Adyen) me(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, "application/json", map[string]any{"id": "S2-OAUTH", "associatedMerchantAccounts": []string{acct.id}})
+}
+
+// RevokeAccess plays the customer uninstalling the app in their Customer
+// Area (Developers > OAuth authorizations), for the grants that cover
+// merchantAccount: Adyen documents that this revokes the app's access and
+// invalidates all active access at once, so every access and refresh
+// token of those grants stops working.
+func (a *Adyen) RevokeAccess(merchantAccount string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, g := range a.grants {
+		if g.account.id == merchantAccount {
+			g.revokeAll()
+		}
+	}
 }

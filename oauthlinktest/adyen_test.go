@@ -154,3 +154,28 @@ func TestAdyenRefreshRotates(t *testing.T) {
 		assert.Equal(t, "application/json; charset=utf-8", r.contentType)
 	}
 }
+
+// The customer uninstalling the app ends the access and refresh tokens at
+// once: the API answers 401 and the refresh token is refused.
+func TestAdyenRevokeAccess(t *testing.T) {
+	a := newTestAdyen(t, AdyenOptions{})
+	r := adyenToken(t, a, adyenExchange(code(t, a.server, adyenAuthParams(a))))
+	require.Equal(t, http.StatusOK, r.status, string(r.raw))
+	acct := a.LastAuthorize().AccountID
+	other := adyenToken(t, a, adyenExchange(code(t, a.server, adyenAuthParams(a))))
+	require.Equal(t, http.StatusOK, other.status)
+	require.NotEqual(t, acct, a.LastAuthorize().AccountID)
+
+	me := func(tok string) int {
+		return send(t, a.server, request{method: http.MethodGet, url: a.APIURL() + "/v3/me", header: http.Header{"Authorization": {"Bearer " + tok}}}).status
+	}
+	require.Equal(t, http.StatusOK, me(r.AccessToken))
+
+	a.RevokeAccess(acct)
+	assert.False(t, a.AccessTokenValid(r.AccessToken))
+	assert.False(t, a.RefreshTokenValid(r.RefreshToken))
+	assert.Equal(t, http.StatusUnauthorized, me(r.AccessToken))
+	assert.Equal(t, "invalid_grant", adyenToken(t, a, refreshForm(r.RefreshToken)).Error)
+	assert.True(t, a.AccessTokenValid(other.AccessToken), "other merchant accounts keep their grant")
+	assert.Equal(t, 0, a.Revocations(), "no revocation endpoint was called")
+}

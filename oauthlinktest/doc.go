@@ -40,8 +40,8 @@
 //   - Adyen (NewAdyen): authorization at /ca/ca/oauth/connect.shtml with a
 //     required redirect_uri and S256 PKCE; POST /v1/token with HTTP Basic
 //     credentials only; answers with expires_in, a refresh token and the
-//     accounts list; refresh tokens spent on use; no revocation endpoint;
-//     GET /v3/me.
+//     accounts list; refresh tokens spent on use; no revocation endpoint
+//     (RevokeAccess plays the customer uninstalling the app); GET /v3/me.
 //
 // Each fake's Provider equals the real preset (package mollie, qonto,
 // stripe, gocardless, adyen) but for its URLs and what its options
