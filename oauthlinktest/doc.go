@@ -49,8 +49,8 @@
 // produced), bind them to the redirect_uri and enforce PKCE S256 when a
 // code_challenge was sent. Where a provider does not publish a rule (a
 // code's lifetime at Stripe, GoCardless and Adyen), the fake picks one and
-// its options change it; the presets' package docs say which facts are
-// unconfirmed.
+// its options change it; the presets' package docs say which facts the
+// providers do not document publicly and what the presets assume.
 //
 // # Testing an app
 //
