@@ -120,7 +120,7 @@ func NewGeneric(opts GenericOptions) *Generic {
 	}
 	base := opts.IssuerPath
 	cfg := config{
-		name: "generic", title: "Authorization Server",
+		name: "generic", title: "OAuth",
 		authPath: base + "/authorize", tokenPath: base + "/token",
 		clientID: opts.ClientID, clientSecret: opts.ClientSecret, redirectURIs: opts.RedirectURIs,
 		now:             opts.Now,
