@@ -69,8 +69,9 @@
 // enforced, plain always refused; that RequirePKCE makes one mandatory
 // cannot be said), token_endpoint_auth_methods_supported and
 // revocation_endpoint_auth_methods_supported (exactly the methods
-// accepted: client_secret_post only at Qonto, unlike a stock Hydra, which
-// lists more), scopes_supported (the scopes the fake accepts) and
+// accepted: client_secret_post only at Qonto, where a stock Hydra lists
+// every method it implements, and plain PKCE too, for all clients),
+// scopes_supported (the scopes the fake accepts) and
 // authorization_response_iss_parameter_supported when it sends iss. So a
 // Provider that package discovery builds from it connects to the fake,
 // and a client that departs from it fails. The Qonto document carries no
