@@ -102,4 +102,21 @@
 // A Provider handed to oauthlink.New is copied into the Connector: a later
 // change of the document reaches a Connector only when the app builds a
 // new one.
+//
+// # Testing
+//
+// Test discovery against oauthlinktest's fake authorization server:
+// oauthlinktest.NewGeneric publishes RFC 8414 metadata derived from its
+// options (client authentication, PKCE, the RFC 9207 iss parameter,
+// revocation, an issuer path) and enforces exactly what it lists, so the
+// Provider built from it connects, refreshes and revokes, while a client
+// that departs from the document fails:
+//
+//	f := oauthlinktest.NewGeneric(oauthlinktest.GenericOptions{TLS: true, RedirectURIs: []string{callback}})
+//	defer f.Close()
+//	p, err := discovery.Provider(ctx, "acme", f.Issuer(), discovery.Options{HTTPClient: f.Client()})
+//
+// Its faults (oauthlinktest.EndpointMetadata) script a failing or slow
+// metadata endpoint for a Cache. The Qonto fake serves Ory Hydra's
+// OpenID Connect discovery document.
 package discovery

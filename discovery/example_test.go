@@ -7,10 +7,12 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/discovery"
+	"github.com/oauthlink/oauthlink/oauthlinktest"
 )
 
 // Connect any RFC 8414 server with one call. Here the server is an
@@ -65,4 +67,30 @@ func ExampleCache() {
 	// Output:
 	// shop-a true
 	// shop-b true
+}
+
+// In tests, discover oauthlinktest's fake authorization server: its
+// metadata follows its options, and it accepts exactly what the metadata
+// lists, so the discovered Provider connects to it.
+func ExampleProvider_oauthlinktest() {
+	f := oauthlinktest.NewGeneric(oauthlinktest.GenericOptions{
+		TLS:             true,
+		IssuerPath:      "/tenants/acme",
+		AuthMethods:     []string{oauthlinktest.AuthMethodPost},
+		IssuerParameter: true,
+		RedirectURIs:    []string{"https://app.example/callback"},
+	})
+	defer f.Close()
+
+	p, err := discovery.Provider(context.Background(), "acme", f.Issuer(), discovery.Options{HTTPClient: f.Client()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("metadata:", strings.TrimPrefix(f.MetadataURL(), f.URL()))
+	fmt.Println("auth style body:", p.AuthStyle == oauthlink.AuthStyleBody)
+	fmt.Println("PKCE:", p.PKCE, "issuer required:", p.IssuerRequired, "revocation:", p.RevokeURL == f.RevokeURL())
+	// Output:
+	// metadata: /.well-known/oauth-authorization-server/tenants/acme
+	// auth style body: true
+	// PKCE: true issuer required: true revocation: true
 }

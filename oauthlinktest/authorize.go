@@ -269,6 +269,10 @@ func (s *server) decide(w http.ResponseWriter, r *http.Request, target string, r
 	if req.State != "" {
 		back.Set("state", req.State)
 	}
+	if s.cfg.issParam {
+		// RFC 9207 §2: in every authorization response, error or not.
+		back.Set("iss", s.issuer())
+	}
 	u, _ := url.Parse(target) // validated by redirectTarget
 	q := u.Query()
 	for k, v := range back {

@@ -1,7 +1,9 @@
 // Package oauthlinktest provides fake Mollie Connect, Qonto, Stripe
-// Connect, GoCardless and Adyen OAuth2 servers on net/http/httptest, for testing apps that connect merchant
-// accounts (with oauthlink or any other OAuth2 client) and for running a
-// demo without real provider accounts.
+// Connect, GoCardless and Adyen OAuth2 servers on net/http/httptest, and a
+// generic standards-following one that publishes RFC 8414 metadata, for
+// testing apps that connect merchant accounts (with oauthlink or any other
+// OAuth2 client), testing discovery, and running a demo without real
+// provider accounts.
 //
 // The fakes answer real HTTP and follow the providers' documented
 // behaviour, quirks included:
@@ -42,10 +44,44 @@
 //     credentials only; answers with expires_in, a refresh token and the
 //     accounts list; refresh tokens spent on use; no revocation endpoint
 //     (RevokeAccess plays the customer uninstalling the app); GET /v3/me.
+//   - Generic (NewGeneric): an RFC 6749 server with its options' rules:
+//     authorization at {IssuerPath}/authorize with a required
+//     redirect_uri, state and scope; POST {IssuerPath}/token accepting
+//     only the client authentication of AuthMethods (client_secret_basic,
+//     client_secret_post or both); PKCE S256 (required with RequirePKCE);
+//     iss on every authorization response with IssuerParameter (RFC 9207);
+//     reusable refresh tokens, or rotating ones with RotateRefreshTokens;
+//     RFC 7009 revocation at POST {IssuerPath}/revoke unless NoRevocation.
 //
-// Each fake's Provider equals the real preset (package mollie, qonto,
-// stripe, gocardless, adyen) but for its URLs and what its options
-// configure. All spend codes once (a reused code revokes what it
+// # Metadata
+//
+// A fake publishes authorization server metadata only where the real
+// server does. Generic serves RFC 8414 metadata at MetadataURL, the
+// well-known path inserted before the issuer's path (RFC 8414 §3.1:
+// /.well-known/oauth-authorization-server/tenant for the issuer
+// URL()+"/tenant"); the Qonto fake serves Ory Hydra's
+// /.well-known/openid-configuration. Each member is derived from the
+// configuration the endpoints run with, and lists only what the fake
+// does: issuer (Issuer), the authorization, token and (for RFC 7009 POST)
+// revocation endpoints, response_types_supported ["code"],
+// grant_types_supported [authorization_code, refresh_token],
+// code_challenge_methods_supported ["S256"] (a challenge is always
+// enforced, plain always refused; that RequirePKCE makes one mandatory
+// cannot be said), token_endpoint_auth_methods_supported and
+// revocation_endpoint_auth_methods_supported (exactly the methods
+// accepted: client_secret_post only at Qonto, where a stock Hydra lists
+// every method it implements, and plain PKCE too, for all clients),
+// scopes_supported (the scopes the fake accepts) and
+// authorization_response_iss_parameter_supported when it sends iss. So a
+// Provider that package discovery builds from it connects to the fake,
+// and a client that departs from it fails. The Qonto document carries no
+// jwks_uri: its ID tokens are unsigned placeholders. Mollie, Stripe,
+// GoCardless and Adyen publish no metadata, and neither do their fakes.
+//
+// Each preset fake's Provider equals the real preset (package mollie,
+// qonto, stripe, gocardless, adyen) but for its URLs and what its options
+// configure; Generic's is what package discovery derives from its
+// metadata. All spend codes once (a reused code revokes what it
 // produced), bind them to the redirect_uri and enforce PKCE S256 when a
 // code_challenge was sent. Where a provider does not publish a rule (a
 // code's lifetime at Stripe, GoCardless and Adyen), the fake picks one and

@@ -11,7 +11,9 @@ import (
 // Endpoint names one of a fake's endpoints, for faults and counters.
 type Endpoint string
 
-// The endpoints every fake serves.
+// The endpoints the fakes serve: EndpointRevoke only on a fake with a
+// revocation endpoint, EndpointMetadata only on one that publishes
+// metadata (Generic, Qonto).
 const (
 	// EndpointAuthorize is the browser-facing authorization endpoint
 	// (RFC 6749 §3.1), including the consent page's POST.
@@ -23,6 +25,9 @@ const (
 	// EndpointAPI is every REST API route, including routes added with
 	// Handle.
 	EndpointAPI Endpoint = "api"
+	// EndpointMetadata is the authorization server metadata document
+	// (RFC 8414; OpenID Connect Discovery at Qonto). See MetadataURL.
+	EndpointMetadata Endpoint = "metadata"
 )
 
 // Fault scripts how an endpoint misbehaves for one request. Faults queued

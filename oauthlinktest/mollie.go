@@ -114,7 +114,7 @@ func NewMollie(opts MollieOptions) *Mollie {
 		// that neither rotate nor expire; revoking an access token
 		// revokes only that one.
 		token: tokenEndpoint{basicAuth: true, jsonBody: true, contentType: opts.TokenContentType,
-			revokeMethod: http.MethodDelete, revokeStatus: http.StatusNoContent},
+			refreshRedirect: true, revokeMethod: http.MethodDelete, revokeStatus: http.StatusNoContent},
 		beforeTokenResponse: opts.BeforeTokenResponse,
 		listener:            opts.Listener,
 	}

@@ -59,3 +59,35 @@ func (q *Qonto) Provider() oauthlink.Provider {
 	}
 	return p
 }
+
+// Provider returns a provider descriptor for this fake: what
+// discovery.Provider derives from its metadata (AuthStyleBasic when the
+// fake accepts client_secret_basic, else AuthStyleBody; PKCE; Issuer, and
+// IssuerRequired with IssuerParameter; POST revocation unless
+// NoRevocation), plus what metadata cannot say: the scopes the fake
+// accepts as DefaultScopes, RotatesRefreshTokens with
+// RotateRefreshTokens, the token lifetime, and the fake's URL as APIURL
+// (for routes added with Handle).
+func (g *Generic) Provider() oauthlink.Provider {
+	p := oauthlink.Provider{
+		Name:                 "generic",
+		AuthURL:              g.AuthURL(),
+		TokenURL:             g.TokenURL(),
+		RevokeURL:            g.RevokeURL(),
+		AuthStyle:            oauthlink.AuthStyleBody,
+		DefaultScopes:        g.metadata().ScopesSupported,
+		PKCE:                 true,
+		Issuer:               g.Issuer(),
+		IssuerRequired:       g.opts.IssuerParameter,
+		DefaultTokenLifetime: g.cfg.accessLifetime,
+		RotatesRefreshTokens: g.opts.RotateRefreshTokens,
+		APIURL:               g.APIURL(),
+	}
+	if g.cfg.token.basicAuth {
+		p.AuthStyle = oauthlink.AuthStyleBasic
+	}
+	if p.RevokeURL != "" {
+		p.RevokeMethod = http.MethodPost
+	}
+	return p
+}

@@ -131,12 +131,26 @@ func NewQonto(opts QontoOptions) *Qonto {
 			revokeMethod: http.MethodPost, revokeStatus: http.StatusOK, revokeGrant: true},
 		beforeTokenResponse: opts.BeforeTokenResponse,
 		listener:            opts.Listener,
+		// Hydra publishes OpenID Connect discovery, not the RFC 8414
+		// location.
+		metadataPath: "/.well-known/openid-configuration",
 	}
 	q := &Qonto{server: newServer(cfg, opts.TLS), opts: opts}
 	q.handle("GET /v2/organization", EndpointAPI, q.organization)
 	q.handle("POST /v2/webhook_subscriptions", EndpointAPI, q.createWebhookSubscription)
 	return q
 }
+
+// Issuer returns the fake's issuer identifier, its URL (the iss of its ID
+// tokens). Pass it to discovery.Provider or discovery.Fetch.
+func (q *Qonto) Issuer() string { return q.issuer() }
+
+// MetadataURL returns where the fake serves its metadata: Hydra's OpenID
+// Connect discovery document, /.well-known/openid-configuration, with the
+// RFC 8414 members the fake honours (see the package documentation).
+// Requests count as EndpointMetadata and take its faults; with
+// StagingToken they need the staging header like every server-side call.
+func (q *Qonto) MetadataURL() string { return q.metadataURL() }
 
 // Grace returns the effective refresh-token grace window (0 with NoGrace).
 func (q *Qonto) Grace() time.Duration { return q.cfg.grace }

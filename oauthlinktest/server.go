@@ -48,6 +48,14 @@ type config struct {
 	// parameters; a non-empty code redirects with that error.
 	checkExtra func(extra url.Values) (code, desc string)
 	listener   net.Listener // nil: a random loopback port
+	// issuerPath is the path of the issuer identifier after the fake's
+	// URL ("" or e.g. "/tenant"; RFC 8414 §2).
+	issuerPath string
+	// metadataPath, when set, is where the fake serves its metadata
+	// (server.metadata); "": it publishes none.
+	metadataPath string
+	// issParam adds iss to every authorization response (RFC 9207 §2).
+	issParam bool
 }
 
 // server is the part both fakes share: the HTTP server, the grant state,
@@ -120,7 +128,12 @@ func newServer(cfg config, useTLS bool) *server {
 	s.handle("POST "+cfg.authPath, EndpointAuthorize, s.authorize)
 	if !cfg.ownTokenEndpoint {
 		s.handle("POST "+cfg.tokenPath, EndpointToken, s.token)
-		s.handle(cfg.token.revokeMethod+" "+cfg.revokePath, EndpointRevoke, s.revoke)
+		if cfg.revokePath != "" {
+			s.handle(cfg.token.revokeMethod+" "+cfg.revokePath, EndpointRevoke, s.revoke)
+		}
+	}
+	if cfg.metadataPath != "" {
+		s.handle("GET "+cfg.metadataPath, EndpointMetadata, s.serveMetadata)
 	}
 	s.srv = httptest.NewUnstartedServer(s.mux)
 	if cfg.listener != nil {

@@ -7,13 +7,16 @@ import (
 )
 
 // tokenEndpoint is how the fakes' token and revocation endpoints differ.
-// Both fakes are served by the one implementation below, server.token and
-// server.revoke.
+// The Mollie, Qonto and Generic fakes are served by the one implementation
+// below, server.token and server.revoke.
 type tokenEndpoint struct {
 	// basicAuth accepts HTTP Basic client credentials besides body ones
 	// (Mollie). Without it Basic is refused, as Hydra refuses it for a
 	// client registered with client_secret_post (Qonto).
 	basicAuth bool
+	// noBodyAuth refuses client_secret in the body: HTTP Basic only
+	// (a Generic fake registered for client_secret_basic alone).
+	noBodyAuth bool
 	// jsonBody accepts a JSON object of strings besides a form body
 	// (Mollie).
 	jsonBody bool
@@ -28,6 +31,11 @@ type tokenEndpoint struct {
 	// rotate applies Hydra's refresh rules (refreshRotatingLocked);
 	// otherwise refresh tokens are reusable (refreshReusableLocked).
 	rotate bool
+	// refreshRedirect applies Mollie's rule to reusable refresh tokens:
+	// redirect_uri is required on refresh when the code exchange sent
+	// one. Otherwise a refresh's redirect_uri is ignored (RFC 6749 §6
+	// has none).
+	refreshRedirect bool
 	// revokeMethod is the revocation endpoint's method (Mollie DELETE,
 	// RFC 7009 POST) and revokeStatus its success status (204, 200).
 	revokeMethod string
@@ -48,7 +56,7 @@ func (s *server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.countPresented(params)
-	if oerr := s.authenticateClient(EndpointToken, r, params, te.basicAuth); oerr != nil {
+	if oerr := s.authenticate(EndpointToken, r, params); oerr != nil {
 		writeOAuthError(w, oerr)
 		return
 	}
@@ -62,6 +70,21 @@ func (s *server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, te.contentType, resp)
+}
+
+// authenticate checks the client's credentials by the token endpoint's
+// rules: Basic when basicAuth, body credentials unless noBodyAuth.
+func (s *server) authenticate(e Endpoint, r *http.Request, params map[string]string) *oauthError {
+	te := s.cfg.token
+	if oerr := s.authenticateClient(e, r, params, te.basicAuth); oerr != nil {
+		return oerr
+	}
+	if _, body := params["client_secret"]; body && te.noBodyAuth {
+		_, _, basic := r.BasicAuth()
+		return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", basicHeader: basic,
+			desc: "The client authenticates with client_secret_basic; client_secret_post is not accepted."}
+	}
+	return nil
 }
 
 // grantLocked processes an authenticated token request. s.mu must be held.
@@ -108,8 +131,9 @@ func (s *server) refreshLocked(params map[string]string) (tokenResponse, *oauthE
 }
 
 // refreshReusableLocked applies Mollie's rules: refresh tokens do not
-// rotate and do not expire; redirect_uri is required when the code
-// exchange sent one, and must then match it. s.mu must be held.
+// rotate and do not expire; with refreshRedirect, redirect_uri is required
+// when the code exchange sent one, and must then match it. s.mu must be
+// held.
 func (s *server) refreshReusableLocked(rt *token, value string, params map[string]string) (tokenResponse, *oauthError) {
 	if rt == nil || rt.revoked {
 		return tokenResponse{}, invalidGrant("The refresh token is invalid or has been revoked.")
@@ -117,6 +141,7 @@ func (s *server) refreshReusableLocked(rt *token, value string, params map[strin
 	g := rt.grant
 	redirect, sent := params["redirect_uri"]
 	switch {
+	case !s.cfg.token.refreshRedirect:
 	case g.exchangeRedirect != "" && !sent:
 		return tokenResponse{}, badRequest("invalid_request", "The 'redirect_uri' parameter is required because the code exchange included it.")
 	case sent && redirect != g.redirect:
@@ -160,7 +185,7 @@ func (s *server) idToken(g *grant) string {
 		return base64.RawURLEncoding.EncodeToString(b)
 	}
 	now := s.now()
-	claims := map[string]any{"iss": s.URL(), "sub": g.account.id, "aud": []string{g.clientID},
+	claims := map[string]any{"iss": s.issuer(), "sub": g.account.id, "aud": []string{g.clientID},
 		"iat": now.Unix(), "exp": now.Add(s.cfg.accessLifetime).Unix()}
 	return enc(map[string]string{"alg": "RS256", "typ": "JWT", "kid": "oauthlinktest"}) + "." +
 		enc(claims) + "." + randomAlnum(43)
@@ -173,7 +198,7 @@ func (s *server) revoke(w http.ResponseWriter, r *http.Request) {
 	te := s.cfg.token
 	params, oerr := readParams(r, te.jsonBody)
 	if oerr == nil {
-		oerr = s.authenticateClient(EndpointRevoke, r, params, te.basicAuth)
+		oerr = s.authenticate(EndpointRevoke, r, params)
 	}
 	if oerr == nil && params["token"] == "" {
 		oerr = badRequest("invalid_request", "The 'token' parameter is required.")
