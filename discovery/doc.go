@@ -63,7 +63,13 @@
 //     confidential client that authenticates with its secret. When the
 //     document lists revocation_endpoint_auth_methods_supported, the style
 //     must be one both endpoints accept; when it does not, the revocation
-//     endpoint is called with the token endpoint's style.
+//     endpoint is called with the token endpoint's style. The document
+//     lists what the server implements, not what it expects of your
+//     client: a server that registers each client for one method (Ory
+//     Hydra does) refuses the other, so set Options.AuthStyle to the
+//     method your client was registered with. Qonto's server is one
+//     such and expects client_secret_post; its preset, package qonto,
+//     already says so.
 //
 // Everything else keeps oauthlink's defaults; set on the result what the
 // metadata cannot say: Name is the argument, APIURL (required for
