@@ -217,6 +217,14 @@ type Query struct {
 	// token would otherwise expire from disuse. Without it the order is by
 	// provider, then owner, in byte order.
 	RefreshedBefore time.Time
+	// PendingRevocation keeps the connections that still have work left
+	// at the provider (Connection.PendingRevocation): a disconnected
+	// record whose revocation is not confirmed, or a record that lists
+	// grants in Retired. It is the query for the revocations to retry,
+	// and every store answers it from an index, so it costs what the
+	// pending connections cost, not what the fleet does. The order is
+	// the query's as without it.
+	PendingRevocation bool
 	// Cursor is the Page.Next of the previous page; "" for the first.
 	Cursor string
 	// Limit caps the page. Default 100; at most 1000.
