@@ -80,7 +80,7 @@ var migrations = []migration{
 }
 
 // pendingCond is store.Connection.PendingRevocation on a row: disconnected,
-// or a non-empty retired list (which is stored as ” when empty, and read
+// or a non-empty retired list (which is stored as the empty string when empty, and read
 // so from rows written before the retired column). It is the predicate of
 // the connections_pending index, and the condition Scan adds for
 // PendingRevocation: the same text, with constants rather than
