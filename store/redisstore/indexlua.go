@@ -15,7 +15,7 @@ import (
 // several states, and move turns one collection into another (the split
 // store's meta, split.go). A state is {status, account id, stored
 // refreshed, pending}, pending being '1' for a connection with a
-// revocation left to do (store.Connection.PendingRevocation), ” for
+// revocation left to do (store.Connection.PendingRevocation), empty for
 // one without, and '?' where a version without the pending set recorded
 // the state (split.go); p and o are the escaped provider and owner.
 var luaIndex = `
@@ -106,7 +106,7 @@ const (
 // sets, which it updates in the same script. ARGV: expected version ("0"
 // to create), new version, provider (owner index member), now, write id,
 // escaped provider and owner (index members), the new status, account
-// id, stored refreshed and pending ('1' or ”), then field/value pairs.
+// id, stored refreshed and pending ('1' or empty), then field/value pairs.
 // It returns {1} when written, {0} on a version mismatch, followed by
 // the record's state after the call when there is a record: epoch,
 // version, status, account id, stored refreshed, pending. A retry of a
