@@ -199,13 +199,16 @@
 // filters on and whose order is its order, so its matches are exactly one
 // range and a page costs two round trips (the range, then the records,
 // pipelined) whatever the fleet's size; with account id and status, or
-// pending and status, the status is checked record by record. Scan returns a connection only when
-// its record still matches the query and the member it was found by, so a
-// member that is stale (its record changed or was deleted since) is
-// skipped, never returned. A cursor is the last member's sort key in the
-// codec every store shares, bound to the query's filters. The index costs
-// memory: about 1,070 bytes per connection for records of about 620 bytes
-// (measured on 100,000 connections with Redis 7.0; see BenchmarkScan).
+// pending and status, the status is checked record by record. Scan
+// returns a connection only when its record still matches the query and
+// the member it was found by, so a member that is stale (its record
+// changed or was deleted since) is skipped, never returned. A cursor is
+// the last member's sort key in the codec every store shares, bound to
+// the query's filters. The index costs memory: about 1,070 bytes per
+// connection for records of about 620 bytes (measured on 100,000
+// connections with Redis 7.0, before the pend set; see BenchmarkScan),
+// plus a member of the pend set, about the size of the all set's, per
+// pending connection.
 //
 // On a single server (a redis.Client, Sentinel included, without
 // Options.SeparateIndex), Save, Delete

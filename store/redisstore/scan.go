@@ -27,7 +27,9 @@ const maxBatch = 1000
 //
 // A query with AccountID but no Provider is an error, and so is a cursor
 // Scan did not issue for the same filters (it wraps store.ErrBadCursor).
-// Records saved before the index existed are not found until Reindex ran.
+// Records saved before the index existed are not found until Reindex ran,
+// and connections pending before the pending set existed are not found
+// by PendingRevocation until they are saved again or Reindex ran.
 func (s *Store) Scan(ctx context.Context, q store.Query) (store.Page, error) {
 	plan, err := newPlan(q)
 	if err != nil {
