@@ -2,7 +2,9 @@ package oauthlink_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/oauthlinktest"
 	"github.com/oauthlink/oauthlink/store"
+	"github.com/oauthlink/oauthlink/store/memstore"
 )
 
 // The Keeper's revocation retries, Retry-After, and a pass through the
@@ -102,4 +105,135 @@ func TestKeeperThroughEncryptedStore(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, len(due), rep.Refreshed)
 	assert.Equal(t, len(due), e.qonto.Refreshes())
+}
+
+// scanRecorder is a store whose Scan records each query and the
+// connections it returned for it.
+type scanRecorder struct {
+	store.TokenStore
+	mu    sync.Mutex
+	scans []recordedScan
+}
+
+type recordedScan struct {
+	q     store.Query
+	conns []*store.Connection
+}
+
+func (s *scanRecorder) Unwrap() store.TokenStore { return s.TokenStore }
+
+func (s *scanRecorder) Scan(ctx context.Context, q store.Query) (store.Page, error) {
+	page, err := s.TokenStore.(store.Scanner).Scan(ctx, q)
+	if err == nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		rec := recordedScan{q: q}
+		for _, c := range page.Connections {
+			rec.conns = append(rec.conns, c.Clone())
+		}
+		s.scans = append(s.scans, rec)
+	}
+	return page, err
+}
+
+func (s *scanRecorder) take() []recordedScan {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.scans
+	s.scans = nil
+	return out
+}
+
+// TestKeeperReadsOnlyPendingForRevocations: the revocation step of a pass
+// asks the store for the pending connections (Query.PendingRevocation)
+// instead of reading every connection of the provider and skipping the
+// ones with nothing to revoke; the refresh step reads only the due ones.
+// Between them, a pass never loads an active connection that is neither
+// due nor pending.
+func TestKeeperReadsOnlyPendingForRevocations(t *testing.T) {
+	rec := &scanRecorder{TokenStore: memstore.New()}
+	e := keeperEnv(t, withStore(rec))
+	for i := range 6 {
+		e.connected("qonto", fmt.Sprintf("idle-%d", i)) // active, not due
+	}
+	e.connected("qonto", "shop-disconnected")
+	e.connected("qonto", "shop-retired")
+	for range 4 {
+		e.qonto.Fault(oauthlinktest.EndpointRevoke, oauthlinktest.Fault{Status: http.StatusServiceUnavailable})
+	}
+	require.ErrorIs(t, e.links["qonto"].Disconnect(context.Background(), "shop-disconnected"), oauthlink.ErrRevoke)
+	for range 4 {
+		e.qonto.Fault(oauthlinktest.EndpointRevoke, oauthlinktest.Fault{Status: http.StatusServiceUnavailable})
+	}
+	e.connected("qonto", "shop-retired") // reconnect; the old grant's revocation fails
+	rec.take()
+
+	k, _ := e.keeper(e.links["qonto"], fleet.KeeperOptions{PageSize: 1})
+	rep, err := k.Pass(passCtx(t))
+	require.NoError(t, err)
+	assert.Equal(t, 2, rep.RevocationsCompleted)
+	assert.Zero(t, rep.Refreshed, "nothing is due")
+
+	var pendingScans int
+	var loaded []string
+	for _, sc := range rec.take() {
+		assert.Equal(t, "qonto", sc.q.Provider)
+		assert.True(t, sc.q.PendingRevocation || !sc.q.RefreshedBefore.IsZero(),
+			"a scan of every connection of the provider: %+v", sc.q)
+		for _, c := range sc.conns {
+			if sc.q.PendingRevocation {
+				assert.True(t, c.PendingRevocation(), "the revocation step loaded %s, not pending", c.Owner)
+				loaded = append(loaded, c.Owner)
+			}
+			assert.NotContains(t, c.Owner, "idle-", "a pass loaded a connection with nothing to do")
+		}
+		if sc.q.PendingRevocation {
+			pendingScans++
+		}
+	}
+	assert.ElementsMatch(t, []string{"shop-disconnected", "shop-retired"}, loaded)
+	assert.Equal(t, 2, pendingScans, "page size 1: one page per pending connection, and the last says so")
+
+	// The revocations done, the next pass reads no connection at all.
+	rep, err = k.Pass(passCtx(t))
+	require.NoError(t, err)
+	assert.Zero(t, rep.Checked)
+	for _, sc := range rec.take() {
+		assert.Empty(t, sc.conns, "%+v", sc.q)
+	}
+}
+
+// filterBlind is a Scanner written before Query.PendingRevocation
+// existed: it ignores the filter and returns every connection.
+type filterBlind struct{ store.TokenStore }
+
+func (s filterBlind) Unwrap() store.TokenStore { return s.TokenStore }
+
+func (s filterBlind) Scan(ctx context.Context, q store.Query) (store.Page, error) {
+	q.PendingRevocation = false
+	return s.TokenStore.(store.Scanner).Scan(ctx, q)
+}
+
+// TestKeeperRevocationsOnAFilterBlindScanner: with a store that ignores
+// PendingRevocation, the keeper still works on the pending connections
+// only.
+func TestKeeperRevocationsOnAFilterBlindScanner(t *testing.T) {
+	e := keeperEnv(t, withStore(filterBlind{memstore.New()}))
+	for i := range 3 {
+		e.connected("qonto", fmt.Sprintf("idle-%d", i))
+	}
+	e.connected("qonto", "shop-1")
+	for range 4 {
+		e.qonto.Fault(oauthlinktest.EndpointRevoke, oauthlinktest.Fault{Status: http.StatusServiceUnavailable})
+	}
+	require.ErrorIs(t, e.links["qonto"].Disconnect(context.Background(), "shop-1"), oauthlink.ErrRevoke)
+	k, _ := e.keeper(e.links["qonto"], fleet.KeeperOptions{})
+	rep, err := k.Pass(passCtx(t))
+	require.NoError(t, err)
+	assert.Equal(t, 1, rep.Checked, "only the pending connection is worked on")
+	assert.Equal(t, 1, rep.RevocationsCompleted)
+	for i := range 3 {
+		_, err := e.load("qonto", fmt.Sprintf("idle-%d", i))
+		assert.NoError(t, err)
+	}
 }

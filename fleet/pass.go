@@ -82,10 +82,14 @@ func (k *Keeper) moved(ctx context.Context, conn *store.Connection) (bool, error
 
 // retryRevocations Disconnects again each disconnected record (its
 // revocation failed before) and revokes the grants other records still
-// list in Retired.
+// list in Retired. It asks the store for those records only
+// (Query.PendingRevocation, which the stores answer from an index), so a
+// pass reads the pending connections, not the whole fleet.
 func (k *Keeper) retryRevocations(ctx context.Context, r *passReport) error {
-	return k.each(ctx, store.Query{}, func(ctx context.Context, conn *store.Connection) {
-		if conn.Status != store.StatusDisconnected && len(conn.Retired) == 0 {
+	return k.each(ctx, store.Query{PendingRevocation: true}, func(ctx context.Context, conn *store.Connection) {
+		if !conn.PendingRevocation() {
+			// A Scanner written before the filter existed returns
+			// every connection; only the pending ones have work.
 			return
 		}
 		r.add(func(r *KeeperReport) { r.Checked++ })

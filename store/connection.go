@@ -101,6 +101,15 @@ type Connection struct {
 	CreatedAt, UpdatedAt time.Time
 }
 
+// PendingRevocation reports whether the connection has a revocation left
+// to do at the provider: it is disconnected (its record remains until the
+// provider confirmed the revocation), or it lists grants in Retired.
+// Query.PendingRevocation selects these connections; this method is the
+// one definition every store's index agrees with.
+func (c *Connection) PendingRevocation() bool {
+	return c.Status == StatusDisconnected || len(c.Retired) > 0
+}
+
 // RetiredToken is a token of a replaced grant, waiting to be revoked
 // (RFC 7009).
 type RetiredToken struct {

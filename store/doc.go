@@ -2,7 +2,9 @@
 // its connections: the Connection record and its Secret fields, the
 // TokenStore interface every store implements, and the optional
 // capabilities (Locker, VersionDeleter, ReplayGuard, Pinger) a store offers
-// to coordinate several instances of an app.
+// to coordinate several instances of an app, and Scanner, which pages
+// through connections across owners for the work about the whole fleet
+// (the keeper's refreshes and revocation retries, webhooks, listings).
 //
 // Stores depend on this package alone, never on the lifecycle engine in
 // package oauthlink. The implementations live beside it: memstore (in

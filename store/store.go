@@ -217,6 +217,15 @@ type Query struct {
 	// token would otherwise expire from disuse. Without it the order is by
 	// provider, then owner, in byte order.
 	RefreshedBefore time.Time
+	// PendingRevocation keeps the connections that still have work left
+	// at the provider (Connection.PendingRevocation): a disconnected
+	// record whose revocation is not confirmed, or a record that lists
+	// grants in Retired. It is the keeper's query for the revocations to
+	// retry, which a store should answer from an index (sqlstore and
+	// redisstore do, memstore walks every record anyway), so that it
+	// costs what the pending connections cost, not what the fleet does.
+	// It changes no order: with RefreshedBefore, the upkeep order's.
+	PendingRevocation bool
 	// Cursor is the Page.Next of the previous page; "" for the first.
 	Cursor string
 	// Limit caps the page. Default 100; at most 1000.

@@ -1,8 +1,11 @@
 // Package storetest is the conformance suite every store.TokenStore
 // runs: one Run call checks a store against the contract written on
 // store.TokenStore and on the optional VersionDeleter, Locker,
-// ReplayGuard and Pinger capabilities, in the manner of gocloud's drivertest
-// and x/net's nettest.
+// ReplayGuard, Pinger and Scanner capabilities, in the manner of gocloud's
+// drivertest and x/net's nettest. Scanner's checks cover every Query
+// filter (PendingRevocation included, alone and with the others), paging
+// and cursors, and records that change, move into or out of a query, or
+// go while a scan pages.
 //
 // # Using it
 //
@@ -34,7 +37,7 @@
 // store's own tests.
 //
 // Run the tests with -race. The capability subtests (VersionDeleter,
-// Locker, ReplayGuard, Pinger) run when the store returned by the factory
+// Locker, ReplayGuard, Pinger, Scanner) run when the store returned by the factory
 // implements the interface and are skipped otherwise. The suite takes a few
 // seconds: the lock, lease and replay expiry checks wait for short real
 // deadlines (about 200 ms each), and every wait is bounded, failing with a

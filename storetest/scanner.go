@@ -27,6 +27,7 @@ func (s suite) testScanner(t *testing.T) {
 		{"AccountIDNeedsProvider", s.testScanAccountNeedsProvider}, {"Upkeep", s.testScanUpkeep},
 		{"DefaultLimit", s.testScanDefaultLimit}, {"StableUnderChanges", s.testScanStable},
 		{"BadCursor", s.testScanBadCursor}, {"ReturnsCopies", s.testScanCopies},
+		{"Pending", s.testScanPending}, {"PendingMoves", s.testScanPendingMoves},
 	} {
 		t.Run(c.name, c.test)
 	}
@@ -266,4 +267,182 @@ func scanWithDone(t *testing.T, st store.TokenStore, done context.Context) error
 	create(t, st, NewConnection("mollie", "owner-1"))
 	_, err := sc.Scan(done, store.Query{})
 	return err
+}
+
+// pendingSeed is scanSeed with retired grants on some connections that
+// are not disconnected, so that both halves of
+// Connection.PendingRevocation select some.
+func pendingSeed(t *testing.T, st store.TokenStore) []*store.Connection {
+	t.Helper()
+	ctx := testContext(t)
+	all := scanSeed(t, st)
+	for i, c := range all {
+		if i%4 == 1 && c.Status != store.StatusDisconnected {
+			c.Retired = retiredGrants(1 + i%2)
+			require.NoError(t, st.Save(ctx, c))
+		}
+	}
+	return all
+}
+
+// PendingRevocation keeps the disconnected connections and those with
+// retired grants, alone and with every other filter, in the query's
+// order, across pages of any size.
+func (s suite) testScanPending(t *testing.T) {
+	st := s.store(t)
+	sc := capability[store.Scanner](t, st)
+	all := pendingSeed(t, st)
+	cutoff := all[0].RefreshedAt.Add(10 * time.Hour)
+	var retired, disconnected int
+	for _, c := range all {
+		if len(c.Retired) > 0 {
+			retired++
+		}
+		if c.Status == store.StatusDisconnected {
+			disconnected++
+		}
+	}
+	require.Positive(t, retired)
+	require.Positive(t, disconnected)
+	for _, q := range []store.Query{
+		{PendingRevocation: true},
+		{Provider: "qonto", PendingRevocation: true},
+		{Provider: "b:c", PendingRevocation: true},
+		{Provider: "nobody", PendingRevocation: true},
+		{Status: store.StatusActive, PendingRevocation: true},
+		{Status: store.StatusDisconnected, PendingRevocation: true},
+		{Provider: "mollie", Status: store.StatusReauthRequired, PendingRevocation: true},
+		{Provider: "qonto", AccountID: "org_1", PendingRevocation: true},
+		{RefreshedBefore: cutoff, PendingRevocation: true},
+		{Provider: "qonto", RefreshedBefore: cutoff, PendingRevocation: true},
+	} {
+		want := slices.DeleteFunc(slices.Clone(all), func(c *store.Connection) bool {
+			return !c.PendingRevocation() || (q.Provider != "" && c.Provider != q.Provider) ||
+				(q.Status != "" && c.Status != q.Status) || (q.AccountID != "" && c.AccountID != q.AccountID) ||
+				(!q.RefreshedBefore.IsZero() && !c.RefreshedAt.IsZero() && !c.RefreshedAt.Before(q.RefreshedBefore))
+		})
+		if q.RefreshedBefore.IsZero() {
+			slices.SortFunc(want, byProviderOwner)
+		} else {
+			slices.SortFunc(want, byRefreshed)
+		}
+		t.Run(fmt.Sprintf("provider=%s,status=%s,account=%s,upkeep=%v", q.Provider, q.Status, q.AccountID,
+			!q.RefreshedBefore.IsZero()), func(t *testing.T) {
+			for _, limit := range []int{1, 3, 1000} {
+				assertScanned(t, want, scanAll(t, sc, q, limit))
+			}
+		})
+	}
+	// A cursor of the pending query is bound to it.
+	p, err := sc.Scan(testContext(t), store.Query{PendingRevocation: true, Limit: 1})
+	require.NoError(t, err)
+	require.NotEmpty(t, p.Next)
+	_, err = sc.Scan(testContext(t), store.Query{Cursor: p.Next, Limit: 1})
+	assert.ErrorIs(t, err, store.ErrBadCursor, "a pending query's cursor used without the filter")
+}
+
+// Connections move into and out of the pending set while a pending scan
+// of one provider pages: a connection pending and unchanged during the
+// whole scan is returned exactly once, every connection returned is
+// pending when read and of the provider, and one that left the set
+// before the scan reached it is not returned.
+func (s suite) testScanPendingMoves(t *testing.T) {
+	st := s.store(t)
+	sc := capability[store.Scanner](t, st)
+	ctx := testContext(t)
+	key := func(c *store.Connection) string { return c.Provider + "\x00" + c.Owner }
+	var seeded []*store.Connection
+	for _, p := range []string{"mollie", "qonto"} {
+		for i := range 30 {
+			c := NewConnection(p, fmt.Sprintf("owner-%02d", i))
+			switch i % 3 {
+			case 0:
+				c.Status = store.StatusDisconnected
+			case 1:
+				c.Retired = retiredGrants(1)
+			}
+			require.NoError(t, st.Save(ctx, c))
+			seeded = append(seeded, c)
+		}
+	}
+	touched := map[string]bool{}
+	left := map[string]bool{} // left the set before the scan reached it
+	seen := map[string]int{}
+	var last string // the owner of the last connection returned
+	q := store.Query{Provider: "qonto", PendingRevocation: true, Limit: 3}
+	for round := 0; ; round++ {
+		require.Less(t, round, 100, "the scan never ended")
+		p, err := sc.Scan(ctx, q)
+		require.NoError(t, err)
+		for _, c := range p.Connections {
+			seen[key(c)]++
+			assert.Equal(t, "qonto", c.Provider)
+			assert.True(t, c.PendingRevocation(), "%s returned, not pending", key(c))
+			last = c.Owner
+		}
+		if p.Next == "" {
+			break
+		}
+		q.Cursor = p.Next
+		// Between pages, of both providers: one ahead of the scan
+		// leaves the set (its grants revoked, or its disconnect
+		// completed as a new connection), one ahead enters it, one
+		// already returned leaves it, one behind enters it.
+		for _, provider := range []string{"mollie", "qonto"} {
+			var ahead, behind []*store.Connection
+			for _, c := range seeded {
+				if c.Provider != provider || touched[key(c)] {
+					continue
+				}
+				if c.Owner > last {
+					ahead = append(ahead, c)
+				} else {
+					behind = append(behind, c)
+				}
+			}
+			move := func(from []*store.Connection, wantPending bool) *store.Connection {
+				for _, c := range from {
+					if touched[key(c)] || c.PendingRevocation() != wantPending {
+						continue
+					}
+					if wantPending {
+						c.Status, c.Retired = store.StatusActive, nil
+					} else if round%2 == 0 {
+						c.Status = store.StatusDisconnected
+					} else {
+						c.Retired = retiredGrants(1)
+					}
+					require.NoError(t, st.Save(ctx, c))
+					touched[key(c)] = true
+					return c
+				}
+				return nil
+			}
+			if c := move(ahead, true); c != nil {
+				left[key(c)] = true
+			}
+			move(ahead, false)
+			move(behind, true)
+			move(behind, false)
+		}
+	}
+	var untouched int
+	for _, c := range seeded {
+		k := key(c)
+		switch {
+		case c.Provider != "qonto":
+			assert.Zero(t, seen[k], "%q is of another provider", k)
+		case left[k]:
+			assert.Zero(t, seen[k], "%q left the set before the scan reached it", k)
+		case touched[k]:
+			assert.LessOrEqual(t, seen[k], 1, "%q returned twice", k)
+		case c.PendingRevocation():
+			untouched++
+			assert.Equal(t, 1, seen[k], "%q, pending and untouched during the scan, returned %d times", k, seen[k])
+		default:
+			assert.Zero(t, seen[k], "%q, never pending, returned", k)
+		}
+	}
+	assert.Positive(t, untouched)
+	assert.NotEmpty(t, left)
 }

@@ -50,7 +50,8 @@ func Matches(c *store.Connection, q store.Query) bool {
 	return (q.Provider == "" || c.Provider == q.Provider) &&
 		(q.Status == "" || c.Status == q.Status) &&
 		(q.AccountID == "" || c.AccountID == q.AccountID) &&
-		(!Upkeep(q) || c.RefreshedAt.IsZero() || c.RefreshedAt.Before(q.RefreshedBefore))
+		(!Upkeep(q) || c.RefreshedAt.IsZero() || c.RefreshedAt.Before(q.RefreshedBefore)) &&
+		(!q.PendingRevocation || c.PendingRevocation())
 }
 
 // CheckQuery returns the error a Scan answers for a query that cannot be
@@ -72,6 +73,11 @@ func fingerprint(q store.Query) [8]byte {
 		h.Write([]byte(s))
 	}
 	h.Write(binary.BigEndian.AppendUint64(nil, uint64(UnixMilli(q.RefreshedBefore))))
+	if q.PendingRevocation {
+		// Appended only when set, so that the cursors of every other
+		// query stay what they were.
+		h.Write([]byte("pending"))
+	}
 	return [8]byte(h.Sum(nil))
 }
 

@@ -94,7 +94,7 @@ func testClusterHashTags(t *testing.T, rc *redisCluster) {
 	}
 
 	nodeOf := clusterKeys(t, ctx, c, s.prefix)
-	idxKeys := append(noAccountSets(s), s.metaKey())
+	idxKeys := append(plainSets(s), s.metaKey())
 	for _, k := range idxKeys {
 		slot, err := c.ClusterKeySlot(ctx, k).Result()
 		require.NoError(t, err)

@@ -123,7 +123,7 @@
 //	oauthlink:lock:{OWNER}:PROVIDER   string: lock owner value, PX ttl
 //	oauthlink:state:KEY               string: consumed state, PX until expiry
 //	oauthlink:ping                    string: written by Ping, PX 10 s
-//	oauthlink:idx:{idx}:SET           sorted set: one of the eight Scan index sets
+//	oauthlink:idx:{idx}:SET           sorted set: one of the nine Scan index sets
 //	oauthlink:idx:{idx}:meta          hash: on a cluster, what the index holds
 //	oauthlink:reindex                 hash: Reindex's progress while one runs
 //
@@ -170,8 +170,8 @@
 // # Scan and its index
 //
 // Scan pages through connections without walking the keyspace: it reads a
-// range of one of eight sorted sets, then the records the range names. In
-// every set each connection has one member, of score 0, so members sort by
+// range of one of nine sorted sets, then the records the range names. In
+// every set each connection has at most one member, of score 0, so members sort by
 // their bytes (ZRANGEBYLEX). A member joins components with NUL NUL, each
 // component with its NUL bytes escaped as NUL 0x01, which keeps byte
 // order, so (provider, owner) pairs sort as the pairs do whatever bytes
@@ -186,18 +186,29 @@
 //	refs    status, RefreshedAt, provider, owner
 //	refsp   status, provider, RefreshedAt, owner
 //	acctr   provider, account id, RefreshedAt, owner
+//	pend    provider, owner                     pending revocations only
+//
+// The pend set holds only the connections with a revocation left to do
+// (store.Connection.PendingRevocation: disconnected, or with retired
+// grants), so Query.PendingRevocation, the keeper's revocation retries,
+// reads as many members as there are pending connections, not as there
+// are connections. With RefreshedBefore it reads the upkeep order's set
+// and checks the record instead.
 //
 // Each query reads the one set whose leading components are what it
 // filters on and whose order is its order, so its matches are exactly one
 // range and a page costs two round trips (the range, then the records,
-// pipelined) whatever the fleet's size; with account id and status the
-// status is checked record by record. Scan returns a connection only when
-// its record still matches the query and the member it was found by, so a
-// member that is stale (its record changed or was deleted since) is
-// skipped, never returned. A cursor is the last member's sort key in the
-// codec every store shares, bound to the query's filters. The index costs
-// memory: about 1,070 bytes per connection for records of about 620 bytes
-// (measured on 100,000 connections with Redis 7.0; see BenchmarkScan).
+// pipelined) whatever the fleet's size; with account id and status, or
+// pending and status, the status is checked record by record. Scan
+// returns a connection only when its record still matches the query and
+// the member it was found by, so a member that is stale (its record
+// changed or was deleted since) is skipped, never returned. A cursor is
+// the last member's sort key in the codec every store shares, bound to
+// the query's filters. The index costs memory: about 1,070 bytes per
+// connection for records of about 620 bytes (measured on 100,000
+// connections with Redis 7.0, before the pend set; see BenchmarkScan),
+// plus a member of the pend set, about the size of the all set's, per
+// pending connection.
 //
 // On a single server (a redis.Client, Sentinel included, without
 // Options.SeparateIndex), Save, Delete
@@ -251,6 +262,18 @@
 // them: run it once after upgrading (it walks the keyspace with SCAN,
 // which New never does); it is idempotent and resumes where an
 // interrupted run stopped.
+//
+// The pend set came after the other eight. A version without it leaves
+// the pending connections out of it: each joins it when this version
+// saves it (the pending member of a pending state is written on every
+// save, whatever else changed), and Reindex adds all of them, so run
+// Reindex once every instance runs this version; until then the keeper
+// retries only the revocations of connections saved since. On a split
+// store the meta values of this version start with a mark; those of the
+// previous version are read as of unknown pending, and the settlement of
+// a record's state (a save, Reindex) rewrites them. The previous
+// version's scripts cannot read the new meta values, so do not run both
+// versions on one split store at once.
 //
 // # Locks, replay guard, ping
 //

@@ -131,12 +131,13 @@ func newDownClient(t testing.TB) *redis.Client {
 	return c
 }
 
-// noAccountSets returns the keys of the index sets that hold a connection
-// without an account id: all but the two account sets.
-func noAccountSets(s *Store) []string {
+// plainSets returns the keys of the index sets that hold a connection
+// without an account id and without a pending revocation: all but the
+// two account sets and the pending set.
+func plainSets(s *Store) []string {
 	var keys []string
 	for set := range numSets {
-		if set != setAccount && set != setAccountRef {
+		if set != setAccount && set != setAccountRef && set != setPending {
 			keys = append(keys, s.setKey(set))
 		}
 	}

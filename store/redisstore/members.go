@@ -2,7 +2,7 @@ package redisstore
 
 import "strings"
 
-// The index is eight sorted sets whose members all have score 0, so that
+// The index is nine sorted sets whose members all have score 0, so that
 // ZRANGEBYLEX pages through each in byte order. A member joins escaped
 // components with sep; escNUL turns every NUL of a component into NUL
 // 0x01, so a component never contains sep, never ends with NUL, and the
@@ -38,6 +38,7 @@ const (
 	setRefStatus                         // status, refreshed+provider, owner
 	setRefStatusProvider                 // status, provider, refreshed+owner
 	setAccountRef                        // provider, account id, refreshed+owner
+	setPending                           // provider, owner; pending revocations only
 	numSets
 )
 
@@ -68,19 +69,27 @@ var layouts = [numSets]layout{
 	setRefStatus:         {"refs", []part{partStatus, partProvider, partOwner}, 1},
 	setRefStatusProvider: {"refsp", []part{partStatus, partProvider, partOwner}, 2},
 	setAccountRef:        {"acctr", []part{partProvider, partAccount, partOwner}, 2},
+	setPending:           {"pend", []part{partProvider, partOwner}, -1},
 }
 
 // entry is what an index member says about a connection: its names and
-// the values the member's set is keyed by.
+// the values the member's set is keyed by. pending is
+// store.Connection.PendingRevocation, which decides whether the
+// connection has a member in the pending set.
 type entry struct {
 	provider, owner, status, account, refreshed string
+	pending                                     bool
 }
 
 // member returns e's member in set, or "" when e has none there (the
-// account sets hold only connections with an account id).
+// account sets hold only connections with an account id, the pending set
+// only pending ones).
 func (e entry) member(set indexSet) string {
 	l := layouts[set]
 	if e.account == "" && (set == setAccount || set == setAccountRef) {
+		return ""
+	}
+	if set == setPending && !e.pending {
 		return ""
 	}
 	comps := make([]string, len(l.parts))
@@ -113,7 +122,7 @@ func parseMember(set indexSet, m string) (entry, bool) {
 	if len(comps) != len(l.parts) {
 		return entry{}, false
 	}
-	var e entry
+	e := entry{pending: set == setPending}
 	for i, p := range l.parts {
 		c := comps[i]
 		if i == l.refOn {
@@ -153,7 +162,7 @@ func (s *Store) setKey(set indexSet) string {
 // the index holds for each connection (see split.go).
 func (s *Store) metaKey() string { return s.prefix + "idx:" + idxTag + ":meta" }
 
-// setKeys returns the keys of the eight sets, in indexSet order.
+// setKeys returns the keys of the nine sets, in indexSet order.
 func (s *Store) setKeys() []string {
 	keys := make([]string, numSets)
 	for i := range keys {

@@ -21,7 +21,8 @@ type scanPlan struct {
 // newPlan picks the set whose order is the query's order and whose
 // members start with what the query filters on, so that a range of it
 // holds exactly the matches (an account set leaves Status to be checked
-// record by record).
+// record by record, and so does the pending set; with RefreshedBefore,
+// PendingRevocation is checked record by record too).
 func newPlan(q store.Query) (scanPlan, error) {
 	if err := storekit.CheckQuery("redisstore", q); err != nil {
 		return scanPlan{}, err
@@ -38,6 +39,13 @@ func newPlan(q store.Query) (scanPlan, error) {
 	switch {
 	case q.AccountID != "":
 		p.set, p.prefix = pick(setAccountRef, setAccount), prov+escNUL(q.AccountID)+sep
+	case q.PendingRevocation && !byRefresh:
+		// The pending set holds only the pending connections; a status
+		// is checked record by record.
+		p.set = setPending
+		if q.Provider != "" {
+			p.prefix = prov
+		}
 	case q.Status != "" && q.Provider != "":
 		p.set, p.prefix = pick(setRefStatusProvider, setStatus), status+prov
 	case q.Status != "":
@@ -99,7 +107,8 @@ func (p scanPlan) after(cursor string) (string, error) {
 		return "", nil
 	}
 	refreshed, ok := storedOfUnixMilli(c.RefreshedAt)
-	e := entry{provider: c.Provider, owner: c.Owner, status: string(p.q.Status), account: p.q.AccountID, refreshed: refreshed}
+	e := entry{provider: c.Provider, owner: c.Owner, status: string(p.q.Status), account: p.q.AccountID, refreshed: refreshed,
+		pending: p.q.PendingRevocation}
 	m := e.member(p.set)
 	if !ok || !strings.HasPrefix(m, p.prefix) || (p.hi != "" && m >= p.hi) {
 		return "", fmt.Errorf("redisstore: scan: cursor outside the query: %w", store.ErrBadCursor)

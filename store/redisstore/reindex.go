@@ -129,7 +129,7 @@ func (s *Store) indexKeys(ctx context.Context, keys []string) (int, error) {
 	pipe := s.client.Pipeline()
 	cmds := make([]*redis.SliceCmd, len(recKeys))
 	for i, k := range recKeys {
-		cmds[i] = pipe.HMGet(ctx, k, fEpoch, fVersion, fStatus, fAccountID, fRefreshed)
+		cmds[i] = pipe.HMGet(ctx, k, fEpoch, fVersion, fStatus, fAccountID, fRefreshed, fRetired)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, err
@@ -137,7 +137,7 @@ func (s *Store) indexKeys(ctx context.Context, keys []string) (int, error) {
 	var sts []settlement
 	for i, cmd := range cmds {
 		h := map[string]string{}
-		for j, f := range []string{fEpoch, fVersion, fStatus, fAccountID, fRefreshed} {
+		for j, f := range []string{fEpoch, fVersion, fStatus, fAccountID, fRefreshed, fRetired} {
 			if v, ok := cmd.Val()[j].(string); ok {
 				h[f] = v
 			}

@@ -27,7 +27,9 @@ const maxBatch = 1000
 //
 // A query with AccountID but no Provider is an error, and so is a cursor
 // Scan did not issue for the same filters (it wraps store.ErrBadCursor).
-// Records saved before the index existed are not found until Reindex ran.
+// Records saved before the index existed are not found until Reindex ran,
+// and connections pending before the pending set existed are not found
+// by PendingRevocation until they are saved again or Reindex ran.
 func (s *Store) Scan(ctx context.Context, q store.Query) (store.Page, error) {
 	plan, err := newPlan(q)
 	if err != nil {
@@ -194,6 +196,14 @@ func storedRefreshed(h map[string]string) string {
 	return zeroRefreshed
 }
 
+// storedPending is store.Connection.PendingRevocation on a record's
+// fields: its status, and its retired field, which is empty when the list
+// is (and absent in a record written before the field existed). luaIndex's
+// pendof is the same test in the scripts.
+func storedPending(h map[string]string) bool {
+	return store.Status(h[fStatus]) == store.StatusDisconnected || h[fRetired] != ""
+}
+
 // repair returns the settlement that brings the split index up to date
 // with record h (empty when there is none) of the connection e names,
 // given the meta value Scan read before the record, and false when the
@@ -219,6 +229,7 @@ func repair(e entry, h map[string]string, meta string) (settlement, bool) {
 	if ok && mi.deleted == "0" && mi.epoch == epoch && mi.version == h[fVersion] && !mi.intents {
 		return settlement{}, false
 	}
-	live := entry{provider: e.provider, owner: e.owner, status: h[fStatus], account: h[fAccountID], refreshed: storedRefreshed(h)}
+	live := entry{provider: e.provider, owner: e.owner, status: h[fStatus], account: h[fAccountID], refreshed: storedRefreshed(h),
+		pending: storedPending(h)}
 	return settlement{e: live, kind: stateLive, epoch: epoch, version: h[fVersion]}, true
 }

@@ -111,7 +111,8 @@ func expectedIndex(t *testing.T, conns ...*store.Connection) map[indexSet][]stri
 	for _, c := range conns {
 		r, err := encodeRefreshed(c.RefreshedAt)
 		require.NoError(t, err)
-		e := entry{provider: c.Provider, owner: c.Owner, status: string(c.Status), account: c.AccountID, refreshed: r}
+		e := entry{provider: c.Provider, owner: c.Owner, status: string(c.Status), account: c.AccountID, refreshed: r,
+			pending: c.PendingRevocation()}
 		for set := range numSets {
 			if m := e.member(set); m != "" {
 				out[set] = append(out[set], m)

@@ -1,9 +1,12 @@
 package redisstore
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,6 +38,7 @@ func testScan(t *testing.T, open storeFactory) {
 		"BadCursor":          testScanBadCursor,
 		"IndexFollowsRecord": testScanIndexFollowsRecord,
 		"OldRecordSaved":     testScanOldRecordSaved,
+		"PendingSetUpgrade":  testScanPendingSetUpgrade,
 		"Reindex":            testReindex,
 		"ReindexResumes":     testReindexResumes,
 	} {
@@ -57,11 +61,16 @@ var (
 		time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC), scanBase.Add(48 * time.Hour)}
 )
 
-// randomEdit gives c random values for every indexed field.
+// randomEdit gives c random values for every indexed field, retired
+// grants (which make it pending) included.
 func randomEdit(r *rand.Rand, c *store.Connection) {
 	c.Status = scanStatuses[r.IntN(len(scanStatuses))]
 	c.AccountID = scanAccounts[r.IntN(len(scanAccounts))]
 	c.RefreshedAt = scanTimes[r.IntN(len(scanTimes))]
+	c.Retired = nil
+	if r.IntN(3) == 0 {
+		c.Retired = []store.RetiredToken{{Token: "rt-old", Kind: "refresh_token", Since: scanBase}}
+	}
 }
 
 // scanQueries returns every combination of filters the tests ask.
@@ -74,7 +83,10 @@ func scanQueries() []store.Query {
 					continue
 				}
 				for _, before := range []time.Time{{}, scanBase.Add(time.Minute), scanBase.Add(-time.Hour), scanBase.Add(1000 * time.Hour)} {
-					qs = append(qs, store.Query{Provider: p, Status: st, AccountID: a, RefreshedBefore: before})
+					for _, pending := range []bool{false, true} {
+						qs = append(qs, store.Query{Provider: p, Status: st, AccountID: a, RefreshedBefore: before,
+							PendingRevocation: pending})
+					}
 				}
 			}
 		}
@@ -151,6 +163,7 @@ func testScanChanges(t *testing.T, open storeFactory) {
 		{}, {Status: store.StatusActive}, {RefreshedBefore: scanBase.Add(2 * time.Hour)},
 		{Provider: "mollie", Status: store.StatusActive, RefreshedBefore: scanBase.Add(2 * time.Hour)},
 		{Provider: "qonto", AccountID: "org_1"},
+		{PendingRevocation: true}, {Provider: "mollie", PendingRevocation: true},
 	} {
 		r := rand.New(rand.NewPCG(uint64(qi), 3))
 		var seeded []*store.Connection
@@ -300,4 +313,94 @@ func testScanOldRecordSaved(t *testing.T, open storeFactory) {
 	assert.NotEmpty(t, s.client.HGet(ctx, s.connKey("qonto", "o"), fEpoch).Val())
 	assert.Equal(t, [][2]string{{"qonto", "o"}}, names(scanEverything(t, ctx, s, store.Query{Provider: "qonto", AccountID: "org_1"}, 10)))
 	assertIndexHolds(t, ctx, s, a)
+}
+
+// testScanPendingSetUpgrade: an index that a version without the pending
+// set wrote (the eight other sets, and on a split store meta values of
+// that version's format) has no member for the pending connections. A
+// save by this version adds the saved connection's, even when its
+// indexed values did not change, and Reindex adds everyone's, so that
+// PendingRevocation finds them all.
+func testScanPendingSetUpgrade(t *testing.T, open storeFactory) {
+	s, _ := open(t)
+	ctx := testutil.Context(t)
+	retired := []store.RetiredToken{{Token: "rt-old", Kind: "refresh_token", Since: scanBase}}
+	conns := []*store.Connection{
+		{Provider: "qonto", Owner: "active", Status: store.StatusActive},
+		{Provider: "qonto", Owner: "disconnected", Status: store.StatusDisconnected},
+		{Provider: "qonto", Owner: "retired", Status: store.StatusActive, Retired: retired},
+		{Provider: "mollie", Owner: "retired", Status: store.StatusReauthRequired, Retired: retired},
+		{Provider: "mollie", Owner: "disconnected", Status: store.StatusDisconnected, AccountID: "org_1"},
+	}
+	for _, c := range conns {
+		require.NoError(t, s.Save(ctx, c))
+	}
+	model := map[[2]string]*store.Connection{}
+	for _, c := range conns {
+		model[[2]string{c.Provider, c.Owner}] = c
+	}
+	pending := func() [][2]string {
+		return names(scanEverything(t, ctx, s, store.Query{PendingRevocation: true}, 2))
+	}
+	require.Equal(t, names(want(model, store.Query{PendingRevocation: true})), pending())
+	require.Len(t, pending(), 4)
+
+	asBeforeThePendingSet(t, ctx, s)
+	assert.Empty(t, pending(), "the previous version's index has no pending member")
+	assert.Len(t, scanEverything(t, ctx, s, store.Query{}, 10), len(conns), "and every other member")
+
+	// Saved again with the same values: its epoch says it is indexed, and
+	// the pending member is written all the same.
+	require.NoError(t, s.Save(ctx, conns[1]))
+	assert.Equal(t, [][2]string{{"qonto", "disconnected"}}, pending())
+
+	n, err := s.Reindex(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, len(conns), n)
+	assert.Equal(t, names(want(model, store.Query{PendingRevocation: true})), pending())
+	assertIndexHolds(t, ctx, s, want(model, store.Query{})...)
+
+	// Out of the set and back, by the retired list and by the status.
+	conns[2].Retired = nil
+	require.NoError(t, s.Save(ctx, conns[2]))
+	conns[0].Status = store.StatusDisconnected
+	require.NoError(t, s.Save(ctx, conns[0]))
+	assert.Equal(t, names(want(model, store.Query{PendingRevocation: true})), pending())
+	assertIndexHolds(t, ctx, s, want(model, store.Query{})...)
+}
+
+// asBeforeThePendingSet makes s's index look as the version before the
+// pending set left it: no pending set and, on a split store, every meta
+// value in that version's format (no mark, no pending field).
+func asBeforeThePendingSet(t *testing.T, ctx context.Context, s *Store) {
+	t.Helper()
+	require.NoError(t, s.client.Del(ctx, s.setKey(setPending)).Err())
+	if !s.split {
+		return
+	}
+	metas, err := s.client.HGetAll(ctx, s.metaKey()).Result()
+	require.NoError(t, err)
+	for f, raw := range metas {
+		var fields []string
+		for raw != "" {
+			n, rest, _ := strings.Cut(raw, ":")
+			size, err := strconv.Atoi(n)
+			require.NoError(t, err)
+			fields, raw = append(fields, rest[:size]), rest[size:]
+		}
+		require.Equal(t, metaMark, fields[0])
+		var b strings.Builder
+		for i, v := range fields {
+			// Drop the mark, the applied state's pending and each
+			// intent's.
+			if i == 0 || i == 7 || (i >= 8 && (i-8)%6 == 4) {
+				continue
+			}
+			fmt.Fprintf(&b, "%d:%s", len(v), v)
+		}
+		require.NoError(t, s.client.HSet(ctx, s.metaKey(), f, b.String()).Err())
+		mi, ok := parseMeta(b.String())
+		require.True(t, ok, "the previous format parses")
+		require.Equal(t, "0", mi.deleted)
+	}
 }

@@ -44,12 +44,20 @@ const intentExpiry = 10 * time.Minute
 const settleTimeout = 5 * time.Second
 
 // luaMeta is the library of the split store's scripts, on top of luaIndex.
-// KEYS are the eight index sets, then the meta hash. A meta value is a
-// list of netstrings: epoch, version, deleted ("1", "0", or empty when no
-// state was applied), status, account id, refreshed; then five per
-// intent: write id, status, account id, refreshed, time (seconds).
+// KEYS are the nine index sets, then the meta hash. A meta value is a
+// list of netstrings: the mark metaMark, then epoch, version, deleted
+// ("1", "0", or empty when no state was applied), status, account id,
+// refreshed, pending; then six per intent: write id, status, account id,
+// refreshed, pending, time (seconds). A value without the mark was
+// written by a version without the pending set (six fields, then five
+// per intent, no pending): loadmeta reads its states as of unknown
+// pending ('?', which has no member in the pending set), and newer takes
+// a state read from the record, pending known, as newer than such an
+// applied state of the same version, so that a settlement (Reindex's)
+// brings the connection into the pending set.
 var luaMeta = `
 local EXPIRY = ` + strconv.Itoa(int(intentExpiry/time.Second)) + `
+local MARK = '` + metaMark + `'
 local function ns(list)
 	local b = {}
 	for i, s in ipairs(list) do b[i] = #s .. ':' .. s end
@@ -66,22 +74,36 @@ local function unns(s)
 	return out
 end
 local function loadmeta(f)
-	local raw = redis.call('HGET', KEYS[9], f)
-	if raw then return unns(raw) end
-	return {'', '', '', '', '', ''}
+	local raw = redis.call('HGET', KEYS[NSETS + 1], f)
+	if not raw then return {'', '', '', '', '', '', ''} end
+	local m = unns(raw)
+	if m[1] == MARK then
+		table.remove(m, 1)
+		return m
+	end
+	local out = {m[1], m[2], m[3], m[4], m[5], m[6], '?'}
+	for i = 7, #m, 5 do
+		out[#out + 1] = m[i]
+		out[#out + 1] = m[i + 1]
+		out[#out + 1] = m[i + 2]
+		out[#out + 1] = m[i + 3]
+		out[#out + 1] = '?'
+		out[#out + 1] = m[i + 4]
+	end
+	return out
 end
 local function states(m)
 	local out = {}
-	if m[3] == '0' then out[1] = {m[4], m[5], m[6]} end
-	for i = 7, #m, 5 do out[#out + 1] = {m[i + 1], m[i + 2], m[i + 3]} end
+	if m[3] == '0' then out[1] = {m[4], m[5], m[6], m[7]} end
+	for i = 8, #m, 6 do out[#out + 1] = {m[i + 1], m[i + 2], m[i + 3], m[i + 4]} end
 	return out
 end
 local function savemeta(f, p, o, old, m)
 	move(0, union(p, o, states(old)), union(p, o, states(m)))
-	if #m == 6 and m[3] ~= '0' then
-		redis.call('HDEL', KEYS[9], f)
+	if #m == 7 and m[3] ~= '0' then
+		redis.call('HDEL', KEYS[NSETS + 1], f)
 	else
-		redis.call('HSET', KEYS[9], f, ns(m))
+		redis.call('HSET', KEYS[NSETS + 1], f, ns({MARK, unpack(m)}))
 	end
 end
 local function newer(e, v, g, m)
@@ -90,43 +112,47 @@ local function newer(e, v, g, m)
 	if a ~= b then return a > b end
 	a, b = tonumber(v), tonumber(m[2])
 	if a ~= b then return a > b end
-	return g > m[3]
+	if g ~= m[3] then return g > m[3] end
+	return m[7] == '?'
 end
 `
 
+// metaMark starts every meta value this version writes (see luaMeta).
+const metaMark = "P"
+
 // intendScript announces a write's state. ARGV: escaped provider and
-// owner, write id, status, account id, stored refreshed.
+// owner, write id, status, account id, stored refreshed, pending.
 var intendScript = redis.NewScript(luaIndex + luaMeta + `
 local f = ARGV[1] .. SEP .. ARGV[2]
 local old = loadmeta(f)
 local m = {unpack(old)}
 local t = redis.call('TIME')
-for _, x in ipairs({ARGV[3], ARGV[4], ARGV[5], ARGV[6], t[1]}) do m[#m + 1] = x end
+for _, x in ipairs({ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], t[1]}) do m[#m + 1] = x end
 savemeta(f, ARGV[1], ARGV[2], old, m)
 return 1
 `)
 
-// applyScript settles connections, nine ARGV each: escaped provider and
+// applyScript settles connections, ten ARGV each: escaped provider and
 // owner, the write id whose intent to drop (empty for none), the kind of
 // state ('live', 'gone' or 'none' to apply nothing), its epoch and
 // version (for 'gone', those of the state it deleted), status, account
-// id, stored refreshed. Expired intents are dropped.
+// id, stored refreshed, pending. Expired intents are dropped.
 var applyScript = redis.NewScript(luaIndex + luaMeta + `
 local now = tonumber(redis.call('TIME')[1])
-for i = 1, #ARGV, 9 do
+for i = 1, #ARGV, 10 do
 	local p, o, id, kind = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
 	local f = p .. SEP .. o
 	local old = loadmeta(f)
-	local m = {old[1], old[2], old[3], old[4], old[5], old[6]}
-	for j = 7, #old, 5 do
-		if old[j] ~= id and tonumber(old[j + 4]) > now - EXPIRY then
-			for k = 0, 4 do m[#m + 1] = old[j + k] end
+	local m = {old[1], old[2], old[3], old[4], old[5], old[6], old[7]}
+	for j = 8, #old, 6 do
+		if old[j] ~= id and tonumber(old[j + 5]) > now - EXPIRY then
+			for k = 0, 5 do m[#m + 1] = old[j + k] end
 		end
 	end
 	if kind ~= 'none' then
 		local g = (kind == 'gone') and '1' or '0'
 		if newer(ARGV[i + 4], ARGV[i + 5], g, m) then
-			m[1], m[2], m[3], m[4], m[5], m[6] = ARGV[i + 4], ARGV[i + 5], g, ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
+			m[1], m[2], m[3], m[4], m[5], m[6], m[7] = ARGV[i + 4], ARGV[i + 5], g, ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
 		end
 	end
 	savemeta(f, p, o, old, m)
@@ -172,6 +198,14 @@ const (
 	stateNone = "none"
 )
 
+// pendingArg is the scripts' form of a state's pending flag.
+func pendingArg(pending bool) string {
+	if pending {
+		return "1"
+	}
+	return ""
+}
+
 // settlement is one connection's group of applyScript arguments.
 type settlement struct {
 	e       entry  // names, and the state's values for stateLive
@@ -185,7 +219,7 @@ type settlement struct {
 func (s *Store) intend(ctx context.Context, e entry, id string) error {
 	keys := append(s.setKeys(), s.metaKey())
 	return intendScript.Run(ctx, s.client, keys, escNUL(e.provider), escNUL(e.owner), id,
-		e.status, e.account, e.refreshed).Err()
+		e.status, e.account, e.refreshed, pendingArg(e.pending)).Err()
 }
 
 // apply runs applyScript for the settlements.
@@ -193,10 +227,10 @@ func (s *Store) apply(ctx context.Context, sts []settlement) error {
 	if len(sts) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 9*len(sts))
+	args := make([]any, 0, 10*len(sts))
 	for _, st := range sts {
 		args = append(args, escNUL(st.e.provider), escNUL(st.e.owner), st.resolve, st.kind,
-			st.epoch, st.version, st.e.status, st.e.account, st.e.refreshed)
+			st.epoch, st.version, st.e.status, st.e.account, st.e.refreshed, pendingArg(st.e.pending))
 	}
 	return applyScript.Run(ctx, s.client, append(s.setKeys(), s.metaKey()), args...).Err()
 }
@@ -218,7 +252,8 @@ type metaInfo struct {
 	intents                 bool
 }
 
-// parseMeta reads a meta value; ok is false when raw is malformed.
+// parseMeta reads a meta value, of this version (marked) or of a version
+// without the pending set; ok is false when raw is malformed.
 func parseMeta(raw string) (m metaInfo, ok bool) {
 	var fields []string
 	for raw != "" {
@@ -229,8 +264,15 @@ func parseMeta(raw string) (m metaInfo, ok bool) {
 		}
 		fields, raw = append(fields, rest[:size]), rest[size:]
 	}
-	if len(fields) < 6 {
-		return metaInfo{}, len(fields) == 0
+	if len(fields) == 0 {
+		return metaInfo{}, true
 	}
-	return metaInfo{epoch: fields[0], version: fields[1], deleted: fields[2], intents: len(fields) > 6}, true
+	state := 6 // the applied state's fields
+	if fields[0] == metaMark {
+		fields, state = fields[1:], 7
+	}
+	if len(fields) < state {
+		return metaInfo{}, false
+	}
+	return metaInfo{epoch: fields[0], version: fields[1], deleted: fields[2], intents: len(fields) > state}, true
 }

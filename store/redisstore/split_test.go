@@ -84,8 +84,11 @@ func ageIntents(t *testing.T, ctx context.Context, s *Store) {
 			fields, raw = append(fields, rest[:size]), rest[size:]
 		}
 		var b strings.Builder
+		require.Equal(t, metaMark, fields[0], "meta of %q", f)
 		for i, v := range fields {
-			if i >= 6 && (i-6)%5 == 4 {
+			// The mark, the applied state's seven fields, then six per
+			// intent, the time last.
+			if i >= 8 && (i-8)%6 == 5 {
 				v = old
 			}
 			fmt.Fprintf(&b, "%d:%s", len(v), v)

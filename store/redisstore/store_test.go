@@ -168,7 +168,7 @@ func TestDeleteRemovesIndexEntry(t *testing.T) {
 	for _, p := range []string{"a", "b"} {
 		require.NoError(t, s.Save(ctx, &oauthlink.Connection{Provider: p, Owner: "o"}))
 	}
-	require.ElementsMatch(t, append([]string{s.connKey("a", "o"), s.connKey("b", "o"), s.indexKey("o")}, noAccountSets(s)...),
+	require.ElementsMatch(t, append([]string{s.connKey("a", "o"), s.connKey("b", "o"), s.indexKey("o")}, plainSets(s)...),
 		scanKeys(t, ctx, c, s.prefix), "one hash per connection, the owner's index and the Scan index")
 	require.NoError(t, s.Delete(ctx, "a", "o"))
 	assert.Equal(t, []string{"b"}, c.ZRange(ctx, s.indexKey("o"), 0, -1).Val())
@@ -187,7 +187,7 @@ func TestDeleteVersionIndex(t *testing.T) {
 	for _, p := range []string{"a", "b"} {
 		require.NoError(t, s.Save(ctx, &oauthlink.Connection{Provider: p, Owner: "o"}))
 	}
-	keys := append([]string{s.connKey("a", "o"), s.connKey("b", "o"), s.indexKey("o")}, noAccountSets(s)...)
+	keys := append([]string{s.connKey("a", "o"), s.connKey("b", "o"), s.indexKey("o")}, plainSets(s)...)
 	assert.ErrorIs(t, s.DeleteVersion(ctx, "a", "o", 2), store.ErrVersionConflict)
 	assert.ElementsMatch(t, keys, scanKeys(t, ctx, c, s.prefix), "a conflict changes nothing")
 	assert.Equal(t, []string{"a", "b"}, c.ZRange(ctx, s.indexKey("o"), 0, -1).Val())
@@ -220,7 +220,7 @@ func TestSaveScriptRetry(t *testing.T) {
 	ctx := testutil.Context(t)
 	keys := s.writeKeys("p", "o")
 	args := func(writeID string) []any {
-		return []any{0, 1, "p", formatTime(time.Now()), writeID, "p", "o", "", "", zeroRefreshed, fAccess, "at"}
+		return []any{0, 1, "p", formatTime(time.Now()), writeID, "p", "o", "", "", zeroRefreshed, "", fAccess, "at"}
 	}
 	for i, tc := range []struct {
 		writeID string

@@ -82,10 +82,11 @@ func (s *Store) prepareSave(c *store.Connection) (saveCall, error) {
 		return saveCall{}, fmt.Errorf("redisstore: save %q for %q: %w", c.Provider, c.Owner, err)
 	}
 	w := saveCall{keys: s.writeKeys(c.Provider, c.Owner), id: rand.Text(), now: time.Now().Round(0).UTC(),
-		e: entry{provider: c.Provider, owner: c.Owner, status: string(c.Status), account: c.AccountID, refreshed: refreshed}}
+		e: entry{provider: c.Provider, owner: c.Owner, status: string(c.Status), account: c.AccountID, refreshed: refreshed,
+			pending: c.PendingRevocation()}}
 	w.args = []any{
 		c.Version, c.Version + 1, c.Provider, formatTime(w.now), w.id,
-		escNUL(c.Provider), escNUL(c.Owner), w.e.status, w.e.account, refreshed,
+		escNUL(c.Provider), escNUL(c.Owner), w.e.status, w.e.account, refreshed, pendingArg(w.e.pending),
 		fAccountID, c.AccountID, fAccess, c.AccessToken.Reveal(), fRefresh, c.RefreshToken.Reveal(),
 		fTokenType, c.TokenType, fExpiry, formatTime(c.Expiry), fScopes, scopes,
 		fExtra, c.Extra.Reveal(), fRedirectURI, c.RedirectURI, fStatus, w.e.status,
@@ -165,6 +166,7 @@ type writeReply struct {
 	ok, exists                 bool
 	epoch, version             string
 	status, account, refreshed string
+	pending                    bool
 }
 
 func parseReply(v any) (writeReply, error) {
@@ -183,8 +185,8 @@ func parseReply(v any) (writeReply, error) {
 	if len(strs) >= 2 {
 		r.exists, r.epoch, r.version = true, strs[0], strs[1]
 	}
-	if len(strs) >= 5 {
-		r.status, r.account, r.refreshed = strs[2], strs[3], strs[4]
+	if len(strs) >= 6 {
+		r.status, r.account, r.refreshed, r.pending = strs[2], strs[3], strs[4], strs[5] == "1"
 	}
 	return r, nil
 }
@@ -195,7 +197,7 @@ func parseReply(v any) (writeReply, error) {
 func (r writeReply) settlement(provider, owner, id string) settlement {
 	st := settlement{e: entry{provider: provider, owner: owner}, resolve: id, kind: stateNone}
 	if r.exists {
-		st.e.status, st.e.account, st.e.refreshed = r.status, r.account, r.refreshed
+		st.e.status, st.e.account, st.e.refreshed, st.e.pending = r.status, r.account, r.refreshed, r.pending
 		st.kind, st.epoch, st.version = stateLive, r.epoch, r.version
 	}
 	return st

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/internal/storekit"
 	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/oauthlink/oauthlink/store"
 )
@@ -222,4 +223,102 @@ func TestMigrateScanIndexBuiltBefore(t *testing.T) {
 		s := newOn(t, db.DB, db, nil)
 		assert.Equal(t, allVersions(), appliedVersions(t, s))
 	})
+}
+
+// TestMigratePending upgrades a database created at the schema before the
+// pending index (five migrations) that holds rows of every kind: the
+// pending ones (disconnected, or with retired grants) are found by
+// PendingRevocation at once, without a backfill, and the index stays
+// right when an older release, which knows nothing of it, writes the
+// rows afterwards. Upgrading again, or onto an index an operator built
+// beforehand, changes nothing.
+func TestMigratePending(t *testing.T) {
+	forBackends(t, func(t *testing.T, b backend) {
+		db := b.open(t)
+		ctx := testutil.Context(t)
+		old, err := newStore(db.DB, db.opts)
+		require.NoError(t, err)
+		const before = 5
+		require.NoError(t, old.migrate(ctx, before))
+		require.Equal(t, []int{1, 2, 3, 4, 5}, appliedVersions(t, old))
+		retired, err := storekit.EncodeRetired([]store.RetiredToken{{Token: "rt-old", Kind: "refresh_token",
+			Since: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}}, storekit.SinceMicros)
+		require.NoError(t, err)
+		// The previous release's INSERT, which names every column but has
+		// no idea of the index.
+		insert := old.rebind("INSERT INTO " + old.table("connections") +
+			` (provider, owner, account_id, access_token, refresh_token, token_type, expiry_us, scopes,
+			extra, redirect_uri, status, version, created_us, updated_us, retired, refreshed_ms)
+			VALUES (?, ?, ?, ?, ?, ?, 0, '[]', ?, ?, ?, 1, 0, 0, ?, 0)`)
+		for _, r := range []struct {
+			owner, status, retired string
+		}{
+			{"active", "active", ""},
+			{"disconnected", "disconnected", ""},
+			{"retired", "active", retired},
+			{"reauth", "reauth_required", ""},
+			{"revoked-retired", "revoked", retired},
+		} {
+			_, err := db.ExecContext(ctx, insert, old.bin("p"), old.bin(r.owner), old.bin(""), old.bin("at"),
+				old.bin("rt"), old.bin("Bearer"), old.bin(""), old.bin(""), r.status, old.bin(r.retired))
+			require.NoError(t, err)
+		}
+		pending := func(s *Store) []string {
+			t.Helper()
+			var out []string
+			q := store.Query{Provider: "p", PendingRevocation: true, Limit: 1}
+			for {
+				page, err := s.Scan(ctx, q)
+				require.NoError(t, err)
+				for _, c := range page.Connections {
+					require.True(t, c.PendingRevocation(), "%s is not pending", c.Owner)
+					out = append(out, c.Owner)
+				}
+				if page.Next == "" {
+					return out
+				}
+				q.Cursor = page.Next
+			}
+		}
+
+		s := newOn(t, db.DB, db, nil)
+		assert.Equal(t, allVersions(), appliedVersions(t, s))
+		assert.Equal(t, []string{"disconnected", "retired", "revoked-retired"}, pending(s),
+			"rows written before the upgrade are in the index")
+
+		// An older release's UPDATE, which names neither the index nor
+		// (before the fourth migration) the retired column: the database
+		// keeps the partial index right.
+		for _, u := range []struct{ set, owner string }{
+			{"status = 'disconnected'", "active"},
+			{"retired = ''", "retired"},
+			{"status = 'active'", "disconnected"},
+		} {
+			_, err := db.ExecContext(ctx, s.rebind("UPDATE "+s.table("connections")+" SET "+u.set+
+				", version = version + 1 WHERE provider = ? AND owner = ?"), s.bin("p"), s.bin(u.owner))
+			require.NoError(t, err)
+		}
+		assert.Equal(t, []string{"active", "revoked-retired"}, pending(s))
+
+		// Idempotent: the locked path again, and an index built by hand
+		// before the migration ran.
+		require.NoError(t, s.migrateLocked(ctx, len(migrations)))
+		assert.Equal(t, allVersions(), appliedVersions(t, s))
+
+		db2 := b.open(t)
+		old2, err := newStore(db2.DB, db2.opts)
+		require.NoError(t, err)
+		require.NoError(t, old2.migrate(ctx, before))
+		_, err = db2.ExecContext(ctx, old2.expand(`CREATE INDEX {i:connections_pending} ON {t:connections} (provider, owner) WHERE `+pendingCond))
+		require.NoError(t, err)
+		s2 := newOn(t, db2.DB, db2, nil)
+		assert.Equal(t, allVersions(), appliedVersions(t, s2))
+		assert.Empty(t, pending(s2))
+	})
+}
+
+// TestPendingCondStatus: the pending index's predicate names the status
+// store.Connection.PendingRevocation does.
+func TestPendingCondStatus(t *testing.T) {
+	assert.Contains(t, pendingCond, "status = '"+string(store.StatusDisconnected)+"'")
 }

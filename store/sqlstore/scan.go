@@ -18,7 +18,9 @@ import (
 // (provider, owner), compared as bytes; with it, (refreshed_ms, provider,
 // owner) over the rows refreshed before q.RefreshedBefore or never. A
 // Provider filter fixes provider, which then drops out of the key, so the
-// indexes that start with provider serve one provider's pages. The
+// indexes that start with provider serve one provider's pages.
+// q.PendingRevocation adds pendingCond, which the partial index
+// connections_pending serves in the (provider, owner) order. The
 // cursor and the filter and order rules are storekit's, which every store
 // shares.
 //
@@ -85,6 +87,9 @@ func (s *Store) scanQuery(q store.Query, after *storekit.Cursor, n int) (string,
 	}
 	if q.Status != "" {
 		add("status = ?", string(q.Status))
+	}
+	if q.PendingRevocation {
+		where = append(where, pendingCond)
 	}
 	byTime := storekit.Upkeep(q)
 	if byTime {
