@@ -47,8 +47,11 @@ MOLLIE_TOKEN_URL, MOLLIE_API_URL, and OAUTHLINK_PUBLIC_URL. Exits 1 when
 a connection failed.
 `,
 	"migrate": `Creates or upgrades the store's schema. A SQL store (SQLite, PostgreSQL)
-is migrated by opening it; Redis and memory have no schema. Needs no
-token key.
+is migrated by opening it. Redis has no schema: migrate adds every record
+to the indexes list, stats, keep and webhooks read (redisstore's
+Reindex), which records saved by an older version may be missing from;
+it is idempotent, resumes where an interrupted run stopped, and is safe
+while the apps run. Memory has nothing to migrate. Needs no token key.
 `,
 }
 

@@ -151,8 +151,7 @@ func (c *cli) migrate(ctx context.Context, name string, args []string) error {
 	}
 	switch e.Spec.Kind {
 	case "redis":
-		_, err = fmt.Fprintf(c.stdout, "%s: nothing to migrate (redisstore has no schema)\n", e.Spec)
-		return err
+		return c.reindex(ctx, e.Spec)
 	case "memory":
 		_, err = fmt.Fprintf(c.stdout, "%s: nothing to migrate\n", e.Spec)
 		return err
@@ -171,5 +170,30 @@ func (c *cli) migrate(ctx context.Context, name string, args []string) error {
 		return err
 	}
 	_, err = fmt.Fprintf(c.stdout, "%s: schema up to date (sqlstore does not expose its schema version)\n", e.Spec)
+	return err
+}
+
+// reindex is migrate on Redis, which has no schema: it adds every record
+// to the indexes Scan reads (redisstore.Store.Reindex), so that records
+// saved by an older version, before an index existed, are listed, kept
+// and found by webhooks. Reindex is idempotent, resumable and safe while
+// the apps run.
+func (c *cli) reindex(ctx context.Context, spec storeenv.Spec) error {
+	st, closeStore, err := storeenv.OpenDriver(ctx, spec, c.logger())
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	r, ok := st.(interface {
+		Reindex(context.Context) (int, error)
+	})
+	if !ok {
+		return fmt.Errorf("%s: this store cannot rebuild its indexes", spec)
+	}
+	n, err := r.Reindex(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: rebuilding the indexes (run migrate again to resume): %w", spec, err)
+	}
+	_, err = fmt.Fprintf(c.stdout, "%s: no schema; indexes rebuilt over %d connections\n", spec, n)
 	return err
 }

@@ -1,18 +1,25 @@
 package main
 
 import (
+	"cmp"
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthlink/oauthlink/cmd/storeenv"
+	"github.com/oauthlink/oauthlink/internal/testutil"
 	"github.com/oauthlink/oauthlink/store"
 	"github.com/oauthlink/oauthlink/store/encrypted"
+	"github.com/oauthlink/oauthlink/store/redisstore"
 )
 
 const (
@@ -93,9 +100,68 @@ func TestMigrate(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "OAUTHLINK_TOKEN_KEY is not set and there is no key file")
 
-	code, out, _ := f.run(t, map[string]string{"OAUTHLINK_STORE": "redis://127.0.0.1:1/0"}, "migrate")
-	assert.Equal(t, 0, code)
-	assert.Contains(t, out, "nothing to migrate (redisstore has no schema)")
+	code, _, errOut = f.run(t, map[string]string{"OAUTHLINK_STORE": "redis://127.0.0.1:1/0"}, "migrate")
+	assert.Equal(t, 1, code, "an unreachable Redis is a failure, not 'nothing to do'")
+	assert.Contains(t, errOut, "127.0.0.1:1")
+}
+
+// On Redis, which has no schema, migrate rebuilds the indexes the scans
+// read, so that records saved before an index existed are found; twice is
+// the same as once. The test uses database 13 of OAUTHLINK_TEST_REDIS's
+// server, under the default prefix the CLI opens.
+func TestMigrateReindexesRedis(t *testing.T) {
+	raw := cmp.Or(os.Getenv("OAUTHLINK_TEST_REDIS"), "redis://127.0.0.1:6379/0")
+	if !strings.Contains(raw, "://") {
+		raw = "redis://" + raw
+	}
+	opts, err := redis.ParseURL(raw)
+	require.NoError(t, err)
+	opts.DB = 13
+	client := redis.NewClient(opts)
+	t.Cleanup(func() { client.Close() })
+	ctx := t.Context()
+	if err := client.Ping(ctx).Err(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("Redis at %s is required under CI: %v", raw, err)
+		}
+		testutil.SkipUnavailable(t, fmt.Sprintf("Redis at %s unreachable (%v); set OAUTHLINK_TEST_REDIS, or CI to make this fatal", raw, err))
+	}
+	unlink := func(pattern string) {
+		keys, err := client.Keys(context.WithoutCancel(ctx), pattern).Result()
+		require.NoError(t, err)
+		if len(keys) > 0 {
+			require.NoError(t, client.Unlink(context.WithoutCancel(ctx), keys...).Err())
+		}
+	}
+	unlink("oauthlink:*")
+	t.Cleanup(func() { unlink("oauthlink:*") })
+
+	st, err := redisstore.New(client, redisstore.Options{AllowVolatile: true})
+	require.NoError(t, err)
+	seed(t, st)
+	count := func(q store.Query) int {
+		t.Helper()
+		q.Limit = 1000
+		page, err := st.Scan(ctx, q)
+		require.NoError(t, err)
+		return len(page.Connections)
+	}
+	require.Equal(t, 5, count(store.Query{}))
+	require.Equal(t, 1, count(store.Query{PendingRevocation: true}))
+	// What a version without these indexes leaves behind: the records alone.
+	unlink("oauthlink:idx:*")
+	require.Zero(t, count(store.Query{}), "the records are no longer indexed")
+
+	f := &testFleet{env: map[string]string{"OAUTHLINK_STORE": fmt.Sprintf("redis://%s/13", opts.Addr)}}
+	for range 2 {
+		code, out, errOut := f.run(t, nil, "migrate")
+		require.Equal(t, 0, code, errOut)
+		assert.Contains(t, out, "indexes rebuilt over 5 connections")
+		assert.Equal(t, 5, count(store.Query{}))
+		assert.Equal(t, 4, count(store.Query{Provider: "qonto"}))
+		assert.Equal(t, 1, count(store.Query{PendingRevocation: true}))
+		assert.Equal(t, 1, count(store.Query{Provider: "qonto", Status: store.StatusReauthRequired}))
+	}
 }
 
 // The demo's generated key file opens its database.
