@@ -244,3 +244,77 @@ func TestMarkRevokedMatchesTheRevokedConsent(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, store.StatusRevoked, got.Status)
 }
+
+// TestMarkAccountRevoked wires a webhook that names the provider account
+// (Stripe's account.application.deauthorized) to the one connection that
+// holds it: marked revoked with nothing sent to Stripe; a repeat, another
+// account or a grant obtained after the revocation marks nothing; two
+// owners holding the same account mark none.
+func TestMarkAccountRevoked(t *testing.T) {
+	events := &eventLog{}
+	e := newEnv(t, withFake("stripe"), withConfig(func(c *oauthlink.Config) { c.Hooks.OnEvent = events.add }))
+	ctx := context.Background()
+	link := e.links["stripe"]
+	conn := e.connected("stripe", "shop-1")
+	require.NotEmpty(t, conn.AccountID, "the preset records stripe_user_id")
+	revocations := e.stripe.Revocations()
+
+	for name, rev := range map[string]fleet.Revocation{
+		"another account":             {AccountID: conn.AccountID + "x"},
+		"revoked before these tokens": {AccountID: conn.AccountID, RevokedAt: conn.RefreshedAt.Add(-time.Minute)},
+	} {
+		res, err := fleet.MarkAccountRevoked(ctx, link, rev)
+		require.NoError(t, err, name)
+		assert.Equal(t, fleet.AccountRevocation{}, res, name)
+	}
+	_, err := link.Connection(ctx, "shop-1")
+	require.NoError(t, err, "the connection still works")
+
+	res, err := fleet.MarkAccountRevoked(ctx, link, fleet.Revocation{AccountID: conn.AccountID})
+	require.NoError(t, err)
+	assert.Equal(t, fleet.AccountRevocation{Holders: 1, Owner: "shop-1", Marked: true}, res)
+	got, err := e.load("stripe", "shop-1")
+	require.NoError(t, err)
+	assert.Equal(t, store.StatusRevoked, got.Status)
+	assert.Empty(t, got.AccessToken)
+	assert.Equal(t, revocations, e.stripe.Revocations(), "nothing sent to Stripe: the grant is gone there")
+	assert.Equal(t, 1, events.count(fleet.EventRevoked))
+	_, err = link.Connection(ctx, "shop-1")
+	require.ErrorIs(t, err, oauthlink.ErrDisconnected)
+
+	res, err = fleet.MarkAccountRevoked(ctx, link, fleet.Revocation{AccountID: conn.AccountID})
+	require.NoError(t, err)
+	assert.Equal(t, fleet.AccountRevocation{}, res, "a repeated delivery changes nothing")
+	assert.Equal(t, 1, events.count(fleet.EventRevoked))
+}
+
+func TestMarkAccountRevokedSeveralHolders(t *testing.T) {
+	e := newEnv(t, withFake("stripe"))
+	ctx := context.Background()
+	link := e.links["stripe"]
+	a := e.connected("stripe", "shop-1")
+	b := e.connected("stripe", "shop-2")
+	b.AccountID = a.AccountID // both linked the same Stripe account
+	require.NoError(t, e.store.Save(ctx, b))
+
+	res, err := fleet.MarkAccountRevoked(ctx, link, fleet.Revocation{AccountID: a.AccountID})
+	require.NoError(t, err)
+	assert.Equal(t, fleet.AccountRevocation{Holders: 2}, res, "whose consent ended is unknown: none is marked")
+	for _, owner := range []string{"shop-1", "shop-2"} {
+		got, err := e.load("stripe", owner)
+		require.NoError(t, err)
+		assert.Equal(t, store.StatusActive, got.Status, owner)
+	}
+}
+
+func TestMarkAccountRevokedRefusals(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	_, err := fleet.MarkAccountRevoked(ctx, e.links["qonto"], fleet.Revocation{})
+	require.ErrorIs(t, err, oauthlink.ErrConfig, "no account")
+
+	e = newEnv(t, withStore(struct{ store.TokenStore }{e.store}))
+	_, err = fleet.MarkAccountRevoked(ctx, e.links["qonto"], fleet.Revocation{AccountID: "org_1"})
+	require.ErrorIs(t, err, oauthlink.ErrConfig, "a store that cannot scan")
+	assert.Contains(t, err.Error(), "store.Scanner")
+}

@@ -80,3 +80,85 @@ func MarkRevoked(ctx context.Context, c *oauthlink.Connector, owner string, rev 
 	}
 	return eng.MarkRevoked(ctx, owner, rev.Matches)
 }
+
+// AccountRevocation is what MarkAccountRevoked found and did.
+type AccountRevocation struct {
+	// Holders counts the connections of the Connector's provider linked
+	// to the account that hold a grant the Revocation matches (any
+	// status but revoked).
+	Holders int
+	// Owner is the owner of the one holder, "" when there is not exactly
+	// one.
+	Owner string
+	// Marked reports whether this call marked Owner's connection revoked.
+	Marked bool
+}
+
+// MarkAccountRevoked is MarkRevoked for a webhook that names the provider
+// account rather than the app's owner (Stripe's
+// account.application.deauthorized names the account, Qonto's consent
+// revocation the organization). It finds the connections of c's provider
+// linked to rev.AccountID (store.Scanner, Connection.AccountID as
+// Identify or Provider.AccountIDField recorded it) that hold a grant rev
+// matches, and:
+//
+//   - none: does nothing (another app's account, a late or repeated
+//     delivery after the merchant connected again, or a connection
+//     already revoked);
+//   - exactly one, active or reauth_required: marks it with MarkRevoked;
+//     a disconnected one is left to the Keeper, which finishes its
+//     revocation;
+//   - several (several owners linked the same account, each through their
+//     own consent): marks none, because the webhook does not say whose
+//     consent ended and a working connection must never be declared dead.
+//     The revoked one becomes reauth_required at its next refresh, on use
+//     or by the Keeper. The caller should log it (Holders says how many).
+//
+// rev.AccountID must be set. Verify the webhook's signature before you
+// call it. c's store must implement store.Scanner. Errors: ErrConfig (no
+// Scanner, no AccountID, a Connector not made by oauthlink.New),
+// ErrStore, or ctx's error; on an error the provider should deliver the
+// webhook again, and a repeat is harmless.
+func MarkAccountRevoked(ctx context.Context, c *oauthlink.Connector, rev Revocation) (AccountRevocation, error) {
+	var res AccountRevocation
+	eng, ok := lifecycle.Of(c)
+	if !ok {
+		return res, fmt.Errorf("%w: fleet.MarkAccountRevoked needs a Connector made by oauthlink.New", oauthlink.ErrConfig)
+	}
+	if rev.AccountID == "" {
+		return res, fmt.Errorf("%w: fleet.MarkAccountRevoked needs Revocation.AccountID", oauthlink.ErrConfig)
+	}
+	sc, ok := eng.Scanner()
+	if !ok {
+		return res, fmt.Errorf("%w: fleet.MarkAccountRevoked needs a store that implements store.Scanner", oauthlink.ErrConfig)
+	}
+	provider, _ := eng.Provider()
+	q := store.Query{Provider: provider, AccountID: rev.AccountID, Limit: 1000}
+	var holder *store.Connection
+	for {
+		page, err := sc.Scan(ctx, q)
+		if err != nil {
+			return res, fmt.Errorf("%w: fleet.MarkAccountRevoked: %w", oauthlink.ErrStore, err)
+		}
+		for _, conn := range page.Connections {
+			if conn.Status != store.StatusRevoked && rev.Matches(conn) {
+				res.Holders++
+				holder = conn
+			}
+		}
+		if page.Next == "" {
+			break
+		}
+		q.Cursor = page.Next
+	}
+	if res.Holders != 1 {
+		return res, nil
+	}
+	res.Owner = holder.Owner
+	if holder.Status != store.StatusActive && holder.Status != store.StatusReauthRequired {
+		return res, nil
+	}
+	var err error
+	res.Marked, err = eng.MarkRevoked(ctx, holder.Owner, rev.Matches)
+	return res, err
+}

@@ -39,8 +39,10 @@ const (
 
 // WebhookOptions tune NewWebhookHandler. The zero value is the defaults.
 type WebhookOptions struct {
-	// ProviderName is the Connector's Provider.Name, under which its
-	// connections are stored. Default "qonto".
+	// ProviderName is ignored: the handler looks for the connections of
+	// the Connector's own Provider.Name.
+	//
+	// Deprecated: the Connector knows its provider's name.
 	ProviderName string
 	// ClientID, when set, ignores (but acknowledges) revocations whose
 	// data.client_id names another app sharing the endpoint. Default ""
@@ -91,7 +93,6 @@ type ConsentRevocation struct {
 // WebhookHandler receives Qonto's webhooks; see NewWebhookHandler.
 type WebhookHandler struct {
 	conn    *oauthlink.Connector
-	scanner store.Scanner
 	secrets [][]byte
 	opts    WebhookOptions
 }
@@ -135,11 +136,10 @@ func NewWebhookHandler(conn *oauthlink.Connector, st store.TokenStore, secrets [
 	if conn == nil {
 		return nil, errors.New("qonto: NewWebhookHandler needs a Connector")
 	}
-	sc, ok := store.Capability[store.Scanner](st)
-	if !ok {
+	if _, ok := store.Capability[store.Scanner](st); !ok {
 		return nil, errors.New("qonto: NewWebhookHandler needs a store with the store.Scanner capability")
 	}
-	h := &WebhookHandler{conn: conn, scanner: sc, opts: opts}
+	h := &WebhookHandler{conn: conn, opts: opts}
 	for _, s := range secrets {
 		if len(s) > 0 {
 			h.secrets = append(h.secrets, bytes.Clone(s))
@@ -148,7 +148,6 @@ func NewWebhookHandler(conn *oauthlink.Connector, st store.TokenStore, secrets [
 	if len(h.secrets) == 0 {
 		return nil, errors.New("qonto: NewWebhookHandler needs at least one webhook secret")
 	}
-	h.opts.ProviderName = cmp.Or(opts.ProviderName, "qonto")
 	h.opts.MaxBody = cmp.Or(opts.MaxBody, DefaultWebhookMaxBody)
 	h.opts.Timeout = cmp.Or(opts.Timeout, DefaultWebhookTimeout)
 	if h.opts.Now == nil {
@@ -219,51 +218,19 @@ func (h *WebhookHandler) revoke(ctx context.Context, ev *WebhookEvent) (int, err
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.Timeout)
 	defer cancel()
 	rev := fleet.Revocation{AccountID: ev.OrganizationID, RevokedAt: data.RevokedAt}
-	holders, err := h.holders(ctx, rev)
+	res, err := fleet.MarkAccountRevoked(ctx, h.conn, rev)
 	if err != nil {
 		return http.StatusServiceUnavailable, err
 	}
 	org := apiclient.Sanitize(ev.OrganizationID, 128)
 	switch {
-	case len(holders) == 0:
+	case res.Holders == 0:
 		h.opts.Logger.Info("qonto: consent revocation for an organization with no connection holding an older grant", "organization", org)
-		return http.StatusNoContent, nil
-	case len(holders) > 1:
+	case res.Holders > 1:
 		h.opts.Logger.Warn("qonto: consent revoked for an organization several connections hold grants to; none marked, the revoked one turns reauth_required at its next refresh",
-			"organization", org, "connections", len(holders))
-		return http.StatusNoContent, nil
+			"organization", org, "connections", res.Holders)
+	default:
+		h.opts.Logger.Info("qonto: consent revoked", "organization", org, "marked", res.Marked)
 	}
-	c := holders[0]
-	if c.Status != store.StatusActive && c.Status != store.StatusReauthRequired {
-		return http.StatusNoContent, nil // disconnected: the Keeper finishes it
-	}
-	marked, err := fleet.MarkRevoked(ctx, h.conn, c.Owner, rev)
-	if err != nil {
-		return http.StatusServiceUnavailable, err
-	}
-	h.opts.Logger.Info("qonto: consent revoked", "organization", org, "marked", marked)
 	return http.StatusNoContent, nil
-}
-
-// holders lists the connections to the organization that hold a grant
-// rev matches (obtained before it was revoked): every status but revoked,
-// every page.
-func (h *WebhookHandler) holders(ctx context.Context, rev fleet.Revocation) ([]*store.Connection, error) {
-	q := store.Query{Provider: h.opts.ProviderName, AccountID: rev.AccountID, Limit: 1000}
-	var out []*store.Connection
-	for {
-		page, err := h.scanner.Scan(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range page.Connections {
-			if c.Status != store.StatusRevoked && rev.Matches(c) {
-				out = append(out, c)
-			}
-		}
-		if page.Next == "" {
-			return out, nil
-		}
-		q.Cursor = page.Next
-	}
 }

@@ -97,8 +97,10 @@
 //     the description; the other invalid_client answers (a client_id that is
 //     not yours, a key of the wrong mode, a bad key) stay errors.
 //   - Webhooks: Stripe sends account.application.deauthorized when the
-//     user disconnects at Stripe; feed it to fleet.MarkRevoked (this
-//     package does not verify Stripe webhook signatures).
+//     user disconnects at Stripe, naming the account in its account
+//     field; after verifying the event's Stripe-Signature (with your
+//     Stripe library: this package does not), pass that account to
+//     fleet.MarkAccountRevoked, which marks the connection holding it.
 //   - Test mode: the same hosts; the mode follows the secret key (sk_test_
 //     or sk_live_), and livemode in the answer says which.
 package stripe
