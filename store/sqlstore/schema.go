@@ -82,9 +82,8 @@ var migrations = []migration{
 // pendingCond is store.Connection.PendingRevocation on a row: disconnected,
 // or a non-empty retired list (an empty one is stored as the empty
 // string, which rows written before the retired column hold too). It is
-// the predicate of
-// the connections_pending index, and the condition Scan adds for
-// PendingRevocation: the same text, with constants rather than
+// the predicate of the connections_pending index, and the condition Scan
+// adds for PendingRevocation: the same text, with constants rather than
 // parameters, so that SQLite and PostgreSQL (also in a generic plan) see
 // that the query implies the index's predicate. Never change it: the
 // migration that made the index is applied already.
