@@ -31,7 +31,8 @@
 //     carrying stripe_user_id, livemode and stripe_publishable_key; access
 //     tokens that never expire; refresh tokens spent on use;
 //     POST /oauth/deauthorize with client_id and stripe_user_id, which ends
-//     every grant of the account; GET /v1/account.
+//     every grant of the account; GET /v1/account; UserDeauthorizes sends
+//     a signed account.application.deauthorized to WebhookURL.
 //   - GoCardless (NewGoCardless): authorization at /oauth/authorize with a
 //     required redirect_uri (read_write or read_only; initial_view,
 //     prefill[…] and language checked); POST /oauth/access_token with body

@@ -3,18 +3,16 @@ package oauthlinktest
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
+
+	"github.com/oauthlink/oauthlink/internal/webhooksig"
 )
 
 // QontoWebhookSubscription is a webhook subscription the Qonto fake holds
@@ -36,7 +34,7 @@ type WebhookDelivery struct {
 	// Status is the callback's HTTP status; 0 when it did not answer.
 	Status int
 	// Err is why the callback did not answer (within 1 second, as Qonto
-	// waits), else nil.
+	// waits; the fakes wait as long for every provider), else nil.
 	Err error
 }
 
@@ -164,23 +162,31 @@ func (q *Qonto) DeliverConsentRevocation(ctx context.Context, organizationID str
 
 // deliver POSTs one signed event.
 func (q *Qonto) deliver(ctx context.Context, sub QontoWebhookSubscription, body []byte, now time.Time) WebhookDelivery {
-	d := WebhookDelivery{SubscriptionID: sub.ID, CallbackURL: sub.CallbackURL}
+	d := postWebhook(ctx, q.opts.WebhookClient, sub.CallbackURL, "X-Qonto-Signature", SignQontoWebhook(sub.Secret, now, body), body)
+	d.SubscriptionID = sub.ID
+	return d
+}
+
+// postWebhook POSTs body to callbackURL with the signature header, waiting
+// at most 1 second for the answer, through client (nil:
+// http.DefaultClient).
+func postWebhook(ctx context.Context, client *http.Client, callbackURL, header, signature string, body []byte) WebhookDelivery {
+	d := WebhookDelivery{CallbackURL: callbackURL}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.CallbackURL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, callbackURL, bytes.NewReader(body))
 	if err != nil {
 		d.Err = err
 		return d
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Qonto-Signature", SignQontoWebhook(sub.Secret, now, body))
-	client := q.opts.WebhookClient
+	req.Header.Set(header, signature)
 	if client == nil {
 		client = http.DefaultClient
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		d.Err = fmt.Errorf("oauthlinktest: delivering to %s: %w", redactQuery(sub.CallbackURL), err)
+		d.Err = fmt.Errorf("oauthlinktest: delivering to %s: %w", redactQuery(callbackURL), err)
 		return d
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
@@ -193,9 +199,5 @@ func (q *Qonto) deliver(ctx context.Context, sub QontoWebhookSubscription, body 
 // secret: "t={unix seconds},v1={hex HMAC-SHA256 of "{t}.{body}"}", for
 // tests that post their own events.
 func SignQontoWebhook(secret string, t time.Time, body []byte) string {
-	ts := strconv.FormatInt(t.Unix(), 10)
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(ts + "."))
-	m.Write(body)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
+	return webhooksig.Sign([]byte(secret), t, body)
 }

@@ -2,7 +2,10 @@ package oauthlinktest
 
 import (
 	"cmp"
+	"context"
 	"crypto/subtle"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -10,6 +13,7 @@ import (
 	"time"
 
 	"github.com/oauthlink/oauthlink"
+	"github.com/oauthlink/oauthlink/internal/webhooksig"
 	"github.com/oauthlink/oauthlink/stripe"
 )
 
@@ -35,6 +39,13 @@ type StripeOptions struct {
 	// ConsentPage shows Approve and Deny buttons instead of approving
 	// automatically. Default false.
 	ConsentPage bool
+	// WebhookURL and WebhookSecret are the platform's Connect webhook
+	// endpoint and its signing secret (whsec_…), as set in the Stripe
+	// Dashboard: UserDeauthorizes and DeliverDeauthorized send there.
+	WebhookURL, WebhookSecret string
+	// WebhookClient sends the webhook deliveries; for an httptest TLS
+	// app, its Client(). Default http.DefaultClient.
+	WebhookClient *http.Client
 }
 
 // Stripe is a fake Stripe Connect OAuth server for Standard accounts, as
@@ -49,7 +60,9 @@ type StripeOptions struct {
 // the secret key as the Basic user name or a Bearer token; it ends every
 // grant of the account; an account not connected answers 401
 // invalid_client) and GET /v1/account with an access token. Errors are RFC
-// 6749 §5.2 JSON. Every method is safe for concurrent use. Close it when
+// 6749 §5.2 JSON. UserDeauthorizes plays a user who disconnects the
+// platform in their Dashboard and sends the signed
+// account.application.deauthorized webhook to StripeOptions.WebhookURL. Every method is safe for concurrent use. Close it when
 // done.
 type Stripe struct {
 	*server
@@ -291,4 +304,54 @@ func (st *Stripe) Deauthorized(accountID string) bool {
 		}
 	}
 	return false
+}
+
+// UserDeauthorizes plays the connected account's user who disconnects the
+// platform in their Stripe Dashboard: every grant of accountID to the
+// platform is revoked (its tokens stop working, its refresh tokens are
+// refused), then DeliverDeauthorized notifies the platform's webhook
+// endpoint.
+func (st *Stripe) UserDeauthorizes(ctx context.Context, accountID string) (WebhookDelivery, error) {
+	st.mu.Lock()
+	for _, g := range st.grants {
+		if g.account.id == accountID && g.clientID == st.opts.ClientID {
+			g.revokeAll()
+		}
+	}
+	st.mu.Unlock()
+	return st.DeliverDeauthorized(ctx, accountID)
+}
+
+// DeliverDeauthorized POSTs an account.application.deauthorized event for
+// accountID to StripeOptions.WebhookURL, signed as Stripe signs
+// (Stripe-Signature: t={unix seconds on the fake's clock},v1={hex
+// HMAC-SHA256 of "{t}.{body}" under WebhookSecret}), waiting at most 1
+// second for the answer. The event's created time is the fake's clock. It
+// revokes nothing: call it again to test a repeated delivery. The fake
+// does not send it when the platform deauthorizes through
+// /oauth/deauthorize, as Stripe does, because the app is waiting for that
+// answer then. The error is non-nil only when no endpoint is configured
+// or the event cannot be built.
+func (st *Stripe) DeliverDeauthorized(ctx context.Context, accountID string) (WebhookDelivery, error) {
+	if st.opts.WebhookURL == "" || st.opts.WebhookSecret == "" {
+		return WebhookDelivery{}, errors.New("oauthlinktest: StripeOptions.WebhookURL and WebhookSecret are not set")
+	}
+	now := st.now()
+	body, err := json.Marshal(map[string]any{
+		"id": "evt_" + randomAlnum(24), "object": "event", "api_version": "2024-06-20",
+		"type": "account.application.deauthorized", "account": accountID, "created": now.Unix(),
+		"livemode": strings.HasPrefix(st.opts.SecretKey, "sk_live_"), "pending_webhooks": 1,
+		"data": map[string]any{"object": map[string]any{"id": st.opts.ClientID, "object": "application", "name": "Test platform"}},
+	})
+	if err != nil {
+		return WebhookDelivery{}, err
+	}
+	return postWebhook(ctx, st.opts.WebhookClient, st.opts.WebhookURL, "Stripe-Signature", SignStripeWebhook(st.opts.WebhookSecret, now, body), body), nil
+}
+
+// SignStripeWebhook returns the Stripe-Signature of body sent at t under
+// secret: "t={unix seconds},v1={hex HMAC-SHA256 of "{t}.{body}"}", for
+// tests that post their own events.
+func SignStripeWebhook(secret string, t time.Time, body []byte) string {
+	return webhooksig.Sign([]byte(secret), t, body)
 }

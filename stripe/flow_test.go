@@ -30,16 +30,28 @@ type app struct {
 	srv   *httptest.Server
 }
 
-func newApp(t *testing.T) *app {
+func newApp(t *testing.T) *app { return newAppWith(t, nil, nil) }
+
+// newAppWith is newApp with the fake's options (the redirect URI is set)
+// and a clock the fake and the connector share (nil: time.Now), serving
+// the app's routes on mux (nil: a new one).
+func newAppWith(t *testing.T, mux *http.ServeMux, opts func(srvURL string, o *oauthlinktest.StripeOptions)) *app {
 	t.Helper()
 	a := &app{store: memstore.New()}
-	mux := http.NewServeMux()
+	if mux == nil {
+		mux = http.NewServeMux()
+	}
 	a.srv = httptest.NewServer(mux)
 	t.Cleanup(a.srv.Close)
-	a.fake = oauthlinktest.NewStripe(oauthlinktest.StripeOptions{RedirectURIs: []string{a.srv.URL + "/connect/stripe/callback"}})
+	o := oauthlinktest.StripeOptions{RedirectURIs: []string{a.srv.URL + "/connect/stripe/callback"}}
+	if opts != nil {
+		opts(a.srv.URL, &o)
+	}
+	a.fake = oauthlinktest.NewStripe(o)
 	t.Cleanup(a.fake.Close)
 	var err error
 	a.conn, err = oauthlink.New(oauthlink.Config{
+		Now:      o.Now,
 		Provider: a.fake.Provider(), ClientID: a.fake.ClientID(), ClientSecret: a.fake.ClientSecret(),
 		RedirectURL: a.srv.URL + "/connect/stripe/callback", Store: a.store,
 		Owner:         func(*http.Request) (string, error) { return "shop-1", nil },

@@ -97,10 +97,18 @@
 //     the description; the other invalid_client answers (a client_id that is
 //     not yours, a key of the wrong mode, a bad key) stay errors.
 //   - Webhooks: Stripe sends account.application.deauthorized when the
-//     user disconnects at Stripe, naming the account in its account
-//     field; after verifying the event's Stripe-Signature (with your
-//     Stripe library: this package does not), pass that account to
-//     fleet.MarkAccountRevoked, which marks the connection holding it.
+//     user disconnects at Stripe, to the platform's Connect webhook
+//     endpoint, naming the account in its account field and the
+//     application in data.object. The event is signed with the
+//     endpoint's secret (Stripe-Signature: t={unix},v1={hex HMAC-SHA256
+//     of "{t}.{body}"}; Stripe's libraries refuse signatures older than
+//     5 minutes). NewWebhookHandler is that endpoint: it verifies the
+//     signature and marks the connection holding the account revoked
+//     (fleet.MarkAccountRevoked). Sources:
+//     https://docs.stripe.com/webhooks#verify-events (signatures),
+//     https://docs.stripe.com/connect/webhooks (Connect events and the
+//     account field), https://docs.stripe.com/api/events/types
+//     (account.application.deauthorized).
 //   - Test mode: the same hosts; the mode follows the secret key (sk_test_
 //     or sk_live_), and livemode in the answer says which.
 package stripe
