@@ -1,13 +1,11 @@
 package qonto
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/oauthlink/oauthlink"
 	"github.com/oauthlink/oauthlink/fleet"
 	"github.com/oauthlink/oauthlink/internal/apiclient"
+	"github.com/oauthlink/oauthlink/internal/webhooksig"
 	"github.com/oauthlink/oauthlink/store"
 )
 
@@ -140,11 +139,7 @@ func NewWebhookHandler(conn *oauthlink.Connector, st store.TokenStore, secrets [
 		return nil, errors.New("qonto: NewWebhookHandler needs a store with the store.Scanner capability")
 	}
 	h := &WebhookHandler{conn: conn, opts: opts}
-	for _, s := range secrets {
-		if len(s) > 0 {
-			h.secrets = append(h.secrets, bytes.Clone(s))
-		}
-	}
+	h.secrets = webhooksig.Secrets(secrets)
 	if len(h.secrets) == 0 {
 		return nil, errors.New("qonto: NewWebhookHandler needs at least one webhook secret")
 	}
@@ -161,24 +156,10 @@ func NewWebhookHandler(conn *oauthlink.Connector, st store.TokenStore, secrets [
 
 // ServeHTTP handles one webhook delivery.
 func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBody))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		http.Error(w, "cannot read body", http.StatusBadRequest)
-		return
-	}
-	if err := VerifySignature(r.Header.Get(SignatureHeader), body, h.opts.Now(), h.secrets...); err != nil {
-		h.opts.Logger.Warn("qonto: webhook refused", "error", err)
-		http.Error(w, "invalid signature", http.StatusUnauthorized)
+	body, ok := webhooksig.Read(w, r, h.opts.MaxBody, func(body []byte) error {
+		return VerifySignature(r.Header.Get(SignatureHeader), body, h.opts.Now(), h.secrets...)
+	}, http.StatusUnauthorized, h.opts.Logger, "qonto")
+	if !ok {
 		return
 	}
 	var ev WebhookEvent

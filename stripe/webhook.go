@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -147,11 +146,7 @@ func NewWebhookHandler(conn *oauthlink.Connector, secrets [][]byte, opts Webhook
 		return nil, errors.New("stripe: NewWebhookHandler needs a store with the store.Scanner capability")
 	}
 	h := &WebhookHandler{conn: conn, opts: opts}
-	for _, s := range secrets {
-		if len(s) > 0 {
-			h.secrets = append(h.secrets, append([]byte(nil), s...))
-		}
-	}
+	h.secrets = webhooksig.Secrets(secrets)
 	if len(h.secrets) == 0 {
 		return nil, errors.New("stripe: NewWebhookHandler needs at least one webhook signing secret")
 	}
@@ -168,24 +163,10 @@ func NewWebhookHandler(conn *oauthlink.Connector, secrets [][]byte, opts Webhook
 
 // ServeHTTP handles one webhook delivery.
 func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBody))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		http.Error(w, "cannot read body", http.StatusBadRequest)
-		return
-	}
-	if err := VerifySignature(r.Header.Get(SignatureHeader), body, h.opts.Now(), h.secrets...); err != nil {
-		h.opts.Logger.Warn("stripe: webhook refused", "error", err)
-		http.Error(w, "invalid signature", http.StatusBadRequest)
+	body, ok := webhooksig.Read(w, r, h.opts.MaxBody, func(body []byte) error {
+		return VerifySignature(r.Header.Get(SignatureHeader), body, h.opts.Now(), h.secrets...)
+	}, http.StatusBadRequest, h.opts.Logger, "stripe")
+	if !ok {
 		return
 	}
 	var ev WebhookEvent

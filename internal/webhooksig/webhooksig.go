@@ -7,11 +7,15 @@
 package webhooksig
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -99,4 +103,45 @@ func mac(secret []byte, ts string, body []byte) []byte {
 	m.Write([]byte{'.'})
 	m.Write(body)
 	return m.Sum(nil)
+}
+
+// Read does what every signed-webhook endpoint does first: it refuses
+// methods other than POST (405), reads at most maxBody bytes (413 beyond,
+// 400 when the body cannot be read) and checks the signature with verify,
+// answering badSignature (and logging why at Warn, under what) when it
+// fails. It returns the body and true, or false once it has answered.
+func Read(w http.ResponseWriter, r *http.Request, maxBody int64, verify func(body []byte) error, badSignature int, log *slog.Logger, what string) ([]byte, bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+			return nil, false
+		}
+		http.Error(w, "cannot read body", http.StatusBadRequest)
+		return nil, false
+	}
+	if err := verify(body); err != nil {
+		log.Warn(what+": webhook refused", "error", err)
+		http.Error(w, "invalid signature", badSignature)
+		return nil, false
+	}
+	return body, true
+}
+
+// Secrets returns copies of the non-empty secrets, so that a caller's
+// later change to its slices cannot change what a handler accepts.
+func Secrets(secrets [][]byte) [][]byte {
+	var out [][]byte
+	for _, s := range secrets {
+		if len(s) > 0 {
+			out = append(out, bytes.Clone(s))
+		}
+	}
+	return out
 }
