@@ -113,6 +113,16 @@ func TestListAndStats(t *testing.T) {
 			}
 			assert.Equal(t, []string{"shop 4", "shop-1", "shop-2"}, owners)
 
+			// mollie shop-1 lists a retired grant: the one revocation left.
+			code, out, errOut = f.run(t, nil, "list", "--json", "--pending")
+			require.Equal(t, 0, code, errOut)
+			assert.Equal(t, 1, strings.Count(out, "\n"), out)
+			assert.Contains(t, out, `"provider":"mollie"`)
+			assert.Contains(t, out, `"owner":"shop-1"`)
+			code, out, errOut = f.run(t, nil, "list", "--json", "--pending", "--provider", "qonto")
+			require.Equal(t, 0, code, errOut)
+			assert.Empty(t, out)
+
 			code, out, errOut = f.run(t, nil, "list", "--json", "--provider", "qonto", "--account", "org_shop-2")
 			require.Equal(t, 0, code, errOut)
 			assert.Equal(t, 1, strings.Count(out, "\n"))

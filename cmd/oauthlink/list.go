@@ -14,7 +14,8 @@ import (
 
 var commandHelp = map[string]string{
 	"list": `Lists the connections the filters select, ordered by provider and owner
-(with --due-before: by refresh time, oldest first). A table, or with
+(with --due-before: by refresh time, oldest first). --pending selects the
+revocations the Keeper still has to finish. A table, or with
 --json one JSON object per line. Tokens are never read: the listing
 shows whether they are set and which key seals them.
 `,
@@ -79,11 +80,12 @@ func (c *cli) list(ctx context.Context, name string, args []string) error {
 	status := fs.String("status", "", "only this status: active, reauth_required, disconnected or revoked")
 	account := fs.String("account", "", "only the connections to this provider account (needs --provider)")
 	dueBefore := fs.String("due-before", "", "only connections last refreshed before this time (RFC 3339 or a date), oldest first")
+	pending := fs.Bool("pending", false, "only connections with a revocation left to do at the provider (disconnected, or with retired grants)")
 	asJSON := fs.Bool("json", false, "one JSON object per line instead of a table")
 	if err := c.parse(fs, args, 0); err != nil {
 		return err
 	}
-	q := store.Query{Provider: *provider, AccountID: *account, Limit: 500}
+	q := store.Query{Provider: *provider, AccountID: *account, PendingRevocation: *pending, Limit: 500}
 	var err error
 	if *status != "" {
 		if q.Status, err = parseStatus(*status); err != nil {
